@@ -1,0 +1,1 @@
+"""Platform connectors. Each is registered in the `tracker.connectors` entry-point group."""

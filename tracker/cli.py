@@ -1,0 +1,268 @@
+"""The `tracker` command: a thin shell over the services.
+
+Conventions for every command: `--config PATH` (here or before the command),
+`--json` on commands that print data (one JSON document on stdout, nothing else),
+exit 0 on success, 1 when the operation ran and something failed, 2 for bad usage,
+config or input. Nothing a user can cause ends in a traceback (`--debug` shows one).
+Service modules are imported inside the commands so `tracker --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+
+import typer
+
+from tracker import __version__
+from tracker.errors import ConfigError, TrackerError, UserError
+
+if TYPE_CHECKING:
+    from tracker.config import Settings
+    from tracker.store.db import Store
+
+app = typer.Typer(
+    help="Social listening and experimentation tracker.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True, rich_markup_mode=None)
+mentions_app = typer.Typer(help="Import and export mentions.", no_args_is_help=True, rich_markup_mode=None)
+app.add_typer(db_app, name="db")
+app.add_typer(mentions_app, name="mentions")
+
+ConfigOpt = Annotated[
+    Path | None,
+    typer.Option("--config", help="Configuration file (default: $TRACKER_CONFIG, else ./tracker.toml).",
+                 dir_okay=False),
+]  # fmt: skip
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
+
+
+class _State:
+    config: Path | None = None
+    debug: bool = False
+
+
+state = _State()
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"tracker {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    config: ConfigOpt = None,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks of unexpected errors.")] = False,
+    version: Annotated[
+        bool | None,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit."),
+    ] = None,
+) -> None:
+    """Social listening and experimentation tracker."""
+    state.config = config
+    state.debug = debug
+
+
+def settings_for(config: Path | None) -> Settings:
+    from tracker.config import load_settings
+
+    return load_settings(config or state.config)
+
+
+def store_for(settings: Settings) -> Store:
+    from tracker.store.db import open_store
+
+    return open_store(settings.database_url)
+
+
+def print_json(document: Any) -> None:
+    sys.stdout.write(json.dumps(document, ensure_ascii=False, indent=2, default=str) + "\n")
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+# -- init / db --------------------------------------------------------------------------------
+
+
+@app.command()
+def init(
+    directory: Annotated[Path, typer.Argument(help="Where to write tracker.toml (default: here).")] = Path(
+        "."
+    ),
+    name: Annotated[str | None, typer.Option(help="The organisation's name.")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing tracker.toml.")] = False,
+    config: ConfigOpt = None,
+) -> None:
+    """Write a commented starter tracker.toml and create its empty database."""
+    from tracker.config import load_settings
+    from tracker.starter import write_starter
+
+    path = config or state.config or directory / "tracker.toml"
+    write_starter(path, name=name, force=force)
+    settings = load_settings(path)
+    store_for(settings).close()
+    typer.echo(f"wrote {path}\ncreated the database at {_db_label(settings)}")
+    typer.echo(f"next: edit the [[streams]] in {path}, then `tracker --config {path} collect`")
+
+
+def _db_label(settings: Settings) -> str:
+    from tracker.store.db import redact_url
+
+    return redact_url(settings.database_url)
+
+
+@db_app.command("upgrade")
+def db_upgrade(config: ConfigOpt = None) -> None:
+    """Apply pending schema migrations (every command also creates an empty database)."""
+    from tracker.store.db import Store, current_revision, upgrade
+
+    settings = settings_for(config)
+    store = Store(settings.database_url)
+    try:
+        before = current_revision(store.engine)
+        upgrade(store)
+        after = current_revision(store.engine)
+    finally:
+        store.close()
+    if before == after:
+        typer.echo(f"database is up to date (revision {after})")
+    else:
+        typer.echo(f"upgraded the database from {before or 'empty'} to {after}")
+
+
+# -- mentions ---------------------------------------------------------------------------------
+
+
+@mentions_app.command("import")
+def mentions_import(
+    file: Annotated[Path, typer.Argument(help="A JSONL or CSV file with the fields of a mention.")],
+    stream: Annotated[str | None, typer.Option("--stream", help="Add this stream to every line.")] = None,
+    fmt: Annotated[
+        str | None, typer.Option("--format", help="jsonl or csv (default: from the file name).")
+    ] = None,
+    config: ConfigOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Import mentions; bad lines are rejected by number, good lines stored (exit 1 if any bad)."""
+    from tracker.mentions import detect_format, import_file
+
+    if not file.is_file():
+        fail(f"{file}: no such file")
+    kind = detect_format(file, fmt)
+    settings = settings_for(config)
+    store = store_for(settings)
+    try:
+        with _progress(file.stat().st_size, f"importing {file.name}") as advance:
+            report = import_file(store=store, settings=settings, path=file, fmt=kind,
+                                 stream=stream, progress=advance)  # fmt: skip
+    finally:
+        store.close()
+    if as_json:
+        print_json(report.as_dict())
+    else:
+        c = report.counts
+        typer.echo(f"{report.lines} lines: {c.new} new, {c.updated} updated, "
+                   f"{c.unchanged} unchanged, {len(report.rejected)} rejected")  # fmt: skip
+        for number, reason in report.rejected[:50]:
+            typer.echo(f"line {number}: {reason}", err=True)
+        if len(report.rejected) > 50:
+            typer.echo(f"... and {len(report.rejected) - 50} more rejected lines "
+                       "(--json lists them all)", err=True)  # fmt: skip
+    if report.rejected:
+        raise typer.Exit(1)
+
+
+@mentions_app.command("export")
+def mentions_export(
+    fmt: Annotated[str, typer.Option("--format", help="jsonl or csv.")] = "jsonl",
+    stream: Annotated[
+        list[str] | None, typer.Option("--stream", help="Only mentions of this stream (repeatable).")
+    ] = None,
+    since: Annotated[
+        str | None, typer.Option("--since", help="First day (YYYY-MM-DD, organisation time zone).")
+    ] = None,
+    until: Annotated[str | None, typer.Option("--until", help="Last day, inclusive.")] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Write to this file instead of stdout.")] = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Export mentions in the normalised fields, oldest first."""
+    from tracker.mentions import export, parse_export_day
+
+    first, last = parse_export_day(since, "--since"), parse_export_day(until, "--until")
+    settings = settings_for(config)
+    store = store_for(settings)
+    try:
+        if out is None:
+            export(store=store, settings=settings, out=sys.stdout, fmt=fmt,
+                   streams=stream or (), since=first, until=last)  # fmt: skip
+            return
+        partial = out.with_name(out.name + ".partial")
+        with partial.open("w", encoding="utf-8", newline="") as handle:
+            count = export(store=store, settings=settings, out=handle, fmt=fmt,
+                           streams=stream or (), since=first, until=last)  # fmt: skip
+        partial.replace(out)  # a reader never sees half a file
+        typer.echo(f"wrote {count} mentions to {out}", err=True)
+    finally:
+        store.close()
+
+
+# -- helpers ----------------------------------------------------------------------------------
+
+
+class _progress:
+    """A progress bar on a terminal, nothing otherwise; yields a function taking a position."""
+
+    def __init__(self, total: int, label: str) -> None:
+        self.total, self.label = total, label
+        self.bar: Any = None
+
+    def __enter__(self) -> Any:
+        if not sys.stdout.isatty():
+            return None
+        from rich.progress import Progress
+
+        self.bar = Progress(transient=True)
+        self.bar.start()
+        task = self.bar.add_task(self.label, total=self.total)
+        return lambda position: self.bar.update(task, completed=position)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+def main() -> None:
+    """Console entry point: maps errors to exit codes, never shows a traceback unless --debug."""
+    debug = "--debug" in sys.argv[1:]
+    try:
+        app(prog_name="tracker")
+    except ConfigError as exc:
+        typer.echo(f"error: invalid configuration{' in ' + exc.source if exc.source else ''}:", err=True)
+        for problem in exc.problems:
+            typer.echo(problem, err=True)
+        sys.exit(exc.exit_code)
+    except UserError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except TrackerError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        typer.echo("interrupted", err=True)
+        sys.exit(130)
+    except Exception as exc:
+        if debug:
+            raise
+        typer.echo(f"error: unexpected {type(exc).__name__} (run with --debug to see where)", err=True)
+        sys.exit(1)

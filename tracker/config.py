@@ -1,0 +1,537 @@
+"""`tracker.toml` -> frozen, validated settings.
+
+The whole file is validated at once and every problem is reported on its own line,
+naming the key (`streams[2].every: expected a duration like "15m", got "soon"`).
+Secrets never live in the file: keys ending in `_env` name an environment variable,
+which is read only when the secret is needed (`resolve_secret`), and never printed.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import time, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from tracker.errors import ConfigError, UserError
+from tracker.timeutil import parse_duration
+
+CONFIG_ENV = "TRACKER_CONFIG"
+DEFAULT_CONFIG_NAME = "tracker.toml"
+
+SLUG = re.compile(r"^[a-z0-9-]+$")
+ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+LANG = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
+EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+$")
+ROLES = ("brand", "competitor", "owned")
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+SECURITY = ("starttls", "ssl", "none")
+BUILTIN_CONNECTORS = ("mastodon", "bluesky", "hackernews", "reddit", "rss")
+
+# Per built-in connector: the selectors of SPEC §4 (exactly one must be given) and the
+# other connector-specific keys it accepts. Generic stream keys are accepted everywhere.
+SELECTORS: dict[str, tuple[str, ...]] = {
+    "mastodon": ("hashtag", "account", "query"),
+    "bluesky": ("query", "account"),
+    "hackernews": ("query",),
+    "reddit": ("query",),
+    "rss": ("url",),
+}
+CONNECTOR_KEYS: dict[str, tuple[str, ...]] = {
+    "mastodon": ("token_env",),
+    "bluesky": ("identifier", "app_password_env", "auth_url"),
+    "hackernews": ("tags",),
+    "reddit": ("subreddit", "user_agent", "client_id_env", "client_secret_env", "auth_url"),
+    "rss": (),
+}
+GENERIC_STREAM_KEYS = (
+    "name", "connector", "base_url", "every", "role", "include", "exclude", "languages",
+    "backfill", "run_timeout", "refresh_days",
+)  # fmt: skip
+ALL_SELECTORS = ("hashtag", "account", "query", "url")
+ALL_CONNECTOR_KEYS = tuple(sorted({k for keys in CONNECTOR_KEYS.values() for k in keys}))
+STREAM_KEYS = GENERIC_STREAM_KEYS + ALL_SELECTORS + ALL_CONNECTOR_KEYS
+
+# Every key the code accepts, by section; tests check each is documented in the example file.
+SECTION_KEYS: dict[str, tuple[str, ...]] = {
+    "organisation": ("name", "timezone"),
+    "database": ("url",),
+    "collection": ("per_origin", "connect_timeout", "read_timeout"),
+    "logging": ("level", "file"),
+    "digest": ("to", "from", "weekday", "time"),
+    "smtp": ("host", "port", "security", "username", "password_env", "timeout"),
+    "web": ("host", "port"),
+    "maturity": ("model",),
+    "streams": STREAM_KEYS,
+}
+# Keys people write by mistake instead of the `_env` form.
+SECRET_KEYS = {"password", "token", "app_password", "client_secret", "client_id", "api_key"}
+
+
+@dataclass(frozen=True)
+class Organisation:
+    name: str
+    timezone: str
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+@dataclass(frozen=True)
+class StreamConfig:
+    """One thing to listen to (`[[streams]]`)."""
+
+    name: str
+    connector: str
+    every: timedelta
+    role: str = "brand"
+    base_url: str | None = None
+    hashtag: str | None = None
+    account: str | None = None
+    query: str | None = None
+    url: str | None = None
+    tags: str | None = None
+    subreddit: str | None = None
+    user_agent: str | None = None
+    token_env: str | None = None
+    identifier: str | None = None
+    app_password_env: str | None = None
+    auth_url: str | None = None
+    client_id_env: str | None = None
+    client_secret_env: str | None = None
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    languages: tuple[str, ...] = ()
+    backfill: int = 200
+    run_timeout: timedelta = timedelta(minutes=5)
+    refresh_days: int = 14
+    index: int = 0
+
+    @property
+    def key(self) -> str:
+        """How errors name this stream's keys: `streams[N]`."""
+        return f"streams[{self.index}]"
+
+
+@dataclass(frozen=True)
+class CollectionConfig:
+    per_origin: int = 4
+    connect_timeout: timedelta = timedelta(seconds=10)
+    read_timeout: timedelta = timedelta(seconds=30)
+
+
+@dataclass(frozen=True)
+class LoggingConfig:
+    level: str = "info"
+    file: Path | None = None
+
+
+@dataclass(frozen=True)
+class DigestConfig:
+    to: tuple[str, ...]
+    sender: str
+    weekday: str = "mon"
+    time: time = time(8, 0)
+
+
+@dataclass(frozen=True)
+class SmtpConfig:
+    host: str
+    port: int = 587
+    security: str = "starttls"
+    username: str | None = None
+    password_env: str | None = None
+    timeout: timedelta = timedelta(seconds=30)
+
+
+@dataclass(frozen=True)
+class WebConfig:
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The validated configuration; passed down explicitly, never read at import time."""
+
+    path: Path
+    organisation: Organisation
+    database_url: str
+    streams: tuple[StreamConfig, ...] = ()
+    collection: CollectionConfig = field(default_factory=CollectionConfig)
+    logging: LoggingConfig = field(default_factory=LoggingConfig)
+    digest: DigestConfig | None = None
+    smtp: SmtpConfig | None = None
+    web: WebConfig = field(default_factory=WebConfig)
+    maturity_model: Path | None = None
+
+    @property
+    def directory(self) -> Path:
+        return self.path.parent
+
+    def stream(self, name: str) -> StreamConfig | None:
+        return next((s for s in self.streams if s.name == name), None)
+
+
+def find_config(explicit: str | os.PathLike[str] | None) -> Path:
+    """`--config PATH`, else `$TRACKER_CONFIG`, else `./tracker.toml`."""
+    if explicit:
+        return Path(explicit)
+    env = os.environ.get(CONFIG_ENV)
+    if env:
+        return Path(env)
+    return Path.cwd() / DEFAULT_CONFIG_NAME
+
+
+def load_settings(explicit: str | os.PathLike[str] | None = None) -> Settings:
+    """Find, read and validate the configuration; raise ConfigError/UserError when it is not usable."""
+    path = find_config(explicit)
+    if not path.exists():
+        how = "--config" if explicit else (CONFIG_ENV if os.environ.get(CONFIG_ENV) else "./")
+        raise UserError(
+            f"no configuration at {path} (looked via {how}): "
+            "run `tracker init` to write one, or pass --config PATH"
+        )
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError([f"{path.name}: not valid TOML: {exc}"], str(path)) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UserError(f"cannot read configuration {path}: {exc}") from None
+    return parse_settings(raw, path.resolve())
+
+
+def parse_settings(raw: Mapping[str, Any], path: Path) -> Settings:
+    """Validate a parsed TOML document as a whole; raise ConfigError listing every problem."""
+    v = _Validator()
+    v.unknown_keys(raw, SECTION_KEYS.keys(), "")
+    org = v.section(raw, "organisation")
+    db = v.section(raw, "database")
+    settings = Settings(
+        path=path,
+        organisation=Organisation(
+            name=v.string(org, "organisation.name", required=True) or "",
+            timezone=v.timezone(org, "organisation.timezone") or "UTC",
+        ),
+        database_url=_database_url(v.string(db, "database.url"), path.parent),
+        streams=v.streams(raw.get("streams", [])),
+        collection=v.collection(v.section(raw, "collection")),
+        logging=v.logging(v.section(raw, "logging"), path.parent),
+        digest=v.digest(raw),
+        smtp=v.smtp(raw),
+        web=v.web(v.section(raw, "web")),
+        maturity_model=v.maturity(v.section(raw, "maturity"), path.parent),
+    )
+    if v.problems:
+        raise ConfigError(v.problems, str(path))
+    return settings
+
+
+def resolve_secret(env_name: str | None, key: str) -> str | None:
+    """Read a secret from the environment variable named by a `*_env` key.
+
+    The error names the key and the variable, never a value.
+    """
+    if not env_name:
+        return None
+    value = os.environ.get(env_name)
+    if not value:
+        raise UserError(f"{key}: environment variable {env_name} is not set (it holds the secret)")
+    return value
+
+
+def _database_url(url: str | None, base: Path) -> str:
+    """Relative SQLite paths are relative to the config file's folder."""
+    if not url:
+        return f"sqlite:///{base / 'tracker.db'}"
+    prefix = "sqlite:///"
+    if url.startswith(prefix):
+        rest = url[len(prefix) :]
+        if rest and rest != ":memory:" and not rest.startswith("/"):
+            return prefix + str(base / rest)
+    return url
+
+
+class _Validator:
+    """Collects every problem instead of stopping at the first one."""
+
+    def __init__(self) -> None:
+        self.problems: list[str] = []
+
+    def add(self, key: str, message: str) -> None:
+        self.problems.append(f"{key}: {message}")
+
+    # -- generic shapes --------------------------------------------------------------------
+
+    def section(self, raw: Mapping[str, Any], name: str) -> Mapping[str, Any]:
+        value = raw.get(name, {})
+        if not isinstance(value, dict):
+            self.add(name, "expected a table ([" + name + "])")
+            return {}
+        self.unknown_keys(value, SECTION_KEYS[name], name + ".")
+        return value
+
+    def unknown_keys(self, table: Mapping[str, Any], known: Any, prefix: str) -> None:
+        known = tuple(known)
+        for key in table:
+            if key in known:
+                continue
+            if key in SECRET_KEYS:
+                self.add(
+                    prefix + key,
+                    f"secrets are not written in the file; put it in an environment variable "
+                    f"and name that variable with {key}_env",
+                )
+                continue
+            near = difflib.get_close_matches(key, known, n=1)
+            hint = f" (did you mean {near[0]!r}?)" if near else ""
+            what = "key" if prefix else "section"
+            self.add(prefix + key, f"unknown {what}{hint}")
+
+    def string(self, table: Mapping[str, Any], key: str, *, required: bool = False) -> str | None:
+        value = table.get(key.rsplit(".", 1)[-1])
+        if value is None:
+            if required:
+                self.add(key, "required")
+            return None
+        if not isinstance(value, str) or not value.strip():
+            self.add(key, f"expected a non-empty string, got {value!r}")
+            return None
+        return value
+
+    def integer(self, table: Mapping[str, Any], key: str, default: int, lo: int, hi: int) -> int:
+        value = table.get(key.rsplit(".", 1)[-1], default)
+        if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+            self.add(key, f"expected a whole number from {lo} to {hi}, got {value!r}")
+            return default
+        return value
+
+    def duration(self, table: Mapping[str, Any], key: str, default: timedelta) -> timedelta:
+        value = table.get(key.rsplit(".", 1)[-1])
+        if value is None:
+            return default
+        try:
+            if not isinstance(value, str):
+                raise ValueError(value)
+            return parse_duration(value)
+        except ValueError:
+            self.add(key, f'expected a duration like "15m" (s, m, h, d), got {value!r}')
+            return default
+
+    def choice(self, table: Mapping[str, Any], key: str, options: tuple[str, ...], default: str) -> str:
+        value = table.get(key.rsplit(".", 1)[-1], default)
+        if value not in options:
+            self.add(key, f"expected one of {', '.join(options)}, got {value!r}")
+            return default
+        return str(value)
+
+    def strings(
+        self, table: Mapping[str, Any], key: str, pattern: re.Pattern[str] | None = None
+    ) -> tuple[str, ...]:
+        value = table.get(key.rsplit(".", 1)[-1], [])
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list) or not all(isinstance(x, str) and x.strip() for x in value):
+            self.add(key, f"expected a list of non-empty strings, got {value!r}")
+            return ()
+        for item in value:
+            if pattern and not pattern.match(item):
+                self.add(key, f"{item!r} is not valid here")
+        return tuple(value)
+
+    def env_name(self, table: Mapping[str, Any], key: str) -> str | None:
+        name = self.string(table, key)
+        if name is not None and not ENV_NAME.match(name):
+            self.add(key, f"expected the name of an environment variable (like MY_TOKEN), got {name!r}")
+            return None
+        return name
+
+    def url(self, table: Mapping[str, Any], key: str) -> str | None:
+        value = self.string(table, key)
+        if value is not None and not re.match(r"^https?://[^\s/]+", value):
+            self.add(key, f"expected an http:// or https:// URL, got {value!r}")
+            return None
+        return value.rstrip("/") if value and key.endswith(("base_url", "auth_url")) else value
+
+    def timezone(self, table: Mapping[str, Any], key: str) -> str | None:
+        name = self.string(table, key)
+        if name is None:
+            return None
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            self.add(key, f'unknown time zone {name!r} (use an IANA name like "Europe/Vienna")')
+            return None
+        return name
+
+    # -- sections --------------------------------------------------------------------------
+
+    def streams(self, raw: Any) -> tuple[StreamConfig, ...]:
+        if not isinstance(raw, list):
+            self.add("streams", "expected [[streams]] tables")
+            return ()
+        streams: list[StreamConfig] = []
+        seen: set[str] = set()
+        for index, table in enumerate(raw):
+            stream = self.stream(index, table)
+            if stream is None:
+                continue
+            if stream.name in seen:
+                self.add(f"streams[{index}].name", f"{stream.name!r} is used by another stream")
+            seen.add(stream.name)
+            streams.append(stream)
+        return tuple(streams)
+
+    def stream(self, index: int, table: Any) -> StreamConfig | None:
+        k = f"streams[{index}]"
+        if not isinstance(table, dict):
+            self.add(k, "expected a table")
+            return None
+        self.unknown_keys(table, STREAM_KEYS, k + ".")
+        name = self.string(table, f"{k}.name", required=True)
+        if name is not None and not SLUG.match(name):
+            self.add(f"{k}.name", f"expected a slug of a-z, 0-9 and '-', got {name!r}")
+        connector = self.connector(table, k)
+        text_keys = ("hashtag", "account", "query", "tags", "subreddit", "user_agent", "identifier")
+        env_keys = ("token_env", "app_password_env", "client_id_env", "client_secret_env")
+        text = {key: self.string(table, f"{k}.{key}") for key in text_keys}
+        envs = {key: self.env_name(table, f"{k}.{key}") for key in env_keys}
+        stream = StreamConfig(
+            name=name or f"stream-{index}",
+            connector=connector or "",
+            every=self.duration(table, f"{k}.every", timedelta(minutes=15)),
+            role=self.choice(table, f"{k}.role", ROLES, "brand"),
+            base_url=self.url(table, f"{k}.base_url"),
+            url=self.url(table, f"{k}.url"),
+            auth_url=self.url(table, f"{k}.auth_url"),
+            include=self.strings(table, f"{k}.include"),
+            exclude=self.strings(table, f"{k}.exclude"),
+            languages=self.strings(table, f"{k}.languages", LANG),
+            backfill=self.integer(table, f"{k}.backfill", 200, 1, 1_000_000),
+            run_timeout=self.duration(table, f"{k}.run_timeout", timedelta(minutes=5)),
+            refresh_days=self.integer(table, f"{k}.refresh_days", 14, 0, 365),
+            index=index,
+            **text,
+            **envs,
+        )
+        if "every" not in table:
+            self.add(f"{k}.every", 'required: a collection interval like "15m"')
+        elif stream.every < timedelta(seconds=10):
+            self.add(f"{k}.every", "must be at least 10s")
+        if connector in SELECTORS:
+            self.connector_rules(table, stream)
+        return stream
+
+    def connector(self, table: Mapping[str, Any], k: str) -> str | None:
+        name = self.string(table, f"{k}.connector", required=True)
+        if name is None:
+            return None
+        known = known_connectors()
+        if name not in known:
+            self.add(f"{k}.connector", f"unknown connector {name!r} (known: {', '.join(sorted(known))})")
+            return None
+        return name
+
+    def connector_rules(self, table: Mapping[str, Any], s: StreamConfig) -> None:
+        k, c = s.key, s.connector
+        given = [sel for sel in SELECTORS[c] if table.get(sel) is not None]
+        if len(given) != 1:
+            options = " or ".join(SELECTORS[c])
+            self.add(f"{k}.{SELECTORS[c][0]}", f"the {c} connector needs exactly one of {options}")
+        allowed = set(GENERIC_STREAM_KEYS) | set(SELECTORS[c]) | set(CONNECTOR_KEYS[c])
+        for key in table:
+            if key in STREAM_KEYS and key not in allowed:
+                self.add(f"{k}.{key}", f"not used by the {c} connector")
+        if c == "mastodon" and s.query and not s.token_env:
+            self.add(f"{k}.token_env", "mastodon search (query) needs a token: set token_env")
+        if c == "bluesky" and bool(s.identifier) != bool(s.app_password_env):
+            self.add(f"{k}.app_password_env", "identifier and app_password_env go together")
+        if c == "reddit":
+            if not s.user_agent:
+                self.add(f"{k}.user_agent", "required: Reddit asks for a descriptive User-Agent")
+            if bool(s.client_id_env) != bool(s.client_secret_env):
+                self.add(f"{k}.client_secret_env", "client_id_env and client_secret_env go together")
+
+    def collection(self, t: Mapping[str, Any]) -> CollectionConfig:
+        return CollectionConfig(
+            per_origin=self.integer(t, "collection.per_origin", 4, 1, 64),
+            connect_timeout=self.duration(t, "collection.connect_timeout", timedelta(seconds=10)),
+            read_timeout=self.duration(t, "collection.read_timeout", timedelta(seconds=30)),
+        )
+
+    def logging(self, t: Mapping[str, Any], base: Path) -> LoggingConfig:
+        file = self.string(t, "logging.file")
+        return LoggingConfig(
+            level=self.choice(t, "logging.level", ("debug", "info", "warning", "error"), "info"),
+            file=(base / file) if file else None,
+        )
+
+    def digest(self, raw: Mapping[str, Any]) -> DigestConfig | None:
+        if "digest" not in raw:
+            return None
+        t = self.section(raw, "digest")
+        to = self.strings(t, "digest.to", EMAIL)
+        if not to:
+            self.add("digest.to", "required: at least one recipient address")
+        sender = self.string(t, "digest.from", required=True)
+        if sender and not EMAIL.match(sender):
+            self.add("digest.from", f"expected an email address, got {sender!r}")
+        return DigestConfig(
+            to=to,
+            sender=sender or "",
+            weekday=self.choice(t, "digest.weekday", WEEKDAYS, "mon"),
+            time=self.clock(t, "digest.time"),
+        )
+
+    def clock(self, t: Mapping[str, Any], key: str) -> time:
+        value = t.get("time", "08:00")
+        match = re.match(r"^(\d{1,2}):(\d{2})$", value) if isinstance(value, str) else None
+        if not match or int(match[1]) > 23 or int(match[2]) > 59:
+            self.add(key, f'expected a time of day like "08:00", got {value!r}')
+            return time(8, 0)
+        return time(int(match[1]), int(match[2]))
+
+    def smtp(self, raw: Mapping[str, Any]) -> SmtpConfig | None:
+        if "smtp" not in raw:
+            return None
+        t = self.section(raw, "smtp")
+        config = SmtpConfig(
+            host=self.string(t, "smtp.host", required=True) or "",
+            port=self.integer(t, "smtp.port", 587, 1, 65535),
+            security=self.choice(t, "smtp.security", SECURITY, "starttls"),
+            username=self.string(t, "smtp.username"),
+            password_env=self.env_name(t, "smtp.password_env"),
+            timeout=self.duration(t, "smtp.timeout", timedelta(seconds=30)),
+        )
+        if config.username and not config.password_env:
+            self.add("smtp.password_env", "a username needs a password: name its variable here")
+        return config
+
+    def web(self, t: Mapping[str, Any]) -> WebConfig:
+        return WebConfig(
+            host=self.string(t, "web.host") or "127.0.0.1",
+            port=self.integer(t, "web.port", 8000, 1, 65535),
+        )
+
+    def maturity(self, t: Mapping[str, Any], base: Path) -> Path | None:
+        model = self.string(t, "maturity.model")
+        if model is None:
+            return None
+        path = base / model
+        if not path.is_file():
+            self.add("maturity.model", f"no file at {path}")
+        return path
+
+
+def known_connectors() -> frozenset[str]:
+    """Built-in connector names plus those registered in the `tracker.connectors` entry points."""
+    from importlib.metadata import entry_points
+
+    return frozenset(BUILTIN_CONNECTORS) | {ep.name for ep in entry_points(group="tracker.connectors")}

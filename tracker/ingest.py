@@ -1,0 +1,243 @@
+"""Items -> mentions: one upsert shared by import and collection.
+
+An item is stored once per (platform, external_id), however many streams or runs see
+it. A re-seen item updates its figures, and every change of figures adds a row to the
+engagement history, so engagement can be read at any age of a post. Work is done per
+batch in set-based statements (no query per row): this is the hot path of imports.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import Table, bindparam, select, tuple_, update
+from sqlalchemy.orm import Session
+
+from connectors.base import Item
+from tracker import sentiment
+from tracker.config import Settings
+from tracker.store.models import EngagementSnapshot, Mention, MentionStream, Stream
+
+MENTIONS = cast(Table, Mention.__table__)
+HISTORY = cast(Table, EngagementSnapshot.__table__)
+LINKS = cast(Table, MentionStream.__table__)
+FIGURES = ("likes", "reposts", "replies", "quotes")
+_CHUNK = 400  # keys per IN (...) lookup: well under SQLite's bound-parameter limit
+
+
+@dataclass
+class UpsertCounts:
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+    def add(self, other: UpsertCounts) -> None:
+        self.new += other.new
+        self.updated += other.updated
+        self.unchanged += other.unchanged
+
+
+def sync_streams(*, session: Session, settings: Settings, now: datetime) -> dict[str, int]:
+    """Make sure every configured stream has a row (role and connector follow the config).
+
+    Returns stream name -> id for every stream in the database.
+    """
+    rows = {s.name: s for s in session.scalars(select(Stream))}
+    for conf in settings.streams:
+        row = rows.get(conf.name)
+        if row is None:
+            row = Stream(name=conf.name, connector=conf.connector, role=conf.role,
+                         source="config", created_at=now)  # fmt: skip
+            session.add(row)
+            rows[conf.name] = row
+        elif (row.connector, row.role, row.source) != (conf.connector, conf.role, "config"):
+            row.connector, row.role, row.source = conf.connector, conf.role, "config"
+    session.flush()
+    return {name: row.id for name, row in rows.items()}
+
+
+def ensure_import_streams(
+    *, session: Session, names: Iterable[str], known: dict[str, int], now: datetime
+) -> dict[str, int]:
+    """Create import-only streams for names that are neither configured nor stored yet."""
+    missing = sorted(set(names) - known.keys())
+    for name in missing:
+        row = Stream(name=name, connector="import", role="brand", source="import", created_at=now)
+        session.add(row)
+        session.flush()
+        known[name] = row.id
+    return known
+
+
+def upsert_items(
+    *, session: Session, items: Sequence[Item], stream_ids: Mapping[str, int], now: datetime
+) -> UpsertCounts:
+    """Insert new items, update re-seen ones, record figure changes and stream links.
+
+    Every stream an item names must be in `stream_ids`. Sentiment is computed for new
+    items (and changed texts) unless the item carries one.
+    """
+    counts = UpsertCounts()
+    merged = _dedupe(items)
+    existing = _existing(session, list(merged))
+    new_rows: list[dict[str, Any]] = []
+    changes: list[dict[str, Any]] = []
+    history: list[dict[str, Any]] = []
+    for key, item in merged.items():
+        old = existing.get(key)
+        if old is None:
+            new_rows.append(_new_row(item, now))
+            continue
+        change = _change(old, item, now)
+        if change is None:
+            counts.unchanged += 1
+            continue
+        counts.updated += 1
+        changes.append(change)
+        if any(f in change for f in FIGURES):
+            history.append(_history_row(old["id"], change, now))
+    if new_rows:
+        _insert_ignore(session, MENTIONS, new_rows)
+        inserted = _existing(session, [(r["platform"], r["external_id"]) for r in new_rows])
+        counts.new += len(new_rows)
+        for row in new_rows:
+            mention_id = inserted[(row["platform"], row["external_id"])]["id"]
+            existing[(row["platform"], row["external_id"])] = {"id": mention_id}
+            if any(row[f] is not None for f in FIGURES):
+                history.append(_history_row(mention_id, row, now))
+    if changes:
+        _apply_changes(session, changes)
+    if history:
+        session.execute(HISTORY.insert(), history)
+    _link_streams(session, merged, existing, stream_ids)
+    return counts
+
+
+def _dedupe(items: Sequence[Item]) -> dict[tuple[str, str], Item]:
+    """One item per identity; a later copy wins, and stream names are merged."""
+    merged: dict[tuple[str, str], Item] = {}
+    for item in items:
+        key = (item.platform, item.external_id)
+        before = merged.get(key)
+        if before is not None and before.streams != item.streams:
+            names = tuple(dict.fromkeys(before.streams + item.streams))
+            item = replace(item, streams=names)
+        merged[key] = item
+    return merged
+
+
+_COLUMNS = ("id", "platform", "external_id", "url", "author", "text", "lang", "kind",
+            "likes", "reposts", "replies", "quotes", "sentiment")  # fmt: skip
+
+
+def _existing(session: Session, keys: list[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
+    table = MENTIONS
+    cols = [table.c[name] for name in _COLUMNS]
+    found: dict[tuple[str, str], dict[str, Any]] = {}
+    for i in range(0, len(keys), _CHUNK):
+        chunk = keys[i : i + _CHUNK]
+        query = select(*cols).where(tuple_(table.c.platform, table.c.external_id).in_(chunk))
+        for row in session.execute(query).mappings():
+            found[(row["platform"], row["external_id"])] = dict(row)
+    return found
+
+
+def _scored(item: Item) -> tuple[str | None, float | None]:
+    """Language (detected when missing) and sentiment (kept when given)."""
+    lang = item.lang or sentiment.detect_language(item.text)
+    score = item.sentiment if item.sentiment is not None else sentiment.score(item.text, lang)
+    return lang, score
+
+
+def _new_row(item: Item, now: datetime) -> dict[str, Any]:
+    lang, score = _scored(item)
+    return {
+        "platform": item.platform, "external_id": item.external_id, "url": item.url,
+        "author": item.author, "text": item.text, "lang": lang, "created_at": item.created_at,
+        "kind": item.kind, "likes": item.likes, "reposts": item.reposts,
+        "replies": item.replies, "quotes": item.quotes, "engagement": item.engagement,
+        "sentiment": score, "sentiment_label": sentiment.label(score), "raw": item.raw,
+        "first_seen_at": now, "updated_at": now,
+    }  # fmt: skip
+
+
+def _change(old: Mapping[str, Any], item: Item, now: datetime) -> dict[str, Any] | None:
+    """The columns that differ; figures the item does not report keep their known value."""
+    change: dict[str, Any] = {}
+    for name in FIGURES:
+        value = getattr(item, name)
+        if value is not None and value != old[name]:
+            change[name] = value
+    for name in ("url", "author"):
+        value = getattr(item, name)
+        if value is not None and value != old[name]:
+            change[name] = value
+    if item.kind == "own" and old["kind"] != "own":
+        change["kind"] = "own"
+    if item.text != old["text"] or (item.sentiment is not None and item.sentiment != old["sentiment"]):
+        lang, score = _scored(item)
+        change.update(text=item.text, lang=lang, sentiment=score,
+                      sentiment_label=sentiment.label(score))  # fmt: skip
+    elif item.lang is not None and item.lang != old["lang"]:
+        lang, score = _scored(replace(item, sentiment=None) if item.sentiment is None else item)
+        change.update(lang=lang, sentiment=score, sentiment_label=sentiment.label(score))
+    if not change:
+        return None
+    if any(f in change for f in FIGURES):
+        merged = {f: change.get(f, old[f]) for f in FIGURES}
+        change.update(merged)
+        change["engagement"] = sum(v or 0 for v in merged.values())
+    if item.raw is not None:
+        change["raw"] = item.raw
+    change["updated_at"] = now
+    change["id"] = old["id"]
+    return change
+
+
+def _history_row(mention_id: int, figures: Mapping[str, Any], now: datetime) -> dict[str, Any]:
+    values = {f: figures.get(f) for f in FIGURES}
+    return {"mention_id": mention_id, "observed_at": now,
+            "engagement": sum(v or 0 for v in values.values()), **values}  # fmt: skip
+
+
+def _apply_changes(session: Session, changes: list[dict[str, Any]]) -> None:
+    """One executemany per shape of change (the set of changed columns)."""
+    table = MENTIONS
+    by_shape: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for change in changes:
+        shape = tuple(sorted(k for k in change if k != "id"))
+        by_shape.setdefault(shape, []).append(change)
+    for shape, rows in by_shape.items():
+        params = [{"_id": r["id"], **{k: r[k] for k in shape}} for r in rows]
+        stmt = update(table).where(table.c.id == bindparam("_id")).values({k: bindparam(k) for k in shape})
+        session.connection().execute(stmt, params)
+
+
+def _link_streams(
+    session: Session,
+    merged: Mapping[tuple[str, str], Item],
+    ids: Mapping[tuple[str, str], Mapping[str, Any]],
+    stream_ids: Mapping[str, int],
+) -> None:
+    links = [
+        {"mention_id": ids[key]["id"], "stream_id": stream_ids[name], "created_at": item.created_at}
+        for key, item in merged.items()
+        for name in item.streams
+    ]
+    if links:
+        _insert_ignore(session, LINKS, links)
+
+
+def _insert_ignore(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
+    """INSERT ... ON CONFLICT DO NOTHING, on SQLite and PostgreSQL alike."""
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        session.execute(pg_insert(table).on_conflict_do_nothing(), rows)
+    else:
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        session.execute(sqlite_insert(table).on_conflict_do_nothing(), rows)

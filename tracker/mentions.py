@@ -1,0 +1,440 @@
+"""`tracker mentions import` and `export`: JSONL and CSV in the normalised fields of SPEC §4.
+
+Import streams the file in batches (memory does not grow with the file), rejects a
+bad line with its number and reason, and stores every good line. It is idempotent on
+(platform, external_id): a re-import updates figures and records them in the history.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import re
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import IO, Any
+
+from sqlalchemy import select
+
+from connectors.base import KINDS, Item
+from tracker import sentiment
+from tracker.config import LANG, SLUG, Settings
+from tracker.errors import UserError
+from tracker.ingest import UpsertCounts, ensure_import_streams, sync_streams, upsert_items
+from tracker.store.db import Store
+from tracker.store.models import Mention, MentionStream, Stream
+from tracker.timeutil import day_bounds, iso_z, parse_instant, utcnow
+
+FIELDS = ("platform", "external_id", "url", "author", "text", "lang", "created_at", "kind",
+          "likes", "reposts", "replies", "quotes", "engagement", "sentiment",
+          "sentiment_label", "streams")  # fmt: skip
+REQUIRED = ("platform", "external_id", "text", "created_at")
+FORMATS = ("jsonl", "csv")
+BATCH = 1000
+MAX_TEXT = 100_000
+MAX_ID = 2_000
+MAX_URL = 4_000
+MAX_SHORT = 512
+INT_MAX = 2**63 - 1
+PLATFORM = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
+_SPLIT_STREAMS = re.compile(r"[,;\s]+")
+
+
+class LineError(ValueError):
+    """Why one line of an import file was rejected."""
+
+
+@dataclass
+class ImportReport:
+    lines: int = 0
+    counts: UpsertCounts = field(default_factory=UpsertCounts)
+    rejected: list[tuple[int, str]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "lines": self.lines,
+            "new": self.counts.new,
+            "updated": self.counts.updated,
+            "unchanged": self.counts.unchanged,
+            "rejected": len(self.rejected),
+            "errors": [{"line": n, "reason": r} for n, r in self.rejected],
+        }
+
+
+def detect_format(path: Path, given: str | None) -> str:
+    if given:
+        if given not in FORMATS:
+            raise UserError(f"--format: expected jsonl or csv, got {given!r}")
+        return given
+    suffix = path.suffix.lower()
+    if suffix in (".jsonl", ".ndjson", ".json"):
+        return "jsonl"
+    if suffix == ".csv":
+        return "csv"
+    raise UserError(f"{path}: cannot tell the format from {suffix or 'no extension'!r}; "
+                    "name it .jsonl or .csv, or pass --format jsonl|csv")  # fmt: skip
+
+
+# -- parsing one line -------------------------------------------------------------------------
+
+
+def parse_record(record: Any, extra_stream: str | None = None) -> Item:
+    """Validate one decoded line (JSON object or CSV row) into an Item; raise LineError."""
+    if not isinstance(record, dict):
+        raise LineError(f"expected a JSON object, got {type(record).__name__}")
+    for name in REQUIRED:
+        if record.get(name) in (None, "") and not (name == "text" and record.get(name) == ""):
+            raise LineError(f"{name}: required")
+    created = _text(record, "created_at", 64)
+    try:
+        created_at = parse_instant(created or "")
+    except ValueError as exc:
+        raise LineError(f"created_at: not an ISO 8601 timestamp with offset ({exc})") from None
+    if not 1970 <= created_at.year <= 2200:
+        raise LineError(f"created_at: year {created_at.year} is out of range")
+    platform = _text(record, "platform", 32) or ""
+    if not PLATFORM.match(platform):
+        raise LineError(f"platform: expected a lower-case name like 'mastodon', got {platform!r}")
+    external_id = record.get("external_id")
+    if isinstance(external_id, int) and not isinstance(external_id, bool):
+        external_id = str(external_id)
+    external_id = _text({"external_id": external_id}, "external_id", MAX_ID)
+    score = _number(record, "sentiment", -1.0, 1.0)
+    given_label = _text(record, "sentiment_label", 16)
+    if given_label is not None and given_label != sentiment.label(score):
+        raise LineError(f"sentiment_label: {given_label!r} does not match sentiment {score!r}")
+    kind = _text(record, "kind", 16) or "mention"
+    if kind not in KINDS:
+        raise LineError(f"kind: expected mention or own, got {kind!r}")
+    lang = _text(record, "lang", 35)
+    if lang is not None and not LANG.match(lang):
+        raise LineError(f"lang: expected a language code like 'en' or 'en-US', got {lang!r}")
+    return Item(
+        platform=platform,
+        external_id=external_id or "",
+        text=_text(record, "text", MAX_TEXT, strip=False) or "",
+        created_at=created_at,
+        url=_url(record),
+        author=_text(record, "author", MAX_SHORT),
+        lang=lang,
+        kind=kind,
+        likes=_integer(record, "likes", -INT_MAX),
+        reposts=_integer(record, "reposts", 0),
+        replies=_integer(record, "replies", 0),
+        quotes=_integer(record, "quotes", 0),
+        sentiment=None if score is None else float(score),
+        streams=_streams(record, extra_stream),
+    )
+
+
+def _text(record: dict[str, Any], name: str, limit: int, *, strip: bool = True) -> str | None:
+    value = record.get(name)
+    if value is None or (value == "" and name != "text"):
+        return None
+    if not isinstance(value, str):
+        raise LineError(f"{name}: expected text, got {type(value).__name__}")
+    if len(value) > limit:
+        raise LineError(f"{name}: longer than {limit:,} characters")
+    if "\x00" in value:
+        raise LineError(f"{name}: contains a NUL character")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise LineError(f"{name}: contains invalid Unicode (a lone surrogate)") from None
+    return value.strip() if strip else value
+
+
+def _url(record: dict[str, Any]) -> str | None:
+    url = _text(record, "url", MAX_URL)
+    if url is not None and not re.match(r"^https?://", url, re.IGNORECASE):
+        raise LineError(f"url: must start with http:// or https://, got {url[:60]!r}")
+    return url
+
+
+def _integer(record: dict[str, Any], name: str, lowest: int) -> int | None:
+    value = record.get(name)
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        text = value.strip()
+        if not re.fullmatch(r"[+-]?\d{1,19}", text):
+            raise LineError(f"{name}: expected a whole number, got {text[:40]!r}")
+        value = int(text)
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise LineError(f"{name}: expected a whole number, got {type(value).__name__}")
+    if not lowest <= value <= INT_MAX:
+        raise LineError(f"{name}: {value} is out of range")
+    return value
+
+
+def _number(record: dict[str, Any], name: str, lo: float, hi: float) -> float | None:
+    value = record.get(name)
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            value = float(text)
+        except ValueError:
+            raise LineError(f"{name}: expected a number, got {text[:40]!r}") from None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise LineError(f"{name}: expected a number, got {type(value).__name__}")
+    if math.isnan(value) or not lo <= value <= hi:
+        raise LineError(f"{name}: expected a number from {lo:g} to {hi:g}, got {value!r}")
+    return float(value)
+
+
+def _streams(record: dict[str, Any], extra: str | None) -> tuple[str, ...]:
+    names: list[str] = []
+    one, many = record.get("stream"), record.get("streams")
+    if one not in (None, ""):
+        if not isinstance(one, str):
+            raise LineError(f"stream: expected a stream name, got {type(one).__name__}")
+        names.append(one.strip())
+    if isinstance(many, str):
+        many = [n for n in _SPLIT_STREAMS.split(many) if n]
+    if many is not None:
+        if not isinstance(many, list) or not all(isinstance(n, str) for n in many):
+            raise LineError("streams: expected a list of stream names")
+        names.extend(n.strip() for n in many)
+    if extra:
+        names.append(extra)
+    for name in names:
+        if not SLUG.match(name) or len(name) > 100:
+            raise LineError(f"streams: {name[:40]!r} is not a stream name (a-z, 0-9 and '-')")
+    return tuple(dict.fromkeys(names))
+
+
+# -- reading files ----------------------------------------------------------------------------
+
+Record = tuple[int, Any, str | None]  # line number, decoded record, or the reason it failed
+
+
+def read_jsonl(handle: IO[bytes]) -> Iterator[Record]:
+    for number, raw in enumerate(handle, start=1):
+        if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
+            raw = raw[3:]
+        if not raw.strip():
+            continue
+        try:
+            yield number, json.loads(raw.decode("utf-8")), None
+        except UnicodeDecodeError:
+            yield number, None, "not valid UTF-8"
+        except json.JSONDecodeError as exc:
+            yield number, None, f"not valid JSON: {exc.msg} (column {exc.colno})"
+        except RecursionError:
+            yield number, None, "not valid JSON: nested too deeply"
+
+
+def read_csv(handle: IO[bytes]) -> Iterator[Record]:
+    text = io.TextIOWrapper(handle, encoding="utf-8-sig", errors="surrogateescape", newline="")
+    csv.field_size_limit(MAX_TEXT * 4)
+    reader = csv.reader(text)
+    try:
+        header = next(reader)
+    except StopIteration:
+        return
+    except csv.Error as exc:
+        raise UserError(f"the CSV header cannot be read: {exc}") from None
+    missing = [name for name in REQUIRED if name not in header]
+    if missing:
+        raise UserError(f"the CSV header lacks required columns: {', '.join(missing)}")
+    line = reader.line_num
+    while True:
+        start = line + 1
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            line = reader.line_num
+            yield start, None, f"not valid CSV: {exc}"
+            continue
+        line = reader.line_num
+        if not any(cell.strip() for cell in row):
+            continue
+        if any(_has_surrogate(cell) for cell in row):
+            yield start, None, "not valid UTF-8"
+        elif len(row) != len(header):
+            yield start, None, f"expected {len(header)} columns, got {len(row)}"
+        else:
+            yield start, dict(zip(header, row, strict=True)), None
+
+
+def _has_surrogate(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+# -- import -----------------------------------------------------------------------------------
+
+Progress = Callable[[int], None]
+
+
+def import_file(
+    *,
+    store: Store,
+    settings: Settings,
+    path: Path,
+    fmt: str,
+    stream: str | None = None,
+    progress: Progress | None = None,
+) -> ImportReport:
+    """Import a JSONL/CSV file; good lines are stored in batches, bad ones reported by number."""
+    if stream is not None and (not SLUG.match(stream) or len(stream) > 100):
+        raise UserError(f"--stream: {stream!r} is not a stream name (a-z, 0-9 and '-')")
+    report = ImportReport()
+    reader = read_jsonl if fmt == "jsonl" else read_csv
+    try:
+        handle = path.open("rb")
+    except OSError as exc:
+        raise UserError(f"cannot read {path}: {exc.strerror}") from None
+    with handle:
+        batch: list[Item] = []
+        for number, record, problem in reader(handle):
+            report.lines += 1
+            try:
+                if problem is not None:
+                    raise LineError(problem)
+                batch.append(parse_record(record, stream))
+            except LineError as exc:
+                report.rejected.append((number, str(exc)))
+            if len(batch) >= BATCH:
+                _store_batch(store, settings, batch, report)
+                batch = []
+                if progress:
+                    progress(handle.tell())
+        if batch:
+            _store_batch(store, settings, batch, report)
+        if progress:
+            progress(handle.tell())
+    return report
+
+
+def _store_batch(store: Store, settings: Settings, batch: Sequence[Item], report: ImportReport) -> None:
+    now = utcnow()
+    with store.write() as session:
+        known = sync_streams(session=session, settings=settings, now=now)
+        names = {n for item in batch for n in item.streams}
+        ensure_import_streams(session=session, names=names, known=known, now=now)
+        report.counts.add(upsert_items(session=session, items=batch, stream_ids=known, now=now))
+
+
+# -- export -----------------------------------------------------------------------------------
+
+
+def export(
+    *,
+    store: Store,
+    settings: Settings,
+    out: IO[str],
+    fmt: str,
+    streams: Sequence[str] = (),
+    since: date | None = None,
+    until: date | None = None,
+) -> int:
+    """Write mentions (oldest first) in the fields of SPEC §4; return how many were written."""
+    if fmt not in FORMATS:
+        raise UserError(f"--format: expected jsonl or csv, got {fmt!r}")
+    if since and until and until < since:
+        raise UserError("--until is before --since")
+    zone = settings.organisation.zone
+    with store.read() as session:
+        stream_ids = _stream_ids(session, streams)
+        query = select(Mention).order_by(Mention.created_at, Mention.id)
+        if since:
+            query = query.where(Mention.created_at >= day_bounds(since, since, zone)[0])
+        if until:
+            query = query.where(Mention.created_at < day_bounds(until, until, zone)[1])
+        if stream_ids is not None:
+            linked = select(MentionStream.mention_id).where(MentionStream.stream_id.in_(stream_ids))
+            query = query.where(Mention.id.in_(linked))
+        writer = _writer(out, fmt)
+        count = 0
+        names = {sid: name for name, sid in session.execute(select(Stream.name, Stream.id)).tuples()}
+        rows = session.execute(query.execution_options(yield_per=BATCH)).scalars()
+        for chunk in _chunks(rows, BATCH):
+            links = _links(session, [m.id for m in chunk], names)
+            for mention in chunk:
+                writer(mention_record(mention, links.get(mention.id, [])))
+                count += 1
+    return count
+
+
+def mention_record(mention: Mention, streams: list[str]) -> dict[str, Any]:
+    """The normalised fields of SPEC §4 for one stored mention."""
+    return {
+        "platform": mention.platform, "external_id": mention.external_id, "url": mention.url,
+        "author": mention.author, "text": mention.text, "lang": mention.lang,
+        "created_at": iso_z(mention.created_at), "kind": mention.kind, "likes": mention.likes,
+        "reposts": mention.reposts, "replies": mention.replies, "quotes": mention.quotes,
+        "engagement": mention.engagement, "sentiment": mention.sentiment,
+        "sentiment_label": mention.sentiment_label, "streams": sorted(streams),
+    }  # fmt: skip
+
+
+def _stream_ids(session: Any, names: Sequence[str]) -> list[int] | None:
+    if not names:
+        return None
+    query = select(Stream.name, Stream.id).where(Stream.name.in_(names))
+    found = {name: sid for name, sid in session.execute(query).tuples()}
+    unknown = [n for n in names if n not in found]
+    if unknown:
+        raise UserError(f"--stream: unknown stream {unknown[0]!r}")
+    return list(found.values())
+
+
+def _links(session: Any, ids: list[int], names: dict[int, str]) -> dict[int, list[str]]:
+    links: dict[int, list[str]] = {}
+    query = select(MentionStream.mention_id, MentionStream.stream_id).where(MentionStream.mention_id.in_(ids))
+    for mention_id, stream_id in session.execute(query).tuples():
+        links.setdefault(mention_id, []).append(names[stream_id])
+    return links
+
+
+def _chunks(rows: Any, size: int) -> Iterator[list[Any]]:
+    chunk: list[Any] = []
+    for row in rows:
+        chunk.append(row)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _writer(out: IO[str], fmt: str) -> Callable[[dict[str, Any]], None]:
+    if fmt == "jsonl":
+
+        def write_jsonl(record: dict[str, Any]) -> None:
+            out.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+        return write_jsonl
+
+    writer = csv.DictWriter(out, fieldnames=FIELDS, lineterminator="\n")
+    writer.writeheader()
+
+    def write_csv(record: dict[str, Any]) -> None:
+        row = {k: ("" if v is None else v) for k, v in record.items()}
+        row["streams"] = ";".join(record["streams"])
+        writer.writerow(row)
+
+    return write_csv
+
+
+def parse_export_day(value: str | None, option: str) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise UserError(f"{option}: expected a day like 2026-09-01, got {value!r}") from None

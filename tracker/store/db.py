@@ -1,0 +1,160 @@
+"""Engine, sessions and schema upgrades.
+
+SQLite runs in WAL mode with a busy timeout and foreign keys on, and write
+transactions start with BEGIN IMMEDIATE: a deferred transaction that later wants
+to write can fail at once with "database is locked" when another process writes
+first, whereas an immediate one waits its turn under the busy timeout.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, inspect, text
+from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.orm import Session
+
+from tracker.errors import UserError
+
+# The newest migration; tests/test_store.py checks it is Alembic's head.
+HEAD_REVISION = "0001"
+BUSY_TIMEOUT_S = 60.0
+MIGRATION_LOCK_ID = 7_311_004_201  # pg_advisory_lock key for migrations
+
+
+class Store:
+    """The database behind one configuration: `read()` and `write()` open short transactions."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = make_engine(url)
+        self._writer = self.engine.execution_options(tracker_write=True)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @contextlib.contextmanager
+    def read(self) -> Iterator[Session]:
+        with Session(self.engine, expire_on_commit=False) as session:
+            yield session
+
+    @contextlib.contextmanager
+    def write(self) -> Iterator[Session]:
+        """A write transaction, committed on success and rolled back on any error."""
+        with Session(self._writer, expire_on_commit=False) as session, session.begin():
+            yield session
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def make_engine(url: str) -> Engine:
+    try:
+        if url.startswith("sqlite"):
+            engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_S})
+            _sqlite_setup(engine)
+            _ensure_sqlite_dir(url)
+        else:
+            engine = create_engine(url, pool_pre_ping=True)
+    except (ArgumentError, ImportError) as exc:
+        raise UserError(f"database.url: cannot use {redact_url(url)!r}: {exc}") from None
+    return engine
+
+
+def redact_url(url: str) -> str:
+    """The URL without its password, for messages."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "<unparsable URL>"
+
+
+def _ensure_sqlite_dir(url: str) -> None:
+    path = url.split(":///", 1)[-1]
+    if path and path != ":memory:":
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+
+
+def _sqlite_setup(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # Let SQLAlchemy's "begin" event below emit BEGIN, so we can choose IMMEDIATE.
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        write = conn.get_execution_options().get("tracker_write", False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The schema revision stored in the database, or None for an empty database."""
+    with engine.connect() as conn:
+        if not inspect(conn).has_table("alembic_version"):
+            return None
+        return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+
+
+def upgrade(store: Store) -> None:
+    """Apply every pending migration (`tracker db upgrade`).
+
+    On PostgreSQL an advisory lock makes two workers starting at once take turns.
+    """
+    from alembic import command
+
+    cfg = alembic_config(store)
+    with store.engine.connect() as conn:
+        if store.dialect == "postgresql":
+            conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": MIGRATION_LOCK_ID})
+        try:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
+            conn.commit()
+        finally:
+            if store.dialect == "postgresql":
+                conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": MIGRATION_LOCK_ID})
+                conn.commit()
+
+
+def alembic_config(store: Store) -> Any:
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+    cfg.set_main_option("sqlalchemy.url", store.url.replace("%", "%%"))
+    return cfg
+
+
+def open_store(url: str) -> Store:
+    """Open the database, creating the schema when it is empty.
+
+    A database at an older revision is not upgraded behind the operator's back (other
+    workers may still run the old code): the error says to run `tracker db upgrade`.
+    """
+    store = Store(url)
+    try:
+        revision = current_revision(store.engine)
+    except OperationalError as exc:
+        store.close()
+        raise UserError(f"database.url: cannot open {redact_url(url)}: {exc.orig}") from None
+    if revision is None:
+        upgrade(store)
+    elif revision != HEAD_REVISION:
+        store.close()
+        raise UserError(
+            f"the database is at schema revision {revision}, this version needs {HEAD_REVISION}: "
+            "run `tracker db upgrade`"
+        )
+    return store

@@ -1,0 +1,277 @@
+"""Tables of the store. Schema changes ship only as Alembic migrations (store/migrations)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    Date,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from tracker.store.types import BigInt, UTCDateTime, intpk, slug, utc
+
+
+class Base(DeclarativeBase):
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        datetime: UTCDateTime(),
+        dict[str, Any]: JSON(),
+        int: BigInt,
+    }
+
+
+class Stream(Base):
+    """A configured (or import-only) thing to listen to; the config is the source of truth for settings."""
+
+    __tablename__ = "streams"
+
+    id: Mapped[intpk]
+    name: Mapped[slug] = mapped_column(unique=True)
+    connector: Mapped[str] = mapped_column(String(50))
+    role: Mapped[str] = mapped_column(String(20), default="brand")
+    source: Mapped[str] = mapped_column(String(20), default="config")  # config | import
+    created_at: Mapped[utc]
+
+
+class Mention(Base):
+    """One collected item, stored once per (platform, external_id); figures are the latest seen."""
+
+    __tablename__ = "mentions"
+    __table_args__ = (
+        UniqueConstraint("platform", "external_id", name="uq_mentions_identity"),
+        Index("ix_mentions_created_at", "created_at"),
+        Index("ix_mentions_kind_created_at", "kind", "created_at"),
+    )
+
+    id: Mapped[intpk]
+    platform: Mapped[str] = mapped_column(String(32))
+    external_id: Mapped[str] = mapped_column(Text)
+    url: Mapped[str | None] = mapped_column(Text)
+    author: Mapped[str | None] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(Text)
+    lang: Mapped[str | None] = mapped_column(String(35))
+    created_at: Mapped[utc]
+    kind: Mapped[str] = mapped_column(String(10), default="mention")
+    likes: Mapped[int | None]
+    reposts: Mapped[int | None]
+    replies: Mapped[int | None]
+    quotes: Mapped[int | None]
+    engagement: Mapped[int] = mapped_column(default=0)
+    sentiment: Mapped[float | None] = mapped_column(Float)
+    sentiment_label: Mapped[str | None] = mapped_column(String(10))
+    raw: Mapped[dict[str, Any] | None]
+    first_seen_at: Mapped[utc]
+    updated_at: Mapped[utc]
+
+
+class MentionStream(Base):
+    """Which streams matched a mention; created_at is copied so per-stream daily counts need no join."""
+
+    __tablename__ = "mention_streams"
+    __table_args__ = (Index("ix_mention_streams_stream_created", "stream_id", "created_at"),)
+
+    mention_id: Mapped[int] = mapped_column(
+        BigInt, ForeignKey("mentions.id", ondelete="CASCADE"), primary_key=True
+    )
+    stream_id: Mapped[int] = mapped_column(
+        BigInt, ForeignKey("streams.id", ondelete="CASCADE"), primary_key=True
+    )
+    created_at: Mapped[utc]
+
+
+class EngagementSnapshot(Base):
+    """Engagement figures of a mention as observed at a moment; a row whenever they change."""
+
+    __tablename__ = "engagement_history"
+    __table_args__ = (Index("ix_engagement_history_mention", "mention_id", "observed_at"),)
+
+    id: Mapped[intpk]
+    mention_id: Mapped[int] = mapped_column(BigInt, ForeignKey("mentions.id", ondelete="CASCADE"))
+    observed_at: Mapped[utc]
+    likes: Mapped[int | None]
+    reposts: Mapped[int | None]
+    replies: Mapped[int | None]
+    quotes: Mapped[int | None]
+    engagement: Mapped[int]
+
+
+class AccountSnapshot(Base):
+    """Follower (and post) counts of an owned account, recorded each collection run."""
+
+    __tablename__ = "account_snapshots"
+    __table_args__ = (Index("ix_account_snapshots_stream", "stream_id", "observed_at"),)
+
+    id: Mapped[intpk]
+    stream_id: Mapped[int] = mapped_column(BigInt, ForeignKey("streams.id", ondelete="CASCADE"))
+    account: Mapped[str] = mapped_column(Text)
+    observed_at: Mapped[utc]
+    followers: Mapped[int | None]
+    following: Mapped[int | None]
+    posts: Mapped[int | None]
+
+
+class CollectionRun(Base):
+    """One collection run of one stream: counts, outcome, and the period it covered completely."""
+
+    __tablename__ = "collection_runs"
+    __table_args__ = (Index("ix_collection_runs_stream_started", "stream_id", "started_at"),)
+
+    id: Mapped[intpk]
+    stream_id: Mapped[int] = mapped_column(BigInt, ForeignKey("streams.id", ondelete="CASCADE"))
+    started_at: Mapped[utc]
+    finished_at: Mapped[datetime | None]
+    status: Mapped[str] = mapped_column(String(20), default="running")  # running|ok|partial|failed
+    fetched: Mapped[int] = mapped_column(Integer, default=0)
+    new: Mapped[int] = mapped_column(Integer, default=0)
+    updated: Mapped[int] = mapped_column(Integer, default=0)
+    rejected: Mapped[int] = mapped_column(Integer, default=0)
+    requests: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    covered_from: Mapped[datetime | None]
+    covered_until: Mapped[datetime | None]
+
+
+class Cursor(Base):
+    """A connector's opaque paging state for one stream, written in the same transaction as its page."""
+
+    __tablename__ = "cursors"
+
+    stream_id: Mapped[int] = mapped_column(
+        BigInt, ForeignKey("streams.id", ondelete="CASCADE"), primary_key=True
+    )
+    value: Mapped[dict[str, Any]]
+    updated_at: Mapped[utc]
+
+
+class Experiment(Base):
+    """A registered trial: a practice tried on streams over a window, with a hypothesis and a metric."""
+
+    __tablename__ = "experiments"
+
+    id: Mapped[intpk]
+    title: Mapped[str] = mapped_column(Text)
+    hypothesis: Mapped[str] = mapped_column(Text)
+    practice: Mapped[str] = mapped_column(String(100))
+    metric: Mapped[str] = mapped_column(String(32))
+    expect: Mapped[str] = mapped_column(String(10), default="increase")
+    owner: Mapped[str | None] = mapped_column(String(200))
+    team: Mapped[str | None] = mapped_column(String(200))
+    min_effect: Mapped[float] = mapped_column(Float, default=0.05)
+    start: Mapped[date] = mapped_column(Date)
+    end: Mapped[date] = mapped_column(Date)
+    baseline_start: Mapped[date | None] = mapped_column(Date)
+    baseline_end: Mapped[date | None] = mapped_column(Date)
+    control_stream_id: Mapped[int | None] = mapped_column(BigInt, ForeignKey("streams.id"))
+    cancelled_at: Mapped[datetime | None]
+    concluded_at: Mapped[datetime | None]
+    learning: Mapped[str | None] = mapped_column(Text)
+    decision: Mapped[str | None] = mapped_column(String(10))  # adopt | reject | None
+    created_at: Mapped[utc]
+    updated_at: Mapped[utc]
+
+
+class ExperimentStream(Base):
+    __tablename__ = "experiment_streams"
+
+    experiment_id: Mapped[int] = mapped_column(
+        BigInt, ForeignKey("experiments.id", ondelete="CASCADE"), primary_key=True
+    )
+    stream_id: Mapped[int] = mapped_column(
+        BigInt, ForeignKey("streams.id", ondelete="CASCADE"), primary_key=True
+    )
+
+
+class ExperimentResult(Base):
+    """One measurement of an experiment; the history is kept, the newest is the current result."""
+
+    __tablename__ = "experiment_results"
+    __table_args__ = (Index("ix_experiment_results_exp", "experiment_id", "measured_at"),)
+
+    id: Mapped[intpk]
+    experiment_id: Mapped[int] = mapped_column(BigInt, ForeignKey("experiments.id", ondelete="CASCADE"))
+    measured_at: Mapped[utc]
+    method: Mapped[str] = mapped_column(String(20))
+    verdict: Mapped[str] = mapped_column(String(20))
+    lift_abs: Mapped[float | None] = mapped_column(Float)
+    lift_rel: Mapped[float | None] = mapped_column(Float)
+    valid: Mapped[bool] = mapped_column(default=True)  # false once the window or streams change
+    payload: Mapped[dict[str, Any]]
+
+
+class ExperimentNote(Base):
+    __tablename__ = "experiment_notes"
+
+    id: Mapped[intpk]
+    experiment_id: Mapped[int] = mapped_column(BigInt, ForeignKey("experiments.id", ondelete="CASCADE"))
+    created_at: Mapped[utc]
+    text: Mapped[str] = mapped_column(Text)
+    author: Mapped[str | None] = mapped_column(String(200))
+
+
+class DigestSend(Base):
+    """A digest to one recipient for one ISO week: at most once, so in progress is recorded first."""
+
+    __tablename__ = "digest_sends"
+    __table_args__ = (UniqueConstraint("week", "recipient", name="uq_digest_sends_week_recipient"),)
+
+    id: Mapped[intpk]
+    week: Mapped[str] = mapped_column(String(10))  # YYYY-Www
+    recipient: Mapped[str] = mapped_column(String(320))
+    status: Mapped[str] = mapped_column(String(20))  # in_progress | sent | failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    started_at: Mapped[utc]
+    sent_at: Mapped[datetime | None]
+    error: Mapped[str | None] = mapped_column(Text)
+    message_id: Mapped[str | None] = mapped_column(String(300))
+
+
+class MaturitySnapshot(Base):
+    """The reflection as it stood at a moment, so the history survives edits of the model."""
+
+    __tablename__ = "maturity_snapshots"
+    __table_args__ = (Index("ix_maturity_snapshots_as_of", "as_of"),)
+
+    id: Mapped[intpk]
+    as_of: Mapped[date] = mapped_column(Date)
+    taken_at: Mapped[utc]
+    stage_number: Mapped[int] = mapped_column(Integer)
+    stage_key: Mapped[str] = mapped_column(String(100))
+    payload: Mapped[dict[str, Any]]
+
+
+class Lease(Base):
+    """A named lock with an expiry (scheduler scale-out): a crashed holder's lease runs out."""
+
+    __tablename__ = "leases"
+
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(200))
+    expires_at: Mapped[utc]
+
+
+__all__ = [
+    "AccountSnapshot",
+    "Base",
+    "CollectionRun",
+    "Cursor",
+    "DigestSend",
+    "EngagementSnapshot",
+    "Experiment",
+    "ExperimentNote",
+    "ExperimentResult",
+    "ExperimentStream",
+    "Lease",
+    "MaturitySnapshot",
+    "Mention",
+    "MentionStream",
+    "Stream",
+]
