@@ -1,13 +1,30 @@
-"""Types shared by every connector and by the store's ingest: the normalised item (a mention)."""
+"""Types shared by every connector and by the store's ingest.
+
+A connector turns one stream's platform API into pages of normalised items. It
+never touches the database: the tracker stores each page, together with the cursor
+the page carries, in one transaction, so a crash can only repeat work, never skip it.
+
+Paging model, the same on every platform: a run reads newest-first and stops when
+it reaches what is already known (the cursor's high-water mark, less an overlap
+margin so late-indexed posts are not skipped), when it has paged back `backfill`
+items, when the platform has no more pages, or at the run's deadline. Only the
+final page carries the advanced cursor: a run that dies half-way leaves the old
+cursor, so the next run pages over the same ground again (upserts are idempotent).
+"""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+
+if TYPE_CHECKING:
+    from connectors._http import HttpClient
 
 PLATFORMS = ("mastodon", "bluesky", "hackernews", "reddit", "rss")
 KINDS = ("mention", "own")
+Cursor = dict[str, Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,3 +56,102 @@ class Item:
     def engagement(self) -> int:
         """likes + reposts + replies + quotes, unknown figures counted as 0."""
         return sum(v or 0 for v in (self.likes, self.reposts, self.replies, self.quotes))
+
+
+class MappingError(ValueError):
+    """A raw platform object that cannot be turned into an Item (missing or mistyped field)."""
+
+
+@dataclass(frozen=True)
+class StreamSpec:
+    """What a connector needs to know of one stream; built by the tracker from its config.
+
+    `selectors` holds the stream's selector and connector-specific keys (hashtag,
+    account, query, url, tags, subreddit, user_agent, identifier, auth_url, ...).
+    `secrets` holds the values of its `*_env` keys, resolved from the environment
+    (token, app_password, client_id, client_secret); they must never be logged.
+    """
+
+    name: str
+    connector: str
+    role: str = "brand"
+    base_url: str | None = None
+    selectors: dict[str, str] = field(default_factory=dict)
+    secrets: dict[str, str] = field(default_factory=dict, repr=False)
+    backfill: int = 200
+    refresh_days: int = 14
+
+    @property
+    def owned(self) -> bool:
+        return self.role == "owned"
+
+
+@dataclass
+class Page:
+    """One page of a run, stored in one transaction with its cursor.
+
+    `rejected` lists why raw items on the page could not be mapped (they are counted
+    and reported, never stored). `cursor` is None except on the final page of a run,
+    where it is the connector's new opaque state. `final` marks the last page; on it,
+    `complete` says the run reached known items (or the beginning of the platform's
+    history) so the whole gap since the previous run is covered, and `capped` says
+    it stopped at `backfill`.
+    """
+
+    items: list[Item] = field(default_factory=list)
+    rejected: list[str] = field(default_factory=list)
+    cursor: Cursor | None = None
+    final: bool = False
+    complete: bool = False
+    capped: bool = False
+    requests: int = 1
+
+
+@dataclass(frozen=True)
+class AccountStats:
+    """Counts of an owned account, recorded each run."""
+
+    account: str
+    followers: int | None
+    following: int | None = None
+    posts: int | None = None
+
+
+class ConnectorError(Exception):
+    """A run of one stream failed; the message says what to do and never holds a secret."""
+
+
+class AuthRequired(ConnectorError):
+    """401/403: the platform wants credentials the stream does not have (or rejects them)."""
+
+
+class NotFound(ConnectorError):
+    """404: the account, tag or feed does not exist."""
+
+
+class PayloadError(ConnectorError):
+    """The whole answer is unusable: invalid JSON, an HTML page with status 200, a wrong shape."""
+
+
+class RateLimited(ConnectorError):
+    """429 (or the platform's rate-limit headers) beyond what the run's deadline allows waiting for."""
+
+
+class Unavailable(ConnectorError):
+    """Connect errors, timeouts and 5xx that outlasted the retries."""
+
+
+class Connector(Protocol):
+    """What every connector provides; registered in the `tracker.connectors` entry points."""
+
+    platform: ClassVar[str]
+
+    def __init__(self, spec: StreamSpec, http: HttpClient) -> None: ...
+
+    def pages(self, cursor: Cursor | None) -> AsyncIterator[Page]:
+        """Yield the run's pages newest-first; the last one has final=True and the new cursor."""
+        ...
+
+    async def account_stats(self) -> AccountStats | None:
+        """Follower counts of an owned stream's account; None for streams without one."""
+        ...

@@ -1,0 +1,297 @@
+"""The one place HTTP policy lives: timeouts, User-Agent, retries, rate limits, deadlines.
+
+Every connector request goes through `HttpClient.request`. It retries connect
+errors, timeouts, 429, 500, 502, 503 and 504 with capped exponential backoff and
+jitter; obeys `Retry-After` and the platforms' rate-limit headers (never sending
+more than the platform allows: an origin whose budget is spent waits for its reset);
+limits concurrent requests per origin; and never waits past the run's deadline.
+Other 4xx are not retried: they raise a ConnectorError whose message says what to do.
+Sleeping and the clock are injectable, so tests never really wait.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import httpx
+
+from connectors.base import (
+    AuthRequired,
+    ConnectorError,
+    NotFound,
+    PayloadError,
+    RateLimited,
+    Unavailable,
+)
+
+log = logging.getLogger("tracker.http")
+
+RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
+RETRY_ERRORS = (
+    httpx.ConnectError,
+    httpx.TimeoutException,
+    httpx.RemoteProtocolError,
+    httpx.ReadError,
+    httpx.WriteError,
+)
+Sleep = Callable[[float], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class HttpPolicy:
+    """Timeouts and retry budget; the defaults are what the product ships with."""
+
+    connect_timeout: float = 10.0
+    read_timeout: float = 30.0
+    retries: int = 4
+    backoff_base: float = 1.0
+    backoff_cap: float = 60.0
+    per_origin: int = 4
+    user_agent: str = "social-tracker"
+
+
+@dataclass
+class _Origin:
+    """What we know of one (scheme, host, port): its concurrency slot and rate-limit state."""
+
+    slots: asyncio.Semaphore
+    blocked_until: float = 0.0
+
+
+@dataclass
+class HttpClient:
+    """A shared httpx.AsyncClient with the product's HTTP policy; `for_run` adds a deadline."""
+
+    client: httpx.AsyncClient
+    policy: HttpPolicy = field(default_factory=HttpPolicy)
+    sleep: Sleep = asyncio.sleep
+    clock: Callable[[], float] = time.monotonic
+    jitter: Callable[[], float] = random.random
+    deadline: float | None = None
+    origins: dict[str, _Origin] = field(default_factory=dict)
+    counter: list[int] = field(default_factory=lambda: [0])
+
+    @classmethod
+    def create(
+        cls,
+        policy: HttpPolicy | None = None,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        **kwargs: Any,
+    ) -> HttpClient:
+        """Build the shared client: timeouts, User-Agent, connection limits from the policy."""
+        policy = policy or HttpPolicy()
+        timeout = httpx.Timeout(policy.read_timeout, connect=policy.connect_timeout)
+        client = httpx.AsyncClient(
+            timeout=timeout,
+            headers={"User-Agent": policy.user_agent},
+            transport=transport,
+            follow_redirects=True,
+            limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
+        )
+        return cls(client=client, policy=policy, **kwargs)
+
+    def for_run(self, seconds: float) -> HttpClient:
+        """A view of this client whose requests and waits end `seconds` from now."""
+        return replace(self, deadline=self.clock() + seconds)
+
+    @property
+    def requests(self) -> int:
+        return self.counter[0]
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+    # -- requests --------------------------------------------------------------------------
+
+    async def get_json(self, url: str, **kwargs: Any) -> tuple[Any, httpx.Response]:
+        """GET and decode JSON; an HTML page or invalid JSON raises PayloadError."""
+        response = await self.request("GET", url, **kwargs)
+        return decode_json(response), response
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        errors: Mapping[int, str] | None = None,
+        **kwargs: Any,
+    ) -> httpx.Response:
+        """Send with retries; raise a ConnectorError subclass for what cannot be retried.
+
+        `errors` maps status codes to the message a person should read (e.g. 401:
+        "needs a token: set token_env").
+        """
+        origin = _origin_key(url)
+        state = self._origin(origin)
+        attempt = 0
+        while True:
+            await self._wait_until(state.blocked_until, f"rate limit of {origin}")
+            try:
+                async with state.slots:
+                    self.counter[0] += 1
+                    response = await self.client.request(method, url, timeout=self._timeout(), **kwargs)
+            except RETRY_ERRORS as exc:
+                what = _describe(exc)
+                if attempt >= self.policy.retries:
+                    raise Unavailable(f"{origin}: {what} (gave up after {attempt + 1} tries)") from None
+                await self._backoff(attempt, None, f"{origin}: {what}")
+                attempt += 1
+                continue
+            self._note_rate_limit(state, response)
+            if response.status_code < 400:
+                return response
+            if response.status_code not in RETRY_STATUS:
+                raise _client_error(response, errors or {})
+            if attempt >= self.policy.retries:
+                cls = RateLimited if response.status_code == 429 else Unavailable
+                raise cls(f"{origin}: HTTP {response.status_code} (gave up after {attempt + 1} tries)")
+            retry_after = parse_retry_after(response.headers.get("Retry-After"), self._wall())
+            if retry_after is not None:
+                state.blocked_until = max(state.blocked_until, self.clock() + retry_after)
+            await self._backoff(attempt, retry_after, f"{origin}: HTTP {response.status_code}")
+            attempt += 1
+
+    # -- waiting ---------------------------------------------------------------------------
+
+    def _origin(self, key: str) -> _Origin:
+        state = self.origins.get(key)
+        if state is None:
+            state = self.origins[key] = _Origin(asyncio.Semaphore(self.policy.per_origin))
+        return state
+
+    def _timeout(self) -> httpx.Timeout:
+        read = self.policy.read_timeout
+        if self.deadline is not None:
+            read = max(0.001, min(read, self.deadline - self.clock()))
+        return httpx.Timeout(read, connect=min(self.policy.connect_timeout, read))
+
+    async def _backoff(self, attempt: int, retry_after: float | None, why: str) -> None:
+        base = min(self.policy.backoff_cap, self.policy.backoff_base * 2**attempt)
+        delay = base * (0.5 + self.jitter() / 2)  # "equal jitter": spread, but never near zero
+        if retry_after is not None:
+            delay = max(delay, retry_after)
+        log.info("retrying in %.1fs after %s", delay, why)
+        await self._wait_until(self.clock() + delay, why)
+
+    async def _wait_until(self, moment: float, why: str) -> None:
+        delay = moment - self.clock()
+        if delay <= 0:
+            return
+        if self.deadline is not None and moment > self.deadline:
+            raise RateLimited(f"{why}: waiting {delay:.0f}s would pass the run's deadline")
+        await self.sleep(delay)
+
+    def _note_rate_limit(self, state: _Origin, response: httpx.Response) -> None:
+        """When the platform says the budget is spent, hold the origin until its reset."""
+        remaining, reset = rate_limit(response.headers, self._wall())
+        if remaining is not None and remaining < 1 and reset is not None:
+            state.blocked_until = max(state.blocked_until, self.clock() + reset)
+
+    def _wall(self) -> datetime:
+        return datetime.now(UTC)
+
+
+def _origin_key(url: str) -> str:
+    parsed = httpx.URL(url)
+    port = parsed.port or (443 if parsed.scheme == "https" else 80)
+    return f"{parsed.scheme}://{parsed.host}:{port}"
+
+
+def _describe(exc: Exception) -> str:
+    if isinstance(exc, httpx.ConnectTimeout):
+        return "connection timed out"
+    if isinstance(exc, httpx.TimeoutException):
+        return "no answer in time"
+    if isinstance(exc, httpx.ConnectError):
+        return "cannot connect"
+    return f"connection broken ({type(exc).__name__})"
+
+
+def _client_error(response: httpx.Response, errors: Mapping[int, str]) -> ConnectorError:
+    status = response.status_code
+    where = f"{response.request.url.host}{response.request.url.path}"
+    message = errors.get(status)
+    text = f"HTTP {status} from {where}" + (f": {message}" if message else "")
+    if status in (401, 403):
+        return AuthRequired(text if message else text + ": the platform refused access without credentials")
+    if status == 404:
+        return NotFound(text if message else text + ": not found")
+    return ConnectorError(text)
+
+
+def parse_retry_after(value: str | None, now: datetime) -> float | None:
+    """Seconds to wait from a Retry-After header (delta-seconds or an HTTP date)."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - now).total_seconds())
+
+
+def rate_limit(headers: httpx.Headers, now: datetime) -> tuple[float | None, float | None]:
+    """(remaining, seconds until reset) from any platform's rate-limit headers.
+
+    Reddit: X-Ratelimit-Remaining (a float) and X-Ratelimit-Reset (seconds).
+    Mastodon: X-RateLimit-Remaining and X-RateLimit-Reset (an ISO 8601 time).
+    Bluesky: RateLimit-Remaining and RateLimit-Reset (Unix seconds).
+    """
+    remaining_text = headers.get("x-ratelimit-remaining") or headers.get("ratelimit-remaining")
+    reset_text = headers.get("x-ratelimit-reset") or headers.get("ratelimit-reset")
+    try:
+        remaining = float(remaining_text) if remaining_text is not None else None
+    except ValueError:
+        remaining = None
+    return remaining, _reset_seconds(reset_text, now)
+
+
+def _reset_seconds(value: str | None, now: datetime) -> float | None:
+    if not value:
+        return None
+    try:
+        number = float(value)
+    except ValueError:
+        try:
+            when = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        return max(0.0, (when - now).total_seconds())
+    if number > 1_000_000_000:  # a Unix time, not a delta
+        return max(0.0, number - now.timestamp())
+    return max(0.0, number)
+
+
+def decode_json(response: httpx.Response) -> Any:
+    """The JSON body, or PayloadError naming what came instead."""
+    kind = response.headers.get("content-type", "").split(";")[0].strip().lower()
+    body = response.content
+    head = body.lstrip()[:1]
+    where = f"{response.request.url.host}{response.request.url.path}"
+    if kind in ("text/html", "application/xhtml+xml") or head == b"<":
+        raise PayloadError(
+            f"{where} answered with an HTML page instead of JSON (HTTP {response.status_code})"
+        )
+    try:
+        return json.loads(body)
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
+        raise PayloadError(f"{where} answered with invalid JSON ({exc.__class__.__name__})") from None
