@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, select, tuple_, update
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from connectors.base import Item
@@ -100,8 +100,7 @@ def upsert_items(
         if any(f in change for f in FIGURES):
             history.append(_history_row(old["id"], change, now))
     if new_rows:
-        _insert_ignore(session, MENTIONS, new_rows)
-        inserted = _existing(session, [(r["platform"], r["external_id"]) for r in new_rows])
+        inserted = _insert_new(session, new_rows)
         counts.new += len(new_rows)
         for row in new_rows:
             mention_id = inserted[(row["platform"], row["external_id"])]["id"]
@@ -134,14 +133,20 @@ _COLUMNS = ("id", "platform", "external_id", "url", "author", "text", "lang", "k
 
 
 def _existing(session: Session, keys: list[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
+    """Stored rows for these identities, looked up per platform through the unique index."""
     table = MENTIONS
     cols = [table.c[name] for name in _COLUMNS]
+    by_platform: dict[str, list[str]] = {}
+    for platform, external_id in keys:
+        by_platform.setdefault(platform, []).append(external_id)
     found: dict[tuple[str, str], dict[str, Any]] = {}
-    for i in range(0, len(keys), _CHUNK):
-        chunk = keys[i : i + _CHUNK]
-        query = select(*cols).where(tuple_(table.c.platform, table.c.external_id).in_(chunk))
-        for row in session.execute(query).mappings():
-            found[(row["platform"], row["external_id"])] = dict(row)
+    for platform, ids in by_platform.items():
+        for i in range(0, len(ids), _CHUNK):
+            query = select(*cols).where(
+                table.c.platform == platform, table.c.external_id.in_(ids[i : i + _CHUNK])
+            )
+            for row in session.execute(query).mappings():
+                found[(row["platform"], row["external_id"])] = dict(row)
     return found
 
 
@@ -231,13 +236,34 @@ def _link_streams(
         _insert_ignore(session, LINKS, links)
 
 
-def _insert_ignore(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
-    """INSERT ... ON CONFLICT DO NOTHING, on SQLite and PostgreSQL alike."""
+def _insert_new(session: Session, rows: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str, Any]]:
+    """Insert new mentions and return their ids by identity.
+
+    A row another writer inserted meanwhile is skipped by ON CONFLICT and then
+    looked up, so concurrent collectors never fail on the unique constraint.
+    """
+    table = MENTIONS
+    stmt = _dialect_insert(session, table).on_conflict_do_nothing()
+    stmt = stmt.returning(table.c.id, table.c.platform, table.c.external_id)
+    ids = {(p, e): {"id": i} for i, p, e in session.execute(stmt, rows)}
+    missing = [
+        (r["platform"], r["external_id"]) for r in rows if (r["platform"], r["external_id"]) not in ids
+    ]
+    if missing:
+        ids.update(_existing(session, missing))
+    return ids
+
+
+def _dialect_insert(session: Session, table: Table) -> Any:
     if session.get_bind().dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-        session.execute(pg_insert(table).on_conflict_do_nothing(), rows)
-    else:
-        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+        return pg_insert(table)
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-        session.execute(sqlite_insert(table).on_conflict_do_nothing(), rows)
+    return sqlite_insert(table)
+
+
+def _insert_ignore(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
+    """INSERT ... ON CONFLICT DO NOTHING, on SQLite and PostgreSQL alike."""
+    session.execute(_dialect_insert(session, table).on_conflict_do_nothing(), rows)

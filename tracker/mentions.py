@@ -234,6 +234,13 @@ def read_jsonl(handle: IO[bytes]) -> Iterator[Record]:
 
 def read_csv(handle: IO[bytes]) -> Iterator[Record]:
     text = io.TextIOWrapper(handle, encoding="utf-8-sig", errors="surrogateescape", newline="")
+    try:
+        yield from _csv_records(text)
+    finally:
+        text.detach()  # the caller owns (and closes) the file
+
+
+def _csv_records(text: IO[str]) -> Iterator[Record]:
     csv.field_size_limit(MAX_TEXT * 4)
     reader = csv.reader(text)
     try:
@@ -360,7 +367,7 @@ def export(
             query = query.where(Mention.id.in_(linked))
         writer = _writer(out, fmt)
         count = 0
-        names = {sid: name for name, sid in session.execute(select(Stream.name, Stream.id)).tuples()}
+        names = {sid: name for name, sid in session.execute(select(Stream.name, Stream.id))}
         rows = session.execute(query.execution_options(yield_per=BATCH)).scalars()
         for chunk in _chunks(rows, BATCH):
             links = _links(session, [m.id for m in chunk], names)
@@ -386,7 +393,7 @@ def _stream_ids(session: Any, names: Sequence[str]) -> list[int] | None:
     if not names:
         return None
     query = select(Stream.name, Stream.id).where(Stream.name.in_(names))
-    found = {name: sid for name, sid in session.execute(query).tuples()}
+    found = {name: sid for name, sid in session.execute(query)}
     unknown = [n for n in names if n not in found]
     if unknown:
         raise UserError(f"--stream: unknown stream {unknown[0]!r}")
@@ -396,7 +403,7 @@ def _stream_ids(session: Any, names: Sequence[str]) -> list[int] | None:
 def _links(session: Any, ids: list[int], names: dict[int, str]) -> dict[int, list[str]]:
     links: dict[int, list[str]] = {}
     query = select(MentionStream.mention_id, MentionStream.stream_id).where(MentionStream.mention_id.in_(ids))
-    for mention_id, stream_id in session.execute(query).tuples():
+    for mention_id, stream_id in session.execute(query):
         links.setdefault(mention_id, []).append(names[stream_id])
     return links
 
