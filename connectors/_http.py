@@ -101,8 +101,12 @@ class HttpClient:
         return cls(client=client, policy=policy, **kwargs)
 
     def for_run(self, seconds: float) -> HttpClient:
-        """A view of this client whose requests and waits end `seconds` from now."""
-        return replace(self, deadline=self.clock() + seconds)
+        """A view of this client whose requests and waits end `seconds` from now.
+
+        It shares the connection pool and the per-origin limits and rate-limit state
+        (all streams on one origin share the platform's budget) but counts its own requests.
+        """
+        return replace(self, deadline=self.clock() + seconds, counter=[0])
 
     @property
     def requests(self) -> int:
@@ -140,11 +144,19 @@ class HttpClient:
                 async with state.slots:
                     self.counter[0] += 1
                     response = await self.client.request(method, url, timeout=self._timeout(), **kwargs)
+            except httpx.TooManyRedirects:
+                raise ConnectorError(f"{origin}: too many redirects") from None
+            except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
+                raise ConnectorError(
+                    f"{origin}: cannot request this address ({type(exc).__name__})"
+                ) from None
+            except httpx.DecodingError:
+                raise PayloadError(f"{origin}: the answer could not be decoded") from None
             except RETRY_ERRORS as exc:
                 what = _describe(exc)
                 if attempt >= self.policy.retries:
                     raise Unavailable(f"{origin}: {what} (gave up after {attempt + 1} tries)") from None
-                await self._backoff(attempt, None, f"{origin}: {what}")
+                await self._backoff(attempt, None, f"{origin}: {what}", limited=False)
                 attempt += 1
                 continue
             self._note_rate_limit(state, response)
@@ -158,7 +170,8 @@ class HttpClient:
             retry_after = parse_retry_after(response.headers.get("Retry-After"), self._wall())
             if retry_after is not None:
                 state.blocked_until = max(state.blocked_until, self.clock() + retry_after)
-            await self._backoff(attempt, retry_after, f"{origin}: HTTP {response.status_code}")
+            why = f"{origin}: HTTP {response.status_code}"
+            await self._backoff(attempt, retry_after, why, limited=response.status_code == 429)
             attempt += 1
 
     # -- waiting ---------------------------------------------------------------------------
@@ -175,20 +188,20 @@ class HttpClient:
             read = max(0.001, min(read, self.deadline - self.clock()))
         return httpx.Timeout(read, connect=min(self.policy.connect_timeout, read))
 
-    async def _backoff(self, attempt: int, retry_after: float | None, why: str) -> None:
+    async def _backoff(self, attempt: int, retry_after: float | None, why: str, *, limited: bool) -> None:
         base = min(self.policy.backoff_cap, self.policy.backoff_base * 2**attempt)
         delay = base * (0.5 + self.jitter() / 2)  # "equal jitter": spread, but never near zero
         if retry_after is not None:
             delay = max(delay, retry_after)
         log.info("retrying in %.1fs after %s", delay, why)
-        await self._wait_until(self.clock() + delay, why)
+        await self._wait_until(self.clock() + delay, why, RateLimited if limited else Unavailable)
 
-    async def _wait_until(self, moment: float, why: str) -> None:
+    async def _wait_until(self, moment: float, why: str, error: type[ConnectorError] = RateLimited) -> None:
         delay = moment - self.clock()
         if delay <= 0:
             return
         if self.deadline is not None and moment > self.deadline:
-            raise RateLimited(f"{why}: waiting {delay:.0f}s would pass the run's deadline")
+            raise error(f"{why}: waiting {delay:.0f}s would pass the run's deadline")
         await self.sleep(delay)
 
     def _note_rate_limit(self, state: _Origin, response: httpx.Response) -> None:
@@ -222,11 +235,24 @@ def _client_error(response: httpx.Response, errors: Mapping[int, str]) -> Connec
     where = f"{response.request.url.host}{response.request.url.path}"
     message = errors.get(status)
     text = f"HTTP {status} from {where}" + (f": {message}" if message else "")
+    code = _error_code(response)
     if status in (401, 403):
-        return AuthRequired(text if message else text + ": the platform refused access without credentials")
+        if not message:
+            text += ": the platform refused access without credentials"
+        return AuthRequired(text, status=status, code=code)
     if status == 404:
-        return NotFound(text if message else text + ": not found")
-    return ConnectorError(text)
+        return NotFound(text if message else text + ": not found", status=status, code=code)
+    return ConnectorError(text, status=status, code=code)
+
+
+def _error_code(response: httpx.Response) -> str | None:
+    """The platform's error name from a JSON error body ({"error": "ExpiredToken", ...})."""
+    try:
+        body = response.json()
+    except (ValueError, UnicodeDecodeError):
+        return None
+    code = body.get("error") if isinstance(body, dict) else None
+    return code if isinstance(code, str) and len(code) <= 100 else None
 
 
 def parse_retry_after(value: str | None, now: datetime) -> float | None:

@@ -118,7 +118,17 @@ class AccountStats:
 
 
 class ConnectorError(Exception):
-    """A run of one stream failed; the message says what to do and never holds a secret."""
+    """A run of one stream failed; the message says what to do and never holds a secret.
+
+    `status` is the HTTP status when the failure was an HTTP answer, and `code` the
+    platform's own error name when it gave one (Bluesky's "ExpiredToken", say), so a
+    connector can tell an expired token from a refused one without reading messages.
+    """
+
+    def __init__(self, message: str, *, status: int | None = None, code: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
 
 
 class AuthRequired(ConnectorError):

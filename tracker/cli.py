@@ -217,6 +217,53 @@ def mentions_export(
         store.close()
 
 
+# -- collection -------------------------------------------------------------------------------
+
+
+@app.command()
+def collect(
+    stream: Annotated[
+        list[str] | None, typer.Option("--stream", help="Only this stream (repeatable).")
+    ] = None,
+    config: ConfigOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Run one collection of every stream (or the named ones) now, due or not."""
+    import asyncio
+
+    from tracker.collect import collect as run_collect
+    from tracker.collect import select_streams
+    from tracker.logs import setup_logging
+
+    settings = settings_for(config)
+    chosen = select_streams(settings, stream or [])
+    if not chosen:
+        fail("no streams are configured: add [[streams]] to the configuration")
+    setup_logging(settings, quiet=True)
+    store = store_for(settings)
+    try:
+        reports = asyncio.run(run_collect(settings=settings, store=store, streams=chosen))
+    finally:
+        store.close()
+    if as_json:
+        print_json([r.as_dict() for r in reports])
+    else:
+        width = max(len("stream"), *(len(r.stream) for r in reports))
+        typer.echo(
+            f"{'stream':<{width}}  {'fetched':>7}  {'new':>5}  {'updated':>7}  {'rejected':>8}  status"
+        )
+        for r in reports:
+            counts = f"{r.fetched:>7}  {r.new:>5}  {r.updated:>7}  {r.rejected:>8}"
+            typer.echo(f"{r.stream:<{width}}  {counts}  {r.status}")
+        for r in reports:
+            if r.error:
+                typer.echo(f"{r.stream}: {r.status}: {r.error}", err=True)
+            for reason in r.rejections[:5]:
+                typer.echo(f"{r.stream}: rejected {reason}", err=True)
+    if any(r.status != "ok" for r in reports):
+        raise typer.Exit(1)
+
+
 # -- helpers ----------------------------------------------------------------------------------
 
 

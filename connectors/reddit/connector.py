@@ -1,0 +1,241 @@
+"""Reddit mentions through its search listing (`sort=new`), anonymous or with OAuth.
+
+Paging: newest first, `after=<fullname>` for each older page, until `backfill` items,
+the end of the listing (`after` null), or, on later runs, the first post created
+before the cursor's high-water mark less a 30-minute overlap. Comparing creation
+times rather than asking `before=<fullname>` keeps working when the known post has
+been deleted (Reddit then answers `before` with an empty listing) and gives the
+overlap that catches posts indexed late. A run with nothing new costs one request.
+
+Reddit blocks anonymous JSON from many server addresses (403) and throttles generic
+user agents: every request carries the stream's `user_agent`, and with a client id
+and secret the stream uses an application-only OAuth token (client_credentials),
+renewed when it expires or is refused with 401.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import httpx
+
+from connectors._http import HttpClient, decode_json
+from connectors.base import (
+    AccountStats,
+    AuthRequired,
+    ConnectorError,
+    Cursor,
+    Item,
+    MappingError,
+    Page,
+    PayloadError,
+    StreamSpec,
+)
+from connectors.reddit.mapping import map_child
+from connectors.reddit.urls import base_url, search_params, search_url, subreddit_name, token_url
+
+OVERLAP_SECONDS = 30 * 60
+DAY_SECONDS = 24 * 60 * 60
+TOKEN_EARLY_SECONDS = 60  # renew a little before Reddit's expiry, not on the first 401
+ANONYMOUS_REFUSED = (
+    "reddit refused anonymous access ({status}): set client_id_env and client_secret_env for OAuth"
+)
+TOKEN_ERRORS = {
+    400: "reddit's token endpoint rejected the request: check auth_url",
+    401: "reddit rejected the OAuth client: check client_id_env and client_secret_env",
+    403: "reddit refused an OAuth token to this client: check the app's type and status",
+}
+
+
+@dataclass
+class _Listing:
+    children: list[Any]
+    after: str | None
+
+
+@dataclass
+class _Run:
+    """What one run has seen so far, and where it stops."""
+
+    newest: float | None
+    fresh_after: float | None  # items after this time are new and count toward backfill (None: all)
+    floor: float | None  # items created before this end the run (None: page to the end)
+    seen: set[str] = field(default_factory=set)
+    fresh: int = 0
+    reached_floor: bool = False
+
+
+class RedditConnector:
+    """Posts matching a stream's `query`, optionally in one `subreddit`, newest first."""
+
+    platform: ClassVar[str] = "reddit"
+
+    def __init__(self, spec: StreamSpec, http: HttpClient) -> None:
+        self.spec = spec
+        self.http = http
+        self.wall: Callable[[], float] = time.time  # Unix time, for the owned refresh window
+        self.subreddit = subreddit_name(spec.selectors.get("subreddit"))
+        self.oauth = bool(spec.secrets.get("client_id") and spec.secrets.get("client_secret"))
+        self.base = base_url(spec.base_url, oauth=self.oauth)
+        self._token: str | None = None
+        self._token_until = 0.0  # on the HttpClient's clock
+
+    async def account_stats(self) -> AccountStats | None:
+        """Reddit streams follow a search, not an account: there is no follower count."""
+        return None
+
+    async def pages(self, cursor: Cursor | None) -> AsyncIterator[Page]:
+        """Newest-first pages; the final one carries {"newest": created_utc of the newest post}."""
+        query = self.spec.selectors.get("query")
+        if not query:
+            raise ConnectorError("the reddit connector needs a query")
+        self._user_agent()  # fail before any request rather than be throttled as a generic client
+        run = self._run(_known_newest(cursor))
+        url = search_url(self.base, self.subreddit, oauth=self.oauth)
+        after: str | None = None
+        while True:
+            data, requests = await self._get(url, search_params(query, subreddit=self.subreddit, after=after))
+            listing = _listing(data)
+            items, rejected = _map_page(listing.children, run)
+            done = run.reached_floor or not listing.after or listing.after == after
+            if run.fresh >= self.spec.backfill or done:
+                capped = run.fresh >= self.spec.backfill and not done
+                yield Page(items=items, rejected=rejected, cursor={"newest": run.newest}, final=True,
+                           complete=not capped, capped=capped, requests=requests)  # fmt: skip
+                return
+            yield Page(items=items, rejected=rejected, requests=requests)
+            after = listing.after
+
+    def _run(self, known: float | None) -> _Run:
+        if known is None:
+            return _Run(newest=None, fresh_after=None, floor=None)
+        floor = known - OVERLAP_SECONDS
+        if self.spec.owned:  # re-read recent posts so their score and comments are tracked
+            floor = min(floor, self.wall() - self.spec.refresh_days * DAY_SECONDS)
+        # Posts in the overlap are read again, not caught up: only newer ones count toward backfill.
+        return _Run(newest=known, fresh_after=known, floor=floor)
+
+    # -- requests --------------------------------------------------------------------------
+
+    async def _get(self, url: str, params: dict[str, str | int]) -> tuple[Any, int]:
+        """GET a listing as JSON; returns it with the number of requests it took (token included)."""
+        requests = 0
+        if self.oauth and (self._token is None or self.http.clock() >= self._token_until):
+            await self._fetch_token()
+            requests += 1
+        try:
+            return await self._get_json(url, params), requests + 1
+        except AuthRequired as exc:
+            if not (self.oauth and _unauthorized(exc)):
+                raise
+        # The token was revoked or expired early: one new token, one more try.
+        await self._fetch_token()
+        return await self._get_json(url, params), requests + 3
+
+    async def _get_json(self, url: str, params: dict[str, str | int]) -> Any:
+        headers, errors = self._headers(), self._errors()
+        data, _ = await self.http.get_json(url, params=params, headers=headers, errors=errors)
+        return data
+
+    async def _fetch_token(self) -> None:
+        """An application-only token: POST grant_type=client_credentials with HTTP basic auth."""
+        client = httpx.BasicAuth(self.spec.secrets["client_id"], self.spec.secrets["client_secret"])
+        response = await self.http.request(
+            "POST",
+            token_url(self.spec.selectors.get("auth_url")),
+            auth=client,
+            data={"grant_type": "client_credentials"},
+            headers={"User-Agent": self._user_agent()},
+            errors=TOKEN_ERRORS,
+        )
+        body = decode_json(response)
+        token = body.get("access_token") if isinstance(body, dict) else None
+        if not isinstance(token, str) or not token:
+            error = body.get("error") if isinstance(body, dict) else None
+            if error is not None:  # Reddit answers some refusals with 200 and {"error": ...}
+                raise AuthRequired(f"reddit refused an OAuth token ({str(error)[:40]}): "
+                                   "check client_id_env and client_secret_env")  # fmt: skip
+            raise PayloadError("reddit's token endpoint answered without an access_token")
+        self._token = token
+        self._token_until = self.http.clock() + max(0.0, _lifetime(body) - TOKEN_EARLY_SECONDS)
+
+    def _headers(self) -> dict[str, str]:
+        headers = {"User-Agent": self._user_agent()}
+        if self.oauth and self._token:
+            headers["Authorization"] = f"bearer {self._token}"
+        return headers
+
+    def _user_agent(self) -> str:
+        agent = (self.spec.selectors.get("user_agent") or "").strip()
+        if not agent:
+            raise ConnectorError("reddit needs a user_agent: it throttles or blocks generic clients")
+        return agent
+
+    def _errors(self) -> dict[int, str]:
+        where = f"r/{self.subreddit}" if self.subreddit else "reddit search"
+        if self.oauth:
+            refused = {
+                401: "reddit rejected the OAuth token: check client_id_env and client_secret_env",
+                403: f"reddit refused access to {where} (403): it may be private, quarantined or banned",
+            }
+        else:
+            refused = {status: ANONYMOUS_REFUSED.format(status=status) for status in (401, 403)}
+        missing = f"{where} not found" + ("" if self.subreddit else ": check base_url")
+        return {**refused, 404: missing}
+
+
+def _known_newest(cursor: Cursor | None) -> float | None:
+    value = (cursor or {}).get("newest")
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value)
+
+
+def _unauthorized(exc: AuthRequired) -> bool:
+    # HttpClient raises AuthRequired for both 401 and 403 and names the status first.
+    return str(exc).startswith("HTTP 401 ")
+
+
+def _lifetime(body: dict[str, Any]) -> float:
+    """Seconds the token lives (`expires_in`; Reddit has used 3600 and 86400)."""
+    value = body.get("expires_in")
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return 3600.0
+    return float(value)
+
+
+def _listing(data: Any) -> _Listing:
+    """The children and `after` of a Listing, or PayloadError when the answer is not one."""
+    payload = data.get("data") if isinstance(data, dict) and data.get("kind") == "Listing" else None
+    if not isinstance(payload, dict) or not isinstance(payload.get("children"), list):
+        raise PayloadError("reddit answered without a Listing of posts")
+    after = payload.get("after")
+    return _Listing(children=payload["children"], after=after if isinstance(after, str) and after else None)
+
+
+def _map_page(children: list[Any], run: _Run) -> tuple[list[Item], list[str]]:
+    """Map each child on its own; drop repeats and posts before the run's floor (and note the floor)."""
+    items: list[Item] = []
+    rejected: list[str] = []
+    for number, child in enumerate(children, start=1):
+        try:
+            item = map_child(child)
+        except MappingError as exc:
+            rejected.append(f"item {number}: {exc}")
+            continue
+        moment = item.created_at.timestamp()
+        if run.floor is not None and moment < run.floor:
+            run.reached_floor = True  # known ground: this and every later post was read before
+            continue
+        if item.external_id in run.seen:
+            continue  # the search index can shift while paging and repeat a post
+        run.seen.add(item.external_id)
+        items.append(item)
+        run.newest = moment if run.newest is None else max(run.newest, moment)
+        if run.fresh_after is None or moment > run.fresh_after:
+            run.fresh += 1
+    run.fresh += len(rejected)
+    return items, rejected

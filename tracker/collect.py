@@ -1,0 +1,273 @@
+"""One collection run of streams: connectors -> filters -> upsert, page by page.
+
+Streams run concurrently over one shared HTTP client (the per-origin limit lives in
+connectors/_http.py). Each page is stored in one transaction together with the run's
+counts and, on the final page, the connector's new cursor, so a process killed at
+any moment leaves a consistent database and the next run repeats work rather than
+skipping it. A failing stream is recorded and reported; the others go on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+
+from connectors._http import HttpClient, HttpPolicy
+from connectors.base import AccountStats, ConnectorError, Page, StreamSpec
+from tracker import __version__
+from tracker.config import Settings, StreamConfig, resolve_secret
+from tracker.errors import UserError
+from tracker.filters import StreamFilter
+from tracker.ingest import sync_streams, upsert_items
+from tracker.registry import connector_class
+from tracker.store.db import Store
+from tracker.store.models import AccountSnapshot, CollectionRun, Cursor
+from tracker.timeutil import utcnow
+
+log = logging.getLogger("tracker.collect")
+USER_AGENT = f"social-tracker/{__version__}"
+SECRET_KEYS = {"token_env": "token", "app_password_env": "app_password",
+               "client_id_env": "client_id", "client_secret_env": "client_secret"}  # fmt: skip
+SELECTOR_KEYS = (
+    "hashtag",
+    "account",
+    "query",
+    "url",
+    "tags",
+    "subreddit",
+    "user_agent",
+    "identifier",
+    "auth_url",
+)
+
+
+@dataclass
+class RunReport:
+    """What `tracker collect` prints for one stream."""
+
+    stream: str
+    status: str = "running"  # ok | partial | failed
+    fetched: int = 0
+    new: int = 0
+    updated: int = 0
+    rejected: int = 0
+    filtered: int = 0
+    requests: int = 0
+    error: str | None = None
+    rejections: list[str] = field(default_factory=list)
+    run_id: int | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "stream": self.stream, "status": self.status, "fetched": self.fetched, "new": self.new,
+            "updated": self.updated, "rejected": self.rejected, "filtered": self.filtered,
+            "requests": self.requests, "error": self.error, "rejections": self.rejections[:20],
+        }  # fmt: skip
+
+
+def select_streams(settings: Settings, names: Sequence[str]) -> list[StreamConfig]:
+    if not names:
+        return list(settings.streams)
+    unknown = [n for n in names if settings.stream(n) is None]
+    if unknown:
+        known = ", ".join(s.name for s in settings.streams) or "none configured"
+        raise UserError(f"--stream: unknown stream {unknown[0]!r} (known: {known})")
+    return [s for s in settings.streams if s.name in names]
+
+
+def http_policy(settings: Settings) -> HttpPolicy:
+    c = settings.collection
+    return HttpPolicy(
+        connect_timeout=c.connect_timeout.total_seconds(),
+        read_timeout=c.read_timeout.total_seconds(),
+        per_origin=c.per_origin,
+        user_agent=USER_AGENT,
+    )
+
+
+async def collect(
+    *,
+    settings: Settings,
+    store: Store,
+    streams: Sequence[StreamConfig],
+    http: HttpClient | None = None,
+) -> list[RunReport]:
+    """Collect the given streams once, concurrently; return one report per stream."""
+    own_client = http is None
+    client = http or HttpClient.create(http_policy(settings))
+    try:
+        with store.write() as session:
+            sync_streams(session=session, settings=settings, now=utcnow())
+        tasks = [_collect_stream(settings, store, conf, client) for conf in streams]
+        return list(await asyncio.gather(*tasks))
+    finally:
+        if own_client:
+            await client.aclose()
+
+
+def stream_spec(conf: StreamConfig) -> StreamSpec:
+    """The connector's view of a stream; secrets are read from the environment now."""
+    selectors = {k: v for k in SELECTOR_KEYS if (v := getattr(conf, k)) is not None}
+    secrets: dict[str, str] = {}
+    for key, name in SECRET_KEYS.items():
+        value = resolve_secret(getattr(conf, key), f"{conf.key}.{key}")
+        if value is not None:
+            secrets[name] = value
+    return StreamSpec(
+        name=conf.name, connector=conf.connector, role=conf.role, base_url=conf.base_url,
+        selectors=selectors, secrets=secrets, backfill=conf.backfill, refresh_days=conf.refresh_days,
+    )  # fmt: skip
+
+
+async def _collect_stream(
+    settings: Settings, store: Store, conf: StreamConfig, http: HttpClient
+) -> RunReport:
+    report = RunReport(stream=conf.name)
+    started = utcnow()
+    run_id, stream_id, cursor = _begin(store, conf.name, started)
+    report.run_id = run_id
+    pages = _Pages(store=store, report=report, conf=conf, run_id=run_id, stream_id=stream_id, started=started)
+    try:
+        cls = connector_class(conf.connector)
+        if cls is None:
+            raise ConnectorError(f"no connector named {conf.connector!r} is installed")
+        connector = cls(stream_spec(conf), http.for_run(conf.run_timeout.total_seconds()))
+        async with asyncio.timeout(conf.run_timeout.total_seconds()):
+            async for page in connector.pages(cursor):
+                pages.add(page)
+            if conf.role == "owned":
+                pages.account(await connector.account_stats())
+        report.status = "ok"
+    except TimeoutError:
+        report.status, report.error = "partial", f"stopped at the run deadline ({conf.run_timeout})"
+    except (ConnectorError, UserError) as exc:
+        report.status, report.error = ("partial" if pages.stored else "failed"), str(exc)
+    except Exception as exc:  # a connector bug must not stop the other streams
+        log.debug("stream %s: unexpected error", conf.name, exc_info=True)  # traceback only at debug level
+        report.status, report.error = (
+            "failed",
+            f"unexpected {type(exc).__name__} in the {conf.connector} connector",
+        )
+    pages.finish()
+    if report.error:
+        log.warning("stream %s: %s: %s", conf.name, report.status, report.error)
+    return report
+
+
+def _begin(store: Store, name: str, started: datetime) -> tuple[int, int, dict[str, Any] | None]:
+    from tracker.store.models import Stream
+
+    with store.write() as session:
+        stream_id = session.scalars(select(Stream.id).where(Stream.name == name)).one()
+        run = CollectionRun(stream_id=stream_id, started_at=started, status="running")
+        session.add(run)
+        session.flush()
+        cursor = session.get(Cursor, stream_id)
+        return run.id, stream_id, (dict(cursor.value) if cursor else None)
+
+
+@dataclass
+class _Pages:
+    """Stores the pages of one run; every page is one transaction with the run's counts."""
+
+    store: Store
+    report: RunReport
+    conf: StreamConfig
+    run_id: int
+    stream_id: int
+    started: datetime
+    stored: int = 0
+    oldest: datetime | None = None
+    final: Page | None = None
+
+    def add(self, page: Page) -> None:
+        rule = StreamFilter(self.conf.include, self.conf.exclude, self.conf.languages)
+        kept = []
+        for item in page.items:
+            filtered = rule.apply(item)
+            if filtered is None:
+                self.report.filtered += 1
+            else:
+                kept.append(replace(filtered, streams=(self.conf.name,)))
+        now = utcnow()
+        with self.store.write() as session:
+            counts = upsert_items(
+                session=session, items=kept, stream_ids={self.conf.name: self.stream_id}, now=now
+            )
+            if page.cursor is not None:
+                _save_cursor(session, self.stream_id, page.cursor, now)
+            r = self.report
+            r.fetched += len(page.items) + len(page.rejected)
+            r.new, r.updated = r.new + counts.new, r.updated + counts.updated
+            r.rejected += len(page.rejected)
+            r.rejections.extend(page.rejected)
+            r.requests += page.requests
+            for item in page.items:
+                self.oldest = item.created_at if self.oldest is None else min(self.oldest, item.created_at)
+            if page.final:
+                self.final = page
+            run = session.get(CollectionRun, self.run_id)
+            assert run is not None
+            _copy_counts(run, r)
+        self.stored += 1
+
+    def account(self, stats: AccountStats | None) -> None:
+        if stats is None:
+            return
+        with self.store.write() as session:
+            snapshot = AccountSnapshot(
+                stream_id=self.stream_id,
+                account=stats.account,
+                observed_at=utcnow(),
+                followers=stats.followers,
+                following=stats.following,
+                posts=stats.posts,
+            )
+            session.add(snapshot)
+
+    def finish(self) -> None:
+        """Close the run: status, error and the period it covered completely."""
+        with self.store.write() as session:
+            run = session.get(CollectionRun, self.run_id)
+            assert run is not None
+            _copy_counts(run, self.report)
+            run.status, run.error, run.finished_at = self.report.status, self.report.error, utcnow()
+            run.covered_from, run.covered_until = self._coverage(session)
+
+    def _coverage(self, session: Any) -> tuple[datetime | None, datetime | None]:
+        """A run that reached known items covers the gap since the last covered point; one that
+        stopped early (backfill cap, deadline, failure) covers only from its oldest item on."""
+        if self.final is not None and self.final.complete:
+            previous = session.scalar(
+                select(func.max(CollectionRun.covered_until)).where(
+                    CollectionRun.stream_id == self.stream_id, CollectionRun.id != self.run_id
+                )
+            )
+            return previous, self.started
+        if self.stored and self.oldest is not None:
+            return self.oldest, self.started
+        return None, None
+
+
+def _copy_counts(run: CollectionRun, r: RunReport) -> None:
+    run.fetched, run.new, run.updated, run.rejected, run.requests = (
+        r.fetched,
+        r.new,
+        r.updated,
+        r.rejected,
+        r.requests,
+    )
+
+
+def _save_cursor(session: Any, stream_id: int, value: dict[str, Any], now: datetime) -> None:
+    row = session.get(Cursor, stream_id)
+    if row is None:
+        session.add(Cursor(stream_id=stream_id, value=value, updated_at=now))
+    else:
+        row.value, row.updated_at = value, now
