@@ -205,3 +205,60 @@ def test_no_streams_configured_is_bad_usage(tmp_path: Path, db_url: str, cli: An
     path = config(tmp_path, db_url)
     result = cli("--config", path, "collect")
     assert result.code == 2 and "no streams are configured" in result.err
+
+
+def test_status_reports_runs_errors_coverage_and_followers(tmp_path: Path, db_url: str, cli: Any) -> None:
+    FakeConnector.script["own"] = [Page(items=[item(1, kind="own")], final=True, complete=True, cursor={})]
+    FakeConnector.script["bad"] = [AuthRequired("HTTP 401 from h/api: needs a token: set token_env")]
+    path = config(tmp_path, db_url, {"name": "own", "role": "owned", "every": "1h"}, {"name": "bad"})
+    cli("--config", path, "collect")
+    importer = tmp_path / "old.jsonl"
+    importer.write_text(json.dumps({"platform": "rss", "external_id": "x", "text": "t",
+                                    "created_at": "2026-01-01T00:00:00Z", "stream": "archive"}) + "\n")  # fmt: skip
+    cli("--config", path, "mentions", "import", importer)
+    result = cli("--config", path, "status", "--json")
+    assert result.code == 0, result.err
+    streams = {s["name"]: s for s in json.loads(result.out)["streams"]}
+    assert list(streams) == ["own", "bad", "archive"]
+    own = streams["own"]
+    assert own["last_run"]["status"] == "ok" and own["items"] == 1 and own["every"] == "1h"
+    assert own["followers"]["count"] == 120
+    assert own["covered_until"] == own["last_run"]["started_at"]
+    assert own["next_run"] > own["last_run"]["started_at"]
+    assert own["last_run"]["worker"].endswith(f":{__import__('os').getpid()}")
+    bad = streams["bad"]
+    assert bad["last_run"]["status"] == "failed" and "set token_env" in bad["last_error"]["error"]
+    assert streams["archive"]["source"] == "import" and streams["archive"]["items"] == 1
+    text = cli("--config", path, "status")
+    assert "own [hackernews, owned]: 1 items; last run ok" in text.out
+    assert "last error" in text.out and "followers of @own: 120" in text.out
+
+
+def test_a_run_left_running_by_a_killed_process_is_closed_on_the_next_run(tmp_path: Path, db_url: str,
+                                                                           cli: Any) -> None:  # fmt: skip
+    FakeConnector.script["a"] = [Page(final=True, complete=True)]
+    path = config(tmp_path, db_url, {"name": "a"})
+    cli("--config", path, "collect")
+    store = open_store(db_url)
+    with store.write() as session:
+        stream_id = session.scalars(select(Stream.id)).one()
+        session.add(CollectionRun(stream_id=stream_id, started_at=T0, status="running"))
+    store.close()
+    cli("--config", path, "collect")
+    statuses = [(r.status, r.error) for r in runs(db_url)]
+    assert statuses[1] == ("failed", "interrupted: the process stopped during the run")
+    assert statuses[2][0] == "ok"
+
+
+def test_a_stream_held_by_another_worker_is_skipped(tmp_path: Path, db_url: str, cli: Any) -> None:
+    from tracker import leases
+
+    FakeConnector.script["a"] = [Page(final=True, complete=True)]
+    path = config(tmp_path, db_url, {"name": "a"})
+    store = open_store(db_url)
+    assert leases.acquire(store, "collect:a", timedelta(minutes=5), holder="elsewhere:42")
+    store.close()
+    result = cli("--config", path, "collect")
+    assert result.code == 0
+    assert result.out.splitlines()[1].split()[-1] == "skipped"
+    assert "being collected by elsewhere:42" in result.err

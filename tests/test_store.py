@@ -101,6 +101,28 @@ def test_db_upgrade_command(tmp_path, cli) -> None:  # type: ignore[no-untyped-d
     path = write_config(tmp_path)
     first = cli("--config", path, "db", "upgrade")
     assert first.code == 0, first.err
-    assert "upgraded the database from empty to 0001" in first.out
+    assert f"upgraded the database from empty to {db.HEAD_REVISION}" in first.out
     again = cli("db", "upgrade", "--config", path)
     assert again.code == 0 and "up to date" in again.out
+
+
+def test_upgrade_from_the_first_revision_keeps_data(db_url: str) -> None:
+    from alembic import command
+
+    store = db.Store(db_url)
+    cfg = db.alembic_config(store)
+    with store.engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0001")
+        conn.execute(text("INSERT INTO streams (name, connector, role, source, created_at) "
+                          "VALUES ('s', 'rss', 'brand', 'config', '2026-01-01 00:00:00')"))  # fmt: skip
+    store.close()
+    with pytest.raises(UserError, match="tracker db upgrade"):
+        db.open_store(db_url)
+    store = db.Store(db_url)
+    db.upgrade(store)
+    with store.read() as session:
+        assert session.scalars(select(Stream.name)).all() == ["s"]
+    with store.engine.connect() as conn:
+        assert "worker" in {c["name"] for c in inspect(conn).get_columns("collection_runs")}
+    store.close()

@@ -260,8 +260,40 @@ def collect(
                 typer.echo(f"{r.stream}: {r.status}: {r.error}", err=True)
             for reason in r.rejections[:5]:
                 typer.echo(f"{r.stream}: rejected {reason}", err=True)
-    if any(r.status != "ok" for r in reports):
+    if any(r.status not in ("ok", "skipped") for r in reports):
         raise typer.Exit(1)
+
+
+@app.command()
+def status(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
+    """Per stream: last run, its outcome and counts, last error, coverage, next run, followers."""
+    from tracker.status import stream_status
+
+    settings = settings_for(config)
+    store = store_for(settings)
+    try:
+        streams = stream_status(store=store, settings=settings)
+    finally:
+        store.close()
+    if as_json:
+        print_json({"streams": streams})
+        return
+    if not streams:
+        typer.echo("no streams yet: add [[streams]] to the configuration, or import mentions")
+    for s in streams:
+        run = s["last_run"]
+        last = f"{run['status']} at {run['started_at']} ({run['new']} new)" if run else "never collected"
+        typer.echo(f"{s['name']} [{s['connector']}, {s['role']}]: {s['items']} items; last run {last}")
+        if s["covered_until"]:
+            typer.echo(
+                f"  covered until {s['covered_until']}" + (f", {len(s['gaps'])} gaps" if s["gaps"] else "")
+            )
+        if s["last_error"]:
+            typer.echo(f"  last error ({s['last_error']['at']}): {s['last_error']['error']}")
+        if s["followers"]:
+            typer.echo(f"  followers of {s['followers']['account']}: {s['followers']['count']}")
+        if s["next_run"]:
+            typer.echo(f"  next run {s['next_run']}")
 
 
 # -- helpers ----------------------------------------------------------------------------------

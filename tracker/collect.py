@@ -13,14 +13,14 @@ import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from connectors._http import HttpClient, HttpPolicy
 from connectors.base import AccountStats, ConnectorError, Page, StreamSpec
-from tracker import __version__
+from tracker import __version__, leases
 from tracker.config import Settings, StreamConfig, resolve_secret
 from tracker.errors import UserError
 from tracker.filters import StreamFilter
@@ -34,6 +34,7 @@ log = logging.getLogger("tracker.collect")
 USER_AGENT = f"social-tracker/{__version__}"
 SECRET_KEYS = {"token_env": "token", "app_password_env": "app_password",
                "client_id_env": "client_id", "client_secret_env": "client_secret"}  # fmt: skip
+LEASE_MARGIN = timedelta(minutes=1)
 SELECTOR_KEYS = (
     "hashtag",
     "account",
@@ -52,7 +53,7 @@ class RunReport:
     """What `tracker collect` prints for one stream."""
 
     stream: str
-    status: str = "running"  # ok | partial | failed
+    status: str = "running"  # ok | partial | failed | skipped (another worker holds it)
     fetched: int = 0
     new: int = 0
     updated: int = 0
@@ -128,7 +129,20 @@ def stream_spec(conf: StreamConfig) -> StreamSpec:
 async def _collect_stream(
     settings: Settings, store: Store, conf: StreamConfig, http: HttpClient
 ) -> RunReport:
+    """One run of one stream, under the stream's lease so no other worker collects it meanwhile."""
     report = RunReport(stream=conf.name)
+    lease = f"collect:{conf.name}"
+    if not leases.acquire(store, lease, conf.run_timeout + LEASE_MARGIN):
+        report.status = "skipped"
+        report.error = f"being collected by {leases.holder_of(store, lease) or 'another worker'}"
+        return report
+    try:
+        return await _run_stream(store, conf, http, report)
+    finally:
+        leases.release(store, lease)
+
+
+async def _run_stream(store: Store, conf: StreamConfig, http: HttpClient, report: RunReport) -> RunReport:
     started = utcnow()
     run_id, stream_id, cursor = _begin(store, conf.name, started)
     report.run_id = run_id
@@ -146,6 +160,10 @@ async def _collect_stream(
         report.status = "ok"
     except TimeoutError:
         report.status, report.error = "partial", f"stopped at the run deadline ({conf.run_timeout})"
+    except asyncio.CancelledError:  # shutdown: what was stored stays, the run says so
+        report.status, report.error = "partial", "stopped: the worker was shut down"
+        pages.finish()
+        raise
     except (ConnectorError, UserError) as exc:
         report.status, report.error = ("partial" if pages.stored else "failed"), str(exc)
     except Exception as exc:  # a connector bug must not stop the other streams
@@ -165,7 +183,17 @@ def _begin(store: Store, name: str, started: datetime) -> tuple[int, int, dict[s
 
     with store.write() as session:
         stream_id = session.scalars(select(Stream.id).where(Stream.name == name)).one()
-        run = CollectionRun(stream_id=stream_id, started_at=started, status="running")
+        # We hold the stream's lease, so a run still marked running died with its process.
+        session.execute(
+            update(CollectionRun)
+            .where(CollectionRun.stream_id == stream_id, CollectionRun.status == "running")
+            .values(
+                status="failed", error="interrupted: the process stopped during the run", finished_at=started
+            )
+        )
+        run = CollectionRun(
+            stream_id=stream_id, started_at=started, status="running", worker=leases.worker_id()
+        )
         session.add(run)
         session.flush()
         cursor = session.get(Cursor, stream_id)

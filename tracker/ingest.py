@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from connectors.base import Item
 from tracker import sentiment
 from tracker.config import Settings
+from tracker.store.db import insert_for
 from tracker.store.models import EngagementSnapshot, Mention, MentionStream, Stream
 
 MENTIONS = cast(Table, Mention.__table__)
@@ -243,7 +244,7 @@ def _insert_new(session: Session, rows: list[dict[str, Any]]) -> dict[tuple[str,
     looked up, so concurrent collectors never fail on the unique constraint.
     """
     table = MENTIONS
-    stmt = _dialect_insert(session, table).on_conflict_do_nothing()
+    stmt = insert_for(session.get_bind().dialect.name)(table).on_conflict_do_nothing()
     stmt = stmt.returning(table.c.id, table.c.platform, table.c.external_id)
     ids = {(p, e): {"id": i} for i, p, e in session.execute(stmt, rows)}
     missing = [
@@ -254,16 +255,6 @@ def _insert_new(session: Session, rows: list[dict[str, Any]]) -> dict[tuple[str,
     return ids
 
 
-def _dialect_insert(session: Session, table: Table) -> Any:
-    if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-        return pg_insert(table)
-    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-    return sqlite_insert(table)
-
-
 def _insert_ignore(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
     """INSERT ... ON CONFLICT DO NOTHING, on SQLite and PostgreSQL alike."""
-    session.execute(_dialect_insert(session, table).on_conflict_do_nothing(), rows)
+    session.execute(insert_for(session.get_bind().dialect.name)(table).on_conflict_do_nothing(), rows)

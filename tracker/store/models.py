@@ -136,6 +136,7 @@ class CollectionRun(Base):
     rejected: Mapped[int] = mapped_column(Integer, default=0)
     requests: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(Text)
+    worker: Mapped[str | None] = mapped_column(String(200))  # host:pid that ran it
     covered_from: Mapped[datetime | None]
     covered_until: Mapped[datetime | None]
 

@@ -1,0 +1,99 @@
+"""`tracker status`: per stream the last run, its outcome, last error, coverage, next run, followers."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+
+from tracker.config import Settings
+from tracker.coverage import coverage
+from tracker.store.db import Store
+from tracker.store.models import AccountSnapshot, CollectionRun, MentionStream, Stream
+from tracker.timeutil import iso_z, utcnow
+
+
+def stream_status(*, store: Store, settings: Settings, now: datetime | None = None) -> list[dict[str, Any]]:
+    """One record per stream (configured streams first, then import-only ones)."""
+    now = now or utcnow()
+    with store.read() as session:
+        rows = {s.name: s for s in session.scalars(select(Stream))}
+        counts = dict(
+            session.execute(
+                select(MentionStream.stream_id, func.count()).group_by(MentionStream.stream_id)
+            ).all()
+        )
+        names = [s.name for s in settings.streams] + sorted(n for n in rows if settings.stream(n) is None)
+        return [_one(session, settings, name, rows.get(name), counts, now) for name in names]
+
+
+def _one(session: Any, settings: Settings, name: str, row: Stream | None, counts: dict[int, int],
+         now: datetime) -> dict[str, Any]:  # fmt: skip
+    conf = settings.stream(name)
+    record: dict[str, Any] = {
+        "name": name,
+        "connector": conf.connector if conf else (row.connector if row else None),
+        "role": conf.role if conf else (row.role if row else None),
+        "source": "config" if conf else "import",
+        "every": _duration(conf.every.total_seconds()) if conf else None,
+        "items": counts.get(row.id, 0) if row else 0,
+        "last_run": None, "last_error": None, "covered_until": None, "gaps": [],
+        "next_run": iso_z(now) if conf else None, "followers": None,
+    }  # fmt: skip
+    if row is None:
+        return record
+    last = session.scalars(
+        select(CollectionRun)
+        .where(CollectionRun.stream_id == row.id)
+        .order_by(CollectionRun.id.desc())
+        .limit(1)
+    ).first()
+    if last is not None:
+        record["last_run"] = _run(last)
+        if conf:
+            record["next_run"] = iso_z(max(now, last.started_at + conf.every))
+    failed = session.scalars(
+        select(CollectionRun)
+        .where(CollectionRun.stream_id == row.id, CollectionRun.error.is_not(None))
+        .order_by(CollectionRun.id.desc())
+        .limit(1)
+    ).first()
+    if failed is not None:
+        record["last_error"] = {
+            "at": iso_z(failed.started_at),
+            "status": failed.status,
+            "error": failed.error,
+        }
+    if conf:
+        cov = coverage(session, row.id)
+        record["covered_until"] = iso_z(cov.covered_until) if cov.covered_until else None
+        record["gaps"] = [{"from": iso_z(a), "until": iso_z(b)} for a, b in cov.gaps()]
+    snapshot = session.scalars(
+        select(AccountSnapshot)
+        .where(AccountSnapshot.stream_id == row.id)
+        .order_by(AccountSnapshot.observed_at.desc())
+        .limit(1)
+    ).first()
+    if snapshot is not None:
+        record["followers"] = {"account": snapshot.account, "count": snapshot.followers,
+                               "at": iso_z(snapshot.observed_at)}  # fmt: skip
+    return record
+
+
+def _run(run: CollectionRun) -> dict[str, Any]:
+    return {
+        "started_at": iso_z(run.started_at),
+        "finished_at": iso_z(run.finished_at) if run.finished_at else None,
+        "status": run.status, "fetched": run.fetched, "new": run.new, "updated": run.updated,
+        "rejected": run.rejected, "error": run.error, "worker": run.worker,
+        "covered_from": iso_z(run.covered_from) if run.covered_from else None,
+        "covered_until": iso_z(run.covered_until) if run.covered_until else None,
+    }  # fmt: skip
+
+
+def _duration(seconds: float) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds % size == 0:
+            return f"{int(seconds // size)}{unit}"
+    return f"{int(seconds)}s"
