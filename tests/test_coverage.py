@@ -17,7 +17,10 @@ def at(day: int, hour: int = 0) -> datetime:
 
 
 def test_merge_joins_overlapping_and_touching_periods() -> None:
-    assert merge([(at(3), at(5)), (None, at(2)), (at(2), at(3)), (at(7), at(8))]) == ((None, at(5)), (at(7), at(8)))
+    assert merge([(at(3), at(5)), (None, at(2)), (at(2), at(3)), (at(7), at(8))]) == (
+        (None, at(5)),
+        (at(7), at(8)),
+    )
 
 
 def test_covers_and_gaps() -> None:

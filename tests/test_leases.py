@@ -16,10 +16,14 @@ def test_one_holder_then_expiry(db_url: str) -> None:
     ttl = timedelta(minutes=5)
     assert leases.acquire(store, "collect:a", ttl, holder="w1", now=now)
     assert not leases.acquire(store, "collect:a", ttl, holder="w2", now=now + timedelta(minutes=1))
-    assert leases.acquire(store, "collect:a", ttl, holder="w1", now=now + timedelta(minutes=2)), "holder extends"
+    assert leases.acquire(store, "collect:a", ttl, holder="w1", now=now + timedelta(minutes=2)), (
+        "holder extends"
+    )
     assert leases.holder_of(store, "collect:a", now=now + timedelta(minutes=3)) == "w1"
     later = now + timedelta(minutes=8)
-    assert leases.acquire(store, "collect:a", ttl, holder="w2", now=later), "a crashed holder's lease runs out"
+    assert leases.acquire(store, "collect:a", ttl, holder="w2", now=later), (
+        "a crashed holder's lease runs out"
+    )
     assert leases.acquire(store, "collect:b", ttl, holder="w1", now=later), "leases are per name"
     leases.release(store, "collect:a", holder="w1")  # not the holder: nothing happens
     assert leases.holder_of(store, "collect:a", now=later) == "w2"

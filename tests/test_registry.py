@@ -12,7 +12,7 @@ import pytest
 from tracker import registry
 from tracker.config import known_connectors
 
-PLUGIN = '''
+PLUGIN = """
 from connectors.base import AccountStats, Page
 
 class ThirdPartyConnector:
@@ -26,7 +26,7 @@ class ThirdPartyConnector:
 
     async def account_stats(self):
         return None
-'''
+"""
 
 
 @pytest.fixture
@@ -58,7 +58,9 @@ def test_built_ins_load_through_entry_points() -> None:
     assert all(cls.platform == name for name, cls in found.items())
 
 
-def test_a_third_party_connector_needs_only_an_entry_point(plugin: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_a_third_party_connector_needs_only_an_entry_point(
+    plugin: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     with caplog.at_level(logging.ERROR, logger="tracker.registry"):
         found = registry.connectors()
     assert found["fediverse-plus"].__name__ == "ThirdPartyConnector"

@@ -265,6 +265,25 @@ def collect(
 
 
 @app.command()
+def run(config: ConfigOpt = None) -> None:
+    """Run the scheduler in the foreground: collect every stream at its interval.
+
+    SIGINT/SIGTERM stop it cleanly (the write in progress finishes). Log lines go
+    to stderr, and to [logging] file when set.
+    """
+    from tracker.logs import setup_logging
+    from tracker.scheduler import run_worker
+
+    settings = settings_for(config)
+    setup_logging(settings)
+    store = store_for(settings)
+    try:
+        run_worker(settings, store)
+    finally:
+        store.close()
+
+
+@app.command()
 def status(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
     """Per stream: last run, its outcome and counts, last error, coverage, next run, followers."""
     from tracker.status import stream_status

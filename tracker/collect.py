@@ -105,7 +105,7 @@ async def collect(
     try:
         with store.write() as session:
             sync_streams(session=session, settings=settings, now=utcnow())
-        tasks = [_collect_stream(settings, store, conf, client) for conf in streams]
+        tasks = [collect_stream(settings, store, conf, client) for conf in streams]
         return list(await asyncio.gather(*tasks))
     finally:
         if own_client:
@@ -126,9 +126,7 @@ def stream_spec(conf: StreamConfig) -> StreamSpec:
     )  # fmt: skip
 
 
-async def _collect_stream(
-    settings: Settings, store: Store, conf: StreamConfig, http: HttpClient
-) -> RunReport:
+async def collect_stream(settings: Settings, store: Store, conf: StreamConfig, http: HttpClient) -> RunReport:
     """One run of one stream, under the stream's lease so no other worker collects it meanwhile."""
     report = RunReport(stream=conf.name)
     lease = f"collect:{conf.name}"

@@ -20,21 +20,25 @@ class _OneLine(logging.Formatter):
 
 
 def setup_logging(settings: Settings, *, quiet: bool = False) -> None:
-    """Configure the `tracker` loggers; `quiet` keeps stderr to warnings (interactive commands)."""
-    root = logging.getLogger("tracker")
-    for handler in list(root.handlers):
-        root.removeHandler(handler)
-        handler.close()
+    """Configure our loggers (and APScheduler's, in the same format; it speaks at warnings only).
+
+    `quiet` keeps stderr to warnings, for interactive commands.
+    """
     level = getattr(logging, settings.logging.level.upper())
-    root.setLevel(level)
-    root.propagate = False
     formatter = _OneLine(FORMAT, datefmt="%Y-%m-%dT%H:%M:%S%z")
-    console = logging.StreamHandler(sys.stderr)
-    console.setLevel(max(level, logging.WARNING) if quiet else level)
-    console.setFormatter(formatter)
-    root.addHandler(console)
+    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
+    handlers[0].setLevel(max(level, logging.WARNING) if quiet else level)
     if settings.logging.file is not None:
         settings.logging.file.parent.mkdir(parents=True, exist_ok=True)
-        handler = logging.FileHandler(settings.logging.file, encoding="utf-8")
+        handlers.append(logging.FileHandler(settings.logging.file, encoding="utf-8"))
+    for handler in handlers:
         handler.setFormatter(formatter)
-        root.addHandler(handler)
+    for name, own_level in (("tracker", level), ("apscheduler", max(level, logging.WARNING))):
+        logger = logging.getLogger(name)
+        for old in list(logger.handlers):
+            logger.removeHandler(old)
+            old.close()
+        logger.setLevel(own_level)
+        logger.propagate = False
+        for handler in handlers:
+            logger.addHandler(handler)

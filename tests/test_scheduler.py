@@ -1,0 +1,146 @@
+"""`tracker run`: jobs built from config, due times from the database, clean stops."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from connectors.base import AuthRequired, Page
+from tests.conftest import write_config
+from tests.test_collect import FakeConnector, fake_registry, item  # noqa: F401  (fixture)
+from tracker.config import load_settings
+from tracker.scheduler import Worker
+from tracker.store.db import open_store
+from tracker.store.models import CollectionRun, Stream
+from tracker.timeutil import utcnow
+
+
+def settings_for(tmp_path: Path, *streams: dict[str, Any]) -> Any:
+    defaults = {"connector": "hackernews", "query": "acme", "every": "15m"}
+    path = write_config(tmp_path, db_url=f"sqlite:///{tmp_path / 't.db'}",
+                        streams=[{**defaults, **s} for s in streams])  # fmt: skip
+    return load_settings(path)
+
+
+def test_due_times_come_from_the_database(tmp_path: Path) -> None:
+    settings = settings_for(tmp_path, {"name": "fresh"}, {"name": "recent"}, {"name": "overdue"})
+    store = open_store(settings.database_url)
+    now = utcnow()
+    worker = Worker(settings, store)
+    worker.jobs(now)  # creates the stream rows
+    with store.write() as session:
+        ids = dict(session.execute(select(Stream.name, Stream.id)).all())
+        session.add(
+            CollectionRun(stream_id=ids["recent"], started_at=now - timedelta(minutes=5), status="ok")
+        )
+        session.add(CollectionRun(stream_id=ids["overdue"], started_at=now - timedelta(hours=7), status="ok"))
+    jobs = {j.id: j for j in worker.jobs(now)}
+    assert set(jobs) == {"collect:fresh", "collect:recent", "collect:overdue"}
+    assert jobs["collect:fresh"].first_run == now, "never collected: due now"
+    assert jobs["collect:recent"].first_run == now + timedelta(minutes=10)
+    assert jobs["collect:overdue"].first_run == now, "missed runs coalesce into one run now"
+    asyncio.run(worker.http.aclose())
+    store.close()
+
+
+def test_worker_runs_due_jobs_once_and_a_failing_job_does_not_stop_the_others(tmp_path: Path) -> None:
+    FakeConnector.script["good"] = [Page(items=[item(1)], final=True, complete=True, cursor={})]
+    FakeConnector.script["bad"] = [AuthRequired("HTTP 401: needs a token")]
+    FakeConnector.script["buggy"] = [RuntimeError("connector bug")]
+    settings = settings_for(tmp_path, {"name": "good"}, {"name": "bad"}, {"name": "buggy"})
+    store = open_store(settings.database_url)
+
+    async def go() -> None:
+        until = asyncio.Event()
+        asyncio.get_running_loop().call_later(1.5, until.set)
+        await Worker(settings, store).run(until=until)
+
+    asyncio.run(go())
+    with store.read() as session:
+        runs = {name: status for name, status in session.execute(
+            select(Stream.name, CollectionRun.status).join(CollectionRun, CollectionRun.stream_id == Stream.id))}  # fmt: skip
+    store.close()
+    assert runs == {"good": "ok", "bad": "failed", "buggy": "failed"}
+
+
+def test_stopping_cancels_a_running_collection_cleanly(tmp_path: Path) -> None:
+    FakeConnector.script["slow"] = [
+        Page(items=[item(1)]),
+        30.0,
+        Page(items=[item(2)], final=True, complete=True),
+    ]
+    settings = settings_for(tmp_path, {"name": "slow"})
+    store = open_store(settings.database_url)
+
+    async def go() -> None:
+        until = asyncio.Event()
+        asyncio.get_running_loop().call_later(1.0, until.set)
+        await Worker(settings, store).run(until=until)
+
+    started = time.monotonic()
+    asyncio.run(go())
+    assert time.monotonic() - started < 10
+    with store.read() as session:
+        run = session.scalars(select(CollectionRun)).one()
+    store.close()
+    assert (run.status, run.new, run.error) == ("partial", 1, "stopped: the worker was shut down")
+    assert run.finished_at is not None
+
+
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_tracker_run_logs_one_line_per_event_keeps_secrets_and_exits_0_on_sigterm(tmp_path: Path) -> None:
+    secret = "tok-very-secret-123456"
+    port = closed_port()
+    path = write_config(tmp_path, streams=[
+        {"name": "masto", "connector": "mastodon", "hashtag": "acme", "every": "10s",
+         "base_url": f"http://127.0.0.1:{port}", "token_env": "SCHED_TEST_TOKEN"},
+    ], extra='[collection]\nconnect_timeout = "1s"\n[logging]\nfile = "tracker.log"\n')  # fmt: skip
+    env = {**os.environ, "SCHED_TEST_TOKEN": secret}
+    proc = subprocess.Popen([sys.executable, "-m", "tracker", "--config", str(path), "run"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)  # fmt: skip
+    log_file = tmp_path / "tracker.log"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and "collect masto" not in (
+        log_file.read_text() if log_file.exists() else ""
+    ):
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert "collect masto: failed" in err and "cannot connect" in err
+    stamp = re.compile(
+        r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d{4} (INFO|WARNING|ERROR|DEBUG) (tracker|apscheduler)"
+    )
+    for line in err.strip().splitlines():
+        assert stamp.match(line), line
+    assert "worker stopped" in err
+    assert secret not in out + err + log_file.read_text()
+    assert "Traceback" not in err
+    store = open_store(f"sqlite:///{tmp_path / 'tracker.db'}")
+    with store.read() as session:
+        statuses = session.scalars(select(CollectionRun.status)).all()
+        assert statuses and set(statuses) <= {"failed", "partial"}
+        assert secret not in str(session.scalars(select(CollectionRun.error)).all())
+    store.close()
+
+
+@pytest.fixture(autouse=True)
+def _no_env_leak(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("TRACKER_CONFIG", raising=False)

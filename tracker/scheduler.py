@@ -1,0 +1,163 @@
+"""`tracker run`: the scheduler in the foreground (APScheduler 3, asyncio).
+
+The schedule is built from the config at each start (APScheduler 3 job stores
+cannot be shared between processes); what ran when is read from the database, so
+a restarted worker runs what is due once (missed runs coalesce) and then keeps to
+each stream's `every`. Jobs have stable ids (`collect:{stream}`), never overlap
+themselves (max_instances=1), and a failing job is logged and tried again at its
+next time while the others go on. SIGINT/SIGTERM stop it cleanly: running jobs are
+cancelled at their next await, which is never inside a write, and record how far
+they got; the process exits 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+
+from connectors._http import HttpClient
+from tracker.collect import collect_stream, http_policy
+from tracker.config import Settings, StreamConfig
+from tracker.ingest import sync_streams
+from tracker.store.db import Store
+from tracker.store.models import CollectionRun, Stream
+from tracker.timeutil import utcnow
+
+log = logging.getLogger("tracker.scheduler")
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """One scheduled job: a stable id, how often, when first, and the coroutine to run."""
+
+    id: str
+    every: timedelta
+    first_run: datetime
+    run: Callable[[], Awaitable[None]]
+
+
+class Worker:
+    """Owns the scheduler, the shared HTTP client and the running job tasks."""
+
+    def __init__(self, settings: Settings, store: Store, *, http: HttpClient | None = None) -> None:
+        self.settings = settings
+        self.store = store
+        self.http = http or HttpClient.create(http_policy(settings))
+        self.tasks: set[asyncio.Task[Any]] = set()
+        self.stopping = asyncio.Event()
+
+    def jobs(self, now: datetime) -> list[JobSpec]:
+        """Every job of this configuration, each first due when the database says it is."""
+        with self.store.write() as session:
+            sync_streams(session=session, settings=self.settings, now=now)
+            last = dict(
+                session.execute(
+                    select(Stream.name, func.max(CollectionRun.started_at))
+                    .join(CollectionRun, CollectionRun.stream_id == Stream.id)
+                    .group_by(Stream.name)
+                ).all()
+            )
+        specs = []
+        for conf in self.settings.streams:
+            previous = last.get(conf.name)
+            due = now if previous is None else max(now, previous + conf.every)
+            specs.append(JobSpec(f"collect:{conf.name}", conf.every, due, self._collect_job(conf)))
+        return specs
+
+    def _collect_job(self, conf: StreamConfig) -> Callable[[], Awaitable[None]]:
+        async def run() -> None:
+            report = await collect_stream(self.settings, self.store, conf, self.http)
+            line = (f"collect {conf.name}: {report.status} fetched={report.fetched} new={report.new} "
+                    f"updated={report.updated} rejected={report.rejected}")  # fmt: skip
+            if report.error:
+                log.warning("%s: %s", line, report.error)
+            else:
+                log.info("%s", line)
+
+        return run
+
+    def _guarded(self, spec: JobSpec) -> Callable[[], Awaitable[None]]:
+        """Run a job as a tracked task; log its failure instead of letting it stop anything."""
+
+        async def job() -> None:
+            if self.stopping.is_set():
+                return
+            task = asyncio.current_task()
+            assert task is not None
+            self.tasks.add(task)
+            try:
+                await spec.run()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # one failing job must not stop the others
+                log.error(
+                    "job %s failed: %s: %s (next try at its next time)", spec.id, type(exc).__name__, exc
+                )
+                log.debug("job %s traceback", spec.id, exc_info=True)
+            finally:
+                self.tasks.discard(task)
+
+        return job
+
+    async def run(self, *, until: asyncio.Event | None = None) -> None:
+        """Schedule every job and run until stopped (a signal, or `until` being set)."""
+        from apscheduler.schedulers.asyncio import AsyncIOScheduler
+        from apscheduler.triggers.interval import IntervalTrigger
+
+        scheduler = AsyncIOScheduler(timezone=self.settings.organisation.zone)
+        for spec in self.jobs(utcnow()):
+            scheduler.add_job(
+                self._guarded(spec),
+                trigger=IntervalTrigger(seconds=spec.every.total_seconds(), start_date=spec.first_run),
+                id=spec.id,
+                name=spec.id,
+                next_run_time=spec.first_run,
+                coalesce=True,
+                max_instances=1,
+                replace_existing=True,
+                misfire_grace_time=None,
+            )
+        self._install_signals()
+        scheduler.start()
+        log.info("worker started: %d jobs", len(scheduler.get_jobs()))
+        waiters = [asyncio.create_task(self.stopping.wait())]
+        if until is not None:
+            waiters.append(asyncio.create_task(until.wait()))
+        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+        for waiter in waiters:
+            waiter.cancel()
+        self.stopping.set()
+        scheduler.shutdown(wait=False)
+        await self._stop_tasks()
+        await self.http.aclose()
+        log.info("worker stopped")
+
+    async def _stop_tasks(self) -> None:
+        running = list(self.tasks)
+        for task in running:
+            task.cancel()
+        if running:
+            await asyncio.gather(*running, return_exceptions=True)
+
+    def _install_signals(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError):  # not the main thread (tests)
+                loop.add_signal_handler(sig, self._on_signal, sig)
+
+    def _on_signal(self, sig: signal.Signals) -> None:
+        log.info("received %s: stopping after the write in progress", sig.name)
+        self.stopping.set()
+
+
+def run_worker(settings: Settings, store: Store) -> None:
+    """The blocking entry point of `tracker run`."""
+    asyncio.run(Worker(settings, store).run())

@@ -1,0 +1,602 @@
+"""Honest effect estimates for experiments (SPEC §6): daily values in, lift and 95 % intervals out.
+
+Daily social data break the textbook tests in two ways. Mention counts are
+over-dispersed (a day's variance is several times its mean), so a Poisson test on
+totals reports effects that are not there; and weekdays differ, so a plain t-test on
+daily values carries the weekday swing as noise (and is biased when a window misses
+some weekdays). The methods here account for both:
+
+* ``kind="count"`` (mentions): a quasi-Poisson GLM with a log link, fitted by IRLS,
+  with weekday terms and a treatment term (pre_post) or group, period,
+  group x period and per-group weekday terms (diff_in_diff). The dispersion is the
+  Pearson chi2 / df, never below 1 (counts are at least Poisson-noisy, and a
+  constant series must not give a zero-width interval). The Wald interval for the
+  treatment (or interaction) coefficient uses a t quantile and is exponentiated:
+  ``lift_rel = exp(coef) - 1``.
+* ``kind="mean"`` (sentiment, positive share, engagement per post, share of voice):
+  weighted least squares on the same terms, weights = ``Day.weight``, with HC3
+  (leverage-corrected sandwich) standard errors and a t quantile. The relative
+  interval is Fieller's interval for ``lift_abs / baseline_value``.
+
+Both add a guard against serial correlation: a Newey-West (Bartlett kernel, lags
+up to ``HAC_MAX_LAG`` calendar days, within a stream) estimate of the target
+coefficient's variance is compared with its no-lag counterpart, and when the ratio
+is above 1 (residuals positively autocorrelated: bursts that last days, weekly
+campaigns) the variance is inflated by it. It never narrows an interval; on
+independent days it costs a few points of power, which the simulation tests measure.
+
+Weekday adjustment of the reported values: ``baseline_value`` and
+``treatment_value`` are the model's fitted daily values of the experiment streams
+averaged with equal weight over the weekdays present in their data, i.e. the value
+of a typical day of a full week. With whole weeks and no gaps this equals the plain
+mean of the window (for counts exactly); with gaps it corrects for the weekdays
+that are missing.
+
+Days with data are the days present in a sequence with a finite value and a
+positive weight; absent days are gaps, not zeros. Duplicate days in one sequence
+are merged (counts summed, means weight-averaged).
+
+When no interval can be computed the Estimate carries ``None`` intervals and says
+why in ``note``: a window without days with data, no residual degrees of freedom,
+a mean metric with no variation at all, the experiment streams without a single
+mention in either window, or a baseline value that is not significantly positive
+(relative interval only). When the count model has no finite fit (a window, or
+for diff_in_diff a control window, with zero mentions in total) the absolute lift
+and its interval come from the weighted-least-squares model on the counts and the
+relative interval is ``None``.
+
+The module is pure: no database, no configuration. It is imported only by the
+measuring commands, so numpy and scipy are imported at the top.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, Literal
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy import stats as _scipy_stats  # type: ignore[import-untyped]  # no stubs installed
+
+__all__ = ["HAC_MAX_LAG", "Day", "Estimate", "measure", "verdict"]
+
+Kind = Literal["count", "mean"]
+Array = NDArray[np.float64]
+
+LEVEL = 0.95
+# Bartlett-kernel bandwidth in calendar days: a week, so a burst or a weekly campaign
+# that spans several days widens the interval.
+HAC_MAX_LAG = 6
+MIN_DISPERSION = 1.0
+_MAX_IRLS_ITER = 100
+_IRLS_TOL = 1e-10
+_EXPERIMENT, _CONTROL = 1, 0
+
+
+@dataclass(frozen=True)
+class Day:
+    """One day's value of a metric.
+
+    ``value`` is a count for ``kind="count"`` and a mean or share for ``kind="mean"``;
+    ``weight`` is the number of observations behind the value (mentions scored that
+    day, posts, ...), used as the regression weight of mean metrics. Counts ignore
+    it except that a day with a weight <= 0 is a day without data.
+    """
+
+    day: datetime.date
+    value: float
+    weight: float = 1.0
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A measured lift with its 95 % intervals.
+
+    ``baseline_value``/``treatment_value`` are weekday-adjusted mean daily values of
+    the experiment streams (see the module docstring). ``lift_abs`` is
+    ``treatment_value - baseline_value`` for pre_post. For diff_in_diff it is the
+    treatment value minus the counterfactual one: for counts the baseline moved by
+    the control's relative change (multiplicative, as in the log-link model), for
+    means the baseline plus the control's change (additive). ``lift_rel`` is
+    ``exp(interaction) - 1`` for counts (relative to the counterfactual) and
+    ``lift_abs / baseline_value`` for means; it is None when the baseline value is
+    not positive. ``ci_*`` are 95 % intervals; None where they cannot be computed,
+    with the reason in ``note``.
+    """
+
+    method: str
+    baseline_value: float | None
+    treatment_value: float | None
+    baseline_days: int
+    treatment_days: int
+    lift_abs: float | None
+    lift_rel: float | None
+    ci_abs_low: float | None
+    ci_abs_high: float | None
+    ci_low: float | None
+    ci_high: float | None
+    control_baseline_days: int | None = None
+    control_treatment_days: int | None = None
+    dispersion: float | None = None  # quasi-Poisson dispersion used (counts)
+    autocorrelation_factor: float | None = None  # variance inflation for serial correlation (>= 1)
+    df: int | None = None  # residual degrees of freedom of the t quantile
+    note: str | None = None  # why an interval is missing, or which fallback was used
+
+
+# --------------------------------------------------------------------------- verdict
+
+
+def verdict(
+    estimate: Estimate | None,
+    *,
+    ended: bool,
+    expect: Literal["increase", "decrease"],
+    min_effect: float,
+    relative: bool,
+    min_days: int = 7,
+) -> str:
+    """The SPEC §6 verdict, the first that applies.
+
+    ``running`` (not ended), ``insufficient_data`` (no estimate, or fewer than
+    ``min_days`` days with data in any window, the control's included), then on the
+    decision scale (relative interval when ``relative`` else absolute): ``success``
+    (excludes 0 on the expected side), ``failure`` (excludes 0 on the other side),
+    ``no_effect`` (inside ±min_effect, bounds included), ``inconclusive``. When the
+    relative interval is missing but the absolute one exists (a baseline without
+    mentions), the absolute one decides success and failure, which depend only on
+    its sign; ``no_effect`` then cannot be told and the verdict is ``inconclusive``.
+    """
+    if not ended:
+        return "running"
+    if estimate is None or _too_few_days(estimate, min_days):
+        return "insufficient_data"
+    low, high = estimate.ci_abs_low, estimate.ci_abs_high
+    if relative:
+        low, high = estimate.ci_low, estimate.ci_high
+    scale_known = low is not None and high is not None
+    if not scale_known:
+        low, high = estimate.ci_abs_low, estimate.ci_abs_high
+    if low is None or high is None:
+        return "inconclusive"
+    if low > 0 or high < 0:
+        return "success" if (low > 0) == (expect == "increase") else "failure"
+    if scale_known and -min_effect <= low and high <= min_effect:
+        return "no_effect"
+    return "inconclusive"
+
+
+def _too_few_days(estimate: Estimate, min_days: int) -> bool:
+    days = [estimate.baseline_days, estimate.treatment_days]
+    if estimate.method == "diff_in_diff":
+        days += [estimate.control_baseline_days or 0, estimate.control_treatment_days or 0]
+    return min(days) < min_days
+
+
+# --------------------------------------------------------------------------- data
+
+
+@dataclass(frozen=True)
+class _Data:
+    """All days of all windows as parallel arrays."""
+
+    y: Array
+    w: Array
+    t: NDArray[np.int64]  # day ordinal
+    weekday: NDArray[np.int64]
+    group: NDArray[np.int64]  # _EXPERIMENT or _CONTROL
+    period: NDArray[np.int64]  # 0 baseline, 1 treatment
+
+
+def _clean(days: Sequence[Day], kind: Kind) -> dict[datetime.date, tuple[float, float]]:
+    """Days with data -> (value, weight); duplicates merged."""
+    merged: dict[datetime.date, tuple[float, float]] = {}
+    for d in days:
+        value, weight = float(d.value), float(d.weight)
+        if not (math.isfinite(value) and math.isfinite(weight) and weight > 0):
+            continue
+        if kind == "count" and value < 0:
+            raise ValueError(f"negative count {value} on {d.day}")
+        if d.day in merged:
+            old_value, old_weight = merged[d.day]
+            if kind == "count":
+                value, weight = old_value + value, 1.0
+            else:
+                value = (old_value * old_weight + value * weight) / (old_weight + weight)
+                weight = old_weight + weight
+        merged[d.day] = (value, 1.0 if kind == "count" else weight)
+    return merged
+
+
+def _assemble(windows: Sequence[tuple[dict[datetime.date, tuple[float, float]], int, int]]) -> _Data:
+    rows = [(day, v, w, g, p) for days, g, p in windows for day, (v, w) in sorted(days.items())]
+    return _Data(
+        y=np.array([r[1] for r in rows], dtype=np.float64),
+        w=np.array([r[2] for r in rows], dtype=np.float64),
+        t=np.array([r[0].toordinal() for r in rows], dtype=np.int64),
+        weekday=np.array([r[0].weekday() for r in rows], dtype=np.int64),
+        group=np.array([r[3] for r in rows], dtype=np.int64),
+        period=np.array([r[4] for r in rows], dtype=np.int64),
+    )
+
+
+def _subset(data: _Data, keep: NDArray[np.bool_]) -> _Data:
+    return _Data(
+        data.y[keep], data.w[keep], data.t[keep], data.weekday[keep], data.group[keep], data.period[keep]
+    )
+
+
+# --------------------------------------------------------------------------- design
+
+
+@dataclass(frozen=True)
+class _Design:
+    """Design matrix plus the rows describing the experiment streams' typical days."""
+
+    X: Array
+    target: int  # column of the treatment (pre_post) or group x period (diff_in_diff) term
+    base_rows: Array  # one row per experiment weekday: baseline period
+    treat_rows: Array  # ... treatment period
+    counterfactual_rows: Array  # ... treatment period without the effect
+    absent_weekdays: int  # experiment weekdays with no mentions at all (fitted 0, counts only)
+
+
+def _design(data: _Data, did: bool, weekdays: Sequence[int], absent_weekdays: int = 0) -> _Design:
+    """Columns: const, [group], period, [group x period], then per-group weekday dummies.
+
+    Weekday dummies that would make the matrix rank-deficient (a weekday seen in one
+    period only, when that confounds it with the treatment) are left out, so the
+    treatment term always stays in the model.
+    """
+    g = (data.group == _EXPERIMENT).astype(np.float64)
+    p = data.period.astype(np.float64)
+    base = np.column_stack([np.ones_like(p), g, p, g * p] if did else [np.ones_like(p), p])
+    dummies = _select_dummies(base, _weekday_dummies(data, did))
+    X = np.column_stack([base, *[col for _, col in dummies]])
+    keys = [key for key, _ in dummies]
+
+    def rows(period: float, effect: float) -> Array:
+        head = [1.0, 1.0, period, effect] if did else [1.0, effect]
+        out = [head + [1.0 if key == (_EXPERIMENT, day) else 0.0 for key in keys] for day in weekdays]
+        return np.array(out, dtype=np.float64).reshape(len(weekdays), X.shape[1])
+
+    return _Design(X, 3 if did else 1, rows(0, 0), rows(1, 1), rows(1, 0), absent_weekdays)
+
+
+def _weekday_dummies(data: _Data, did: bool) -> list[tuple[tuple[int, int], Array]]:
+    """(group, weekday) indicators, the first weekday of each group as reference."""
+    out: list[tuple[tuple[int, int], Array]] = []
+    for grp in (_EXPERIMENT, _CONTROL) if did else (_EXPERIMENT,):
+        in_group = data.group == grp
+        present = sorted(set(data.weekday[in_group].tolist()))
+        for day in present[1:]:
+            out.append(((grp, day), (in_group & (data.weekday == day)).astype(np.float64)))
+    return out
+
+
+def _select_dummies(
+    base: Array, dummies: list[tuple[tuple[int, int], Array]]
+) -> list[tuple[tuple[int, int], Array]]:
+    """All dummies when the matrix has full rank, else those that add information."""
+    full = np.column_stack([base, *[col for _, col in dummies]])
+    if np.linalg.matrix_rank(full) == full.shape[1]:
+        return dummies
+    kept: list[tuple[tuple[int, int], Array]] = []
+    for key, col in dummies:
+        trial = np.column_stack([base, *[c for _, c in kept], col])
+        if np.linalg.matrix_rank(trial) == trial.shape[1]:
+            kept.append((key, col))
+    return kept
+
+
+# --------------------------------------------------------------------------- public entry
+
+
+def measure(
+    kind: Kind,
+    baseline: Sequence[Day],
+    treatment: Sequence[Day],
+    control: tuple[Sequence[Day], Sequence[Day]] | None = None,
+    *,
+    seed: int = 0,
+) -> Estimate:
+    """Lift of ``treatment`` over ``baseline`` with 95 % intervals (see the module docstring).
+
+    ``control`` = (control's baseline days, control's treatment days) switches to
+    difference-in-differences. The methods are analytic and deterministic; ``seed``
+    is accepted for resampling methods and does not change the result. Raises
+    ValueError only for an unknown kind or a negative count; degenerate data give an
+    Estimate with None where nothing can be said.
+    """
+    del seed
+    if kind not in ("count", "mean"):
+        raise ValueError(f"unknown kind {kind!r}")
+    did = control is not None
+    windows = [(_clean(baseline, kind), _EXPERIMENT, 0), (_clean(treatment, kind), _EXPERIMENT, 1)]
+    if control is not None:
+        windows += [(_clean(control[0], kind), _CONTROL, 0), (_clean(control[1], kind), _CONTROL, 1)]
+    counts = [len(days) for days, _, _ in windows]
+    data = _assemble(windows)
+    shell = _Shell("diff_in_diff" if did else "pre_post", counts)
+    if min(counts) == 0:
+        return shell.without_model(data, "a window has no days with data")
+    if kind == "count":
+        return _measure_counts(data, did, shell)
+    return _measure_means(data, did, shell)
+
+
+@dataclass(frozen=True)
+class _Shell:
+    """Method and day counts shared by every outcome."""
+
+    method: str
+    counts: list[int]
+
+    def make(self, **fields: Any) -> Estimate:
+        """An Estimate with these fields set and everything else None."""
+        control = self.counts[2:] if len(self.counts) == 4 else [None, None]
+        blank = Estimate(
+            method=self.method,
+            baseline_value=None,
+            treatment_value=None,
+            baseline_days=self.counts[0],
+            treatment_days=self.counts[1],
+            lift_abs=None,
+            lift_rel=None,
+            ci_abs_low=None,
+            ci_abs_high=None,
+            ci_low=None,
+            ci_high=None,
+            control_baseline_days=control[0],
+            control_treatment_days=control[1],
+        )
+        return dataclasses.replace(blank, **fields)
+
+    def without_model(self, data: _Data, note: str) -> Estimate:
+        """Plain weighted means of the experiment windows, no lift interval."""
+        base, treat = (_raw_mean(data, _EXPERIMENT, p) for p in (0, 1))
+        lift = treat - base if base is not None and treat is not None and self.method == "pre_post" else None
+        rel = lift / base if lift is not None and base is not None and base > 0 else None
+        return self.make(baseline_value=base, treatment_value=treat, lift_abs=lift, lift_rel=rel, note=note)
+
+
+def _raw_mean(data: _Data, group: int, period: int) -> float | None:
+    sel = (data.group == group) & (data.period == period)
+    if not sel.any():
+        return None
+    return float(np.average(data.y[sel], weights=data.w[sel]))
+
+
+# --------------------------------------------------------------------------- counts
+
+
+def _measure_counts(data: _Data, did: bool, shell: _Shell) -> Estimate:
+    experiment = data.group == _EXPERIMENT
+    if not data.y[experiment].any():
+        return shell.make(
+            baseline_value=0.0, treatment_value=0.0, lift_abs=0.0, note="no mentions in either window"
+        )
+    weekdays = sorted(set(data.weekday[experiment].tolist()))
+    fit_data, absent = _drop_silent_weekdays(data)
+    if not _cells_have_counts(fit_data, did):
+        return _linear_fallback(data, did, shell, "a window has no mentions at all: no finite count model")
+    design = _design(fit_data, did, [d for d in weekdays if d not in absent], len(absent))
+    beta = _poisson_irls(design.X, fit_data.y)
+    if beta is None:
+        return _linear_fallback(data, did, shell, "the count model did not converge")
+    return _count_estimate(fit_data, design, beta, shell, len(weekdays))
+
+
+def _drop_silent_weekdays(data: _Data) -> tuple[_Data, set[int]]:
+    """Leave out (stream, weekday) cells without any mention: their fit is exactly 0.
+
+    Returns the remaining data and the experiment weekdays left out.
+    """
+    keep = np.ones(len(data.y), dtype=bool)
+    absent: set[int] = set()
+    for grp in (_EXPERIMENT, _CONTROL):
+        for day in range(7):
+            cell = (data.group == grp) & (data.weekday == day)
+            if cell.any() and not data.y[cell].any():
+                keep &= ~cell
+                if grp == _EXPERIMENT:
+                    absent.add(day)
+    return _subset(data, keep), absent
+
+
+def _cells_have_counts(data: _Data, did: bool) -> bool:
+    for grp in (_EXPERIMENT, _CONTROL) if did else (_EXPERIMENT,):
+        for period in (0, 1):
+            cell = (data.group == grp) & (data.period == period)
+            if not data.y[cell].any():
+                return False
+    return True
+
+
+def _poisson_irls(X: Array, y: Array) -> Array | None:
+    """Poisson log-link MLE by iteratively reweighted least squares; None if it fails."""
+    mu = (y + y.mean()) / 2 + 1e-3
+    eta = np.log(mu)
+    deviance_old = math.inf
+    for _ in range(_MAX_IRLS_ITER):
+        z = eta + (y - mu) / mu
+        xtw = X.T * mu
+        try:
+            beta = np.linalg.solve(xtw @ X, xtw @ z)
+        except np.linalg.LinAlgError:
+            return None
+        eta = X @ beta
+        if not np.all(np.isfinite(eta)) or eta.max() > 700 or eta.min() < -700:
+            return None
+        mu = np.exp(eta)
+        deviance = _poisson_deviance(y, mu)
+        if abs(deviance - deviance_old) <= _IRLS_TOL * (abs(deviance) + 0.1):
+            return np.asarray(beta, dtype=np.float64)
+        deviance_old = deviance
+    return None
+
+
+def _poisson_deviance(y: Array, mu: Array) -> float:
+    positive = y > 0
+    ratio = np.where(positive, y, 1.0) / mu
+    return float(2 * np.sum(np.where(positive, y * np.log(ratio), 0.0) - (y - mu)))
+
+
+def _count_estimate(data: _Data, design: _Design, beta: Array, shell: _Shell, n_weekdays: int) -> Estimate:
+    X, y = design.X, data.y
+    mu = np.exp(X @ beta)
+    df = len(y) - X.shape[1]
+    b = _typical_day(design.base_rows, beta, n_weekdays)
+    t = _typical_day(design.treat_rows, beta, n_weekdays)
+    c = _typical_day(design.counterfactual_rows, beta, n_weekdays)
+    coef = float(beta[design.target])
+    values: dict[str, Any] = dict(
+        baseline_value=b[0], treatment_value=t[0], lift_abs=t[0] - c[0], lift_rel=math.expm1(coef)
+    )
+    if df < 1:
+        return shell.make(**values, note="no residual degrees of freedom: no interval")
+    bread = np.linalg.inv((X.T * mu) @ X)
+    phi = max(MIN_DISPERSION, float(np.sum((y - mu) ** 2 / mu)) / df)
+    psi = (bread @ X.T)[design.target] * (y - mu)
+    factor = _autocorrelation_factor(psi, data)
+    cov = phi * factor * bread
+    q = _t_quantile(df)
+    se = math.sqrt(float(cov[design.target, design.target]))
+    grad = t[1] - c[1]
+    se_abs = math.sqrt(max(0.0, float(grad @ cov @ grad)))
+    lift_abs = t[0] - c[0]
+    return shell.make(
+        **values,
+        ci_low=math.expm1(coef - q * se),
+        ci_high=math.expm1(coef + q * se),
+        ci_abs_low=lift_abs - q * se_abs,
+        ci_abs_high=lift_abs + q * se_abs,
+        dispersion=phi,
+        autocorrelation_factor=factor,
+        df=df,
+    )
+
+
+def _typical_day(rows: Array, beta: Array, n_weekdays: int) -> tuple[float, Array]:
+    """Mean fitted count over the experiment weekdays (silent ones count as 0), and its gradient."""
+    fitted = np.exp(rows @ beta)
+    value = float(fitted.sum()) / n_weekdays
+    return value, (rows * fitted[:, None]).sum(axis=0) / n_weekdays
+
+
+def _linear_fallback(data: _Data, did: bool, shell: _Shell, note: str) -> Estimate:
+    """Absolute lift of counts from the robust linear model; no relative interval."""
+    estimate = _measure_means(data, did, shell)
+    return shell.make(
+        baseline_value=estimate.baseline_value,
+        treatment_value=estimate.treatment_value,
+        lift_abs=estimate.lift_abs,
+        lift_rel=estimate.lift_rel,
+        ci_abs_low=estimate.ci_abs_low,
+        ci_abs_high=estimate.ci_abs_high,
+        autocorrelation_factor=estimate.autocorrelation_factor,
+        df=estimate.df,
+        note=note if estimate.note is None else f"{note}; {estimate.note}",
+    )
+
+
+# --------------------------------------------------------------------------- means
+
+
+def _measure_means(data: _Data, did: bool, shell: _Shell) -> Estimate:
+    weekdays = sorted(set(data.weekday[data.group == _EXPERIMENT].tolist()))
+    design = _design(data, did, weekdays)
+    sw = np.sqrt(data.w)
+    Xw, yw = design.X * sw[:, None], data.y * sw
+    gram_inv = np.asarray(np.linalg.inv(Xw.T @ Xw), dtype=np.float64)
+    beta = gram_inv @ Xw.T @ yw
+    b, t, c = (
+        np.asarray(rows.mean(axis=0), dtype=np.float64)
+        for rows in (design.base_rows, design.treat_rows, design.counterfactual_rows)
+    )
+    base, lift = float(b @ beta), float((t - c) @ beta)
+    values: dict[str, Any] = dict(
+        baseline_value=base,
+        treatment_value=float(t @ beta),
+        lift_abs=lift,
+        lift_rel=lift / base if base > 0 else None,
+    )
+    df = len(yw) - Xw.shape[1]
+    resid = yw - Xw @ beta
+    scale = float(np.abs(yw).max()) or 1.0
+    if df < 1:
+        return shell.make(**values, note="no residual degrees of freedom: no interval")
+    if float(np.abs(resid).max()) <= 1e-12 * scale:
+        return shell.make(**values, df=df, note="the values do not vary: no interval")
+    cov, factor = _hc3_cov(Xw, resid, gram_inv, design.target, data)
+    q = _t_quantile(df)
+    se = math.sqrt(float(cov[design.target, design.target]))
+    rel = _fieller(lift, base, cov, t - c, b, q) if base > 0 else None
+    return shell.make(
+        **values,
+        ci_abs_low=lift - q * se,
+        ci_abs_high=lift + q * se,
+        ci_low=rel[0] if rel else None,
+        ci_high=rel[1] if rel else None,
+        autocorrelation_factor=factor,
+        df=df,
+        note=None if rel or base <= 0 else "baseline not clearly above 0: no relative interval",
+    )
+
+
+def _hc3_cov(Xw: Array, resid: Array, gram_inv: Array, target: int, data: _Data) -> tuple[Array, float]:
+    """HC3 sandwich covariance, inflated for serial correlation; and the inflation factor."""
+    leverage = np.einsum("ij,jk,ik->i", Xw, gram_inv, Xw)
+    # A day with leverage 1 is fitted exactly (residual 0) and adds nothing.
+    room = 1.0 - leverage
+    adjusted = np.where(room > 1e-10, resid / np.where(room > 1e-10, room, 1.0), 0.0)
+    score = Xw * adjusted[:, None]
+    cov = gram_inv @ (score.T @ score) @ gram_inv
+    psi = (gram_inv @ Xw.T)[target] * resid
+    factor = _autocorrelation_factor(psi, data)
+    return cov * factor, factor
+
+
+def _fieller(
+    lift: float, base: float, cov: Array, g_lift: Array, g_base: Array, q: float
+) -> tuple[float, float] | None:
+    """Fieller 95 % interval for lift / base; None when base is not clearly positive."""
+    v_ll = float(g_lift @ cov @ g_lift)
+    v_lb = float(g_lift @ cov @ g_base)
+    v_bb = float(g_base @ cov @ g_base)
+    a = base * base - q * q * v_bb
+    if a <= 0:
+        return None
+    half_b = lift * base - q * q * v_lb
+    c = lift * lift - q * q * v_ll
+    disc = half_b * half_b - a * c
+    root = math.sqrt(max(0.0, disc))
+    return (half_b - root) / a, (half_b + root) / a
+
+
+# --------------------------------------------------------------------------- shared
+
+
+def _autocorrelation_factor(psi: Array, data: _Data) -> float:
+    """Newey-West / no-lag variance ratio of a coefficient, floored at 1.
+
+    ``psi`` are the coefficient's per-day influence terms. Pairs of days of the same
+    stream up to HAC_MAX_LAG calendar days apart get Bartlett weights; gaps simply
+    have no pairs.
+    """
+    plain = float(psi @ psi)
+    if plain <= 0:
+        return 1.0
+    lag = np.abs(data.t[:, None] - data.t[None, :])
+    same_stream = data.group[:, None] == data.group[None, :]
+    kernel = np.where(same_stream, np.clip(1.0 - lag / (HAC_MAX_LAG + 1), 0.0, None), 0.0)
+    return max(1.0, float(psi @ kernel @ psi) / plain)
+
+
+@lru_cache(maxsize=256)
+def _t_quantile(df: int) -> float:
+    return float(_scipy_stats.t.ppf(0.5 + LEVEL / 2, df))
