@@ -29,7 +29,7 @@ def local_server(respond: Callable[[str], tuple[int, dict[str, str], bytes]]) ->
     """Serve `respond(path) -> (status, headers, body)` on a free loopback port."""
 
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+        def do_GET(self) -> None:
             status, headers, body = respond(self.path)
             self.send_response(status)
             for key, value in headers.items():

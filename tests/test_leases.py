@@ -38,12 +38,13 @@ def test_racing_workers_never_both_win(db_url: str) -> None:
         winners: list[str] = []
         barrier = threading.Barrier(8)
 
-        def race(name: str, lease: str = f"digest:{round_}") -> None:
+        def race(name: str, lease: str, barrier: threading.Barrier, winners: list[str]) -> None:
             barrier.wait()
             if leases.acquire(store, lease, timedelta(minutes=5), holder=name):
                 winners.append(name)
 
-        threads = [threading.Thread(target=race, args=(f"w{i}",)) for i in range(8)]
+        args = (f"digest:{round_}", barrier, winners)
+        threads = [threading.Thread(target=race, args=(f"w{i}", *args)) for i in range(8)]
         for t in threads:
             t.start()
         for t in threads:

@@ -462,7 +462,10 @@ def _count_estimate(data: _Data, design: _Design, beta: Array, shell: _Shell, n_
     bread = np.linalg.inv((X.T * mu) @ X)
     phi = max(MIN_DISPERSION, float(np.sum((y - mu) ** 2 / mu)) / df)
     psi = (bread @ X.T)[design.target] * (y - mu)
-    factor = _autocorrelation_factor(psi, data)
+    if _VARIANT == "b":
+        factor = max(1.0, _hac_variance(psi, data) / (phi * float(bread[design.target, design.target])))
+    else:
+        factor = _autocorrelation_factor(psi, data)
     cov = phi * factor * bread
     q = _t_quantile(df)
     se = math.sqrt(float(cov[design.target, design.target]))
@@ -579,6 +582,16 @@ def _fieller(
 
 
 # --------------------------------------------------------------------------- shared
+
+
+_VARIANT = "a"
+
+
+def _hac_variance(psi: Array, data: _Data) -> float:
+    lag = np.abs(data.t[:, None] - data.t[None, :])
+    same_stream = data.group[:, None] == data.group[None, :]
+    kernel = np.where(same_stream, np.clip(1.0 - lag / (HAC_MAX_LAG + 1), 0.0, None), 0.0)
+    return float(psi @ kernel @ psi)
 
 
 def _autocorrelation_factor(psi: Array, data: _Data) -> float:
