@@ -34,12 +34,17 @@ db_app = typer.Typer(help="Database schema.", no_args_is_help=True, rich_markup_
 mentions_app = typer.Typer(help="Import and export mentions.", no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(db_app, name="db")
 app.add_typer(mentions_app, name="mentions")
+experiment_app = typer.Typer(
+    help="Register, measure and conclude experiments.", no_args_is_help=True, rich_markup_mode=None
+)
+app.add_typer(experiment_app, name="experiment")
 
 ConfigOpt = Annotated[
     Path | None,
-    typer.Option("--config", help="Configuration file (default: $TRACKER_CONFIG, else ./tracker.toml).",
-                 dir_okay=False),
-]  # fmt: skip
+    typer.Option(
+        "--config", help="Configuration file (default: $TRACKER_CONFIG, else ./tracker.toml).", dir_okay=False
+    ),
+]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
 
 
@@ -164,21 +169,25 @@ def mentions_import(
     store = store_for(settings)
     try:
         with _progress(file.stat().st_size, f"importing {file.name}") as advance:
-            report = import_file(store=store, settings=settings, path=file, fmt=kind,
-                                 stream=stream, progress=advance)  # fmt: skip
+            report = import_file(
+                store=store, settings=settings, path=file, fmt=kind, stream=stream, progress=advance
+            )
     finally:
         store.close()
     if as_json:
         print_json(report.as_dict())
     else:
         c = report.counts
-        typer.echo(f"{report.lines} lines: {c.new} new, {c.updated} updated, "
-                   f"{c.unchanged} unchanged, {len(report.rejected)} rejected")  # fmt: skip
+        typer.echo(
+            f"{report.lines} lines: {c.new} new, {c.updated} updated, "
+            f"{c.unchanged} unchanged, {len(report.rejected)} rejected"
+        )
         for number, reason in report.rejected[:50]:
             typer.echo(f"line {number}: {reason}", err=True)
         if len(report.rejected) > 50:
-            typer.echo(f"... and {len(report.rejected) - 50} more rejected lines "
-                       "(--json lists them all)", err=True)  # fmt: skip
+            typer.echo(
+                f"... and {len(report.rejected) - 50} more rejected lines (--json lists them all)", err=True
+            )
     if report.rejected:
         raise typer.Exit(1)
 
@@ -204,13 +213,27 @@ def mentions_export(
     store = store_for(settings)
     try:
         if out is None:
-            export(store=store, settings=settings, out=sys.stdout, fmt=fmt,
-                   streams=stream or (), since=first, until=last)  # fmt: skip
+            export(
+                store=store,
+                settings=settings,
+                out=sys.stdout,
+                fmt=fmt,
+                streams=stream or (),
+                since=first,
+                until=last,
+            )
             return
         partial = out.with_name(out.name + ".partial")
         with partial.open("w", encoding="utf-8", newline="") as handle:
-            count = export(store=store, settings=settings, out=handle, fmt=fmt,
-                           streams=stream or (), since=first, until=last)  # fmt: skip
+            count = export(
+                store=store,
+                settings=settings,
+                out=handle,
+                fmt=fmt,
+                streams=stream or (),
+                since=first,
+                until=last,
+            )
         partial.replace(out)  # a reader never sees half a file
         typer.echo(f"wrote {count} mentions to {out}", err=True)
     finally:
@@ -315,6 +338,320 @@ def status(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
             typer.echo(f"  next run {s['next_run']}")
 
 
+# -- experiments ------------------------------------------------------------------------------
+
+TitleOpt = Annotated[str | None, typer.Option("--title", help="A short name for the trial.")]
+HypothesisOpt = Annotated[
+    str | None, typer.Option("--hypothesis", help="What you expect to happen, and why.")
+]
+PracticeOpt = Annotated[
+    str | None, typer.Option("--practice", help="The practice tried (a key of the maturity model).")
+]
+MetricOpt = Annotated[
+    str | None,
+    typer.Option("--metric", help="mentions, sentiment, positive_share, engagement or share_of_voice."),
+]
+StreamsOpt = Annotated[
+    list[str] | None, typer.Option("--stream", help="A stream the practice is tried on (repeatable).")
+]
+ControlOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--control-stream", help="A comparable stream left alone: measures by difference-in-differences."
+    ),
+]
+StartOpt = Annotated[str | None, typer.Option("--start", help="First day of the trial (YYYY-MM-DD).")]
+EndOpt = Annotated[str | None, typer.Option("--end", help="Last day of the trial, inclusive.")]
+ExpectOpt = Annotated[str | None, typer.Option("--expect", help="increase (default) or decrease.")]
+OwnerOpt = Annotated[str | None, typer.Option("--owner", help="Who runs it.")]
+TeamOpt = Annotated[str | None, typer.Option("--team", help="Which team runs it.")]
+MinEffectOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--min-effect",
+        help="Smallest effect that matters (default 0.05; relative for mentions and engagement).",
+    ),
+]
+BaseStartOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--baseline-start", help="First day of the baseline (default: as long as the trial, right before it)."
+    ),
+]
+BaseEndOpt = Annotated[str | None, typer.Option("--baseline-end", help="Last day of the baseline.")]
+
+
+def _experiment_input(problems: list[tuple[str, str]], **given: Any) -> dict[str, Any]:
+    """CLI option values -> ExperimentInput fields (days parsed; problems collected)."""
+    from tracker.experiments import parse_day
+
+    fields: dict[str, Any] = {}
+    for key, value in given.items():
+        if value is None:
+            continue
+        if key in ("start", "end", "baseline_start", "baseline_end"):
+            fields[key] = parse_day(value, key, problems)
+        elif key == "streams":
+            fields[key] = list(value) if value else None
+        else:
+            fields[key] = value
+    return {k: v for k, v in fields.items() if v is not None}
+
+
+def _registry(config: Path | None) -> tuple[Any, Any]:
+    from tracker.experiments import Registry
+    from tracker.maturity import load_model
+
+    settings = settings_for(config)
+    model = load_model(settings)
+    store = store_for(settings)
+    return Registry(store, settings, model), store
+
+
+def _raise_problems(problems: list[tuple[str, str]]) -> None:
+    from tracker.experiments import ValidationError
+
+    if problems:
+        raise ValidationError(problems)
+
+
+@experiment_app.command("add")
+def experiment_add(
+    title: TitleOpt = None,
+    hypothesis: HypothesisOpt = None,
+    practice: PracticeOpt = None,
+    metric: MetricOpt = None,
+    stream: StreamsOpt = None,
+    control_stream: ControlOpt = None,
+    start: StartOpt = None,
+    end: EndOpt = None,
+    expect: ExpectOpt = None,
+    owner: OwnerOpt = None,
+    team: TeamOpt = None,
+    min_effect: MinEffectOpt = None,
+    baseline_start: BaseStartOpt = None,
+    baseline_end: BaseEndOpt = None,
+    config: ConfigOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Register an experiment: a practice tried on streams over a window. Prints its id."""
+    from tracker.experiments import ExperimentInput
+
+    problems: list[tuple[str, str]] = []
+    values = _experiment_input(
+        problems,
+        title=title,
+        hypothesis=hypothesis,
+        practice=practice,
+        metric=metric,
+        streams=stream,
+        control_stream=control_stream,
+        start=start,
+        end=end,
+        expect=expect,
+        owner=owner,
+        team=team,
+        min_effect=min_effect,
+        baseline_start=baseline_start,
+        baseline_end=baseline_end,
+    )
+    _raise_problems(problems)
+    registry, store = _registry(config)
+    try:
+        record, warnings = registry.add(ExperimentInput(**values))
+    finally:
+        store.close()
+    for warning in warnings:
+        typer.echo(f"warning: {warning}", err=True)
+    if as_json:
+        print_json(record)
+    else:
+        typer.echo(str(record["id"]))
+
+
+@experiment_app.command("edit")
+def experiment_edit(
+    experiment_id: Annotated[int, typer.Argument(metavar="ID", help="The experiment's id.")],
+    title: TitleOpt = None,
+    hypothesis: HypothesisOpt = None,
+    practice: PracticeOpt = None,
+    metric: MetricOpt = None,
+    stream: StreamsOpt = None,
+    control_stream: ControlOpt = None,
+    start: StartOpt = None,
+    end: EndOpt = None,
+    expect: ExpectOpt = None,
+    owner: OwnerOpt = None,
+    team: TeamOpt = None,
+    min_effect: MinEffectOpt = None,
+    baseline_start: BaseStartOpt = None,
+    baseline_end: BaseEndOpt = None,
+    config: ConfigOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Change an experiment (same checks as add); a changed window or streams voids its results."""
+    problems: list[tuple[str, str]] = []
+    values = _experiment_input(
+        problems,
+        title=title,
+        hypothesis=hypothesis,
+        practice=practice,
+        metric=metric,
+        streams=stream,
+        control_stream=control_stream,
+        start=start,
+        end=end,
+        expect=expect,
+        owner=owner,
+        team=team,
+        min_effect=min_effect,
+        baseline_start=baseline_start,
+        baseline_end=baseline_end,
+    )
+    _raise_problems(problems)
+    registry, store = _registry(config)
+    try:
+        record, warnings = registry.edit(experiment_id, values)
+    finally:
+        store.close()
+    for warning in warnings:
+        typer.echo(f"warning: {warning}", err=True)
+    if as_json:
+        print_json(record)
+    else:
+        typer.echo(f"experiment {record['id']} updated ({record['status']})")
+
+
+@experiment_app.command("cancel")
+def experiment_cancel(
+    experiment_id: Annotated[int, typer.Argument(metavar="ID", help="The experiment's id.")],
+    config: ConfigOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Cancel an experiment: it is kept, and never counted in the reflection."""
+    registry, store = _registry(config)
+    try:
+        record = registry.cancel(experiment_id)
+    finally:
+        store.close()
+    print_json(record) if as_json else typer.echo(f"experiment {experiment_id} cancelled")
+
+
+@experiment_app.command("list")
+def experiment_list(
+    status_filter: Annotated[
+        str | None, typer.Option("--status", help="planned, running, ended, concluded or cancelled.")
+    ] = None,
+    config: ConfigOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """List experiments with their status and latest verdict."""
+    registry, store = _registry(config)
+    try:
+        records = registry.list_all(status_filter)
+    finally:
+        store.close()
+    if as_json:
+        print_json(records)
+        return
+    if not records:
+        typer.echo("no experiments yet: register one with `tracker experiment add`")
+    for r in records:
+        verdict = r["verdict"] or "not measured"
+        typer.echo(
+            f"{r['id']:>4}  {r['status']:<9}  {verdict:<17}  {r['metric']:<14}  "
+            f"{r['start']}..{r['end']}  {r['title']}"
+        )
+
+
+@experiment_app.command("show")
+def experiment_show(
+    experiment_id: Annotated[int, typer.Argument(metavar="ID", help="The experiment's id.")],
+    config: ConfigOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Show an experiment: fields, status, result, measurement history and notes."""
+    registry, store = _registry(config)
+    try:
+        record = registry.get(experiment_id)
+    finally:
+        store.close()
+    if as_json:
+        print_json(record)
+        return
+    from tracker.report import experiment_text
+
+    typer.echo(experiment_text(record))
+
+
+@experiment_app.command("measure")
+def experiment_measure(
+    experiment_id: Annotated[int | None, typer.Argument(metavar="[ID]", help="The experiment's id.")] = None,
+    all_: Annotated[
+        bool, typer.Option("--all", help="Measure every experiment that is not cancelled.")
+    ] = False,
+    config: ConfigOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Compute results from the collected data; prints one result per experiment."""
+    from tracker.experiments import measure
+
+    if (experiment_id is None) == (not all_):
+        fail("give an experiment ID or --all (not both)")
+    settings = settings_for(config)
+    store = store_for(settings)
+    try:
+        results = measure(store, settings, None if all_ else [experiment_id])  # type: ignore[list-item]
+    finally:
+        store.close()
+    if as_json:
+        print_json(results)
+        return
+    from tracker.report import result_line
+
+    for result in results:
+        typer.echo(result_line(result))
+
+
+@experiment_app.command("note")
+def experiment_note(
+    experiment_id: Annotated[int, typer.Argument(metavar="ID", help="The experiment's id.")],
+    text: Annotated[str, typer.Argument(help="What you observed or learned.")],
+    author: Annotated[str | None, typer.Option("--author", help="Who writes it.")] = None,
+    config: ConfigOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Add a dated note to an experiment's learning log."""
+    registry, store = _registry(config)
+    try:
+        record = registry.note(experiment_id, text, author)
+    finally:
+        store.close()
+    print_json(record) if as_json else typer.echo(f"note added to experiment {experiment_id}")
+
+
+@experiment_app.command("conclude")
+def experiment_conclude(
+    experiment_id: Annotated[int, typer.Argument(metavar="ID", help="The experiment's id.")],
+    learning: Annotated[str, typer.Option("--learning", help="What the team learned.")],
+    adopt: Annotated[bool, typer.Option("--adopt", help="Adopt the practice, whatever the verdict.")] = False,
+    reject: Annotated[bool, typer.Option("--reject", help="Do not adopt it, even after a success.")] = False,
+    config: ConfigOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Close an experiment with its learning; a success adopts its practice unless --reject."""
+    if adopt and reject:
+        fail("--adopt and --reject exclude each other")
+    registry, store = _registry(config)
+    try:
+        record = registry.conclude(
+            experiment_id, learning, "adopt" if adopt else "reject" if reject else None
+        )
+    finally:
+        store.close()
+    print_json(record) if as_json else typer.echo(f"experiment {experiment_id} concluded")
+
+
 # -- helpers ----------------------------------------------------------------------------------
 
 
@@ -340,6 +677,15 @@ class _progress:
             self.bar.stop()
 
 
+def _problem_lines(exc: UserError) -> list[str]:
+    """One line per problem; experiment fields are named as their CLI options."""
+    problems = getattr(exc, "problems", None)
+    if not problems:
+        return [str(exc)]
+    names = {"streams": "--stream", "text": "TEXT"}
+    return [f"{names.get(name, '--' + name.replace('_', '-'))}: {message}" for name, message in problems]
+
+
 def main() -> None:
     """Console entry point: maps errors to exit codes, never shows a traceback unless --debug."""
     debug = "--debug" in sys.argv[1:]
@@ -351,7 +697,8 @@ def main() -> None:
             typer.echo(problem, err=True)
         sys.exit(exc.exit_code)
     except UserError as exc:
-        typer.echo(f"error: {exc}", err=True)
+        for line in _problem_lines(exc):
+            typer.echo(f"error: {line}", err=True)
         sys.exit(exc.exit_code)
     except TrackerError as exc:
         typer.echo(f"error: {exc}", err=True)

@@ -32,8 +32,12 @@ from tracker.timeutil import utcnow
 
 log = logging.getLogger("tracker.collect")
 USER_AGENT = f"social-tracker/{__version__}"
-SECRET_KEYS = {"token_env": "token", "app_password_env": "app_password",
-               "client_id_env": "client_id", "client_secret_env": "client_secret"}  # fmt: skip
+SECRET_KEYS = {
+    "token_env": "token",
+    "app_password_env": "app_password",
+    "client_id_env": "client_id",
+    "client_secret_env": "client_secret",
+}
 LEASE_MARGIN = timedelta(minutes=1)
 SELECTOR_KEYS = (
     "hashtag",
@@ -66,10 +70,17 @@ class RunReport:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "stream": self.stream, "status": self.status, "fetched": self.fetched, "new": self.new,
-            "updated": self.updated, "rejected": self.rejected, "filtered": self.filtered,
-            "requests": self.requests, "error": self.error, "rejections": self.rejections[:20],
-        }  # fmt: skip
+            "stream": self.stream,
+            "status": self.status,
+            "fetched": self.fetched,
+            "new": self.new,
+            "updated": self.updated,
+            "rejected": self.rejected,
+            "filtered": self.filtered,
+            "requests": self.requests,
+            "error": self.error,
+            "rejections": self.rejections[:20],
+        }
 
 
 def select_streams(settings: Settings, names: Sequence[str]) -> list[StreamConfig]:
@@ -121,9 +132,15 @@ def stream_spec(conf: StreamConfig) -> StreamSpec:
         if value is not None:
             secrets[name] = value
     return StreamSpec(
-        name=conf.name, connector=conf.connector, role=conf.role, base_url=conf.base_url,
-        selectors=selectors, secrets=secrets, backfill=conf.backfill, refresh_days=conf.refresh_days,
-    )  # fmt: skip
+        name=conf.name,
+        connector=conf.connector,
+        role=conf.role,
+        base_url=conf.base_url,
+        selectors=selectors,
+        secrets=secrets,
+        backfill=conf.backfill,
+        refresh_days=conf.refresh_days,
+    )
 
 
 async def collect_stream(settings: Settings, store: Store, conf: StreamConfig, http: HttpClient) -> RunReport:

@@ -68,6 +68,7 @@ SECTION_KEYS: dict[str, tuple[str, ...]] = {
     "smtp": ("host", "port", "security", "username", "password_env", "timeout"),
     "web": ("host", "port"),
     "maturity": ("model",),
+    "experiments": ("engagement_age",),
     "streams": STREAM_KEYS,
 }
 # Keys people write by mistake instead of the `_env` form.
@@ -152,6 +153,11 @@ class SmtpConfig:
 
 
 @dataclass(frozen=True)
+class ExperimentsConfig:
+    engagement_age: timedelta = timedelta(hours=48)
+
+
+@dataclass(frozen=True)
 class WebConfig:
     host: str = "127.0.0.1"
     port: int = 8000
@@ -171,6 +177,7 @@ class Settings:
     smtp: SmtpConfig | None = None
     web: WebConfig = field(default_factory=WebConfig)
     maturity_model: Path | None = None
+    experiments: ExperimentsConfig = field(default_factory=ExperimentsConfig)
 
     @property
     def directory(self) -> Path:
@@ -228,6 +235,11 @@ def parse_settings(raw: Mapping[str, Any], path: Path) -> Settings:
         smtp=v.smtp(raw),
         web=v.web(v.section(raw, "web")),
         maturity_model=v.maturity(v.section(raw, "maturity"), path.parent),
+        experiments=ExperimentsConfig(
+            engagement_age=v.duration(
+                v.section(raw, "experiments"), "experiments.engagement_age", timedelta(hours=48)
+            ),
+        ),
     )
     if v.problems:
         raise ConfigError(v.problems, str(path))

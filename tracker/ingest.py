@@ -50,8 +50,9 @@ def sync_streams(*, session: Session, settings: Settings, now: datetime) -> dict
     for conf in settings.streams:
         row = rows.get(conf.name)
         if row is None:
-            row = Stream(name=conf.name, connector=conf.connector, role=conf.role,
-                         source="config", created_at=now)  # fmt: skip
+            row = Stream(
+                name=conf.name, connector=conf.connector, role=conf.role, source="config", created_at=now
+            )
             session.add(row)
             rows[conf.name] = row
         elif (row.connector, row.role, row.source) != (conf.connector, conf.role, "config"):
@@ -129,8 +130,21 @@ def _dedupe(items: Sequence[Item]) -> dict[tuple[str, str], Item]:
     return merged
 
 
-_COLUMNS = ("id", "platform", "external_id", "url", "author", "text", "lang", "kind",
-            "likes", "reposts", "replies", "quotes", "sentiment")  # fmt: skip
+_COLUMNS = (
+    "id",
+    "platform",
+    "external_id",
+    "url",
+    "author",
+    "text",
+    "lang",
+    "kind",
+    "likes",
+    "reposts",
+    "replies",
+    "quotes",
+    "sentiment",
+)
 
 
 def _existing(session: Session, keys: list[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
@@ -161,13 +175,25 @@ def _scored(item: Item) -> tuple[str | None, float | None]:
 def _new_row(item: Item, now: datetime) -> dict[str, Any]:
     lang, score = _scored(item)
     return {
-        "platform": item.platform, "external_id": item.external_id, "url": item.url,
-        "author": item.author, "text": item.text, "lang": lang, "created_at": item.created_at,
-        "kind": item.kind, "likes": item.likes, "reposts": item.reposts,
-        "replies": item.replies, "quotes": item.quotes, "engagement": item.engagement,
-        "sentiment": score, "sentiment_label": sentiment.label(score), "raw": item.raw,
-        "first_seen_at": now, "updated_at": now,
-    }  # fmt: skip
+        "platform": item.platform,
+        "external_id": item.external_id,
+        "url": item.url,
+        "author": item.author,
+        "text": item.text,
+        "lang": lang,
+        "created_at": item.created_at,
+        "kind": item.kind,
+        "likes": item.likes,
+        "reposts": item.reposts,
+        "replies": item.replies,
+        "quotes": item.quotes,
+        "engagement": item.engagement,
+        "sentiment": score,
+        "sentiment_label": sentiment.label(score),
+        "raw": item.raw,
+        "first_seen_at": now,
+        "updated_at": now,
+    }
 
 
 def _change(old: Mapping[str, Any], item: Item, now: datetime) -> dict[str, Any] | None:
@@ -185,8 +211,7 @@ def _change(old: Mapping[str, Any], item: Item, now: datetime) -> dict[str, Any]
         change["kind"] = "own"
     if item.text != old["text"] or (item.sentiment is not None and item.sentiment != old["sentiment"]):
         lang, score = _scored(item)
-        change.update(text=item.text, lang=lang, sentiment=score,
-                      sentiment_label=sentiment.label(score))  # fmt: skip
+        change.update(text=item.text, lang=lang, sentiment=score, sentiment_label=sentiment.label(score))
     elif item.lang is not None and item.lang != old["lang"]:
         lang, score = _scored(replace(item, sentiment=None) if item.sentiment is None else item)
         change.update(lang=lang, sentiment=score, sentiment_label=sentiment.label(score))
@@ -205,8 +230,12 @@ def _change(old: Mapping[str, Any], item: Item, now: datetime) -> dict[str, Any]
 
 def _history_row(mention_id: int, figures: Mapping[str, Any], now: datetime) -> dict[str, Any]:
     values = {f: figures.get(f) for f in FIGURES}
-    return {"mention_id": mention_id, "observed_at": now,
-            "engagement": sum(v or 0 for v in values.values()), **values}  # fmt: skip
+    return {
+        "mention_id": mention_id,
+        "observed_at": now,
+        "engagement": sum(v or 0 for v in values.values()),
+        **values,
+    }
 
 
 def _apply_changes(session: Session, changes: list[dict[str, Any]]) -> None:

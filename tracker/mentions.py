@@ -29,9 +29,24 @@ from tracker.store.db import Store
 from tracker.store.models import Mention, MentionStream, Stream
 from tracker.timeutil import day_bounds, iso_z, parse_instant, utcnow
 
-FIELDS = ("platform", "external_id", "url", "author", "text", "lang", "created_at", "kind",
-          "likes", "reposts", "replies", "quotes", "engagement", "sentiment",
-          "sentiment_label", "streams")  # fmt: skip
+FIELDS = (
+    "platform",
+    "external_id",
+    "url",
+    "author",
+    "text",
+    "lang",
+    "created_at",
+    "kind",
+    "likes",
+    "reposts",
+    "replies",
+    "quotes",
+    "engagement",
+    "sentiment",
+    "sentiment_label",
+    "streams",
+)
 REQUIRED = ("platform", "external_id", "text", "created_at")
 FORMATS = ("jsonl", "csv")
 BATCH = 1000
@@ -75,8 +90,10 @@ def detect_format(path: Path, given: str | None) -> str:
         return "jsonl"
     if suffix == ".csv":
         return "csv"
-    raise UserError(f"{path}: cannot tell the format from {suffix or 'no extension'!r}; "
-                    "name it .jsonl or .csv, or pass --format jsonl|csv")  # fmt: skip
+    raise UserError(
+        f"{path}: cannot tell the format from {suffix or 'no extension'!r}; "
+        "name it .jsonl or .csv, or pass --format jsonl|csv"
+    )
 
 
 # -- parsing one line -------------------------------------------------------------------------
@@ -380,13 +397,23 @@ def export(
 def mention_record(mention: Mention, streams: list[str]) -> dict[str, Any]:
     """The normalised fields of SPEC §4 for one stored mention."""
     return {
-        "platform": mention.platform, "external_id": mention.external_id, "url": mention.url,
-        "author": mention.author, "text": mention.text, "lang": mention.lang,
-        "created_at": iso_z(mention.created_at), "kind": mention.kind, "likes": mention.likes,
-        "reposts": mention.reposts, "replies": mention.replies, "quotes": mention.quotes,
-        "engagement": mention.engagement, "sentiment": mention.sentiment,
-        "sentiment_label": mention.sentiment_label, "streams": sorted(streams),
-    }  # fmt: skip
+        "platform": mention.platform,
+        "external_id": mention.external_id,
+        "url": mention.url,
+        "author": mention.author,
+        "text": mention.text,
+        "lang": mention.lang,
+        "created_at": iso_z(mention.created_at),
+        "kind": mention.kind,
+        "likes": mention.likes,
+        "reposts": mention.reposts,
+        "replies": mention.replies,
+        "quotes": mention.quotes,
+        "engagement": mention.engagement,
+        "sentiment": mention.sentiment,
+        "sentiment_label": mention.sentiment_label,
+        "streams": sorted(streams),
+    }
 
 
 def _stream_ids(session: Any, names: Sequence[str]) -> list[int] | None:

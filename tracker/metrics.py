@@ -138,8 +138,14 @@ def _linked(stream_ids: Sequence[int], lo: datetime, hi: datetime, exclude: Sequ
     return query.distinct().subquery()
 
 
-def _counts(session: Session, stream_ids: Sequence[int], first: date, last: date, zone: ZoneInfo,
-            exclude: Sequence[int] = ()) -> dict[date, int]:  # fmt: skip
+def _counts(
+    session: Session,
+    stream_ids: Sequence[int],
+    first: date,
+    last: date,
+    zone: ZoneInfo,
+    exclude: Sequence[int] = (),
+) -> dict[date, int]:
     if not stream_ids:
         return {}
     dialect = session.get_bind().dialect.name
@@ -155,8 +161,9 @@ def _counts(session: Session, stream_ids: Sequence[int], first: date, last: date
     return found
 
 
-def _scores(session: Session, metric: str, stream_ids: Sequence[int], first: date, last: date,
-            zone: ZoneInfo) -> dict[date, DayValue]:  # fmt: skip
+def _scores(
+    session: Session, metric: str, stream_ids: Sequence[int], first: date, last: date, zone: ZoneInfo
+) -> dict[date, DayValue]:
     dialect = session.get_bind().dialect.name
     found: dict[date, DayValue] = {}
     for run_first, run_last, offset in day_runs(first, last, zone):
@@ -179,8 +186,15 @@ def _scores(session: Session, metric: str, stream_ids: Sequence[int], first: dat
     return found
 
 
-def _engagement(session: Session, stream_ids: Sequence[int], first: date, last: date, zone: ZoneInfo,
-                age: timedelta, now: datetime) -> dict[date, DayValue]:  # fmt: skip
+def _engagement(
+    session: Session,
+    stream_ids: Sequence[int],
+    first: date,
+    last: date,
+    zone: ZoneInfo,
+    age: timedelta,
+    now: datetime,
+) -> dict[date, DayValue]:
     """Own posts only; each post's engagement as it stood `age` after posting."""
     lo, hi = day_start(first, zone), min(day_start(last + timedelta(days=1), zone), now - age)
     if hi <= lo:

@@ -28,8 +28,9 @@ def stream_status(*, store: Store, settings: Settings, now: datetime | None = No
         return [_one(session, settings, name, rows.get(name), counts, now) for name in names]
 
 
-def _one(session: Any, settings: Settings, name: str, row: Stream | None, counts: dict[int, int],
-         now: datetime) -> dict[str, Any]:  # fmt: skip
+def _one(
+    session: Any, settings: Settings, name: str, row: Stream | None, counts: dict[int, int], now: datetime
+) -> dict[str, Any]:
     conf = settings.stream(name)
     record: dict[str, Any] = {
         "name": name,
@@ -38,9 +39,13 @@ def _one(session: Any, settings: Settings, name: str, row: Stream | None, counts
         "source": "config" if conf else "import",
         "every": _duration(conf.every.total_seconds()) if conf else None,
         "items": counts.get(row.id, 0) if row else 0,
-        "last_run": None, "last_error": None, "covered_until": None, "gaps": [],
-        "next_run": iso_z(now) if conf else None, "followers": None,
-    }  # fmt: skip
+        "last_run": None,
+        "last_error": None,
+        "covered_until": None,
+        "gaps": [],
+        "next_run": iso_z(now) if conf else None,
+        "followers": None,
+    }
     if row is None:
         return record
     last = session.scalars(
@@ -76,8 +81,11 @@ def _one(session: Any, settings: Settings, name: str, row: Stream | None, counts
         .limit(1)
     ).first()
     if snapshot is not None:
-        record["followers"] = {"account": snapshot.account, "count": snapshot.followers,
-                               "at": iso_z(snapshot.observed_at)}  # fmt: skip
+        record["followers"] = {
+            "account": snapshot.account,
+            "count": snapshot.followers,
+            "at": iso_z(snapshot.observed_at),
+        }
     return record
 
 
@@ -85,11 +93,16 @@ def _run(run: CollectionRun) -> dict[str, Any]:
     return {
         "started_at": iso_z(run.started_at),
         "finished_at": iso_z(run.finished_at) if run.finished_at else None,
-        "status": run.status, "fetched": run.fetched, "new": run.new, "updated": run.updated,
-        "rejected": run.rejected, "error": run.error, "worker": run.worker,
+        "status": run.status,
+        "fetched": run.fetched,
+        "new": run.new,
+        "updated": run.updated,
+        "rejected": run.rejected,
+        "error": run.error,
+        "worker": run.worker,
         "covered_from": iso_z(run.covered_from) if run.covered_from else None,
         "covered_until": iso_z(run.covered_until) if run.covered_until else None,
-    }  # fmt: skip
+    }
 
 
 def _duration(seconds: float) -> str:

@@ -1,0 +1,84 @@
+"""Human-readable text for results and experiments (CLI output; the digest reuses the phrasing)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+RELATIVE = ("mentions", "engagement")
+
+
+def percent(value: float | None) -> str:
+    return "n/a" if value is None else f"{value * 100:+.1f} %"
+
+
+def number(value: float | None, metric: str) -> str:
+    if value is None:
+        return "n/a"
+    if metric in ("sentiment",):
+        return f"{value:+.3f}"
+    if metric in ("positive_share", "share_of_voice"):
+        return f"{value * 100:.1f} %"
+    return f"{value:.2f}"
+
+
+def lift_text(result: dict[str, Any]) -> str:
+    """The lift with its 95 % interval, on the scale the verdict is judged on."""
+    metric = result["metric"]
+    if metric in RELATIVE or metric == "engagement":
+        if result["lift_rel"] is None:
+            return "lift n/a"
+        interval = (
+            f" (95 % CI {percent(result['ci_low'])} to {percent(result['ci_high'])})"
+            if result["ci_low"] is not None
+            else ""
+        )
+        return f"lift {percent(result['lift_rel'])}{interval}"
+    if result["lift_abs"] is None:
+        return "lift n/a"
+    scale = 100 if metric in ("positive_share", "share_of_voice") else 1
+    unit = " pts" if scale == 100 else ""
+
+    def fmt(v: float) -> str:
+        return f"{v * scale:+.3f}{unit}" if scale == 1 else f"{v * scale:+.1f}{unit}"
+
+    interval = (
+        f" (95 % CI {fmt(result['ci_abs_low'])} to {fmt(result['ci_abs_high'])})"
+        if result["ci_abs_low"] is not None
+        else ""
+    )
+    return f"change {fmt(result['lift_abs'])}{interval}"
+
+
+def result_line(result: dict[str, Any]) -> str:
+    excluded = len(result["excluded_days"])
+    note = f", {excluded} day(s) excluded (not covered)" if excluded else ""
+    return (
+        f"#{result['id']} {result['metric']} ({result['method']}): {result['verdict']}; "
+        f"{number(result['baseline']['value'], result['metric'])} -> "
+        f"{number(result['treatment']['value'], result['metric'])}, {lift_text(result)}{note}"
+    )
+
+
+def experiment_text(record: dict[str, Any]) -> str:
+    lines = [
+        f"#{record['id']} {record['title']} [{record['status']}]",
+        f"  hypothesis: {record['hypothesis']}",
+        f"  practice: {record['practice']}; metric: {record['metric']} ({record['expect']}, "
+        f"min effect {record['min_effect']})",
+        f"  streams: {', '.join(record['streams'])}"
+        + (f"; control: {record['control_stream']}" if record["control_stream"] else ""),
+        f"  window: {record['start']}..{record['end']}; baseline {record['baseline']['start']}.."
+        f"{record['baseline']['end']}",
+    ]
+    if record["owner"] or record["team"]:
+        lines.append(f"  owner: {record['owner'] or '-'}; team: {record['team'] or '-'}")
+    result = record.get("result")
+    lines.append(f"  result: {result_line(result)}" if result else "  result: not measured yet")
+    for older in record.get("results", [])[1:]:
+        lines.append(f"    earlier ({older['measured_at']}): {older['verdict']}, {lift_text(older)}")
+    for note in record["notes"]:
+        lines.append(f"  note {note['at']}: {note['text']}")
+    if record["learning"]:
+        decision = {"adopt": " (adopted)", "reject": " (rejected)"}.get(record["decision"] or "", "")
+        lines.append(f"  learning: {record['learning']}{decision}")
+    return "\n".join(lines)
