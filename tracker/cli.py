@@ -652,6 +652,37 @@ def experiment_conclude(
     print_json(record) if as_json else typer.echo(f"experiment {experiment_id} concluded")
 
 
+# -- reflection -------------------------------------------------------------------------------
+
+
+@app.command()
+def reflect(
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="Reflect on the data as it stood at the end of this day.")
+    ] = None,
+    config: ConfigOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Where the organisation stands on the maturity stages, what moved it, what to try next."""
+    from tracker.maturity import load_model
+    from tracker.mentions import parse_export_day
+    from tracker.reflection import reflect as run_reflect
+    from tracker.reflection import review_text
+
+    day = parse_export_day(as_of, "--as-of")
+    settings = settings_for(config)
+    model = load_model(settings)
+    store = store_for(settings)
+    try:
+        result = run_reflect(store, settings, model, as_of=day)
+    finally:
+        store.close()
+    if as_json:
+        print_json(result)
+    else:
+        typer.echo(review_text(result))
+
+
 # -- helpers ----------------------------------------------------------------------------------
 
 
