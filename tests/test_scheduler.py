@@ -47,10 +47,36 @@ def test_due_times_come_from_the_database(tmp_path: Path) -> None:
         )
         session.add(CollectionRun(stream_id=ids["overdue"], started_at=now - timedelta(hours=7), status="ok"))
     jobs = {j.id: j for j in worker.jobs(now)}
-    assert set(jobs) == {"collect:fresh", "collect:recent", "collect:overdue"}
+    assert set(jobs) == {"collect:fresh", "collect:recent", "collect:overdue", "measure", "reflect:snapshot"}
+    assert jobs["measure"].first_run == now and jobs["measure"].every == timedelta(days=1)
+    assert jobs["reflect:snapshot"].every == timedelta(days=7)
     assert jobs["collect:fresh"].first_run == now, "never collected: due now"
     assert jobs["collect:recent"].first_run == now + timedelta(minutes=10)
     assert jobs["collect:overdue"].first_run == now, "missed runs coalesce into one run now"
+    asyncio.run(worker.http.aclose())
+    store.close()
+
+
+def test_periodic_jobs_are_due_from_their_last_record(tmp_path: Path) -> None:
+    from tracker.store.models import Experiment, ExperimentResult, MaturitySnapshot
+
+    settings = settings_for(tmp_path, {"name": "s"})
+    store = open_store(settings.database_url)
+    now = utcnow()
+    with store.write() as session:
+        exp = Experiment(title="t", hypothesis="h", practice="shepherd", metric="mentions", start=now.date(),
+                         end=now.date(), created_at=now, updated_at=now)  # fmt: skip
+        session.add(exp)
+        session.flush()
+        session.add(ExperimentResult(experiment_id=exp.id, measured_at=now - timedelta(hours=3), method="pre_post",
+                                     verdict="running", payload={}))  # fmt: skip
+        session.add(MaturitySnapshot(as_of=now.date(), taken_at=now - timedelta(days=2), stage_number=1,
+                                     stage_key="dormant", payload={}))  # fmt: skip
+    worker = Worker(settings, store)
+    jobs = {j.id: j for j in worker.jobs(now)}
+    assert jobs["measure"].first_run == now + timedelta(hours=21)
+    assert jobs["reflect:snapshot"].first_run == now + timedelta(days=5)
+    assert "digest" not in jobs, "no [digest]/[smtp]: no digest job"
     asyncio.run(worker.http.aclose())
     store.close()
 
