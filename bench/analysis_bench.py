@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import resource
 import subprocess
 import sys
 import tempfile
@@ -114,7 +113,7 @@ def main() -> None:
     rows = [("experiment measure --all", [*tracker, "experiment", "measure", "--all", "--json"], 20.0, None),
             ("reflect --json", [*tracker, "reflect", "--json"], 3.0, None)]  # fmt: skip
     try:
-        import tracker.digest.command  # noqa: F401
+        import tracker.digest.command
 
         rows.append(("digest --out", [*tracker, "digest", "--out", str(work / "digest.html")], 3.0, 400.0))
     except ImportError:
