@@ -1,0 +1,147 @@
+"""Fixtures of the sandbox tests: worlds (built once per session), a running server per test,
+and a helper that runs a real connector against it to the end."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from connectors._http import HttpClient, HttpPolicy
+from connectors.base import AccountStats, Item, Page, StreamSpec
+from connectors.bluesky import BlueskyConnector
+from connectors.hackernews import HackerNewsConnector
+from connectors.mastodon import MastodonConnector
+from connectors.reddit import RedditConnector
+from connectors.rss import RssConnector
+from tracker.sandbox import SandboxServer, World, generate_world
+
+ZONE = ZoneInfo("Europe/Vienna")
+END = datetime(2026, 3, 2, tzinfo=ZONE)  # a local midnight: the last day (1 March) is complete
+SEED = 7
+FAST = HttpPolicy(connect_timeout=2, read_timeout=2, retries=2, backoff_base=0.01, backoff_cap=0.05)
+CONNECTORS: dict[str, Any] = {
+    "mastodon": MastodonConnector,
+    "bluesky": BlueskyConnector,
+    "hackernews": HackerNewsConnector,
+    "reddit": RedditConnector,
+    "rss": RssConnector,
+}
+SELECTOR_KEYS = (
+    "hashtag",
+    "account",
+    "query",
+    "url",
+    "tags",
+    "subreddit",
+    "user_agent",
+    "identifier",
+    "auth_url",
+)
+
+
+@pytest.fixture(scope="session")
+def big_world() -> World:
+    """Twelve weeks, as the demo has: for the statistical shape and the experiments."""
+    return generate_world(SEED, 12, END)
+
+
+@pytest.fixture(scope="session")
+def world() -> World:
+    """Four weeks: small enough that every end-to-end collection takes a fraction of a second."""
+    return generate_world(SEED, 4, END)
+
+
+@pytest.fixture
+def server(world: World) -> Iterator[SandboxServer]:
+    with SandboxServer(world) as running:
+        yield running
+
+
+@dataclass
+class Run:
+    """What one connector run yielded."""
+
+    pages: list[Page] = field(default_factory=list)
+    stats: AccountStats | None = None
+
+    @property
+    def items(self) -> list[Item]:
+        return [item for page in self.pages for item in page.items]
+
+    @property
+    def ids(self) -> list[str]:
+        return [item.external_id for item in self.items]
+
+    @property
+    def final(self) -> Page:
+        assert self.pages and self.pages[-1].final
+        return self.pages[-1]
+
+
+def spec_for(server: SandboxServer, name: str, **changes: Any) -> StreamSpec:
+    """The StreamSpec the tracker would build from server.stream_configs()'s table of `name`."""
+    config = next(c for c in server.stream_configs() if c["name"] == name) | changes
+    env = server.secrets()
+    secrets = {key: env[config[f"{key}_env"]] for key in ("app_password", "client_id", "client_secret", "token")
+               if f"{key}_env" in config}  # fmt: skip
+    return StreamSpec(
+        name=name,
+        connector=config["connector"],
+        role=config["role"],
+        base_url=config.get("base_url"),
+        selectors={k: str(config[k]) for k in SELECTOR_KEYS if config.get(k)},
+        secrets=secrets,
+        backfill=config["backfill"],
+        refresh_days=config.get("refresh_days", 14),
+    )
+
+
+def collect(
+    server: SandboxServer,
+    spec: StreamSpec,
+    cursor: dict[str, Any] | None = None,
+    *,
+    policy: HttpPolicy = FAST,
+    http: HttpClient | None = None,
+    connector: Any = None,
+    stats: bool = False,
+    sleep: Any = None,
+) -> Run:
+    """Run the stream's real connector to its final page, its clock pinned to the server's now.
+
+    The HttpClient is built inside the run's event loop (`sleep` replaces its waiting).
+    """
+
+    async def go() -> Run:
+        client = http or HttpClient.create(policy, **({"sleep": sleep} if sleep else {}))
+        try:
+            found = connector or make_connector(server, spec, client)
+            run = Run()
+            async for page in found.pages(cursor):
+                run.pages.append(page)
+            run.stats = await found.account_stats() if stats else None
+            return run
+        finally:
+            if http is None:
+                await client.aclose()
+
+    return asyncio.run(go())
+
+
+def make_connector(server: SandboxServer, spec: StreamSpec, http: HttpClient) -> Any:
+    """A connector whose idea of "now" (owned refresh windows) is the server's."""
+    cls = CONNECTORS[spec.connector]
+    if cls is MastodonConnector:
+        return cls(spec, http, now=lambda: server.now)
+    connector = cls(spec, http)
+    if isinstance(connector, BlueskyConnector):
+        connector.now = lambda: server.now
+    if isinstance(connector, HackerNewsConnector | RedditConnector):
+        connector.wall = lambda: server.now.timestamp()
+    return connector

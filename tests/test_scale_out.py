@@ -1,0 +1,80 @@
+"""Scale-out on PostgreSQL: two `tracker run` workers share one database; each stream is
+collected by one of them at a time, and a crashed holder's lease runs out."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import defaultdict
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from tests.conftest import write_config
+from tests.support import local_server, rss_feed
+from tracker import leases
+from tracker.store.db import open_store
+from tracker.store.models import CollectionRun, Mention, Stream
+
+STREAMS = 6
+
+
+def slow_feed(path: str) -> tuple[int, dict[str, str], bytes]:
+    time.sleep(0.4)  # long enough for two workers to race for the same stream
+    return 200, {"Content-Type": "application/rss+xml"}, rss_feed(30)
+
+
+@pytest.mark.slow
+def test_two_workers_never_collect_one_stream_at_once(tmp_path: Path, db_url: str) -> None:
+    if not db_url.startswith("postgresql"):
+        pytest.skip("scale-out is a PostgreSQL deployment")
+    with local_server(slow_feed) as server:
+        url = f"http://127.0.0.1:{server.server_address[1]}/feed.xml"
+        config = write_config(tmp_path, db_url=db_url, streams=[
+            {"name": f"feed-{i}", "connector": "rss", "url": url, "every": "10s"} for i in range(STREAMS)
+        ])  # fmt: skip
+        tracker = [sys.executable, "-m", "tracker", "--config", str(config)]
+        subprocess.run([*tracker, "db", "upgrade"], check=True, capture_output=True)
+        workers = [subprocess.Popen([*tracker, "run"], stderr=subprocess.PIPE, text=True) for _ in range(2)]
+        time.sleep(25)
+        for worker in workers:
+            worker.send_signal(signal.SIGTERM)
+        logs = [worker.communicate(timeout=60)[1] for worker in workers]
+    assert [w.returncode for w in workers] == [0, 0], logs
+    store = open_store(db_url)
+    with store.read() as session:
+        rows = session.execute(
+            select(Stream.name, CollectionRun.worker, CollectionRun.started_at, CollectionRun.finished_at,
+                   CollectionRun.status)  # fmt: skip
+            .join(CollectionRun, CollectionRun.stream_id == Stream.id)
+            .order_by(CollectionRun.started_at)
+        ).all()
+        mentions = len(session.scalars(select(Mention.id)).all())
+    store.close()
+    by_stream: dict[str, list[tuple[object, ...]]] = defaultdict(list)
+    for name, worker, started, finished, status in rows:
+        by_stream[name].append((started, finished, worker, status))
+    assert len(by_stream) == STREAMS
+    for name, runs in by_stream.items():
+        assert len(runs) >= 2, f"{name} was collected on schedule"
+        for (_, end, _, _), (start, _, _, _) in zip(runs, runs[1:], strict=False):
+            assert end is not None and end <= start, f"{name}: two runs overlapped"
+    pids = {worker.split(":")[1] for runs in by_stream.values() for *_, worker, _ in runs}
+    assert pids == {str(w.pid) for w in workers}, "both workers took part"
+    assert mentions == 30, "every stream reads the same feed: stored once"
+
+
+def test_a_crashed_holders_lease_runs_out(db_url: str) -> None:
+    store = open_store(db_url)
+    dead = f"elsewhere:{os.getpid() + 100000}"
+    ttl = timedelta(minutes=6)
+    assert leases.acquire(store, "collect:x", ttl, holder=dead)
+    assert not leases.acquire(store, "collect:x", ttl)
+    later = leases.utcnow() + ttl + timedelta(seconds=1)
+    assert leases.acquire(store, "collect:x", ttl, now=later)
+    store.close()
