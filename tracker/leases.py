@@ -35,6 +35,7 @@ def acquire(
     """Take (or extend) the lease `name` for `ttl`; False when another live holder has it."""
     holder = holder or worker_id()
     now = now or utcnow()
+    _release_if_dead(store, name)
     with store.write() as session:
         insert = insert_for(store.dialect)(LEASES).values(name=name, holder=holder, expires_at=now + ttl)
         upsert = insert.on_conflict_do_update(
@@ -43,6 +44,29 @@ def acquire(
             where=(LEASES.c.expires_at < now) | (LEASES.c.holder == holder),
         ).returning(LEASES.c.holder)
         return session.execute(upsert).scalar() == holder
+
+
+def _release_if_dead(store: Store, name: str) -> None:
+    """A lease held by a process of this host that no longer runs (killed, crashed) is void
+    at once; a holder on another host can only be outlived (its lease expires)."""
+    current = holder_of(store, name)
+    if current is None or current == worker_id():
+        return
+    host, _, pid = current.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit() or _alive(int(pid)):
+        return
+    with store.write() as session:
+        session.execute(delete(LEASES).where(LEASES.c.name == name, LEASES.c.holder == current))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists, under another user
+        return True
+    return True
 
 
 def release(store: Store, name: str, *, holder: str | None = None) -> None:
