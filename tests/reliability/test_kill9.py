@@ -47,8 +47,8 @@ def stored(db: Path) -> dict[str, set[str]]:
     finally:
         conn.close()
     found: dict[str, set[str]] = {}
-    for name, external_id in rows:
-        found.setdefault(name, set()).add(external_id)
+    for name, identity in rows:
+        found.setdefault(name, set()).add(identity)
     return found
 
 
