@@ -12,6 +12,7 @@ is `tracker --help`, the cost of starting a process at all.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import random
 import subprocess
@@ -112,19 +113,14 @@ def main() -> None:
     ref, _ = timed([*tracker, "--help"], work)
     rows = [("experiment measure --all", [*tracker, "experiment", "measure", "--all", "--json"], 20.0, None),
             ("reflect --json", [*tracker, "reflect", "--json"], 3.0, None)]  # fmt: skip
-    try:
-        import tracker.digest.command
-
+    if importlib.util.find_spec("tracker.digest.command") is not None:
         rows.append(("digest --out", [*tracker, "digest", "--out", str(work / "digest.html")], 3.0, 400.0))
-    except ImportError:
-        pass
     print(f"{'command':<28} {'time':>8} {'target':>8} {'ratio':>7} {'peak MB':>8} {'vs start-up':>12}")
     for label, cmd, target, memory in rows:
         elapsed, peak = timed(cmd, work)
         mem = f"{peak:>8.0f}" + (f" (<= {memory:.0f})" if memory else "")
-        print(
-            f"{label:<28} {elapsed:>6.2f} s {target:>6.1f} s {elapsed / target:>7.2f} {mem} {elapsed / ref:>10.1f}x"
-        )
+        ratio = elapsed / target
+        print(f"{label:<28} {elapsed:>6.2f} s {target:>6.1f} s {ratio:>7.2f} {mem} {elapsed / ref:>10.1f}x")
     print(f"{'reference: tracker --help':<28} {ref:>6.2f} s")
 
 

@@ -31,7 +31,7 @@ def test_example_config_is_valid_and_documents_every_key() -> None:
     text = EXAMPLE.read_text(encoding="utf-8")
     settings = parse_settings(tomllib.loads(text), EXAMPLE)
     assert {s.connector for s in settings.streams} == {"mastodon", "bluesky", "hackernews", "reddit", "rss"}
-    sections = re.split(r"^\[+([a-z]+)\]+\s*$", text, flags=re.MULTILINE)
+    sections = re.split(r"^(?:#\s*)?\[+([a-z]+)\]+\s*$", text, flags=re.MULTILINE)
     documented: dict[str, set[str]] = {}
     for name, body in zip(sections[1::2], sections[2::2], strict=True):
         keys = set(re.findall(r"^\s*#?\s*([a-z_]+)\s*=", body, flags=re.MULTILINE))

@@ -11,7 +11,7 @@ from sqlalchemy import select, update
 
 from connectors.base import Item
 from tracker.ingest import ensure_import_streams, upsert_items
-from tracker.metrics import day_runs, daily
+from tracker.metrics import daily, day_runs
 from tracker.store.db import Store, open_store
 from tracker.store.models import EngagementSnapshot, Mention, Stream
 
@@ -32,7 +32,9 @@ def add(store: Store, stream: str, *items: Item) -> dict[str, int]:
         return {name: sid for name, sid in session.execute(select(Stream.name, Stream.id))}
 
 
-def mention(n: int, when: datetime, text: str = "neutral words", sentiment: float | None = None, **kw: object) -> Item:
+def mention(
+    n: int, when: datetime, text: str = "neutral words", sentiment: float | None = None, **kw: object
+) -> Item:
     return Item(platform="rss", external_id=f"x{n}", text=text, created_at=when, lang="en",
                 sentiment=sentiment, **kw)  # type: ignore[arg-type]  # fmt: skip
 
@@ -66,7 +68,9 @@ def test_a_mention_in_two_streams_counts_once_and_scores_average(db_url: str) ->
     store = open_store(db_url)
     day = local(2026, 9, 2, 12)
     both = mention(1, day, sentiment=0.5)
-    add(store, "a", both, mention(2, day, sentiment=-0.5), mention(3, day + timedelta(hours=1), sentiment=0.9))
+    add(
+        store, "a", both, mention(2, day, sentiment=-0.5), mention(3, day + timedelta(hours=1), sentiment=0.9)
+    )
     ids = add(store, "b", both, mention(4, day, text="   "))
     with store.read() as session:
         counts = daily(session, "mentions", [ids["a"], ids["b"]], date(2026, 9, 2), date(2026, 9, 2), VIENNA)
@@ -76,7 +80,9 @@ def test_a_mention_in_two_streams_counts_once_and_scores_average(db_url: str) ->
     assert counts[date(2026, 9, 2)].value == 4.0
     assert mean[date(2026, 9, 2)].value == pytest.approx((0.5 - 0.5 + 0.9) / 3)
     assert mean[date(2026, 9, 2)].weight == 3.0, "the empty text is not scored"
-    assert share == {date(2026, 9, 2): share[date(2026, 9, 2)]} and share[date(2026, 9, 2)].value == pytest.approx(2 / 3)
+    assert share == {date(2026, 9, 2): share[date(2026, 9, 2)]} and share[
+        date(2026, 9, 2)
+    ].value == pytest.approx(2 / 3)
 
 
 def test_share_of_voice_against_competitors(db_url: str) -> None:
@@ -109,7 +115,11 @@ def test_engagement_is_read_at_the_same_age_for_every_post(db_url: str) -> None:
                                        likes=30, engagement=30))  # fmt: skip
         post.engagement = 30
     with store.read() as session:
-        values = daily(session, "engagement", [ids["own"]], date(2026, 9, 1), date(2026, 9, 4), VIENNA, now=now)
+        values = daily(
+            session, "engagement", [ids["own"]], date(2026, 9, 1), date(2026, 9, 4), VIENNA, now=now
+        )
     store.close()
-    assert values == {date(2026, 9, 2): values[date(2026, 9, 2)]}, "the young post waits; mentions do not count"
+    assert values == {date(2026, 9, 2): values[date(2026, 9, 2)]}, (
+        "the young post waits; mentions do not count"
+    )
     assert values[date(2026, 9, 2)].value == 8.0, "taken at 48 h, not the 30 it has now"

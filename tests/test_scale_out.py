@@ -10,6 +10,7 @@ import sys
 import time
 from collections import defaultdict
 from datetime import timedelta
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -49,8 +50,13 @@ def test_two_workers_never_collect_one_stream_at_once(tmp_path: Path, db_url: st
     store = open_store(db_url)
     with store.read() as session:
         rows = session.execute(
-            select(Stream.name, CollectionRun.worker, CollectionRun.started_at, CollectionRun.finished_at,
-                   CollectionRun.status)  # fmt: skip
+            select(
+                Stream.name,
+                CollectionRun.worker,
+                CollectionRun.started_at,
+                CollectionRun.finished_at,
+                CollectionRun.status,
+            )
             .join(CollectionRun, CollectionRun.stream_id == Stream.id)
             .order_by(CollectionRun.started_at)
         ).all()
@@ -62,7 +68,7 @@ def test_two_workers_never_collect_one_stream_at_once(tmp_path: Path, db_url: st
     assert len(by_stream) == STREAMS
     for name, runs in by_stream.items():
         assert len(runs) >= 2, f"{name} was collected on schedule"
-        for (_, end, _, _), (start, _, _, _) in zip(runs, runs[1:], strict=False):
+        for (_, end, _, _), (start, _, _, _) in pairwise(runs):
             assert end is not None and end <= start, f"{name}: two runs overlapped"
     pids = {worker.split(":")[1] for runs in by_stream.values() for *_, worker, _ in runs}
     assert pids == {str(w.pid) for w in workers}, "both workers took part"

@@ -38,6 +38,10 @@ experiment_app = typer.Typer(
     help="Register, measure and conclude experiments.", no_args_is_help=True, rich_markup_mode=None
 )
 app.add_typer(experiment_app, name="experiment")
+sandbox_app = typer.Typer(
+    help="The simulated social API the demo and the tests use.", no_args_is_help=True, rich_markup_mode=None
+)
+app.add_typer(sandbox_app, name="sandbox")
 
 ConfigOpt = Annotated[
     Path | None,
@@ -309,16 +313,23 @@ def run(config: ConfigOpt = None) -> None:
 @app.command()
 def status(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
     """Per stream: last run, its outcome and counts, last error, coverage, next run, followers."""
+    from tracker.digest.job import next_digest_time
+    from tracker.digest.send import delivery_status
     from tracker.status import stream_status
+    from tracker.timeutil import iso_z, utcnow
 
     settings = settings_for(config)
     store = store_for(settings)
     try:
         streams = stream_status(store=store, settings=settings)
+        digests = delivery_status(store)
     finally:
         store.close()
+    upcoming = next_digest_time(settings, utcnow())
     if as_json:
-        print_json({"streams": streams})
+        print_json(
+            {"streams": streams, "digests": digests, "next_digest": iso_z(upcoming) if upcoming else None}
+        )
         return
     if not streams:
         typer.echo("no streams yet: add [[streams]] to the configuration, or import mentions")
@@ -336,6 +347,20 @@ def status(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
             typer.echo(f"  followers of {s['followers']['account']}: {s['followers']['count']}")
         if s["next_run"]:
             typer.echo(f"  next run {s['next_run']}")
+    _print_digests(digests, iso_z(upcoming) if upcoming else None)
+
+
+def _print_digests(digests: list[dict[str, Any]], upcoming: str | None) -> None:
+    if upcoming:
+        typer.echo(f"next digest: {upcoming}")
+    for d in digests:
+        if d["status"] == "in_doubt":
+            typer.echo(
+                f"digest {d['week']} to {d['recipient']}: in doubt: may or may not have arrived; "
+                f"`tracker digest --week {d['week']} --send --force` resends"
+            )
+        else:
+            typer.echo(f"digest {d['week']} to {d['recipient']}: {d['status']}")
 
 
 # -- experiments ------------------------------------------------------------------------------
@@ -681,6 +706,92 @@ def reflect(
         print_json(result)
     else:
         typer.echo(review_text(result))
+
+
+# -- digest -----------------------------------------------------------------------------------
+
+
+@app.command()
+def digest(
+    week: Annotated[
+        str | None, typer.Option("--week", help="ISO week YYYY-Www (default: the last complete week).")
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Write the digest: .eml (whole message) or .html (preview).")
+    ] = None,
+    send: Annotated[
+        bool, typer.Option("--send", help="Send it by email to [digest] to, over [smtp].")
+    ] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Send again to recipients who already have this week's digest.")
+    ] = False,
+    config: ConfigOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Build the weekly review digest; write it, print it, or send it (once per week and recipient)."""
+    from tracker.digest.command import run_digest
+
+    settings = settings_for(config)
+    store = store_for(settings)
+    try:
+        code = run_digest(settings, store, week=week, out=out, send=send, force=force, as_json=as_json)
+    finally:
+        store.close()
+    if code:
+        raise typer.Exit(code)
+
+
+# -- demo and sandbox ---------------------------------------------------------------------------
+
+
+@app.command()
+def demo(
+    directory: Annotated[Path, typer.Option("--dir", help="Where to build the demo workspace.")] = Path(
+        "tracker-demo"
+    ),
+    weeks: Annotated[int, typer.Option("--weeks", help="Weeks of simulated history (at least 4).")] = 12,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the simulated world.")] = 42,
+    config: ConfigOpt = None,
+) -> None:
+    """Run the whole product offline against a local simulated social API, in under a minute."""
+    from tracker.demo import run_demo, summary
+
+    report = run_demo(
+        directory.resolve(), weeks=weeks, seed=seed, echo=typer.echo, progress=sys.stdout.isatty()
+    )
+    for line in summary(report):
+        typer.echo(line)
+
+
+@sandbox_app.command("serve")
+def sandbox_serve(
+    port: Annotated[
+        int | None, typer.Option("--port", help="Port on 127.0.0.1 (default: [sandbox] port, else free).")
+    ] = None,
+    seed: Annotated[
+        int | None, typer.Option("--seed", help="Seed of the world (default: [sandbox] seed, else 42).")
+    ] = None,
+    weeks: Annotated[
+        int | None, typer.Option("--weeks", help="Weeks of history (default: [sandbox] weeks, else 12).")
+    ] = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Serve the simulated platforms on 127.0.0.1 until Ctrl-C; with a demo's config, its same world."""
+    from tracker.sandbox.server import serve as serve_sandbox
+
+    sandbox = None
+    if config or state.config or Path("tracker.toml").exists():
+        sandbox = settings_for(config).sandbox
+    serve_sandbox(
+        seed if seed is not None else (sandbox.seed if sandbox else 42),
+        weeks if weeks is not None else (sandbox.weeks if sandbox else 12),
+        port if port is not None else (sandbox.port if sandbox else 0),
+        end=sandbox.end if sandbox else None,
+        require_bluesky_login=sandbox.bluesky_login if sandbox else True,
+        brand=sandbox.brand if sandbox else "Acme",
+        competitor=sandbox.competitor if sandbox else "Globex",
+        out=typer.echo,
+    )
 
 
 # -- helpers ----------------------------------------------------------------------------------

@@ -14,13 +14,13 @@ import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from tracker.errors import ConfigError, UserError
-from tracker.timeutil import parse_duration
+from tracker.timeutil import parse_duration, parse_instant
 
 CONFIG_ENV = "TRACKER_CONFIG"
 DEFAULT_CONFIG_NAME = "tracker.toml"
@@ -69,6 +69,7 @@ SECTION_KEYS: dict[str, tuple[str, ...]] = {
     "web": ("host", "port"),
     "maturity": ("model",),
     "experiments": ("engagement_age",),
+    "sandbox": ("seed", "weeks", "port", "end", "brand", "competitor", "bluesky_login"),
     "streams": STREAM_KEYS,
 }
 # Keys people write by mistake instead of the `_env` form.
@@ -158,6 +159,19 @@ class ExperimentsConfig:
 
 
 @dataclass(frozen=True)
+class SandboxConfig:
+    """The simulated world a demo workspace was built on (`tracker sandbox serve` serves it again)."""
+
+    seed: int
+    weeks: int = 12
+    port: int = 0
+    end: datetime | None = None
+    brand: str = "Acme"
+    competitor: str = "Globex"
+    bluesky_login: bool = True
+
+
+@dataclass(frozen=True)
 class WebConfig:
     host: str = "127.0.0.1"
     port: int = 8000
@@ -178,6 +192,7 @@ class Settings:
     web: WebConfig = field(default_factory=WebConfig)
     maturity_model: Path | None = None
     experiments: ExperimentsConfig = field(default_factory=ExperimentsConfig)
+    sandbox: SandboxConfig | None = None
 
     @property
     def directory(self) -> Path:
@@ -235,6 +250,7 @@ def parse_settings(raw: Mapping[str, Any], path: Path) -> Settings:
         smtp=v.smtp(raw),
         web=v.web(v.section(raw, "web")),
         maturity_model=v.maturity(v.section(raw, "maturity"), path.parent),
+        sandbox=v.sandbox(raw),
         experiments=ExperimentsConfig(
             engagement_age=v.duration(
                 v.section(raw, "experiments"), "experiments.engagement_age", timedelta(hours=48)
@@ -525,6 +541,37 @@ class _Validator:
         if config.username and not config.password_env:
             self.add("smtp.password_env", "a username needs a password: name its variable here")
         return config
+
+    def sandbox(self, raw: Mapping[str, Any]) -> SandboxConfig | None:
+        if "sandbox" not in raw:
+            return None
+        t = self.section(raw, "sandbox")
+        end = t.get("end")
+        moment = None
+        if end is not None:
+            try:
+                if isinstance(end, datetime):
+                    moment = end if end.tzinfo else end.replace(tzinfo=UTC)
+                else:
+                    moment = parse_instant(str(end))
+            except ValueError:
+                self.add(
+                    "sandbox.end",
+                    f"expected a timestamp with offset like 2026-11-27T00:00:00+01:00, got {end!r}",
+                )
+        login = t.get("bluesky_login", True)
+        if not isinstance(login, bool):
+            self.add("sandbox.bluesky_login", f"expected true or false, got {login!r}")
+            login = True
+        return SandboxConfig(
+            seed=self.integer(t, "sandbox.seed", 0, 0, 2**31),
+            weeks=self.integer(t, "sandbox.weeks", 12, 1, 104),
+            port=self.integer(t, "sandbox.port", 0, 0, 65535),
+            end=moment,
+            brand=self.string(t, "sandbox.brand") or "Acme",
+            competitor=self.string(t, "sandbox.competitor") or "Globex",
+            bluesky_login=login,
+        )
 
     def web(self, t: Mapping[str, Any]) -> WebConfig:
         return WebConfig(

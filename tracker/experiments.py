@@ -417,6 +417,17 @@ def measure(
     return results
 
 
+def measure_open(store: Store, settings: Settings, *, now: datetime | None = None) -> list[dict[str, Any]]:
+    """The daily job: measure every running or ended experiment (not planned, concluded or cancelled)."""
+    now = now or utcnow()
+    today = now.astimezone(settings.organisation.zone).date()
+    with store.read() as session:
+        ids = [
+            e.id for e in session.scalars(select(Experiment)) if status_of(e, today) in ("running", "ended")
+        ]
+    return measure(store, settings, ids, now=now) if ids else []
+
+
 def _measure_one(session: Session, settings: Settings, exp: Experiment, now: datetime) -> dict[str, Any]:
     from tracker import stats
 

@@ -3,7 +3,9 @@
 The schedule is built from the config at each start (APScheduler 3 job stores
 cannot be shared between processes); what ran when is read from the database, so
 a restarted worker runs what is due once (missed runs coalesce) and then keeps to
-each stream's `every`. Jobs have stable ids (`collect:{stream}`), never overlap
+each stream's `every`; experiments are measured daily, the reflection is stored
+weekly, and the digest job checks hourly whether the week's digest is due or has
+recipients left to retry. Jobs have stable ids (`collect:{stream}`), never overlap
 themselves (max_instances=1), and a failing job is logged and tried again at its
 next time while the others go on. SIGINT/SIGTERM stop it cleanly: running jobs are
 cancelled at their next await, which is never inside a write, and record how far
@@ -28,10 +30,16 @@ from tracker.collect import collect_stream, http_policy
 from tracker.config import Settings, StreamConfig
 from tracker.ingest import sync_streams
 from tracker.store.db import Store
-from tracker.store.models import CollectionRun, Stream
+from tracker.store.models import CollectionRun, ExperimentResult, MaturitySnapshot, Stream
 from tracker.timeutil import utcnow
 
 log = logging.getLogger("tracker.scheduler")
+HOUR, DAY, WEEK = timedelta(hours=1), timedelta(days=1), timedelta(days=7)
+
+
+def _due(now: datetime, last: datetime | None, every: timedelta) -> datetime:
+    """When a periodic job is next due, from when it last ran (recorded in the database)."""
+    return now if last is None else max(now, last + every)
 
 
 @dataclass(frozen=True)
@@ -70,7 +78,49 @@ class Worker:
             previous = last.get(conf.name)
             due = now if previous is None else max(now, previous + conf.every)
             specs.append(JobSpec(f"collect:{conf.name}", conf.every, due, self._collect_job(conf)))
+        with self.store.read() as session:
+            measured = session.scalar(select(func.max(ExperimentResult.measured_at)))
+            snapshot = session.scalar(select(func.max(MaturitySnapshot.taken_at)))
+        specs.append(JobSpec("measure", DAY, _due(now, measured, DAY), self._in_thread(self._measure)))
+        specs.append(
+            JobSpec("reflect:snapshot", WEEK, _due(now, snapshot, WEEK), self._in_thread(self._snapshot))
+        )
+        if self.settings.digest is not None and self.settings.smtp is not None:
+            from tracker.digest.job import first_hourly_run
+
+            # Hourly on the minute of [digest] time: the send lands on time, and a failed
+            # recipient is retried every hour (what was sent is in the database).
+            specs.append(
+                JobSpec("digest", HOUR, first_hourly_run(self.settings, now), self._in_thread(self._digest))
+            )
         return specs
+
+    def _in_thread(self, work: Callable[[], None]) -> Callable[[], Awaitable[None]]:
+        """Analysis jobs are CPU and database work: run them off the event loop so collection goes on."""
+
+        async def run() -> None:
+            await asyncio.to_thread(work)
+
+        return run
+
+    def _measure(self) -> None:
+        """Measure running and ended experiments (concluded ones keep their final result)."""
+        from tracker.experiments import measure_open
+
+        results = measure_open(self.store, self.settings)
+        log.info("measure: %d experiments measured", len(results))
+
+    def _snapshot(self) -> None:
+        from tracker.maturity import load_model
+        from tracker.reflection import snapshot
+
+        result = snapshot(self.store, self.settings, load_model(self.settings))
+        log.info("reflect: stage %s (%s) stored", result["stage"]["number"], result["stage"]["name"])
+
+    def _digest(self) -> None:
+        from tracker.digest.job import digest_job
+
+        digest_job(self.settings, self.store, utcnow())
 
     def _collect_job(self, conf: StreamConfig) -> Callable[[], Awaitable[None]]:
         async def run() -> None:

@@ -108,7 +108,8 @@ def select(items: list[Item], known: Known | None, backfill: int) -> tuple[list[
 
     The newest `backfill` distinct entries are kept. `capped` when the cap dropped an
     entry not known before; `complete` when nothing was dropped and the feed reaches
-    back to a known entry (always, on a first run or for an empty feed).
+    back to a known entry. A first read of a non-empty feed is never complete: a feed
+    lists only its latest entries, so it says nothing of the time before its oldest one.
     """
     unique: dict[str, Item] = {}
     for item in items:
@@ -117,7 +118,7 @@ def select(items: list[Item], known: Known | None, backfill: int) -> tuple[list[
     ordered = sorted(unique.values(), key=lambda item: item.created_at, reverse=True)
     kept, dropped = ordered[:backfill], ordered[backfill:]
     if known is None:
-        return kept, not dropped, bool(dropped)
+        return kept, not ordered, bool(dropped)
     capped = any(not known.covers(item) for item in dropped)
     reached = not ordered or any(known.covers(item) for item in ordered)
     return kept, reached and not capped, capped

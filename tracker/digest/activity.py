@@ -1,0 +1,169 @@
+"""What the team did in the week: experiments and the maturity stage (from the reflection)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+
+from tracker.config import Settings
+from tracker.digest.weeks import Week
+from tracker.experiments import Registry
+from tracker.maturity import Model
+from tracker.reflection import reflect
+from tracker.report import lift_text
+from tracker.store.db import Store
+from tracker.store.models import ExperimentResult
+from tracker.timeutil import parse_instant
+
+TAGS = ("started", "running", "ended", "measured", "concluded")
+RESULT_FIELDS = (
+    "verdict",
+    "method",
+    "lift_abs",
+    "lift_rel",
+    "ci_low",
+    "ci_high",
+    "ci_abs_low",
+    "ci_abs_high",
+)
+
+
+def experiments(
+    store: Store, settings: Settings, model: Model, week: Week, now: datetime
+) -> dict[str, list[dict[str, Any]]]:
+    """Experiments started, running, ended, measured and concluded in the week (one may be in several).
+
+    The result shown is the newest measured by the end of the week after (or now, if
+    earlier): the final verdict of an experiment that ended on Sunday is measured on
+    Monday, in time for Monday's digest, and an old week's digest stays as it was.
+    "Measured" is news only: a first result, or a verdict that changed since the week
+    began (experiments are re-measured daily, and an unchanged verdict is not news).
+    """
+    zone = settings.organisation.zone
+    lo, hi = week.bounds(zone)
+    cutoff = min(now, hi + timedelta(days=7))
+    records = [r for r in Registry(store, settings, model).list_all() if r["status"] != "cancelled"]
+    results = _results_before(store, cutoff)
+    earlier = _verdicts_before(store, lo)
+    found: dict[str, list[dict[str, Any]]] = {tag: [] for tag in TAGS}
+    for record in records:
+        result = results.get(record["id"])
+        measured = (
+            result is not None
+            and parse_instant(result["measured_at"]) >= lo
+            and result["verdict"] != earlier.get(record["id"])
+        )
+        tags = _tags(record, week, zone, measured=measured)
+        if not tags:
+            continue
+        entry = _entry(record, result, tags, model)
+        for tag in tags:
+            found[tag].append(entry)
+    return found
+
+
+def _results_before(store: Store, cutoff: datetime) -> dict[int, dict[str, Any]]:
+    """Per experiment, the payload of its newest valid result measured before `cutoff`."""
+    newest = (
+        select(func.max(ExperimentResult.id))
+        .where(ExperimentResult.valid.is_(True), ExperimentResult.measured_at < cutoff)
+        .group_by(ExperimentResult.experiment_id)
+    )
+    with store.read() as session:
+        rows = session.scalars(select(ExperimentResult).where(ExperimentResult.id.in_(newest)))
+        return {r.experiment_id: {**r.payload, "id": r.experiment_id} for r in rows}
+
+
+def _verdicts_before(store: Store, moment: datetime) -> dict[int, str]:
+    """Per experiment, the verdict of its newest valid result measured before `moment`."""
+    newest = (
+        select(func.max(ExperimentResult.id))
+        .where(ExperimentResult.valid.is_(True), ExperimentResult.measured_at < moment)
+        .group_by(ExperimentResult.experiment_id)
+    )
+    query = select(ExperimentResult.experiment_id, ExperimentResult.verdict).where(
+        ExperimentResult.id.in_(newest)
+    )
+    with store.read() as session:
+        return {exp_id: verdict for exp_id, verdict in session.execute(query)}
+
+
+def _tags(record: dict[str, Any], week: Week, zone: Any, *, measured: bool) -> list[str]:
+    start, end = date.fromisoformat(record["start"]), date.fromisoformat(record["end"])
+    concluded = record["concluded_at"]
+    tags = []
+    if week.start <= start <= week.end:
+        tags.append("started")
+    if start < week.start and end > week.end:
+        tags.append("running")
+    if week.start <= end <= week.end:
+        tags.append("ended")
+    if measured:
+        tags.append("measured")
+    if concluded and week.start <= parse_instant(concluded).astimezone(zone).date() <= week.end:
+        tags.append("concluded")
+    return tags
+
+
+def _entry(
+    record: dict[str, Any], result: dict[str, Any] | None, tags: list[str], model: Model
+) -> dict[str, Any]:
+    practice = model.practice(record["practice"])
+    shown = None
+    if result is not None:
+        shown = {key: result.get(key) for key in RESULT_FIELDS}
+        shown.update(
+            baseline_value=result["baseline"]["value"],
+            treatment_value=result["treatment"]["value"],
+            excluded_days=len(result.get("excluded_days", [])),
+            measured_at=result["measured_at"],
+            text=lift_text(result),
+        )
+    return {
+        "id": record["id"],
+        "title": record["title"],
+        "practice": record["practice"],
+        "practice_name": practice.name if practice else record["practice"],
+        "metric": record["metric"],
+        "expect": record["expect"],
+        "status": record["status"],
+        "owner": record["owner"],
+        "team": record["team"],
+        "streams": record["streams"],
+        "start": record["start"],
+        "end": record["end"],
+        "this_week": tags,
+        "verdict": result["verdict"] if result else None,
+        "result": shown,
+        "learning": record["learning"],
+        "decision": record["decision"],
+    }
+
+
+def maturity(store: Store, settings: Settings, model: Model, week: Week) -> dict[str, Any]:
+    """The stage as of the week's last day, the moves made in the week, and the next steps."""
+    result = reflect(store, settings, model, as_of=week.end)
+    moves = [m for m in result["moves"] if week.start.isoformat() <= m["date"] <= week.end.isoformat()]
+    steps = []
+    for step in result["next_steps"]:
+        names = [{"key": k, "name": p.name if (p := model.practice(k)) else k} for k in step["practices"]]
+        steps.append(
+            {
+                "requirement": step["requirement"],
+                "advice": step["advice"],
+                "practices": names,
+                "stage": step["stage"],
+            }
+        )
+    return {
+        "as_of": result["as_of"],
+        "stage": result["stage"],
+        "stages": len(model.stages),
+        "since": result["since"],
+        "moves": moves,
+        "last_move": result["moves"][-1] if result["moves"] else None,
+        "next_steps": steps,
+        "dimensions": {name: d["score"] for name, d in result["dimensions"].items()},
+    }

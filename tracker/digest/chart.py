@@ -1,0 +1,107 @@
+"""The digest's chart: daily mentions (bars) and mean sentiment (line) over the last 8 weeks.
+
+matplotlib is imported only here, inside the function, and used through its
+object API on the Agg canvas: no pyplot, no global figure state, no display, so it
+is safe in the scheduler's worker threads and keeps `tracker --help` fast.
+"""
+
+from __future__ import annotations
+
+import io
+from datetime import date
+from typing import Any
+
+WIDTH_IN, HEIGHT_IN, DPI = 6.0, 3.0, 200  # shown 600 px wide: sharp on high-density screens
+PAST, WEEK, SPIKE, LINE = "#c7d2fe", "#4f46e5", "#dc2626", "#d97706"
+INK, MUTED, GRID, SHADE = "#111827", "#6b7280", "#e5e7eb", "#eef2ff"
+
+
+def chart_png(data: dict[str, Any]) -> bytes:
+    """A PNG of the data's `chart` series: mentions on top, sentiment below, the digest week shaded."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    days = [date.fromisoformat(d["day"]) for d in data["chart"]["days"]]
+    counts = [d["mentions"] for d in data["chart"]["days"]]
+    week_start = date.fromisoformat(data["week"]["start"])
+    spikes = {date.fromisoformat(s["day"]) for s in data["spikes"] if s["role"] != "competitor"}
+    colours = [WEEK if d >= week_start else PAST for d in days]
+
+    fig = Figure(figsize=(WIDTH_IN, HEIGHT_IN), dpi=DPI)
+    FigureCanvasAgg(fig)
+    top, bottom = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [2.3, 1], "hspace": 0.12})
+    fig.subplots_adjust(left=0.085, right=0.985, top=0.88, bottom=0.09)
+    x = list(range(len(days)))
+    top.bar(x, counts, width=0.78, color=colours, zorder=2)
+    height = max(5, max(counts, default=0) * 1.14)
+    top.set_ylim(0, height)
+    # Spikes are per stream: mark the day above its bar rather than paint a total that may look normal.
+    marked = [i for i, d in enumerate(days) if d in spikes]
+    top.scatter(marked, [counts[i] + height * 0.045 for i in marked], marker="v", s=16, color=SPIKE, zorder=3)
+    _frame(top, days, "mentions per day")
+    _sentiment(bottom, x, data["chart"]["days"])
+    _frame(bottom, days, "sentiment")
+    _ticks(bottom, days)
+    _legend(fig, bool(spikes))
+    if not any(counts):
+        top.text(0.5, 0.5, "No mentions in these 8 weeks", transform=top.transAxes, ha="center",
+                 va="center", color=MUTED, fontsize=8)  # fmt: skip
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", facecolor="white")
+    return buffer.getvalue()
+
+
+def _frame(ax: Any, days: list[date], label: str) -> None:
+    """Quiet axes: horizontal grid, week separators, the digest week shaded."""
+    ax.set_xlim(-0.6, len(days) - 0.4)
+    ax.tick_params(axis="both", labelsize=7.5, colors=MUTED, length=0, pad=3)
+    ax.grid(axis="y", color=GRID, linewidth=0.6, zorder=0)
+    for i, d in enumerate(days):
+        if d.weekday() == 0 and i:
+            ax.axvline(i - 0.5, color=GRID, linewidth=0.6, zorder=1)
+    if days:
+        ax.axvspan(len(days) - 7.5, len(days) - 0.5, color=SHADE, zorder=0)
+    for side in ("top", "right", "left"):
+        ax.spines[side].set_visible(False)
+    ax.spines["bottom"].set_color(GRID)
+    ax.set_ylabel(label, fontsize=7.5, color=MUTED)
+
+
+def _ticks(ax: Any, days: list[date]) -> None:
+    mondays = [i for i, d in enumerate(days) if d.weekday() == 0]
+    ax.set_xticks(mondays, [f"{days[i].day} {days[i]:%b}" for i in mondays])
+
+
+def _sentiment(ax: Any, x: list[int], days: list[dict[str, Any]]) -> None:
+    """Daily mean sentiment (gaps where nothing was scored), filled towards zero."""
+    values = [d["sentiment"] if d["sentiment"] is not None else float("nan") for d in days]
+    known = [v for v in values if v == v]
+    reach = max([0.25, *(abs(v) * 1.15 for v in known)])
+    ax.set_ylim(max(-1.0, -reach), min(1.0, reach))
+    ax.axhline(0, color=MUTED, linewidth=0.6, zorder=2)
+    ax.fill_between(x, values, 0, where=[v == v and v >= 0 for v in values], color="#a7f3d0",
+                    interpolate=True, linewidth=0, zorder=1)  # fmt: skip
+    ax.fill_between(x, values, 0, where=[v == v and v < 0 for v in values], color="#fecaca",
+                    interpolate=True, linewidth=0, zorder=1)  # fmt: skip
+    ax.plot(x, values, color=LINE, linewidth=1.1, zorder=3)
+    ax.yaxis.set_major_locator(_locator())
+
+
+def _locator() -> Any:
+    from matplotlib.ticker import MaxNLocator
+
+    return MaxNLocator(nbins=3, symmetric=True)
+
+
+def _legend(fig: Any, spikes: bool) -> None:
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    handles: list[Any] = [Patch(color=PAST, label="earlier weeks"), Patch(color=WEEK, label="this week")]
+    if spikes:
+        handles.append(
+            Line2D([], [], color=SPIKE, marker="v", linestyle="", markersize=4.5, label="a stream spiked")
+        )
+    handles.append(Line2D([], [], color=LINE, linewidth=1.4, label="mean sentiment (-1 to +1)"))
+    fig.legend(handles=handles, loc="upper left", bbox_to_anchor=(0.075, 0.995), ncols=len(handles),
+               frameon=False, fontsize=7.5, handlelength=1.2, columnspacing=1.4, labelcolor=INK)  # fmt: skip

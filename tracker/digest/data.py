@@ -1,0 +1,383 @@
+"""The digest's data: one ISO week against the week before, read from the store (SPEC §8).
+
+Everything the email says is in one JSON-ready dict (`tracker digest --json` prints
+it; the templates only format it). Figures come from `tracker.metrics.daily`, the
+same SQL aggregation the experiments are measured with, so a stream's mentions in
+the digest and in an experiment's baseline agree. "Our" streams are the brand and
+owned ones; competitor streams get their own rows but stay out of the totals.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from tracker.config import Settings
+from tracker.coverage import uncovered_days
+from tracker.digest import fmt
+from tracker.digest.spikes import find_spikes
+from tracker.digest.weeks import Week
+from tracker.maturity import Model
+from tracker.metrics import DayValue, daily
+from tracker.store.db import Store
+from tracker.store.models import CollectionRun, Mention, MentionStream, Stream
+from tracker.timeutil import iso_z, utcnow
+
+CHART_WEEKS = 8
+TOP_MENTIONS = 5
+TOP_OWN_POSTS = 3
+TEXT_LIMIT = 400  # characters of a mention's text shown in the digest
+METRICS = ("mentions", "sentiment", "positive_share", "engagement")
+
+
+@dataclass(frozen=True)
+class _Stream:
+    name: str
+    role: str
+    connector: str
+    id: int | None  # None: configured but not in the database yet
+    configured: bool
+
+
+@dataclass(frozen=True)
+class _Ctx:
+    """What every part of the build needs."""
+
+    session: Session
+    settings: Settings
+    week: Week
+    zone: ZoneInfo
+    now: datetime
+
+    @property
+    def history_first(self) -> date:
+        return self.week.start - timedelta(days=7 * CHART_WEEKS)
+
+    @property
+    def last_complete_day(self) -> date:
+        return self.now.astimezone(self.zone).date() - timedelta(days=1)
+
+    def series(self, metric: str, ids: Sequence[int], first: date, competitors: Sequence[int] = ()) -> Any:
+        return daily(
+            self.session,
+            metric,
+            ids,
+            first,
+            self.week.end,
+            self.zone,
+            competitor_ids=competitors,
+            engagement_age=self.settings.experiments.engagement_age,
+            now=self.now,
+        )
+
+
+def build_digest(
+    store: Store, settings: Settings, week: Week, *, model: Model, now: datetime | None = None
+) -> dict[str, Any]:
+    """The whole digest of `week` as plain data (dates ISO, instants UTC with Z)."""
+    now = now or utcnow()
+    zone = settings.organisation.zone
+    with store.read() as session:
+        ctx = _Ctx(session, settings, week, zone, now)
+        streams = _streams(session, settings)
+        uncovered = _uncovered(ctx, streams)
+        data: dict[str, Any] = {
+            **_header(ctx),
+            "summary": _summary(ctx, streams),
+            "streams": [_stream_figures(ctx, s, uncovered.get(s.name, [])) for s in streams],
+            "chart": _chart(ctx, streams),
+            "spikes": _spikes(ctx, streams, uncovered),
+            "top_mentions": _top(ctx, streams, kind="mention", limit=TOP_MENTIONS),
+            "top_own_posts": _top(ctx, streams, kind="own", limit=TOP_OWN_POSTS),
+            "health": _health(ctx, streams, uncovered),
+        }
+    from tracker.digest.activity import experiments, maturity
+
+    data["experiments"] = experiments(store, settings, model, week, now)
+    data["maturity"] = maturity(store, settings, model, week)
+    data["highlights"] = fmt.highlights(data)
+    return data
+
+
+def _header(ctx: _Ctx) -> dict[str, Any]:
+    week, previous = ctx.week, ctx.week.previous
+    return {
+        "organisation": ctx.settings.organisation.name,
+        "timezone": ctx.settings.organisation.timezone,
+        "week": {
+            "label": week.label,
+            "start": week.start.isoformat(),
+            "end": week.end.isoformat(),
+            "title": week.title(),
+            "complete": ctx.now >= week.bounds(ctx.zone)[1],
+        },
+        "previous_week": {
+            "label": previous.label,
+            "start": previous.start.isoformat(),
+            "end": previous.end.isoformat(),
+        },
+        "engagement_age_hours": round(ctx.settings.experiments.engagement_age.total_seconds() / 3600, 1),
+        "generated_at": iso_z(ctx.now.replace(microsecond=0)),
+    }
+
+
+def _streams(session: Session, settings: Settings) -> list[_Stream]:
+    """Configured streams in config order, then import-only ones by name; competitors last."""
+    rows = {s.name: s for s in session.scalars(select(Stream))}
+    found = []
+    for conf in settings.streams:
+        row = rows.get(conf.name)
+        found.append(_Stream(conf.name, conf.role, conf.connector, row.id if row else None, True))
+    for name in sorted(set(rows) - {s.name for s in settings.streams}):
+        row = rows[name]
+        found.append(_Stream(name, row.role, row.connector, row.id, False))
+    return sorted(found, key=lambda s: s.role == "competitor")
+
+
+def _ours(streams: Sequence[_Stream]) -> list[int]:
+    ids = [s.id for s in streams if s.id is not None and s.role != "competitor"]
+    return ids or [s.id for s in streams if s.id is not None]
+
+
+def _competitors(streams: Sequence[_Stream]) -> list[int]:
+    return [s.id for s in streams if s.id is not None and s.role == "competitor"]
+
+
+# -- figures ----------------------------------------------------------------------------------
+
+
+def _week_value(values: dict[date, DayValue], week: Week, metric: str) -> tuple[float | None, float]:
+    """(the week's value, its weight): a count sums; means are weighted by their day's weight."""
+    days = [values[d] for d in week.days() if d in values]
+    if metric == "mentions":
+        return float(sum(v.value for v in days)), float(len(days))
+    weight = sum(v.weight for v in days)
+    if not weight:
+        return None, 0.0
+    return sum(v.value * v.weight for v in days) / weight, weight
+
+
+def _entry(values: dict[date, DayValue], week: Week, metric: str) -> dict[str, Any]:
+    """A metric this week and last, with the change (relative only for counts and engagement)."""
+    value, n = _week_value(values, week, metric)
+    previous, previous_n = _week_value(values, week.previous, metric)
+    change = value - previous if value is not None and previous is not None else None
+    relative = metric in ("mentions", "engagement")
+    return {
+        "value": value,
+        "previous": previous,
+        "change": change,
+        "change_rel": change / previous if relative and change is not None and previous else None,
+        "n": n,
+        "previous_n": previous_n,
+    }
+
+
+def _figures(ctx: _Ctx, ids: Sequence[int], competitors: Sequence[int] = ()) -> dict[str, Any]:
+    first = ctx.week.previous.start
+    figures = {metric: _entry(ctx.series(metric, ids, first), ctx.week, metric) for metric in METRICS}
+    if competitors:
+        sov = ctx.series("share_of_voice", ids, first, competitors)
+        figures["share_of_voice"] = _entry(sov, ctx.week, "share_of_voice")
+    return figures
+
+
+def _summary(ctx: _Ctx, streams: Sequence[_Stream]) -> dict[str, Any]:
+    ours = _ours(streams)
+    names = [s.name for s in streams if s.role != "competitor"] or [s.name for s in streams]
+    figures = _figures(ctx, ours, _competitors(streams)) if ours else _figures(ctx, [])
+    return {"streams": names, **figures}
+
+
+def _stream_figures(ctx: _Ctx, stream: _Stream, uncovered: list[date]) -> dict[str, Any]:
+    week_days = set(ctx.week.days())
+    return {
+        "name": stream.name,
+        "role": stream.role,
+        "connector": stream.connector,
+        **_figures(ctx, [stream.id] if stream.id is not None else []),
+        "uncovered_days": [d.isoformat() for d in uncovered if d in week_days],
+    }
+
+
+def _chart(ctx: _Ctx, streams: Sequence[_Stream]) -> dict[str, Any]:
+    """Daily mentions and mean sentiment of our streams over the last 8 weeks."""
+    ours = _ours(streams)
+    first = ctx.history_first + timedelta(days=7)
+    counts = ctx.series("mentions", ours, first)
+    scores = ctx.series("sentiment", ours, first)
+    days = [first + timedelta(days=i) for i in range((ctx.week.end - first).days + 1)]
+    return {
+        "first": first.isoformat(),
+        "last": ctx.week.end.isoformat(),
+        "days": [
+            {
+                "day": d.isoformat(),
+                "mentions": int(counts[d].value) if d in counts else 0,
+                "sentiment": round(scores[d].value, 4) if d in scores else None,
+                "scored": int(scores[d].weight) if d in scores else 0,
+            }
+            for d in days
+        ],
+    }
+
+
+# -- spikes, top mentions, health -------------------------------------------------------------
+
+
+def _uncovered(ctx: _Ctx, streams: Sequence[_Stream]) -> dict[str, list[date]]:
+    """Per collected stream, the days of the chart window its collection did not cover."""
+    last = min(ctx.week.end, ctx.last_complete_day)
+    found: dict[str, list[date]] = {}
+    for s in streams:
+        if s.id is not None and s.configured and last >= ctx.history_first:
+            found[s.name] = uncovered_days(ctx.session, [s.id], ctx.history_first, last, ctx.zone)
+    return found
+
+
+def _spikes(ctx: _Ctx, streams: Sequence[_Stream], uncovered: dict[str, list[date]]) -> list[dict[str, Any]]:
+    found = []
+    for s in streams:
+        if s.id is None:
+            continue
+        counts = ctx.series("mentions", [s.id], ctx.history_first)
+        skip = set(uncovered.get(s.name, []))
+        history = {d: v.value for d, v in counts.items() if d not in skip and d <= ctx.last_complete_day}
+        for spike in find_spikes(history, ctx.week.days(), weeks=CHART_WEEKS):
+            found.append(
+                {
+                    "day": spike.day.isoformat(),
+                    "stream": s.name,
+                    "role": s.role,
+                    "mentions": int(spike.count),
+                    "expected": round(spike.expected, 1),
+                    "ratio": round(spike.count / spike.expected, 1) if spike.expected > 0 else None,
+                    "score": round(spike.score, 1),
+                }
+            )
+    return sorted(found, key=lambda f: (f["day"], -f["score"]))
+
+
+def _top(ctx: _Ctx, streams: Sequence[_Stream], *, kind: str, limit: int) -> list[dict[str, Any]]:
+    """The week's items of our streams with the most engagement (latest figures): what others
+    said (`mention`), or our own posts (`own`), which would otherwise crowd the others out."""
+    ours = _ours(streams)
+    if not ours:
+        return []
+    lo, hi = ctx.week.bounds(ctx.zone)
+    linked = select(MentionStream.mention_id).where(
+        MentionStream.stream_id.in_(ours), MentionStream.created_at >= lo, MentionStream.created_at < hi
+    )
+    rows = ctx.session.scalars(
+        select(Mention)
+        .where(Mention.id.in_(linked), Mention.kind == kind)
+        .order_by(Mention.engagement.desc(), Mention.created_at.desc(), Mention.id)
+        .limit(limit)
+    ).all()
+    names = {s.id: s.name for s in streams if s.id is not None}
+    links: dict[int, list[str]] = {}
+    query = select(MentionStream.mention_id, MentionStream.stream_id).where(
+        MentionStream.mention_id.in_([m.id for m in rows])
+    )
+    for mention_id, stream_id in ctx.session.execute(query):
+        links.setdefault(mention_id, []).append(names.get(stream_id, "?"))
+    return [_mention(m, sorted(links.get(m.id, [])), ctx.zone) for m in rows]
+
+
+def _mention(m: Mention, streams: list[str], zone: ZoneInfo) -> dict[str, Any]:
+    text = " ".join(m.text.split())
+    local = m.created_at.astimezone(zone)
+    return {
+        "platform": m.platform,
+        "author": m.author,
+        "url": m.url,
+        "text": text if len(text) <= TEXT_LIMIT else text[: TEXT_LIMIT - 1].rstrip() + "…",
+        "created_at": iso_z(m.created_at),
+        "local_time": f"{fmt.day_short(local.date())}, {local:%H:%M}",
+        "kind": m.kind,
+        "engagement": m.engagement,
+        "likes": m.likes,
+        "reposts": m.reposts,
+        "replies": m.replies,
+        "quotes": m.quotes,
+        "sentiment": m.sentiment,
+        "sentiment_label": m.sentiment_label,
+        "streams": streams,
+    }
+
+
+def _health(ctx: _Ctx, streams: Sequence[_Stream], uncovered: dict[str, list[date]]) -> dict[str, Any]:
+    """Collection runs of the week per configured stream, failures, and days not covered."""
+    lo, hi = ctx.week.bounds(ctx.zone)
+    in_week = (CollectionRun.started_at >= lo, CollectionRun.started_at < hi)
+    counts: dict[tuple[int, str], int] = {}
+    grouped = (
+        select(CollectionRun.stream_id, CollectionRun.status, func.count())
+        .where(*in_week)
+        .group_by(CollectionRun.stream_id, CollectionRun.status)
+    )
+    for stream_id, status, n in ctx.session.execute(grouped):
+        counts[(stream_id, status)] = n
+    newest = select(func.max(CollectionRun.id)).where(*in_week, CollectionRun.error.is_not(None))
+    failed = select(CollectionRun).where(CollectionRun.id.in_(newest.group_by(CollectionRun.stream_id)))
+    errors = {run.stream_id: run for run in ctx.session.scalars(failed)}
+    ever = set(ctx.session.scalars(select(CollectionRun.stream_id).distinct()))
+    week_days = set(ctx.week.days())
+    rows = [
+        _health_row(s, counts, errors, [d for d in uncovered.get(s.name, []) if d in week_days])
+        | {"collected": s.id in ever}
+        for s in streams
+        if s.configured
+    ]
+    return _health_summary(rows)
+
+
+def _health_row(
+    s: _Stream, counts: dict[tuple[int, str], int], errors: dict[int, CollectionRun], uncovered: list[date]
+) -> dict[str, Any]:
+    by_status = {
+        st: counts.get((s.id, st), 0) if s.id else 0 for st in ("ok", "partial", "failed", "running")
+    }
+    error = errors.get(s.id) if s.id else None
+    return {
+        "name": s.name,
+        "connector": s.connector,
+        "runs": sum(by_status.values()),
+        "ok": by_status["ok"],
+        "partial": by_status["partial"],
+        "failed": by_status["failed"],
+        "last_error": (
+            {"at": iso_z(error.started_at), "status": error.status, "error": error.error} if error else None
+        ),
+        "uncovered_days": [d.isoformat() for d in uncovered],
+    }
+
+
+def _health_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Totals and one line per problem. A week without runs is not one by itself (one run can
+    backfill a week): what matters is failed runs and days the collection did not cover."""
+    problems = []
+    for r in rows:
+        if r["failed"] or r["partial"]:
+            what = ", ".join(f"{r[k]} {k}" for k in ("failed", "partial") if r[k])
+            last = f"; last error: {r['last_error']['error']}" if r["last_error"] else ""
+            problems.append(f"{r['name']}: {what} run(s) of {r['runs']}{last}")
+        if not r["collected"]:
+            problems.append(f"{r['name']}: never collected (`tracker collect` or `tracker run` collects it)")
+        if r["uncovered_days"]:
+            days = ", ".join(fmt.day_short(date.fromisoformat(d)) for d in r["uncovered_days"])
+            problems.append(f"{r['name']}: not covered on {days} (mentions of those days may be missing)")
+    return {
+        "runs": sum(r["runs"] for r in rows),
+        "ok": sum(r["ok"] for r in rows),
+        "partial": sum(r["partial"] for r in rows),
+        "failed": sum(r["failed"] for r in rows),
+        "streams": rows,
+        "problems": problems,
+    }

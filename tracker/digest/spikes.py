@@ -1,0 +1,77 @@
+"""Spikes: days whose mention count is far above what is normal for that weekday.
+
+Normal is judged robustly against the trailing weeks, so one earlier burst does not
+hide the next one and a weekly rhythm (quiet weekends, busy Mondays) is not news:
+
+  expected  the median count of the same weekday over the trailing `weeks` weeks
+            (the median of all trailing days when fewer than 3 of that weekday are known)
+  scale     1.4826 x the median absolute deviation of every trailing day from its own
+            weekday's median (the MAD, scaled to match a standard deviation), but at
+            least sqrt(expected): counts vary at least that much by chance (Poisson), and
+            a perfectly regular history would otherwise make one extra mention a spike
+  spike     (count - expected) / scale >= `threshold` and at least `min_excess` more
+            mentions than expected, so a quiet stream going from 1 to 4 is not a spike
+
+Only covered days are passed in: an outage is not a quiet day.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date, timedelta
+from statistics import median
+
+THRESHOLD = 3.5
+MIN_EXCESS = 5.0
+MIN_HISTORY = 14  # trailing days with data needed before anything is called unusual
+MAD_TO_SD = 1.4826
+
+
+@dataclass(frozen=True)
+class Spike:
+    day: date
+    count: float
+    expected: float
+    score: float  # robust z: how many scales above the expected count
+
+
+def find_spikes(
+    history: Mapping[date, float],
+    days: Iterable[date],
+    *,
+    weeks: int = 8,
+    threshold: float = THRESHOLD,
+    min_excess: float = MIN_EXCESS,
+) -> list[Spike]:
+    """The spikes among `days`, each judged against the `weeks` weeks before it in `history`."""
+    found = []
+    for day in days:
+        if day not in history:
+            continue
+        trailing = {
+            d: history[d] for k in range(1, weeks * 7 + 1) if (d := day - timedelta(days=k)) in history
+        }
+        if len(trailing) < MIN_HISTORY:
+            continue
+        expected, scale = _normal(trailing, day.weekday())
+        count = history[day]
+        score = (count - expected) / scale
+        if score >= threshold and count - expected >= min_excess:
+            found.append(Spike(day, count, expected, score))
+    return found
+
+
+def _normal(trailing: Mapping[date, float], weekday: int) -> tuple[float, float]:
+    """(expected count for `weekday`, robust scale) from the trailing days."""
+    overall = median(trailing.values())
+    by_weekday: dict[int, float] = {}
+    for wd in range(7):
+        same = [v for d, v in trailing.items() if d.weekday() == wd]
+        by_weekday[wd] = median(same) if len(same) >= 3 else overall
+    residuals = [v - by_weekday[d.weekday()] for d, v in trailing.items()]
+    centre = median(residuals)
+    mad = median(abs(r - centre) for r in residuals)
+    expected = by_weekday[weekday]
+    return expected, max(MAD_TO_SD * mad, math.sqrt(max(expected, 1.0)))
