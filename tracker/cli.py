@@ -38,6 +38,12 @@ experiment_app = typer.Typer(
     help="Register, measure and conclude experiments.", no_args_is_help=True, rich_markup_mode=None
 )
 app.add_typer(experiment_app, name="experiment")
+user_app = typer.Typer(
+    help="Web users (needed when serving beyond 127.0.0.1).", no_args_is_help=True, rich_markup_mode=None
+)
+token_app = typer.Typer(help="API tokens for scripts.", no_args_is_help=True, rich_markup_mode=None)
+app.add_typer(user_app, name="user")
+app.add_typer(token_app, name="token")
 sandbox_app = typer.Typer(
     help="The simulated social API the demo and the tests use.", no_args_is_help=True, rich_markup_mode=None
 )
@@ -739,6 +745,63 @@ def digest(
         store.close()
     if code:
         raise typer.Exit(code)
+
+
+# -- web ----------------------------------------------------------------------------------------
+
+
+@app.command()
+def serve(
+    host: Annotated[
+        str | None, typer.Option("--host", help="Address to bind (default: [web] host, 127.0.0.1).")
+    ] = None,
+    port: Annotated[int | None, typer.Option("--port", help="Port (default: [web] port, 8000).")] = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Serve the web interface and the JSON API (login required beyond 127.0.0.1)."""
+    from tracker.web.command import serve as run_server
+
+    settings = settings_for(config)
+    store = store_for(settings)
+    try:
+        run_server(settings, store, host=host or settings.web.host, port=port or settings.web.port)
+    finally:
+        store.close()
+
+
+@user_app.command("add")
+def user_add(
+    name: Annotated[str, typer.Argument(help="The user's login name.")],
+    config: ConfigOpt = None,
+) -> None:
+    """Add a web user (or set a new password); the password is prompted, never an argument."""
+    from tracker.web.command import add_user
+
+    password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    settings = settings_for(config)
+    store = store_for(settings)
+    try:
+        created = add_user(store, name, password)
+    finally:
+        store.close()
+    typer.echo(f"user {name} {'added' if created else 'updated'}")
+
+
+@token_app.command("create")
+def token_create(
+    name: Annotated[str, typer.Option("--name", help="What the token is for.")] = "script",
+    config: ConfigOpt = None,
+) -> None:
+    """Create an API token (shown once) for scripts: send it as `Authorization: Bearer TOKEN`."""
+    from tracker.web.command import create_token
+
+    settings = settings_for(config)
+    store = store_for(settings)
+    try:
+        token = create_token(store, name)
+    finally:
+        store.close()
+    typer.echo(token)
 
 
 # -- demo and sandbox ---------------------------------------------------------------------------

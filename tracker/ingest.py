@@ -19,12 +19,11 @@ from sqlalchemy.orm import Session
 from connectors.base import Item
 from tracker import sentiment
 from tracker.config import Settings
+from tracker.store.bulk import Bulk
 from tracker.store.db import insert_for
-from tracker.store.models import EngagementSnapshot, Mention, MentionStream, Stream
+from tracker.store.models import Mention, Stream
 
 MENTIONS = cast(Table, Mention.__table__)
-HISTORY = cast(Table, EngagementSnapshot.__table__)
-LINKS = cast(Table, MentionStream.__table__)
 FIGURES = ("likes", "reposts", "replies", "quotes")
 _CHUNK = 400  # keys per IN (...) lookup: well under SQLite's bound-parameter limit
 
@@ -44,18 +43,17 @@ class UpsertCounts:
 def sync_streams(*, session: Session, settings: Settings, now: datetime) -> dict[str, int]:
     """Make sure every configured stream has a row (role and connector follow the config).
 
-    Returns stream name -> id for every stream in the database.
+    Returns stream name -> id for every stream in the database. Rows are created with
+    ON CONFLICT DO NOTHING: two workers starting at once on one database both succeed.
     """
     rows = {s.name: s for s in session.scalars(select(Stream))}
+    missing = [c for c in settings.streams if c.name not in rows]
+    if missing:
+        _create_streams(session, [(c.name, c.connector, c.role, "config") for c in missing], now)
+        rows = {s.name: s for s in session.scalars(select(Stream))}
     for conf in settings.streams:
-        row = rows.get(conf.name)
-        if row is None:
-            row = Stream(
-                name=conf.name, connector=conf.connector, role=conf.role, source="config", created_at=now
-            )
-            session.add(row)
-            rows[conf.name] = row
-        elif (row.connector, row.role, row.source) != (conf.connector, conf.role, "config"):
+        row = rows[conf.name]
+        if (row.connector, row.role, row.source) != (conf.connector, conf.role, "config"):
             row.connector, row.role, row.source = conf.connector, conf.role, "config"
     session.flush()
     return {name: row.id for name, row in rows.items()}
@@ -66,12 +64,20 @@ def ensure_import_streams(
 ) -> dict[str, int]:
     """Create import-only streams for names that are neither configured nor stored yet."""
     missing = sorted(set(names) - known.keys())
-    for name in missing:
-        row = Stream(name=name, connector="import", role="brand", source="import", created_at=now)
-        session.add(row)
-        session.flush()
-        known[name] = row.id
+    if missing:
+        _create_streams(session, [(name, "import", "brand", "import") for name in missing], now)
+        found = session.execute(select(Stream.name, Stream.id).where(Stream.name.in_(missing)))
+        known.update({name: sid for name, sid in found})
     return known
+
+
+def _create_streams(session: Session, rows: list[tuple[str, str, str, str]], now: datetime) -> None:
+    table = cast(Table, Stream.__table__)
+    values = [{"name": n, "connector": c, "role": r, "source": s, "created_at": now} for n, c, r, s in rows]
+    insert = insert_for(session.get_bind().dialect.name)(table).on_conflict_do_nothing(
+        index_elements=["name"]
+    )
+    session.execute(insert, values)
 
 
 def upsert_items(
@@ -112,7 +118,13 @@ def upsert_items(
     if changes:
         _apply_changes(session, changes)
     if history:
-        session.execute(HISTORY.insert(), history)
+        bulk = Bulk(session)
+        columns = ("mention_id", "observed_at", "likes", "reposts", "replies", "quotes", "engagement")
+        bulk.insert(
+            "engagement_history",
+            columns,
+            [(h["mention_id"], bulk.time(h["observed_at"]), *(h[c] for c in columns[2:])) for h in history],
+        )
     _link_streams(session, merged, existing, stream_ids)
     return counts
 
@@ -149,19 +161,11 @@ _COLUMNS = (
 
 def _existing(session: Session, keys: list[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
     """Stored rows for these identities, looked up per platform through the unique index."""
-    table = MENTIONS
-    cols = [table.c[name] for name in _COLUMNS]
-    by_platform: dict[str, list[str]] = {}
-    for platform, external_id in keys:
-        by_platform.setdefault(platform, []).append(external_id)
-    found: dict[tuple[str, str], dict[str, Any]] = {}
-    for platform, ids in by_platform.items():
-        for i in range(0, len(ids), _CHUNK):
-            query = select(*cols).where(
-                table.c.platform == platform, table.c.external_id.in_(ids[i : i + _CHUNK])
-            )
-            for row in session.execute(query).mappings():
-                found[(row["platform"], row["external_id"])] = dict(row)
+    rows = Bulk(session).lookup("mentions", _COLUMNS, keys)
+    found = {}
+    for row in rows:
+        record = dict(zip(_COLUMNS, row, strict=True))
+        found[(record["platform"], record["external_id"])] = record
     return found
 
 
@@ -257,33 +261,52 @@ def _link_streams(
     ids: Mapping[tuple[str, str], Mapping[str, Any]],
     stream_ids: Mapping[str, int],
 ) -> None:
+    bulk = Bulk(session)
     links = [
-        {"mention_id": ids[key]["id"], "stream_id": stream_ids[name], "created_at": item.created_at}
+        (ids[key]["id"], stream_ids[name], bulk.time(item.created_at))
         for key, item in merged.items()
         for name in item.streams
     ]
-    if links:
-        _insert_ignore(session, LINKS, links)
+    bulk.insert(
+        "mention_streams", ("mention_id", "stream_id", "created_at"), links, conflict="mention_id, stream_id"
+    )
+
+
+_NEW = (
+    "platform",
+    "external_id",
+    "url",
+    "author",
+    "text",
+    "lang",
+    "created_at",
+    "kind",
+    "likes",
+    "reposts",
+    "replies",
+    "quotes",
+    "engagement",
+    "sentiment",
+    "sentiment_label",
+    "raw",
+    "first_seen_at",
+    "updated_at",
+)
+_TIMES = {"created_at", "first_seen_at", "updated_at"}
 
 
 def _insert_new(session: Session, rows: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str, Any]]:
     """Insert new mentions and return their ids by identity.
 
-    A row another writer inserted meanwhile is skipped by ON CONFLICT and then
-    looked up, so concurrent collectors never fail on the unique constraint.
+    A row another writer inserted meanwhile is skipped by ON CONFLICT and found by the
+    lookup that follows, so concurrent collectors never fail on the unique constraint.
     """
-    table = MENTIONS
-    stmt = insert_for(session.get_bind().dialect.name)(table).on_conflict_do_nothing()
-    stmt = stmt.returning(table.c.id, table.c.platform, table.c.external_id)
-    ids = {(p, e): {"id": i} for i, p, e in session.execute(stmt, rows)}
-    missing = [
-        (r["platform"], r["external_id"]) for r in rows if (r["platform"], r["external_id"]) not in ids
+    bulk = Bulk(session)
+    values = [
+        tuple(bulk.time(r[c]) if c in _TIMES else bulk.json(r[c]) if c == "raw" else r[c] for c in _NEW)
+        for r in rows
     ]
-    if missing:
-        ids.update(_existing(session, missing))
-    return ids
-
-
-def _insert_ignore(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
-    """INSERT ... ON CONFLICT DO NOTHING, on SQLite and PostgreSQL alike."""
-    session.execute(insert_for(session.get_bind().dialect.name)(table).on_conflict_do_nothing(), rows)
+    bulk.insert("mentions", _NEW, values, conflict="platform, external_id")
+    keys = [(r["platform"], r["external_id"]) for r in rows]
+    found = bulk.lookup("mentions", ("id", "platform", "external_id"), keys)
+    return {(platform, external_id): {"id": mention_id} for mention_id, platform, external_id in found}

@@ -259,8 +259,32 @@ class Lease(Base):
     expires_at: Mapped[utc]
 
 
+class User(Base):
+    """A person who may sign in to the web interface (needed when it is served beyond 127.0.0.1)."""
+
+    __tablename__ = "users"
+
+    id: Mapped[intpk]
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    password_hash: Mapped[str] = mapped_column(Text)  # argon2id, with its parameters and salt
+    created_at: Mapped[utc]
+    updated_at: Mapped[utc]
+
+
+class ApiToken(Base):
+    """A bearer token for scripts; only its SHA-256 is stored, the token is shown once."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[intpk]
+    name: Mapped[str] = mapped_column(String(200))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[utc]
+
+
 __all__ = [
     "AccountSnapshot",
+    "ApiToken",
     "Base",
     "CollectionRun",
     "Cursor",
@@ -275,4 +299,5 @@ __all__ = [
     "Mention",
     "MentionStream",
     "Stream",
+    "User",
 ]

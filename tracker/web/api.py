@@ -1,0 +1,210 @@
+"""The JSON API under /api/v1: the CLI's `--json` documents, over HTTP.
+
+Each endpoint calls the same service as the CLI command of the same name and returns
+its document unchanged, so scripts can move between the two. Problems with the
+input answer 422 naming each field (as `{field, msg, loc}`), an unknown experiment
+404, and an operation the experiment's state forbids (concluding a cancelled one) 409.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from tracker.errors import UserError
+from tracker.experiments import Registry, ValidationError, measure
+from tracker.reflection import reflect
+from tracker.status import stream_status
+from tracker.store.models import Experiment
+from tracker.web import forms
+from tracker.web.app import WebContext, context
+from tracker.web.queries import parse_filter, search_mentions
+
+router = APIRouter(prefix="/api/v1", tags=["api"])
+Ctx = Annotated[WebContext, Depends(context)]
+DAY: dict[str, Any] = {"format": "date", "examples": ["2026-09-01"]}
+
+
+class ExperimentIn(BaseModel):
+    """The fields of `tracker experiment add`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: str | None = None
+    hypothesis: str | None = None
+    practice: str | None = Field(None, description="A practice key of the maturity model.")
+    metric: str | None = Field(
+        None, description="mentions, sentiment, positive_share, engagement or share_of_voice."
+    )
+    streams: list[str] = Field(default_factory=list, description="The streams the practice is tried on.")
+    control_stream: str | None = Field(None, description="A comparable stream left alone (diff-in-diff).")
+    start: str | None = Field(None, description="First day (YYYY-MM-DD).", json_schema_extra=DAY)
+    end: str | None = Field(None, description="Last day, inclusive.", json_schema_extra=DAY)
+    expect: str | None = Field(None, description="increase (default) or decrease.")
+    owner: str | None = None
+    team: str | None = None
+    min_effect: float | None = Field(None, description="Smallest effect that matters (default 0.05).")
+    baseline_start: str | None = Field(None, json_schema_extra=DAY)
+    baseline_end: str | None = Field(None, json_schema_extra=DAY)
+
+
+class NoteIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    text: str
+    author: str | None = None
+
+
+class ConcludeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    learning: str
+    decision: str | None = Field(None, description="adopt, reject, or null: a success adopts the practice.")
+
+
+def _problems(exc: ValidationError) -> JSONResponse:
+    detail = [{"field": n, "msg": m, "loc": ["body", n], "type": "value_error"} for n, m in exc.problems]
+    return JSONResponse({"detail": detail}, 422)
+
+
+def _registry(ctx: WebContext) -> Registry:
+    return Registry(ctx.store, ctx.settings, ctx.model)
+
+
+def _exists(ctx: WebContext, exp_id: int) -> None:
+    with ctx.store.read() as session:
+        if session.get(Experiment, exp_id) is None:
+            raise HTTPException(404, f"no experiment with id {exp_id}")
+
+
+def _call(action: Any, *args: Any, status: int = 200) -> Any:
+    """Run a registry action; its refusals become 422 (fields) or 409 (the experiment's state)."""
+    try:
+        result = action(*args)
+    except ValidationError as exc:
+        return _problems(exc)
+    except UserError as exc:
+        raise HTTPException(409, str(exc)) from None
+    return JSONResponse(result, status) if status != 200 else result
+
+
+@router.get("/streams", summary="Streams and their collection health (`tracker status --json`)")
+def streams(ctx: Ctx) -> dict[str, Any]:
+    return {"streams": stream_status(store=ctx.store, settings=ctx.settings)}
+
+
+@router.get("/mentions", summary="Mentions, filtered and paginated")
+def mentions(
+    ctx: Ctx,
+    request: Request,
+    q: Annotated[str | None, Query(description="Text (or author) contains this, any case.")] = None,
+    stream: str | None = None,
+    platform: str | None = None,
+    sentiment: Annotated[str | None, Query(description="positive, neutral, negative or unscored.")] = None,
+    kind: Annotated[str | None, Query(description="mention or own.")] = None,
+    since: Annotated[str | None, Query(description="First day (organisation time zone).")] = None,
+    until: Annotated[str | None, Query(description="Last day, inclusive.")] = None,
+    sort: Annotated[str | None, Query(description="newest (default), oldest or engagement.")] = None,
+    page: Annotated[str | None, Query(description="1-based page number.")] = None,
+    per_page: Annotated[str | None, Query(description="1 to 200 (default 25).")] = None,
+) -> Any:
+    found, problems = parse_filter(request.query_params)
+    if problems:
+        detail = [{"field": n, "msg": m, "loc": ["query", n], "type": "value_error"} for n, m in problems]
+        return JSONResponse({"detail": detail}, 422)
+    with ctx.store.read() as session:
+        return search_mentions(session, ctx.settings, found).as_dict()
+
+
+@router.get("/experiments", summary="Experiments with status and latest verdict")
+def experiments(
+    ctx: Ctx,
+    status: Annotated[
+        str | None, Query(description="planned, running, ended, concluded or cancelled.")
+    ] = None,
+) -> Any:
+    try:
+        return _registry(ctx).list_all(status or None)
+    except UserError as exc:
+        return JSONResponse(
+            {"detail": [{"field": "status", "msg": str(exc), "loc": ["query", "status"]}]}, 422
+        )
+
+
+@router.post(
+    "/experiments",
+    status_code=201,
+    summary="Register an experiment (`tracker experiment add`)",
+    responses={
+        201: {"description": "The experiment, with `warnings` (overlaps)"},
+        422: {"description": "Invalid fields"},
+    },
+)
+def create_experiment(ctx: Ctx, body: ExperimentIn) -> Any:
+    data, problems = forms.experiment_input(body.model_dump())
+    try:
+        forms.check(data, problems, store=ctx.store, settings=ctx.settings, model=ctx.model)
+        record, warnings = _registry(ctx).add(data)
+    except ValidationError as exc:
+        return _problems(exc)
+    headers = {"Location": f"/api/v1/experiments/{record['id']}"}
+    return JSONResponse({**record, "warnings": warnings}, 201, headers=headers)
+
+
+@router.get("/experiments/{exp_id}", summary="One experiment, with its result history and notes")
+def experiment(ctx: Ctx, exp_id: int) -> Any:
+    _exists(ctx, exp_id)
+    return _registry(ctx).get(exp_id)
+
+
+@router.post("/experiments/{exp_id}/measure", summary="Measure it now; returns the result")
+def measure_experiment(ctx: Ctx, exp_id: int) -> Any:
+    _exists(ctx, exp_id)
+    (result,) = measure(ctx.store, ctx.settings, [exp_id])
+    return result
+
+
+@router.get("/experiments/{exp_id}/results", summary="Every valid measurement, newest first")
+def experiment_results(ctx: Ctx, exp_id: int) -> Any:
+    _exists(ctx, exp_id)
+    return _registry(ctx).get(exp_id)["results"]
+
+
+@router.post("/experiments/{exp_id}/notes", status_code=201, summary="Add a note to the learning log")
+def note(ctx: Ctx, exp_id: int, body: NoteIn) -> Any:
+    _exists(ctx, exp_id)
+    return _call(_registry(ctx).note, exp_id, body.text, body.author, status=201)
+
+
+@router.post("/experiments/{exp_id}/conclude", summary="Close it with the learning; adopt or reject")
+def conclude(ctx: Ctx, exp_id: int, body: ConcludeIn) -> Any:
+    _exists(ctx, exp_id)
+    return _call(_registry(ctx).conclude, exp_id, body.learning, body.decision or None)
+
+
+@router.post("/experiments/{exp_id}/cancel", summary="Cancel it (kept, never counted in the reflection)")
+def cancel(ctx: Ctx, exp_id: int) -> Any:
+    _exists(ctx, exp_id)
+    return _call(_registry(ctx).cancel, exp_id)
+
+
+@router.get("/results", summary="The current result of every measured experiment")
+def results(ctx: Ctx) -> list[dict[str, Any]]:
+    return [r["result"] for r in _registry(ctx).list_all() if r["result"] is not None]
+
+
+@router.get("/reflection", summary="The maturity reflection (`tracker reflect --json`)")
+def reflection(
+    ctx: Ctx, as_of: Annotated[str | None, Query(description="Reflect as at the end of this day.")] = None
+) -> Any:
+    from datetime import date
+
+    day = None
+    if as_of:
+        try:
+            day = date.fromisoformat(as_of)
+        except ValueError:
+            msg = f"expected a day like 2026-09-01, got {as_of!r}"
+            return JSONResponse({"detail": [{"field": "as_of", "msg": msg, "loc": ["query", "as_of"]}]}, 422)
+    return reflect(ctx.store, ctx.settings, ctx.model, as_of=day)

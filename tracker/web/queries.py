@@ -1,0 +1,396 @@
+"""Read-side queries of the web layer: mention search and the overview's figures.
+
+Mention search is built from bound parameters only (the search text becomes a LIKE
+pattern with its wildcards escaped). It pages with LIMIT/OFFSET and counts matches
+only up to COUNT_CAP, so a page costs the same on 300,000 mentions as on 300: a
+stream filter walks the (stream_id, created_at) index of mention_streams, a time
+filter the created_at index of mentions.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date, timedelta
+from typing import Any
+
+from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy.orm import Session, defer
+from sqlalchemy.sql import operators
+from sqlalchemy.sql.expression import UnaryExpression
+
+from tracker.config import Settings
+from tracker.metrics import DayValue, daily
+from tracker.store.models import Mention, MentionStream, Stream
+from tracker.timeutil import day_bounds, utcnow
+
+SORTS = ("newest", "oldest", "engagement")
+SENTIMENTS = ("positive", "neutral", "negative", "unscored")
+KINDS = ("mention", "own")
+PER_PAGE = 25
+MAX_PER_PAGE = 200
+COUNT_CAP = 10_000
+MAX_QUERY = 200
+
+
+@dataclass(frozen=True)
+class MentionFilter:
+    q: str | None = None
+    stream: str | None = None
+    platform: str | None = None
+    sentiment: str | None = None
+    kind: str | None = None
+    since: date | None = None
+    until: date | None = None
+    sort: str = "newest"
+    page: int = 1
+    per_page: int = PER_PAGE
+
+    def params(self, **changes: Any) -> dict[str, str]:
+        """The filter as query parameters (defaults left out), with `changes` applied."""
+        values = replace(self, **changes)
+        defaults = MentionFilter()
+        found: dict[str, str] = {}
+        for name in (
+            "q",
+            "stream",
+            "platform",
+            "sentiment",
+            "kind",
+            "since",
+            "until",
+            "sort",
+            "page",
+            "per_page",
+        ):
+            value = getattr(values, name)
+            if value is not None and value != getattr(defaults, name):
+                found[name] = value.isoformat() if isinstance(value, date) else str(value)
+        return found
+
+
+@dataclass
+class MentionPage:
+    mentions: list[dict[str, Any]]
+    total: int  # matches, counted up to COUNT_CAP
+    capped: bool  # more than COUNT_CAP match
+    page: int
+    per_page: int
+    has_next: bool
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+    @property
+    def first(self) -> int:
+        return (self.page - 1) * self.per_page + 1 if self.mentions else 0
+
+    @property
+    def last(self) -> int:
+        return (self.page - 1) * self.per_page + len(self.mentions)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "mentions": self.mentions,
+            "total": self.total,
+            "total_capped": self.capped,
+            "page": self.page,
+            "per_page": self.per_page,
+            "has_next": self.has_next,
+        }
+
+
+def parse_filter(params: Mapping[str, str | None]) -> tuple[MentionFilter, list[tuple[str, str]]]:
+    """Query parameters -> a filter; every bad value is a (field, message) problem and left out."""
+    problems: list[tuple[str, str]] = []
+
+    def text(name: str, limit: int = 100) -> str | None:
+        value = (params.get(name) or "").strip()
+        if len(value) > limit:
+            problems.append((name, f"at most {limit} characters"))
+            return None
+        return value or None
+
+    def choice(name: str, options: Sequence[str]) -> str | None:
+        value = text(name)
+        if value is not None and value not in options:
+            problems.append((name, f"expected one of {', '.join(options)}, got {value!r}"))
+            return None
+        return value
+
+    def day(name: str) -> date | None:
+        value = text(name)
+        try:
+            return date.fromisoformat(value) if value else None
+        except ValueError:
+            problems.append((name, f"expected a day like 2026-09-01, got {value!r}"))
+            return None
+
+    def number(name: str, default: int, high: int) -> int:
+        value = text(name)
+        if value is None:
+            return default
+        if not value.isdigit() or not 1 <= int(value) <= high:
+            problems.append((name, f"expected a whole number from 1 to {high}, got {value!r}"))
+            return default
+        return int(value)
+
+    found = MentionFilter(
+        q=text("q", MAX_QUERY),
+        stream=text("stream"),
+        platform=text("platform", 32),
+        sentiment=choice("sentiment", SENTIMENTS),
+        kind=choice("kind", KINDS),
+        since=day("since"),
+        until=day("until"),
+        sort=choice("sort", SORTS) or "newest",
+        page=number("page", 1, 100_000),
+        per_page=number("per_page", PER_PAGE, MAX_PER_PAGE),
+    )
+    if found.since and found.until and found.until < found.since:
+        problems.append(("until", f"{found.until} is before since {found.since}"))
+    return found, problems
+
+
+def stream_names(session: Session) -> list[str]:
+    return list(session.scalars(select(Stream.name).order_by(Stream.name)))
+
+
+def platforms(session: Session) -> list[str]:
+    """The platforms mentions come from: one index seek per platform (the identity index
+    leads with platform), instead of a DISTINCT that reads all of them."""
+    found: list[str] = []
+    while len(found) < 100:
+        query = select(func.min(Mention.platform))
+        if found:
+            query = query.where(Mention.platform > found[-1])
+        platform = session.scalar(query)
+        if platform is None:
+            break
+        found.append(platform)
+    return found
+
+
+def search_mentions(
+    session: Session, settings: Settings, f: MentionFilter, *, count: bool = True
+) -> MentionPage:
+    """One page of mentions matching the filter, with their streams (SPEC §4 fields plus `id`)."""
+    from tracker.mentions import mention_record
+
+    found = _matching(session, settings, f)
+    if found is None:
+        return MentionPage([], 0, False, f.page, f.per_page, False)
+    query, created = found
+    total = 0
+    if count:
+        capped = query.with_only_columns(Mention.id).limit(COUNT_CAP + 1).subquery()
+        total = int(session.scalar(select(func.count()).select_from(capped)) or 0)
+        if total == 0:
+            return MentionPage([], 0, False, f.page, f.per_page, False)
+    if session.get_bind().dialect.name == "sqlite" and not f.stream and (f.q or f.sentiment or f.platform):
+        # A filter no index serves: walking the time index would fetch every row in time order
+        # until a page matches (all 300,000 when few do). One scan and a top-N sort is bounded;
+        # unary + keeps SQLite's planner from choosing the index. (A stream's own index bounds
+        # the walk by the stream's size; PostgreSQL decides by cost.)
+        created = UnaryExpression(created, operator=operators.custom_op("+"))
+    page = (
+        _ordered(query, created, f.sort)
+        .options(defer(Mention.raw))
+        .limit(f.per_page + 1)
+        .offset((f.page - 1) * f.per_page)
+    )
+    rows: list[Mention] = list(session.scalars(page))
+    shown = rows[: f.per_page]
+    links = _stream_links(session, [m.id for m in shown])
+    mentions = [{"id": m.id, **mention_record(m, links.get(m.id, []))} for m in shown]
+    return MentionPage(
+        mentions, min(total, COUNT_CAP), total > COUNT_CAP, f.page, f.per_page, len(rows) > f.per_page
+    )
+
+
+def _matching(session: Session, settings: Settings, f: MentionFilter) -> tuple[Select[Any], Any] | None:
+    """The filtered query (unordered) and its time column; None when a named stream does not exist."""
+    query = select(Mention)
+    created: Any = Mention.created_at
+    if f.stream:
+        stream_id = session.scalar(select(Stream.id).where(Stream.name == f.stream))
+        if stream_id is None:
+            return None
+        link = MentionStream.mention_id == Mention.id
+        query = query.join(MentionStream, and_(link, MentionStream.stream_id == stream_id))
+        created = MentionStream.created_at  # a copy of the mention's, indexed with the stream
+    zone = settings.organisation.zone
+    if f.since:
+        query = query.where(created >= day_bounds(f.since, f.since, zone)[0])
+    if f.until:
+        query = query.where(created < day_bounds(f.until, f.until, zone)[1])
+    if f.platform:
+        query = query.where(Mention.platform == f.platform)
+    if f.kind:
+        query = query.where(Mention.kind == f.kind)
+    if f.sentiment == "unscored":
+        query = query.where(Mention.sentiment_label.is_(None))
+    elif f.sentiment:
+        query = query.where(Mention.sentiment_label == f.sentiment)
+    if f.q:
+        query = query.where(_text_match(session, f.q))
+    return query, created
+
+
+def _text_match(session: Session, q: str) -> Any:
+    """Text or author contains q, case-insensitively; q is bound, its wildcards escaped."""
+    pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    if session.get_bind().dialect.name == "sqlite":  # SQLite's LIKE already ignores (ASCII) case
+        return or_(Mention.text.like(pattern, escape="\\"), Mention.author.like(pattern, escape="\\"))
+    return or_(Mention.text.ilike(pattern, escape="\\"), Mention.author.ilike(pattern, escape="\\"))
+
+
+def _ordered(query: Select[Any], created: Any, sort: str) -> Select[Any]:
+    if sort == "oldest":
+        return query.order_by(created.asc(), Mention.id.asc())
+    if sort == "engagement":
+        return query.order_by(Mention.engagement.desc(), created.desc(), Mention.id.desc())
+    return query.order_by(created.desc(), Mention.id.desc())
+
+
+def _stream_links(session: Session, ids: list[int]) -> dict[int, list[str]]:
+    if not ids:
+        return {}
+    links: dict[int, list[str]] = {}
+    query = (
+        select(MentionStream.mention_id, Stream.name)
+        .join(Stream, Stream.id == MentionStream.stream_id)
+        .where(MentionStream.mention_id.in_(ids))
+    )
+    for mention_id, name in session.execute(query):
+        links.setdefault(mention_id, []).append(name)
+    return links
+
+
+# -- overview ---------------------------------------------------------------------------------
+
+
+@dataclass
+class StreamWeek:
+    """One stream's last 7 days against the 7 before."""
+
+    name: str
+    role: str
+    this: dict[str, float | None] = field(default_factory=dict)
+    last: dict[str, float | None] = field(default_factory=dict)
+
+    def change(self, metric: str) -> float | None:
+        now, before = self.this.get(metric), self.last.get(metric)
+        if now is None or before is None:
+            return None
+        if metric in ("mentions", "engagement"):
+            return (now - before) / before if before else None
+        return now - before
+
+
+WEEK_METRICS = ("mentions", "sentiment", "positive_share", "engagement")
+
+
+def today(settings: Settings) -> date:
+    return utcnow().astimezone(settings.organisation.zone).date()
+
+
+def weeks(session: Session, settings: Settings, day: date) -> list[StreamWeek]:
+    """Per stream: the 7 complete days before `day` against the 7 days before those."""
+    zone = settings.organisation.zone
+    first, last = day - timedelta(days=14), day - timedelta(days=1)
+    split = day - timedelta(days=7)
+    found = []
+    for stream in _streams(session, settings):
+        row = StreamWeek(stream.name, stream.role)
+        for metric in WEEK_METRICS:
+            values = daily(session, metric, [stream.id], first, last, zone,
+                           engagement_age=settings.experiments.engagement_age)  # fmt: skip
+            row.this[metric] = _combine(metric, [v for d, v in values.items() if d >= split])
+            row.last[metric] = _combine(metric, [v for d, v in values.items() if d < split])
+        found.append(row)
+    return found
+
+
+def _combine(metric: str, values: list[DayValue]) -> float | None:
+    """A window's figure: the sum for counts, else the mean weighted by what each day rests on."""
+    if metric == "mentions":
+        return sum(v.value for v in values)
+    weight = sum(v.weight for v in values)
+    return sum(v.value * v.weight for v in values) / weight if weight else None
+
+
+def _streams(session: Session, settings: Settings) -> list[Stream]:
+    rows = {s.name: s for s in session.scalars(select(Stream))}
+    order = [s.name for s in settings.streams if s.name in rows]
+    order += sorted(n for n in rows if n not in order)
+    return [rows[n] for n in order]
+
+
+@dataclass(frozen=True)
+class DailyPoint:
+    day: date
+    mentions: int
+    sentiment: float | None
+
+
+def daily_series(session: Session, settings: Settings, first: date, last: date) -> list[DailyPoint]:
+    """Daily mentions and mean sentiment of the organisation's own streams (all but competitors)."""
+    streams = _streams(session, settings)
+    ids = [s.id for s in streams if s.role != "competitor"] or [s.id for s in streams]
+    zone = settings.organisation.zone
+    counts = daily(session, "mentions", ids, first, last, zone) if ids else {}
+    scores = daily(session, "sentiment", ids, first, last, zone) if ids else {}
+    return [
+        DailyPoint(
+            first + timedelta(days=i),
+            int(counts[d].value) if (d := first + timedelta(days=i)) in counts else 0,
+            scores[d].value if d in scores else None,
+        )
+        for i in range((last - first).days + 1)
+    ]
+
+
+@dataclass(frozen=True)
+class Spike:
+    day: date
+    stream: str
+    mentions: int
+    usual: float  # the stream's median daily mentions over the window
+
+    @property
+    def ratio(self) -> float | None:
+        return self.mentions / self.usual if self.usual else None
+
+
+def spikes(session: Session, settings: Settings, first: date, last: date, *, recent: int = 28) -> list[Spike]:
+    """Days of the last `recent` days far above a stream's normal volume over first..last.
+
+    Normal is the median day; far above is beyond the median plus the larger of three
+    robust standard deviations (1.4826 x MAD) and three Poisson ones (3 sqrt(median)),
+    and at least five mentions more: quiet streams do not spike on one extra post.
+    """
+    zone = settings.organisation.zone
+    found: list[Spike] = []
+    for stream in _streams(session, settings):
+        counts = daily(session, "mentions", [stream.id], first, last, zone)
+        values = [v.value for v in counts.values()]
+        if len(values) < 14:
+            continue
+        median = statistics.median(values)
+        mad = statistics.median(abs(v - median) for v in values)
+        threshold = median + max(3 * 1.4826 * mad, 3 * median**0.5, 5.0)
+        for d, v in counts.items():
+            if d > last - timedelta(days=recent) and v.value > threshold:
+                found.append(Spike(d, stream.name, int(v.value), median))
+    return sorted(found, key=lambda s: (-(s.ratio or s.mentions), s.day))[:8]
+
+
+def top_mentions(
+    session: Session, settings: Settings, first: date, last: date, limit: int = 5
+) -> list[dict[str, Any]]:
+    """The most engaging mentions of first..last (any stream)."""
+    f = MentionFilter(since=first, until=last, sort="engagement", per_page=limit)
+    return search_mentions(session, settings, f, count=False).mentions
