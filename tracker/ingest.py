@@ -89,8 +89,9 @@ def upsert_items(
     items (and changed texts) unless the item carries one.
     """
     counts = UpsertCounts()
+    bulk = Bulk(session)
     merged = _dedupe(items)
-    existing = _existing(session, list(merged))
+    existing = _existing(bulk, list(merged))
     new_rows: list[dict[str, Any]] = []
     changes: list[dict[str, Any]] = []
     history: list[dict[str, Any]] = []
@@ -108,7 +109,7 @@ def upsert_items(
         if any(f in change for f in FIGURES):
             history.append(_history_row(old["id"], change, now))
     if new_rows:
-        inserted = _insert_new(session, new_rows)
+        inserted = _insert_new(bulk, new_rows)
         counts.new += len(new_rows)
         for row in new_rows:
             mention_id = inserted[(row["platform"], row["external_id"])]["id"]
@@ -118,14 +119,13 @@ def upsert_items(
     if changes:
         _apply_changes(session, changes)
     if history:
-        bulk = Bulk(session)
         columns = ("mention_id", "observed_at", "likes", "reposts", "replies", "quotes", "engagement")
         bulk.insert(
             "engagement_history",
             columns,
             [(h["mention_id"], bulk.time(h["observed_at"]), *(h[c] for c in columns[2:])) for h in history],
         )
-    _link_streams(session, merged, existing, stream_ids)
+    _link_streams(bulk, merged, existing, stream_ids)
     return counts
 
 
@@ -159,9 +159,9 @@ _COLUMNS = (
 )
 
 
-def _existing(session: Session, keys: list[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
+def _existing(bulk: Bulk, keys: list[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
     """Stored rows for these identities, looked up per platform through the unique index."""
-    rows = Bulk(session).lookup("mentions", _COLUMNS, keys)
+    rows = bulk.lookup("mentions", _COLUMNS, keys)
     found = {}
     for row in rows:
         record = dict(zip(_COLUMNS, row, strict=True))
@@ -256,12 +256,11 @@ def _apply_changes(session: Session, changes: list[dict[str, Any]]) -> None:
 
 
 def _link_streams(
-    session: Session,
+    bulk: Bulk,
     merged: Mapping[tuple[str, str], Item],
     ids: Mapping[tuple[str, str], Mapping[str, Any]],
     stream_ids: Mapping[str, int],
 ) -> None:
-    bulk = Bulk(session)
     links = [
         (ids[key]["id"], stream_ids[name], bulk.time(item.created_at))
         for key, item in merged.items()
@@ -295,13 +294,12 @@ _NEW = (
 _TIMES = {"created_at", "first_seen_at", "updated_at"}
 
 
-def _insert_new(session: Session, rows: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str, Any]]:
+def _insert_new(bulk: Bulk, rows: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str, Any]]:
     """Insert new mentions and return their ids by identity.
 
     A row another writer inserted meanwhile is skipped by ON CONFLICT and found by the
     lookup that follows, so concurrent collectors never fail on the unique constraint.
     """
-    bulk = Bulk(session)
     values = [
         tuple(bulk.time(r[c]) if c in _TIMES else bulk.json(r[c]) if c == "raw" else r[c] for c in _NEW)
         for r in rows

@@ -57,6 +57,8 @@ MAX_SHORT = 512
 INT_MAX = 2**63 - 1
 PLATFORM = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 _SPLIT_STREAMS = re.compile(r"[,;\s]+")
+WEB_URL = re.compile(r"^https?://", re.IGNORECASE)
+WHOLE_NUMBER = re.compile(r"[+-]?\d{1,19}")
 
 
 class LineError(ValueError):
@@ -167,7 +169,7 @@ def _text(record: dict[str, Any], name: str, limit: int, *, strip: bool = True) 
 
 def _url(record: dict[str, Any]) -> str | None:
     url = _text(record, "url", MAX_URL)
-    if url is not None and not re.match(r"^https?://", url, re.IGNORECASE):
+    if url is not None and not WEB_URL.match(url):
         raise LineError(f"url: must start with http:// or https://, got {url[:60]!r}")
     return url
 
@@ -178,7 +180,7 @@ def _integer(record: dict[str, Any], name: str, lowest: int) -> int | None:
         return None
     if isinstance(value, str):
         text = value.strip()
-        if not re.fullmatch(r"[+-]?\d{1,19}", text):
+        if not WHOLE_NUMBER.fullmatch(text):
             raise LineError(f"{name}: expected a whole number, got {text[:40]!r}")
         value = int(text)
     if isinstance(value, float) and value.is_integer():

@@ -29,10 +29,19 @@ class Bulk:
         self.connection = session.connection()
         self.postgres = self.connection.dialect.name == "postgresql"
         self.mark = "%s" if self.postgres else "?"
+        self._times: dict[datetime, Any] = {}  # a batch repeats its `now` and each item's time
 
     def time(self, moment: datetime) -> Any:
-        utc = moment.astimezone(UTC).replace(tzinfo=None)
-        return utc if self.postgres else utc.strftime(SQLITE_TIME)
+        stored = self._times.get(moment)
+        if stored is None:
+            utc = moment.astimezone(UTC).replace(tzinfo=None)
+            if self.postgres:
+                stored = utc
+            else:  # SQLITE_TIME, written the fast way: isoformat drops zero microseconds
+                text = utc.isoformat(" ")
+                stored = text if len(text) > 19 else text + ".000000"
+            self._times[moment] = stored
+        return stored
 
     def json(self, value: Any) -> Any:
         if value is None:
