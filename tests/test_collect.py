@@ -73,15 +73,14 @@ def runs(db_url: str) -> list[CollectionRun]:
 def test_collect_stores_pages_and_the_final_cursor(tmp_path: Path, db_url: str, cli: Any) -> None:
     FakeConnector.script["a"] = [
         Page(items=[item(1), item(2)], requests=1),
-        Page(items=[item(3)], rejected=["item 2: created_at: missing"], final=True, complete=True,
-             cursor={"newest": "x"}, requests=1),
-    ]  # fmt: skip
+        Page(items=[item(3)], final=True, complete=True, cursor={"newest": "x"}, requests=1),
+    ]
     path = config(tmp_path, db_url, {"name": "a"})
     result = cli("--config", path, "collect", "--json")
     assert result.code == 0, result.err
     (report,) = json.loads(result.out)
     assert (report["stream"], report["status"], report["fetched"], report["new"], report["rejected"]) == (
-        "a", "ok", 4, 3, 1,
+        "a", "ok", 3, 3, 0,
     )  # fmt: skip
     store = open_store(db_url)
     with store.read() as session:
@@ -92,7 +91,7 @@ def test_collect_stores_pages_and_the_final_cursor(tmp_path: Path, db_url: str, 
     store.close()
     (run,) = runs(db_url)
     assert run.status == "ok" and run.finished_at is not None
-    assert (run.fetched, run.new, run.rejected) == (4, 3, 1)
+    assert (run.fetched, run.new, run.rejected) == (3, 3, 0)
     assert run.covered_from is None and run.covered_until == run.started_at, "first complete run covers all"
     FakeConnector.script["a"] = [Page(items=[item(1)], final=True, complete=True, cursor={"newest": "y"})]
     again = cli("--config", path, "collect")
@@ -100,6 +99,23 @@ def test_collect_stores_pages_and_the_final_cursor(tmp_path: Path, db_url: str, 
     assert FakeConnector.cursors[-1] == ("a", {"newest": "x"}), "the stored cursor is handed back"
     second = runs(db_url)[-1]
     assert second.covered_from == run.covered_until, "a complete run covers the gap since the last one"
+
+
+def test_a_run_with_unreadable_items_keeps_its_cursor(tmp_path: Path, db_url: str, cli: Any) -> None:
+    FakeConnector.script["a"] = [Page(items=[item(1)], final=True, complete=True, cursor={"newest": "old"})]
+    path = config(tmp_path, db_url, {"name": "a"})
+    cli("--config", path, "collect")
+    FakeConnector.script["a"] = [
+        Page(items=[item(2)], rejected=["item 2: created_at: missing"]),
+        Page(items=[item(3)], final=True, complete=True, cursor={"newest": "new"}),
+    ]
+    result = cli("--config", path, "collect", "--json")
+    (report,) = json.loads(result.out)
+    assert result.code == 0 and report["rejected"] == 1 and report["new"] == 2
+    store = open_store(db_url)
+    with store.read() as session:
+        assert session.scalars(select(Cursor.value)).one() == {"newest": "old"}, "the next run reads it again"
+    store.close()
 
 
 def test_a_run_that_dies_keeps_its_pages_but_not_a_new_cursor(tmp_path: Path, db_url: str, cli: Any) -> None:

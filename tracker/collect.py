@@ -99,6 +99,8 @@ def http_policy(settings: Settings) -> HttpPolicy:
         connect_timeout=c.connect_timeout.total_seconds(),
         read_timeout=c.read_timeout.total_seconds(),
         per_origin=c.per_origin,
+        retries=c.retries,
+        backoff_base=c.backoff.total_seconds(),
         user_agent=USER_AGENT,
     )
 
@@ -243,8 +245,16 @@ class _Pages:
             counts = upsert_items(
                 session=session, items=kept, stream_ids={self.conf.name: self.stream_id}, now=now
             )
-            if page.cursor is not None:
+            if page.cursor is not None and not (self.report.rejected or page.rejected):
                 _save_cursor(session, self.stream_id, page.cursor, now)
+            elif page.cursor is not None:
+                # Items this run could not read lie somewhere below the new cursor: keeping the
+                # old one makes the next run read that ground again, so none is skipped for good.
+                log.warning(
+                    "stream %s: %d item(s) could not be read; the cursor stays where it was",
+                    self.conf.name,
+                    self.report.rejected + len(page.rejected),
+                )
             r = self.report
             r.fetched += len(page.items) + len(page.rejected)
             r.new, r.updated = r.new + counts.new, r.updated + counts.updated

@@ -62,7 +62,7 @@ STREAM_KEYS = GENERIC_STREAM_KEYS + ALL_SELECTORS + ALL_CONNECTOR_KEYS
 SECTION_KEYS: dict[str, tuple[str, ...]] = {
     "organisation": ("name", "timezone"),
     "database": ("url",),
-    "collection": ("per_origin", "connect_timeout", "read_timeout"),
+    "collection": ("per_origin", "connect_timeout", "read_timeout", "retries", "backoff"),
     "logging": ("level", "file"),
     "digest": ("to", "from", "weekday", "time"),
     "smtp": ("host", "port", "security", "username", "password_env", "timeout"),
@@ -127,6 +127,8 @@ class CollectionConfig:
     per_origin: int = 4
     connect_timeout: timedelta = timedelta(seconds=10)
     read_timeout: timedelta = timedelta(seconds=30)
+    retries: int = 4
+    backoff: timedelta = timedelta(seconds=1)
 
 
 @dataclass(frozen=True)
@@ -492,6 +494,8 @@ class _Validator:
             per_origin=self.integer(t, "collection.per_origin", 4, 1, 64),
             connect_timeout=self.duration(t, "collection.connect_timeout", timedelta(seconds=10)),
             read_timeout=self.duration(t, "collection.read_timeout", timedelta(seconds=30)),
+            retries=self.integer(t, "collection.retries", 4, 0, 10),
+            backoff=self.duration(t, "collection.backoff", timedelta(seconds=1)),
         )
 
     def logging(self, t: Mapping[str, Any], base: Path) -> LoggingConfig:

@@ -6,12 +6,12 @@ import re
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-_DURATION = re.compile(r"(\d+)\s*([smhd])")
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_DURATION = re.compile(r"(\d+)\s*(ms|[smhd])")
+_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 def parse_duration(text: str) -> timedelta:
-    """Parse "15m", "1h30m", "45s", "1d" into a timedelta; raise ValueError otherwise."""
+    """Parse "15m", "1h30m", "45s", "1d", "250ms" into a timedelta; raise ValueError otherwise."""
     compact = text.strip().replace(" ", "")
     if not compact or _DURATION.sub("", compact):
         raise ValueError(text)

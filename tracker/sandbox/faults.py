@@ -14,6 +14,9 @@ Kinds and their parameters:
 - "truncated" (200, Content-Length larger than the body, then the connection is closed)
 - "close" (the connection is closed without any answer)
 - "hang" (the request is accepted and never answered until the server stops)
+- "drift" (the normal JSON answer with its schema drifted: the first item loses its
+  identity and time fields, the second gets its counts as text, every item gains
+  fields no client knows; see `drift`)
 """
 
 from __future__ import annotations
@@ -39,7 +42,56 @@ KINDS = (
     "truncated",
     "close",
     "hang",
+    "drift",
 )
+
+IDENTITY = (
+    "uri",
+    "objectID",
+    "name",
+    "id",
+    "created_at",
+    "createdAt",
+    "created_utc",
+    "created_at_i",
+    "record",
+)
+COUNTS = ("favourites_count", "reblogs_count", "replies_count", "likeCount", "repostCount", "replyCount",
+          "points", "num_comments", "score")  # fmt: skip
+
+
+def drift(document: Any) -> Any:
+    """Schema drift in the first list of items of a JSON answer (see the module docstring)."""
+    items = _first_items(document)
+    if items:
+        for key in IDENTITY:
+            _inner(items[0]).pop(key, None)
+        if len(items) > 1:
+            for key in COUNTS:
+                if key in _inner(items[1]):
+                    _inner(items[1])[key] = "many"
+        for item in items:
+            _inner(item)["x_added_by_platform"] = {"nested": [1, "two", None]}
+    return document
+
+
+def _inner(item: dict[str, Any]) -> dict[str, Any]:
+    """Reddit wraps a thing in {"kind", "data"}; Bluesky feeds wrap a post in {"post"}."""
+    for key in ("data", "post"):
+        if isinstance(item.get(key), dict):
+            return item[key]  # type: ignore[no-any-return]
+    return item
+
+
+def _first_items(document: Any) -> list[dict[str, Any]] | None:
+    if isinstance(document, list) and document and all(isinstance(i, dict) for i in document):
+        return document
+    if isinstance(document, dict):
+        for value in document.values():
+            found = _first_items(value)
+            if found:
+                return found
+    return None
 
 
 @dataclass

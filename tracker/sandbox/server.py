@@ -52,7 +52,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from tracker.sandbox import bluesky, hackernews, mastodon, reddit, rss
-from tracker.sandbox.faults import Fault, Faults
+from tracker.sandbox.faults import Fault, Faults, drift
 from tracker.sandbox.state import DEFAULT_RATE_LIMITS, Budget, Context, RateLimiter, Settings
 from tracker.sandbox.wire import JSON, Request, Response, html_response, json_response, page, parse_time
 from tracker.sandbox.world import World
@@ -510,6 +510,9 @@ class _Handler(BaseHTTPRequestHandler):
         if response is None:
             host = headers.get("host") or f"{HOST}:{self.server.server_port}"
             response = sandbox.answer(self.command, path, query, headers, body, host)
+            if fault is not None and fault.kind == "drift" and response.status == 200:
+                with contextlib.suppress(ValueError):
+                    response.body = json.dumps(drift(json.loads(response.body))).encode()
         record.status = response.status
         self._send(response, truncated=fault is not None and fault.kind == "truncated")
 
