@@ -49,11 +49,9 @@ def acquire(
 def _release_if_dead(store: Store, name: str) -> None:
     """A lease held by a process of this host that no longer runs (killed, crashed) is void
     at once; a holder on another host can only be outlived (its lease expires)."""
-    current = holder_of(store, name)
-    if current is None or current == worker_id():
-        return
-    host, _, pid = current.rpartition(":")
-    if host != socket.gethostname() or not pid.isdigit() or _alive(int(pid)):
+    with store.read() as session:
+        current = session.scalar(select(LEASES.c.holder).where(LEASES.c.name == name))
+    if current is None or not _dead_here(current):
         return
     with store.write() as session:
         session.execute(delete(LEASES).where(LEASES.c.name == name, LEASES.c.holder == current))
@@ -77,10 +75,18 @@ def release(store: Store, name: str, *, holder: str | None = None) -> None:
 
 
 def holder_of(store: Store, name: str, *, now: datetime | None = None) -> str | None:
-    """Who holds an unexpired lease, or None."""
+    """Who holds an unexpired lease, or None (also when the holder is a dead process of this host)."""
     now = now or utcnow()
     with store.read() as session:
         row = session.execute(
             select(LEASES.c.holder, LEASES.c.expires_at).where(LEASES.c.name == name)
         ).first()
-    return row[0] if row is not None and row[1] >= now else None
+    if row is None or row[1] < now or _dead_here(row[0]):
+        return None
+    return str(row[0])
+
+
+def _dead_here(holder: str) -> bool:
+    """True when `holder` is a process of this host that no longer runs."""
+    host, _, pid = holder.rpartition(":")
+    return host == socket.gethostname() and pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid))

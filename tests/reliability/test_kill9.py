@@ -15,6 +15,7 @@ import sys
 import time
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -97,3 +98,101 @@ def test_collect_killed_at_random_moments_loses_and_duplicates_nothing(tmp_path:
         statuses = [row[0] for row in conn.execute("SELECT status FROM collection_runs")]
         conn.close()
         assert "running" not in statuses, "runs of killed processes are closed as interrupted"
+
+
+@pytest.mark.slow
+def test_import_killed_at_random_moments_loses_and_duplicates_nothing(tmp_path: Path) -> None:
+    import json
+
+    rows = 60_000
+    data = tmp_path / "big.jsonl"
+    with data.open("w") as out:
+        for i in range(rows):
+            out.write(json.dumps({"platform": "rss", "external_id": f"k{i}", "text": f"line {i} is fine",
+                                  "lang": "en", "sentiment": 0.1, "likes": i % 7, "stream": f"s{i % 3}",
+                                  "created_at": f"2026-09-{1 + i % 28:02d}T10:00:00Z"}) + "\n")  # fmt: skip
+    config = write_config(tmp_path)
+    tracker = [sys.executable, "-m", "tracker", "--config", str(config)]
+    subprocess.run([*tracker, "db", "upgrade"], check=True, capture_output=True)
+    db = tmp_path / "tracker.db"
+    rng = random.Random(9)
+    kills = 0
+    for _ in range(4):
+        proc = subprocess.Popen([*tracker, "mentions", "import", str(data)], stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)  # fmt: skip
+        time.sleep(rng.uniform(0.8, 2.5))
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGKILL)
+            kills += 1
+        proc.wait(timeout=30)
+        consistent(db)
+    assert kills >= 2, "the kills must land during imports"
+    final = subprocess.run([*tracker, "mentions", "import", str(data)], capture_output=True, text=True)
+    assert final.returncode == 0, final.stderr
+    consistent(db)
+    conn = sqlite3.connect(db)
+    try:
+        assert conn.execute("SELECT count(*) FROM mentions").fetchone()[0] == rows
+        assert conn.execute("SELECT count(*) FROM mention_streams").fetchone()[0] == rows
+        # Every mention carries its first figures exactly once in the history.
+        assert conn.execute("SELECT count(*) FROM engagement_history").fetchone()[0] == rows
+    finally:
+        conn.close()
+
+
+@pytest.mark.slow
+def test_digest_send_killed_mid_transaction_never_goes_twice_to_anyone(tmp_path: Path) -> None:
+    import asyncio
+    import json
+    import socket
+
+    from aiosmtpd.controller import Controller
+
+    received: list[str] = []
+
+    class SlowInbox:
+        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+            received.extend(envelope.rcpt_tos)  # the server has the message ...
+            await asyncio.sleep(0.5)  # ... and is slow to say so: a kill now leaves the send in doubt
+            return "250 OK"
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    smtp = Controller(SlowInbox(), hostname="127.0.0.1", port=port)
+    smtp.start()
+    recipients = [f"r{i}@acme.example" for i in range(12)]
+    extra = ("[digest]\nto = [" + ", ".join(f'"{r}"' for r in recipients) + ']\nfrom = "t@acme.example"\n'
+             f'[smtp]\nhost = "127.0.0.1"\nport = {port}\nsecurity = "none"\n')  # fmt: skip
+    config = write_config(tmp_path, extra=extra)
+    tracker = [sys.executable, "-m", "tracker", "--config", str(config)]
+    try:
+        subprocess.run([*tracker, "db", "upgrade"], check=True, capture_output=True)
+        proc = subprocess.Popen(
+            [*tracker, "digest", "--send"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        deadline = time.monotonic() + 60
+        while len(received) < 4 and time.monotonic() < deadline:  # kill in the middle of the round
+            time.sleep(0.05)
+        time.sleep(random.Random(3).uniform(0.05, 0.4))
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+        consistent(tmp_path / "tracker.db")
+        status = json.loads(
+            subprocess.run([*tracker, "status", "--json"], capture_output=True, text=True).stdout
+        )
+        states = {d["recipient"]: d["status"] for d in status["digests"]}
+        doubtful = {r for r, s in states.items() if s == "in_doubt"}
+        assert doubtful, f"the kill during a transaction leaves a send in doubt: {states}"
+        again = subprocess.run([*tracker, "digest", "--send"], capture_output=True, text=True, timeout=120)
+        assert again.returncode in (0, 1), again.stderr
+        counts = {r: received.count(r) for r in recipients}
+        assert all(n <= 1 for n in counts.values()), f"a digest went twice: {counts}"
+        missing = [r for r in recipients if counts[r] == 0 and r not in doubtful]
+        assert not missing, f"recipients never sent to: {missing}"
+        forced = subprocess.run([*tracker, "digest", "--send", "--force"], capture_output=True, text=True,
+                                timeout=120)  # fmt: skip
+        assert forced.returncode == 0, forced.stderr
+        assert all(received.count(r) >= 1 for r in recipients), "--force resends, in doubt ones included"
+    finally:
+        smtp.stop()
