@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import signal
 
 from tracker.config import Settings
 from tracker.errors import UserError
@@ -44,6 +45,10 @@ def serve(settings: Settings, store: Store, *, host: str, port: int) -> None:
         require_login=require_login,
         allowed_hosts=None if require_login else LOOPBACK_HOSTS,
     )
+    # uvicorn shuts down gracefully on SIGINT/SIGTERM and then re-raises the signal to the
+    # handler it found; a no-op one lets the command end normally (exit 0) after a clean stop.
+    for number in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(number, lambda *_: None)
     uvicorn.run(app, host=host, port=port, log_level="info", server_header=False, access_log=True)
 
 
