@@ -9,7 +9,6 @@ filter the created_at index of mentions.
 
 from __future__ import annotations
 
-import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
@@ -358,7 +357,7 @@ class Spike:
     day: date
     stream: str
     mentions: int
-    usual: float  # the stream's median daily mentions over the window
+    usual: float  # what is normal for that weekday (the digest's robust rule)
 
     @property
     def ratio(self) -> float | None:
@@ -366,25 +365,21 @@ class Spike:
 
 
 def spikes(session: Session, settings: Settings, first: date, last: date, *, recent: int = 28) -> list[Spike]:
-    """Days of the last `recent` days far above a stream's normal volume over first..last.
+    """Days of the last `recent` days far above a stream's normal volume for that weekday.
 
-    Normal is the median day; far above is beyond the median plus the larger of three
-    robust standard deviations (1.4826 x MAD) and three Poisson ones (3 sqrt(median)),
-    and at least five mentions more: quiet streams do not spike on one extra post.
+    The same rule as the digest (tracker/digest/spikes.py): judged robustly (median and
+    MAD) against the trailing weeks of the same weekday, so a page and the email agree.
     """
+    from tracker.digest.spikes import find_spikes
+
     zone = settings.organisation.zone
     found: list[Spike] = []
     for stream in _streams(session, settings):
         counts = daily(session, "mentions", [stream.id], first, last, zone)
-        values = [v.value for v in counts.values()]
-        if len(values) < 14:
-            continue
-        median = statistics.median(values)
-        mad = statistics.median(abs(v - median) for v in values)
-        threshold = median + max(3 * 1.4826 * mad, 3 * median**0.5, 5.0)
-        for d, v in counts.items():
-            if d > last - timedelta(days=recent) and v.value > threshold:
-                found.append(Spike(d, stream.name, int(v.value), median))
+        history = {d: v.value for d, v in counts.items()}
+        days = [d for d in history if d > last - timedelta(days=recent)]
+        for spike in find_spikes(history, days):
+            found.append(Spike(spike.day, stream.name, int(spike.count), spike.expected))
     return sorted(found, key=lambda s: (-(s.ratio or s.mentions), s.day))[:8]
 
 
