@@ -80,25 +80,34 @@ def _create_streams(session: Session, rows: list[tuple[str, str, str, str]], now
     session.execute(insert, values)
 
 
+Scored = Mapping[tuple[str, str], tuple[str | None, float | None]]
+
+
 def upsert_items(
-    *, session: Session, items: Sequence[Item], stream_ids: Mapping[str, int], now: datetime
+    *,
+    session: Session,
+    items: Sequence[Item],
+    stream_ids: Mapping[str, int],
+    now: datetime,
+    scored: Scored | None = None,
 ) -> UpsertCounts:
     """Insert new items, update re-seen ones, record figure changes and stream links.
 
-    Every stream an item names must be in `stream_ids`. Sentiment is computed for new
-    items (and changed texts) unless the item carries one.
+    Every stream an item names must be in `stream_ids`. Language (when missing) and
+    sentiment (unless the item carries one) are computed for the new items in one batch;
+    `scored` may hold them already, computed ahead by identity (the import's pipeline).
     """
     counts = UpsertCounts()
     bulk = Bulk(session)
     merged = _dedupe(items)
     existing = _existing(bulk, list(merged))
-    new_rows: list[dict[str, Any]] = []
     changes: list[dict[str, Any]] = []
     history: list[dict[str, Any]] = []
+    fresh: list[Item] = []
     for key, item in merged.items():
         old = existing.get(key)
         if old is None:
-            new_rows.append(_new_row(item, now))
+            fresh.append(item)
             continue
         change = _change(old, item, now)
         if change is None:
@@ -108,14 +117,37 @@ def upsert_items(
         changes.append(change)
         if any(f in change for f in FIGURES):
             history.append(_history_row(old["id"], change, now))
-    if new_rows:
-        inserted = _insert_new(bulk, new_rows)
-        counts.new += len(new_rows)
-        for row in new_rows:
-            mention_id = inserted[(row["platform"], row["external_id"])]["id"]
-            existing[(row["platform"], row["external_id"])] = {"id": mention_id}
-            if any(row[f] is not None for f in FIGURES):
-                history.append(_history_row(mention_id, row, now))
+    if fresh:
+        pairs = _scored_many(fresh, scored)
+        inserted = _insert_new(
+            bulk,
+            [
+                _new_values(bulk, item, now, lang, score)
+                for item, (lang, score) in zip(fresh, pairs, strict=True)
+            ],
+        )
+        counts.new += len(fresh)
+        for item in fresh:
+            key = (item.platform, item.external_id)
+            mention_id = inserted[key]
+            existing[key] = {"id": mention_id}
+            if (
+                item.likes is not None
+                or item.reposts is not None
+                or item.replies is not None
+                or item.quotes is not None
+            ):
+                history.append(
+                    {
+                        "mention_id": mention_id,
+                        "observed_at": now,
+                        "likes": item.likes,
+                        "reposts": item.reposts,
+                        "replies": item.replies,
+                        "quotes": item.quotes,
+                        "engagement": item.engagement,
+                    }
+                )
     if changes:
         _apply_changes(session, changes)
     if history:
@@ -176,28 +208,27 @@ def _scored(item: Item) -> tuple[str | None, float | None]:
     return lang, score
 
 
-def _new_row(item: Item, now: datetime) -> dict[str, Any]:
-    lang, score = _scored(item)
-    return {
-        "platform": item.platform,
-        "external_id": item.external_id,
-        "url": item.url,
-        "author": item.author,
-        "text": item.text,
-        "lang": lang,
-        "created_at": item.created_at,
-        "kind": item.kind,
-        "likes": item.likes,
-        "reposts": item.reposts,
-        "replies": item.replies,
-        "quotes": item.quotes,
-        "engagement": item.engagement,
-        "sentiment": score,
-        "sentiment_label": sentiment.label(score),
-        "raw": item.raw,
-        "first_seen_at": now,
-        "updated_at": now,
-    }
+def _scored_many(items: Sequence[Item], scored: Scored | None) -> list[tuple[str | None, float | None]]:
+    """(language, sentiment) of each item: given values kept, the rest computed in one batch."""
+    found: list[tuple[str | None, float | None]] = [(item.lang, item.sentiment) for item in items]
+    todo = []
+    for i, item in enumerate(items):
+        if item.lang and item.sentiment is not None:
+            continue
+        ahead = scored.get((item.platform, item.external_id)) if scored else None
+        if ahead is not None:
+            lang = item.lang or ahead[0]
+            found[i] = (lang, item.sentiment if item.sentiment is not None else ahead[1])
+        else:
+            todo.append(i)
+    if todo:
+        langs, scores = sentiment.languages_and_scores(
+            [items[i].text for i in todo], [items[i].lang for i in todo]
+        )
+        for i, lang, score in zip(todo, langs, scores, strict=True):
+            given = items[i].sentiment
+            found[i] = (lang, given if given is not None else score)
+    return found
 
 
 def _change(old: Mapping[str, Any], item: Item, now: datetime) -> dict[str, Any] | None:
@@ -291,20 +322,41 @@ _NEW = (
     "first_seen_at",
     "updated_at",
 )
-_TIMES = {"created_at", "first_seen_at", "updated_at"}
 
 
-def _insert_new(bulk: Bulk, rows: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str, Any]]:
-    """Insert new mentions and return their ids by identity.
+def _new_values(
+    bulk: Bulk, item: Item, now: datetime, lang: str | None, score: float | None
+) -> tuple[Any, ...]:
+    """A new mention's row in the column order of _NEW, values in storage form."""
+    stamp = bulk.time(now)
+    return (
+        item.platform,
+        item.external_id,
+        item.url,
+        item.author,
+        item.text,
+        lang,
+        bulk.time(item.created_at),
+        item.kind,
+        item.likes,
+        item.reposts,
+        item.replies,
+        item.quotes,
+        item.engagement,
+        score,
+        sentiment.label(score),
+        bulk.json(item.raw),
+        stamp,
+        stamp,
+    )
+
+
+def _insert_new(bulk: Bulk, rows: list[tuple[Any, ...]]) -> dict[tuple[str, str], int]:
+    """Insert new mentions (rows in _NEW order) and return their ids by identity.
 
     A row another writer inserted meanwhile is skipped by ON CONFLICT and found by the
     lookup that follows, so concurrent collectors never fail on the unique constraint.
     """
-    values = [
-        tuple(bulk.time(r[c]) if c in _TIMES else bulk.json(r[c]) if c == "raw" else r[c] for c in _NEW)
-        for r in rows
-    ]
-    bulk.insert("mentions", _NEW, values, conflict="platform, external_id")
-    keys = [(r["platform"], r["external_id"]) for r in rows]
-    found = bulk.lookup("mentions", ("id", "platform", "external_id"), keys)
-    return {(platform, external_id): {"id": mention_id} for mention_id, platform, external_id in found}
+    bulk.insert("mentions", _NEW, rows, conflict="platform, external_id")
+    found = bulk.lookup("mentions", ("id", "platform", "external_id"), [(r[0], r[1]) for r in rows])
+    return {(platform, external_id): mention_id for mention_id, platform, external_id in found}

@@ -325,34 +325,95 @@ def import_file(
     except OSError as exc:
         raise UserError(f"cannot read {path}: {exc.strerror}") from None
     with handle:
-        batch: list[Item] = []
-        for number, record, problem in reader(handle):
-            report.lines += 1
-            try:
-                if problem is not None:
-                    raise LineError(problem)
-                batch.append(parse_record(record, stream))
-            except LineError as exc:
-                report.rejected.append((number, str(exc)))
-            if len(batch) >= BATCH:
-                _store_batch(store, settings, batch, report)
-                batch = []
-                if progress:
-                    progress(handle.tell())
-        if batch:
-            _store_batch(store, settings, batch, report)
+        pipeline = _Pipeline(store, settings, report)
+        try:
+            _feed_records(reader(handle), handle, pipeline, report, stream, progress)
+            pipeline.flush()
+        finally:
+            pipeline.close()
         if progress:
             progress(handle.tell())
     return report
 
 
-def _store_batch(store: Store, settings: Settings, batch: Sequence[Item], report: ImportReport) -> None:
+def _feed_records(
+    records: Iterator[Record],
+    handle: IO[bytes],
+    pipeline: _Pipeline,
+    report: ImportReport,
+    stream: str | None,
+    progress: Progress | None,
+) -> None:
+    batch: list[Item] = []
+    for number, record, problem in records:
+        report.lines += 1
+        try:
+            if problem is not None:
+                raise LineError(problem)
+            batch.append(parse_record(record, stream))
+        except LineError as exc:
+            report.rejected.append((number, str(exc)))
+        if len(batch) >= BATCH:
+            pipeline.push(batch)
+            batch = []
+            if progress:
+                progress(handle.tell())
+    pipeline.push(batch)
+
+
+class _Pipeline:
+    """Batches on their way to the store, one kept in flight.
+
+    Language detection and scoring of a batch run in a background worker while this
+    process reads, checks and stores the batch before it, so a two-core machine does both
+    at once (with one core the same work is done here, in order). Only the texts and the
+    known languages travel to the worker, and only languages and scores come back.
+    """
+
+    def __init__(self, store: Store, settings: Settings, report: ImportReport) -> None:
+        self.store, self.settings, self.report = store, settings, report
+        self.waiting: tuple[list[Item], list[Item], sentiment.Pending | None] | None = None
+
+    def push(self, batch: list[Item]) -> None:
+        if not batch:
+            return
+        todo = [item for item in batch if not item.lang or item.sentiment is None]
+        job = (
+            sentiment.submit_languages_and_scores([i.text for i in todo], [i.lang for i in todo])
+            if todo
+            else None
+        )
+        self.flush()
+        self.waiting = (batch, todo, job)
+
+    def flush(self) -> None:
+        if self.waiting is None:
+            return
+        batch, todo, job = self.waiting
+        self.waiting = None
+        scored = None
+        if job is not None:
+            langs, scores = job.result()
+            scored = {
+                (i.platform, i.external_id): (lang, s) for i, lang, s in zip(todo, langs, scores, strict=True)
+            }
+        _store_batch(self.store, self.settings, batch, self.report, scored)
+
+    def close(self) -> None:
+        sentiment.shutdown_background()
+
+
+def _store_batch(
+    store: Store, settings: Settings, batch: Sequence[Item], report: ImportReport, scored: Any = None
+) -> None:
     now = utcnow()
     with store.write() as session:
         known = sync_streams(session=session, settings=settings, now=now)
         names = {n for item in batch for n in item.streams}
         ensure_import_streams(session=session, names=names, known=known, now=now)
-        report.counts.add(upsert_items(session=session, items=batch, stream_ids=known, now=now))
+        report.counts.add(
+            upsert_items(session=session, items=batch, stream_ids=known, now=now, scored=scored)
+        )
 
 
 # -- export -----------------------------------------------------------------------------------
