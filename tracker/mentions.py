@@ -49,7 +49,7 @@ FIELDS = (
 )
 REQUIRED = ("platform", "external_id", "text", "created_at")
 FORMATS = ("jsonl", "csv")
-BATCH = 1000
+BATCH = 5000
 MAX_TEXT = 100_000
 MAX_ID = 2_000
 MAX_URL = 4_000
@@ -105,8 +105,10 @@ def parse_record(record: Any, extra_stream: str | None = None) -> Item:
     """Validate one decoded line (JSON object or CSV row) into an Item; raise LineError."""
     if not isinstance(record, dict):
         raise LineError(f"expected a JSON object, got {type(record).__name__}")
+    get = record.get
     for name in REQUIRED:
-        if record.get(name) in (None, "") and not (name == "text" and record.get(name) == ""):
+        value = get(name)
+        if value is None or (value == "" and name != "text"):
             raise LineError(f"{name}: required")
     created = _text(record, "created_at", 64)
     try:
@@ -116,28 +118,35 @@ def parse_record(record: Any, extra_stream: str | None = None) -> Item:
     if not 1970 <= created_at.year <= 2200:
         raise LineError(f"created_at: year {created_at.year} is out of range")
     platform = _text(record, "platform", 32) or ""
-    if not PLATFORM.match(platform):
-        raise LineError(f"platform: expected a lower-case name like 'mastodon', got {platform!r}")
-    external_id = record.get("external_id")
+    if platform not in _PLATFORMS_SEEN:
+        if not PLATFORM.match(platform):
+            raise LineError(f"platform: expected a lower-case name like 'mastodon', got {platform!r}")
+        if len(_PLATFORMS_SEEN) < 1000:
+            _PLATFORMS_SEEN.add(platform)
+    external_id = get("external_id")
     if isinstance(external_id, int) and not isinstance(external_id, bool):
         external_id = str(external_id)
     external_id = _text({"external_id": external_id}, "external_id", MAX_ID)
-    score = _number(record, "sentiment", -1.0, 1.0)
-    given_label = _text(record, "sentiment_label", 16)
-    if given_label is not None and given_label != sentiment.label(score):
-        raise LineError(f"sentiment_label: {given_label!r} does not match sentiment {score!r}")
+    score = _number(record, "sentiment", -1.0, 1.0) if get("sentiment") not in (None, "") else None
+    if get("sentiment_label") not in (None, ""):
+        given_label = _text(record, "sentiment_label", 16)
+        if given_label != sentiment.label(score):
+            raise LineError(f"sentiment_label: {given_label!r} does not match sentiment {score!r}")
     kind = _text(record, "kind", 16) or "mention"
     if kind not in KINDS:
         raise LineError(f"kind: expected mention or own, got {kind!r}")
     lang = _text(record, "lang", 35)
-    if lang is not None and not LANG.match(lang):
-        raise LineError(f"lang: expected a language code like 'en' or 'en-US', got {lang!r}")
+    if lang is not None and lang not in _LANGS_SEEN:
+        if not LANG.match(lang):
+            raise LineError(f"lang: expected a language code like 'en' or 'en-US', got {lang!r}")
+        if len(_LANGS_SEEN) < 1000:
+            _LANGS_SEEN.add(lang)
     return Item(
         platform=platform,
         external_id=external_id or "",
         text=_text(record, "text", MAX_TEXT, strip=False) or "",
         created_at=created_at,
-        url=_url(record),
+        url=_url(record) if get("url") not in (None, "") else None,
         author=_text(record, "author", MAX_SHORT),
         lang=lang,
         kind=kind,
@@ -145,9 +154,14 @@ def parse_record(record: Any, extra_stream: str | None = None) -> Item:
         reposts=_integer(record, "reposts", 0),
         replies=_integer(record, "replies", 0),
         quotes=_integer(record, "quotes", 0),
-        sentiment=None if score is None else float(score),
+        sentiment=score,
         streams=_streams(record, extra_stream),
     )
+
+
+# Values already checked once: a file repeats the same few platforms and languages.
+_PLATFORMS_SEEN: set[str] = set()
+_LANGS_SEEN: set[str] = set()
 
 
 def _text(record: dict[str, Any], name: str, limit: int, *, strip: bool = True) -> str | None:
@@ -160,10 +174,11 @@ def _text(record: dict[str, Any], name: str, limit: int, *, strip: bool = True) 
         raise LineError(f"{name}: longer than {limit:,} characters")
     if "\x00" in value:
         raise LineError(f"{name}: contains a NUL character")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise LineError(f"{name}: contains invalid Unicode (a lone surrogate)") from None
+    if not value.isascii():  # only non-ASCII text can hold a lone surrogate
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise LineError(f"{name}: contains invalid Unicode (a lone surrogate)") from None
     return value.strip() if strip else value
 
 
