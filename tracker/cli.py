@@ -412,21 +412,46 @@ BaseStartOpt = Annotated[
 BaseEndOpt = Annotated[str | None, typer.Option("--baseline-end", help="Last day of the baseline.")]
 
 
-def _experiment_input(problems: list[tuple[str, str]], **given: Any) -> dict[str, Any]:
-    """CLI option values -> ExperimentInput fields (days parsed; problems collected)."""
-    from tracker.experiments import parse_day
+EXPERIMENT_OPTIONS = (
+    "title",
+    "hypothesis",
+    "practice",
+    "metric",
+    "stream",
+    "control_stream",
+    "start",
+    "end",
+    "expect",
+    "owner",
+    "team",
+    "min_effect",
+    "baseline_start",
+    "baseline_end",
+)
 
+
+def _experiment_fields(options: dict[str, Any]) -> dict[str, Any]:
+    """The given `experiment add`/`edit` options as ExperimentInput fields (days parsed).
+
+    Every problem (a bad day) is raised at once, as the service's own validation does.
+    """
+    from tracker.experiments import ValidationError, parse_day
+
+    problems: list[tuple[str, str]] = []
     fields: dict[str, Any] = {}
-    for key, value in given.items():
-        if value is None:
+    for option in EXPERIMENT_OPTIONS:
+        value = options.get(option)
+        if value is None or (option == "stream" and not value):
             continue
-        if key in ("start", "end", "baseline_start", "baseline_end"):
-            fields[key] = parse_day(value, key, problems)
-        elif key == "streams":
-            fields[key] = list(value) if value else None
+        if option in ("start", "end", "baseline_start", "baseline_end"):
+            fields[option] = parse_day(value, option, problems)
+        elif option == "stream":
+            fields["streams"] = list(value)
         else:
-            fields[key] = value
-    return {k: v for k, v in fields.items() if v is not None}
+            fields[option] = value
+    if problems:
+        raise ValidationError(problems)
+    return fields
 
 
 def _registry(config: Path | None) -> tuple[Any, Any]:
@@ -437,13 +462,6 @@ def _registry(config: Path | None) -> tuple[Any, Any]:
     model = load_model(settings)
     store = store_for(settings)
     return Registry(store, settings, model), store
-
-
-def _raise_problems(problems: list[tuple[str, str]]) -> None:
-    from tracker.experiments import ValidationError
-
-    if problems:
-        raise ValidationError(problems)
 
 
 @experiment_app.command("add")
@@ -468,25 +486,7 @@ def experiment_add(
     """Register an experiment: a practice tried on streams over a window. Prints its id."""
     from tracker.experiments import ExperimentInput
 
-    problems: list[tuple[str, str]] = []
-    values = _experiment_input(
-        problems,
-        title=title,
-        hypothesis=hypothesis,
-        practice=practice,
-        metric=metric,
-        streams=stream,
-        control_stream=control_stream,
-        start=start,
-        end=end,
-        expect=expect,
-        owner=owner,
-        team=team,
-        min_effect=min_effect,
-        baseline_start=baseline_start,
-        baseline_end=baseline_end,
-    )
-    _raise_problems(problems)
+    values = _experiment_fields(locals())
     registry, store = _registry(config)
     try:
         record, warnings = registry.add(ExperimentInput(**values))
@@ -521,25 +521,7 @@ def experiment_edit(
     as_json: JsonOpt = False,
 ) -> None:
     """Change an experiment (same checks as add); a changed window or streams voids its results."""
-    problems: list[tuple[str, str]] = []
-    values = _experiment_input(
-        problems,
-        title=title,
-        hypothesis=hypothesis,
-        practice=practice,
-        metric=metric,
-        streams=stream,
-        control_stream=control_stream,
-        start=start,
-        end=end,
-        expect=expect,
-        owner=owner,
-        team=team,
-        min_effect=min_effect,
-        baseline_start=baseline_start,
-        baseline_end=baseline_end,
-    )
-    _raise_problems(problems)
+    values = _experiment_fields(locals())
     registry, store = _registry(config)
     try:
         record, warnings = registry.edit(experiment_id, values)
