@@ -4,9 +4,11 @@ and a helper that runs a real connector against it to the end."""
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -19,6 +21,8 @@ from connectors.hackernews import HackerNewsConnector
 from connectors.mastodon import MastodonConnector
 from connectors.reddit import RedditConnector
 from connectors.rss import RssConnector
+from tracker.collect import stream_spec
+from tracker.config import parse_settings
 from tracker.sandbox import SandboxServer, World, generate_world
 
 ZONE = ZoneInfo("Europe/Vienna")
@@ -32,17 +36,6 @@ CONNECTORS: dict[str, Any] = {
     "reddit": RedditConnector,
     "rss": RssConnector,
 }
-SELECTOR_KEYS = (
-    "hashtag",
-    "account",
-    "query",
-    "url",
-    "tags",
-    "subreddit",
-    "user_agent",
-    "identifier",
-    "auth_url",
-)
 
 
 @pytest.fixture(scope="session")
@@ -85,21 +78,23 @@ class Run:
 
 
 def spec_for(server: SandboxServer, name: str, **changes: Any) -> StreamSpec:
-    """The StreamSpec the tracker would build from server.stream_configs()'s table of `name`."""
-    config = next(c for c in server.stream_configs() if c["name"] == name) | changes
-    env = server.secrets()
-    secrets = {key: env[config[f"{key}_env"]] for key in ("app_password", "client_id", "client_secret", "token")
-               if f"{key}_env" in config}  # fmt: skip
-    return StreamSpec(
-        name=name,
-        connector=config["connector"],
-        role=config["role"],
-        base_url=config.get("base_url"),
-        selectors={k: str(config[k]) for k in SELECTOR_KEYS if config.get(k)},
-        secrets=secrets,
-        backfill=config["backfill"],
-        refresh_days=config.get("refresh_days", 14),
+    """The StreamSpec the tracker builds from server.stream_configs()'s table of `name`: the table
+    goes through the real config validation and tracker.collect.stream_spec, secrets from the env."""
+    table = next(c for c in server.stream_configs() if c["name"] == name) | changes
+    settings = parse_settings(
+        {"organisation": {"name": "Sandbox test"}, "streams": [{"every": "15m", **table}]},
+        Path("/x/tracker.toml"),
     )
+    saved = {key: os.environ.get(key) for key in server.secrets()}
+    os.environ.update(server.secrets())
+    try:
+        return stream_spec(settings.streams[0])
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 def collect(
