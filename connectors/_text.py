@@ -65,7 +65,18 @@ def parse_time(value: Any, field: str = "created_at") -> datetime:
         raise MappingError(f"{field}: not an ISO 8601 timestamp: {value[:40]!r}") from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00+01:00 is before the first moment a datetime holds
+        raise MappingError(f"{field}: out of range: {value[:40]!r}") from None
+
+
+def from_unix(seconds: int | float, field: str) -> datetime:
+    """Unix seconds as aware UTC; a MappingError for a moment no datetime holds (year 10000, 2**70)."""
+    try:
+        return datetime.fromtimestamp(seconds, UTC)
+    except (OverflowError, ValueError, OSError):
+        raise MappingError(f"{field}: out of range: {seconds!r:.40}") from None
 
 
 def count(raw: dict[str, Any], key: str) -> int | None:

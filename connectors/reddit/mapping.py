@@ -9,10 +9,10 @@ from __future__ import annotations
 import html
 import math
 import re
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from connectors._text import count, text_field
+from connectors._text import count, from_unix, text_field
 from connectors.base import Item, MappingError
 from connectors.reddit.urls import permalink_url
 
@@ -61,7 +61,7 @@ def created_utc(data: dict[str, Any]) -> datetime:
         raise MappingError("created_utc: missing")
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         raise MappingError(f"created_utc: expected Unix seconds, got {type(value).__name__}")
-    return datetime.fromtimestamp(value, UTC)
+    return from_unix(value, "created_utc")
 
 
 def _fullname(data: dict[str, Any], kind: str) -> str:

@@ -139,7 +139,7 @@ def _utc(parsed: Any, key: str) -> datetime:
     try:
         year, month, day, hour, minute, second = (int(part) for part in parsed[:6])
         return datetime(year, month, day, hour, minute, min(second, 59), tzinfo=UTC)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, OverflowError) as exc:  # OverflowError: a year past 2**31
         raise MappingError(f"created_at: bad {key} time {parsed!r:.60}") from exc
 
 

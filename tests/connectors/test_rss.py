@@ -286,6 +286,14 @@ def test_entry_to_item_on_plain_dicts() -> None:
     assert len(items) == 1 and rejected == ["entry 2: expected an entry, got str"]
 
 
+def test_a_year_no_datetime_holds_rejects_that_entry_only() -> None:
+    good = {"id": "a", "title": "fine", "published_parsed": [2024, 1, 2, 3, 4, 5, 1, 2, 0]}
+    bad = {"id": "b", "title": "far", "published_parsed": [2147483648, 1, 1, 0, 0, 0, 0, 1, 0]}
+    items, rejected = mapping.map_entries([bad, good])
+    assert [i.external_id for i in items] == ["a"]
+    assert rejected == ["entry 1 (b): created_at: bad published time [2147483648, 1, 1, 0, 0, 0, 0, 1, 0]"]
+
+
 def test_malformed_feed_keeps_recovered_entries() -> None:
     broken = RSS20.replace(b"</channel></rss>", b"<item><title>x & y</title><guid>z</guid>")
     feed = parse(broken)

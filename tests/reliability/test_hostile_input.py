@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from connectors.base import Item, MappingError
@@ -103,9 +103,33 @@ def test_mutated_real_items_map_or_are_rejected(name: str, data: st.DataObject) 
     mapped_or_rejected(name, raw)
 
 
+# Moments no datetime holds: a year past 2**31 in a feed's parsed time (once an OverflowError that
+# failed the whole stream), Unix seconds past year 9999, an offset that pushes year 1 out of range.
+def _dated(name: str, path: tuple[Any, ...], value: Any) -> Any:
+    return mutate(SAMPLES[name][0], path, value, delete=False)
+
+
+OUT_OF_RANGE = [
+    {"id": "x", "title": "t", "published_parsed": [2147483648, 1, 1, 0, 0, 0, 0, 1, 0]},
+    {"id": "x", "title": "t", "updated_parsed": [2147483648, 1, 1, 0, 0, 0, 0, 1, 0]},
+    {"objectID": "1", "title": "t", "created_at_i": 2**70, "story_text": "t"},
+    {"objectID": "1", "title": "t", "created_at_i": 253402300800, "story_text": "t"},
+    _dated("reddit", ("data", "created_utc"), 1e300),
+    _dated("mastodon", ("created_at",), "0001-01-01T00:00:00+01:00"),
+    _dated("bluesky", ("record", "createdAt"), "9999-12-31T23:59:59-01:00"),
+]
+
+
 @pytest.mark.parametrize("name", sorted(MAPPERS))
 @settings(max_examples=100, deadline=None)
 @given(raw=values)
+@example(raw=OUT_OF_RANGE[0])
+@example(raw=OUT_OF_RANGE[1])
+@example(raw=OUT_OF_RANGE[2])
+@example(raw=OUT_OF_RANGE[3])
+@example(raw=OUT_OF_RANGE[4])
+@example(raw=OUT_OF_RANGE[5])
+@example(raw=OUT_OF_RANGE[6])
 def test_random_values_map_or_are_rejected(name: str, raw: Any) -> None:
     if name == "rss" and not isinstance(raw, dict):
         raw = {"entry": raw}
