@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -18,12 +17,9 @@ TRACKER = [sys.executable, "-m", "tracker"]
 @pytest.mark.slow
 def test_demo_builds_a_workspace_whose_verdicts_match_the_truth(tmp_path: Path) -> None:
     workspace = tmp_path / "demo"
-    started = time.monotonic()
     result = subprocess.run([*TRACKER, "demo", "--dir", str(workspace), "--weeks", "6", "--seed", "3"],
                             capture_output=True, text=True, timeout=300)  # fmt: skip
-    seconds = time.monotonic() - started
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert seconds < 60, f"the demo took {seconds:.0f} s"
+    assert result.returncode == 0, result.stdout + result.stderr  # how fast: bench/sandbox_bench.py
     out = result.stdout
     assert "verdicts against the injected truth" in out
     verdict_lines = [line for line in out.splitlines() if line.startswith(("  ok ", "  NO "))]

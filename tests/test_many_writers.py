@@ -7,14 +7,13 @@ import json
 import signal
 import subprocess
 import sys
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from sqlalchemy import func, select
 
 from tests.conftest import write_config
-from tests.support import local_server, rss_feed
+from tests.support import finished_runs, local_server, rss_feed, running, wait_until
 from tracker.store.db import open_store
 from tracker.store.models import CollectionRun, Mention
 
@@ -33,6 +32,7 @@ def test_scheduler_and_24_concurrent_writers_share_one_sqlite_file(tmp_path: Pat
         tracker = [sys.executable, "-m", "tracker", "--config", str(path)]
         subprocess.run([*tracker, "db", "upgrade"], check=True, capture_output=True)
         worker = subprocess.Popen([*tracker, "run"], stderr=subprocess.PIPE, text=True)
+        database = f"sqlite:///{tmp_path / 'tracker.db'}"
         try:
             files = []
             for w in range(WRITERS):
@@ -57,7 +57,9 @@ def test_scheduler_and_24_concurrent_writers_share_one_sqlite_file(tmp_path: Pat
                 readers = pool.map(read, range(10))
                 results = list(pool.map(write, files))
                 reads = list(readers)
-            time.sleep(1)
+            # The worker collects at start; under load that can come after the writers are done.
+            wait_until(lambda: len(finished_runs(database, "feed-")) == 3, "the worker's first collections",
+                       alive=running(worker))  # fmt: skip
         finally:
             worker.send_signal(signal.SIGTERM)
             _, worker_err = worker.communicate(timeout=60)

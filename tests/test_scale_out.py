@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import select
 
 from tests.conftest import write_config
-from tests.support import local_server, rss_feed
+from tests.support import finished_runs, local_server, rss_feed, wait_until
 from tracker import leases
 from tracker.store.db import open_store
 from tracker.store.models import CollectionRun, Mention, Stream
@@ -42,7 +42,16 @@ def test_two_workers_never_collect_one_stream_at_once(tmp_path: Path, db_url: st
         tracker = [sys.executable, "-m", "tracker", "--config", str(config)]
         subprocess.run([*tracker, "db", "upgrade"], check=True, capture_output=True)
         workers = [subprocess.Popen([*tracker, "run"], stderr=subprocess.PIPE, text=True) for _ in range(2)]
-        time.sleep(25)
+        pids = {str(w.pid) for w in workers}
+
+        def both_took_part_and_every_stream_ran_twice() -> bool:
+            runs = finished_runs(db_url, "feed-")
+            return len(runs) == STREAMS and all(len(w) >= 2 for w in runs.values()) and pids <= {
+                w.split(":")[1] for ws in runs.values() for w in ws}  # fmt: skip
+
+        # Until each stream has run twice (two rounds, 10 s apart) and both workers have collected.
+        wait_until(both_took_part_and_every_stream_ran_twice, "two rounds by both workers", every=0.5,
+                   alive=lambda: all(w.poll() is None for w in workers))  # fmt: skip
         for worker in workers:
             worker.send_signal(signal.SIGTERM)
         logs = [worker.communicate(timeout=60)[1] for worker in workers]

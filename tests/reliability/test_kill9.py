@@ -21,6 +21,7 @@ import pytest
 
 from tests.conftest import write_config
 from tests.sandbox.test_connectors import expected, external_id
+from tests.support import running, wait_until
 from tracker.sandbox.server import SandboxServer
 from tracker.sandbox.world import generate_world
 
@@ -171,9 +172,8 @@ def test_digest_send_killed_mid_transaction_never_goes_twice_to_anyone(tmp_path:
         proc = subprocess.Popen(
             [*tracker, "digest", "--send"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
-        deadline = time.monotonic() + 60
-        while len(received) < 4 and time.monotonic() < deadline:  # kill in the middle of the round
-            time.sleep(0.05)
+        # Kill in the middle of the round, once a third of it has been handed to the server.
+        wait_until(lambda: len(received) >= 4, "the first messages", alive=running(proc))
         time.sleep(random.Random(3).uniform(0.05, 0.4))
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)

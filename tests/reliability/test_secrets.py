@@ -9,11 +9,11 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 from tests.conftest import write_config
+from tests.support import file_contains, running, wait_until
 from tracker.sandbox.server import SandboxServer
 from tracker.sandbox.world import generate_world
 
@@ -93,7 +93,9 @@ def test_no_secret_value_is_ever_written_anywhere(tmp_path: Path) -> None:
             run("--debug", "experiment", "list")
             worker = subprocess.Popen([*tracker, "run"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                       env=env)  # fmt: skip
-            time.sleep(6)
+            # Until the worker has tried every stream once: what it logs then is what must stay clean.
+            wait_until(file_contains(tmp_path / "tracker.log", *(f"collect {s['name']}:" for s in streams)),
+                       "the worker's first round", alive=running(worker))  # fmt: skip
             worker.send_signal(signal.SIGTERM)
             outputs.append("".join(worker.communicate(timeout=60)))
     finally:

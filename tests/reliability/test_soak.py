@@ -18,6 +18,7 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.conftest import write_config
+from tests.support import answers, finished_runs, running, wait_until
 from tracker.sandbox.server import SandboxServer
 from tracker.sandbox.world import generate_world
 from tracker.store.db import open_store
@@ -48,6 +49,9 @@ def test_scheduler_web_and_30_writers_share_one_sqlite_file(tmp_path: Path) -> N
                                     capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
         worker = subprocess.Popen([*tracker, "run"], stderr=subprocess.PIPE, text=True)
         web = subprocess.Popen([*tracker, "serve"], stderr=subprocess.PIPE, text=True)
+        base = f"http://127.0.0.1:{port}"
+        # The minute starts once the server answers: under load it can take long to start.
+        wait_until(answers(base + "/api/v1/streams"), "the web server", alive=running(web))
         failures: list[str] = []
         lines_written = [0]
         notes_written = [0]
@@ -81,14 +85,6 @@ def test_scheduler_web_and_30_writers_share_one_sqlite_file(tmp_path: Path) -> N
                         notes_written[0] += 1
 
         def web_client() -> None:
-            base = f"http://127.0.0.1:{port}"
-            deadline = time.monotonic() + 30
-            while time.monotonic() < deadline:
-                try:
-                    httpx.get(base + "/api/v1/streams", timeout=2)
-                    break
-                except httpx.HTTPError:
-                    time.sleep(0.2)
             k = 0
             while time.monotonic() < stop or k < 3:
                 k += 1
@@ -111,6 +107,10 @@ def test_scheduler_web_and_30_writers_share_one_sqlite_file(tmp_path: Path) -> N
             thread.start()
         for thread in threads:
             thread.join()
+        database = f"sqlite:///{tmp_path / 'tracker.db'}"
+        wait_until(
+            lambda: bool(finished_runs(database)), "the worker's first collection", alive=running(worker)
+        )
         for process in (worker, web):
             process.send_signal(signal.SIGTERM)
         logs = [process.communicate(timeout=60)[1] for process in (worker, web)]

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import time
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -301,12 +300,11 @@ def test_owned_account_stats_come_from_the_sandbox(server: SandboxServer) -> Non
 
 @pytest.mark.slow
 def test_the_demo_collects_twelve_weeks_of_every_stream_in_one_run_each(big_world: World) -> None:
-    """stream_configs() as the demo writes them, the real rate limits on: everything, quickly."""
-    started = time.monotonic()
+    """stream_configs() as the demo writes them, the real rate limits on: everything (how fast:
+    bench/sandbox_bench.py)."""
     with SandboxServer(big_world) as server:
         for config in server.stream_configs():
             run = collect(server, spec_for(server, config["name"]))
             assert run.final.complete or config["connector"] == "rss"  # a feed's first read: its window
             assert set(run.ids) == set(expected(server, config["name"], server.now))
         assert all(r.status == 200 for r in server.requests)  # no budget ran out, nothing was refused
-    assert time.monotonic() - started < 15

@@ -8,11 +8,11 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 import urllib.request
 from pathlib import Path
 
 from tests.sandbox.conftest import END
+from tests.support import DEADLINE, wait_until
 from tracker.sandbox import serve
 
 
@@ -24,9 +24,9 @@ def test_serve_prints_the_base_urls_and_stops_when_told() -> None:
     )
     thread.start()
     try:
-        deadline = time.monotonic() + 5
-        while not any("mastodon" in line for line in lines) and time.monotonic() < deadline:
-            time.sleep(0.02)
+        wait_until(
+            lambda: any("mastodon" in line for line in lines), "the sandbox's URLs", alive=thread.is_alive
+        )
         mastodon = next(line.split()[-1] for line in lines if line.strip().startswith("mastodon"))
         control = mastodon.rsplit("/", 1)[0] + "/_sandbox"
         with urllib.request.urlopen(control, timeout=5) as answer:
@@ -34,7 +34,7 @@ def test_serve_prints_the_base_urls_and_stops_when_told() -> None:
         assert any("SANDBOX_BLUESKY_APP_PASSWORD=" in line for line in lines)
     finally:
         stop.set()
-        thread.join(timeout=5)
+        thread.join(timeout=DEADLINE)
     assert not thread.is_alive()
 
 
@@ -53,7 +53,7 @@ def test_python_m_tracker_sandbox_serves_until_sigterm() -> None:
         with urllib.request.urlopen(f"{urls[3][1]}/api/v1/search_by_date?query=acme", timeout=5) as answer:
             assert "hits" in json.load(answer)
         process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=5) == 0
+        assert process.wait(timeout=DEADLINE) == 0
     finally:
         if process.poll() is None:
             process.kill()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import statistics
-import time
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 
@@ -84,10 +83,8 @@ def test_same_seed_same_world_other_seed_other_world(world: World) -> None:
     assert [p.text for p in other.posts[:50]] != [p.text for p in world.posts[:50]]
 
 
-def test_twelve_weeks_generate_in_well_under_a_second() -> None:
-    started = time.perf_counter()
-    world = generate_world(3, 12, END)
-    assert time.perf_counter() - started < 1.0
+def test_twelve_weeks_make_a_world_of_some_ten_thousand_posts() -> None:
+    world = generate_world(3, 12, END)  # how fast: bench/sandbox_bench.py
     assert 8_000 < len(world.posts) < 20_000
 
 

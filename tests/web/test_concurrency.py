@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.conftest import write_config
-from tests.support import local_server, rss_feed
+from tests.support import DEADLINE, local_server, rss_feed
 from tests.web.conftest import client_for, csrf_of
 from tests.web.support import World, build
 from tracker.store.models import CollectionRun, Experiment, ExperimentNote, Stream
@@ -90,7 +90,7 @@ def _feed_runs(world: World) -> int:
         return int(session.scalar(query) or 0)
 
 
-async def _until(condition: Callable[[], bool], what: str, timeout: float = 60.0) -> None:
+async def _until(condition: Callable[[], bool], what: str, timeout: float = DEADLINE) -> None:
     deadline = asyncio.get_running_loop().time() + timeout
     while not condition():
         assert asyncio.get_running_loop().time() < deadline, f"waited too long for {what}"
