@@ -183,7 +183,7 @@ def _reflect(settings: Settings, store: Any) -> str:
 
 
 def _digests(settings: Settings, store: Any, directory: Path) -> dict[str, Path]:
-    from tracker.digest.command import write_digest_files
+    from tracker.digest.service import write_digest_files
 
     return write_digest_files(settings, store, directory)
 

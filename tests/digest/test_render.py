@@ -131,7 +131,7 @@ def test_the_preview_renders_in_headless_chromium(env: Env, cli: Any, tmp_path: 
 
 
 def test_write_digest_files_writes_the_preview_and_the_message(env: Env) -> None:
-    from tracker.digest.command import write_digest_files
+    from tracker.digest.service import write_digest_files
     from tracker.store.db import open_store
 
     settings = env.settings()

@@ -258,7 +258,7 @@ def test_implicit_tls(
     client = ssl.create_default_context(cafile=str(certificate[0]))
     store = open_store(settings.database_url)
     try:
-        from tracker.digest.command import builder
+        from tracker.digest.service import builder
         from tracker.digest.weeks import parse_week
 
         report = send_week(settings, store, WEEK, builder(settings, store, parse_week(WEEK), MONDAY_MORNING),

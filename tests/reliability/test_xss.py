@@ -138,7 +138,7 @@ async def test_search_and_filters_are_bound_not_interpolated(hostile: Any) -> No
 
 
 def test_the_digest_shows_the_corpus_as_text(hostile: Any, tmp_path: Path) -> None:
-    from tracker.digest.command import write_digest_files
+    from tracker.digest.service import write_digest_files
 
     settings, store, today = hostile
     monday = today - timedelta(days=today.weekday() + 7)

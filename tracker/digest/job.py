@@ -24,7 +24,7 @@ log = logging.getLogger("tracker.digest")
 
 def digest_job(settings: Settings, store: Store, now: datetime) -> None:
     """Send the due week's digest to whoever still needs it (see the module docstring)."""
-    from tracker.digest.command import builder
+    from tracker.digest.service import builder
 
     if settings.digest is None or settings.smtp is None:
         return
