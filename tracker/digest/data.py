@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from tracker.config import Settings
 from tracker.coverage import uncovered_days
 from tracker.digest import fmt
-from tracker.digest.spikes import find_spikes
+from tracker.spikes import find_spikes
 from tracker.digest.weeks import Week
 from tracker.maturity import Model
 from tracker.metrics import DayValue, daily

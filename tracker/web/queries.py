@@ -370,7 +370,7 @@ def spikes(session: Session, settings: Settings, first: date, last: date, *, rec
     The same rule as the digest (tracker/digest/spikes.py): judged robustly (median and
     MAD) against the trailing weeks of the same weekday, so a page and the email agree.
     """
-    from tracker.digest.spikes import find_spikes
+    from tracker.spikes import find_spikes
 
     zone = settings.organisation.zone
     found: list[Spike] = []

@@ -12,7 +12,8 @@ hide the next one and a weekly rhythm (quiet weekends, busy Mondays) is not news
   spike     (count - expected) / scale >= `threshold` and at least `min_excess` more
             mentions than expected, so a quiet stream going from 1 to 4 is not a spike
 
-Only covered days are passed in: an outage is not a quiet day.
+Only covered days are passed in: an outage is not a quiet day. The one rule behind the
+digest's spikes and the web overview's (and any alert on spikes): both import it from here.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from tracker.digest.spikes import find_spikes
+from tracker.spikes import find_spikes
 
 MONDAY = date(2026, 9, 28)
 PATTERN = [30, 10, 10, 11, 9, 4, 4]  # busy Mondays, quiet weekends
