@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 if TYPE_CHECKING:
     from connectors._http import HttpClient
 
-PLATFORMS = ("mastodon", "bluesky", "hackernews", "reddit", "rss")
 KINDS = ("mention", "own")
 Cursor = dict[str, Any]
 

@@ -25,7 +25,6 @@ from tracker.store.models import Mention, Stream
 
 MENTIONS = cast(Table, Mention.__table__)
 FIGURES = ("likes", "reposts", "replies", "quotes")
-_CHUNK = 400  # keys per IN (...) lookup: well under SQLite's bound-parameter limit
 
 
 @dataclass

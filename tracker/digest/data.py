@@ -21,10 +21,10 @@ from sqlalchemy.orm import Session
 from tracker.config import Settings
 from tracker.coverage import uncovered_days
 from tracker.digest import fmt
-from tracker.spikes import find_spikes
 from tracker.digest.weeks import Week
 from tracker.maturity import Model
 from tracker.metrics import DayValue, daily
+from tracker.spikes import find_spikes
 from tracker.store.db import Store
 from tracker.store.models import CollectionRun, Mention, MentionStream, Stream
 from tracker.timeutil import iso_z, utcnow

@@ -990,7 +990,7 @@ def _choose(rng: random.Random, options: tuple[tuple[str, float], ...]) -> str:
 
 
 def _pick(rng: random.Random, mix: tuple[float, float, float]) -> str:
-    return rng.choices(("positive", "neutral", "negative"), mix)[0]
+    return rng.choices(texts.TONES, mix)[0]
 
 
 def _lag(rng: random.Random) -> timedelta:

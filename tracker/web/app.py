@@ -29,7 +29,7 @@ from tracker.maturity import Model, load_model
 from tracker.store.db import Store
 from tracker.timeutil import parse_instant, utcnow
 from tracker.web import auth, charts
-from tracker.web.security import Gate, HostCheck, SecurityHeaders, Sessions, csrf_token, is_api
+from tracker.web.security import CSRF_FIELD, Gate, HostCheck, SecurityHeaders, Sessions, csrf_token, is_api
 
 HERE = Path(__file__).parent
 LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "[::1]", "::1")
@@ -193,7 +193,7 @@ def _templates(settings: Settings) -> Jinja2Templates:
         VERDICT_HELP=VERDICT_HELP,
         min_effect_text=min_effect_text,
         csrf_field=lambda request: Markup(
-            f'<input type="hidden" name="csrf_token" value="{Markup.escape(csrf_token(request.session))}">'
+            f'<input type="hidden" name="{CSRF_FIELD}" value="{Markup.escape(csrf_token(request.session))}">'
         ),
     )
     return Jinja2Templates(env=env)

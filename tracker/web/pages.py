@@ -27,14 +27,14 @@ from tracker.store.models import Experiment
 from tracker.timeutil import parse_instant, utcnow
 from tracker.web import auth, charts, forms, queries
 from tracker.web.app import WebContext, context
-from tracker.web.security import SAFE_METHODS, csrf_ok
+from tracker.web.security import CSRF_FIELD, SAFE_METHODS, csrf_ok
 
 
 async def csrf_protect(request: Request) -> None:
     """Refuse a form POST whose csrf_token is missing or is not this session's."""
     if request.method in SAFE_METHODS:
         return
-    submitted = (await request.form()).get("csrf_token")
+    submitted = (await request.form()).get(CSRF_FIELD)
     if not csrf_ok(request.session, submitted):
         raise HTTPException(
             403, "This form has expired or was not sent from this site: reload it and try again."
