@@ -795,12 +795,16 @@ def demo(
         "tracker-demo"
     ),
     weeks: Annotated[int, typer.Option("--weeks", help="Weeks of simulated history (at least 4).")] = 12,
-    seed: Annotated[int, typer.Option("--seed", help="Seed of the simulated world.")] = 42,
+    seed: Annotated[
+        int | None, typer.Option("--seed", help="Seed of the simulated world (default 42).")
+    ] = None,
     config: ConfigOpt = None,
 ) -> None:
     """Run the whole product offline against a local simulated social API, in under a minute."""
+    from tracker.config import SANDBOX_DEFAULTS
     from tracker.demo import run_demo, summary
 
+    seed = SANDBOX_DEFAULTS.seed if seed is None else seed
     report = run_demo(
         directory.resolve(), weeks=weeks, seed=seed, echo=typer.echo, progress=sys.stdout.isatty()
     )
@@ -822,19 +826,20 @@ def sandbox_serve(
     config: ConfigOpt = None,
 ) -> None:
     """Serve the simulated platforms on 127.0.0.1 until Ctrl-C; with a demo's config, its same world."""
+    from tracker.config import SANDBOX_DEFAULTS
     from tracker.sandbox.server import serve as serve_sandbox
 
-    sandbox = None
+    sandbox = SANDBOX_DEFAULTS
     if config or state.config or Path("tracker.toml").exists():
-        sandbox = settings_for(config).sandbox
+        sandbox = settings_for(config).sandbox or SANDBOX_DEFAULTS
     serve_sandbox(
-        seed if seed is not None else (sandbox.seed if sandbox else 42),
-        weeks if weeks is not None else (sandbox.weeks if sandbox else 12),
-        port if port is not None else (sandbox.port if sandbox else 0),
-        end=sandbox.end if sandbox else None,
-        require_bluesky_login=sandbox.bluesky_login if sandbox else True,
-        brand=sandbox.brand if sandbox else "Acme",
-        competitor=sandbox.competitor if sandbox else "Globex",
+        seed if seed is not None else sandbox.seed,
+        weeks if weeks is not None else sandbox.weeks,
+        port if port is not None else sandbox.port,
+        end=sandbox.end,
+        require_bluesky_login=sandbox.bluesky_login,
+        brand=sandbox.brand,
+        competitor=sandbox.competitor,
         out=typer.echo,
     )
 

@@ -162,15 +162,21 @@ class ExperimentsConfig:
 
 @dataclass(frozen=True)
 class SandboxConfig:
-    """The simulated world a demo workspace was built on (`tracker sandbox serve` serves it again)."""
+    """The simulated world a demo workspace was built on (`tracker sandbox serve` serves it again).
 
-    seed: int
+    Its defaults are the sandbox's everywhere (`[sandbox]`, `tracker demo`, `tracker sandbox
+    serve`, `python -m tracker.sandbox`): SANDBOX_DEFAULTS is the one place they are set."""
+
+    seed: int = 42
     weeks: int = 12
     port: int = 0
     end: datetime | None = None
     brand: str = "Acme"
     competitor: str = "Globex"
     bluesky_login: bool = True
+
+
+SANDBOX_DEFAULTS = SandboxConfig()
 
 
 @dataclass(frozen=True)
@@ -568,12 +574,12 @@ class _Validator:
             self.add("sandbox.bluesky_login", f"expected true or false, got {login!r}")
             login = True
         return SandboxConfig(
-            seed=self.integer(t, "sandbox.seed", 0, 0, 2**31),
-            weeks=self.integer(t, "sandbox.weeks", 12, 1, 104),
-            port=self.integer(t, "sandbox.port", 0, 0, 65535),
+            seed=self.integer(t, "sandbox.seed", SANDBOX_DEFAULTS.seed, 0, 2**31),
+            weeks=self.integer(t, "sandbox.weeks", SANDBOX_DEFAULTS.weeks, 1, 104),
+            port=self.integer(t, "sandbox.port", SANDBOX_DEFAULTS.port, 0, 65535),
             end=moment,
-            brand=self.string(t, "sandbox.brand") or "Acme",
-            competitor=self.string(t, "sandbox.competitor") or "Globex",
+            brand=self.string(t, "sandbox.brand") or SANDBOX_DEFAULTS.brand,
+            competitor=self.string(t, "sandbox.competitor") or SANDBOX_DEFAULTS.competitor,
             bluesky_login=login,
         )
 

@@ -6,17 +6,27 @@ import argparse
 import sys
 from datetime import datetime
 
+from tracker.config import SANDBOX_DEFAULTS as DEFAULTS
 from tracker.sandbox.server import serve
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tracker.sandbox", description=__doc__)
-    parser.add_argument("--seed", type=int, default=1, help="the world's seed (default 1)")
-    parser.add_argument("--weeks", type=int, default=12, help="weeks of history (default 12)")
-    parser.add_argument("--port", type=int, default=8400, help="port on 127.0.0.1 (0: any free one)")
+    parser.add_argument(
+        "--seed", type=int, default=DEFAULTS.seed, help="the world's seed (default %(default)s)"
+    )
+    parser.add_argument(
+        "--weeks", type=int, default=DEFAULTS.weeks, help="weeks of history (default %(default)s)"
+    )
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=DEFAULTS.port,
+        help="port on 127.0.0.1 (default %(default)s; 0: any free one)",
+    )
     parser.add_argument("--end", help="the world's end, ISO 8601 (default: today's local midnight)")
-    parser.add_argument("--brand", default="Acme")
-    parser.add_argument("--competitor", default="Globex")
+    parser.add_argument("--brand", default=DEFAULTS.brand)
+    parser.add_argument("--competitor", default=DEFAULTS.competitor)
     parser.add_argument("--timezone", default="Europe/Vienna")
     parser.add_argument(
         "--anonymous-bluesky-search",

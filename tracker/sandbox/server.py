@@ -53,7 +53,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from tracker.sandbox import bluesky, hackernews, mastodon, reddit, rss
 from tracker.sandbox.faults import Fault, Faults, drift
-from tracker.sandbox.state import DEFAULT_RATE_LIMITS, Budget, Context, RateLimiter, Settings
+from tracker.sandbox.state import DEFAULT_RATE_LIMITS, Budget, Context, RateLimiter, ServerSwitches
 from tracker.sandbox.wire import JSON, Request, Response, html_response, json_response, page, parse_time
 from tracker.sandbox.world import World
 
@@ -133,7 +133,7 @@ class SandboxServer:
         now: datetime | None = None,
     ) -> None:
         self.world = world
-        self.settings = Settings(
+        self.settings = ServerSwitches(
             require_bluesky_login, block_anonymous_reddit, feed_size, token_ttl, hn_max_hits
         )
         self.context = Context(world, self.settings)

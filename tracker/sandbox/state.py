@@ -26,7 +26,7 @@ DEFAULT_RATE_LIMITS: Mapping[str, tuple[int, float]] = {
 
 
 @dataclass(frozen=True)
-class Settings:
+class ServerSwitches:
     """Switches of a SandboxServer (see its docstring)."""
 
     require_bluesky_login: bool = True
@@ -144,7 +144,7 @@ class Context:
     """The world plus its indexes, the server's switches and its sessions."""
 
     world: World
-    settings: Settings
+    settings: ServerSwitches
     sessions: Sessions = field(default_factory=Sessions)
     _matches: dict[tuple[str, str], list[Post]] = field(default_factory=dict)
     _memo: dict[tuple[object, ...], object] = field(default_factory=dict)
