@@ -60,7 +60,9 @@ def test_the_walker_sees_deferred_imports() -> None:
 def test_neither_the_digest_job_nor_the_scheduler_nor_the_demo_imports_typer() -> None:
     for start in ("tracker.digest.job", "tracker.digest.service", "tracker.scheduler", "tracker.demo"):
         pulled = {m for m in reachable(start) if m.split(".")[0] == "typer" or m == "tracker.cli"}
-        assert not pulled, f"{start} imports {sorted(pulled)}: the CLI belongs in digest/command.py and cli.py"
+        assert not pulled, (
+            f"{start} imports {sorted(pulled)}: the CLI belongs in digest/command.py and cli.py"
+        )
 
 
 def test_connectors_never_import_the_application() -> None:

@@ -10,6 +10,7 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select
 
 from tests.conftest import write_config
@@ -22,6 +23,7 @@ ROUNDS = 3
 LINES = 40
 
 
+@pytest.mark.slow
 def test_scheduler_and_24_concurrent_writers_share_one_sqlite_file(tmp_path: Path) -> None:
     feed = rss_feed(60)
     with local_server(lambda path: (200, {"Content-Type": "application/rss+xml"}, feed)) as server:

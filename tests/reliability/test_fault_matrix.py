@@ -36,6 +36,8 @@ FAULTS = {
 COLLECTION = '[collection]\nretries = 2\nbackoff = "10ms"\nconnect_timeout = "1s"\nread_timeout = "1s"\n'
 RUN_TIMEOUT = "6s"
 
+pytestmark = pytest.mark.slow  # some 60 collections through the CLI: minutes, so CI's second step
+
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[SandboxServer]:

@@ -139,6 +139,7 @@ def test_random_values_map_or_are_rejected(name: str, raw: Any) -> None:
 GOOD = {"platform": "mastodon", "text": "I love it", "created_at": "2026-09-01T10:00:00+02:00", "likes": 2}
 
 
+@pytest.mark.slow
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(junk=st.lists(st.one_of(values.map(json.dumps), st.text(max_size=80),
                                st.binary(max_size=80).map(lambda b: b.decode("latin-1"))),

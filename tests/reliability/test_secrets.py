@@ -12,6 +12,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.conftest import write_config
 from tests.support import file_contains, running, wait_until
 from tracker.sandbox.server import SandboxServer
@@ -44,6 +46,7 @@ def smtp_refusing_every_login() -> Any:
     return controller
 
 
+@pytest.mark.slow
 def test_no_secret_value_is_ever_written_anywhere(tmp_path: Path) -> None:
     world = generate_world(seed=5, weeks=2)
     smtp = smtp_refusing_every_login()
