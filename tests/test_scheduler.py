@@ -129,6 +129,7 @@ def closed_port() -> int:
         return int(s.getsockname()[1])
 
 
+@pytest.mark.slow
 def test_tracker_run_logs_one_line_per_event_keeps_secrets_and_exits_0_on_sigterm(tmp_path: Path) -> None:
     secret = "tok-very-secret-123456"
     port = closed_port()

@@ -184,6 +184,7 @@ def varied_corpus(count: int, seed: int = 20240) -> Iterator[str]:
         yield text
 
 
+@pytest.mark.slow
 def test_generated_varied_corpus_scores_identically() -> None:
     texts = list(varied_corpus(24_000))
     # the corpus does reach the rules it is meant to test
