@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from html.parser import HTMLParser
 from typing import Any
 
+from connectors._clean import ImpossibleValue, bounded, figure
 from connectors.base import MappingError
 
 _BLOCK = {"p", "div", "br", "li", "ul", "ol", "blockquote", "pre", "h1", "h2", "h3", "h4", "h5", "h6", "tr"}
@@ -53,7 +54,10 @@ def html_to_text(markup: str | None) -> str:
 
 
 def parse_time(value: Any, field: str = "created_at") -> datetime:
-    """An ISO 8601 timestamp (Z or offset; a missing offset means UTC) as aware UTC."""
+    """An ISO 8601 timestamp (Z or offset; a missing offset means UTC) as aware UTC.
+
+    A time no post can have (before 1970, after year 9000) raises ImpossibleValue.
+    """
     if not isinstance(value, str) or not value:
         raise MappingError(f"{field}: expected an ISO 8601 timestamp, got {type(value).__name__}")
     text = value.strip()
@@ -65,7 +69,11 @@ def parse_time(value: Any, field: str = "created_at") -> datetime:
         raise MappingError(f"{field}: not an ISO 8601 timestamp: {value[:40]!r}") from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
+    try:
+        moment = moment.astimezone(UTC)
+    except OverflowError:  # year 1 or 9999 pushed past the calendar by its offset
+        raise ImpossibleValue(f"{field}: {value[:40]!r} is not a possible time") from None
+    return bounded(moment, field)
 
 
 def count(raw: dict[str, Any], key: str) -> int | None:
@@ -75,7 +83,7 @@ def count(raw: dict[str, Any], key: str) -> int | None:
         return None
     if isinstance(value, bool) or not isinstance(value, int):
         raise MappingError(f"{key}: expected a whole number, got {type(value).__name__}")
-    return value
+    return figure(value)  # a count no post can have (beyond 64 bits, say) is unknown, not an error
 
 
 def text_field(raw: dict[str, Any], key: str, *, required: bool = False) -> str | None:

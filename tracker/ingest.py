@@ -321,6 +321,7 @@ _NEW = (
     "raw",
     "first_seen_at",
     "updated_at",
+    "date_estimated",
 )
 
 
@@ -348,6 +349,7 @@ def _new_values(
         bulk.json(item.raw),
         stamp,
         stamp,
+        item.date_estimated,
     )
 
 

@@ -25,6 +25,7 @@ from typing import Any, ClassVar
 
 import httpx
 
+from connectors._clean import ImpossibleValue, in_future
 from connectors._http import HttpClient, decode_json
 from connectors._text import parse_time
 from connectors.base import (
@@ -183,13 +184,21 @@ class BlueskyConnector:
     def _collect(self, batch: _Batch, run: _Run, kind: str) -> Page:
         """Map a batch into a Page, noting on `run` whether it reached the boundary or the cap."""
         page = Page(rejected=list(batch.rejected))
+        now = self.now()
         for index, post in batch.posts:
             try:
                 item = mapping.map_post(post, kind=kind)
+            except ImpossibleValue as exc:  # reading it again cannot help: it never holds the cursor
+                page.poison.append(f"item {index}: {exc}")
+                continue
             except MappingError as exc:
                 page.rejected.append(f"item {index}: {exc}")
                 continue
             when = mapping.sort_time(post, item.created_at)
+            future = in_future(when, now)
+            if future is not None:  # neither its record nor the AppView's index time is believable
+                page.poison.append(f"item {index}: {future}")
+                continue
             if run.boundary is not None and when <= run.boundary:
                 run.reached = True  # known ground (or past the refresh window): not yielded again
                 continue

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
+from connectors._clean import ImpossibleValue, in_future
 from connectors._http import HttpClient
 from connectors._text import parse_time
 from connectors.base import (
@@ -53,6 +54,7 @@ class _Run:
     anchor: Mark | None
     refresh_after: datetime | None  # owned re-read: page back until posts older than this
     kind: str
+    now: datetime
     known_ids: set[str] = field(default_factory=set)  # re-read overlap: not counted against backfill
     yielded: int = 0
     passed_anchor: bool = False
@@ -68,8 +70,15 @@ class _Run:
                 continue
             try:
                 item = map_status(raw, kind=self.kind)
+            except ImpossibleValue as exc:  # reading it again cannot help: it never holds the cursor
+                page.poison.append(f"item {index}{_id_hint(raw)}: {exc}")
+                continue
             except MappingError as exc:
                 page.rejected.append(f"item {index}{_id_hint(raw)}: {exc}")
+                continue
+            future = in_future(item.created_at, self.now)
+            if future is not None:  # its id sorts it on top of every later page: never a mark
+                page.poison.append(f"item {index}{_id_hint(raw)}: {future}")
                 continue
             if item.external_id in self.seen:  # offset paging may repeat a post that moved down
                 continue
@@ -142,6 +151,7 @@ class MastodonConnector:
             anchor=anchor,
             refresh_after=self.now() - timedelta(days=self.spec.refresh_days) if refresh else None,
             kind="own" if self.spec.owned and self.selector == "account" else "mention",
+            now=self.now(),
             known_ids={status_id for status_id, _ in known},
         )
         # A first run asks for no more than it may keep; later runs re-read up to RECENT known ones.

@@ -18,10 +18,12 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 import httpx
 
+from connectors._clean import ImpossibleValue, in_future
 from connectors._http import HttpClient, decode_json
 from connectors.base import (
     AccountStats,
@@ -99,14 +101,14 @@ class RedditConnector:
         while True:
             data, requests = await self._get(url, search_params(query, subreddit=self.subreddit, after=after))
             listing = _listing(data)
-            items, rejected = _map_page(listing.children, run)
+            items, rejected, poison = _map_page(listing.children, run, self.wall())
             done = run.reached_floor or not listing.after or listing.after == after
             if run.fresh >= self.spec.backfill or done:
                 capped = run.fresh >= self.spec.backfill and not done
-                yield Page(items=items, rejected=rejected, cursor={"newest": run.newest}, final=True,
-                           complete=not capped, capped=capped, requests=requests)  # fmt: skip
+                yield Page(items=items, rejected=rejected, poison=poison, cursor={"newest": run.newest},
+                           final=True, complete=not capped, capped=capped, requests=requests)  # fmt: skip
                 return
-            yield Page(items=items, rejected=rejected, requests=requests)
+            yield Page(items=items, rejected=rejected, poison=poison, requests=requests)
             after = listing.after
 
     def _run(self, known: float | None) -> _Run:
@@ -216,15 +218,27 @@ def _listing(data: Any) -> _Listing:
     return _Listing(children=payload["children"], after=after if isinstance(after, str) and after else None)
 
 
-def _map_page(children: list[Any], run: _Run) -> tuple[list[Item], list[str]]:
-    """Map each child on its own; drop repeats and posts before the run's floor (and note the floor)."""
+def _map_page(children: list[Any], run: _Run, now: float) -> tuple[list[Item], list[str], list[str]]:
+    """Map each child on its own; drop repeats and posts before the run's floor (and note the floor).
+
+    Children no reading can fix (an impossible time, a date more than a day ahead) are
+    poison: reported, never stored, never moving the cursor.
+    """
     items: list[Item] = []
     rejected: list[str] = []
+    poison: list[str] = []
     for number, child in enumerate(children, start=1):
         try:
             item = map_child(child)
+        except ImpossibleValue as exc:
+            poison.append(f"item {number}: {exc}")
+            continue
         except MappingError as exc:
             rejected.append(f"item {number}: {exc}")
+            continue
+        future = in_future(item.created_at, datetime.fromtimestamp(now, UTC))
+        if future is not None:
+            poison.append(f"item {number}: {future}")
             continue
         moment = item.created_at.timestamp()
         if run.floor is not None and moment < run.floor:
@@ -238,4 +252,4 @@ def _map_page(children: list[Any], run: _Run) -> tuple[list[Item], list[str]]:
         if run.fresh_after is None or moment > run.fresh_after:
             run.fresh += 1
     run.fresh += len(rejected)
-    return items, rejected
+    return items, rejected, poison

@@ -10,9 +10,9 @@ known point is for is telling whether the feed still reaches back to the last ru
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
 import httpx
@@ -67,6 +67,7 @@ class RssConnector:
     def __init__(self, spec: StreamSpec, http: HttpClient) -> None:
         self.spec = spec
         self.http = http
+        self.now: Callable[[], datetime] = lambda: datetime.now(UTC)  # tests pin the clock
 
     async def pages(self, cursor: Cursor | None) -> AsyncIterator[Page]:
         """One final page: the feed's entries newest-first, capped at `backfill`."""
@@ -84,14 +85,17 @@ class RssConnector:
             location=str(response.url),
         )
         kind = "own" if self.spec.owned else "mention"
+        poison: list[str] = []
         items, rejected = mapping.map_entries(
-            feed["entries"], feed_lang=mapping.feed_language(feed["feed"]), kind=kind
-        )
+            feed["entries"], feed_lang=mapping.feed_language(feed["feed"]), kind=kind, now=self.now(),
+            poison=poison,
+        )  # fmt: skip
         known = Known.load(cursor)
         kept, complete, capped = select(items, known, self.spec.backfill)
         yield Page(
             items=kept,
             rejected=rejected,
+            poison=poison,
             cursor=_validators(next_cursor(cursor, kept), response),
             final=True,
             complete=complete,
@@ -127,7 +131,7 @@ def select(items: list[Item], known: Known | None, backfill: int) -> tuple[list[
 def next_cursor(cursor: Mapping[str, Any] | None, kept: list[Item]) -> Cursor:
     """The high-water time and recent ids, merged with the previous cursor's."""
     previous = Known.load(cursor)
-    times = [item.created_at for item in kept]
+    times = [item.created_at for item in kept if not item.date_estimated]  # first-seen times say nothing
     if previous is not None and previous.newest is not None:
         times.append(previous.newest)
     ids = [item.external_id for item in kept] + _ids(cursor.get("seen") if cursor else None)

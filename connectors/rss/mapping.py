@@ -16,6 +16,7 @@ from typing import Any
 
 import feedparser  # type: ignore[import-untyped]
 
+from connectors._clean import ImpossibleValue, bounded, in_future
 from connectors._text import html_to_text
 from connectors.base import Item, MappingError, PayloadError
 from connectors.rss.urls import web_url
@@ -75,35 +76,70 @@ def feed_language(feed: Mapping[str, Any]) -> str | None:
 
 
 def map_entries(
-    entries: Iterable[Any], *, feed_lang: str | None = None, kind: str = "mention"
+    entries: Iterable[Any],
+    *,
+    feed_lang: str | None = None,
+    kind: str = "mention",
+    now: datetime | None = None,
+    poison: list[str] | None = None,
 ) -> tuple[list[Item], list[str]]:
-    """Map each entry on its own: (items, reasons for the rejected ones, by position)."""
+    """Map each entry on its own: (items, reasons for the rejected ones, by position).
+
+    With `now`, an entry without a usable date is stored at `now`, flagged
+    date_estimated. Entries no reading can fix (an impossible date, one more than a
+    day after `now`) go to `poison` when given (else with the rejected).
+    """
     items: list[Item] = []
     rejected: list[str] = []
     for number, entry in enumerate(entries, start=1):
+        label = _nonempty(entry.get("id")) if isinstance(entry, Mapping) else None
+        where = f"entry {number}" + (f" ({label[:80]})" if label else "")
         try:
             if not isinstance(entry, Mapping):
                 raise MappingError(f"expected an entry, got {type(entry).__name__}")
-            items.append(entry_to_item(entry, feed_lang=feed_lang, kind=kind))
+            item = entry_to_item(entry, feed_lang=feed_lang, kind=kind, now=now)
+            future = in_future(item.created_at, now) if now is not None else None
+            if future is not None:
+                raise ImpossibleValue(future)
+            items.append(item)
+        except ImpossibleValue as exc:
+            (poison if poison is not None else rejected).append(f"{where}: {exc}")
         except MappingError as exc:
-            label = _nonempty(entry.get("id")) if isinstance(entry, Mapping) else None
-            rejected.append(f"entry {number}" + (f" ({label[:80]})" if label else "") + f": {exc}")
+            rejected.append(f"{where}: {exc}")
     return items, rejected
 
 
-def entry_to_item(entry: Mapping[str, Any], *, feed_lang: str | None = None, kind: str = "mention") -> Item:
+def entry_to_item(
+    entry: Mapping[str, Any],
+    *,
+    feed_lang: str | None = None,
+    kind: str = "mention",
+    now: datetime | None = None,
+) -> Item:
     """One feed entry (plain dict from `parse_feed`) as an Item; MappingError when unusable.
 
     external_id is the entry id (RSS guid, Atom id), else its link; created_at is
-    `published`, else `updated` (an entry with neither is rejected, never given a
-    made-up date). Feeds report no engagement: likes/reposts/replies/quotes stay None.
+    `published`, else `updated`. An entry with neither (or only unreadable ones) is
+    stored at `now`, the moment it was first seen, flagged `date_estimated`; without
+    `now` it is rejected. An impossible date (beyond year 9000) raises ImpossibleValue.
+    Feeds report no engagement: likes/reposts/replies/quotes stay None.
     """
     url = web_url(entry.get("link"))
+    estimated = False
+    try:
+        moment = created_at(entry)
+    except ImpossibleValue:
+        raise
+    except MappingError:
+        if now is None:
+            raise
+        moment, estimated = now, True
     return Item(
         platform=PLATFORM,
         external_id=_identity(entry, url),
         text=entry_text(entry),
-        created_at=created_at(entry),
+        created_at=moment,
+        date_estimated=estimated,
         url=url,
         author=_author(entry),
         lang=entry_language(entry) or feed_lang,
@@ -138,8 +174,13 @@ def created_at(entry: Mapping[str, Any]) -> datetime:
 def _utc(parsed: Any, key: str) -> datetime:
     try:
         year, month, day, hour, minute, second = (int(part) for part in parsed[:6])
-        return datetime(year, month, day, hour, minute, min(second, 59), tzinfo=UTC)
     except (TypeError, ValueError) as exc:
+        raise MappingError(f"created_at: bad {key} time {parsed!r:.60}") from exc
+    if not 1 <= year <= 9999:  # datetime() would raise OverflowError for year 2147483648
+        raise ImpossibleValue(f"created_at: {year} is not a possible year for a post")
+    try:
+        return bounded(datetime(year, month, day, hour, minute, min(second, 59), tzinfo=UTC), key)
+    except (OverflowError, ValueError) as exc:
         raise MappingError(f"created_at: bad {key} time {parsed!r:.60}") from exc
 
 
