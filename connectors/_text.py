@@ -14,6 +14,7 @@ _BLOCK = {"p", "div", "br", "li", "ul", "ol", "blockquote", "pre", "h1", "h2", "
 _SKIP = {"script", "style"}
 _SPACES = re.compile(r"[ \t\r\f\v\xa0]+")
 _BLANK_LINES = re.compile(r"\n\s*\n+")
+_LONG_YEAR = re.compile(r"^[+-]?\d{5,}-")  # ISO 8601 expanded years: no calendar here holds them
 
 
 class _TextParser(HTMLParser):
@@ -63,6 +64,8 @@ def parse_time(value: Any, field: str = "created_at") -> datetime:
     text = value.strip()
     if text.endswith(("Z", "z")):
         text = text[:-1] + "+00:00"
+    if _LONG_YEAR.match(text):
+        raise ImpossibleValue(f"{field}: {value[:40]!r} is beyond year 9999")
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:

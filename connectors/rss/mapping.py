@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import io
+import re
 import time
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
@@ -31,6 +32,7 @@ def parse_feed(content: bytes, *, where: str, content_type: str = "", location: 
     that is no feed at all (an HTML page, JSON, an empty body) raises PayloadError.
     `location` (the answer's URL) resolves relative links.
     """
+    content = _safe_references(content)
     headers = {"content-type": content_type} if content_type else {}
     if location:
         headers["content-location"] = location
@@ -45,6 +47,29 @@ def parse_feed(content: bytes, *, where: str, content_type: str = "", location: 
         "version": feed.get("version") or "",
         "bozo": bool(feed.get("bozo")),
     }
+
+
+_LONG_NUMBER = re.compile(r"(?<![\d.])\d{5,}")  # a year beyond 9999 (fractions of seconds aside)
+_REFERENCE = re.compile(rb"&#(?:[xX]([0-9a-fA-F]{1,12})|([0-9]{1,20}));")
+
+
+def _safe_references(content: bytes) -> bytes:
+    """Character references no text can hold (NUL, lone surrogates, beyond U+10FFFF) as U+FFFD.
+
+    feedparser turns `&#xD800;` into a character it then fails to encode, which would
+    fail the whole feed on every run; XML 1.0 forbids those references anyway.
+    """
+    if b"&#" not in content:
+        return content
+
+    def replace(match: re.Match[bytes]) -> bytes:
+        hexa, decimal = match.group(1), match.group(2)
+        value = int(hexa, 16) if hexa is not None else int(decimal)
+        if value == 0 or 0xD800 <= value <= 0xDFFF or value > 0x10FFFF:
+            return b"&#xFFFD;"
+        return match.group(0)
+
+    return _REFERENCE.sub(replace, content)
 
 
 def _what(content: bytes, content_type: str) -> str:
@@ -159,7 +184,15 @@ def _identity(entry: Mapping[str, Any], url: str | None) -> str:
 
 
 def created_at(entry: Mapping[str, Any]) -> datetime:
-    """`published`, else `updated`, as aware UTC (feedparser's parsed times are UTC)."""
+    """`published`, else `updated`, as aware UTC (feedparser's parsed times are UTC).
+
+    A date with a five-digit year is impossible (feedparser would misread
+    "10000-01-01" as 2010-12-01): ImpossibleValue.
+    """
+    for key in ("published", "updated"):
+        value = entry.get(key)
+        if isinstance(value, str) and _LONG_NUMBER.search(value):
+            raise ImpossibleValue(f"created_at: {value.strip()[:40]!r} is beyond year 9999")
     for key in ("published", "updated"):
         parsed = entry.get(f"{key}_parsed")
         if parsed:

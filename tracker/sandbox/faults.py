@@ -17,6 +17,8 @@ Kinds and their parameters:
 - "drift" (the normal JSON answer with its schema drifted: the first item loses its
   identity and time fields, the second gets its counts as text, every item gains
   fields no client knows; see `drift`)
+- "poison" (`what`: big_int, year_10000, far_future, surrogate, nul or huge: the
+  normal answer with its first item made hostile; see tracker/sandbox/poison.py)
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ KINDS = (
     "close",
     "hang",
     "drift",
+    "poison",
 )
 
 IDENTITY = (

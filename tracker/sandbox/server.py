@@ -53,6 +53,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from tracker.sandbox import bluesky, hackernews, mastodon, reddit, rss
 from tracker.sandbox.faults import Fault, Faults, drift
+from tracker.sandbox.poison import poison
 from tracker.sandbox.state import DEFAULT_RATE_LIMITS, Budget, Context, RateLimiter, Settings
 from tracker.sandbox.wire import JSON, Request, Response, html_response, json_response, page, parse_time
 from tracker.sandbox.world import World
@@ -513,6 +514,9 @@ class _Handler(BaseHTTPRequestHandler):
             if fault is not None and fault.kind == "drift" and response.status == 200:
                 with contextlib.suppress(ValueError):
                     response.body = json.dumps(drift(json.loads(response.body))).encode()
+            if fault is not None and fault.kind == "poison" and response.status == 200:
+                kind = response.headers.get("Content-Type", "")
+                response.body = poison(response.body, kind, str(fault.params.get("what", "")))
         record.status = response.status
         self._send(response, truncated=fault is not None and fault.kind == "truncated")
 
