@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy import func, select, update
 
-from connectors._http import HttpClient, HttpPolicy
+from connectors._http import MB, HttpClient, HttpPolicy
 from connectors._clean import clean_item
 from connectors.base import AccountStats, ConnectorError, MappingError, Page, StreamSpec
 from tracker import __version__, leases
@@ -103,6 +103,7 @@ def http_policy(settings: Settings) -> HttpPolicy:
         retries=c.retries,
         backoff_base=c.backoff.total_seconds(),
         user_agent=USER_AGENT,
+        max_response=c.max_response_mb * MB,
     )
 
 

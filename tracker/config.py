@@ -62,7 +62,7 @@ STREAM_KEYS = GENERIC_STREAM_KEYS + ALL_SELECTORS + ALL_CONNECTOR_KEYS
 SECTION_KEYS: dict[str, tuple[str, ...]] = {
     "organisation": ("name", "timezone"),
     "database": ("url",),
-    "collection": ("per_origin", "connect_timeout", "read_timeout", "retries", "backoff"),
+    "collection": ("per_origin", "connect_timeout", "read_timeout", "retries", "backoff", "max_response_mb"),
     "logging": ("level", "file"),
     "digest": ("to", "from", "weekday", "time"),
     "smtp": ("host", "port", "security", "username", "password_env", "timeout"),
@@ -129,6 +129,7 @@ class CollectionConfig:
     read_timeout: timedelta = timedelta(seconds=30)
     retries: int = 4
     backoff: timedelta = timedelta(seconds=1)
+    max_response_mb: int = 20  # a response body larger than this (decompressed) is refused
 
 
 @dataclass(frozen=True)
@@ -496,6 +497,7 @@ class _Validator:
             read_timeout=self.duration(t, "collection.read_timeout", timedelta(seconds=30)),
             retries=self.integer(t, "collection.retries", 4, 0, 10),
             backoff=self.duration(t, "collection.backoff", timedelta(seconds=1)),
+            max_response_mb=self.integer(t, "collection.max_response_mb", 20, 1, 10_000),
         )
 
     def logging(self, t: Mapping[str, Any], base: Path) -> LoggingConfig:

@@ -10,6 +10,7 @@ known point is for is telling whether the feed still reaches back to the last ru
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -78,7 +79,10 @@ class RssConnector:
             return
         if not 200 <= response.status_code < 300:  # a redirect the client did not follow
             raise ConnectorError(f"HTTP {response.status_code} from {_where(response)}: not a feed answer")
-        feed = mapping.parse_feed(
+        # In a worker thread: a large feed takes seconds to parse, and the run's deadline must
+        # still end the run on time (the thread finishes on its own; the body is capped).
+        feed = await asyncio.to_thread(
+            mapping.parse_feed,
             response.content,
             where=_where(response),
             content_type=response.headers.get("content-type", ""),

@@ -43,7 +43,7 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -503,6 +503,10 @@ class _Handler(BaseHTTPRequestHandler):
                 sandbox._stopping.wait()
             self.close_connection = True
             return
+        if fault is not None and fault.kind in ("bomb", "flood"):
+            record.status = 200
+            self._flood(fault)
+            return
         delay = float(fault.params.get("delay", 1.0)) if fault is not None and fault.kind == "slow" else 0.0
         if delay and sandbox._stopping.wait(delay):  # stopped while waiting: no answer
             self.close_connection = True
@@ -520,6 +524,27 @@ class _Handler(BaseHTTPRequestHandler):
         record.status = response.status
         self._send(response, truncated=fault is not None and fault.kind == "truncated")
 
+    def _flood(self, fault: Fault) -> None:
+        """A gzip bomb or an endless-looking feed, written chunk by chunk (never held in memory)."""
+        size = int(float(fault.params.get("size", 1000 if fault.kind == "bomb" else 500)) * 1_000_000)
+        self.send_response(200)
+        if fault.kind == "bomb":
+            body = gzip_bomb(size)
+            self.send_header("Content-Type", JSON)
+            self.send_header("Content-Encoding", "gzip")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            chunks: Iterator[bytes] = iter([body])
+        else:
+            self.send_header("Content-Type", "application/rss+xml; charset=utf-8")
+            self.send_header("Content-Length", str(size))
+            self.end_headers()
+            chunks = flood_feed(size)
+        self.close_connection = True
+        with contextlib.suppress(OSError):  # the client stops reading at its cap and hangs up
+            for chunk in chunks:
+                self.wfile.write(chunk)
+
     def _send(self, response: Response, *, truncated: bool = False) -> None:
         body = b"" if self.command == "HEAD" or response.status in (204, 304) else response.body
         self.send_response(response.status)
@@ -534,6 +559,35 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             return
         self.wfile.write(body)
+
+
+_BOMBS: dict[int, bytes] = {}
+
+
+def gzip_bomb(size: int) -> bytes:
+    """`size` zero bytes, gzip-compressed (about 1 KB per MB); made once per size."""
+    if size not in _BOMBS:
+        import zlib
+
+        packer = zlib.compressobj(9, zlib.DEFLATED, 31)  # 31: the gzip container
+        block = bytes(1_000_000)
+        parts = [packer.compress(block) for _ in range(size // len(block))]
+        parts.append(packer.compress(bytes(size % len(block))))
+        _BOMBS[size] = b"".join(parts) + packer.flush()
+    return _BOMBS[size]
+
+
+def flood_feed(size: int) -> Iterator[bytes]:
+    """An RSS feed `size` bytes long: a header, then items without end, cut at `size`."""
+    head = b'<?xml version="1.0"?><rss version="2.0"><channel><title>Flood</title>'
+    item = b"<item><title>Acme again</title><guid>g</guid><description>" + b"a" * 900 + b"</description></item>"
+    block = item * 1000
+    yield head
+    sent = len(head)
+    while sent < size:
+        piece = block[: size - sent]
+        yield piece
+        sent += len(piece)
 
 
 def _redacted(headers: dict[str, str]) -> dict[str, str]:
