@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 if TYPE_CHECKING:
@@ -82,6 +82,7 @@ class StreamSpec:
     secrets: dict[str, str] = field(default_factory=dict, repr=False)
     backfill: int = 200
     refresh_days: int = 14
+    overlap: timedelta | None = None  # how far behind the known point a run reads again; None: the connector's default
 
     @property
     def owned(self) -> bool:

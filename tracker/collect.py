@@ -144,6 +144,7 @@ def stream_spec(conf: StreamConfig) -> StreamSpec:
         secrets=secrets,
         backfill=conf.backfill,
         refresh_days=conf.refresh_days,
+        overlap=conf.overlap,
     )
 
 

@@ -52,7 +52,7 @@ CONNECTOR_KEYS: dict[str, tuple[str, ...]] = {
 }
 GENERIC_STREAM_KEYS = (
     "name", "connector", "base_url", "every", "role", "include", "exclude", "languages",
-    "backfill", "run_timeout", "refresh_days",
+    "backfill", "run_timeout", "refresh_days", "overlap",
 )  # fmt: skip
 ALL_SELECTORS = ("hashtag", "account", "query", "url")
 ALL_CONNECTOR_KEYS = tuple(sorted({k for keys in CONNECTOR_KEYS.values() for k in keys}))
@@ -114,6 +114,7 @@ class StreamConfig:
     backfill: int = 200
     run_timeout: timedelta = timedelta(minutes=5)
     refresh_days: int = 14
+    overlap: timedelta | None = None  # None: the connector's default (2 h Mastodon/Bluesky, else 30 min)
     index: int = 0
 
     @property
@@ -448,6 +449,7 @@ class _Validator:
             backfill=self.integer(table, f"{k}.backfill", 200, 1, 1_000_000),
             run_timeout=self.duration(table, f"{k}.run_timeout", timedelta(minutes=5)),
             refresh_days=self.integer(table, f"{k}.refresh_days", 14, 0, 365),
+            overlap=self.duration(table, f"{k}.overlap", timedelta(0)) if "overlap" in table else None,
             index=index,
             **text,
             **envs,

@@ -44,7 +44,7 @@ from connectors.bluesky import mapping, urls
 
 log = logging.getLogger("tracker.connectors.bluesky")
 
-OVERLAP = timedelta(minutes=30)
+OVERLAP = timedelta(hours=2)  # default of the stream's `overlap`: search indexes late, and sortAt is a claim
 SEARCH_NEEDS_LOGIN = "bluesky search needs identifier + app_password_env"
 LOGIN_REFUSED = "bluesky login refused: check identifier and app_password_env (an app password)"
 SESSION_REFUSED = "bluesky refused the logged-in session: check identifier and app_password_env"
@@ -151,7 +151,8 @@ class BlueskyConnector:
 
     def _start(self, cursor: Cursor | None, *, refresh: bool) -> _Run:
         known = _known_point(cursor)
-        boundary = known - OVERLAP if known else None
+        overlap = self.spec.overlap if self.spec.overlap is not None else OVERLAP
+        boundary = known - overlap if known else None
         if refresh and boundary is not None:
             # an owned feed is re-read back refresh_days so engagement is tracked as it grows
             boundary = min(boundary, self.now() - timedelta(days=self.spec.refresh_days))

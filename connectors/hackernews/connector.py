@@ -110,7 +110,8 @@ class HackerNewsConnector:
         """created_at_i>N for later runs; owned streams reach back refresh_days as well."""
         if known is None:
             return None
-        after = known - OVERLAP_SECONDS
+        overlap = self.spec.overlap.total_seconds() if self.spec.overlap is not None else OVERLAP_SECONDS
+        after = known - int(overlap)
         if self.spec.owned:
             after = min(after, int(self.wall()) - self.spec.refresh_days * DAY_SECONDS)
         return after

@@ -114,7 +114,8 @@ class RedditConnector:
     def _run(self, known: float | None) -> _Run:
         if known is None:
             return _Run(newest=None, fresh_after=None, floor=None)
-        floor = known - OVERLAP_SECONDS
+        overlap = self.spec.overlap.total_seconds() if self.spec.overlap is not None else OVERLAP_SECONDS
+        floor = known - overlap
         if self.spec.owned:  # re-read recent posts so their score and comments are tracked
             floor = min(floor, self.wall() - self.spec.refresh_days * DAY_SECONDS)
         # Posts in the overlap are read again, not caught up: only newer ones count toward backfill.

@@ -41,9 +41,10 @@ class Known:
 
     newest: datetime | None
     seen: frozenset[str]
+    overlap: timedelta = OVERLAP
 
     @classmethod
-    def load(cls, cursor: Mapping[str, Any] | None) -> Known | None:
+    def load(cls, cursor: Mapping[str, Any] | None, overlap: timedelta | None = None) -> Known | None:
         """The known point of a cursor; None when there is none (first run)."""
         if not cursor:
             return None
@@ -51,13 +52,13 @@ class Known:
         seen = frozenset(_ids(cursor.get("seen")))
         if newest is None and not seen:
             return None
-        return cls(newest, seen)
+        return cls(newest, seen, OVERLAP if overlap is None else overlap)
 
     def covers(self, item: Item) -> bool:
         """Stored before: a known id, or older than the high-water mark less the overlap."""
         if item.external_id in self.seen:
             return True
-        return self.newest is not None and item.created_at <= self.newest - OVERLAP
+        return self.newest is not None and item.created_at <= self.newest - self.overlap
 
 
 class RssConnector:
@@ -94,7 +95,7 @@ class RssConnector:
             feed["entries"], feed_lang=mapping.feed_language(feed["feed"]), kind=kind, now=self.now(),
             poison=poison,
         )  # fmt: skip
-        known = Known.load(cursor)
+        known = Known.load(cursor, self.spec.overlap)
         kept, complete, capped = select(items, known, self.spec.backfill)
         yield Page(
             items=kept,
