@@ -44,6 +44,8 @@ from connectors.bluesky import mapping, urls
 
 log = logging.getLogger("tracker.connectors.bluesky")
 
+SEARCH_CAP = 10_000  # posts searchPosts serves of one query before it stops giving a cursor
+MAX_EMPTY_PAGES = 3  # empty pages in a row (with a cursor) read before a run gives up on more
 OVERLAP = timedelta(hours=2)  # default of the stream's `overlap`: search indexes late, and sortAt is a claim
 SEARCH_NEEDS_LOGIN = "bluesky search needs identifier + app_password_env"
 LOGIN_REFUSED = "bluesky login refused: check identifier and app_password_env (an app password)"
@@ -81,6 +83,10 @@ class _Run:
     past_known: bool = False  # an item at or before `known` was seen: nothing newer follows
     reached: bool = False
     capped: bool = False
+    window: int = 0  # posts answered since the search (re)started
+    oldest: datetime | None = None  # the oldest sortAt seen
+    until: datetime | None = None  # the search restarted below this (the result-set cap)
+    seen: set[str] = field(default_factory=set)
 
     def cursor(self) -> Cursor:
         return {"newest": urls.iso_z(self.newest, "microseconds") if self.newest else None}
@@ -97,6 +103,7 @@ class BlueskyConnector:
         self.now: Callable[[], datetime] = lambda: datetime.now(UTC)  # tests pin the clock
         self._session: _Session | None = None
         self._requests = 0
+        self.search_cap = SEARCH_CAP
 
     # -- the Connector protocol ------------------------------------------------------------
 
@@ -108,6 +115,7 @@ class BlueskyConnector:
         run = self._start(cursor, refresh=bool(account) and self.spec.owned)
         kind = "own" if account and self.spec.owned else "mention"
         page_cursor: str | None = None
+        empty = 0  # consecutive empty pages that still carried a cursor
         while True:
             before = self._requests
             if query:
@@ -117,9 +125,20 @@ class BlueskyConnector:
                 batch = await self._author_feed(account, page_cursor)
             page = self._collect(batch, run, kind)
             page.requests = self._requests - before
-            if run.capped or run.reached or not batch.next_cursor or batch.size == 0:
+            run.window += batch.size
+            empty = empty + 1 if batch.size == 0 else 0
+            more = bool(batch.next_cursor) and empty <= MAX_EMPTY_PAGES
+            if query and not more and not (run.capped or run.reached) and run.window >= self.search_cap:
+                # searchPosts serves about 10,000 posts of one query, then no cursor: go on
+                # with `until` at the oldest post seen (as minet does); repeats are dropped.
+                if run.oldest is not None and run.until != run.oldest:
+                    run.until, run.window, page_cursor = run.oldest, 0, None
+                    yield page
+                    continue
+                page.gap = f"bluesky search stopped after {run.window:,} posts of one query; older ones were not read"
+            if run.capped or run.reached or not more:
                 page.final, page.capped = True, run.capped
-                page.complete = not run.capped
+                page.complete = not run.capped and page.gap is None
                 page.cursor = run.cursor()
                 yield page
                 return
@@ -161,7 +180,10 @@ class BlueskyConnector:
     # -- one page of each endpoint ---------------------------------------------------------
 
     async def _search(self, query: str, page_cursor: str | None, run: _Run) -> _Batch:
-        params = urls.search_params(query, cursor=page_cursor, since=run.boundary)
+        # `until` is exclusive: one millisecond later re-reads the oldest post (dropped as seen)
+        # rather than skip others of the same millisecond.
+        until = run.until + timedelta(milliseconds=1) if run.until is not None else None
+        params = urls.search_params(query, cursor=page_cursor, since=run.boundary, until=until)
         data = await self._get_json(urls.SEARCH_POSTS, params, self._search_errors())
         posts = _list_field(data, "posts", urls.SEARCH_POSTS)
         return _Batch(list(enumerate(posts)), [], len(posts), _next_cursor(data, urls.SEARCH_POSTS))
@@ -200,12 +222,16 @@ class BlueskyConnector:
             if future is not None:  # neither its record nor the AppView's index time is believable
                 page.poison.append(f"item {index}: {future}")
                 continue
+            run.oldest = when if run.oldest is None else min(run.oldest, when)
+            if item.external_id in run.seen:  # read again after a restart below the result-set cap
+                continue
             if run.boundary is not None and when <= run.boundary:
                 run.reached = True  # known ground (or past the refresh window): not yielded again
                 continue
             if not self._admit(run, when):
                 break
             page.items.append(item)
+            run.seen.add(item.external_id)
             run.newest = max(run.newest, when) if run.newest else when
         if run.new >= run.backfill and batch.next_cursor and not (run.reached or run.past_known):
             run.capped = True  # the cap is full: do not ask for a page only to throw it away

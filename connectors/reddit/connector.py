@@ -37,9 +37,10 @@ from connectors.base import (
     StreamSpec,
 )
 from connectors.reddit.mapping import map_child
-from connectors.reddit.urls import base_url, search_params, search_url, subreddit_name, token_url
+from connectors.reddit.urls import PAGE_SIZE, base_url, search_params, search_url, subreddit_name, token_url
 
 OVERLAP_SECONDS = 30 * 60
+LISTING_CAP = 1_000  # posts a Reddit listing (search included) serves at most
 DAY_SECONDS = 24 * 60 * 60
 TOKEN_EARLY_SECONDS = 60  # renew a little before Reddit's expiry, not on the first 401
 ANONYMOUS_REFUSED = (
@@ -68,6 +69,8 @@ class _Run:
     seen: set[str] = field(default_factory=set)
     fresh: int = 0
     reached_floor: bool = False
+    passed_known: bool = False  # a post at or before the known point was seen
+    listed: int = 0  # children the listings answered this run
 
 
 class RedditConnector:
@@ -102,11 +105,14 @@ class RedditConnector:
             data, requests = await self._get(url, search_params(query, subreddit=self.subreddit, after=after))
             listing = _listing(data)
             items, rejected, poison = _map_page(listing.children, run, self.wall())
+            run.listed += len(listing.children)
             done = run.reached_floor or not listing.after or listing.after == after
             if run.fresh >= self.spec.backfill or done:
                 capped = run.fresh >= self.spec.backfill and not done
+                gap = _listing_gap(run) if done and not capped else None
                 yield Page(items=items, rejected=rejected, poison=poison, cursor={"newest": run.newest},
-                           final=True, complete=not capped, capped=capped, requests=requests)  # fmt: skip
+                           final=True, complete=not capped and gap is None, capped=capped,
+                           requests=requests, gap=gap)  # fmt: skip
                 return
             yield Page(items=items, rejected=rejected, poison=poison, requests=requests)
             after = listing.after
@@ -197,6 +203,23 @@ def _known_newest(cursor: Cursor | None) -> float | None:
     return float(value)
 
 
+def _listing_gap(run: _Run) -> str | None:
+    """Why a listing that ended (after = null) left posts unread, or None when it did not.
+
+    Reddit lists at most about 1,000 posts of a search. A later run whose listing ends
+    before the posts it already had could not reach the time between; a first run that
+    read that many posts may have had more behind them.
+    """
+    if run.reached_floor or (run.fresh_after is not None and run.passed_known):
+        return None
+    if run.fresh_after is None and run.listed < LISTING_CAP - PAGE_SIZE:
+        return None
+    return (
+        f"reddit stopped listing after {run.listed:,} posts (it lists about {LISTING_CAP:,} at most) "
+        "before this run reached the posts it already had: the time between is a coverage gap"
+    )
+
+
 def _unauthorized(exc: AuthRequired) -> bool:
     # HttpClient raises AuthRequired for both 401 and 403 and names the status first.
     return str(exc).startswith("HTTP 401 ")
@@ -242,6 +265,8 @@ def _map_page(children: list[Any], run: _Run, now: float) -> tuple[list[Item], l
             poison.append(f"item {number}: {future}")
             continue
         moment = item.created_at.timestamp()
+        if run.fresh_after is not None and moment <= run.fresh_after:
+            run.passed_known = True
         if run.floor is not None and moment < run.floor:
             run.reached_floor = True  # known ground: this and every later post was read before
             continue
