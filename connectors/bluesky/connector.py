@@ -136,6 +136,9 @@ class BlueskyConnector:
                     yield page
                     continue
                 page.gap = f"bluesky search stopped after {run.window:,} posts of one query; older ones were not read"
+            if batch.next_cursor and empty > MAX_EMPTY_PAGES and not (run.capped or run.reached):
+                page.gap = (f"bluesky answered {empty} empty pages in a row that still had a cursor; "
+                            "the run stopped there and older posts were not read")  # fmt: skip
             if run.capped or run.reached or not more:
                 page.final, page.capped = True, run.capped
                 page.complete = not run.capped and page.gap is None

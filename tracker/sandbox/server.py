@@ -118,6 +118,15 @@ class SandboxServer:
     server addresses). `feed_size` is how many entries a feed holds. `rate_limits` maps
     hosts (mastodon, bluesky, bluesky-pds, reddit, reddit-oauth) to (requests, window
     seconds); None uses the platforms' real budgets, {} turns limits off.
+
+    `quirks` switch on the real platforms' paging and login behaviour (issue 15):
+    `mastodon_filtered` (a share: statuses a server-side filter removes after the limit
+    is applied, so pages come back short, and rel="next" comes on any non-empty page),
+    `bluesky_search_cap` (posts searchPosts serves of one query, 10,000 as on Bluesky),
+    `bluesky_empty_pages` (empty pages with a cursor before every second search page),
+    `reddit_listing_cap` (posts a Reddit listing serves, about 1,000 on Reddit), and
+    `login_limits` (createSession: 30 per 5 minutes, 300 a day per account, then 429).
+    Late posts (up to 3 h) come from the world: generate_world(late=timedelta(hours=3)).
     """
 
     def __init__(
@@ -132,10 +141,11 @@ class SandboxServer:
         token_ttl: float = 7200.0,
         hn_max_hits: int = 1000,
         now: datetime | None = None,
+        **quirks: Any,
     ) -> None:
         self.world = world
         self.settings = Settings(
-            require_bluesky_login, block_anonymous_reddit, feed_size, token_ttl, hn_max_hits
+            require_bluesky_login, block_anonymous_reddit, feed_size, token_ttl, hn_max_hits, **quirks
         )
         self.context = Context(world, self.settings)
         self.faults = Faults()
