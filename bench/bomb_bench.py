@@ -30,8 +30,8 @@ from tracker.sandbox.world import generate_world  # noqa: E402
 def run(config: Path) -> tuple[float, float, dict[str, str]]:
     """(seconds, peak RSS in MB, stream -> error) of one `tracker collect --json`."""
     started = time.monotonic()
-    process = subprocess.Popen([sys.executable, "-m", "tracker", "--config", str(config), "collect", "--json"],
-                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)  # fmt: skip
+    command = [sys.executable, "-m", "tracker", "--config", str(config), "collect", "--json"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     assert process.stdout is not None
     out = process.stdout.read()
     _, _, usage = os.wait4(process.pid, 0)
@@ -61,7 +61,8 @@ def main() -> None:
             server.faults.clear()
             server.faults.add(prefix, kind, count=None, size=size)
             seconds, peak, errors = run(config)
-            print(f"{label:<10} {size:>9} MB {on_wire:>14} {seconds:>6.2f} s {peak:>6.0f} MB  {errors[stream]}")
+            figures = f"{size:>9} MB {on_wire:>14} {seconds:>6.2f} s {peak:>6.0f} MB"
+            print(f"{label:<10} {figures}  {errors[stream]}")
         server.faults.clear()
 
 

@@ -19,6 +19,7 @@ year 9999 or centuries ahead. One such item must never stop a stream, so:
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from dataclasses import replace
@@ -60,11 +61,19 @@ def payload(value: Any, depth: int = 0) -> Any:
         return {text(str(k), MAX_SHORT): payload(v, depth + 1) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [payload(v, depth + 1) for v in value]
-    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > 2**63 - 1:
-        return str(value)  # JSON columns of some databases refuse numbers beyond 64 bits
     if isinstance(value, float) and not math.isfinite(value):
         return None  # NaN and infinities are not JSON
     return value
+
+
+def _harmless(raw: dict[str, Any]) -> bool:
+    """True when a payload needs no cleaning (checked on its JSON text, which is fast)."""
+    try:
+        dumped = json.dumps(raw, ensure_ascii=False, allow_nan=False)
+        dumped.encode("utf-8")  # a lone surrogate fails here
+    except (ValueError, TypeError, UnicodeEncodeError):
+        return False
+    return len(dumped) <= MAX_TEXT and "\\u0000" not in dumped
 
 
 def clean_item(item: Item) -> Item:
@@ -88,7 +97,7 @@ def clean_item(item: Item) -> Item:
         reposts=figure(item.reposts),
         replies=figure(item.replies),
         quotes=figure(item.quotes),
-        raw=payload(item.raw) if item.raw is not None else None,
+        raw=item.raw if item.raw is None or _harmless(item.raw) else payload(item.raw),
     )
 
 

@@ -195,7 +195,9 @@ class HttpClient:
             await self._backoff(attempt, retry_after, why, limited=response.status_code == 429)
             attempt += 1
 
-    async def _send(self, method: str, url: str, origin: str, *, login: bool, **kwargs: Any) -> httpx.Response:
+    async def _send(
+        self, method: str, url: str, origin: str, *, login: bool, **kwargs: Any
+    ) -> httpx.Response:
         """One exchange: the request, same-origin redirects only when `login`, the capped body."""
         auth = kwargs.pop("auth", httpx.USE_CLIENT_DEFAULT)
         request = self.client.build_request(method, url, timeout=self._timeout(), **kwargs)

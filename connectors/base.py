@@ -33,7 +33,8 @@ class Item:
 
     Engagement figures are None when the platform does not report them (never 0 for
     "unknown"). `date_estimated` marks a created_at that is the moment the item was
-    first seen, its source having given no usable date. `sentiment` is set only when the source already scored the text
+    first seen, its source having given no usable date. `sentiment` is set only when
+    the source already scored the text
     (an import file); otherwise the store scores it. `raw` is the platform's payload.
     """
 
@@ -82,7 +83,7 @@ class StreamSpec:
     secrets: dict[str, str] = field(default_factory=dict, repr=False)
     backfill: int = 200
     refresh_days: int = 14
-    overlap: timedelta | None = None  # how far behind the known point a run reads again; None: the connector's default
+    overlap: timedelta | None = None  # how far behind the known point a run reads again (None: default)
 
     @property
     def owned(self) -> bool:

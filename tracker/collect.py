@@ -18,8 +18,8 @@ from typing import Any
 
 from sqlalchemy import func, select, update
 
-from connectors._http import MB, HttpClient, HttpPolicy
 from connectors._clean import clean_item
+from connectors._http import MB, HttpClient, HttpPolicy
 from connectors.base import AccountStats, ConnectorError, MappingError, Page, StreamSpec
 from tracker import __version__, leases
 from tracker.config import Settings, StreamConfig, resolve_secret

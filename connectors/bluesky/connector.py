@@ -135,7 +135,8 @@ class BlueskyConnector:
                     run.until, run.window, page_cursor = run.oldest, 0, None
                     yield page
                     continue
-                page.gap = f"bluesky search stopped after {run.window:,} posts of one query; older ones were not read"
+                page.gap = (f"bluesky search stopped after {run.window:,} posts of one query; "
+                            "older ones were not read")  # fmt: skip
             if batch.next_cursor and empty > MAX_EMPTY_PAGES and not (run.capped or run.reached):
                 page.gap = (f"bluesky answered {empty} empty pages in a row that still had a cursor; "
                             "the run stopped there and older posts were not read")  # fmt: skip

@@ -21,6 +21,7 @@ run (engagement grows), so it pages back past the anchor instead of stopping the
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -287,10 +288,8 @@ def _known(cursor: Cursor | None) -> list[Mark]:
     marks: list[Mark] = []
     newest = (cursor or {}).get("newest")
     if isinstance(newest, str):
-        try:
+        with contextlib.suppress(MappingError):
             marks.append(("", parse_time(newest, "newest")))
-        except MappingError:
-            pass
     for entry in entries if isinstance(entries, list) else []:
         if isinstance(entry, dict) and isinstance(entry.get("id"), str):
             try:

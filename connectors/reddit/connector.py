@@ -37,7 +37,7 @@ from connectors.base import (
     StreamSpec,
 )
 from connectors.reddit.mapping import map_child
-from connectors.reddit.urls import PAGE_SIZE, base_url, search_params, search_url, subreddit_name, token_url
+from connectors.reddit.urls import base_url, search_params, search_url, subreddit_name, token_url
 
 OVERLAP_SECONDS = 30 * 60
 LISTING_CAP = 1_000  # posts a Reddit listing (search included) serves at most
@@ -207,12 +207,10 @@ def _listing_gap(run: _Run) -> str | None:
     """Why a listing that ended (after = null) left posts unread, or None when it did not.
 
     Reddit lists at most about 1,000 posts of a search. A later run whose listing ends
-    before the posts it already had could not reach the time between; a first run that
-    read that many posts may have had more behind them.
+    before the posts it already had could not reach the time between. (A first run has
+    no known point: its listing's end is the beginning of what it can know.)
     """
-    if run.reached_floor or (run.fresh_after is not None and run.passed_known):
-        return None
-    if run.fresh_after is None and run.listed < LISTING_CAP - PAGE_SIZE:
+    if run.fresh_after is None or run.reached_floor or run.passed_known:
         return None
     return (
         f"reddit stopped listing after {run.listed:,} posts (it lists about {LISTING_CAP:,} at most) "

@@ -93,7 +93,7 @@ def _author(data: dict[str, Any]) -> str | None:
 
 
 def _post_text(data: dict[str, Any]) -> str:
-    """Title + body; a body Reddit replaced by "[removed]" / "[deleted]" is left out (not the author's words)."""
+    """Title + body; a body Reddit replaced by "[removed]" / "[deleted]" is left out (no one's words)."""
     title = _required_text(data, "title")
     body = _decoded(text_field(data, "selftext") or "").strip()
     if body in GONE:

@@ -100,7 +100,7 @@ def test_a_login_is_not_redirected_to_another_origin() -> None:
             http = HttpClient(client=client, policy=SMALL)
             await http.request("POST", "https://pds.example/login", json={"password": "secret"}, login=True)
 
-    with pytest.raises(ConnectorError, match="redirect to https://evil.example:443; it was not followed"):
+    with pytest.raises(ConnectorError, match=r"redirect to https://evil\.example:443; it was not followed"):
         asyncio.run(go())
     assert seen == ["https://pds.example/login"]  # the password went nowhere else
 

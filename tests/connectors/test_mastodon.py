@@ -405,7 +405,7 @@ def test_overlap_is_a_time_from_the_newest_known_and_configurable() -> None:
                ("d", t0 - timedelta(hours=5))]  # fmt: skip
     cursor = {"recent": [{"id": i, "at": at.isoformat()} for i, at in reversed(entries)]}
     assert _known(cursor) == entries  # newest first whatever the stored order
-    assert OVERLAP == timedelta(hours=2)
+    assert timedelta(hours=2) == OVERLAP
     assert _known({"recent": [{"id": 5}, "junk", {"id": "x", "at": "soon"}]}) == []
     late = status(7, t0 - timedelta(minutes=100))  # federated 100 minutes late: sorts into the past
     old = status(8, t0 - timedelta(hours=2, minutes=30))

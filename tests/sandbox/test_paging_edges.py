@@ -60,7 +60,6 @@ def test_bluesky_empty_pages_with_a_cursor_and_the_result_cap(world: World) -> N
 
         async def run() -> Any:
             from connectors._http import HttpClient
-
             from tests.sandbox.conftest import FAST, Run
 
             http = HttpClient.create(FAST)

@@ -43,7 +43,8 @@ def _tolerant(ctx: Context, query: str) -> list[Post]:
     found = []
     for post in ctx.newest_first.get("hackernews", []):
         text = set(re.findall(r"[a-z0-9]+", searchable(post)))
-        if words and all(any(_near(w, t, last=i == len(words) - 1) for t in text) for i, w in enumerate(words)):
+        last = len(words) - 1
+        if words and all(any(_near(w, t, last=i == last) for t in text) for i, w in enumerate(words)):
             found.append(post)
     return found
 

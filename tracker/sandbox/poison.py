@@ -47,7 +47,7 @@ def _poison(item: dict[str, Any], what: str) -> None:
     record = item.get("record") if isinstance(item.get("record"), dict) else None
     places = [item] + ([record] if record is not None else [])
     if what == "big_int":
-        for key in COUNTS + ("quotes_count", "quoteCount"):
+        for key in (*COUNTS, "quotes_count", "quoteCount"):
             if key in item:
                 item[key] = 2**70
     elif what in TIMES:

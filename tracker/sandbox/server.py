@@ -590,7 +590,8 @@ def gzip_bomb(size: int) -> bytes:
 def flood_feed(size: int) -> Iterator[bytes]:
     """An RSS feed `size` bytes long: a header, then items without end, cut at `size`."""
     head = b'<?xml version="1.0"?><rss version="2.0"><channel><title>Flood</title>'
-    item = b"<item><title>Acme again</title><guid>g</guid><description>" + b"a" * 900 + b"</description></item>"
+    item = b"<item><title>Acme again</title><guid>g</guid><description>" + b"a" * 900
+    item += b"</description></item>"
     block = item * 1000
     yield head
     sent = len(head)
