@@ -16,7 +16,8 @@ import json
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable, Mapping
+import zlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -35,6 +36,11 @@ from connectors.base import (
 
 log = logging.getLogger("tracker.http")
 
+MB = 1_000_000
+THREAD_PARSE = 1 * MB  # bodies above this are decoded in a thread, so the run's deadline can interrupt
+MAX_REDIRECTS = 5
+INFLATE = {"gzip": 31, "x-gzip": 31, "deflate": 15}  # zlib wbits per Content-Encoding
+INFLATE_STEP = 256 * 1024
 RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
 RETRY_ERRORS = (
     httpx.ConnectError,
@@ -57,6 +63,7 @@ class HttpPolicy:
     backoff_cap: float = 60.0
     per_origin: int = 4
     user_agent: str = "social-tracker"
+    max_response: int = 20 * MB  # bytes of a body after decompression; larger answers are refused
 
 
 @dataclass
@@ -118,8 +125,14 @@ class HttpClient:
     # -- requests --------------------------------------------------------------------------
 
     async def get_json(self, url: str, **kwargs: Any) -> tuple[Any, httpx.Response]:
-        """GET and decode JSON; an HTML page or invalid JSON raises PayloadError."""
+        """GET and decode JSON; an HTML page or invalid JSON raises PayloadError.
+
+        A large body is decoded in a worker thread: the event loop (and with it the
+        run's deadline) is not held while megabytes are parsed.
+        """
         response = await self.request("GET", url, **kwargs)
+        if len(response.content) > THREAD_PARSE:
+            return await asyncio.to_thread(decode_json, response), response
         return decode_json(response), response
 
     async def request(
@@ -128,12 +141,19 @@ class HttpClient:
         url: str,
         *,
         errors: Mapping[int, str] | None = None,
+        login: bool = False,
         **kwargs: Any,
     ) -> httpx.Response:
         """Send with retries; raise a ConnectorError subclass for what cannot be retried.
 
         `errors` maps status codes to the message a person should read (e.g. 401:
-        "needs a token: set token_env").
+        "needs a token: set token_env"). The body is read up to the policy's
+        `max_response` bytes (after decompression) and refused beyond.
+
+        `login` marks a request that carries credentials in its body (a password):
+        redirects are followed only on the same origin (never re-sending the password
+        elsewhere); a 429 is raised at once with `errors[429]` (a login limit is the
+        account's, so it neither blocks the origin for other requests nor is waited for).
         """
         origin = _origin_key(url)
         state = self._origin(origin)
@@ -143,7 +163,7 @@ class HttpClient:
             try:
                 async with state.slots:
                     self.counter[0] += 1
-                    response = await self.client.request(method, url, timeout=self._timeout(), **kwargs)
+                    response = await self._send(method, url, origin, login=login, **kwargs)
             except httpx.TooManyRedirects:
                 raise ConnectorError(f"{origin}: too many redirects") from None
             except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
@@ -159,10 +179,11 @@ class HttpClient:
                 await self._backoff(attempt, None, f"{origin}: {what}", limited=False)
                 attempt += 1
                 continue
-            self._note_rate_limit(state, response)
+            if not login:  # a login's limit is the account's, not the origin's
+                self._note_rate_limit(state, response)
             if response.status_code < 400:
                 return response
-            if response.status_code not in RETRY_STATUS:
+            if response.status_code not in RETRY_STATUS or (login and response.status_code == 429):
                 raise _client_error(response, errors or {})
             if attempt >= self.policy.retries:
                 cls = RateLimited if response.status_code == 429 else Unavailable
@@ -173,6 +194,60 @@ class HttpClient:
             why = f"{origin}: HTTP {response.status_code}"
             await self._backoff(attempt, retry_after, why, limited=response.status_code == 429)
             attempt += 1
+
+    async def _send(
+        self, method: str, url: str, origin: str, *, login: bool, **kwargs: Any
+    ) -> httpx.Response:
+        """One exchange: the request, same-origin redirects only when `login`, the capped body."""
+        auth = kwargs.pop("auth", httpx.USE_CLIENT_DEFAULT)
+        request = self.client.build_request(method, url, timeout=self._timeout(), **kwargs)
+        for _ in range(MAX_REDIRECTS + 1):
+            follow = False if login else self.client.follow_redirects
+            response = await self.client.send(request, auth=auth, stream=True, follow_redirects=follow)
+            try:
+                await self._read(response, origin)
+            finally:
+                await response.aclose()
+            target = response.next_request if login else None
+            if target is None:
+                return response
+            if _origin_key(str(target.url)) != origin:
+                raise ConnectorError(
+                    f"{origin}: the login answered with a redirect to {_origin_key(str(target.url))}; "
+                    "it was not followed, so the credentials were not sent there (check auth_url)"
+                )
+            request = target
+        raise httpx.TooManyRedirects("too many redirects", request=request)
+
+    async def _read(self, response: httpx.Response, origin: str) -> None:
+        """Read the body into `response.content`, never more than max_response bytes decoded.
+
+        The cap is checked as the bytes arrive (a 1 MB gzip that inflates to 1 GB, or a
+        500 MB feed, ends here with a clear error in bounded memory); so is the deadline.
+        """
+        cap = self.policy.max_response
+        where = f"{response.request.url.host}{response.request.url.path}"
+        too_big = PayloadError(f"response from {where} larger than {_size(cap)}: not read (the limit is "
+                               "collection.max_response_mb)")  # fmt: skip
+        declared = response.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > cap and "content-encoding" not in response.headers:
+            raise too_big
+        chunks: list[bytes] = []
+        total = 0
+        encoding = response.headers.get("content-encoding", "").strip().lower()
+        wbits = INFLATE.get(encoding)
+        if wbits is None or response.is_stream_consumed:  # (an in-memory answer: a test transport)
+            body = response.aiter_bytes()
+        else:
+            body = _inflate(response.aiter_raw(), wbits, where)
+        async for chunk in body:
+            total += len(chunk)
+            if total > cap:
+                raise too_big
+            chunks.append(chunk)
+            if self.deadline is not None and self.clock() > self.deadline:
+                raise Unavailable(f"{origin}: the answer was still arriving at the run's deadline")
+        response._content = b"".join(chunks)
 
     # -- waiting ---------------------------------------------------------------------------
 
@@ -214,6 +289,32 @@ class HttpClient:
         return datetime.now(UTC)
 
 
+async def _inflate(raw: AsyncIterator[bytes], wbits: int, where: str) -> AsyncIterator[bytes]:
+    """Decompress gzip/deflate in steps of at most INFLATE_STEP bytes (httpx's own decoder
+    inflates each network chunk whole: 64 kB of a bomb become 64 MB at once)."""
+    unpack = zlib.decompressobj(wbits)
+    started = False
+    try:
+        async for data in raw:
+            if not started and wbits == 15 and data[:1] and (data[0] & 0x0F) != 8:
+                unpack = zlib.decompressobj(-15)  # "deflate" sent raw, without the zlib header
+            started = started or bool(data)
+            while data:
+                out = unpack.decompress(data, INFLATE_STEP)
+                data = unpack.unconsumed_tail
+                if out:
+                    yield out
+                if unpack.eof:
+                    return
+        yield unpack.flush()
+    except zlib.error:
+        raise PayloadError(f"{where}: the answer could not be decoded (broken compression)") from None
+
+
+def _size(limit: int) -> str:
+    return f"{limit / MB:g} MB"
+
+
 def _origin_key(url: str) -> str:
     parsed = httpx.URL(url)
     port = parsed.port or (443 if parsed.scheme == "https" else 80)
@@ -242,6 +343,8 @@ def _client_error(response: httpx.Response, errors: Mapping[int, str]) -> Connec
         return AuthRequired(text, status=status, code=code)
     if status == 404:
         return NotFound(text if message else text + ": not found", status=status, code=code)
+    if status == 429:
+        return RateLimited(text, status=status, code=code)
     return ConnectorError(text, status=status, code=code)
 
 

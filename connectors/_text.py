@@ -7,12 +7,14 @@ from datetime import UTC, datetime
 from html.parser import HTMLParser
 from typing import Any
 
+from connectors._clean import ImpossibleValue, bounded, figure
 from connectors.base import MappingError
 
 _BLOCK = {"p", "div", "br", "li", "ul", "ol", "blockquote", "pre", "h1", "h2", "h3", "h4", "h5", "h6", "tr"}
 _SKIP = {"script", "style"}
 _SPACES = re.compile(r"[ \t\r\f\v\xa0]+")
 _BLANK_LINES = re.compile(r"\n\s*\n+")
+_LONG_YEAR = re.compile(r"^[+-]?\d{5,}-")  # ISO 8601 expanded years: no calendar here holds them
 
 
 class _TextParser(HTMLParser):
@@ -53,12 +55,17 @@ def html_to_text(markup: str | None) -> str:
 
 
 def parse_time(value: Any, field: str = "created_at") -> datetime:
-    """An ISO 8601 timestamp (Z or offset; a missing offset means UTC) as aware UTC."""
+    """An ISO 8601 timestamp (Z or offset; a missing offset means UTC) as aware UTC.
+
+    A time no post can have (before 1970, after year 9000) raises ImpossibleValue.
+    """
     if not isinstance(value, str) or not value:
         raise MappingError(f"{field}: expected an ISO 8601 timestamp, got {type(value).__name__}")
     text = value.strip()
     if text.endswith(("Z", "z")):
         text = text[:-1] + "+00:00"
+    if _LONG_YEAR.match(text):
+        raise ImpossibleValue(f"{field}: {value[:40]!r} is beyond year 9999")
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
@@ -66,17 +73,10 @@ def parse_time(value: Any, field: str = "created_at") -> datetime:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     try:
-        return moment.astimezone(UTC)
-    except OverflowError:  # 0001-01-01T00:00+01:00 is before the first moment a datetime holds
-        raise MappingError(f"{field}: out of range: {value[:40]!r}") from None
-
-
-def from_unix(seconds: int | float, field: str) -> datetime:
-    """Unix seconds as aware UTC; a MappingError for a moment no datetime holds (year 10000, 2**70)."""
-    try:
-        return datetime.fromtimestamp(seconds, UTC)
-    except (OverflowError, ValueError, OSError):
-        raise MappingError(f"{field}: out of range: {seconds!r:.40}") from None
+        moment = moment.astimezone(UTC)
+    except OverflowError:  # year 1 or 9999 pushed past the calendar by its offset
+        raise ImpossibleValue(f"{field}: {value[:40]!r} is not a possible time") from None
+    return bounded(moment, field)
 
 
 def count(raw: dict[str, Any], key: str) -> int | None:
@@ -86,7 +86,7 @@ def count(raw: dict[str, Any], key: str) -> int | None:
         return None
     if isinstance(value, bool) or not isinstance(value, int):
         raise MappingError(f"{key}: expected a whole number, got {type(value).__name__}")
-    return value
+    return figure(value)  # a count no post can have (beyond 64 bits, say) is unknown, not an error
 
 
 def text_field(raw: dict[str, Any], key: str, *, required: bool = False) -> str | None:

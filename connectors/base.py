@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 if TYPE_CHECKING:
@@ -31,7 +31,9 @@ class Item:
     """One collected post in the normalised fields of SPEC §4.
 
     Engagement figures are None when the platform does not report them (never 0 for
-    "unknown"). `sentiment` is set only when the source already scored the text
+    "unknown"). `date_estimated` marks a created_at that is the moment the item was
+    first seen, its source having given no usable date. `sentiment` is set only when
+    the source already scored the text
     (an import file); otherwise the store scores it. `raw` is the platform's payload.
     """
 
@@ -50,6 +52,7 @@ class Item:
     sentiment: float | None = None
     raw: dict[str, Any] | None = None
     streams: tuple[str, ...] = field(default=())
+    date_estimated: bool = False  # created_at is when it was first seen: the source gave no date
 
     @property
     def engagement(self) -> int:
@@ -79,6 +82,7 @@ class StreamSpec:
     secrets: dict[str, str] = field(default_factory=dict, repr=False)
     backfill: int = 200
     refresh_days: int = 14
+    overlap: timedelta | None = None  # how far behind the known point a run reads again (None: default)
 
     @property
     def owned(self) -> bool:
@@ -90,7 +94,14 @@ class Page:
     """One page of a run, stored in one transaction with its cursor.
 
     `rejected` lists why raw items on the page could not be mapped (they are counted
-    and reported, never stored). `cursor` is None except on the final page of a run,
+    and reported, never stored, and the tracker keeps the old cursor so the next run
+    reads them again). `poison` lists items rejected for what they are (a time beyond
+    year 9999, a date more than a day ahead): counted and reported as rejected too, but
+    they never hold the cursor back, since reading them again cannot help. `gap`, on
+    the final page, says why the run could not reach everything since the last one (a
+    platform's listing cap): the run is then partial and the period a coverage gap.
+    `warning` is a line for `status` about a run that went through but may see nothing
+    (a server that wants login for what the stream reads). `cursor` is None except on the final page of a run,
     where it is the connector's new opaque state. `final` marks the last page; on it,
     `complete` says the run reached known items (or the beginning of the platform's
     history) so the whole gap since the previous run is covered, and `capped` says
@@ -99,11 +110,14 @@ class Page:
 
     items: list[Item] = field(default_factory=list)
     rejected: list[str] = field(default_factory=list)
+    poison: list[str] = field(default_factory=list)
     cursor: Cursor | None = None
     final: bool = False
     complete: bool = False
     capped: bool = False
     requests: int = 1
+    gap: str | None = None
+    warning: str | None = None
 
 
 @dataclass(frozen=True)

@@ -18,8 +18,9 @@ from typing import Any
 
 from sqlalchemy import func, select, update
 
-from connectors._http import HttpClient, HttpPolicy
-from connectors.base import AccountStats, ConnectorError, Page, StreamSpec
+from connectors._clean import clean_item
+from connectors._http import MB, HttpClient, HttpPolicy
+from connectors.base import AccountStats, ConnectorError, MappingError, Page, StreamSpec
 from tracker import __version__, leases
 from tracker.config import Settings, StreamConfig, resolve_secret
 from tracker.errors import UserError
@@ -102,6 +103,7 @@ def http_policy(settings: Settings) -> HttpPolicy:
         retries=c.retries,
         backoff_base=c.backoff.total_seconds(),
         user_agent=USER_AGENT,
+        max_response=c.max_response_mb * MB,
     )
 
 
@@ -142,6 +144,7 @@ def stream_spec(conf: StreamConfig) -> StreamSpec:
         secrets=secrets,
         backfill=conf.backfill,
         refresh_days=conf.refresh_days,
+        overlap=conf.overlap,
     )
 
 
@@ -174,7 +177,13 @@ async def _run_stream(store: Store, conf: StreamConfig, http: HttpClient, report
                 pages.add(page)
             if conf.role == "owned":
                 pages.account(await connector.account_stats())
-        report.status = "ok"
+        final = pages.final
+        if final is not None and final.gap:  # the platform would not page back far enough
+            report.status, report.error = "partial", final.gap
+        else:
+            report.status = "ok"
+            if final is not None and final.warning:
+                report.error = f"warning: {final.warning}"
     except TimeoutError:
         report.status, report.error = "partial", f"stopped at the run deadline ({conf.run_timeout})"
     except asyncio.CancelledError:  # shutdown: what was stored stays, the run says so
@@ -228,13 +237,20 @@ class _Pages:
     stream_id: int
     started: datetime
     stored: int = 0
+    holding: int = 0  # rejected items that keep the old cursor (read again next run)
     oldest: datetime | None = None
     final: Page | None = None
 
     def add(self, page: Page) -> None:
         rule = StreamFilter(self.conf.include, self.conf.exclude, self.conf.languages)
         kept = []
+        poison = list(page.poison)
         for item in page.items:
+            try:
+                item = clean_item(item)  # NUL, lone surrogates, huge strings and counts made harmless
+            except MappingError as exc:
+                poison.append(f"{item.external_id[:80]!r}: {exc}")
+                continue
             filtered = rule.apply(item)
             if filtered is None:
                 self.report.filtered += 1
@@ -245,7 +261,7 @@ class _Pages:
             counts = upsert_items(
                 session=session, items=kept, stream_ids={self.conf.name: self.stream_id}, now=now
             )
-            if page.cursor is not None and not (self.report.rejected or page.rejected):
+            if page.cursor is not None and not (self.holding or page.rejected):
                 _save_cursor(session, self.stream_id, page.cursor, now)
             elif page.cursor is not None:
                 # Items this run could not read lie somewhere below the new cursor: keeping the
@@ -253,13 +269,14 @@ class _Pages:
                 log.warning(
                     "stream %s: %d item(s) could not be read; the cursor stays where it was",
                     self.conf.name,
-                    self.report.rejected + len(page.rejected),
+                    self.holding + len(page.rejected),
                 )
             r = self.report
-            r.fetched += len(page.items) + len(page.rejected)
+            r.fetched += len(page.items) + len(page.rejected) + len(page.poison)
             r.new, r.updated = r.new + counts.new, r.updated + counts.updated
-            r.rejected += len(page.rejected)
-            r.rejections.extend(page.rejected)
+            r.rejected += len(page.rejected) + len(poison)
+            r.rejections.extend(page.rejected + poison)
+            self.holding += len(page.rejected)
             r.requests += page.requests
             for item in page.items:
                 self.oldest = item.created_at if self.oldest is None else min(self.oldest, item.created_at)

@@ -52,7 +52,7 @@ CONNECTOR_KEYS: dict[str, tuple[str, ...]] = {
 }
 GENERIC_STREAM_KEYS = (
     "name", "connector", "base_url", "every", "role", "include", "exclude", "languages",
-    "backfill", "run_timeout", "refresh_days",
+    "backfill", "run_timeout", "refresh_days", "overlap",
 )  # fmt: skip
 ALL_SELECTORS = ("hashtag", "account", "query", "url")
 ALL_CONNECTOR_KEYS = tuple(sorted({k for keys in CONNECTOR_KEYS.values() for k in keys}))
@@ -62,7 +62,7 @@ STREAM_KEYS = GENERIC_STREAM_KEYS + ALL_SELECTORS + ALL_CONNECTOR_KEYS
 SECTION_KEYS: dict[str, tuple[str, ...]] = {
     "organisation": ("name", "timezone"),
     "database": ("url",),
-    "collection": ("per_origin", "connect_timeout", "read_timeout", "retries", "backoff"),
+    "collection": ("per_origin", "connect_timeout", "read_timeout", "retries", "backoff", "max_response_mb"),
     "logging": ("level", "file"),
     "digest": ("to", "from", "weekday", "time"),
     "smtp": ("host", "port", "security", "username", "password_env", "timeout"),
@@ -114,6 +114,7 @@ class StreamConfig:
     backfill: int = 200
     run_timeout: timedelta = timedelta(minutes=5)
     refresh_days: int = 14
+    overlap: timedelta | None = None  # None: the connector's default (2 h Mastodon/Bluesky, else 30 min)
     index: int = 0
 
     @property
@@ -129,6 +130,7 @@ class CollectionConfig:
     read_timeout: timedelta = timedelta(seconds=30)
     retries: int = 4
     backoff: timedelta = timedelta(seconds=1)
+    max_response_mb: int = 20  # a response body larger than this (decompressed) is refused
 
 
 @dataclass(frozen=True)
@@ -453,6 +455,7 @@ class _Validator:
             backfill=self.integer(table, f"{k}.backfill", 200, 1, 1_000_000),
             run_timeout=self.duration(table, f"{k}.run_timeout", timedelta(minutes=5)),
             refresh_days=self.integer(table, f"{k}.refresh_days", 14, 0, 365),
+            overlap=self.duration(table, f"{k}.overlap", timedelta(0)) if "overlap" in table else None,
             index=index,
             **text,
             **envs,
@@ -502,6 +505,7 @@ class _Validator:
             read_timeout=self.duration(t, "collection.read_timeout", timedelta(seconds=30)),
             retries=self.integer(t, "collection.retries", 4, 0, 10),
             backoff=self.duration(t, "collection.backoff", timedelta(seconds=1)),
+            max_response_mb=self.integer(t, "collection.max_response_mb", 20, 1, 10_000),
         )
 
     def logging(self, t: Mapping[str, Any], base: Path) -> LoggingConfig:

@@ -320,6 +320,7 @@ _NEW = (
     "raw",
     "first_seen_at",
     "updated_at",
+    "date_estimated",
 )
 
 
@@ -347,6 +348,7 @@ def _new_values(
         bulk.json(item.raw),
         stamp,
         stamp,
+        item.date_estimated,
     )
 
 

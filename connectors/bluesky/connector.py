@@ -25,6 +25,7 @@ from typing import Any, ClassVar
 
 import httpx
 
+from connectors._clean import ImpossibleValue, in_future
 from connectors._http import HttpClient, decode_json
 from connectors._text import parse_time
 from connectors.base import (
@@ -43,7 +44,9 @@ from connectors.bluesky import mapping, urls
 
 log = logging.getLogger("tracker.connectors.bluesky")
 
-OVERLAP = timedelta(minutes=30)
+SEARCH_CAP = 10_000  # posts searchPosts serves of one query before it stops giving a cursor
+MAX_EMPTY_PAGES = 3  # empty pages in a row (with a cursor) read before a run gives up on more
+OVERLAP = timedelta(hours=2)  # default of the stream's `overlap`: search indexes late, and sortAt is a claim
 SEARCH_NEEDS_LOGIN = "bluesky search needs identifier + app_password_env"
 LOGIN_REFUSED = "bluesky login refused: check identifier and app_password_env (an app password)"
 SESSION_REFUSED = "bluesky refused the logged-in session: check identifier and app_password_env"
@@ -80,6 +83,10 @@ class _Run:
     past_known: bool = False  # an item at or before `known` was seen: nothing newer follows
     reached: bool = False
     capped: bool = False
+    window: int = 0  # posts answered since the search (re)started
+    oldest: datetime | None = None  # the oldest sortAt seen
+    until: datetime | None = None  # the search restarted below this (the result-set cap)
+    seen: set[str] = field(default_factory=set)
 
     def cursor(self) -> Cursor:
         return {"newest": urls.iso_z(self.newest, "microseconds") if self.newest else None}
@@ -96,6 +103,7 @@ class BlueskyConnector:
         self.now: Callable[[], datetime] = lambda: datetime.now(UTC)  # tests pin the clock
         self._session: _Session | None = None
         self._requests = 0
+        self.search_cap = SEARCH_CAP
 
     # -- the Connector protocol ------------------------------------------------------------
 
@@ -107,6 +115,7 @@ class BlueskyConnector:
         run = self._start(cursor, refresh=bool(account) and self.spec.owned)
         kind = "own" if account and self.spec.owned else "mention"
         page_cursor: str | None = None
+        empty = 0  # consecutive empty pages that still carried a cursor
         while True:
             before = self._requests
             if query:
@@ -116,9 +125,24 @@ class BlueskyConnector:
                 batch = await self._author_feed(account, page_cursor)
             page = self._collect(batch, run, kind)
             page.requests = self._requests - before
-            if run.capped or run.reached or not batch.next_cursor or batch.size == 0:
+            run.window += batch.size
+            empty = empty + 1 if batch.size == 0 else 0
+            more = bool(batch.next_cursor) and empty <= MAX_EMPTY_PAGES
+            if query and not more and not (run.capped or run.reached) and run.window >= self.search_cap:
+                # searchPosts serves about 10,000 posts of one query, then no cursor: go on
+                # with `until` at the oldest post seen (as minet does); repeats are dropped.
+                if run.oldest is not None and run.until != run.oldest:
+                    run.until, run.window, page_cursor = run.oldest, 0, None
+                    yield page
+                    continue
+                page.gap = (f"bluesky search stopped after {run.window:,} posts of one query; "
+                            "older ones were not read")  # fmt: skip
+            if batch.next_cursor and empty > MAX_EMPTY_PAGES and not (run.capped or run.reached):
+                page.gap = (f"bluesky answered {empty} empty pages in a row that still had a cursor; "
+                            "the run stopped there and older posts were not read")  # fmt: skip
+            if run.capped or run.reached or not more:
                 page.final, page.capped = True, run.capped
-                page.complete = not run.capped
+                page.complete = not run.capped and page.gap is None
                 page.cursor = run.cursor()
                 yield page
                 return
@@ -150,7 +174,8 @@ class BlueskyConnector:
 
     def _start(self, cursor: Cursor | None, *, refresh: bool) -> _Run:
         known = _known_point(cursor)
-        boundary = known - OVERLAP if known else None
+        overlap = self.spec.overlap if self.spec.overlap is not None else OVERLAP
+        boundary = known - overlap if known else None
         if refresh and boundary is not None:
             # an owned feed is re-read back refresh_days so engagement is tracked as it grows
             boundary = min(boundary, self.now() - timedelta(days=self.spec.refresh_days))
@@ -159,7 +184,10 @@ class BlueskyConnector:
     # -- one page of each endpoint ---------------------------------------------------------
 
     async def _search(self, query: str, page_cursor: str | None, run: _Run) -> _Batch:
-        params = urls.search_params(query, cursor=page_cursor, since=run.boundary)
+        # `until` is exclusive: one millisecond later re-reads the oldest post (dropped as seen)
+        # rather than skip others of the same millisecond.
+        until = run.until + timedelta(milliseconds=1) if run.until is not None else None
+        params = urls.search_params(query, cursor=page_cursor, since=run.boundary, until=until)
         data = await self._get_json(urls.SEARCH_POSTS, params, self._search_errors())
         posts = _list_field(data, "posts", urls.SEARCH_POSTS)
         return _Batch(list(enumerate(posts)), [], len(posts), _next_cursor(data, urls.SEARCH_POSTS))
@@ -183,19 +211,31 @@ class BlueskyConnector:
     def _collect(self, batch: _Batch, run: _Run, kind: str) -> Page:
         """Map a batch into a Page, noting on `run` whether it reached the boundary or the cap."""
         page = Page(rejected=list(batch.rejected))
+        now = self.now()
         for index, post in batch.posts:
             try:
                 item = mapping.map_post(post, kind=kind)
+            except ImpossibleValue as exc:  # reading it again cannot help: it never holds the cursor
+                page.poison.append(f"item {index}: {exc}")
+                continue
             except MappingError as exc:
                 page.rejected.append(f"item {index}: {exc}")
                 continue
             when = mapping.sort_time(post, item.created_at)
+            future = in_future(when, now)
+            if future is not None:  # neither its record nor the AppView's index time is believable
+                page.poison.append(f"item {index}: {future}")
+                continue
+            run.oldest = when if run.oldest is None else min(run.oldest, when)
+            if item.external_id in run.seen:  # read again after a restart below the result-set cap
+                continue
             if run.boundary is not None and when <= run.boundary:
                 run.reached = True  # known ground (or past the refresh window): not yielded again
                 continue
             if not self._admit(run, when):
                 break
             page.items.append(item)
+            run.seen.add(item.external_id)
             run.newest = max(run.newest, when) if run.newest else when
         if run.new >= run.backfill and batch.next_cursor and not (run.reached or run.past_known):
             run.capped = True  # the cap is full: do not ask for a page only to throw it away

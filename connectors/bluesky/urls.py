@@ -20,11 +20,16 @@ def xrpc(base_url: str, nsid: str) -> str:
     return f"{base_url.rstrip('/')}/xrpc/{nsid}"
 
 
-def search_params(query: str, *, cursor: str | None = None, since: datetime | None = None) -> dict[str, str]:
-    """searchPosts parameters: newest first; `since` (inclusive, on the post's sortAt) bounds a later run."""
+def search_params(
+    query: str, *, cursor: str | None = None, since: datetime | None = None, until: datetime | None = None
+) -> dict[str, str]:
+    """searchPosts parameters: newest first; `since` (inclusive, on the post's sortAt) bounds a later run,
+    `until` (exclusive) restarts a search below the result-set cap."""
     params = {"q": query, "sort": "latest", "limit": str(PAGE_LIMIT)}
     if since is not None:
         params["since"] = iso_z(since)
+    if until is not None:
+        params["until"] = iso_z(until)
     if cursor:
         params["cursor"] = cursor
     return params

@@ -14,8 +14,10 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, ClassVar
 
+from connectors._clean import ImpossibleValue, in_future
 from connectors._http import HttpClient
 from connectors.base import (
     AccountStats,
@@ -88,17 +90,17 @@ class HackerNewsConnector:
                 search_by_date_url(self.spec.base_url), params=params, errors=ERRORS
             )
             results = _results(data)
-            items, rejected = _map_page(results.hits, run)
+            items, rejected, poison = _map_page(results.hits, run, self._now())
             more = bool(results.hits) and page + 1 < results.nb_pages
             oldest = min((_epoch(item) for item in items), default=None)
             restart = not more and _window_full(results, page) and oldest is not None
             if run.fresh >= self.spec.backfill and (more or restart):
-                yield self._final(items, rejected, run, complete=False, capped=True)
+                yield self._final(items, rejected, poison, run, complete=False, capped=True)
                 return
             if not (more or restart):
-                yield self._final(items, rejected, run, complete=not _window_full(results, page))
+                yield self._final(items, rejected, poison, run, complete=not _window_full(results, page))
                 return
-            yield Page(items=items, rejected=rejected)
+            yield Page(items=items, rejected=rejected, poison=poison)
             if more:
                 page += 1
             else:  # "<=": hits sharing that second are read again, then dropped as seen
@@ -108,17 +110,22 @@ class HackerNewsConnector:
         """created_at_i>N for later runs; owned streams reach back refresh_days as well."""
         if known is None:
             return None
-        after = known - OVERLAP_SECONDS
+        overlap = self.spec.overlap.total_seconds() if self.spec.overlap is not None else OVERLAP_SECONDS
+        after = known - int(overlap)
         if self.spec.owned:
             after = min(after, int(self.wall()) - self.spec.refresh_days * DAY_SECONDS)
         return after
 
+    def _now(self) -> datetime:
+        return datetime.fromtimestamp(self.wall(), UTC)
+
     @staticmethod
     def _final(
-        items: list[Item], rejected: list[str], run: _Run, *, complete: bool, capped: bool = False
+        items: list[Item], rejected: list[str], poison: list[str], run: _Run, *, complete: bool,
+        capped: bool = False,
     ) -> Page:
-        return Page(items=items, rejected=rejected, cursor={"newest": run.newest}, final=True,
-                    complete=complete, capped=capped)  # fmt: skip
+        return Page(items=items, rejected=rejected, poison=poison, cursor={"newest": run.newest},
+                    final=True, complete=complete, capped=capped)  # fmt: skip
 
 
 def _known_newest(cursor: Cursor | None) -> int | None:
@@ -141,15 +148,27 @@ def _results(data: Any) -> _Results:
     )
 
 
-def _map_page(hits: list[Any], run: _Run) -> tuple[list[Item], list[str]]:
-    """Map each hit on its own: broken ones become reasons, hits seen earlier this run are dropped."""
+def _map_page(hits: list[Any], run: _Run, now: datetime) -> tuple[list[Item], list[str], list[str]]:
+    """Map each hit on its own: broken ones become reasons, hits seen earlier this run are dropped.
+
+    Hits no reading can fix (an impossible time, a date more than a day ahead) are poison:
+    reported, never stored, and never moving the cursor.
+    """
     items: list[Item] = []
     rejected: list[str] = []
+    poison: list[str] = []
     for number, hit in enumerate(hits, start=1):
         try:
             item = map_hit(hit)
+        except ImpossibleValue as exc:
+            poison.append(f"item {number}: {exc}")
+            continue
         except MappingError as exc:
             rejected.append(f"item {number}: {exc}")
+            continue
+        future = in_future(item.created_at, now)
+        if future is not None:
+            poison.append(f"item {number}: {future}")
             continue
         if item.external_id in run.seen:
             continue  # new hits arriving while paging shift older ones onto the next page
@@ -160,7 +179,7 @@ def _map_page(hits: list[Any], run: _Run) -> tuple[list[Item], list[str]]:
         if run.fresh_after is None or moment > run.fresh_after:
             run.fresh += 1
     run.fresh += len(rejected)
-    return items, rejected
+    return items, rejected, poison
 
 
 def _epoch(item: Item) -> int:

@@ -11,7 +11,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from connectors._text import count, from_unix, html_to_text, parse_time, text_field
+from connectors._clean import from_epoch
+from connectors._text import count, html_to_text, parse_time, text_field
 from connectors.base import Item, MappingError
 from connectors.hackernews.urls import item_url
 
@@ -60,7 +61,7 @@ def created_at(raw: dict[str, Any]) -> datetime:
         raise MappingError("created_at: missing")
     if isinstance(seconds, bool) or not isinstance(seconds, int):
         raise MappingError(f"created_at_i: expected a whole number, got {type(seconds).__name__}")
-    return from_unix(seconds, "created_at_i")
+    return from_epoch(seconds, "created_at_i")
 
 
 def _object_id(raw: dict[str, Any]) -> str:

@@ -24,12 +24,19 @@ def search_params(
 
     `after` keeps hits created strictly after that Unix time (created_at_i>N); `until`
     keeps hits created at or before it (created_at_i<=N). Algolia ANDs filters joined by commas.
+
+    Algolia by default also matches typo variants (one typo from 4 letters: "acme" finds
+    "acne") and the last word as a prefix ("acme" finds "acmeist"): `typoTolerance=false`
+    and `queryType=prefixNone` make a query match its words only, so near misses are
+    not counted as mentions.
     """
     params: dict[str, str | int] = {
         "query": query,
         "tags": tags or DEFAULT_TAGS,
         "hitsPerPage": HITS_PER_PAGE,
         "page": page,
+        "typoTolerance": "false",
+        "queryType": "prefixNone",
     }
     filters = []
     if after is not None:

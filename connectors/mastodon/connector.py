@@ -2,11 +2,18 @@
 
 Paging follows the shared model of connectors.base: newest first, `limit=40`, older
 pages through the Link rel="next" header's `max_id` (timelines) or `offset` (search).
+A short page is not the last one: Mastodon removes filtered statuses after applying the
+limit (search) and sends rel="next" on any non-empty timeline page, so a run pages on
+while pages are non-empty, until known ground, `backfill` or the end.
+
 Status ids are opaque strings: the cursor never does arithmetic on them. It keeps the
-ids and times of the newest known statuses; a later run asks only for what is newer
-than an *anchor* chosen among them (`since_id` on timelines, `min_id` on search), the
-newest known status at least OVERLAP older than the newest one (at most RECENT
-statuses back), so late-federated or late-indexed posts near the edge are read again.
+newest stored time and the ids and times of the newest known statuses. A later run
+reads back to the *anchor time*, the newest stored time less the stream's `overlap`
+(default 2 h): a remote status gets an id derived from its created_at, so one that
+federates an hour late sorts an hour into the past, and is still read. When a known
+The requests carry no since_id / min_id: ids of late statuses fall below any known
+id, and a run that stops by time needs no bound from the server (an idle run whose
+first page reaches back past the anchor time is one request).
 
 An owned account stream re-reads its own posts of the last `refresh_days` days on every
 run (engagement grows), so it pages back past the anchor instead of stopping there.
@@ -14,12 +21,14 @@ run (engagement grows), so it pages back past the anchor instead of stopping the
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
+from connectors._clean import ImpossibleValue, in_future
 from connectors._http import HttpClient
 from connectors._text import parse_time
 from connectors.base import (
@@ -38,8 +47,8 @@ from connectors.mastodon.mapping import is_boost, map_account_stats, map_status,
 log = logging.getLogger("tracker.connectors.mastodon")
 
 SELECTORS = ("hashtag", "account", "query")
-OVERLAP = timedelta(minutes=30)
-RECENT = 20  # known statuses kept in the cursor; bounds the overlap so an idle run is one request
+OVERLAP = timedelta(hours=2)  # default of the stream's `overlap`
+RECENT = 20  # known statuses kept in the cursor: ids that may bound a later run's requests
 Mark = tuple[str, datetime]  # (status id, created_at)
 # One fetched page: raw statuses, the token of the next older page (None: no more), requests made.
 Fetched = tuple[list[Any], str | int | None, int]
@@ -50,9 +59,10 @@ class _Run:
     """What one run has seen so far, and the rules that end it."""
 
     backfill: int
-    anchor: Mark | None
+    anchor_time: datetime | None  # read back to here: the newest stored time less the overlap
     refresh_after: datetime | None  # owned re-read: page back until posts older than this
     kind: str
+    now: datetime
     known_ids: set[str] = field(default_factory=set)  # re-read overlap: not counted against backfill
     yielded: int = 0
     passed_anchor: bool = False
@@ -68,8 +78,15 @@ class _Run:
                 continue
             try:
                 item = map_status(raw, kind=self.kind)
+            except ImpossibleValue as exc:  # reading it again cannot help: it never holds the cursor
+                page.poison.append(f"item {index}{_id_hint(raw)}: {exc}")
+                continue
             except MappingError as exc:
                 page.rejected.append(f"item {index}{_id_hint(raw)}: {exc}")
+                continue
+            future = in_future(item.created_at, self.now)
+            if future is not None:  # its id sorts it on top of every later page: never a mark
+                page.poison.append(f"item {index}{_id_hint(raw)}: {future}")
                 continue
             if item.external_id in self.seen:  # offset paging may repeat a post that moved down
                 continue
@@ -86,9 +103,10 @@ class _Run:
     def finish(self, raws: list[Any], has_next: bool) -> tuple[bool, bool] | None:
         """(complete, capped) when the run ends after this page, else None."""
         marks = [m for m in map(status_mark, raws) if m is not None]
-        if self.anchor is not None and any(_at_or_before(m, self.anchor) for m in marks):
+        if self.anchor_time is not None and any(at <= self.anchor_time for _, at in marks):
             self.passed_anchor = True
-        if not self.truncated and (not has_next or self._refresh_done(marks)):
+        reached = self.passed_anchor and self.refresh_after is None
+        if not self.truncated and (not has_next or reached or self._refresh_done(marks)):
             return True, False
         if self.truncated or self.yielded >= self.backfill:
             # Past the anchor an owned run only cuts its engagement re-read short: no gap is left.
@@ -103,12 +121,17 @@ class _Run:
         return any(at < self.refresh_after for _, at in marks)
 
     def cursor(self, known: list[Mark]) -> Cursor:
-        """The newest RECENT known statuses, this run's and earlier ones, newest first."""
+        """The newest stored time, and the newest RECENT known statuses, newest first."""
         merged = dict(self.marks)
         for status_id, at in known:
-            merged.setdefault(status_id, at)
+            if status_id:
+                merged.setdefault(status_id, at)
         recent = sorted(merged.items(), key=lambda m: m[1], reverse=True)[:RECENT]
-        return {"recent": [{"id": i, "at": _iso(at)} for i, at in recent]}
+        cursor: Cursor = {"recent": [{"id": i, "at": _iso(at)} for i, at in recent]}
+        newest = max([at for _, at in self.marks] + [at for _, at in known], default=None)
+        if newest is not None:
+            cursor["newest"] = _iso(newest)
+        return cursor
 
 
 class MastodonConnector:
@@ -135,19 +158,20 @@ class MastodonConnector:
         if self.selector == "query" and not self.headers:
             raise AuthRequired("mastodon search (query) needs a token: set token_env")
         known = _known(cursor)
-        anchor = _anchor(known)
-        refresh = self.spec.owned and self.selector == "account" and anchor is not None
+        overlap = self.spec.overlap if self.spec.overlap is not None else OVERLAP
+        anchor_time = known[0][1] - overlap if known else None
+        refresh = self.spec.owned and self.selector == "account" and anchor_time is not None
         run = _Run(
             backfill=self.spec.backfill,
-            anchor=anchor,
+            anchor_time=anchor_time,
             refresh_after=self.now() - timedelta(days=self.spec.refresh_days) if refresh else None,
             kind="own" if self.spec.owned and self.selector == "account" else "mention",
+            now=self.now(),
             known_ids={status_id for status_id, _ in known},
         )
-        # A first run asks for no more than it may keep; later runs re-read up to RECENT known ones.
-        limit = urls.LIMIT if anchor is not None else max(1, min(urls.LIMIT, self.spec.backfill))
-        # An owned re-read must page past the anchor, so only other runs bound their requests by it.
-        fetch = self._fetcher(limit, None if refresh or anchor is None else anchor[0])
+        # A first run asks for no more than it may keep; later runs re-read the overlap.
+        limit = urls.LIMIT if known else max(1, min(urls.LIMIT, self.spec.backfill))
+        fetch = self._fetcher(limit, None)
         position: str | int | None = None  # max_id of the next older timeline page, or search offset
         while True:
             raws, next_position, requests = await fetch(position)
@@ -199,8 +223,8 @@ class MastodonConnector:
         if not isinstance(data, list):
             raise PayloadError(f"{url}: expected a list of statuses, got {type(data).__name__}")
         next_max_id = urls.max_id_of(response.links.get("next", {}).get("url"))
-        if not data or (since_id is not None and len(data) < limit):
-            next_max_id = None  # a short page bounded by since_id reached the anchor
+        if not data:
+            next_max_id = None  # only an empty page ends a timeline: a short one may be filtered
         return data, next_max_id, requests + 1
 
     async def _search_page(self, limit: int, offset: int, min_id: str | None) -> Fetched:
@@ -211,8 +235,9 @@ class MastodonConnector:
         statuses = data.get("statuses") if isinstance(data, dict) else None
         if not isinstance(statuses, list):
             raise PayloadError(f"{url}: expected an object with a list of statuses")
-        # Search has no Link header: a short page is the last one.
-        return statuses, (offset + limit if len(statuses) >= limit else None), 1
+        # Search has no Link header, and removes filtered statuses after applying the limit:
+        # a short page is not the last one, only an empty page is.
+        return statuses, (offset + limit if statuses else None), 1
 
     async def _lookup(self) -> dict[str, Any]:
         """The stream's Account entity (accounts/lookup), fetched once per connector."""
@@ -254,28 +279,28 @@ def _account_id(account: dict[str, Any], base: str) -> str:
 
 
 def _known(cursor: Cursor | None) -> list[Mark]:
-    """The cursor's known statuses, newest first; unreadable entries are ignored."""
+    """The cursor's known statuses, newest first; unreadable entries are ignored.
+
+    A cursor's `newest` time (when later than every remembered status) heads the list
+    as a mark without an id ("").
+    """
     entries = (cursor or {}).get("recent")
     marks: list[Mark] = []
+    newest = (cursor or {}).get("newest")
+    if isinstance(newest, str):
+        with contextlib.suppress(MappingError):
+            marks.append(("", parse_time(newest, "newest")))
     for entry in entries if isinstance(entries, list) else []:
         if isinstance(entry, dict) and isinstance(entry.get("id"), str):
             try:
                 marks.append((entry["id"], parse_time(entry.get("at"), "at")))
             except MappingError:
                 continue
-    return sorted(marks, key=lambda m: m[1], reverse=True)
+    marks.sort(key=lambda m: m[1], reverse=True)
+    if marks and marks[0][0] == "" and len(marks) > 1 and marks[1][1] >= marks[0][1]:
+        marks.pop(0)  # `newest` adds nothing a remembered status does not say
+    return marks
 
-
-def _anchor(known: list[Mark]) -> Mark | None:
-    """The newest known status at least OVERLAP older than the newest one, else the oldest kept."""
-    if not known:
-        return None
-    edge = known[0][1] - OVERLAP
-    return next((mark for mark in known if mark[1] <= edge), known[-1])
-
-
-def _at_or_before(mark: Mark, anchor: Mark) -> bool:
-    return mark[0] == anchor[0] or mark[1] <= anchor[1]
 
 
 def _id_hint(raw: Any) -> str:

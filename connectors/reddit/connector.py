@@ -18,10 +18,12 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 import httpx
 
+from connectors._clean import ImpossibleValue, in_future
 from connectors._http import HttpClient, decode_json
 from connectors.base import (
     AccountStats,
@@ -38,6 +40,7 @@ from connectors.reddit.mapping import map_child
 from connectors.reddit.urls import base_url, search_params, search_url, subreddit_name, token_url
 
 OVERLAP_SECONDS = 30 * 60
+LISTING_CAP = 1_000  # posts a Reddit listing (search included) serves at most
 DAY_SECONDS = 24 * 60 * 60
 TOKEN_EARLY_SECONDS = 60  # renew a little before Reddit's expiry, not on the first 401
 ANONYMOUS_REFUSED = (
@@ -66,6 +69,8 @@ class _Run:
     seen: set[str] = field(default_factory=set)
     fresh: int = 0
     reached_floor: bool = False
+    passed_known: bool = False  # a post at or before the known point was seen
+    listed: int = 0  # children the listings answered this run
 
 
 class RedditConnector:
@@ -99,20 +104,24 @@ class RedditConnector:
         while True:
             data, requests = await self._get(url, search_params(query, subreddit=self.subreddit, after=after))
             listing = _listing(data)
-            items, rejected = _map_page(listing.children, run)
+            items, rejected, poison = _map_page(listing.children, run, self.wall())
+            run.listed += len(listing.children)
             done = run.reached_floor or not listing.after or listing.after == after
             if run.fresh >= self.spec.backfill or done:
                 capped = run.fresh >= self.spec.backfill and not done
-                yield Page(items=items, rejected=rejected, cursor={"newest": run.newest}, final=True,
-                           complete=not capped, capped=capped, requests=requests)  # fmt: skip
+                gap = _listing_gap(run) if done and not capped else None
+                yield Page(items=items, rejected=rejected, poison=poison, cursor={"newest": run.newest},
+                           final=True, complete=not capped and gap is None, capped=capped,
+                           requests=requests, gap=gap)  # fmt: skip
                 return
-            yield Page(items=items, rejected=rejected, requests=requests)
+            yield Page(items=items, rejected=rejected, poison=poison, requests=requests)
             after = listing.after
 
     def _run(self, known: float | None) -> _Run:
         if known is None:
             return _Run(newest=None, fresh_after=None, floor=None)
-        floor = known - OVERLAP_SECONDS
+        overlap = self.spec.overlap.total_seconds() if self.spec.overlap is not None else OVERLAP_SECONDS
+        floor = known - overlap
         if self.spec.owned:  # re-read recent posts so their score and comments are tracked
             floor = min(floor, self.wall() - self.spec.refresh_days * DAY_SECONDS)
         # Posts in the overlap are read again, not caught up: only newer ones count toward backfill.
@@ -194,6 +203,21 @@ def _known_newest(cursor: Cursor | None) -> float | None:
     return float(value)
 
 
+def _listing_gap(run: _Run) -> str | None:
+    """Why a listing that ended (after = null) left posts unread, or None when it did not.
+
+    Reddit lists at most about 1,000 posts of a search. A later run whose listing ends
+    before the posts it already had could not reach the time between. (A first run has
+    no known point: its listing's end is the beginning of what it can know.)
+    """
+    if run.fresh_after is None or run.reached_floor or run.passed_known:
+        return None
+    return (
+        f"reddit stopped listing after {run.listed:,} posts (it lists about {LISTING_CAP:,} at most) "
+        "before this run reached the posts it already had: the time between is a coverage gap"
+    )
+
+
 def _unauthorized(exc: AuthRequired) -> bool:
     # HttpClient raises AuthRequired for both 401 and 403 and names the status first.
     return str(exc).startswith("HTTP 401 ")
@@ -216,17 +240,31 @@ def _listing(data: Any) -> _Listing:
     return _Listing(children=payload["children"], after=after if isinstance(after, str) and after else None)
 
 
-def _map_page(children: list[Any], run: _Run) -> tuple[list[Item], list[str]]:
-    """Map each child on its own; drop repeats and posts before the run's floor (and note the floor)."""
+def _map_page(children: list[Any], run: _Run, now: float) -> tuple[list[Item], list[str], list[str]]:
+    """Map each child on its own; drop repeats and posts before the run's floor (and note the floor).
+
+    Children no reading can fix (an impossible time, a date more than a day ahead) are
+    poison: reported, never stored, never moving the cursor.
+    """
     items: list[Item] = []
     rejected: list[str] = []
+    poison: list[str] = []
     for number, child in enumerate(children, start=1):
         try:
             item = map_child(child)
+        except ImpossibleValue as exc:
+            poison.append(f"item {number}: {exc}")
+            continue
         except MappingError as exc:
             rejected.append(f"item {number}: {exc}")
             continue
+        future = in_future(item.created_at, datetime.fromtimestamp(now, UTC))
+        if future is not None:
+            poison.append(f"item {number}: {future}")
+            continue
         moment = item.created_at.timestamp()
+        if run.fresh_after is not None and moment <= run.fresh_after:
+            run.passed_known = True
         if run.floor is not None and moment < run.floor:
             run.reached_floor = True  # known ground: this and every later post was read before
             continue
@@ -238,4 +276,4 @@ def _map_page(children: list[Any], run: _Run) -> tuple[list[Item], list[str]]:
         if run.fresh_after is None or moment > run.fresh_after:
             run.fresh += 1
     run.fresh += len(rejected)
-    return items, rejected
+    return items, rejected, poison

@@ -12,12 +12,14 @@ import re
 from datetime import datetime
 from typing import Any
 
-from connectors._text import count, from_unix, text_field
+from connectors._clean import from_epoch
+from connectors._text import count, text_field
 from connectors.base import Item, MappingError
 from connectors.reddit.urls import permalink_url
 
 PLATFORM = "reddit"
 POST, COMMENT = "t3", "t1"
+GONE = ("[deleted]", "[removed]")  # what Reddit shows in place of a deleted author or a removed text
 _ENTITY = re.compile(r"&(?:#\d+|#x[0-9a-fA-F]+|[A-Za-z]+);")
 
 
@@ -45,7 +47,7 @@ def map_thing(data: dict[str, Any], *, kind: str, raw: dict[str, Any] | None = N
         platform=PLATFORM,
         external_id=name,
         url=permalink_url(_permalink(data)),
-        author=text_field(data, "author") or None,
+        author=_author(data),
         text=_post_text(data) if kind == POST else _required_text(data, "body"),
         created_at=created_utc(data),
         likes=count(data, "score"),
@@ -61,7 +63,7 @@ def created_utc(data: dict[str, Any]) -> datetime:
         raise MappingError("created_utc: missing")
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         raise MappingError(f"created_utc: expected Unix seconds, got {type(value).__name__}")
-    return from_unix(value, "created_utc")
+    return from_epoch(value, "created_utc")
 
 
 def _fullname(data: dict[str, Any], kind: str) -> str:
@@ -84,9 +86,18 @@ def _permalink(data: dict[str, Any]) -> str:
     return link
 
 
+def _author(data: dict[str, Any]) -> str | None:
+    """The author's name; None for an account Reddit shows as "[deleted]" (it is no one's name)."""
+    author = text_field(data, "author")
+    return None if not author or author in GONE else author
+
+
 def _post_text(data: dict[str, Any]) -> str:
+    """Title + body; a body Reddit replaced by "[removed]" / "[deleted]" is left out (no one's words)."""
     title = _required_text(data, "title")
     body = _decoded(text_field(data, "selftext") or "").strip()
+    if body in GONE:
+        body = ""
     return f"{title}\n\n{body}" if body else title
 
 

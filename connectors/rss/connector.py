@@ -10,9 +10,10 @@ known point is for is telling whether the feed still reaches back to the last ru
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+import asyncio
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
 import httpx
@@ -40,9 +41,10 @@ class Known:
 
     newest: datetime | None
     seen: frozenset[str]
+    overlap: timedelta = OVERLAP
 
     @classmethod
-    def load(cls, cursor: Mapping[str, Any] | None) -> Known | None:
+    def load(cls, cursor: Mapping[str, Any] | None, overlap: timedelta | None = None) -> Known | None:
         """The known point of a cursor; None when there is none (first run)."""
         if not cursor:
             return None
@@ -50,13 +52,13 @@ class Known:
         seen = frozenset(_ids(cursor.get("seen")))
         if newest is None and not seen:
             return None
-        return cls(newest, seen)
+        return cls(newest, seen, OVERLAP if overlap is None else overlap)
 
     def covers(self, item: Item) -> bool:
         """Stored before: a known id, or older than the high-water mark less the overlap."""
         if item.external_id in self.seen:
             return True
-        return self.newest is not None and item.created_at <= self.newest - OVERLAP
+        return self.newest is not None and item.created_at <= self.newest - self.overlap
 
 
 class RssConnector:
@@ -67,6 +69,7 @@ class RssConnector:
     def __init__(self, spec: StreamSpec, http: HttpClient) -> None:
         self.spec = spec
         self.http = http
+        self.now: Callable[[], datetime] = lambda: datetime.now(UTC)  # tests pin the clock
 
     async def pages(self, cursor: Cursor | None) -> AsyncIterator[Page]:
         """One final page: the feed's entries newest-first, capped at `backfill`."""
@@ -77,21 +80,27 @@ class RssConnector:
             return
         if not 200 <= response.status_code < 300:  # a redirect the client did not follow
             raise ConnectorError(f"HTTP {response.status_code} from {_where(response)}: not a feed answer")
-        feed = mapping.parse_feed(
+        # In a worker thread: a large feed takes seconds to parse, and the run's deadline must
+        # still end the run on time (the thread finishes on its own; the body is capped).
+        feed = await asyncio.to_thread(
+            mapping.parse_feed,
             response.content,
             where=_where(response),
             content_type=response.headers.get("content-type", ""),
             location=str(response.url),
         )
         kind = "own" if self.spec.owned else "mention"
+        poison: list[str] = []
         items, rejected = mapping.map_entries(
-            feed["entries"], feed_lang=mapping.feed_language(feed["feed"]), kind=kind
-        )
-        known = Known.load(cursor)
+            feed["entries"], feed_lang=mapping.feed_language(feed["feed"]), kind=kind, now=self.now(),
+            poison=poison,
+        )  # fmt: skip
+        known = Known.load(cursor, self.spec.overlap)
         kept, complete, capped = select(items, known, self.spec.backfill)
         yield Page(
             items=kept,
             rejected=rejected,
+            poison=poison,
             cursor=_validators(next_cursor(cursor, kept), response),
             final=True,
             complete=complete,
@@ -127,7 +136,7 @@ def select(items: list[Item], known: Known | None, backfill: int) -> tuple[list[
 def next_cursor(cursor: Mapping[str, Any] | None, kept: list[Item]) -> Cursor:
     """The high-water time and recent ids, merged with the previous cursor's."""
     previous = Known.load(cursor)
-    times = [item.created_at for item in kept]
+    times = [item.created_at for item in kept if not item.date_estimated]  # first-seen times say nothing
     if previous is not None and previous.newest is not None:
         times.append(previous.newest)
     ids = [item.external_id for item in kept] + _ids(cursor.get("seen") if cursor else None)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import io
+import re
 import time
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
@@ -16,6 +17,7 @@ from typing import Any
 
 import feedparser  # type: ignore[import-untyped]
 
+from connectors._clean import ImpossibleValue, bounded, in_future
 from connectors._text import html_to_text
 from connectors.base import Item, MappingError, PayloadError
 from connectors.rss.urls import web_url
@@ -30,6 +32,7 @@ def parse_feed(content: bytes, *, where: str, content_type: str = "", location: 
     that is no feed at all (an HTML page, JSON, an empty body) raises PayloadError.
     `location` (the answer's URL) resolves relative links.
     """
+    content = _safe_references(content)
     headers = {"content-type": content_type} if content_type else {}
     if location:
         headers["content-location"] = location
@@ -44,6 +47,29 @@ def parse_feed(content: bytes, *, where: str, content_type: str = "", location: 
         "version": feed.get("version") or "",
         "bozo": bool(feed.get("bozo")),
     }
+
+
+_LONG_NUMBER = re.compile(r"(?<![\d.])\d{5,}")  # a year beyond 9999 (fractions of seconds aside)
+_REFERENCE = re.compile(rb"&#(?:[xX]([0-9a-fA-F]{1,12})|([0-9]{1,20}));")
+
+
+def _safe_references(content: bytes) -> bytes:
+    """Character references no text can hold (NUL, lone surrogates, beyond U+10FFFF) as U+FFFD.
+
+    feedparser turns `&#xD800;` into a character it then fails to encode, which would
+    fail the whole feed on every run; XML 1.0 forbids those references anyway.
+    """
+    if b"&#" not in content:
+        return content
+
+    def replace(match: re.Match[bytes]) -> bytes:
+        hexa, decimal = match.group(1), match.group(2)
+        value = int(hexa, 16) if hexa is not None else int(decimal)
+        if value == 0 or 0xD800 <= value <= 0xDFFF or value > 0x10FFFF:
+            return b"&#xFFFD;"
+        return match.group(0)
+
+    return _REFERENCE.sub(replace, content)
 
 
 def _what(content: bytes, content_type: str) -> str:
@@ -75,35 +101,70 @@ def feed_language(feed: Mapping[str, Any]) -> str | None:
 
 
 def map_entries(
-    entries: Iterable[Any], *, feed_lang: str | None = None, kind: str = "mention"
+    entries: Iterable[Any],
+    *,
+    feed_lang: str | None = None,
+    kind: str = "mention",
+    now: datetime | None = None,
+    poison: list[str] | None = None,
 ) -> tuple[list[Item], list[str]]:
-    """Map each entry on its own: (items, reasons for the rejected ones, by position)."""
+    """Map each entry on its own: (items, reasons for the rejected ones, by position).
+
+    With `now`, an entry without a usable date is stored at `now`, flagged
+    date_estimated. Entries no reading can fix (an impossible date, one more than a
+    day after `now`) go to `poison` when given (else with the rejected).
+    """
     items: list[Item] = []
     rejected: list[str] = []
     for number, entry in enumerate(entries, start=1):
+        label = _nonempty(entry.get("id")) if isinstance(entry, Mapping) else None
+        where = f"entry {number}" + (f" ({label[:80]})" if label else "")
         try:
             if not isinstance(entry, Mapping):
                 raise MappingError(f"expected an entry, got {type(entry).__name__}")
-            items.append(entry_to_item(entry, feed_lang=feed_lang, kind=kind))
+            item = entry_to_item(entry, feed_lang=feed_lang, kind=kind, now=now)
+            future = in_future(item.created_at, now) if now is not None else None
+            if future is not None:
+                raise ImpossibleValue(future)
+            items.append(item)
+        except ImpossibleValue as exc:
+            (poison if poison is not None else rejected).append(f"{where}: {exc}")
         except MappingError as exc:
-            label = _nonempty(entry.get("id")) if isinstance(entry, Mapping) else None
-            rejected.append(f"entry {number}" + (f" ({label[:80]})" if label else "") + f": {exc}")
+            rejected.append(f"{where}: {exc}")
     return items, rejected
 
 
-def entry_to_item(entry: Mapping[str, Any], *, feed_lang: str | None = None, kind: str = "mention") -> Item:
+def entry_to_item(
+    entry: Mapping[str, Any],
+    *,
+    feed_lang: str | None = None,
+    kind: str = "mention",
+    now: datetime | None = None,
+) -> Item:
     """One feed entry (plain dict from `parse_feed`) as an Item; MappingError when unusable.
 
     external_id is the entry id (RSS guid, Atom id), else its link; created_at is
-    `published`, else `updated` (an entry with neither is rejected, never given a
-    made-up date). Feeds report no engagement: likes/reposts/replies/quotes stay None.
+    `published`, else `updated`. An entry with neither (or only unreadable ones) is
+    stored at `now`, the moment it was first seen, flagged `date_estimated`; without
+    `now` it is rejected. An impossible date (beyond year 9000) raises ImpossibleValue.
+    Feeds report no engagement: likes/reposts/replies/quotes stay None.
     """
     url = web_url(entry.get("link"))
+    estimated = False
+    try:
+        moment = created_at(entry)
+    except ImpossibleValue:
+        raise
+    except MappingError:
+        if now is None:
+            raise
+        moment, estimated = now, True
     return Item(
         platform=PLATFORM,
         external_id=_identity(entry, url),
         text=entry_text(entry),
-        created_at=created_at(entry),
+        created_at=moment,
+        date_estimated=estimated,
         url=url,
         author=_author(entry),
         lang=entry_language(entry) or feed_lang,
@@ -123,7 +184,15 @@ def _identity(entry: Mapping[str, Any], url: str | None) -> str:
 
 
 def created_at(entry: Mapping[str, Any]) -> datetime:
-    """`published`, else `updated`, as aware UTC (feedparser's parsed times are UTC)."""
+    """`published`, else `updated`, as aware UTC (feedparser's parsed times are UTC).
+
+    A date with a five-digit year is impossible (feedparser would misread
+    "10000-01-01" as 2010-12-01): ImpossibleValue.
+    """
+    for key in ("published", "updated"):
+        value = entry.get(key)
+        if isinstance(value, str) and _LONG_NUMBER.search(value):
+            raise ImpossibleValue(f"created_at: {value.strip()[:40]!r} is beyond year 9999")
     for key in ("published", "updated"):
         parsed = entry.get(f"{key}_parsed")
         if parsed:
@@ -138,8 +207,13 @@ def created_at(entry: Mapping[str, Any]) -> datetime:
 def _utc(parsed: Any, key: str) -> datetime:
     try:
         year, month, day, hour, minute, second = (int(part) for part in parsed[:6])
-        return datetime(year, month, day, hour, minute, min(second, 59), tzinfo=UTC)
-    except (TypeError, ValueError, OverflowError) as exc:  # OverflowError: a year past 2**31
+    except (TypeError, ValueError) as exc:
+        raise MappingError(f"created_at: bad {key} time {parsed!r:.60}") from exc
+    if not 1 <= year <= 9999:  # datetime() would raise OverflowError for year 2147483648
+        raise ImpossibleValue(f"created_at: {year} is not a possible year for a post")
+    try:
+        return bounded(datetime(year, month, day, hour, minute, min(second, 59), tzinfo=UTC), key)
+    except (OverflowError, ValueError) as exc:
         raise MappingError(f"created_at: bad {key} time {parsed!r:.60}") from exc
 
 

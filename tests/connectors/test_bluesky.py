@@ -71,10 +71,12 @@ def make_spec(
     refresh_days: int = 14,
     secrets: dict[str, str] | None = None,
     base_url: str | None = None,
+    overlap: timedelta | None = None,
     **selectors: str,
 ) -> StreamSpec:
     return StreamSpec(
         name="bsky",
+        overlap=overlap,
         connector="bluesky",
         role=role,
         base_url=base_url,
@@ -344,11 +346,21 @@ def test_search_first_run_capped_by_backfill(backfill: int, sizes: list[int], re
     assert [i.external_id for p in pages for i in p.items] == [p["uri"] for p in posts[:backfill]]
 
 
+THIRTY = timedelta(minutes=30)  # the overlap these tests were written for; the default is 2 h
+
+
+def test_search_overlap_defaults_to_two_hours() -> None:
+    posts = search_posts()
+    server = Server(app_bsky_feed_searchPosts=search_handler(posts))
+    pages_of(make_spec(query="redistricting"), server, {"newest": "2025-05-19T17:10:09.561Z"})
+    assert server.requests[0].url.params["since"] == "2025-05-19T15:10:09.561Z"
+
+
 def test_search_second_run_with_nothing_new_makes_one_request() -> None:
     posts = search_posts()
     known = sort_at(posts[0])
     server = Server(app_bsky_feed_searchPosts=search_handler(posts))
-    pages = pages_of(make_spec(query="redistricting"), server, {"newest": iso(known)})
+    pages = pages_of(make_spec(query="redistricting", overlap=THIRTY), server, {"newest": iso(known)})
     assert len(server.requests) == 1
     assert server.requests[0].url.params["since"] == "2025-05-19T16:40:09.561Z"  # newest less 30 minutes
     assert len(pages) == 1 and pages[0].final and pages[0].complete and not pages[0].capped
@@ -376,7 +388,7 @@ def test_search_overlap_margin_keeps_late_indexed_posts() -> None:
             [new, *posts[:2], late, posts[2], stale, *posts[3:]], honour_since=False
         )
     )
-    pages = pages_of(make_spec(query="redistricting"), server, {"newest": iso(known)})
+    pages = pages_of(make_spec(query="redistricting", overlap=THIRTY), server, {"newest": iso(known)})
     assert len(server.requests) == 1
     rkeys = [i.external_id.rsplit("/", 1)[1] for i in pages[0].items]
     assert rkeys == ["3new", "3lpk2u6qo222m", "3lpk2r5h5ec2j", "3late", "3lpjzka2pzc2l"]
@@ -395,7 +407,7 @@ def test_search_second_run_stops_at_known_items_when_since_is_ignored() -> None:
     posts = search_posts()
     known = sort_at(posts[5])  # 14:09; its margin reaches back to 13:39
     server = Server(app_bsky_feed_searchPosts=search_handler(posts, page_size=10, honour_since=False))
-    pages = pages_of(make_spec(query="redistricting"), server, {"newest": iso(known)})
+    pages = pages_of(make_spec(query="redistricting", overlap=THIRTY), server, {"newest": iso(known)})
     assert len(server.requests) == 2  # the second page starts with a 13:08 post: known ground
     assert [len(p.items) for p in pages] == [10, 0]
     assert pages[-1].complete and pages[-1].cursor == {"newest": iso(sort_at(posts[0]))}

@@ -194,6 +194,7 @@ def test_comment_without_text_is_rejected() -> None:
 def test_params_builder() -> None:
     assert search_params("acme", page=2, after=10, until=20) == {
         "query": "acme", "tags": "(story,comment)", "hitsPerPage": 100, "page": 2,
+        "typoTolerance": "false", "queryType": "prefixNone",  # words, not typo variants or prefixes
         "numericFilters": "created_at_i>10,created_at_i<=20",
     }  # fmt: skip
 
@@ -216,6 +217,8 @@ def test_first_run_pages_through_all_pages() -> None:
             "tags": "(story,comment)",
             "hitsPerPage": "100",
             "page": str(number),
+            "typoTolerance": "false",
+            "queryType": "prefixNone",
         }  # first run: no numericFilters
     assert [[i.external_id for i in p.items] for p in pages] == [["30", "20"], ["10"]]
     assert [(p.final, p.cursor, p.requests) for p in pages[:-1]] == [(False, None, 1)]

@@ -17,7 +17,7 @@ import pytest
 from connectors._http import HttpClient
 from connectors.base import AccountStats, AuthRequired, MappingError, NotFound, Page, PayloadError, StreamSpec
 from connectors.mastodon import MastodonConnector, urls
-from connectors.mastodon.connector import OVERLAP, RECENT, _anchor, _known
+from connectors.mastodon.connector import OVERLAP, RECENT, _known
 from connectors.mastodon.mapping import is_boost, map_account_stats, map_status
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "mastodon"
@@ -352,63 +352,72 @@ def first_run_cursor() -> dict[str, Any]:
     return cursor
 
 
-def test_hashtag_second_run_with_nothing_new_makes_one_request() -> None:
-    cursor = first_run_cursor()
-    # All 20 known statuses are minutes apart: the anchor is the oldest kept one (Toot 10),
-    # and the server answers with the 19 known statuses newer than it.
-    anchor = TAG_PAGE2[-1]["id"]
-    overlap = TAG_PAGE1 + TAG_PAGE2[:-1]
-    script = Script(
-        (TAG_PATH, {"limit": "40", "since_id": anchor}, answer(overlap, next_max_id=overlap[-1]["id"]))
-    )
-    pages, _ = collect(script, spec(), cursor)
-    script.done()
-    assert len(script.seen) == 1
-    assert len(pages) == 1 and pages[0].final and pages[0].complete and not pages[0].capped
-    assert len(pages[0].items) == 19  # re-read overlap: upserted again, not counted as new
-    assert pages[0].cursor == cursor
-
-
-def test_hashtag_second_run_pages_back_to_the_known_point() -> None:
+def test_hashtag_idle_run_reads_back_the_overlap_in_one_request() -> None:
     t0 = datetime(2026, 8, 1, 12, 0, tzinfo=UTC)
-    known = [status(n, t0 - timedelta(minutes=n)) for n in range(5)]  # 12:00, 11:59, ... 11:56
+    known = [status(n, t0 - timedelta(minutes=10 * n)) for n in range(20)]  # 12:00 back to 8:50
     cursor = {"recent": [{"id": s["id"], "at": s["created_at"]} for s in known]}
-    anchor = known[-1]["id"]  # none is 30 minutes older than the newest: the oldest kept one
+    # No since_id: the first page reaches back past 10:00 (the newest less the 2 h overlap).
+    script = Script((TAG_PATH, {"limit": "40"}, answer(known, next_max_id=known[-1]["id"])))
+    pages, _ = collect(script, spec(), cursor)
+    script.done()
+    assert len(pages) == 1 and pages[0].final and pages[0].complete and not pages[0].capped
+    assert len(pages[0].items) == 20  # re-read overlap: upserted again, not counted as new
+    assert pages[0].cursor is not None and pages[0].cursor["newest"] == "2026-08-01T12:00:00Z"
+
+
+def test_hashtag_second_run_pages_back_to_the_anchor_time() -> None:
+    t0 = datetime(2026, 8, 1, 12, 0, tzinfo=UTC)
+    known = [status(n, t0 - timedelta(minutes=40 * n)) for n in range(5)]  # 12:00, 11:20 ... 9:20
+    cursor = {"recent": [{"id": s["id"], "at": s["created_at"]} for s in known]}
     new = [status(100 + n, t0 + timedelta(minutes=45 - n)) for n in range(45)]
-    page1, page2 = new[:40], new[40:] + known[:-1]
+    page1, page2 = new[:40], new[40:] + known
     script = Script(
-        (TAG_PATH, {"limit": "40", "since_id": anchor}, answer(page1, next_max_id=page1[-1]["id"])),
-        (
-            TAG_PATH,
-            {"limit": "40", "since_id": anchor, "max_id": page1[-1]["id"]},
-            answer(page2, next_max_id=page2[-1]["id"]),
-        ),
+        (TAG_PATH, {"limit": "40"}, answer(page1, next_max_id=page1[-1]["id"])),
+        (TAG_PATH, {"limit": "40", "max_id": page1[-1]["id"]}, answer(page2, next_max_id=page2[-1]["id"])),
     )
     pages, _ = collect(script, spec(), cursor)
     script.done()
-    assert [len(p.items) for p in pages] == [40, 9]
+    assert [len(p.items) for p in pages] == [40, 10]
     assert pages[-1].final and pages[-1].complete and not pages[-1].capped
     recent = pages[-1].cursor["recent"]  # type: ignore[index]
     assert recent[0]["id"] == new[0]["id"] and len(recent) == RECENT
 
 
-def test_overlap_margin_picks_a_known_status_thirty_minutes_older() -> None:
+def test_a_short_page_is_not_the_end_of_a_timeline() -> None:
+    # Mastodon removes filtered statuses after applying the limit and links rel="next" on
+    # any non-empty page: a page of 3 may have 40 more behind it.
+    t0 = datetime(2026, 8, 1, 12, 0, tzinfo=UTC)
+    first, rest = [status(n, t0 - timedelta(minutes=n)) for n in range(3)], []
+    rest = [status(10 + n, t0 - timedelta(minutes=10 + n)) for n in range(5)]
+    script = Script(
+        (TAG_PATH, {"limit": "40"}, answer(first, next_max_id=first[-1]["id"])),
+        (TAG_PATH, {"limit": "40", "max_id": first[-1]["id"]}, answer(rest, next_max_id=rest[-1]["id"])),
+        (TAG_PATH, {"limit": "40", "max_id": rest[-1]["id"]}, answer([])),
+    )
+    pages, _ = collect(script, spec())
+    script.done()
+    assert [len(p.items) for p in pages] == [3, 5, 0] and pages[-1].complete
+
+
+def test_overlap_is_a_time_from_the_newest_known_and_configurable() -> None:
     t0 = datetime(2026, 8, 1, 12, 0, tzinfo=UTC)
     entries = [("a", t0), ("b", t0 - timedelta(minutes=10)), ("c", t0 - OVERLAP - timedelta(minutes=1)),
                ("d", t0 - timedelta(hours=5))]  # fmt: skip
     cursor = {"recent": [{"id": i, "at": at.isoformat()} for i, at in reversed(entries)]}
     assert _known(cursor) == entries  # newest first whatever the stored order
-    assert _anchor(_known(cursor)) == entries[2]
-    assert _anchor(entries[:2]) == entries[1]  # nothing old enough: the oldest kept
-    assert _anchor([]) is None
+    assert timedelta(hours=2) == OVERLAP
     assert _known({"recent": [{"id": 5}, "junk", {"id": "x", "at": "soon"}]}) == []
-    script = Script((TAG_PATH, {"limit": "40", "since_id": "c"}, answer([])))
+    late = status(7, t0 - timedelta(minutes=100))  # federated 100 minutes late: sorts into the past
+    old = status(8, t0 - timedelta(hours=2, minutes=30))
+    script = Script((TAG_PATH, {"limit": "40"}, answer([late, old], next_max_id=old["id"])))
     pages, _ = collect(script, spec(), cursor)
     script.done()
-    assert pages[-1].complete and pages[-1].items == []
-    assert pages[-1].cursor == {
-        "recent": [{"id": i, "at": at.isoformat().replace("+00:00", "Z")} for i, at in entries]
-    }
+    assert pages[-1].complete and [i.external_id for i in pages[-1].items] == [late["uri"], old["uri"]]
+    # With overlap = 1 h the same page still ends the run (old is past 11:00), and a cursor
+    # that only says `newest` (no ids remembered) is enough.
+    short = Script((TAG_PATH, {"limit": "40"}, answer([late, old], next_max_id=old["id"])))
+    pages, _ = collect(short, spec(overlap=timedelta(hours=1)), {"newest": "2026-08-01T12:00:00Z"})
+    assert pages[-1].complete and pages[-1].cursor["newest"] == "2026-08-01T12:00:00Z"  # type: ignore[index]
 
 
 def test_hashtag_second_run_after_an_outage_is_capped() -> None:
@@ -416,9 +425,7 @@ def test_hashtag_second_run_after_an_outage_is_capped() -> None:
     cursor = {"recent": [{"id": known["id"], "at": known["created_at"]}]}
     t0 = datetime(2026, 8, 1, 12, 0, tzinfo=UTC)
     new = [status(100 + n, t0 - timedelta(minutes=n)) for n in range(40)]
-    script = Script(
-        (TAG_PATH, {"limit": "40", "since_id": known["id"]}, answer(new, next_max_id=new[-1]["id"])),
-    )
+    script = Script((TAG_PATH, {"limit": "40"}, answer(new, next_max_id=new[-1]["id"])))
     pages, _ = collect(script, spec(backfill=30), cursor)
     script.done()
     assert len(pages[0].items) == 30 and pages[0].capped and not pages[0].complete
@@ -587,37 +594,38 @@ def test_search_without_token_fails_before_any_request() -> None:
     assert script.seen == []
 
 
-def test_search_first_run_short_page_is_complete() -> None:
+def test_search_first_run_pages_on_after_a_short_page() -> None:
+    # Search removes filtered statuses after applying the limit: only an empty page ends it.
     script = Script(
-        (SEARCH_PATH, SEARCH_PARAMS, recorded("search_v2_mastodon_social_q_halcy.json")), token="tok"
+        (SEARCH_PATH, SEARCH_PARAMS, recorded("search_v2_mastodon_social_q_halcy.json")),
+        (SEARCH_PATH, {**SEARCH_PARAMS, "offset": "40"}, answer(body([]))),
+        token="tok",
     )
     pages, _ = collect(script, searching())
     script.done()
-    assert len(pages) == 1 and pages[0].complete
+    assert len(pages) == 2 and pages[-1].complete
     assert [i.author for i in pages[0].items] == ["greg@icosahedron.website", "Jo@social.sublingual.xyz"]
-    assert pages[0].cursor["recent"][0]["id"] == "116388149027005349"  # type: ignore[index]
+    assert pages[-1].cursor["recent"][0]["id"] == "116388149027005349"  # type: ignore[index]
 
 
 def body(statuses: list[dict[str, Any]]) -> dict[str, Any]:
     return {"accounts": [], "statuses": statuses, "hashtags": []}
 
 
-def test_search_pages_by_offset_and_later_runs_use_min_id() -> None:
+def test_search_pages_by_offset_and_later_runs_stop_at_the_anchor_time() -> None:
     t0 = datetime(2026, 8, 1, 12, 0, tzinfo=UTC)
-    found = [status(n, t0 - timedelta(minutes=n)) for n in range(50)]
+    found = [status(n, t0 - timedelta(minutes=3 * n)) for n in range(50)]  # 12:00 back to 9:33
     script = Script(
         (SEARCH_PATH, SEARCH_PARAMS, answer(body(found[:40]))),
         (SEARCH_PATH, {**SEARCH_PARAMS, "offset": "40"}, answer(body(found[39:]))),  # one moved down
+        (SEARCH_PATH, {**SEARCH_PARAMS, "offset": "80"}, answer(body([]))),
         token="tok",
     )
     pages, _ = collect(script, searching())
     script.done()
-    assert [len(p.items) for p in pages] == [40, 10]  # the repeated status is not yielded twice
+    assert [len(p.items) for p in pages] == [40, 10, 0]  # the repeated status is not yielded twice
     cursor = pages[-1].cursor
-    anchor = found[RECENT - 1]["id"]  # 20 statuses a minute apart: the oldest kept one
-    again = Script(
-        (SEARCH_PATH, {**SEARCH_PARAMS, "min_id": anchor}, answer(body(found[: RECENT - 1]))), token="tok"
-    )
+    again = Script((SEARCH_PATH, SEARCH_PARAMS, answer(body(found[:41]))), token="tok")  # to 10:00
     pages, _ = collect(again, searching(), cursor)
     again.done()
     assert len(again.seen) == 1 and pages[-1].complete

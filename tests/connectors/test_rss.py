@@ -491,8 +491,13 @@ def test_entries_come_out_newest_first_and_deduplicated() -> None:
 def test_broken_entry_is_rejected_and_the_others_kept() -> None:
     (page,) = run(Server(feed_answer(RSS20, **{"Content-Type": "application/rss+xml"})))
     ids = [i.external_id for i in page.items]
-    assert ids == ["http://example.org/p2", "post-1", "https://www.google.com/relative/p3"]  # vs the feed url
-    assert len(page.rejected) == 3 and page.rejected[0].startswith("entry 4: created_at")
+    # Entries without a usable date are stored at the time first seen (newest, so first), flagged.
+    assert ids == ["http://example.org/p4", "http://example.org/p5", "http://example.org/p2", "post-1",
+                   "https://www.google.com/relative/p3"]  # fmt: skip  (p3 resolved against the feed url)
+    assert [i.date_estimated for i in page.items] == [True, True, False, False, False]
+    assert len(page.rejected) == 1 and page.rejected[0].startswith("entry 6: external_id")
+    # First-seen times say nothing of the feed's own clock: the cursor keeps the newest real date.
+    assert page.cursor is not None and page.cursor["newest"] == "2024-05-01T09:00:00Z"
 
 
 def test_owned_feed_items_are_own_and_have_no_account_stats() -> None:

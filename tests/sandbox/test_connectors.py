@@ -28,7 +28,7 @@ from tracker.sandbox.reddit import fullname
 from tracker.sandbox.rss import entry_id
 from tracker.sandbox.world import Post
 
-OVERLAP = timedelta(minutes=30)
+OVERLAP = timedelta(minutes=30)  # Hacker News, Reddit, RSS; Mastodon and Bluesky default to 2 h
 STREAMS = ["acme-mastodon", "globex-mastodon", "acme-bluesky", "acme-hn", "acme-reddit", "acme-news", "globex-news",
            "acme-owned-mastodon", "acme-owned-bluesky", "acme-blog"]  # fmt: skip
 
@@ -133,7 +133,11 @@ def test_first_run_then_incremental_run_collect_everything_once(server: SandboxS
             world.stream(stream).platform, first_now
         )
     elif world.stream(stream).platform != "rss":
-        assert all(i.created_at >= newest_known - OVERLAP - timedelta(seconds=1) for i in again)
+        platform = world.stream(stream).platform
+        overlap = timedelta(hours=2) if platform in ("mastodon", "bluesky") else OVERLAP
+        older = [i for i in again if i.created_at < newest_known - overlap - timedelta(seconds=1)]
+        # Mastodon stops by time at the end of the page that crosses the anchor time
+        assert len(older) <= (40 if platform == "mastodon" else 0)
     for item in second.items:
         check_fields(server, item, now_wanted[item.external_id], world.end)
 

@@ -144,10 +144,21 @@ def _search(ctx: Context, req: Request) -> Response:
         posts = [p for p in posts if p.says_lang and (p.lang or "").split("-")[0] == lang.split("-")[0]]
     if req.arg("sort") == "top":
         posts = sorted(posts, key=lambda p: ctx.world.engagement(p, req.now).likes, reverse=True)
-    offset = int_arg(req.arg("cursor"), 0, 0, 100_000)
-    chunk = posts[offset : offset + limit]
+    raw_cursor, gaps = req.arg("cursor") or "", 0
+    if raw_cursor.startswith("e") and "." in raw_cursor:  # "e2.300": the 2nd empty page before 300
+        head, _, raw_cursor = raw_cursor.partition(".")
+        gaps = int_arg(head[1:], 0, 0, 100)
+    offset = int_arg(raw_cursor or None, 0, 0, 100_000)
+    settings = ctx.settings
+    empty_here = offset and offset // limit % 2 == 0
+    if settings.bluesky_empty_pages and empty_here and gaps < settings.bluesky_empty_pages:
+        # what the AppView does when every hit of a page is dropped after the search (taken
+        # down, blocked): an empty page that still carries a cursor
+        return json_response({"posts": [], "cursor": f"e{gaps + 1}.{offset}"}, headers=_headers())
+    cap = settings.bluesky_search_cap
+    chunk = posts[offset : min(offset + limit, cap)]
     body: dict[str, Any] = {"posts": [post_view(ctx, p, req.now) for p in chunk]}
-    if offset + limit < len(posts):
+    if offset + limit < min(len(posts), cap):  # one query's result set ends at the cap
         body["cursor"] = str(offset + limit)
     return json_response(body, headers=_headers())
 

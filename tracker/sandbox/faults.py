@@ -17,6 +17,11 @@ Kinds and their parameters:
 - "drift" (the normal JSON answer with its schema drifted: the first item loses its
   identity and time fields, the second gets its counts as text, every item gains
   fields no client knows; see `drift`)
+- "bomb" (`size` MB, default 1000: a 200 answer whose gzip body, about 1 MB per GB,
+  inflates to `size` MB of zeros)
+- "flood" (`size` MB, default 500: a 200 feed answer of that length, sent as it is written)
+- "poison" (`what`: big_int, year_10000, far_future, surrogate, nul or huge: the
+  normal answer with its first item made hostile; see tracker/sandbox/poison.py)
 """
 
 from __future__ import annotations
@@ -43,6 +48,9 @@ KINDS = (
     "close",
     "hang",
     "drift",
+    "poison",
+    "bomb",
+    "flood",
 )
 
 IDENTITY = (

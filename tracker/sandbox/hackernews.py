@@ -1,6 +1,8 @@
 """The HN Search API (Algolia) as hn.algolia.com serves it: GET /api/v1/search_by_date and /search.
 
-Parameters: `query` (every word must occur in the title, text or URL), `tags` (commas
+Parameters: `query` (every word must occur in the title, text or URL; unless the request
+says `typoTolerance=false` and `queryType=prefixNone`, as Algolia by default also words one
+typo off and the last word as a prefix), `tags` (commas
 AND, parentheses OR: "(story,comment)", "story,author_pg"), `numericFilters`
 (created_at_i, points, num_comments with < <= = >= >, comma-separated and ANDed), `page`
 (from 0) and `hitsPerPage` (default 20, at most 1000). Answers carry nbHits, nbPages,
@@ -20,7 +22,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
-from tracker.sandbox.state import Context
+from tracker.sandbox.state import Context, searchable
 from tracker.sandbox.wire import Request, Response, int_arg, iso_s, json_response
 from tracker.sandbox.world import Post
 
@@ -32,6 +34,37 @@ _OPS = {
     ">=": lambda a, b: a >= b,
     ">": lambda a, b: a > b,
 }
+
+
+def _tolerant(ctx: Context, query: str) -> list[Post]:
+    """Posts matching `query` the way Algolia does by default: each word may be one typo off
+    (two from 8 letters; none under 4), and the last word may be a prefix of a longer one."""
+    words = [w for w in re.findall(r"[a-z0-9]+", query.lower()) if w]
+    found = []
+    for post in ctx.newest_first.get("hackernews", []):
+        text = set(re.findall(r"[a-z0-9]+", searchable(post)))
+        last = len(words) - 1
+        if words and all(any(_near(w, t, last=i == last) for t in text) for i, w in enumerate(words)):
+            found.append(post)
+    return found
+
+
+def _near(word: str, other: str, *, last: bool) -> bool:
+    if word == other or (last and other.startswith(word)):
+        return True
+    allowed = 0 if len(word) < 4 else 1 if len(word) < 8 else 2
+    return allowed > 0 and abs(len(word) - len(other)) <= allowed and _distance(word, other) <= allowed
+
+
+def _distance(a: str, b: str) -> int:
+    """Levenshtein distance (small words only)."""
+    previous = list(range(len(b) + 1))
+    for i, x in enumerate(a, 1):
+        current = [i]
+        for j, y in enumerate(b, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (x != y)))
+        previous = current
+    return previous[-1]
 
 
 def object_id(post: Post) -> str:
@@ -52,7 +85,13 @@ def handle(ctx: Context, req: Request) -> Response:
     per_page = int_arg(req.arg("hitsPerPage"), 20, 1, 1000)
     number = int_arg(req.arg("page"), 0, 0, 10_000)
     query = (req.arg("query") or "").strip()
-    pool = ctx.matching("hackernews", query) if query else ctx.newest_first.get("hackernews", [])
+    exact = req.arg("typoTolerance") == "false" and req.arg("queryType") == "prefixNone"
+    if not query:
+        pool = ctx.newest_first.get("hackernews", [])
+    elif exact:
+        pool = ctx.matching("hackernews", query)
+    else:  # Algolia's defaults: typo variants and the last word as a prefix match too
+        pool = ctx.memo(("hn-tolerant", query.lower()), lambda: _tolerant(ctx, query))
     hits = [p for p in ctx.visible(pool, req.now) if _tagged(p, tags) and _passes(ctx, p, req.now, filters)]
     if req.path == "/api/v1/search":  # relevance: points first
         hits = sorted(hits, key=lambda p: ctx.world.engagement(p, req.now).likes, reverse=True)

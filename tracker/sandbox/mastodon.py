@@ -151,9 +151,19 @@ def _search(ctx: Context, req: Request) -> Response:
     if req.arg("type") in (None, "statuses"):
         posts = ctx.visible(ctx.matching("mastodon", query), req.now)
         posts = _bounded(posts, _id_arg(req, "min_id"), _id_arg(req, "max_id"), None)
-        statuses = posts[offset : offset + limit]
+        statuses = [p for p in posts[offset : offset + limit] if not filtered(ctx, p)]
     body = {"accounts": [], "statuses": [status_json(ctx, p, req.now) for p in statuses], "hashtags": []}
     return json_response(body, headers=_headers())
+
+
+def filtered(ctx: Context, post: Post) -> bool:
+    """Whether the `mastodon_filtered` quirk hides this status (a keyword filter, say): the
+    same statuses every time, about that share of them."""
+    share = ctx.settings.mastodon_filtered
+    if share <= 0:
+        return False
+    digest = hashlib.sha256(f"filtered:{post.n}".encode()).digest()
+    return int.from_bytes(digest[:4], "big") / 2**32 < share
 
 
 # -- paging --------------------------------------------------------------------------------------
@@ -165,13 +175,16 @@ def _timeline(ctx: Context, req: Request, posts: list[Post]) -> Response:
     chosen = _bounded(ctx.visible(posts, req.now), min_id, max_id, since_id)
     # min_id asks for the page right after it: the oldest `limit` newer ones, still newest-first.
     chosen = chosen[-limit:] if min_id is not None else chosen[:limit]
+    filtering = ctx.settings.mastodon_filtered > 0
+    last = chosen[-1] if chosen else None
+    chosen = [p for p in chosen if not filtered(ctx, p)]  # filters apply after the limit, as on Mastodon
     headers = _headers()
-    if chosen:
+    if chosen and last is not None:
         kept = {k: v[0] for k, v in req.query.items() if k not in PAGING and v}
         links = []
-        if len(chosen) == limit:
+        if len(chosen) == limit or filtering:  # a filtering server links on from any non-empty page
             links.append(
-                f'<{url(req.base, req.path, {**kept, "max_id": status_id(chosen[-1])})}>; rel="next"'
+                f'<{url(req.base, req.path, {**kept, "max_id": status_id(last)})}>; rel="next"'
             )
         links.append(f'<{url(req.base, req.path, {**kept, "min_id": status_id(chosen[0])})}>; rel="prev"')
         headers["Link"] = ", ".join(links)

@@ -127,6 +127,8 @@ def _listing(ctx: Context, req: Request, subreddit: str | None) -> Response:
     if subreddit is not None and subreddit.lower() not in known:
         return _error(404, "Not Found")
     posts = _search(ctx, req, subreddit)
+    if ctx.settings.reddit_listing_cap is not None:  # Reddit lists about 1,000 posts, no more
+        posts = posts[: ctx.settings.reddit_listing_cap]
     limit = int_arg(req.arg("limit"), 25, 1, 100)
     chosen, more_after, more_before = _page(posts, req.arg("after"), req.arg("before"), limit)
     raw = req.arg("raw_json") == "1"

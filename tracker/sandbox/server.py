@@ -43,7 +43,7 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -53,6 +53,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from tracker.sandbox import bluesky, hackernews, mastodon, reddit, rss
 from tracker.sandbox.faults import Fault, Faults, drift
+from tracker.sandbox.poison import poison
 from tracker.sandbox.state import DEFAULT_RATE_LIMITS, Budget, Context, RateLimiter, ServerSwitches
 from tracker.sandbox.wire import JSON, Request, Response, html_response, json_response, page, parse_time
 from tracker.sandbox.world import World
@@ -117,6 +118,15 @@ class SandboxServer:
     server addresses). `feed_size` is how many entries a feed holds. `rate_limits` maps
     hosts (mastodon, bluesky, bluesky-pds, reddit, reddit-oauth) to (requests, window
     seconds); None uses the platforms' real budgets, {} turns limits off.
+
+    `quirks` switch on the real platforms' paging and login behaviour (issue 15):
+    `mastodon_filtered` (a share: statuses a server-side filter removes after the limit
+    is applied, so pages come back short, and rel="next" comes on any non-empty page),
+    `bluesky_search_cap` (posts searchPosts serves of one query, 10,000 as on Bluesky),
+    `bluesky_empty_pages` (empty pages with a cursor before every second search page),
+    `reddit_listing_cap` (posts a Reddit listing serves, about 1,000 on Reddit), and
+    `login_limits` (createSession: 30 per 5 minutes, 300 a day per account, then 429).
+    Late posts (up to 3 h) come from the world: generate_world(late=timedelta(hours=3)).
     """
 
     def __init__(
@@ -131,10 +141,11 @@ class SandboxServer:
         token_ttl: float = 7200.0,
         hn_max_hits: int = 1000,
         now: datetime | None = None,
+        **quirks: Any,
     ) -> None:
         self.world = world
         self.settings = ServerSwitches(
-            require_bluesky_login, block_anonymous_reddit, feed_size, token_ttl, hn_max_hits
+            require_bluesky_login, block_anonymous_reddit, feed_size, token_ttl, hn_max_hits, **quirks
         )
         self.context = Context(world, self.settings)
         self.faults = Faults()
@@ -502,6 +513,10 @@ class _Handler(BaseHTTPRequestHandler):
                 sandbox._stopping.wait()
             self.close_connection = True
             return
+        if fault is not None and fault.kind in ("bomb", "flood"):
+            record.status = 200
+            self._flood(fault)
+            return
         delay = float(fault.params.get("delay", 1.0)) if fault is not None and fault.kind == "slow" else 0.0
         if delay and sandbox._stopping.wait(delay):  # stopped while waiting: no answer
             self.close_connection = True
@@ -513,8 +528,32 @@ class _Handler(BaseHTTPRequestHandler):
             if fault is not None and fault.kind == "drift" and response.status == 200:
                 with contextlib.suppress(ValueError):
                     response.body = json.dumps(drift(json.loads(response.body))).encode()
+            if fault is not None and fault.kind == "poison" and response.status == 200:
+                kind = response.headers.get("Content-Type", "")
+                response.body = poison(response.body, kind, str(fault.params.get("what", "")))
         record.status = response.status
         self._send(response, truncated=fault is not None and fault.kind == "truncated")
+
+    def _flood(self, fault: Fault) -> None:
+        """A gzip bomb or an endless-looking feed, written chunk by chunk (never held in memory)."""
+        size = int(float(fault.params.get("size", 1000 if fault.kind == "bomb" else 500)) * 1_000_000)
+        self.send_response(200)
+        if fault.kind == "bomb":
+            body = gzip_bomb(size)
+            self.send_header("Content-Type", JSON)
+            self.send_header("Content-Encoding", "gzip")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            chunks: Iterator[bytes] = iter([body])
+        else:
+            self.send_header("Content-Type", "application/rss+xml; charset=utf-8")
+            self.send_header("Content-Length", str(size))
+            self.end_headers()
+            chunks = flood_feed(size)
+        self.close_connection = True
+        with contextlib.suppress(OSError):  # the client stops reading at its cap and hangs up
+            for chunk in chunks:
+                self.wfile.write(chunk)
 
     def _send(self, response: Response, *, truncated: bool = False) -> None:
         body = b"" if self.command == "HEAD" or response.status in (204, 304) else response.body
@@ -530,6 +569,36 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             return
         self.wfile.write(body)
+
+
+_BOMBS: dict[int, bytes] = {}
+
+
+def gzip_bomb(size: int) -> bytes:
+    """`size` zero bytes, gzip-compressed (about 1 KB per MB); made once per size."""
+    if size not in _BOMBS:
+        import zlib
+
+        packer = zlib.compressobj(9, zlib.DEFLATED, 31)  # 31: the gzip container
+        block = bytes(1_000_000)
+        parts = [packer.compress(block) for _ in range(size // len(block))]
+        parts.append(packer.compress(bytes(size % len(block))))
+        _BOMBS[size] = b"".join(parts) + packer.flush()
+    return _BOMBS[size]
+
+
+def flood_feed(size: int) -> Iterator[bytes]:
+    """An RSS feed `size` bytes long: a header, then items without end, cut at `size`."""
+    head = b'<?xml version="1.0"?><rss version="2.0"><channel><title>Flood</title>'
+    item = b"<item><title>Acme again</title><guid>g</guid><description>" + b"a" * 900
+    item += b"</description></item>"
+    block = item * 1000
+    yield head
+    sent = len(head)
+    while sent < size:
+        piece = block[: size - sent]
+        yield piece
+        sent += len(piece)
 
 
 def _redacted(headers: dict[str, str]) -> dict[str, str]:

@@ -34,6 +34,12 @@ class ServerSwitches:
     feed_size: int = 50
     token_ttl: float = 7200.0  # seconds an access token lives (Bluesky ~2 h; Reddit's says 86400)
     hn_max_hits: int = 1000  # Algolia serves at most this many hits of one query
+    # Quirks of the real platforms (issue 15), each switchable; see SandboxServer.
+    mastodon_filtered: float = 0.0  # share of statuses a server-side filter drops after the limit
+    bluesky_search_cap: int = 10_000  # posts searchPosts serves of one query (then no cursor)
+    bluesky_empty_pages: int = 0  # empty pages (with a cursor) before every second search page
+    reddit_listing_cap: int | None = None  # posts a listing serves at most (Reddit: about 1,000)
+    login_limits: bool = False  # createSession limited to 30 per 5 minutes and 300 a day
 
 
 @dataclass

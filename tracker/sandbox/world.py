@@ -426,12 +426,17 @@ def generate_world(
     competitor: str = "Globex",
     timezone: str = DEFAULT_TIMEZONE,
     volume: float = 1.0,
+    late: timedelta | None = None,
 ) -> World:
     """The world of `seed`: the same seed, weeks, end and names give the same world.
 
     `end` defaults to today's local midnight (so the last day is yesterday, complete);
     a naive `end` is taken as UTC. `volume` scales every mention stream's daily mean
-    (1.0: 15-30 mentions a day per brand platform).
+    (1.0: 15-30 mentions a day per brand platform). `late` stretches the lag of the 3 %
+    of posts that show up late to as much as that (say 3 h: remote Mastodon statuses
+    that federate hours late, Bluesky posts the search indexes late); by default they
+    are at most 20 minutes late. The same draws are made either way, so only those
+    posts' visible_at differ.
     """
     if weeks < 1:
         raise ValueError("weeks must be at least 1")
@@ -446,6 +451,7 @@ def generate_world(
     experiments = _experiments(days, brand_slug, competitor_slug, streams)
     spikes = _spikes(days, brand_slug, experiments)
     builder = _Builder(seed, zone, days, end, brand, competitor, streams, experiments, spikes)
+    builder.late = late
     posts = builder.build()
     return World(
         seed=seed,
@@ -675,6 +681,7 @@ class _Builder:
         spikes: tuple[Spike, ...],
     ) -> None:
         self.seed, self.zone, self.days, self.end = seed, zone, days, end
+        self.late: timedelta | None = None  # the longest lag of late posts (None: 20 minutes)
         self.names = {slug(brand): brand, slug(competitor): competitor}
         self.streams, self.experiments, self.spikes = streams, experiments, spikes
         self.means = {(s.platform, s.role): s.mean_daily for s in streams}
@@ -774,7 +781,7 @@ class _Builder:
             kind="post",
             subjects=subjects,
             created_at=moment,
-            visible_at=moment + _lag(rng),
+            visible_at=moment + _lag(rng, self.late),
             author=author,
             lang=lang,
             says_lang=platform in LANG_MISSING and rng.random() >= LANG_MISSING[platform],
@@ -993,15 +1000,15 @@ def _pick(rng: random.Random, mix: tuple[float, float, float]) -> str:
     return rng.choices(texts.TONES, mix)[0]
 
 
-def _lag(rng: random.Random) -> timedelta:
+def _lag(rng: random.Random, late: timedelta | None = None) -> timedelta:
     """Seconds until a post shows up in the platform's timeline or search index: mostly instant,
-    a few arrive minutes late (always well within the connectors' 30-minute overlap)."""
+    a few arrive minutes late (by default within 20 minutes; up to `late` when given)."""
     roll = rng.random()
     if roll < 0.9:
         return timedelta(seconds=rng.uniform(0.2, 20))
     if roll < 0.97:
         return timedelta(seconds=rng.uniform(20, 300))
-    return timedelta(seconds=rng.uniform(300, 1200))
+    return timedelta(seconds=rng.uniform(300, late.total_seconds() if late else 1200))
 
 
 def _counts(rng: random.Random, means: tuple[float, ...], appeal: float) -> tuple[int, int, int, int]:

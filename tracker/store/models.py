@@ -7,6 +7,7 @@ from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     Date,
     Float,
     ForeignKey,
@@ -15,6 +16,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -71,6 +73,8 @@ class Mention(Base):
     raw: Mapped[dict[str, Any] | None]
     first_seen_at: Mapped[utc]
     updated_at: Mapped[utc]
+    # created_at is the moment first seen: the source gave no usable date (a feed entry without one)
+    date_estimated: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class MentionStream(Base):
