@@ -291,7 +291,7 @@ def test_a_year_no_datetime_holds_rejects_that_entry_only() -> None:
     bad = {"id": "b", "title": "far", "published_parsed": [2147483648, 1, 1, 0, 0, 0, 0, 1, 0]}
     items, rejected = mapping.map_entries([bad, good])
     assert [i.external_id for i in items] == ["a"]
-    assert rejected == ["entry 1 (b): created_at: bad published time [2147483648, 1, 1, 0, 0, 0, 0, 1, 0]"]
+    assert rejected == ["entry 1 (b): created_at: 2147483648 is not a possible year for a post"]
 
 
 def test_malformed_feed_keeps_recovered_entries() -> None:
