@@ -293,6 +293,10 @@ def collect(
                 typer.echo(f"{r.stream}: {r.status}: {r.error}", err=True)
             for reason in r.rejections[:5]:
                 typer.echo(f"{r.stream}: rejected {reason}", err=True)
+            if r.refreshed:
+                typer.echo(f"{r.stream}: read {r.refreshed} known posts again ({r.deleted} deleted since)")
+            if r.refresh_error:
+                typer.echo(f"{r.stream}: refresh: {r.refresh_error}", err=True)
     if any(r.status not in ("ok", "skipped") for r in reports):
         raise typer.Exit(1)
 

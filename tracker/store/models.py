@@ -50,6 +50,7 @@ class Mention(Base):
         UniqueConstraint("platform", "external_id", name="uq_mentions_identity"),
         Index("ix_mentions_created_at", "created_at"),
         Index("ix_mentions_kind_created_at", "kind", "created_at"),
+        Index("ix_mentions_deleted_at", "deleted_at"),
     )
 
     id: Mapped[intpk]
@@ -71,6 +72,8 @@ class Mention(Base):
     raw: Mapped[dict[str, Any] | None]
     first_seen_at: Mapped[utc]
     updated_at: Mapped[utc]
+    refreshed_at: Mapped[datetime | None]  # last read again at one of the stream's refresh_ages
+    deleted_at: Mapped[datetime | None]  # the platform answered that the post is gone
 
 
 class MentionStream(Base):
