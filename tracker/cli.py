@@ -353,6 +353,8 @@ def status(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
             )
         if s["last_error"]:
             typer.echo(f"  last error ({s['last_error']['at']}): {s['last_error']['error']}")
+        if s.get("deleted"):
+            typer.echo(f"  {s['deleted']} deleted on the platform since collected (kept, not counted)")
         if s["followers"]:
             typer.echo(f"  followers of {s['followers']['account']}: {s['followers']['count']}")
         if s["next_run"]:
