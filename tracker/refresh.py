@@ -90,7 +90,9 @@ def due(
     found: list[tuple[datetime, int, str, datetime]] = []
     for mention_id, external_id, created, first_seen, refreshed, updated in rows:
         read = max(first_seen, refreshed or first_seen, updated or first_seen)
-        marks = [created + age for age in ages if read < created + age <= now and now - (created + age) <= LATE]
+        marks = [
+            created + age for age in ages if read < created + age <= now and now - (created + age) <= LATE
+        ]
         if marks:
             found.append((max(marks), mention_id, external_id, created))
     found.sort(reverse=True)

@@ -22,6 +22,7 @@ import json
 from datetime import datetime
 from typing import Any
 
+from tracker.sandbox import reads
 from tracker.sandbox.state import Budget, Context
 from tracker.sandbox.wire import (
     Request,
@@ -48,6 +49,8 @@ APP_METHODS = (
 
 def handle_appview(ctx: Context, req: Request) -> Response:
     nsid = req.path.removeprefix("/xrpc/")
+    if (answer := reads.bluesky(ctx, req)) is not None:  # getPostThread
+        return answer
     if nsid not in APP_METHODS:
         return _error(404, "XRPCNotSupported", "XRPCNotSupported")
     anonymous = ctx.sessions.check("bluesky", "access", req.bearer()) != "ok"
@@ -66,6 +69,8 @@ def handle_entryway(ctx: Context, req: Request) -> Response:
     if nsid == "com.atproto.server.getSession":
         refused = _refused(ctx, req)
         return refused or json_response(_session_info(ctx))
+    if nsid == "app.bsky.feed.getPostThread":
+        return _refused(ctx, req) or reads.bluesky(ctx, req) or _app(ctx, req, nsid)
     if nsid not in APP_METHODS:
         return _error(404, "XRPCNotSupported", "XRPCNotSupported")
     return _refused(ctx, req) or _app(ctx, req, nsid)
@@ -374,6 +379,11 @@ def _author(ctx: Context, handle: str) -> dict[str, Any]:
         "labels": [],
         "createdAt": "2023-09-19T15:47:01.417Z",
     }
+
+
+def parent_of(ctx: Context, post: Post) -> Post | None:
+    """The post a reply answers (None for a post that is not a reply)."""
+    return _parent(ctx, post)
 
 
 def _parent(ctx: Context, post: Post) -> Post | None:

@@ -23,6 +23,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qs
 
+from tracker.sandbox import reads
 from tracker.sandbox.state import Budget, Context
 from tracker.sandbox.wire import Request, Response, html_response, int_arg, json_response, page
 from tracker.sandbox.world import SUBREDDITS, Post
@@ -44,6 +45,10 @@ def handle_www(ctx: Context, req: Request) -> Response:
         return html_response(page("Too Many Requests", "Please use a descriptive User-Agent."), 429)
     if req.path == "/api/v1/access_token":
         return _access_token(ctx, req)
+    if (answer := reads.reddit(ctx, req, www=True)) is not None:  # /api/info.json, /comments/{id}.json
+        if ctx.settings.block_anonymous_reddit:
+            return html_response(page("Blocked", "You've been blocked by network security."), 403)
+        return answer
     match = _SEARCH.match(req.path)
     if match is None:
         return _error(404, "Not Found")
@@ -59,6 +64,8 @@ def handle_oauth(ctx: Context, req: Request) -> Response:
         return html_response(page("Too Many Requests", "Please use a descriptive User-Agent."), 429)
     if ctx.sessions.check("reddit", "access", _bearer(req)) != "ok":
         return _error(401, "Unauthorized")
+    if (answer := reads.reddit(ctx, req, www=False)) is not None:  # /api/info, /comments/{id}
+        return answer
     match = _SEARCH.match(req.path)
     if match is None:
         return _error(404, "Not Found")

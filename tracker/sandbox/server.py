@@ -29,7 +29,8 @@ values redacted, status, fault). A separate process controls the same through
 `/_sandbox` (JSON): GET /_sandbox (world, base URLs, experiments), GET/POST/DELETE
 /_sandbox/faults ({"path", "kind", "count", "method", "params"}), GET/POST /_sandbox/now
 ({"now": ISO} or {"advance": seconds}), GET/DELETE /_sandbox/requests, POST
-/_sandbox/expire ({"platform": "bluesky"}).
+/_sandbox/expire ({"platform": "bluesky"}), POST /_sandbox/deletions ({"share": 0.05}: authors
+delete that share of the posts, see lifecycle.py).
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ import threading
 import time
 import traceback
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
@@ -55,7 +56,7 @@ from tracker.sandbox import bluesky, hackernews, mastodon, reddit, rss
 from tracker.sandbox.faults import Fault, Faults, drift
 from tracker.sandbox.state import DEFAULT_RATE_LIMITS, Budget, Context, RateLimiter, Settings
 from tracker.sandbox.wire import JSON, Request, Response, html_response, json_response, page, parse_time
-from tracker.sandbox.world import World
+from tracker.sandbox.world import Post, World
 
 log = logging.getLogger("tracker.sandbox")
 
@@ -131,11 +132,13 @@ class SandboxServer:
         token_ttl: float = 7200.0,
         hn_max_hits: int = 1000,
         now: datetime | None = None,
+        deleted_share: float = 0.0,
     ) -> None:
         self.world = world
         self.settings = Settings(
-            require_bluesky_login, block_anonymous_reddit, feed_size, token_ttl, hn_max_hits
-        )
+            require_bluesky_login, block_anonymous_reddit, feed_size, token_ttl, hn_max_hits,
+            deleted_share=deleted_share,
+        )  # fmt: skip
         self.context = Context(world, self.settings)
         self.faults = Faults()
         self.limiter = RateLimiter(DEFAULT_RATE_LIMITS if rate_limits is None else rate_limits)
@@ -223,6 +226,18 @@ class SandboxServer:
         with self._lock:
             self._now += delta
             return self._now
+
+    def delete(self, post: Post, at: datetime | None = None) -> datetime:
+        """Delete one post of the world at `at` (default: now); see tracker.sandbox.lifecycle."""
+        moment = at or self.now
+        self.context.deleted[post.n] = moment
+        return moment
+
+    def set_deleted_share(self, share: float) -> None:
+        """Switch the authors' deletions on (a share of the posts, 0..1) or off (0)."""
+        if not 0 <= share <= 1:
+            raise ValueError("deleted_share: expected a share from 0 to 1")
+        self.settings = self.context.settings = replace(self.settings, deleted_share=share)
 
     def expire_sessions(self, platform: str | None = None) -> int:
         """Expire every access token issued so far (Bluesky sessions, Reddit OAuth tokens)."""
@@ -384,6 +399,10 @@ class SandboxServer:
                 return json_response(
                     [asdict(r) for r in self.requests] if method == "GET" else {"cleared": True}
                 )
+            if what == "deletions" and method == "POST":
+                share = body.get("share") if isinstance(body, dict) else None
+                self.set_deleted_share(float(share if share is not None else -1))
+                return json_response({"deleted_share": self.settings.deleted_share})
             if what == "expire" and method == "POST":
                 platform = body.get("platform") if isinstance(body, dict) else None
                 return json_response({"expired": self.expire_sessions(platform)})

@@ -34,6 +34,7 @@ class Settings:
     feed_size: int = 50
     token_ttl: float = 7200.0  # seconds an access token lives (Bluesky ~2 h; Reddit's says 86400)
     hn_max_hits: int = 1000  # Algolia serves at most this many hits of one query
+    deleted_share: float = 0.0  # share of posts their authors delete after a while (lifecycle.py)
 
 
 @dataclass
@@ -146,6 +147,7 @@ class Context:
     world: World
     settings: Settings
     sessions: Sessions = field(default_factory=Sessions)
+    deleted: dict[int, datetime] = field(default_factory=dict)  # post number -> deleted at (lifecycle)
     _matches: dict[tuple[str, str], list[Post]] = field(default_factory=dict)
     _memo: dict[tuple[object, ...], object] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -176,7 +178,10 @@ class Context:
         return found
 
     def visible(self, posts: list[Post], now: datetime) -> list[Post]:
-        return [p for p in posts if p.visible_at <= now]
+        """The posts shown at `now`: visible by then and not deleted (tracker.sandbox.lifecycle)."""
+        from tracker.sandbox.lifecycle import gone
+
+        return [p for p in posts if p.visible_at <= now and not gone(self, p, now)]
 
     def memo(self, key: tuple[object, ...], compute: Callable[[], T]) -> T:
         """A value computed once per key (say, an account's counts at one moment)."""
