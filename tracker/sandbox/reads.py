@@ -181,7 +181,7 @@ def bluesky(ctx: Context, req: Request) -> Response | None:
         node["parent"] = view
         node, parent, height = view, b.parent_of(ctx, parent), height - 1
     if _clamp(req.arg("depth"), 6, 0, 1000) > 0:
-        replies = [p for p in shown.values() if (b.parent_of(ctx, p) or post).n == post.n and p.n != post.n]
+        replies = [p for p in shown.values() if (up := b.parent_of(ctx, p)) is not None and up.n == post.n]
         thread["replies"] = [
             {
                 "$type": "app.bsky.feed.defs#threadViewPost",
