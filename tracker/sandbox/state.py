@@ -179,6 +179,8 @@ class Context:
 
     def visible(self, posts: list[Post], now: datetime) -> list[Post]:
         """The posts shown at `now`: visible by then and not deleted (tracker.sandbox.lifecycle)."""
+        if not self.deleted and self.settings.deleted_share <= 0:  # no deletions switched on
+            return [p for p in posts if p.visible_at <= now]
         from tracker.sandbox.lifecycle import gone
 
         return [p for p in posts if p.visible_at <= now and not gone(self, p, now)]
