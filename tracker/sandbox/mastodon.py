@@ -45,6 +45,7 @@ def status_uri(post: Post, ctx: Context) -> str:
 
 
 def handle(ctx: Context, req: Request) -> Response:
+    req = reads.without_trailing_slash(req)  # Rails routes accept one (Mastodon.py sends /api/v1/instance/)
     if (answer := reads.mastodon(ctx, req)) is not None:  # batch reads, instance, verify_credentials
         return answer
     if req.method != "GET":

@@ -16,6 +16,7 @@ listed as "[deleted]"; GET /comments/{id} and /r/{sub}/comments/{id}/{slug} (.js
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -31,6 +32,12 @@ _COMMENTS = re.compile(r"^(?:/r/[A-Za-z0-9_]+)?/comments/([a-z0-9]+)(?:/[^/]*)?/
 
 
 # -- Mastodon ------------------------------------------------------------------------------------
+
+
+def without_trailing_slash(req: Request) -> Request:
+    """The request with its path's trailing slash dropped, as Rails routes it."""
+    path = req.path.rstrip("/")
+    return req if path == req.path or not path else replace(req, path=path)
 
 
 def mastodon(ctx: Context, req: Request) -> Response | None:
