@@ -23,7 +23,7 @@ import time
 from datetime import datetime
 from typing import Any
 
-from tracker.sandbox import reads
+from tracker.sandbox import reads, rich
 from tracker.sandbox.state import Budget, Context
 from tracker.sandbox.wire import (
     Request,
@@ -338,7 +338,7 @@ def post_view(ctx: Context, post: Post, now: datetime) -> dict[str, Any]:
         ref = {"cid": _cid(post_uri(parent)), "uri": post_uri(parent)}
         record["reply"] = {"parent": ref, "root": ref}
     record["text"] = post.text
-    return {
+    view = {
         "uri": uri,
         "cid": _cid(uri),
         "author": _author(ctx, post.author),
@@ -351,6 +351,8 @@ def post_view(ctx: Context, post: Post, now: datetime) -> dict[str, Any]:
         "viewer": {"threadMuted": False, "embeddingDisabled": False},
         "labels": [],
     }
+    rich.bluesky(ctx, post, record, view, now)  # embeds, facets, labels, replies (rich.py)
+    return view
 
 
 def _feed_item(ctx: Context, post: Post, now: datetime) -> dict[str, Any]:

@@ -17,7 +17,7 @@ import re
 from datetime import datetime
 from typing import Any
 
-from tracker.sandbox import reads
+from tracker.sandbox import reads, rich
 from tracker.sandbox.state import Budget, Context
 from tracker.sandbox.wire import Request, Response, int_arg, iso_ms, json_response, request_id, url
 from tracker.sandbox.world import INSTANCES, Post
@@ -238,6 +238,7 @@ def status_json(ctx: Context, post: Post, now: datetime) -> dict[str, Any]:
     }
     if local:
         status["application"] = {"name": "Web", "website": None}
+    rich.mastodon(ctx, post, status, now)  # media, card, poll, emojis, edits (rich.py)
     return status
 
 

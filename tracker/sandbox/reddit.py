@@ -23,7 +23,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qs
 
-from tracker.sandbox import reads
+from tracker.sandbox import reads, rich
 from tracker.sandbox.state import Budget, Context
 from tracker.sandbox.wire import Request, Response, html_response, int_arg, json_response, page
 from tracker.sandbox.world import SUBREDDITS, Post
@@ -201,7 +201,7 @@ def thing(ctx: Context, post: Post, now: datetime, *, raw: bool = True) -> dict[
     score = counts.likes
     digest = hashlib.sha256(post.author.encode()).hexdigest()
     selftext_html = f'<!-- SC_OFF --><div class="md"><p>{html.escape(post.text)}</p>\n</div><!-- SC_ON -->'
-    return {
+    data: dict[str, Any] = {
         "approved_at_utc": None,
         "subreddit": sub,
         "selftext": esc(post.text),
@@ -308,6 +308,8 @@ def thing(ctx: Context, post: Post, now: datetime, *, raw: bool = True) -> dict[
         "media": None,
         "is_video": False,
     }
+    rich.reddit(ctx, post, data, now)  # edits, images and galleries (rich.py)
+    return data
 
 
 def _base36(number: int) -> str:
