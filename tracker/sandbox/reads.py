@@ -16,6 +16,7 @@ listed as "[deleted]"; GET /comments/{id} and /r/{sub}/comments/{id}/{slug} (.js
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -274,3 +275,18 @@ def _listing(children: list[dict[str, Any]]) -> dict[str, Any]:
             "before": None,
         },
     }
+
+
+_REDDIT_ROOT = re.compile(r"^/(?:api/info|comments/|r/[A-Za-z0-9_]+/(?:comments|search)|search)")
+
+
+def reddit_at_root(platforms: Sequence[Any], path: str) -> tuple[Any, str] | None:
+    """Reddit's paths at the server's root, for clients that cannot keep a base path (PRAW and
+    prawcore join every path onto the host): /api/v1/access_token is the www host's, the API
+    paths (/api/info, /comments/..., /r/{sub}/search) the OAuth host's."""
+    keys = {p.key: p for p in platforms}
+    if path == "/api/v1/access_token":
+        return keys["reddit"], path
+    if _REDDIT_ROOT.match(path):
+        return keys["reddit-oauth"], path
+    return None

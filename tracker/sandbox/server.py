@@ -52,7 +52,7 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from tracker.sandbox import bluesky, hackernews, mastodon, reddit, rss
+from tracker.sandbox import bluesky, hackernews, mastodon, reads, reddit, rss
 from tracker.sandbox.faults import Fault, Faults, drift
 from tracker.sandbox.state import DEFAULT_RATE_LIMITS, Budget, Context, RateLimiter, Settings
 from tracker.sandbox.wire import JSON, Request, Response, html_response, json_response, page, parse_time
@@ -334,7 +334,7 @@ class SandboxServer:
         for platform in PLATFORMS:
             if path == platform.prefix or path.startswith(platform.prefix + "/"):
                 return platform, path[len(platform.prefix) :]
-        return None
+        return reads.reddit_at_root(PLATFORMS, path)  # PRAW joins its paths onto the host, dropping ours
 
     def answer(
         self,
