@@ -826,6 +826,10 @@ def sandbox_serve(
         int | None, typer.Option("--weeks", help="Weeks of history (default: [sandbox] weeks, else 12).")
     ] = None,
     config: ConfigOpt = None,
+    deleted_share: Annotated[
+        float,
+        typer.Option("--deleted-share", min=0.0, max=1.0, help="Share of posts their authors delete (0..1)."),
+    ] = 0.0,
 ) -> None:
     """Serve the simulated platforms on 127.0.0.1 until Ctrl-C; with a demo's config, its same world."""
     from tracker.sandbox.server import serve as serve_sandbox
@@ -842,6 +846,7 @@ def sandbox_serve(
         brand=sandbox.brand if sandbox else "Acme",
         competitor=sandbox.competitor if sandbox else "Globex",
         out=typer.echo,
+        deleted_share=deleted_share,
     )
 
 

@@ -572,6 +572,7 @@ def serve(
     timezone: str = "Europe/Vienna",
     out: Callable[[str], None] = print,
     stop: threading.Event | None = None,
+    deleted_share: float = 0.0,
 ) -> None:
     """Serve the world of `seed` on 127.0.0.1:`port` until SIGINT or SIGTERM (or `stop` is set).
 
@@ -587,6 +588,7 @@ def serve(
         port=port,
         require_bluesky_login=require_bluesky_login,
         block_anonymous_reddit=block_anonymous_reddit,
+        deleted_share=deleted_share,
     )
     try:
         with server:
