@@ -7,6 +7,7 @@ posts, `refresh_ages` in the config, and what `collect` and `status --json` repo
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime, timedelta
@@ -196,3 +197,31 @@ def test_refresh_ages_in_the_config() -> None:
                        (["400d"], "more than a year")):  # fmt: skip
         with pytest.raises(Exception, match=words):
             ages(bad)
+
+
+def test_the_scheduler_worker_refreshes_in_its_runs_too(tmp_path: Path, db_url: str, cli: Any) -> None:
+    from tracker.config import load_settings
+    from tracker.scheduler import Worker
+
+    path = setup(tmp_path, db_url)
+    Fake.pages_ = [Page(items=[item(1, 1)], final=True, complete=True, cursor={})]
+    collect_at(cli, path, T0 + timedelta(minutes=10))
+    Fake.pages_ = [Page(final=True, complete=True, cursor={})]
+    Fake.figures = {"https://m.example/s/1": 6}
+    Clock.now = T0 + timedelta(hours=1, minutes=5)
+    settings = load_settings(path)
+    store = open_store(db_url)
+
+    async def one_job() -> None:
+        worker = Worker(settings, store)
+        try:
+            await worker._collect_job(settings.streams[0])()
+        finally:
+            await worker.http.aclose()
+
+    try:
+        asyncio.run(one_job())
+    finally:
+        store.close()
+    assert Fake.asked == [["https://m.example/s/1"]]
+    assert [e for _, e in readings(db_url)["https://m.example/s/1"]] == [1, 6]
