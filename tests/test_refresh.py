@@ -225,3 +225,37 @@ def test_the_scheduler_worker_refreshes_in_its_runs_too(tmp_path: Path, db_url: 
         store.close()
     assert Fake.asked == [["https://m.example/s/1"]]
     assert [e for _, e in readings(db_url)["https://m.example/s/1"]] == [1, 6]
+
+
+def test_a_spent_rate_limit_ends_the_refresh_instead_of_waiting(tmp_path: Path, db_url: str, cli: Any) -> None:
+    import asyncio as aio
+
+    from connectors._http import HttpClient, _Origin
+    from tracker.store.models import Stream
+
+    path = setup(tmp_path, db_url)
+    Fake.pages_ = [Page(items=[item(n, 1) for n in range(1, 7)], final=True, complete=True, cursor={})]
+    collect_at(cli, path, T0 + timedelta(minutes=10))
+    Fake.figures = {f"https://m.example/s/{n}": 3 for n in range(1, 7)}
+    Clock.now = T0 + timedelta(hours=1, minutes=30)
+    store = open_store(db_url)
+    with store.read() as session:
+        stream_id = session.scalars(select(Stream.id).where(Stream.name == "a")).one()
+
+    async def go() -> refresh_module.RefreshReport:
+        http = HttpClient.create()
+        # Another stream's answer said the platform's budget is spent until a minute from now.
+        http.origins["https://m.example:443"] = _Origin(aio.Semaphore(1), blocked_until=http.clock() + 60)
+        try:
+            return await refresh_module.refresh_stream(
+                store=store, connector=Fake(StreamSpec(name="a", connector="mastodon"), http), stream="a",
+                stream_id=stream_id, ages=(timedelta(hours=1),), http=http, seconds=30, max_requests=100,
+            )  # fmt: skip
+        finally:
+            await http.aclose()
+
+    try:
+        report = aio.run(go())
+    finally:
+        store.close()
+    assert report.due == 6 and report.refreshed == 2 and len(Fake.asked) == 1, "one batch, then it yields"
