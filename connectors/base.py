@@ -14,7 +14,7 @@ cursor, so the next run pages over the same ground again (upserts are idempotent
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
@@ -164,6 +164,35 @@ class Unavailable(ConnectorError):
     """Connect errors, timeouts and 5xx that outlasted the retries."""
 
 
+@dataclass(frozen=True)
+class Known:
+    """A stored item the tracker asks its connector to read again (engagement at fixed ages).
+
+    `raw` is the payload stored with it (the platform's local ids live there, e.g. a
+    Mastodon status id on the stream's instance); None when it was imported without one.
+    """
+
+    external_id: str
+    created_at: datetime
+    raw: dict[str, Any] | None = None
+
+
+@dataclass
+class Refreshed:
+    """One batch of a refresh: fresh readings of known items and the ones the platform lost.
+
+    `items` are the items as the platform shows them now (new figures, edited text);
+    `deleted` the external ids it answered for as gone (404, left out of a batch answer,
+    or shown as "[deleted]"/"[removed]"). A known item in neither list was not read
+    (its batch failed, or the platform cannot tell): the tracker asks again later.
+    """
+
+    items: list[Item] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+    rejected: list[str] = field(default_factory=list)
+    requests: int = 1
+
+
 class Connector(Protocol):
     """What every connector provides; registered in the `tracker.connectors` entry points."""
 
@@ -178,3 +207,15 @@ class Connector(Protocol):
     async def account_stats(self) -> AccountStats | None:
         """Follower counts of an owned stream's account; None for streams without one."""
         ...
+
+
+class Refresher(Protocol):
+    """The optional method of a connector that can read known items again in batches.
+
+    A connector without it (RSS: a feed has no way to ask for one entry) is skipped by
+    the tracker's refresh. Batches are as large as the platform allows (Bluesky getPosts
+    25 uris, Reddit /api/info 100 fullnames, ...); each is yielded as soon as it is read,
+    so a run that stops half-way keeps what it read.
+    """
+
+    def refresh(self, known: Sequence[Known]) -> AsyncIterator[Refreshed]: ...

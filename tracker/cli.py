@@ -293,6 +293,10 @@ def collect(
                 typer.echo(f"{r.stream}: {r.status}: {r.error}", err=True)
             for reason in r.rejections[:5]:
                 typer.echo(f"{r.stream}: rejected {reason}", err=True)
+            if r.refreshed:
+                typer.echo(f"{r.stream}: read {r.refreshed} known posts again ({r.deleted} deleted since)")
+            if r.refresh_error:
+                typer.echo(f"{r.stream}: refresh: {r.refresh_error}", err=True)
     if any(r.status not in ("ok", "skipped") for r in reports):
         raise typer.Exit(1)
 
@@ -349,6 +353,8 @@ def status(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
             )
         if s["last_error"]:
             typer.echo(f"  last error ({s['last_error']['at']}): {s['last_error']['error']}")
+        if s.get("deleted"):
+            typer.echo(f"  {s['deleted']} deleted on the platform since collected (kept, not counted)")
         if s["followers"]:
             typer.echo(f"  followers of {s['followers']['account']}: {s['followers']['count']}")
         if s["next_run"]:
@@ -824,6 +830,10 @@ def sandbox_serve(
         int | None, typer.Option("--weeks", help="Weeks of history (default: [sandbox] weeks, else 12).")
     ] = None,
     config: ConfigOpt = None,
+    deleted_share: Annotated[
+        float,
+        typer.Option("--deleted-share", min=0.0, max=1.0, help="Share of posts their authors delete (0..1)."),
+    ] = 0.0,
 ) -> None:
     """Serve the simulated platforms on 127.0.0.1 until Ctrl-C; with a demo's config, its same world."""
     from tracker.config import SANDBOX_DEFAULTS
@@ -841,6 +851,7 @@ def sandbox_serve(
         brand=sandbox.brand,
         competitor=sandbox.competitor,
         out=typer.echo,
+        deleted_share=deleted_share,
     )
 
 

@@ -68,6 +68,9 @@ class RunReport:
     error: str | None = None
     rejections: list[str] = field(default_factory=list)
     run_id: int | None = None
+    refreshed: int = 0  # known posts read again at their refresh ages (tracker.refresh)
+    deleted: int = 0  # of those, the ones the platform no longer has
+    refresh_error: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -81,6 +84,9 @@ class RunReport:
             "requests": self.requests,
             "error": self.error,
             "rejections": self.rejections[:20],
+            "refreshed": self.refreshed,
+            "deleted": self.deleted,
+            "refresh_error": self.refresh_error,
         }
 
 
@@ -167,11 +173,13 @@ async def _run_stream(store: Store, conf: StreamConfig, http: HttpClient, report
     run_id, stream_id, cursor = _begin(store, conf.name, started)
     report.run_id = run_id
     pages = _Pages(store=store, report=report, conf=conf, run_id=run_id, stream_id=stream_id, started=started)
+    connector: Any = None
+    run_http = http.for_run(conf.run_timeout.total_seconds())
     try:
         cls = connector_class(conf.connector)
         if cls is None:
             raise ConnectorError(f"no connector named {conf.connector!r} is installed")
-        connector = cls(stream_spec(conf), http.for_run(conf.run_timeout.total_seconds()))
+        connector = cls(stream_spec(conf), run_http)
         async with asyncio.timeout(conf.run_timeout.total_seconds()):
             async for page in connector.pages(cursor):
                 pages.add(page)
@@ -201,7 +209,29 @@ async def _run_stream(store: Store, conf: StreamConfig, http: HttpClient, report
     pages.finish()
     if report.error:
         log.warning("stream %s: %s: %s", conf.name, report.status, report.error)
+    if connector is not None:
+        await _refresh(store, conf, connector, run_http, stream_id, report)
     return report
+
+
+async def _refresh(
+    store: Store, conf: StreamConfig, connector: Any, http: HttpClient, stream_id: int, report: RunReport
+) -> None:
+    """Read known posts again at their ages, in what is left of the run (see tracker.refresh)."""
+    from tracker.refresh import MIN_REQUESTS, refresh_stream
+
+    left = (http.deadline - http.clock()) if http.deadline is not None else conf.run_timeout.total_seconds()
+    done = await refresh_stream(
+        store=store,
+        connector=connector,
+        stream=conf.name,
+        stream_id=stream_id,
+        ages=conf.refresh_ages,
+        http=http,
+        seconds=left,
+        max_requests=max(MIN_REQUESTS, report.requests),
+    )
+    report.refreshed, report.deleted, report.refresh_error = done.refreshed, done.deleted, done.error
 
 
 def _begin(store: Store, name: str, started: datetime) -> tuple[int, int, dict[str, Any] | None]:

@@ -53,6 +53,7 @@ CONNECTOR_KEYS: dict[str, tuple[str, ...]] = {
 GENERIC_STREAM_KEYS = (
     "name", "connector", "base_url", "every", "role", "include", "exclude", "languages",
     "backfill", "run_timeout", "refresh_days", "overlap",
+    "refresh_ages",
 )  # fmt: skip
 ALL_SELECTORS = ("hashtag", "account", "query", "url")
 ALL_CONNECTOR_KEYS = tuple(sorted({k for keys in CONNECTOR_KEYS.values() for k in keys}))
@@ -74,6 +75,10 @@ SECTION_KEYS: dict[str, tuple[str, ...]] = {
 }
 # Keys people write by mistake instead of the `_env` form.
 SECRET_KEYS = {"password", "token", "app_password", "client_secret", "client_id", "api_key"}
+
+
+# Ages at which every stream reads its known posts again (engagement at fixed ages).
+DEFAULT_REFRESH_AGES = tuple(timedelta(hours=h) for h in (1, 24, 48, 168))
 
 
 @dataclass(frozen=True)
@@ -115,6 +120,7 @@ class StreamConfig:
     run_timeout: timedelta = timedelta(minutes=5)
     refresh_days: int = 14
     overlap: timedelta | None = None  # None: the connector's default (2 h Mastodon/Bluesky, else 30 min)
+    refresh_ages: tuple[timedelta, ...] = DEFAULT_REFRESH_AGES
     index: int = 0
 
     @property
@@ -456,6 +462,7 @@ class _Validator:
             run_timeout=self.duration(table, f"{k}.run_timeout", timedelta(minutes=5)),
             refresh_days=self.integer(table, f"{k}.refresh_days", 14, 0, 365),
             overlap=self.duration(table, f"{k}.overlap", timedelta(0)) if "overlap" in table else None,
+            refresh_ages=self.ages(table, f"{k}.refresh_ages"),
             index=index,
             **text,
             **envs,
@@ -467,6 +474,26 @@ class _Validator:
         if connector in SELECTORS:
             self.connector_rules(table, stream)
         return stream
+
+    def ages(self, table: Mapping[str, Any], key: str) -> tuple[timedelta, ...]:
+        """refresh_ages: durations after posting, each under a year; [] turns the refresh off."""
+        value = table.get(key.rsplit(".", 1)[-1])
+        if value is None:
+            return DEFAULT_REFRESH_AGES
+        ages: list[timedelta] = []
+        for item in value if isinstance(value, list) else [None]:
+            try:
+                if not isinstance(item, str):
+                    raise ValueError(item)
+                age = parse_duration(item)
+            except ValueError:
+                self.add(key, f'expected a list of ages like ["1h", "24h", "48h", "7d"], got {value!r}')
+                return DEFAULT_REFRESH_AGES
+            if age > timedelta(days=365):
+                self.add(key, f"{item!r} is more than a year: posts are read again at most a year on")
+                return DEFAULT_REFRESH_AGES
+            ages.append(age)
+        return tuple(sorted(set(ages)))
 
     def connector(self, table: Mapping[str, Any], k: str) -> str | None:
         name = self.string(table, f"{k}.connector", required=True)

@@ -89,9 +89,12 @@ def upsert_items(
     stream_ids: Mapping[str, int],
     now: datetime,
     scored: Scored | None = None,
+    readings: bool = False,
 ) -> UpsertCounts:
     """Insert new items, update re-seen ones, record figure changes and stream links.
 
+    With `readings` (a refresh at a fixed age) every re-seen item's figures go into the
+    engagement history, changed or not, so the history holds each reading.
     Every stream an item names must be in `stream_ids`. Language (when missing) and
     sentiment (unless the item carries one) are computed for the new items in one batch;
     `scored` may hold them already, computed ahead by identity (the import's pipeline).
@@ -111,11 +114,13 @@ def upsert_items(
         change = _change(old, item, now)
         if change is None:
             counts.unchanged += 1
+            if readings and any(old[f] is not None for f in FIGURES):
+                history.append(_history_row(old["id"], old, now))
             continue
         counts.updated += 1
         changes.append(change)
-        if any(f in change for f in FIGURES):
-            history.append(_history_row(old["id"], change, now))
+        if any(f in change for f in FIGURES) or readings:
+            history.append(_history_row(old["id"], {**old, **change}, now))
     if fresh:
         pairs = _scored_many(fresh, scored)
         inserted = _insert_new(

@@ -15,6 +15,8 @@ Metrics (SPEC §6), per day:
                   history at `engagement_age` after posting (weight: how many posts);
                   posts younger than that are left out until they are old enough
   share_of_voice  mentions of the streams / (those + mentions of every competitor stream)
+
+Posts the platform has deleted since they were collected are left out of every metric.
 """
 
 from __future__ import annotations
@@ -126,11 +128,17 @@ def _days(first: date, last: date) -> list[date]:
 
 
 def _linked(stream_ids: Sequence[int], lo: datetime, hi: datetime, exclude: Sequence[int] = ()) -> Any:
-    """Distinct (mention id, created_at) of the streams in [lo, hi)."""
+    """Distinct (mention id, created_at) of the streams in [lo, hi), deleted posts left out.
+
+    A post the platform has deleted (tracker.refresh marks it) is kept in the store but no
+    longer counted; the deleted ones are few, found through their own index.
+    """
+    deleted = select(Mention.id).where(Mention.deleted_at.is_not(None))
     query = select(MentionStream.mention_id, MentionStream.created_at).where(
         MentionStream.stream_id.in_(list(stream_ids)),
         MentionStream.created_at >= lo,
         MentionStream.created_at < hi,
+        MentionStream.mention_id.not_in(deleted),
     )
     if exclude:
         ours = select(MentionStream.mention_id).where(MentionStream.stream_id.in_(list(exclude)))

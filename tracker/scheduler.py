@@ -127,6 +127,7 @@ class Worker:
             report = await collect_stream(self.settings, self.store, conf, self.http)
             line = (f"collect {conf.name}: {report.status} fetched={report.fetched} new={report.new} "
                     f"updated={report.updated} rejected={report.rejected}")  # fmt: skip
+            line += f" refreshed={report.refreshed} deleted={report.deleted}"
             if report.error:
                 log.warning("%s: %s", line, report.error)
             else:

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from tracker.config import Settings
 from tracker.coverage import coverage
 from tracker.store.db import Store
-from tracker.store.models import AccountSnapshot, CollectionRun, MentionStream, Stream
+from tracker.store.models import AccountSnapshot, CollectionRun, Mention, MentionStream, Stream
 from tracker.timeutil import iso_z, utcnow
 
 
@@ -24,8 +24,20 @@ def stream_status(*, store: Store, settings: Settings, now: datetime | None = No
                 select(MentionStream.stream_id, func.count()).group_by(MentionStream.stream_id)
             ).all()
         )
+        deleted = dict(
+            session.execute(
+                select(MentionStream.stream_id, func.count())
+                .join(Mention, Mention.id == MentionStream.mention_id)
+                .where(Mention.deleted_at.is_not(None))
+                .group_by(MentionStream.stream_id)
+            ).all()
+        )
         names = [s.name for s in settings.streams] + sorted(n for n in rows if settings.stream(n) is None)
-        return [_one(session, settings, name, rows.get(name), counts, now) for name in names]
+        records = [_one(session, settings, name, rows.get(name), counts, now) for name in names]
+        for record in records:  # posts the platform no longer has: kept, left out of counts
+            row = rows.get(record["name"])
+            record["deleted"] = deleted.get(row.id, 0) if row else 0
+        return records
 
 
 def _one(

@@ -18,7 +18,7 @@ author feed at the same point; an owned account's feed is read back `refresh_day
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
@@ -33,10 +33,12 @@ from connectors.base import (
     AuthRequired,
     ConnectorError,
     Cursor,
+    Known,
     MappingError,
     Page,
     PayloadError,
     RateLimited,
+    Refreshed,
     StreamSpec,
     Unavailable,
 )
@@ -159,6 +161,32 @@ class BlueskyConnector:
             return mapping.map_profile(data, account)
         except MappingError as exc:
             raise PayloadError(f"bluesky getProfile answered with an unusable profile: {exc}") from None
+
+    async def refresh(self, known: Sequence[Known]) -> AsyncIterator[Refreshed]:
+        """Read known posts again, 25 uris per app.bsky.feed.getPosts (through the login when the
+        stream has one); a post the AppView leaves out of its answer is deleted (or taken down)."""
+        kind = "own" if self._account() and self.spec.owned else "mention"
+        uris = [k.external_id for k in known if k.external_id.startswith("at://")]
+        for start in range(0, len(uris), urls.POSTS_BATCH):
+            chunk = uris[start : start + urls.POSTS_BATCH]
+            before = self._requests
+            data = await self._get_json(urls.GET_POSTS, urls.posts_params(chunk), {})
+            batch = Refreshed()
+            returned: set[str] = set()
+            for index, post in enumerate(_list_field(data, "posts", urls.GET_POSTS)):
+                try:
+                    item = mapping.map_post(post, kind=kind)
+                except MappingError as exc:
+                    batch.rejected.append(f"item {index}: {exc}")
+                    if isinstance(post, dict) and isinstance(post.get("uri"), str):
+                        returned.add(post["uri"])
+                    continue
+                returned.add(item.external_id)
+                if item.external_id in chunk:
+                    batch.items.append(item)
+            batch.deleted = [uri for uri in chunk if uri not in returned]
+            batch.requests = self._requests - before
+            yield batch
 
     # -- selectors and the run's bounds ----------------------------------------------------
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import httpx
+
 DEFAULT_BASE_URL = "https://public.api.bsky.app"  # the public AppView: no login
 DEFAULT_AUTH_URL = "https://bsky.social"  # the entryway: sessions, and a proxy for app.bsky.*
 PAGE_LIMIT = 100  # the maximum both searchPosts and getAuthorFeed accept
@@ -11,6 +13,8 @@ PAGE_LIMIT = 100  # the maximum both searchPosts and getAuthorFeed accept
 SEARCH_POSTS = "app.bsky.feed.searchPosts"
 AUTHOR_FEED = "app.bsky.feed.getAuthorFeed"
 GET_PROFILE = "app.bsky.actor.getProfile"
+GET_POSTS = "app.bsky.feed.getPosts"
+POSTS_BATCH = 25  # getPosts takes at most 25 uris
 CREATE_SESSION = "com.atproto.server.createSession"
 REFRESH_SESSION = "com.atproto.server.refreshSession"
 
@@ -63,3 +67,8 @@ def rkey(uri: str) -> str | None:
 def post_url(profile: str, record_key: str) -> str:
     """The bsky.app link a person can open; `profile` is a handle or a DID."""
     return f"https://bsky.app/profile/{profile}/post/{record_key}"
+
+
+def posts_params(uris: list[str]) -> httpx.QueryParams:
+    """getPosts parameters: `uris` repeated (a post the AppView no longer has is left out)."""
+    return httpx.QueryParams([("uris", uri) for uri in uris])

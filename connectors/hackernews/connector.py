@@ -12,7 +12,7 @@ page 0 with `created_at_i<=` the oldest hit seen, so a long catch-up is not cut 
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, ClassVar
@@ -24,11 +24,14 @@ from connectors.base import (
     ConnectorError,
     Cursor,
     Item,
+    Known,
     MappingError,
     Page,
     PayloadError,
+    Refreshed,
     StreamSpec,
 )
+from connectors.hackernews import urls
 from connectors.hackernews.mapping import map_hit
 from connectors.hackernews.urls import HITS_PER_PAGE, search_by_date_url, search_params
 
@@ -106,6 +109,32 @@ class HackerNewsConnector:
             else:  # "<=": hits sharing that second are read again, then dropped as seen
                 page, until = 0, oldest
 
+    async def refresh(self, known: Sequence[Known]) -> AsyncIterator[Refreshed]:
+        """Read known stories again, 50 per search on `story_<id>` tags; a story the index no longer
+        has (deleted, or killed as flagged) is deleted.
+
+        Comments are not read again: HN reports no figures for them (no points, no reply count).
+        """
+        ids = [k.external_id for k in known if _is_story(k)]
+        for start in range(0, len(ids), urls.STORIES_BATCH):
+            chunk = ids[start : start + urls.STORIES_BATCH]
+            data, _ = await self.http.get_json(
+                urls.search_url(self.spec.base_url), params=urls.stories_params(chunk), errors=ERRORS
+            )
+            batch = Refreshed()
+            for number, hit in enumerate(_results(data).hits, start=1):
+                try:
+                    item = map_hit(hit)
+                except MappingError as exc:
+                    batch.rejected.append(f"item {number}: {exc}")
+                    continue
+                if item.external_id in chunk:
+                    batch.items.append(item)
+            read = {item.external_id for item in batch.items}
+            unreadable = len(batch.rejected) > 0  # a broken hit may be one of ours: do not call it gone
+            batch.deleted = [] if unreadable else [oid for oid in chunk if oid not in read]
+            yield batch
+
     def _lower_bound(self, known: int | None) -> int | None:
         """created_at_i>N for later runs; owned streams reach back refresh_days as well."""
         if known is None:
@@ -126,6 +155,12 @@ class HackerNewsConnector:
     ) -> Page:
         return Page(items=items, rejected=rejected, poison=poison, cursor={"newest": run.newest},
                     final=True, complete=complete, capped=capped)  # fmt: skip
+
+
+def _is_story(known: Known) -> bool:
+    """A stored story (its raw hit is tagged "story"); imported items without a payload are skipped."""
+    tags = (known.raw or {}).get("_tags")
+    return isinstance(tags, list) and "story" in tags and known.external_id.isdigit()
 
 
 def _known_newest(cursor: Cursor | None) -> int | None:

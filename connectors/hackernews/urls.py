@@ -5,6 +5,7 @@ from __future__ import annotations
 DEFAULT_BASE_URL = "https://hn.algolia.com"
 DEFAULT_TAGS = "(story,comment)"  # parentheses mean OR: stories and comments
 HITS_PER_PAGE = 100
+STORIES_BATCH = 50  # stories asked for by id in one search (an OR of story_<id> tags)
 
 
 def search_by_date_url(base_url: str | None) -> str:
@@ -51,3 +52,16 @@ def search_params(
 def item_url(object_id: str) -> str:
     """The page a person opens for a story or comment."""
     return f"https://news.ycombinator.com/item?id={object_id}"
+
+
+def search_url(base_url: str | None) -> str:
+    """The relevance-ranked endpoint; with a tags filter on ids the order does not matter."""
+    return f"{(base_url or DEFAULT_BASE_URL).rstrip('/')}/api/v1/search"
+
+
+def stories_params(object_ids: list[str]) -> dict[str, str | int]:
+    """Stories by id: Algolia tags every story `story_<its id>`, and a parenthesised list ORs tags."""
+    return {
+        "tags": "story,(" + ",".join(f"story_{oid}" for oid in object_ids) + ")",
+        "hitsPerPage": len(object_ids),
+    }

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
@@ -36,9 +36,12 @@ from connectors.base import (
     AuthRequired,
     ConnectorError,
     Cursor,
+    Known,
     MappingError,
+    NotFound,
     Page,
     PayloadError,
+    Refreshed,
     StreamSpec,
 )
 from connectors.mastodon import urls
@@ -150,6 +153,7 @@ class MastodonConnector:
         token = spec.secrets.get("token")
         self.headers = {"Authorization": f"Bearer {token}"} if token else {}
         self._account: dict[str, Any] | None = None
+        self._batch_route = True  # GET /api/v1/statuses?id[]= until the server shows it has none
 
     # -- the Connector protocol ------------------------------------------------------------
 
@@ -198,6 +202,77 @@ class MastodonConnector:
             return map_account_stats(account)
         except MappingError as exc:
             raise PayloadError(f"{self.base}/api/v1/accounts/lookup: unusable account ({exc})") from None
+
+    async def refresh(self, known: Sequence[Known]) -> AsyncIterator[Refreshed]:
+        """Read known statuses again, 20 per GET /api/v1/statuses?id[]= (Mastodon 4.3+), one by
+        one (GET /api/v1/statuses/:id) on older servers; a status the server no longer has is deleted.
+
+        The local id is the one stored in the raw payload, i.e. the id on the instance that
+        served it: a status stored from another instance's stream is not this server's to read.
+        """
+        by_id = {local: k for k in known if (local := _local_id(k)) is not None}
+        ids = list(by_id)
+        for start in range(0, len(ids), urls.STATUSES_BATCH):
+            chunk = ids[start : start + urls.STATUSES_BATCH]
+            raws = await self._statuses(chunk) if self._batch_route else None
+            if raws is None:
+                yield await self._one_by_one(chunk, by_id)
+                continue
+            refreshed = self._readings(raws, by_id)
+            # Left out of the answer: deleted (or no longer visible to us, which counts the same).
+            returned = {raw.get("id") for raw in raws if isinstance(raw, dict)}
+            refreshed.deleted = [by_id[i].external_id for i in chunk if i not in returned]
+            yield refreshed
+
+    async def _statuses(self, ids: list[str]) -> list[Any] | None:
+        """The batch answer, or None when this server has no batch route (before 4.3: 404)."""
+        url = urls.statuses(self.base)
+        try:
+            data, _ = await self.http.get_json(
+                url, params=urls.statuses_params(ids), headers=self.headers, errors=self._errors()
+            )
+        except NotFound:
+            self._batch_route = False
+            return None
+        except ConnectorError as exc:
+            if exc.status != 422:  # a server with a smaller batch limit: read one by one
+                raise
+            self._batch_route = False
+            return None
+        if not isinstance(data, list):
+            raise PayloadError(f"{url}: expected a list of statuses, got {type(data).__name__}")
+        return data
+
+    async def _one_by_one(self, ids: list[str], by_id: Mapping[str, Known]) -> Refreshed:
+        raws: list[Any] = []
+        gone: list[str] = []
+        for status_id in ids:
+            try:
+                data, _ = await self.http.get_json(
+                    urls.status(self.base, status_id), headers=self.headers, errors=self._errors()
+                )
+            except NotFound:
+                gone.append(by_id[status_id].external_id)
+                continue
+            raws.append(data)
+        refreshed = self._readings(raws, by_id)
+        refreshed.deleted, refreshed.requests = gone, len(ids)
+        return refreshed
+
+    def _readings(self, raws: list[Any], by_id: Mapping[str, Known]) -> Refreshed:
+        """Map the statuses that are the known ones (same uri): others are not these items."""
+        wanted = {k.external_id for k in by_id.values()}
+        kind = "own" if self.spec.owned and self.selector == "account" else "mention"
+        found = Refreshed()
+        for index, raw in enumerate(raws):
+            try:
+                item = map_status(raw, kind=kind)
+            except MappingError as exc:
+                found.rejected.append(f"item {index}{_id_hint(raw)}: {exc}")
+                continue
+            if item.external_id in wanted:
+                found.items.append(item)
+        return found
 
     # -- fetching --------------------------------------------------------------------------
 
@@ -262,6 +337,12 @@ class MastodonConnector:
 
 
 # -- helpers ----------------------------------------------------------------------------------
+
+
+def _local_id(known: Known) -> str | None:
+    """The status id on the serving instance, from the stored payload (None: cannot be read again)."""
+    value = (known.raw or {}).get("id")
+    return value if isinstance(value, str) and value.isdigit() else None
 
 
 def _selector(spec: StreamSpec) -> tuple[str, str]:

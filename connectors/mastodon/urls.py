@@ -6,6 +6,7 @@ from urllib.parse import parse_qs, quote, urlsplit
 
 DEFAULT_BASE_URL = "https://mastodon.social"
 LIMIT = 40  # the documented maximum per page for timelines, account statuses and search
+STATUSES_BATCH = 20  # GET /api/v1/statuses?id[]= takes at most 20 ids (Mastodon 4.3+; 422 beyond)
 
 
 def base_url(configured: str | None) -> str:
@@ -82,3 +83,18 @@ def max_id_of(link: str | None) -> str | None:
         return None
     values = parse_qs(urlsplit(link).query).get("max_id")
     return values[0] if values else None
+
+
+def statuses(base: str) -> str:
+    """GET /api/v1/statuses?id[]=...: several statuses at once (Mastodon 4.3+); unknown ids left out."""
+    return f"{base}/api/v1/statuses"
+
+
+def statuses_params(ids: list[str]) -> list[tuple[str, str]]:
+    """The repeated `id[]` parameter of GET /api/v1/statuses."""
+    return [("id[]", status_id) for status_id in ids]
+
+
+def status(base: str, status_id: str) -> str:
+    """GET /api/v1/statuses/:id (404 once the status is deleted)."""
+    return f"{base}/api/v1/statuses/{quote(status_id, safe='')}"

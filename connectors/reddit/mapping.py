@@ -111,3 +111,22 @@ def _required_text(data: dict[str, Any], key: str) -> str:
 def _decoded(text: str) -> str:
     """raw_json=1 text has no entities; a payload fetched without it escapes & < > as entities."""
     return html.unescape(text) if _ENTITY.search(text) else text
+
+
+GONE_TEXTS = ("[deleted]", "[removed]")
+
+
+def is_gone(raw: Any) -> bool:
+    """A post or comment deleted by its author or removed by moderators or Reddit.
+
+    Reddit keeps answering for it: the body becomes "[deleted]" or "[removed]" and
+    `removed_by_category` names who took it down ("deleted", "moderator", "reddit", ...).
+    An author shown as "[deleted]" alone only means the account is gone; the post stays.
+    """
+    data = raw.get("data") if isinstance(raw, dict) else None
+    if not isinstance(data, dict):
+        return False
+    if isinstance(data.get("removed_by_category"), str):
+        return True
+    body = data.get("selftext") if raw.get("kind") == POST else data.get("body")
+    return isinstance(body, str) and body.strip() in GONE_TEXTS

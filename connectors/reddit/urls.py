@@ -12,6 +12,7 @@ OAUTH_BASE_URL = "https://oauth.reddit.com"
 DEFAULT_AUTH_URL = "https://www.reddit.com"
 SITE_URL = "https://www.reddit.com"
 PAGE_SIZE = 100  # the most a listing returns per request
+INFO_BATCH = 100  # /api/info takes at most 100 fullnames
 
 
 def base_url(configured: str | None, *, oauth: bool) -> str:
@@ -62,3 +63,12 @@ def token_url(auth_url: str | None) -> str:
 def permalink_url(permalink: str) -> str:
     """The page a person opens: always the public site, whatever base_url the stream uses."""
     return f"{SITE_URL}{permalink}"
+
+
+def info_url(base: str, *, oauth: bool) -> str:
+    """GET /api/info: things by fullname (a deleted post still answers, as "[deleted]")."""
+    return f"{base}/api/info{'' if oauth else '.json'}"
+
+
+def info_params(fullnames: list[str]) -> dict[str, str | int]:
+    return {"id": ",".join(fullnames), "raw_json": 1}

@@ -38,6 +38,9 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="answer anonymous Reddit listings with 403, as Reddit does to many servers",
     )
+    parser.add_argument(
+        "--deleted-share", type=float, default=0.0, help="share of posts their authors delete (0..1)"
+    )
     args = parser.parse_args(argv)
     end = datetime.fromisoformat(args.end) if args.end else None
     serve(
@@ -50,6 +53,7 @@ def main(argv: list[str] | None = None) -> int:
         brand=args.brand,
         competitor=args.competitor,
         timezone=args.timezone,
+        deleted_share=args.deleted_share,
         out=lambda line: print(line, flush=True),
     )
     return 0

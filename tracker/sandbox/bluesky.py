@@ -19,9 +19,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import time
 from datetime import datetime
 from typing import Any
 
+from tracker.sandbox import reads, rich
 from tracker.sandbox.state import Budget, Context
 from tracker.sandbox.wire import (
     Request,
@@ -48,6 +50,8 @@ APP_METHODS = (
 
 def handle_appview(ctx: Context, req: Request) -> Response:
     nsid = req.path.removeprefix("/xrpc/")
+    if (answer := reads.bluesky(ctx, req)) is not None:  # getPostThread
+        return answer
     if nsid not in APP_METHODS:
         return _error(404, "XRPCNotSupported", "XRPCNotSupported")
     anonymous = ctx.sessions.check("bluesky", "access", req.bearer()) != "ok"
@@ -65,7 +69,9 @@ def handle_entryway(ctx: Context, req: Request) -> Response:
         return _refresh_session(ctx, req)
     if nsid == "com.atproto.server.getSession":
         refused = _refused(ctx, req)
-        return refused or json_response(_session_info(ctx))
+        return refused or json_response(_session_info(ctx, req))
+    if nsid == "app.bsky.feed.getPostThread":
+        return _refused(ctx, req) or reads.bluesky(ctx, req) or _app(ctx, req, nsid)
     if nsid not in APP_METHODS:
         return _error(404, "XRPCNotSupported", "XRPCNotSupported")
     return _refused(ctx, req) or _app(ctx, req, nsid)
@@ -250,7 +256,7 @@ def _create_session(ctx: Context, req: Request) -> Response:
         or body["password"] != accounts.bluesky_password
     ):
         return _error(401, "AuthenticationRequired", "Invalid identifier or password")
-    return json_response({**_tokens(ctx), **_session_info(ctx)})
+    return json_response({**_tokens(ctx), **_session_info(ctx, req)})
 
 
 def _refresh_session(ctx: Context, req: Request) -> Response:
@@ -261,7 +267,7 @@ def _refresh_session(ctx: Context, req: Request) -> Response:
     if state != "ok" or token is None:
         return _error(401 if state == "missing" else 400, "InvalidToken", "Token could not be verified")
     ctx.sessions.revoke(token)
-    info = _session_info(ctx)
+    info = _session_info(ctx, req)
     return json_response({**_tokens(ctx), "handle": info["handle"], "did": info["did"], "active": True})
 
 
@@ -279,24 +285,31 @@ def _refused(ctx: Context, req: Request) -> Response | None:
 def _tokens(ctx: Context) -> dict[str, str]:
     did = ctx.world.accounts.bluesky_did
     ttl = ctx.settings.token_ttl
-    access = ctx.sessions.issue("bluesky", "access", did, ttl, prefix=_jwt_head(did, "com.atproto.appPass"))
+    access = ctx.sessions.issue(
+        "bluesky", "access", did, ttl, prefix=_jwt_head(did, "com.atproto.appPass", ttl)
+    )
+    long = max(ttl, 90 * 86400.0)
     refresh = ctx.sessions.issue(
-        "bluesky", "refresh", did, max(ttl, 90 * 86400.0), prefix=_jwt_head(did, "com.atproto.refresh")
+        "bluesky", "refresh", did, long, prefix=_jwt_head(did, "com.atproto.refresh", long)
     )
     ctx.sessions.pair(access, refresh)
     return {"accessJwt": access, "refreshJwt": refresh}
 
 
-def _jwt_head(did: str, scope: str) -> str:
-    """The header and claims part of a JWT-looking token; the signature part is random."""
+def _jwt_head(did: str, scope: str, ttl: float) -> str:
+    """The header and claims of a JWT as the PDS issues it (iat and exp in Unix seconds, which
+    clients such as the atproto SDK read to refresh in time); the signature part is random."""
 
     def part(data: dict[str, Any]) -> str:
         return base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
 
-    return f"{part({'typ': 'at+jwt', 'alg': 'ES256K'})}.{part({'scope': scope, 'sub': did})}."
+    issued = int(time.time())
+    claims = {"scope": scope, "sub": did, "aud": "did:web:bsky.sandbox.example", "iat": issued,
+              "exp": issued + int(ttl)}  # fmt: skip
+    return f"{part({'typ': 'at+jwt', 'alg': 'ES256K'})}.{part(claims)}."
 
 
-def _session_info(ctx: Context) -> dict[str, Any]:
+def _session_info(ctx: Context, req: Request) -> dict[str, Any]:
     accounts = ctx.world.accounts
     did = accounts.bluesky_did
     return {
@@ -314,7 +327,7 @@ def _session_info(ctx: Context) -> dict[str, Any]:
                 {
                     "id": "#atproto_pds",
                     "type": "AtprotoPersonalDataServer",
-                    "serviceEndpoint": "https://pds.bsky.example",
+                    "serviceEndpoint": req.base,  # this entryway, as the client addressed it
                 }
             ],
         },
@@ -336,7 +349,7 @@ def post_view(ctx: Context, post: Post, now: datetime) -> dict[str, Any]:
         ref = {"cid": _cid(post_uri(parent)), "uri": post_uri(parent)}
         record["reply"] = {"parent": ref, "root": ref}
     record["text"] = post.text
-    return {
+    view = {
         "uri": uri,
         "cid": _cid(uri),
         "author": _author(ctx, post.author),
@@ -349,6 +362,8 @@ def post_view(ctx: Context, post: Post, now: datetime) -> dict[str, Any]:
         "viewer": {"threadMuted": False, "embeddingDisabled": False},
         "labels": [],
     }
+    rich.bluesky(ctx, post, record, view, now)  # embeds, facets, labels, replies (rich.py)
+    return view
 
 
 def _feed_item(ctx: Context, post: Post, now: datetime) -> dict[str, Any]:
@@ -385,6 +400,11 @@ def _author(ctx: Context, handle: str) -> dict[str, Any]:
         "labels": [],
         "createdAt": "2023-09-19T15:47:01.417Z",
     }
+
+
+def parent_of(ctx: Context, post: Post) -> Post | None:
+    """The post a reply answers (None for a post that is not a reply)."""
+    return _parent(ctx, post)
 
 
 def _parent(ctx: Context, post: Post) -> Post | None:

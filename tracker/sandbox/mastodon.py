@@ -17,6 +17,7 @@ import re
 from datetime import datetime
 from typing import Any
 
+from tracker.sandbox import reads, rich
 from tracker.sandbox.state import Budget, Context
 from tracker.sandbox.wire import Request, Response, int_arg, iso_ms, json_response, request_id, url
 from tracker.sandbox.world import INSTANCES, Post
@@ -44,6 +45,9 @@ def status_uri(post: Post, ctx: Context) -> str:
 
 
 def handle(ctx: Context, req: Request) -> Response:
+    req = reads.without_trailing_slash(req)  # Rails routes accept one (Mastodon.py sends /api/v1/instance/)
+    if (answer := reads.mastodon(ctx, req)) is not None:  # batch reads, instance, verify_credentials
+        return answer
     if req.method != "GET":
         return _error(404, "Record not found")
     if req.path.startswith("/api/v1/timelines/tag/"):
@@ -247,6 +251,7 @@ def status_json(ctx: Context, post: Post, now: datetime) -> dict[str, Any]:
     }
     if local:
         status["application"] = {"name": "Web", "website": None}
+    rich.mastodon(ctx, post, status, now)  # media, card, poll, emojis, edits (rich.py)
     return status
 
 

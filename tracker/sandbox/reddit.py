@@ -23,6 +23,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qs
 
+from tracker.sandbox import reads, rich
 from tracker.sandbox.state import Budget, Context
 from tracker.sandbox.wire import Request, Response, html_response, int_arg, json_response, page
 from tracker.sandbox.world import SUBREDDITS, Post
@@ -44,6 +45,10 @@ def handle_www(ctx: Context, req: Request) -> Response:
         return html_response(page("Too Many Requests", "Please use a descriptive User-Agent."), 429)
     if req.path == "/api/v1/access_token":
         return _access_token(ctx, req)
+    if (answer := reads.reddit(ctx, req, www=True)) is not None:  # /api/info.json, /comments/{id}.json
+        if ctx.settings.block_anonymous_reddit:
+            return html_response(page("Blocked", "You've been blocked by network security."), 403)
+        return answer
     match = _SEARCH.match(req.path)
     if match is None:
         return _error(404, "Not Found")
@@ -59,6 +64,8 @@ def handle_oauth(ctx: Context, req: Request) -> Response:
         return html_response(page("Too Many Requests", "Please use a descriptive User-Agent."), 429)
     if ctx.sessions.check("reddit", "access", _bearer(req)) != "ok":
         return _error(401, "Unauthorized")
+    if (answer := reads.reddit(ctx, req, www=False)) is not None:  # /api/info, /comments/{id}
+        return answer
     match = _SEARCH.match(req.path)
     if match is None:
         return _error(404, "Not Found")
@@ -196,7 +203,7 @@ def thing(ctx: Context, post: Post, now: datetime, *, raw: bool = True) -> dict[
     score = counts.likes
     digest = hashlib.sha256(post.author.encode()).hexdigest()
     selftext_html = f'<!-- SC_OFF --><div class="md"><p>{html.escape(post.text)}</p>\n</div><!-- SC_ON -->'
-    return {
+    data: dict[str, Any] = {
         "approved_at_utc": None,
         "subreddit": sub,
         "selftext": esc(post.text),
@@ -303,6 +310,8 @@ def thing(ctx: Context, post: Post, now: datetime, *, raw: bool = True) -> dict[
         "media": None,
         "is_video": False,
     }
+    rich.reddit(ctx, post, data, now)  # edits, images and galleries (rich.py)
+    return data
 
 
 def _base36(number: int) -> str:

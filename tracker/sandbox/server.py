@@ -29,7 +29,8 @@ values redacted, status, fault). A separate process controls the same through
 `/_sandbox` (JSON): GET /_sandbox (world, base URLs, experiments), GET/POST/DELETE
 /_sandbox/faults ({"path", "kind", "count", "method", "params"}), GET/POST /_sandbox/now
 ({"now": ISO} or {"advance": seconds}), GET/DELETE /_sandbox/requests, POST
-/_sandbox/expire ({"platform": "bluesky"}).
+/_sandbox/expire ({"platform": "bluesky"}), POST /_sandbox/deletions ({"share": 0.05}: authors
+delete that share of the posts, see lifecycle.py).
 """
 
 from __future__ import annotations
@@ -44,19 +45,19 @@ import threading
 import time
 import traceback
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from tracker.sandbox import bluesky, hackernews, mastodon, reddit, rss
+from tracker.sandbox import bluesky, hackernews, mastodon, reads, reddit, rss
 from tracker.sandbox.faults import Fault, Faults, drift
 from tracker.sandbox.poison import poison
 from tracker.sandbox.state import DEFAULT_RATE_LIMITS, Budget, Context, RateLimiter, ServerSwitches
 from tracker.sandbox.wire import JSON, Request, Response, html_response, json_response, page, parse_time
-from tracker.sandbox.world import World
+from tracker.sandbox.world import Post, World
 
 log = logging.getLogger("tracker.sandbox")
 
@@ -141,12 +142,14 @@ class SandboxServer:
         token_ttl: float = 7200.0,
         hn_max_hits: int = 1000,
         now: datetime | None = None,
+        deleted_share: float = 0.0,
         **quirks: Any,
     ) -> None:
         self.world = world
         self.settings = ServerSwitches(
-            require_bluesky_login, block_anonymous_reddit, feed_size, token_ttl, hn_max_hits, **quirks
-        )
+            require_bluesky_login, block_anonymous_reddit, feed_size, token_ttl, hn_max_hits,
+            deleted_share=deleted_share, **quirks,
+        )  # fmt: skip
         self.context = Context(world, self.settings)
         self.faults = Faults()
         self.limiter = RateLimiter(DEFAULT_RATE_LIMITS if rate_limits is None else rate_limits)
@@ -234,6 +237,18 @@ class SandboxServer:
         with self._lock:
             self._now += delta
             return self._now
+
+    def delete(self, post: Post, at: datetime | None = None) -> datetime:
+        """Delete one post of the world at `at` (default: now); see tracker.sandbox.lifecycle."""
+        moment = at or self.now
+        self.context.deleted[post.n] = moment
+        return moment
+
+    def set_deleted_share(self, share: float) -> None:
+        """Switch the authors' deletions on (a share of the posts, 0..1) or off (0)."""
+        if not 0 <= share <= 1:
+            raise ValueError("deleted_share: expected a share from 0 to 1")
+        self.settings = self.context.settings = replace(self.settings, deleted_share=share)
 
     def expire_sessions(self, platform: str | None = None) -> int:
         """Expire every access token issued so far (Bluesky sessions, Reddit OAuth tokens)."""
@@ -330,7 +345,7 @@ class SandboxServer:
         for platform in PLATFORMS:
             if path == platform.prefix or path.startswith(platform.prefix + "/"):
                 return platform, path[len(platform.prefix) :]
-        return None
+        return reads.reddit_at_root(PLATFORMS, path)  # PRAW joins its paths onto the host, dropping ours
 
     def answer(
         self,
@@ -395,6 +410,10 @@ class SandboxServer:
                 return json_response(
                     [asdict(r) for r in self.requests] if method == "GET" else {"cleared": True}
                 )
+            if what == "deletions" and method == "POST":
+                share = body.get("share") if isinstance(body, dict) else None
+                self.set_deleted_share(float(share if share is not None else -1))
+                return json_response({"deleted_share": self.settings.deleted_share})
             if what == "expire" and method == "POST":
                 platform = body.get("platform") if isinstance(body, dict) else None
                 return json_response({"expired": self.expire_sessions(platform)})
@@ -622,6 +641,7 @@ def serve(
     timezone: str = "Europe/Vienna",
     out: Callable[[str], None] = print,
     stop: threading.Event | None = None,
+    deleted_share: float = 0.0,
 ) -> None:
     """Serve the world of `seed` on 127.0.0.1:`port` until SIGINT or SIGTERM (or `stop` is set).
 
@@ -637,6 +657,7 @@ def serve(
         port=port,
         require_bluesky_login=require_bluesky_login,
         block_anonymous_reddit=block_anonymous_reddit,
+        deleted_share=deleted_share,
     )
     try:
         with server:

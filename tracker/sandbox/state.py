@@ -40,6 +40,7 @@ class ServerSwitches:
     bluesky_empty_pages: int = 0  # empty pages (with a cursor) before every second search page
     reddit_listing_cap: int | None = None  # posts a listing serves at most (Reddit: about 1,000)
     login_limits: bool = False  # createSession limited to 30 per 5 minutes and 300 a day
+    deleted_share: float = 0.0  # share of posts their authors delete after a while (lifecycle.py)
 
 
 @dataclass
@@ -152,6 +153,7 @@ class Context:
     world: World
     settings: ServerSwitches
     sessions: Sessions = field(default_factory=Sessions)
+    deleted: dict[int, datetime] = field(default_factory=dict)  # post number -> deleted at (lifecycle)
     _matches: dict[tuple[str, str], list[Post]] = field(default_factory=dict)
     _memo: dict[tuple[object, ...], object] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -182,7 +184,12 @@ class Context:
         return found
 
     def visible(self, posts: list[Post], now: datetime) -> list[Post]:
-        return [p for p in posts if p.visible_at <= now]
+        """The posts shown at `now`: visible by then and not deleted (tracker.sandbox.lifecycle)."""
+        if not self.deleted and self.settings.deleted_share <= 0:  # no deletions switched on
+            return [p for p in posts if p.visible_at <= now]
+        from tracker.sandbox.lifecycle import gone
+
+        return [p for p in posts if p.visible_at <= now and not gone(self, p, now)]
 
     def memo(self, key: tuple[object, ...], compute: Callable[[], T]) -> T:
         """A value computed once per key (say, an account's counts at one moment)."""

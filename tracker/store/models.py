@@ -52,6 +52,7 @@ class Mention(Base):
         UniqueConstraint("platform", "external_id", name="uq_mentions_identity"),
         Index("ix_mentions_created_at", "created_at"),
         Index("ix_mentions_kind_created_at", "kind", "created_at"),
+        Index("ix_mentions_deleted_at", "deleted_at"),
     )
 
     id: Mapped[intpk]
@@ -75,6 +76,8 @@ class Mention(Base):
     updated_at: Mapped[utc]
     # created_at is the moment first seen: the source gave no usable date (a feed entry without one)
     date_estimated: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    refreshed_at: Mapped[datetime | None]  # last read again at one of the stream's refresh_ages
+    deleted_at: Mapped[datetime | None]  # the platform answered that the post is gone
 
 
 class MentionStream(Base):

@@ -22,7 +22,7 @@ from sqlalchemy.sql.expression import UnaryExpression
 from tracker.config import Settings
 from tracker.metrics import DayValue, daily
 from tracker.store.models import Mention, MentionStream, Stream
-from tracker.timeutil import day_bounds, utcnow
+from tracker.timeutil import day_bounds, iso_z, utcnow
 
 SORTS = ("newest", "oldest", "engagement")
 SENTIMENTS = ("positive", "neutral", "negative", "unscored")
@@ -203,7 +203,11 @@ def search_mentions(
     rows: list[Mention] = list(session.scalars(page))
     shown = rows[: f.per_page]
     links = _stream_links(session, [m.id for m in shown])
-    mentions = [{"id": m.id, **mention_record(m, links.get(m.id, []))} for m in shown]
+    mentions = [
+        {"id": m.id, "deleted_at": iso_z(m.deleted_at) if m.deleted_at else None,
+         **mention_record(m, links.get(m.id, []))}
+        for m in shown
+    ]  # fmt: skip
     return MentionPage(
         mentions, min(total, COUNT_CAP), total > COUNT_CAP, f.page, f.per_page, len(rows) > f.per_page
     )
