@@ -64,7 +64,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Literal
@@ -73,7 +73,16 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import stats as _scipy_stats  # type: ignore[import-untyped]  # no stubs installed
 
-__all__ = ["HAC_MAX_LAG", "Day", "Estimate", "measure", "verdict"]
+__all__ = [
+    "HAC_MAX_LAG",
+    "Day",
+    "Estimate",
+    "baseline_trend",
+    "largest_post_share",
+    "measure",
+    "measure_engagement",
+    "verdict",
+]
 
 Kind = Literal["count", "mean"]
 Array = NDArray[np.float64]
@@ -83,6 +92,9 @@ LEVEL = 0.95
 # that spans several days widens the interval.
 HAC_MAX_LAG = 6
 MIN_DISPERSION = 1.0
+# A baseline slope whose 99 % interval excludes 0 is "clearly non-zero" (see Trends).
+TREND_LEVEL = 0.99
+TREND_MIN_DAYS = 14
 _MAX_IRLS_ITER = 100
 _IRLS_TOL = 1e-10
 _EXPERIMENT, _CONTROL = 1, 0
@@ -136,6 +148,11 @@ class Estimate:
     autocorrelation_factor: float | None = None  # variance inflation for serial correlation (>= 1)
     df: int | None = None  # residual degrees of freedom of the t quantile
     note: str | None = None  # why an interval is missing, or which fallback was used
+    se: float | None = None  # standard error of the target coefficient (log scale when log_scale)
+    se_abs: float | None = None  # standard error of lift_abs
+    log_scale: bool = False  # the target coefficient is log(1 + lift_rel) (counts, engagement)
+    empty: bool = False  # no mentions (no posts, no scores) at all in the experiment streams
+    trend_per_day: float | None = None  # baseline slope when it was tested (relative for counts)
 
 
 # --------------------------------------------------------------------------- verdict
@@ -152,8 +169,9 @@ def verdict(
 ) -> str:
     """The SPEC §6 verdict, the first that applies.
 
-    ``running`` (not ended), ``insufficient_data`` (no estimate, or fewer than
-    ``min_days`` days with data in any window, the control's included), then on the
+    ``running`` (not ended), ``insufficient_data`` (no estimate, no mentions at all
+    in the experiment streams, or fewer than ``min_days`` days with data in any
+    window, the control's included), then on the
     decision scale (relative interval when ``relative`` else absolute): ``success``
     (excludes 0 on the expected side), ``failure`` (excludes 0 on the other side),
     ``no_effect`` (inside ±min_effect, bounds included), ``inconclusive``. When the
@@ -163,7 +181,7 @@ def verdict(
     """
     if not ended:
         return "running"
-    if estimate is None or _too_few_days(estimate, min_days):
+    if estimate is None or estimate.empty or _too_few_days(estimate, min_days):
         return "insufficient_data"
     low, high = estimate.ci_abs_low, estimate.ci_abs_high
     if relative:
@@ -312,6 +330,8 @@ def measure(
     control: tuple[Sequence[Day], Sequence[Day]] | None = None,
     *,
     seed: int = 0,
+    history: Sequence[Day] = (),
+    check_trend: bool = True,
 ) -> Estimate:
     """Lift of ``treatment`` over ``baseline`` with 95 % intervals (see the module docstring).
 
@@ -321,8 +341,40 @@ def measure(
     ValueError only for an unknown kind or a negative count; degenerate data give an
     Estimate with None where nothing can be said, and so does a numerical failure of
     the model (values of absurd magnitude), with the reason in ``note``.
+
+    pre_post only: the trend of the baseline (with ``history``, days before it, when
+    known) is tested first (``baseline_trend``); a clear one removes the intervals
+    and says so in ``note`` (see "Trends" in the module docstring).
+    ``check_trend=False`` skips the test.
     """
     del seed
+    estimate = _measure(kind, baseline, treatment, control)
+    if control is not None or not check_trend:
+        return estimate
+    trend = baseline_trend(kind, [*history, *baseline])
+    if trend is None:
+        return estimate
+    per_day = math.expm1(trend.slope) if kind == "count" else trend.slope
+    estimate = dataclasses.replace(estimate, trend_per_day=per_day)
+    if not trend.clear or estimate.ci_abs_low is None:
+        return estimate
+    size = f"{abs(per_day) * 100:.1f} %" if kind == "count" else f"{abs(per_day):.4f}"
+    note = (
+        f"the baseline {'rises' if per_day > 0 else 'falls'} by {size} a day: a before/after "
+        "comparison cannot tell that trend from an effect, so no interval is given; "
+        "add a --control-stream that shares the trend"
+    )
+    return dataclasses.replace(
+        estimate, ci_low=None, ci_high=None, ci_abs_low=None, ci_abs_high=None, se=None, se_abs=None, note=note
+    )
+
+
+def _measure(
+    kind: Kind,
+    baseline: Sequence[Day],
+    treatment: Sequence[Day],
+    control: tuple[Sequence[Day], Sequence[Day]] | None,
+) -> Estimate:
     if kind not in ("count", "mean"):
         raise ValueError(f"unknown kind {kind!r}")
     did = control is not None
@@ -393,7 +445,11 @@ def _measure_counts(data: _Data, did: bool, shell: _Shell) -> Estimate:
     experiment = data.group == _EXPERIMENT
     if not data.y[experiment].any():
         return shell.make(
-            baseline_value=0.0, treatment_value=0.0, lift_abs=0.0, note="no mentions in either window"
+            baseline_value=0.0,
+            treatment_value=0.0,
+            lift_abs=0.0,
+            empty=True,
+            note="no mentions in either window",
         )
     weekdays = sorted(set(data.weekday[experiment].tolist()))
     fit_data, absent = _drop_silent_weekdays(data)
@@ -496,6 +552,9 @@ def _count_estimate(data: _Data, design: _Design, beta: Array, shell: _Shell, n_
         autocorrelation_factor=factor,
         df=df,
         note=None if bounded else "relative interval unbounded: no relative interval",
+        se=se,
+        se_abs=se_abs,
+        log_scale=True,
     )
 
 
@@ -518,6 +577,7 @@ def _linear_fallback(data: _Data, did: bool, shell: _Shell, note: str) -> Estima
         ci_abs_high=estimate.ci_abs_high,
         autocorrelation_factor=estimate.autocorrelation_factor,
         df=estimate.df,
+        se_abs=estimate.se_abs,
         note=note if estimate.note is None else f"{note}; {estimate.note}",
     )
 
@@ -565,6 +625,8 @@ def _measure_means(data: _Data, did: bool, shell: _Shell) -> Estimate:
         ci_high=rel[1] if rel else None,
         autocorrelation_factor=factor,
         df=df,
+        se=se,
+        se_abs=se,
         note=None if rel or base <= 0 else "baseline not clearly above 0: no relative interval",
     )
 
@@ -603,6 +665,181 @@ def _fieller(
     disc = half_b * half_b - a * c
     root = math.sqrt(max(0.0, disc))
     return (half_b - root) / a, (half_b + root) / a
+
+
+# --------------------------------------------------------------------------- engagement
+
+Posts = Mapping[datetime.date, Sequence[float]]  # day -> engagement of each post of that day
+TRIM_Z = 3.5  # posts whose log(1 + engagement) lies this many robust sds from the median are set aside
+
+
+def measure_engagement(
+    baseline: Posts,
+    treatment: Posts,
+    control: tuple[Posts, Posts] | None = None,
+    *,
+    history: Posts | None = None,
+) -> Estimate:
+    """Robust engagement lift (see "Robust engagement" in the module docstring).
+
+    Each post's engagement becomes log(1 + engagement); posts further than TRIM_Z
+    robust standard deviations (1.4826 x MAD) from the median of their streams'
+    posts in both windows are set aside; each day's value is the mean of its kept
+    posts (weight: how many). The mean model then gives the lift on the log scale:
+    ``lift_rel = exp(lift) - 1`` is the change of the typical post (geometric mean
+    of 1 + engagement), and the values are typical posts' engagement.
+    """
+    groups = [(baseline, treatment)] + ([control] if control is not None else [])
+    trimmed: list[tuple[list[Day], list[Day]]] = []
+    for before, after in groups:
+        pooled = np.log1p([max(0.0, float(v)) for posts in (before, after) for vs in posts.values() for v in vs])
+        keep = _trim_bounds(pooled)
+        trimmed.append((_log_days(before, keep), _log_days(after, keep)))
+    hist = _log_days(history or {}, _trim_bounds(np.log1p([v for vs in (history or {}).values() for v in vs])))
+    est = measure(
+        "mean",
+        *trimmed[0],
+        (trimmed[1][0], trimmed[1][1]) if control is not None else None,
+        history=hist,
+    )
+    if not trimmed[0][0] and not trimmed[0][1]:
+        est = dataclasses.replace(est, empty=True, note="no posts in either window")
+
+    def typical(v: float | None) -> float | None:
+        return None if v is None else math.expm1(v)
+
+    base, treat, lift = est.baseline_value, est.treatment_value, est.lift_abs
+    counterfactual = treat - lift if treat is not None and lift is not None else None
+    level = math.exp(counterfactual) if counterfactual is not None else None
+
+    def absolute(v: float | None) -> float | None:
+        return None if v is None or level is None else level * math.expm1(v)
+
+    return dataclasses.replace(
+        est,
+        baseline_value=typical(base),
+        treatment_value=typical(treat),
+        lift_rel=typical(lift),
+        lift_abs=absolute(lift),
+        ci_low=typical(est.ci_abs_low),
+        ci_high=typical(est.ci_abs_high),
+        ci_abs_low=absolute(est.ci_abs_low),
+        ci_abs_high=absolute(est.ci_abs_high),
+        se_abs=None,
+        log_scale=True,
+        trend_per_day=typical(est.trend_per_day),
+    )
+
+
+def _trim_bounds(values: Array) -> tuple[float, float]:
+    if len(values) == 0:
+        return (-math.inf, math.inf)
+    center = float(np.median(values))
+    spread = 1.4826 * float(np.median(np.abs(values - center)))
+    if spread <= 0:
+        spread = float(np.mean(np.abs(values - center)))
+    if spread <= 0:
+        return (-math.inf, math.inf)
+    return (center - TRIM_Z * spread, center + TRIM_Z * spread)
+
+
+def _log_days(posts: Posts, bounds: tuple[float, float]) -> list[Day]:
+    out = []
+    for day, values in sorted(posts.items()):
+        logs = [v for v in np.log1p([max(0.0, float(x)) for x in values]) if bounds[0] <= v <= bounds[1]]
+        if logs:
+            out.append(Day(day, float(np.mean(logs)), float(len(logs))))
+    return out
+
+
+def largest_post_share(baseline: Posts, treatment: Posts) -> float | None:
+    """Share of the plain (arithmetic mean per post) lift owed to the single largest post.
+
+    The lift in mean engagement per post, minus the same lift with the largest post
+    of either window left out, over the former. Near 1: one post made the lift (the
+    robust estimate above does not follow it). None without posts in both windows or
+    without a plain lift.
+    """
+    before = [float(v) for vs in baseline.values() for v in vs]
+    after = [float(v) for vs in treatment.values() for v in vs]
+    if not before or not after:
+        return None
+    lift = sum(after) / len(after) - sum(before) / len(before)
+    if lift == 0:
+        return None
+    if max(after) >= max(before):
+        rest = sorted(after)[:-1]
+        without = (sum(rest) / len(rest) if rest else 0.0) - sum(before) / len(before)
+    else:
+        rest = sorted(before)[:-1]
+        without = sum(after) / len(after) - (sum(rest) / len(rest) if rest else 0.0)
+    return (lift - without) / lift
+
+
+# --------------------------------------------------------------------------- trend
+
+
+@dataclass(frozen=True)
+class Trend:
+    """The baseline's slope per day (log scale for counts, absolute for means)."""
+
+    slope: float
+    se: float
+    df: int
+    clear: bool  # the TREND_LEVEL interval of the slope excludes 0
+
+
+def baseline_trend(kind: Kind, days: Sequence[Day]) -> Trend | None:
+    """Slope of a linear (counts: log-linear) time term fitted with weekday terms.
+
+    Same model as the lift (quasi-Poisson with the dispersion floor, or weighted
+    least squares with HC2), the same serial-correlation guard, with a time term in
+    place of the treatment term. None when fewer than TREND_MIN_DAYS days have data,
+    or no finite fit exists.
+    """
+    cleaned = _clean(days, kind)
+    if len(cleaned) < TREND_MIN_DAYS:
+        return None
+    data = _assemble([(cleaned, _EXPERIMENT, 0)])
+    if kind == "count" and not data.y.any():
+        return None
+    time = (data.t - data.t.mean()).astype(np.float64)
+    present = sorted(set(data.weekday.tolist()))
+    columns = [np.ones_like(time), time] + [(data.weekday == d).astype(np.float64) for d in present[1:]]
+    X = np.column_stack(columns)
+    df = len(data.y) - X.shape[1]
+    if df < 2 or np.linalg.matrix_rank(X) < X.shape[1]:
+        return None
+    try:
+        with np.errstate(divide="raise", over="raise", invalid="raise"):
+            if kind == "count":
+                fit_data, _ = _drop_silent_weekdays(data)
+                if len(fit_data.y) != len(data.y):
+                    return None
+                beta = _poisson_irls(X, data.y)
+                if beta is None:
+                    return None
+                mu = np.exp(X @ beta)
+                bread = np.linalg.inv((X.T * mu) @ X)
+                phi = max(MIN_DISPERSION, float(np.sum((data.y - mu) ** 2 / mu)) / df)
+                psi = (bread @ X.T)[1] * (data.y - mu)
+                var = phi * float(bread[1, 1])
+                var *= _autocorrelation_factor(psi, data, reference=var)
+            else:
+                sw = np.sqrt(data.w)
+                Xw, yw = X * sw[:, None], data.y * sw
+                gram_inv = np.asarray(np.linalg.inv(Xw.T @ Xw), dtype=np.float64)
+                beta = gram_inv @ Xw.T @ yw
+                resid = yw - Xw @ beta
+                cov, _ = _hc3_cov(Xw, resid, gram_inv, 1, data)
+                var = float(cov[1, 1])
+    except (FloatingPointError, OverflowError, ValueError, np.linalg.LinAlgError):
+        return None
+    if not var > 0:
+        return None
+    slope, se = float(beta[1]), math.sqrt(var)
+    q = float(_scipy_stats.t.ppf(0.5 + TREND_LEVEL / 2, df))
+    return Trend(slope, se, df, abs(slope) > q * se)
 
 
 # --------------------------------------------------------------------------- shared
