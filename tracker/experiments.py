@@ -12,17 +12,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from datetime import date, datetime, timedelta
-from typing import Any, Literal
+from typing import Any
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from tracker.config import Settings
-from tracker.coverage import uncovered_days
 from tracker.errors import UserError
 from tracker.ingest import sync_streams
 from tracker.maturity import Model
-from tracker.metrics import COUNT_METRICS, METRICS, RELATIVE_METRICS, DayValue, daily
+from tracker.metrics import METRICS, DayValue
 from tracker.store.db import Store
 from tracker.store.models import (
     Experiment,
@@ -412,6 +411,7 @@ def measure(
                     lift_rel=result["lift_rel"],
                     valid=True,
                     payload=result,
+                    post_hoc=bool(result.get("post_hoc")),
                 )
             )
     return results
@@ -429,69 +429,9 @@ def measure_open(store: Store, settings: Settings, *, now: datetime | None = Non
 
 
 def _measure_one(session: Session, settings: Settings, exp: Experiment, now: datetime) -> dict[str, Any]:
-    from tracker import stats
+    from tracker import measuring
 
-    zone = settings.organisation.zone
-    today = now.astimezone(zone).date()
-    stream_ids = list(
-        session.scalars(select(ExperimentStream.stream_id).where(ExperimentStream.experiment_id == exp.id))
-    )
-    competitors = list(session.scalars(select(Stream.id).where(Stream.role == "competitor")))
-    base_first, base_last = baseline_window(exp)
-    # Only complete days count: today (and the future) is not over yet.
-    treat_last = min(exp.end, today - timedelta(days=1))
-    watched = stream_ids + ([exp.control_stream_id] if exp.control_stream_id else [])
-    if exp.metric == "share_of_voice":
-        watched += [c for c in competitors if c not in stream_ids]
-    excluded = set(uncovered_days(session, watched, base_first, max(treat_last, base_last), zone))
-
-    def series(ids: list[int], first: date, last: date) -> list[stats.Day]:
-        if last < first:
-            return []
-        values = daily(
-            session,
-            exp.metric,
-            ids,
-            first,
-            last,
-            zone,
-            competitor_ids=competitors,
-            engagement_age=settings.experiments.engagement_age,
-            now=now,
-        )
-        return [stats.Day(v.day, v.value, v.weight) for v in _kept(values, excluded)]
-
-    baseline = series(stream_ids, base_first, base_last)
-    treatment = series(stream_ids, exp.start, treat_last)
-    control = None
-    if exp.control_stream_id:
-        control = (
-            series([exp.control_stream_id], base_first, base_last),
-            series([exp.control_stream_id], exp.start, treat_last),
-        )
-    kind: Literal["count", "mean"] = "count" if exp.metric in COUNT_METRICS else "mean"
-    estimate = (
-        stats.measure(kind, baseline, treatment, control, seed=exp.id) if baseline and treatment else None
-    )
-    verdict = stats.verdict(
-        estimate,
-        ended=today > exp.end,
-        expect=exp.expect,  # type: ignore[arg-type]
-        min_effect=exp.min_effect,
-        relative=exp.metric in RELATIVE_METRICS,
-        min_days=MIN_DAYS,
-    )
-    return _result(
-        exp,
-        estimate,
-        verdict,
-        (base_first, base_last),
-        (exp.start, exp.end),
-        baseline,
-        treatment,
-        sorted(excluded & _days(base_first, exp.end)),
-        now,
-    )
+    return measuring.measure_one(session, settings, exp, now)
 
 
 def _kept(values: dict[date, DayValue], excluded: set[date]) -> list[DayValue]:
@@ -500,49 +440,3 @@ def _kept(values: dict[date, DayValue], excluded: set[date]) -> list[DayValue]:
 
 def _days(first: date, last: date) -> set[date]:
     return {first + timedelta(days=i) for i in range((last - first).days + 1)}
-
-
-def _result(
-    exp: Experiment,
-    estimate: Any,
-    verdict: str,
-    base: tuple[date, date],
-    treat: tuple[date, date],
-    baseline: list[Any],
-    treatment: list[Any],
-    excluded: list[date],
-    now: datetime,
-) -> dict[str, Any]:
-    def window(bounds: tuple[date, date], days: list[Any], value: float | None) -> dict[str, Any]:
-        return {
-            "start": bounds[0].isoformat(),
-            "end": bounds[1].isoformat(),
-            "days": len(days),
-            "value": value,
-        }
-
-    e = estimate
-    return {
-        "id": exp.id,
-        "title": exp.title,
-        "metric": exp.metric,
-        "practice": exp.practice,
-        "method": "diff_in_diff" if exp.control_stream_id else "pre_post",
-        "expect": exp.expect,
-        "min_effect": exp.min_effect,
-        "baseline": window(base, baseline, e.baseline_value if e else None),
-        "treatment": window(treat, treatment, e.treatment_value if e else None),
-        "lift_abs": e.lift_abs if e else None,
-        "lift_rel": e.lift_rel if e else None,
-        "ci_low": e.ci_low if e else None,
-        "ci_high": e.ci_high if e else None,
-        "ci_abs_low": e.ci_abs_low if e else None,
-        "ci_abs_high": e.ci_abs_high if e else None,
-        "verdict": verdict,
-        "excluded_days": [d.isoformat() for d in excluded],
-        "measured_at": iso_z(now),
-        "series": {
-            "baseline": [[d.day.isoformat(), d.value] for d in baseline],
-            "treatment": [[d.day.isoformat(), d.value] for d in treatment],
-        },
-    }

@@ -365,7 +365,14 @@ def measure(
         "add a --control-stream that shares the trend"
     )
     return dataclasses.replace(
-        estimate, ci_low=None, ci_high=None, ci_abs_low=None, ci_abs_high=None, se=None, se_abs=None, note=note
+        estimate,
+        ci_low=None,
+        ci_high=None,
+        ci_abs_low=None,
+        ci_abs_high=None,
+        se=None,
+        se_abs=None,
+        note=note,
     )
 
 
@@ -692,10 +699,14 @@ def measure_engagement(
     groups = [(baseline, treatment)] + ([control] if control is not None else [])
     trimmed: list[tuple[list[Day], list[Day]]] = []
     for before, after in groups:
-        pooled = np.log1p([max(0.0, float(v)) for posts in (before, after) for vs in posts.values() for v in vs])
+        pooled = np.log1p(
+            [max(0.0, float(v)) for posts in (before, after) for vs in posts.values() for v in vs]
+        )
         keep = _trim_bounds(pooled)
         trimmed.append((_log_days(before, keep), _log_days(after, keep)))
-    hist = _log_days(history or {}, _trim_bounds(np.log1p([v for vs in (history or {}).values() for v in vs])))
+    hist = _log_days(
+        history or {}, _trim_bounds(np.log1p([v for vs in (history or {}).values() for v in vs]))
+    )
     est = measure(
         "mean",
         *trimmed[0],
