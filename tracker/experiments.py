@@ -10,13 +10,14 @@ measurement is kept; the newest valid one is the experiment's result.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields
 from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
+from tracker import plans
 from tracker.config import Settings
 from tracker.errors import UserError
 from tracker.ingest import sync_streams
@@ -63,6 +64,13 @@ class ExperimentInput:
     min_effect: float = 0.05
     baseline_start: date | None = None
     baseline_end: date | None = None
+    control_streams: list[str] = field(default_factory=list)  # several: a synthetic control
+
+    def controls(self) -> list[str]:
+        """The control streams: `control_streams`, else `control_stream` alone."""
+        if self.control_streams:
+            return list(self.control_streams)
+        return [self.control_stream] if self.control_stream else []
 
 
 def parse_day(value: str | None, name: str, problems: list[tuple[str, str]]) -> date | None:
@@ -94,11 +102,13 @@ def validate(data: ExperimentInput, *, model: Model, streams: set[str]) -> list[
     for name in data.streams:
         if name not in streams:
             problems.append(("streams", f"unknown stream {name!r}"))
-    if data.control_stream is not None:
-        if data.control_stream not in streams:
-            problems.append(("control_stream", f"unknown stream {data.control_stream!r}"))
-        elif data.control_stream in data.streams:
+    for control in data.controls():
+        if control not in streams:
+            problems.append(("control_stream", f"unknown stream {control!r}"))
+        elif control in data.streams:
             problems.append(("control_stream", "must not be one of the experiment's streams"))
+    if len(set(data.controls())) != len(data.controls()):
+        problems.append(("control_stream", "a control stream is named twice"))
     if data.start is None:
         problems.append(("start", "required"))
     if data.end is None:
@@ -173,11 +183,20 @@ class Registry:
             session.add(exp)
             session.flush()
             self._link(session, exp, data.streams)
+            plans.set_controls(session, exp, data.controls())
             warnings = self._overlaps(session, exp, data.streams)
-            return self.record(session, exp), warnings
+            detectable, power_warnings = power_check(session, self.settings, exp, self.today())
+            exp.mde = detectable
+            return self.record(session, exp), warnings + power_warnings
 
-    def edit(self, exp_id: int, changes: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
-        """Change some fields (same validation); a changed window or stream set voids old results."""
+    def edit(
+        self, exp_id: int, changes: dict[str, Any], *, amend: bool = False, reason: str | None = None
+    ) -> tuple[dict[str, Any], list[str]]:
+        """Change some fields (same validation); a changed window or stream set voids old results.
+
+        Once the experiment has started its plan (tracker/plans.py) is locked: a change
+        of it is refused unless `amend` with a `reason`, and then recorded.
+        """
         now = utcnow()
         with self.store.write() as session:
             exp = self._get(session, exp_id)
@@ -186,12 +205,30 @@ class Registry:
                     f"experiment {exp_id} is {status_of(exp, self.today())}: it can no longer be edited"
                 )
             data = self._input_of(session, exp)
+            plan_before = plans.plan_of(asdict(data))
+            if "control_stream" in changes and "control_streams" not in changes:
+                changes = {**changes, "control_streams": [changes["control_stream"]]}
             for key, value in changes.items():
                 if value is not None:
                     setattr(data, key, value)
             problems = validate(data, model=self.model, streams=known_streams(session))
             if problems:
                 raise ValidationError(problems)
+            plan_after = plans.plan_of(asdict(data))
+            started = self.today() >= exp.start
+            if started and plan_after != plan_before:
+                changed = [k for k in plans.PLAN_FIELDS if plan_before[k] != plan_after[k]]
+                shown = ", ".join(dict.fromkeys(k.replace("_", "-") for k in changed))
+                if not amend:
+                    raise UserError(
+                        f"experiment {exp_id} started on {exp.start}: its plan ({shown}) is locked; "
+                        "to change it anyway use --amend --reason TEXT (its results will then be post hoc)"
+                    )
+                if not (reason or "").strip():
+                    raise ValidationError(
+                        [("reason", "say why the plan changes (an amendment needs a reason)")]
+                    )
+                plans.add_amendment(session, exp, plan_before, plan_after, (reason or "").strip(), now)
             before = (
                 exp.start,
                 exp.end,
@@ -200,11 +237,13 @@ class Registry:
                 exp.metric,
                 exp.control_stream_id,
                 sorted(self._stream_names(session, exp)),
+                plans.control_names(session, exp),
             )
             self._apply(session, exp, data)
             exp.updated_at = now
             session.execute(delete(ExperimentStream).where(ExperimentStream.experiment_id == exp.id))
             self._link(session, exp, data.streams)
+            plans.set_controls(session, exp, data.controls())
             after = (
                 exp.start,
                 exp.end,
@@ -213,6 +252,7 @@ class Registry:
                 exp.metric,
                 exp.control_stream_id,
                 sorted(data.streams),
+                data.controls(),
             )
             if before != after:
                 session.execute(
@@ -306,6 +346,7 @@ class Registry:
 
     def _input_of(self, session: Session, exp: Experiment) -> ExperimentInput:
         control = session.get(Stream, exp.control_stream_id) if exp.control_stream_id else None
+        controls = plans.control_names(session, exp)
         return ExperimentInput(
             title=exp.title,
             hypothesis=exp.hypothesis,
@@ -321,6 +362,7 @@ class Registry:
             min_effect=exp.min_effect,
             baseline_start=exp.baseline_start,
             baseline_end=exp.baseline_end,
+            control_streams=controls,
         )
 
     def _overlaps(self, session: Session, exp: Experiment, names: Sequence[str]) -> list[str]:
@@ -362,7 +404,13 @@ class Registry:
             cancelled_at=iso_z(exp.cancelled_at) if exp.cancelled_at else None,
             created_at=iso_z(exp.created_at),
             updated_at=iso_z(exp.updated_at),
+            mde=exp.mde,
         )
+        record["amendments"] = plans.amendments(session, exp.id)
+        record["original_plan"] = (
+            record["amendments"][0]["before"] if record["amendments"] else plans.plan_of(record)
+        )
+        record["post_hoc"] = bool(record["amendments"])
         results = session.scalars(
             select(ExperimentResult)
             .where(ExperimentResult.experiment_id == exp.id, ExperimentResult.valid.is_(True))
@@ -440,3 +488,12 @@ def _kept(values: dict[date, DayValue], excluded: set[date]) -> list[DayValue]:
 
 def _days(first: date, last: date) -> set[date]:
     return {first + timedelta(days=i) for i in range((last - first).days + 1)}
+
+
+def power_check(
+    session: Session, settings: Settings, exp: Experiment, today: date
+) -> tuple[float | None, list[str]]:
+    """The planned window's smallest detectable effect, and warnings about it (tracker/power.py)."""
+    from tracker import power
+
+    return power.for_experiment(session, settings, exp, today)
