@@ -240,10 +240,7 @@ def for_experiment(
     control = stream_noise(session, settings, exp.metric, controls, first, last, now) if controls else None
     relative = exp.metric in RELATIVE_METRICS
     if own is None or (controls and control is None):
-        return None, [
-            f"not enough data on the streams from {first} to {last} (7 days needed) to estimate "
-            "the smallest effect this window can detect"
-        ]
+        return None, []  # no data yet: nothing to predict from (mde null)
     n_b, n_t = (base_last - base_first).days + 1, (exp.end - exp.start).days + 1
     found = mde(own, n_b, n_t, control, relative=relative, decrease=exp.expect == "decrease")
     if found is None:
