@@ -92,6 +92,9 @@ LEVEL = 0.95
 # that spans several days widens the interval.
 HAC_MAX_LAG = 6
 MIN_DISPERSION = 1.0
+# Leverage correction of the sandwich of mean metrics: HC2 (unbiased under constant
+# variance; tests/test_stats.py measures its false verdicts and power against HC3).
+MEAN_SANDWICH: Literal["HC2", "HC3"] = "HC2"
 # A baseline slope whose 99 % interval excludes 0 is "clearly non-zero" (see Trends).
 TREND_LEVEL = 0.99
 TREND_MIN_DAYS = 14
@@ -649,7 +652,8 @@ def _hc3_cov(Xw: Array, resid: Array, gram_inv: Array, target: int, data: _Data)
     # A day with leverage 1 is fitted exactly (residual 0) and adds nothing.
     room = 1.0 - leverage
     free = room > 1e-8
-    adjusted = np.where(free, resid / np.where(free, room, 1.0), 0.0)
+    divisor = np.where(free, room, 1.0) ** (0.5 if MEAN_SANDWICH == "HC2" else 1.0)
+    adjusted = np.where(free, resid / divisor, 0.0)
     score = Xw * adjusted[:, None]
     cov = gram_inv @ (score.T @ score) @ gram_inv
     psi = (gram_inv @ Xw.T)[target] * resid
