@@ -142,7 +142,7 @@ def mde(
     """Smallest effect (a magnitude) detected with `target` power; None beyond any plausible one."""
     sign = -1.0 if decrease else 1.0
     log_scale = experiment.kind == "count" or relative
-    high = 0.999 if (decrease and log_scale) else (20.0 if log_scale else 10.0)
+    high = 0.95 if (decrease and log_scale) else (20.0 if log_scale else 10.0)
     if power(sign * high, experiment, n_b, n_t, control, relative=relative) < target:
         return None
     low = 0.0
