@@ -84,7 +84,7 @@ def test_a_trend_is_not_an_effect_400() -> None:
 
 def test_the_refusal_says_why_and_recommends_a_control() -> None:
     rng = np.random.default_rng(3)
-    y, start = world(rng, 1, trend=0.02, effect=0.0, history=TREND_HISTORY_DAYS)
+    y, _ = world(rng, 1, trend=0.02, effect=0.0, history=TREND_HISTORY_DAYS)
     days = [Day(D0 + datetime.timedelta(days=k), float(v)) for k, v in enumerate(y[0])]
     h = TREND_HISTORY_DAYS
     e = measure("count", days[h : h + DAYS], days[h + DAYS :], history=days[:h])

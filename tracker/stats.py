@@ -361,11 +361,8 @@ def measure(
     estimate = dataclasses.replace(estimate, trend_per_day=per_day)
     if not trend.clear or estimate.ci_abs_low is None:
         return estimate
-    size = f"{abs(per_day) * 100:.1f} %" if kind == "count" else f"{abs(per_day):.4f}"
-    note = (
-        f"the baseline {'rises' if per_day > 0 else 'falls'} by {size} a day: a before/after "
-        "comparison cannot tell that trend from an effect, so no interval is given; "
-        "add a --control-stream that shares the trend"
+    note = _trend_note(
+        f"{abs(per_day) * 100:.1f} %" if kind == "count" else f"{abs(per_day):.4f}", per_day > 0
     )
     return dataclasses.replace(
         estimate,
@@ -376,6 +373,14 @@ def measure(
         se=None,
         se_abs=None,
         note=note,
+    )
+
+
+def _trend_note(size: str, rising: bool) -> str:
+    return (
+        f"the baseline {'rises' if rising else 'falls'} by {size} a day: a before/after "
+        "comparison cannot tell that trend from an effect, so no interval is given; "
+        "add a --control-stream that shares the trend"
     )
 
 
@@ -719,6 +724,9 @@ def measure_engagement(
     )
     if not trimmed[0][0] and not trimmed[0][1]:
         est = dataclasses.replace(est, empty=True, note="no posts in either window")
+    elif est.trend_per_day is not None and est.note and est.note.startswith("the baseline "):
+        relative = math.expm1(est.trend_per_day)
+        est = dataclasses.replace(est, note=_trend_note(f"{abs(relative) * 100:.1f} %", relative > 0))
 
     def typical(v: float | None) -> float | None:
         return None if v is None else math.expm1(v)
