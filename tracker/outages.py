@@ -6,11 +6,10 @@ a lift (five empty days of a 20-a-day stream shift it by a fifth). Collection ru
 record what they covered (tracker/coverage.py); this catches what they cannot.
 
 For each stream, the daily counts of the measured days are fitted with a
-negative binomial: mean = the mean of the days outside runs of zeros (a run of at
-least two empty days, or a single one when zeros are otherwise absent, does not
-count towards the rate it is judged by), and the dispersion from the variance of
-those days (at least Poisson). A run of L consecutive zero days has probability
-P(0)^L under that fit; runs with a probability below OUTAGE_P (0.001) are
+negative binomial (mean and variance of the days, at least Poisson), and again
+without the runs that fit flags, so an outage does not make itself plausible. A
+run of L consecutive zero days somewhere among the n days has a probability of
+about n * P(0)^L under that fit; runs for which it is below OUTAGE_P (0.001) are
 possible outages. They are flagged, never dropped on their own: a user confirms
 them with `experiment measure --exclude-days`.
 """
@@ -48,17 +47,24 @@ def zero_runs(counts: Mapping[date, float]) -> list[list[date]]:
 
 
 def possible_outages(counts: Mapping[date, float], p: float = OUTAGE_P) -> list[date]:
-    """Days in runs of zeros that are implausible (probability < p) for this stream."""
+    """Days in runs of zeros that are implausible (probability < p) for this stream.
+
+    The rate is fitted on every day first; when runs are flagged it is fitted again
+    without them (an outage must not make itself plausible) and the runs judged again.
+    """
     runs = zero_runs(counts)
-    in_runs = {d for run in runs if len(run) >= 2 for d in run}
-    rest = [float(v) for d, v in counts.items() if d not in in_runs]
-    if len(rest) < 7:
-        return []
-    mean = sum(rest) / len(rest)
-    variance = sum((v - mean) ** 2 for v in rest) / max(1, len(rest) - 1)
-    p0 = zero_probability(mean, variance)
-    flagged: list[date] = []
-    for run in runs:
-        if len(run) * math.log(max(p0, 1e-300)) < math.log(p):
-            flagged += run
+    flagged: set[date] = set()
+    for _ in range(2):
+        rest = [float(v) for d, v in counts.items() if d not in flagged]
+        if len(rest) < 7:
+            return []
+        mean = sum(rest) / len(rest)
+        variance = sum((v - mean) ** 2 for v in rest) / max(1, len(rest) - 1)
+        floor = math.log(max(zero_probability(mean, variance), 1e-300))
+        # a run this long anywhere among the days: about len(counts) * P(0)^L
+        scan = math.log(len(counts))
+        found = {d for run in runs if scan + len(run) * floor < math.log(p) for d in run}
+        if found == flagged:
+            break
+        flagged = found
     return sorted(flagged)
