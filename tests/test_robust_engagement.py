@@ -47,7 +47,10 @@ def _verdict(e: object) -> str:
 def flips(seed: int, n: int, viral: float = 100 * MEDIAN) -> dict[str, float]:
     rng = np.random.default_rng(seed)
     out = {"robust_flips": 0.0, "plain_flips": 0.0, "robust_without_interval": 0.0, "robust_false": 0.0}
-    plain_lifts, robust_lifts, plain_viral, robust_viral = [], [], [], []
+    plain_lifts: list[float | None] = []
+    robust_lifts: list[float | None] = []
+    plain_viral: list[float | None] = []
+    robust_viral: list[float | None] = []
     for _ in range(n):
         base = posts(rng, D0)
         treat = posts(rng, D0 + datetime.timedelta(days=DAYS))
@@ -66,11 +69,14 @@ def flips(seed: int, n: int, viral: float = 100 * MEDIAN) -> dict[str, float]:
         plain_lifts.append(p0.lift_rel)  # type: ignore[attr-defined]
         plain_viral.append(p1.lift_rel)  # type: ignore[attr-defined]
     figures = {k: v / n for k, v in out.items()}
+    def median(values: list[float | None]) -> float:
+        return float(np.median([v for v in values if v is not None]))
+
     figures.update(
-        plain_median_lift=float(np.median(plain_lifts)),
-        plain_median_lift_viral=float(np.median(plain_viral)),
-        robust_median_lift=float(np.median(robust_lifts)),
-        robust_median_lift_viral=float(np.median(robust_viral)),
+        plain_median_lift=median(plain_lifts),
+        plain_median_lift_viral=median(plain_viral),
+        robust_median_lift=median(robust_lifts),
+        robust_median_lift_viral=median(robust_viral),
     )
     return figures
 

@@ -32,17 +32,17 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import numpy as np
 from scipy import stats as _scipy_stats  # type: ignore[import-untyped]  # no stubs installed
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from tracker.config import Settings
 from tracker.stats import Day, _clean, _poisson_irls
-from tracker.store.models import Experiment, Stream
+from tracker.store.models import Experiment, MentionStream, Stream
 
 POWER = 0.80
 LEVEL = 0.95
@@ -289,7 +289,17 @@ def plan(
     relative = metric in RELATIVE_METRICS
     target = effect if effect is not None else (0.2 if relative else 0.05)
     now = utcnow()
-    first, last = today - timedelta(days=max(RECENT_DAYS, days)), today - timedelta(days=1)
+    # the streams' newest data: the days up to their latest mention (today is not over)
+    newest = session.scalar(
+        select(func.max(MentionStream.created_at)).where(
+            MentionStream.stream_id.in_([known[n] for n in streams])
+        )
+    )
+    last = today - timedelta(days=1)
+    if newest is not None:
+        newest = newest if newest.tzinfo else newest.replace(tzinfo=UTC)
+        last = min(last, newest.astimezone(settings.organisation.zone).date())
+    first = last - timedelta(days=max(RECENT_DAYS, days) - 1)
     own = stream_noise(session, settings, metric, [known[n] for n in streams], first, last, now)
     control = stream_noise(session, settings, metric, [known[n] for n in controls], first, last, now)
     if own is None or (controls and control is None):
