@@ -81,8 +81,9 @@ When the count model has no finite fit (a window, or for diff_in_diff a control
 window, with zero mentions in total) or IRLS does not converge, the lift and its
 absolute interval come from the weighted-least-squares model on the counts and the
 relative interval is ``None``. A weekday without a single mention in either
-window is fitted as exactly 0 rather than making the fit diverge. Weekday dummies confounded with the windows (say Mondays only before,
-Tuesdays only after) are left out, so such an estimate is not weekday-adjusted.
+window is fitted as exactly 0 rather than making the fit diverge. Weekday dummies
+confounded with the windows (say Mondays only before, Tuesdays only after) are left
+out, so such an estimate is not weekday-adjusted.
 
 The module is pure: no database, no configuration. It is imported only by the
 measuring commands, so numpy and scipy are imported at the top.
