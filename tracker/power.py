@@ -236,6 +236,10 @@ def for_experiment(
     base_first, base_last = baseline_window(exp)
     first, last = source_window(base_first, base_last, today)
     own = stream_noise(session, settings, exp.metric, stream_ids, first, last, now)
+    if own is None and last < today - timedelta(days=1):
+        # an old baseline without data: the streams' recent days say what they are like now
+        first, last = today - timedelta(days=RECENT_DAYS), today - timedelta(days=1)
+        own = stream_noise(session, settings, exp.metric, stream_ids, first, last, now)
     controls = plans.control_ids(session, exp)
     control = stream_noise(session, settings, exp.metric, controls, first, last, now) if controls else None
     relative = exp.metric in RELATIVE_METRICS
