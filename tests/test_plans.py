@@ -183,3 +183,21 @@ def test_a_running_experiment_has_an_interim_estimate(tmp_path: Path, config: Pa
     # +30 a day on about 20: it excludes 0, so the experiment may stop early
     assert result["verdict"] == "success" and result["stopped_early"] is True
     assert "interim" in run(cli, config, "experiment", "measure", "1").out
+
+
+def test_the_reason_for_a_missing_interval_and_post_hoc_reach_the_text() -> None:
+    from tracker.report import lift_text, result_line
+
+    result = {"id": 3, "metric": "engagement", "method": "pre_post", "verdict": "inconclusive",
+              "baseline": {"value": 51.93}, "treatment": {"value": 244.34}, "lift_rel": 3.705, "lift_abs": 192.4,
+              "ci_low": None, "ci_high": None, "ci_abs_low": None, "ci_abs_high": None, "excluded_days": [],
+              "note": "no residual degrees of freedom: no interval", "post_hoc": True, "interim": None,
+              "possible_outages": ["2026-07-01"], "weights": {"a": 0.7, "b": 0.3}, "largest_post_share": 0.97}  # fmt: skip
+    text = lift_text(result)  # the digest's and the web page's phrasing
+    assert "no interval: no residual degrees of freedom" in text and "post hoc" in text
+    line = result_line(result)
+    assert "possible outage: 2026-07-01" in line and "synthetic control a 0.70, b 0.30" in line
+    assert "97 % of the plain lift is owed to one post" in line
+    running = {**result, "post_hoc": False, "note": None, "interim": {"lift_rel": 0.2, "lift_abs": 4.0,
+               "ci_low": -0.1, "ci_high": 0.6, "ci_abs_low": -2.0, "ci_abs_high": 12.0, "method": "asymptotic_cs"}}  # fmt: skip
+    assert lift_text(running).startswith("interim lift +20.0 % (always-valid 95 % CI -10.0 % to +60.0 %)")

@@ -46,7 +46,7 @@ from tracker.store.models import Experiment, MentionStream, Stream
 
 POWER = 0.80
 LEVEL = 0.95
-INFLATION = {"count": 1.20, "mean": 1.10}
+INFLATION = {"count": 1.30, "mean": 1.10}
 WEEKDAY_TERMS = 7  # const + treatment + 6 weekdays (pre_post); diff_in_diff doubles the weekdays
 
 
