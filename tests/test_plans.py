@@ -201,3 +201,28 @@ def test_the_reason_for_a_missing_interval_and_post_hoc_reach_the_text() -> None
     running = {**result, "post_hoc": False, "note": None, "interim": {"lift_rel": 0.2, "lift_abs": 4.0,
                "ci_low": -0.1, "ci_high": 0.6, "ci_abs_low": -2.0, "ci_abs_high": 12.0, "method": "asymptotic_cs"}}  # fmt: skip
     assert lift_text(running).startswith("interim lift +20.0 % (always-valid 95 % CI -10.0 % to +60.0 %)")
+
+
+def test_engagement_is_robust_to_one_viral_post_end_to_end(tmp_path: Path, config: Path, cli: Any) -> None:
+    import random
+
+    rng = random.Random(5)
+    lines = []
+    for i in range(56):
+        day = date(2026, 6, 1) + timedelta(days=i)
+        for n in range(rng.randint(3, 5)):
+            likes = int(30 * rng.lognormvariate(0, 1))
+            if i == 40 and n == 0:
+                likes = 20000  # one viral post in the experiment window
+            lines.append({"platform": "rss", "external_id": f"own-{day}-{n}", "text": "our post", "kind": "own",
+                          "likes": likes, "created_at": f"{day}T10:{n:02d}:00+02:00", "stream": "brand"})  # fmt: skip
+    path = tmp_path / "own.jsonl"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    assert run(cli, config, "mentions", "import", path).code == 0
+    add(cli, config, metric="engagement")
+    result = json.loads(run(cli, config, "experiment", "measure", "1", "--json").out)[0]
+    assert result["ci_low"] is not None and result["ci_high"] is not None
+    assert result["ci_low"] < 0 < result["ci_high"] and result["verdict"] in ("inconclusive", "no_effect")
+    assert result["largest_post_share"] is not None and result["largest_post_share"] > 0.9
+    assert result["note"] is None
+    assert "owed to one post" in run(cli, config, "experiment", "measure", "1").out
