@@ -682,7 +682,8 @@ def _tidy(value: float, scale: float) -> float:
 
 
 def _hc3_cov(Xw: Array, resid: Array, gram_inv: Array, target: int, data: _Data) -> tuple[Array, float]:
-    """HC3 sandwich covariance, inflated for serial correlation; and the inflation factor."""
+    """HC2 (or HC3, ``MEAN_SANDWICH``) sandwich covariance, inflated for serial correlation;
+    and the inflation factor."""
     leverage = np.einsum("ij,jk,ik->i", Xw, gram_inv, Xw)
     # A day with leverage 1 is fitted exactly (residual 0) and adds nothing.
     room = 1.0 - leverage
