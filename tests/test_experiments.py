@@ -144,8 +144,11 @@ def test_measure_finds_a_real_effect_and_keeps_the_history(tmp_path: Path, confi
     assert shown["verdict"] == "success" and len(shown["results"]) == 2
     text = cli("--config", config, "experiment", "show", "1").out
     assert "success" in text and "95 % CI" in text
-    edited = cli("--config", config, "experiment", "edit", "1", "--end", "2026-07-19")
-    assert edited.code == 0
+    refused = cli("--config", config, "experiment", "edit", "1", "--end", "2026-07-19")
+    assert refused.code == 2 and "--amend --reason" in refused.err, "the plan holds once it started"
+    edited = cli("--config", config, "experiment", "edit", "1", "--end", "2026-07-19", "--amend",
+                 "--reason", "the campaign was cut short")  # fmt: skip
+    assert edited.code == 0, edited.err
     assert json.loads(cli("--config", config, "experiment", "show", "1", "--json").out)["result"] is None, \
         "a changed window voids old results until measured again"
 

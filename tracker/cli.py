@@ -392,9 +392,11 @@ StreamsOpt = Annotated[
     list[str] | None, typer.Option("--stream", help="A stream the practice is tried on (repeatable).")
 ]
 ControlOpt = Annotated[
-    str | None,
+    list[str] | None,
     typer.Option(
-        "--control-stream", help="A comparable stream left alone: measures by difference-in-differences."
+        "--control-stream",
+        help="A comparable stream left alone: measures by difference-in-differences "
+        "(repeatable: several make a synthetic control weighted on the baseline).",
     ),
 ]
 StartOpt = Annotated[str | None, typer.Option("--start", help="First day of the trial (YYYY-MM-DD).")]
@@ -453,6 +455,10 @@ def _experiment_fields(options: dict[str, Any]) -> dict[str, Any]:
             fields[option] = parse_day(value, option, problems)
         elif option == "stream":
             fields["streams"] = list(value)
+        elif option == "control_stream":
+            if not value:
+                continue
+            fields["control_stream"], fields["control_streams"] = value[0], list(value)
         else:
             fields[option] = value
     if problems:
@@ -501,7 +507,7 @@ def experiment_add(
     for warning in warnings:
         typer.echo(f"warning: {warning}", err=True)
     if as_json:
-        print_json(record)
+        print_json({**record, "warnings": warnings})
     else:
         typer.echo(str(record["id"]))
 
@@ -523,14 +529,24 @@ def experiment_edit(
     min_effect: MinEffectOpt = None,
     baseline_start: BaseStartOpt = None,
     baseline_end: BaseEndOpt = None,
+    amend: Annotated[
+        bool, typer.Option("--amend", help="Change the plan of a started experiment (needs --reason).")
+    ] = False,
+    reason: Annotated[str | None, typer.Option("--reason", help="Why the plan is amended.")] = None,
     config: ConfigOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Change an experiment (same checks as add); a changed window or streams voids its results."""
+    """Change an experiment (same checks as add); a changed window or streams voids its results.
+
+    Once it has started, its plan (window, baseline, metric, streams, controls, expect)
+    changes only with --amend --reason TEXT; its later results are then post hoc.
+    """
     values = _experiment_fields(locals())
+    if reason is not None and not amend:
+        fail("--reason goes with --amend")
     registry, store = _registry(config)
     try:
-        record, warnings = registry.edit(experiment_id, values)
+        record, warnings = registry.edit(experiment_id, values, amend=amend, reason=reason)
     finally:
         store.close()
     for warning in warnings:
@@ -609,6 +625,13 @@ def experiment_measure(
     all_: Annotated[
         bool, typer.Option("--all", help="Measure every experiment that is not cancelled.")
     ] = False,
+    exclude_days: Annotated[
+        str | None,
+        typer.Option(
+            "--exclude-days",
+            help="Confirm days as not covered (e.g. possible outages): 2026-07-01,2026-07-03..2026-07-05.",
+        ),
+    ] = None,
     config: ConfigOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -617,9 +640,15 @@ def experiment_measure(
 
     if (experiment_id is None) == (not all_):
         fail("give an experiment ID or --all (not both)")
+    if exclude_days is not None and experiment_id is None:
+        fail("--exclude-days needs an experiment ID")
     settings = settings_for(config)
     store = store_for(settings)
     try:
+        if exclude_days is not None:
+            from tracker.exclusions import exclude
+
+            exclude(store, settings, experiment_id, exclude_days)  # type: ignore[arg-type]
         results = measure(store, settings, None if all_ else [experiment_id])  # type: ignore[list-item]
     finally:
         store.close()
@@ -630,6 +659,28 @@ def experiment_measure(
 
     for result in results:
         typer.echo(result_line(result))
+
+
+@experiment_app.command("plan")
+def experiment_plan(
+    metric: Annotated[str, typer.Option("--metric", help="The metric the experiment would judge.")],
+    stream: Annotated[list[str], typer.Option("--stream", help="A stream it would run on (repeatable).")],
+    control_stream: ControlOpt = None,
+    days: Annotated[int, typer.Option("--days", help="Planned window length in days.")] = 28,
+    effect: Annotated[
+        float | None,
+        typer.Option(
+            "--effect", help="Target effect (default 0.2 relative, 0.05 for score and share metrics)."
+        ),
+    ] = None,
+    expect: ExpectOpt = None,
+    config: ConfigOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """How small an effect a window can detect on these streams, and the window a target effect needs."""
+    from tracker.cli_plan import plan_command
+
+    plan_command(settings_for(config), metric, stream, control_stream or [], days, effect, expect, as_json)
 
 
 @experiment_app.command("note")

@@ -10,19 +10,19 @@ measurement is kept; the newest valid one is the experiment's result.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields
 from datetime import date, datetime, timedelta
-from typing import Any, Literal
+from typing import Any
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
+from tracker import plans
 from tracker.config import Settings
-from tracker.coverage import uncovered_days
 from tracker.errors import UserError
 from tracker.ingest import sync_streams
 from tracker.maturity import Model
-from tracker.metrics import COUNT_METRICS, METRICS, RELATIVE_METRICS, DayValue, daily
+from tracker.metrics import METRICS, DayValue
 from tracker.store.db import Store
 from tracker.store.models import (
     Experiment,
@@ -64,6 +64,13 @@ class ExperimentInput:
     min_effect: float = 0.05
     baseline_start: date | None = None
     baseline_end: date | None = None
+    control_streams: list[str] = field(default_factory=list)  # several: a synthetic control
+
+    def controls(self) -> list[str]:
+        """The control streams: `control_streams`, else `control_stream` alone."""
+        if self.control_streams:
+            return list(self.control_streams)
+        return [self.control_stream] if self.control_stream else []
 
 
 def parse_day(value: str | None, name: str, problems: list[tuple[str, str]]) -> date | None:
@@ -95,11 +102,13 @@ def validate(data: ExperimentInput, *, model: Model, streams: set[str]) -> list[
     for name in data.streams:
         if name not in streams:
             problems.append(("streams", f"unknown stream {name!r}"))
-    if data.control_stream is not None:
-        if data.control_stream not in streams:
-            problems.append(("control_stream", f"unknown stream {data.control_stream!r}"))
-        elif data.control_stream in data.streams:
+    for control in data.controls():
+        if control not in streams:
+            problems.append(("control_stream", f"unknown stream {control!r}"))
+        elif control in data.streams:
             problems.append(("control_stream", "must not be one of the experiment's streams"))
+    if len(set(data.controls())) != len(data.controls()):
+        problems.append(("control_stream", "a control stream is named twice"))
     if data.start is None:
         problems.append(("start", "required"))
     if data.end is None:
@@ -174,11 +183,20 @@ class Registry:
             session.add(exp)
             session.flush()
             self._link(session, exp, data.streams)
+            plans.set_controls(session, exp, data.controls())
             warnings = self._overlaps(session, exp, data.streams)
-            return self.record(session, exp), warnings
+            detectable, power_warnings = power_check(session, self.settings, exp, self.today())
+            exp.mde = detectable
+            return self.record(session, exp), warnings + power_warnings
 
-    def edit(self, exp_id: int, changes: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
-        """Change some fields (same validation); a changed window or stream set voids old results."""
+    def edit(
+        self, exp_id: int, changes: dict[str, Any], *, amend: bool = False, reason: str | None = None
+    ) -> tuple[dict[str, Any], list[str]]:
+        """Change some fields (same validation); a changed window or stream set voids old results.
+
+        Once the experiment has started its plan (tracker/plans.py) is locked: a change
+        of it is refused unless `amend` with a `reason`, and then recorded.
+        """
         now = utcnow()
         with self.store.write() as session:
             exp = self._get(session, exp_id)
@@ -187,12 +205,30 @@ class Registry:
                     f"experiment {exp_id} is {status_of(exp, self.today())}: it can no longer be edited"
                 )
             data = self._input_of(session, exp)
+            plan_before = plans.plan_of(asdict(data))
+            if "control_stream" in changes and "control_streams" not in changes:
+                changes = {**changes, "control_streams": [changes["control_stream"]]}
             for key, value in changes.items():
                 if value is not None:
                     setattr(data, key, value)
             problems = validate(data, model=self.model, streams=known_streams(session))
             if problems:
                 raise ValidationError(problems)
+            plan_after = plans.plan_of(asdict(data))
+            started = self.today() >= exp.start
+            if started and plan_after != plan_before:
+                changed = [k for k in plans.PLAN_FIELDS if plan_before[k] != plan_after[k]]
+                shown = ", ".join(dict.fromkeys(k.replace("_", "-") for k in changed))
+                if not amend:
+                    raise UserError(
+                        f"experiment {exp_id} started on {exp.start}: its plan ({shown}) is locked; "
+                        "to change it anyway use --amend --reason TEXT (its results will then be post hoc)"
+                    )
+                if not (reason or "").strip():
+                    raise ValidationError(
+                        [("reason", "say why the plan changes (an amendment needs a reason)")]
+                    )
+                plans.add_amendment(session, exp, plan_before, plan_after, (reason or "").strip(), now)
             before = (
                 exp.start,
                 exp.end,
@@ -201,11 +237,13 @@ class Registry:
                 exp.metric,
                 exp.control_stream_id,
                 sorted(self._stream_names(session, exp)),
+                plans.control_names(session, exp),
             )
             self._apply(session, exp, data)
             exp.updated_at = now
             session.execute(delete(ExperimentStream).where(ExperimentStream.experiment_id == exp.id))
             self._link(session, exp, data.streams)
+            plans.set_controls(session, exp, data.controls())
             after = (
                 exp.start,
                 exp.end,
@@ -214,6 +252,7 @@ class Registry:
                 exp.metric,
                 exp.control_stream_id,
                 sorted(data.streams),
+                data.controls(),
             )
             if before != after:
                 session.execute(
@@ -307,6 +346,7 @@ class Registry:
 
     def _input_of(self, session: Session, exp: Experiment) -> ExperimentInput:
         control = session.get(Stream, exp.control_stream_id) if exp.control_stream_id else None
+        controls = plans.control_names(session, exp)
         return ExperimentInput(
             title=exp.title,
             hypothesis=exp.hypothesis,
@@ -322,6 +362,7 @@ class Registry:
             min_effect=exp.min_effect,
             baseline_start=exp.baseline_start,
             baseline_end=exp.baseline_end,
+            control_streams=controls,
         )
 
     def _overlaps(self, session: Session, exp: Experiment, names: Sequence[str]) -> list[str]:
@@ -363,7 +404,13 @@ class Registry:
             cancelled_at=iso_z(exp.cancelled_at) if exp.cancelled_at else None,
             created_at=iso_z(exp.created_at),
             updated_at=iso_z(exp.updated_at),
+            mde=exp.mde,
         )
+        record["amendments"] = plans.amendments(session, exp.id)
+        record["original_plan"] = (
+            record["amendments"][0]["before"] if record["amendments"] else plans.plan_of(record)
+        )
+        record["post_hoc"] = bool(record["amendments"])
         results = session.scalars(
             select(ExperimentResult)
             .where(ExperimentResult.experiment_id == exp.id, ExperimentResult.valid.is_(True))
@@ -412,6 +459,7 @@ def measure(
                     lift_rel=result["lift_rel"],
                     valid=True,
                     payload=result,
+                    post_hoc=bool(result.get("post_hoc")),
                 )
             )
     return results
@@ -429,69 +477,9 @@ def measure_open(store: Store, settings: Settings, *, now: datetime | None = Non
 
 
 def _measure_one(session: Session, settings: Settings, exp: Experiment, now: datetime) -> dict[str, Any]:
-    from tracker import stats
+    from tracker import measuring
 
-    zone = settings.organisation.zone
-    today = now.astimezone(zone).date()
-    stream_ids = list(
-        session.scalars(select(ExperimentStream.stream_id).where(ExperimentStream.experiment_id == exp.id))
-    )
-    competitors = list(session.scalars(select(Stream.id).where(Stream.role == "competitor")))
-    base_first, base_last = baseline_window(exp)
-    # Only complete days count: today (and the future) is not over yet.
-    treat_last = min(exp.end, today - timedelta(days=1))
-    watched = stream_ids + ([exp.control_stream_id] if exp.control_stream_id else [])
-    if exp.metric == "share_of_voice":
-        watched += [c for c in competitors if c not in stream_ids]
-    excluded = set(uncovered_days(session, watched, base_first, max(treat_last, base_last), zone))
-
-    def series(ids: list[int], first: date, last: date) -> list[stats.Day]:
-        if last < first:
-            return []
-        values = daily(
-            session,
-            exp.metric,
-            ids,
-            first,
-            last,
-            zone,
-            competitor_ids=competitors,
-            engagement_age=settings.experiments.engagement_age,
-            now=now,
-        )
-        return [stats.Day(v.day, v.value, v.weight) for v in _kept(values, excluded)]
-
-    baseline = series(stream_ids, base_first, base_last)
-    treatment = series(stream_ids, exp.start, treat_last)
-    control = None
-    if exp.control_stream_id:
-        control = (
-            series([exp.control_stream_id], base_first, base_last),
-            series([exp.control_stream_id], exp.start, treat_last),
-        )
-    kind: Literal["count", "mean"] = "count" if exp.metric in COUNT_METRICS else "mean"
-    estimate = (
-        stats.measure(kind, baseline, treatment, control, seed=exp.id) if baseline and treatment else None
-    )
-    verdict = stats.verdict(
-        estimate,
-        ended=today > exp.end,
-        expect=exp.expect,  # type: ignore[arg-type]
-        min_effect=exp.min_effect,
-        relative=exp.metric in RELATIVE_METRICS,
-        min_days=MIN_DAYS,
-    )
-    return _result(
-        exp,
-        estimate,
-        verdict,
-        (base_first, base_last),
-        (exp.start, exp.end),
-        baseline,
-        treatment,
-        sorted(excluded & _days(base_first, exp.end)),
-        now,
-    )
+    return measuring.measure_one(session, settings, exp, now)
 
 
 def _kept(values: dict[date, DayValue], excluded: set[date]) -> list[DayValue]:
@@ -502,47 +490,10 @@ def _days(first: date, last: date) -> set[date]:
     return {first + timedelta(days=i) for i in range((last - first).days + 1)}
 
 
-def _result(
-    exp: Experiment,
-    estimate: Any,
-    verdict: str,
-    base: tuple[date, date],
-    treat: tuple[date, date],
-    baseline: list[Any],
-    treatment: list[Any],
-    excluded: list[date],
-    now: datetime,
-) -> dict[str, Any]:
-    def window(bounds: tuple[date, date], days: list[Any], value: float | None) -> dict[str, Any]:
-        return {
-            "start": bounds[0].isoformat(),
-            "end": bounds[1].isoformat(),
-            "days": len(days),
-            "value": value,
-        }
+def power_check(
+    session: Session, settings: Settings, exp: Experiment, today: date
+) -> tuple[float | None, list[str]]:
+    """The planned window's smallest detectable effect, and warnings about it (tracker/power.py)."""
+    from tracker import power
 
-    e = estimate
-    return {
-        "id": exp.id,
-        "title": exp.title,
-        "metric": exp.metric,
-        "practice": exp.practice,
-        "method": "diff_in_diff" if exp.control_stream_id else "pre_post",
-        "expect": exp.expect,
-        "min_effect": exp.min_effect,
-        "baseline": window(base, baseline, e.baseline_value if e else None),
-        "treatment": window(treat, treatment, e.treatment_value if e else None),
-        "lift_abs": e.lift_abs if e else None,
-        "lift_rel": e.lift_rel if e else None,
-        "ci_low": e.ci_low if e else None,
-        "ci_high": e.ci_high if e else None,
-        "ci_abs_low": e.ci_abs_low if e else None,
-        "ci_abs_high": e.ci_abs_high if e else None,
-        "verdict": verdict,
-        "excluded_days": [d.isoformat() for d in excluded],
-        "measured_at": iso_z(now),
-        "series": {
-            "baseline": [[d.day.isoformat(), d.value] for d in baseline],
-            "treatment": [[d.day.isoformat(), d.value] for d in treatment],
-        },
-    }
+    return power.for_experiment(session, settings, exp, today)

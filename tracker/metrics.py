@@ -204,6 +204,20 @@ def _engagement(
     now: datetime,
 ) -> dict[date, DayValue]:
     """Own posts only; each post's engagement as it stood `age` after posting."""
+    sums = engagement_posts(session, stream_ids, first, last, zone, age, now)
+    return {d: DayValue(d, sum(v) / len(v), float(len(v))) for d, v in sums.items()}
+
+
+def engagement_posts(
+    session: Session,
+    stream_ids: Sequence[int],
+    first: date,
+    last: date,
+    zone: ZoneInfo,
+    age: timedelta,
+    now: datetime,
+) -> dict[date, list[float]]:
+    """Per day, the engagement of each own post (as `engagement` reads them), for robust estimates."""
     lo, hi = day_start(first, zone), min(day_start(last + timedelta(days=1), zone), now - age)
     if hi <= lo:
         return {}
@@ -221,7 +235,7 @@ def _engagement(
         value = at_age.get(post.id, post.engagement)
         d = post.created_at.astimezone(zone).date()
         sums.setdefault(d, []).append(float(value))
-    return {d: DayValue(d, sum(v) / len(v), float(len(v))) for d, v in sums.items()}
+    return sums
 
 
 def _engagement_at_age(session: Session, marks: list[tuple[int, datetime]]) -> dict[int, int]:

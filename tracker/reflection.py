@@ -119,13 +119,16 @@ def load_record(session: Session) -> _Record:
             ExperimentResult.measured_at,
             ExperimentResult.verdict,
             ExperimentResult.lift_rel,
+            ExperimentResult.post_hoc,
         )
         .where(ExperimentResult.valid.is_(True))
         .order_by(ExperimentResult.measured_at, ExperimentResult.id)
     )
-    for exp_id, measured, verdict, lift in results:
+    for exp_id, measured, verdict, lift, post_hoc in results:
         if exp_id in exps:
-            exps[exp_id].results.append((measured, verdict, lift))
+            # A success under an amended plan is reported, never evidence for adoption.
+            shown = "post_hoc_success" if post_hoc and verdict == "success" else verdict
+            exps[exp_id].results.append((measured, shown, lift))
     digests = list(
         session.scalars(
             select(DigestSend.sent_at).where(DigestSend.status == "sent", DigestSend.sent_at.is_not(None))

@@ -22,7 +22,29 @@ def number(value: float | None, metric: str) -> str:
 
 
 def lift_text(result: dict[str, Any]) -> str:
-    """The lift with its 95 % interval, on the scale the verdict is judged on."""
+    """The lift with its 95 % interval, on the scale the verdict is judged on; while the
+    experiment runs, the interim lift with its always-valid interval; why an interval is
+    missing; and whether the result is post hoc (measured under an amended plan)."""
+    interim = result.get("interim")
+    text = _interim_text(result, interim) if interim else _lift_text(result)
+    relative = result["metric"] in RELATIVE
+    low, high = ("ci_low", "ci_high") if relative else ("ci_abs_low", "ci_abs_high")
+    shown = interim if interim else result
+    if result.get("note") and (shown.get(low) is None or shown.get(high) is None):
+        text += f" (no interval: {result['note']})"
+    if result.get("post_hoc"):
+        text += "; post hoc: measured under an amended plan, not evidence for adoption"
+    return text
+
+
+def _interim_text(result: dict[str, Any], interim: dict[str, Any]) -> str:
+    """The running estimate with its confidence sequence (safe to look at every day)."""
+    base = _lift_text({**result, **{k: interim.get(k) for k in ("lift_rel", "lift_abs", "ci_low", "ci_high",
+                                                                "ci_abs_low", "ci_abs_high")}})  # fmt: skip
+    return "interim " + base.replace("95 % CI", "always-valid 95 % CI")
+
+
+def _lift_text(result: dict[str, Any]) -> str:
     metric = result["metric"]
     if metric in RELATIVE or metric == "engagement":
         if result["lift_rel"] is None:
@@ -52,6 +74,19 @@ def lift_text(result: dict[str, Any]) -> str:
 def result_line(result: dict[str, Any]) -> str:
     excluded = len(result["excluded_days"])
     note = f", {excluded} day(s) excluded (not covered)" if excluded else ""
+    outages = result.get("possible_outages") or []
+    if outages:
+        note += (
+            f"; possible outage: {', '.join(outages)} (no mentions, implausible for the stream; "
+            f"confirm with `tracker experiment measure {result['id']} --exclude-days ...`)"
+        )
+    if result.get("weights") and len(result["weights"]) > 1:
+        note += "; synthetic control " + ", ".join(f"{k} {v:.2f}" for k, v in result["weights"].items())
+    share = result.get("largest_post_share")
+    if share is not None and abs(share) >= 0.5:
+        note += f"; {share * 100:.0f} % of the plain lift is owed to one post"
+    if result.get("stopped_early"):
+        note += "; stopped early: the always-valid interval excludes 0"
     return (
         f"#{result['id']} {result['metric']} ({result['method']}): {result['verdict']}; "
         f"{number(result['baseline']['value'], result['metric'])} -> "
@@ -70,6 +105,12 @@ def experiment_text(record: dict[str, Any]) -> str:
         f"  window: {record['start']}..{record['end']}; baseline {record['baseline']['start']}.."
         f"{record['baseline']['end']}",
     ]
+    relative = record["metric"] in RELATIVE
+    if record.get("mde") is not None:
+        shown = percent(record["mde"]) if relative else f"{record['mde']:.3f}"
+        lines.append(f"  detectable effect (80 % power, planned window): {shown}")
+    for amendment in record.get("amendments") or []:
+        lines.append(f"  plan amended {amendment['at']}: {amendment['reason']} (later results are post hoc)")
     if record["owner"] or record["team"]:
         lines.append(f"  owner: {record['owner'] or '-'}; team: {record['team'] or '-'}")
     result = record.get("result")

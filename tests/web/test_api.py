@@ -63,10 +63,10 @@ async def test_experiment_lifecycle(client: httpx.AsyncClient) -> None:
         and record["min_effect"] == 0.1
     )
     assert record["baseline"] == {"start": "2026-06-01", "end": "2026-06-28"} and record["status"] == "ended"
-    assert record["warnings"] == []
+    assert [w for w in record["warnings"] if "overlaps" in w] == []  # (the power check may warn)
     exp_id = record["id"]
     overlapping = (await client.post("/api/v1/experiments", json=GOOD)).json()
-    assert overlapping["warnings"] and f"overlaps experiment {exp_id}" in overlapping["warnings"][0]
+    assert any(f"overlaps experiment {exp_id}" in w for w in overlapping["warnings"])
 
     assert (await client.get(f"/api/v1/experiments/{exp_id}")).json()["results"] == []
     result = (await client.post(f"/api/v1/experiments/{exp_id}/measure")).json()
@@ -164,7 +164,7 @@ async def test_openapi_describes_the_api(local_client: httpx.AsyncClient) -> Non
         "post" in paths["/api/v1/experiments"] and "201" in paths["/api/v1/experiments"]["post"]["responses"]
     )
     fields = spec["components"]["schemas"]["ExperimentIn"]["properties"]
-    assert set(GOOD) | {"control_stream", "expect", "owner", "team", "min_effect", "baseline_start",
+    assert set(GOOD) | {"control_stream", "control_streams", "expect", "owner", "team", "min_effect", "baseline_start",
                         "baseline_end"} == set(fields)  # fmt: skip
     assert not [p for p in paths if not p.startswith("/api/v1/")], "pages are not in the API description"
     assert (await client.get("/docs")).status_code == 404, "no Swagger UI: it needs inline script"

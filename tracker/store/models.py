@@ -185,6 +185,7 @@ class Experiment(Base):
     decision: Mapped[str | None] = mapped_column(String(10))  # adopt | reject | None
     created_at: Mapped[utc]
     updated_at: Mapped[utc]
+    mde: Mapped[float | None] = mapped_column(Float)  # smallest effect detectable with 80 % power
 
 
 class ExperimentStream(Base):
@@ -213,6 +214,47 @@ class ExperimentResult(Base):
     lift_rel: Mapped[float | None] = mapped_column(Float)
     valid: Mapped[bool] = mapped_column(default=True)  # false once the window or streams change
     payload: Mapped[dict[str, Any]]
+    post_hoc: Mapped[bool] = mapped_column(default=False, server_default=false())  # amended plan
+
+
+class ExperimentAmendment(Base):
+    """A change of a started experiment's plan: the plan before and after, and why."""
+
+    __tablename__ = "experiment_amendments"
+    __table_args__ = (Index("ix_experiment_amendments_exp", "experiment_id"),)
+
+    id: Mapped[intpk]
+    experiment_id: Mapped[int] = mapped_column(BigInt, ForeignKey("experiments.id", ondelete="CASCADE"))
+    created_at: Mapped[utc]
+    reason: Mapped[str] = mapped_column(Text)
+    before: Mapped[dict[str, Any]]
+    after: Mapped[dict[str, Any]]
+
+
+class ExperimentControl(Base):
+    """One control stream of an experiment (several make a synthetic control)."""
+
+    __tablename__ = "experiment_controls"
+
+    experiment_id: Mapped[int] = mapped_column(
+        BigInt, ForeignKey("experiments.id", ondelete="CASCADE"), primary_key=True
+    )
+    stream_id: Mapped[int] = mapped_column(
+        BigInt, ForeignKey("streams.id", ondelete="CASCADE"), primary_key=True
+    )
+    position: Mapped[int] = mapped_column(Integer)
+
+
+class ExperimentExcludedDay(Base):
+    """A day a user confirmed as not covered (a possible outage): left out of the measurement."""
+
+    __tablename__ = "experiment_excluded_days"
+
+    experiment_id: Mapped[int] = mapped_column(
+        BigInt, ForeignKey("experiments.id", ondelete="CASCADE"), primary_key=True
+    )
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    created_at: Mapped[utc]
 
 
 class ExperimentNote(Base):

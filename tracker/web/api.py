@@ -41,6 +41,10 @@ class ExperimentIn(BaseModel):
     )
     streams: list[str] = Field(default_factory=list, description="The streams the practice is tried on.")
     control_stream: str | None = Field(None, description="A comparable stream left alone (diff-in-diff).")
+    control_streams: list[str] = Field(
+        default_factory=list,
+        description="Several control streams: a synthetic control weighted on the baseline.",
+    )
     start: str | None = Field(None, description="First day (YYYY-MM-DD).", json_schema_extra=DAY)
     end: str | None = Field(None, description="Last day, inclusive.", json_schema_extra=DAY)
     expect: str | None = Field(None, description="increase (default) or decrease.")

@@ -33,7 +33,7 @@ def experiment_input(values: Mapping[str, Any]) -> tuple[ExperimentInput, list[t
             given[name] = parse_day(str(value), name, problems)
         elif name == "min_effect":
             given[name] = _number(value, problems)
-        elif name == "streams":
+        elif name in ("streams", "control_streams"):
             names = [value] if isinstance(value, str) else list(value)
             given[name] = [n.strip() for n in names if isinstance(n, str) and n.strip()]
         else:

@@ -1,0 +1,218 @@
+"""One experiment's measurement from the stored data (SPEC §6): the result record.
+
+The windows' daily values go through tracker/stats.py (counts and means), engagement
+through its robust per-post estimate, several control streams through a synthetic
+control (tracker/synthetic.py). Days the collection did not cover, and days a user
+confirmed as uncovered (`experiment measure --exclude-days`), are left out; runs of
+zero days implausible for a stream (tracker/outages.py) are listed as
+`possible_outages`. A running experiment gets an interim estimate with an
+always-valid interval (tracker/sequential.py) and may stop early only on it. A
+result under an amended plan is `post_hoc` (tracker/plans.py).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, Literal
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from tracker import plans, sequential, stats, synthetic
+from tracker.config import Settings
+from tracker.coverage import uncovered_days
+from tracker.metrics import COUNT_METRICS, RELATIVE_METRICS, daily, engagement_posts
+from tracker.outages import possible_outages
+from tracker.store.models import Experiment, ExperimentStream, MentionStream, Stream
+from tracker.timeutil import iso_z
+
+MIN_DAYS = 7
+# Days before the baseline used (with it) to test a pre_post baseline for a trend.
+TREND_HISTORY_DAYS = 56
+
+
+def measure_one(session: Session, settings: Settings, exp: Experiment, now: datetime) -> dict[str, Any]:
+    from tracker.experiments import baseline_window
+
+    zone = settings.organisation.zone
+    today = now.astimezone(zone).date()
+    stream_ids = list(
+        session.scalars(select(ExperimentStream.stream_id).where(ExperimentStream.experiment_id == exp.id))
+    )
+    control_ids = plans.control_ids(session, exp)
+    competitors = list(session.scalars(select(Stream.id).where(Stream.role == "competitor")))
+    base_first, base_last = baseline_window(exp)
+    # Only complete days count: today (and the future) is not over yet.
+    treat_last = min(exp.end, today - timedelta(days=1))
+    last = max(treat_last, base_last)
+    watched = stream_ids + control_ids
+    if exp.metric == "share_of_voice":
+        watched += [c for c in competitors if c not in stream_ids]
+    excluded = set(uncovered_days(session, watched, base_first, last, zone))
+    excluded |= plans.confirmed_days(session, exp.id)
+    outages = _outages(session, stream_ids + control_ids, base_first, last, zone, excluded)
+
+    def series(ids: list[int], first: date, end: date) -> list[stats.Day]:
+        if end < first:
+            return []
+        values = daily(
+            session,
+            exp.metric,
+            ids,
+            first,
+            end,
+            zone,
+            competitor_ids=competitors,
+            engagement_age=settings.experiments.engagement_age,
+            now=now,
+        )
+        return [stats.Day(d, v.value, v.weight) for d, v in sorted(values.items()) if d not in excluded]
+
+    def posts(ids: list[int], first: date, end: date) -> dict[date, list[float]]:
+        if end < first:
+            return {}
+        found = engagement_posts(session, ids, first, end, zone, settings.experiments.engagement_age, now)
+        return {d: v for d, v in found.items() if d not in excluded}
+
+    baseline = series(stream_ids, base_first, base_last)
+    treatment = series(stream_ids, exp.start, treat_last)
+    history_first = max(
+        base_first - timedelta(days=TREND_HISTORY_DAYS), _first_day(session, stream_ids, zone)
+    )
+    history = series(stream_ids, history_first, base_first - timedelta(days=1)) if not control_ids else []
+    weights: dict[str, float] | None = None
+    names: dict[int, str] = {i: n for i, n in session.execute(select(Stream.id, Stream.name))}
+    share: float | None = None
+    estimate: stats.Estimate | None = None
+    if exp.metric == "engagement":
+        base_posts, treat_posts = (
+            posts(stream_ids, base_first, base_last),
+            posts(stream_ids, exp.start, treat_last),
+        )
+        share = stats.largest_post_share(base_posts, treat_posts)
+        control_posts = None
+        if control_ids:
+            per = [
+                (posts([c], base_first, base_last), posts([c], exp.start, treat_last)) for c in control_ids
+            ]
+            total = sum(len(v) for b, _ in per for v in b.values()) or 1
+            weights = {
+                names[c]: sum(len(v) for v in b.values()) / total
+                for c, (b, _) in zip(control_ids, per, strict=True)
+            }
+            control_posts = (
+                posts(control_ids, base_first, base_last),
+                posts(control_ids, exp.start, treat_last),
+            )
+        if baseline and treatment:
+            hist_posts = (
+                posts(stream_ids, history_first, base_first - timedelta(days=1)) if not control_ids else {}
+            )
+            estimate = stats.measure_engagement(base_posts, treat_posts, control_posts, history=hist_posts)
+    else:
+        kind: Literal["count", "mean"] = "count" if exp.metric in COUNT_METRICS else "mean"
+        control = None
+        if len(control_ids) == 1:
+            control = (series(control_ids, base_first, base_last), series(control_ids, exp.start, treat_last))
+            weights = {names[control_ids[0]]: 1.0}
+        elif control_ids:
+            parts = [
+                (series([c], base_first, base_last), series([c], exp.start, treat_last)) for c in control_ids
+            ]
+            found, control = synthetic.combine(kind, baseline, parts)
+            weights = {names[c]: w for c, w in zip(control_ids, found, strict=True)}
+        if baseline and treatment:
+            estimate = stats.measure(kind, baseline, treatment, control, seed=exp.id, history=history)
+    relative = exp.metric in RELATIVE_METRICS
+    running = today <= exp.end
+    judged = stats.verdict(
+        estimate,
+        ended=True,
+        expect=exp.expect,  # type: ignore[arg-type]
+        min_effect=exp.min_effect,
+        relative=relative,
+        min_days=MIN_DAYS,
+    )
+    interim = None
+    verdict = judged
+    if running:
+        interim = sequential.interim(estimate, (exp.end - exp.start).days + 1)
+        enough = judged != "insufficient_data" and estimate is not None and estimate.ci_abs_low is not None
+        verdict = sequential.early_verdict(interim, expect=exp.expect, relative=relative, enough_days=enough)
+    note = estimate.note if estimate is not None else _why_no_estimate(baseline, treatment, running)
+    return {
+        "id": exp.id,
+        "title": exp.title,
+        "metric": exp.metric,
+        "practice": exp.practice,
+        "method": "diff_in_diff" if control_ids else "pre_post",
+        "expect": exp.expect,
+        "min_effect": exp.min_effect,
+        "baseline": _window((base_first, base_last), baseline, estimate.baseline_value if estimate else None),
+        "treatment": _window((exp.start, exp.end), treatment, estimate.treatment_value if estimate else None),
+        "lift_abs": estimate.lift_abs if estimate else None,
+        "lift_rel": estimate.lift_rel if estimate else None,
+        "ci_low": estimate.ci_low if estimate else None,
+        "ci_high": estimate.ci_high if estimate else None,
+        "ci_abs_low": estimate.ci_abs_low if estimate else None,
+        "ci_abs_high": estimate.ci_abs_high if estimate else None,
+        "verdict": verdict,
+        "excluded_days": [d.isoformat() for d in sorted(excluded & _days(base_first, exp.end))],
+        "measured_at": iso_z(now),
+        "series": {
+            "baseline": [[d.day.isoformat(), d.value] for d in baseline],
+            "treatment": [[d.day.isoformat(), d.value] for d in treatment],
+        },
+        "post_hoc": plans.is_amended(session, exp.id),
+        "interim": interim.as_dict() if interim else None,
+        "stopped_early": running and verdict in ("success", "failure"),
+        "possible_outages": [d.isoformat() for d in outages],
+        "weights": weights,
+        "note": note,
+        "largest_post_share": share,
+        "trend_per_day": estimate.trend_per_day if estimate else None,
+    }
+
+
+def _why_no_estimate(baseline: list[stats.Day], treatment: list[stats.Day], running: bool) -> str:
+    if not baseline and not treatment:
+        return "no days with data in either window"
+    if not baseline:
+        return "no days with data in the baseline window"
+    return (
+        "the experiment window has no complete day with data yet"
+        if running
+        else ("no days with data in the experiment window")
+    )
+
+
+def _window(bounds: tuple[date, date], days: list[stats.Day], value: float | None) -> dict[str, Any]:
+    return {"start": bounds[0].isoformat(), "end": bounds[1].isoformat(), "days": len(days), "value": value}
+
+
+def _days(first: date, last: date) -> set[date]:
+    return {first + timedelta(days=i) for i in range((last - first).days + 1)}
+
+
+def _first_day(session: Session, stream_ids: list[int], zone: Any) -> date:
+    """The local day of the streams' first mention (history before it is not data)."""
+    first = session.scalar(
+        select(func.min(MentionStream.created_at)).where(MentionStream.stream_id.in_(stream_ids))
+    )
+    if first is None:
+        return date.max
+    return (first if first.tzinfo else first.replace(tzinfo=UTC)).astimezone(zone).date()
+
+
+def _outages(
+    session: Session, stream_ids: list[int], first: date, last: date, zone: Any, excluded: set[date]
+) -> list[date]:
+    """Days in implausible runs of zero mentions on any of the streams (not already excluded)."""
+    if last < first:
+        return []
+    flagged: set[date] = set()
+    for sid in stream_ids:
+        counts = daily(session, "mentions", [sid], first, last, zone)
+        values = {d: v.value for d, v in counts.items() if d not in excluded}
+        flagged |= set(possible_outages(values))
+    return sorted(flagged)
