@@ -101,6 +101,8 @@ def plan_conclusion(
 ) -> dict[str, Any]:
     """Check a conclusion against every rule; return what it will record (nothing is written)."""
     problems: list[tuple[str, str]] = []
+    if judgement is not None and not judgement.strip():
+        problems.append(("judgement", "must not be empty: say why the team adopts the practice"))
     learning, judgement, reason = learning.strip(), (judgement or "").strip() or None, (reason or "").strip()
     if not learning:
         problems.append(("learning", "must not be empty: write down what was learned"))
