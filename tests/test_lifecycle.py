@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import random
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -123,7 +123,9 @@ def test_every_lifecycle_rule(env: dict[str, Any]) -> None:
               "--judgement", "the teams asked to keep the shepherd")  # fmt: skip
     assert "adopted on the team's judgement" in out
     record = show(env, quiet)
-    assert record["adopted_by"] == "judgement" and record["judgement"] == "the teams asked to keep the shepherd"
+    assert (
+        record["adopted_by"] == "judgement" and record["judgement"] == "the teams asked to keep the shepherd"
+    )
     text = run(env, "experiment", "show", str(quiet))
     assert "adopted on the team's judgement" in text and "history:" in text
 

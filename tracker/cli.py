@@ -538,7 +538,9 @@ def experiment_edit(
 @experiment_app.command("cancel")
 def experiment_cancel(
     experiment_id: Annotated[int, typer.Argument(metavar="ID", help="The experiment's id.")],
-    reason: Annotated[str | None, typer.Option("--reason", help="Why it is cancelled (kept with it).")] = None,
+    reason: Annotated[
+        str | None, typer.Option("--reason", help="Why it is cancelled (kept with it).")
+    ] = None,
     config: ConfigOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -670,13 +672,18 @@ def experiment_conclude(
         fail("--adopt and --reject exclude each other")
     registry, store = _registry(config)
     try:
-        record = registry.conclude(experiment_id, learning, "adopt" if adopt else "reject" if reject else None,
-                                   judgement=judgement, early=early, reason=reason)  # fmt: skip
+        decision = "adopt" if adopt else "reject" if reject else None
+        record = registry.conclude(
+            experiment_id, learning, decision, judgement=judgement, early=early, reason=reason
+        )
     finally:
         store.close()
     if not is_sentence(learning):
-        typer.echo(f"warning: the reflection counts a learning written as a sentence (at least {SENTENCE_CHARS} "
-                   f"characters and {SENTENCE_WORDS} words); this one is not counted", err=True)  # fmt: skip
+        typer.echo(
+            "warning: the reflection counts a learning written as a sentence "
+            f"(at least {SENTENCE_CHARS} characters and {SENTENCE_WORDS} words); this one is not counted",
+            err=True,
+        )
     if as_json:
         print_json(record)
         return
@@ -707,8 +714,8 @@ def practices(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
     from tracker.maturity import load_model
 
     model = load_model(settings_for(config))
-    rows = [{"key": p.key, "name": p.name, "dimension": p.dimension, "stage": p.stage,
-             "description": p.description} for p in model.practices]  # fmt: skip
+    rows: list[dict[str, Any]] = [{"key": p.key, "name": p.name, "dimension": p.dimension, "stage": p.stage,
+                                   "description": p.description} for p in model.practices]  # fmt: skip
     if as_json:
         print_json(rows)
         return

@@ -17,9 +17,9 @@ from typing import Any, Literal
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
+from tracker import lifecycle
 from tracker.config import Settings
 from tracker.coverage import uncovered_days
-from tracker import lifecycle
 from tracker.errors import UserError
 from tracker.ingest import sync_streams
 from tracker.maturity import Model
@@ -235,19 +235,31 @@ class Registry:
             lifecycle.cancel(session, exp, reason=reason, now=now, today=self._day(now), author=author)
             return self.record(session, exp)
 
-    def note(self, exp_id: int, text: str, author: str | None = None, *, now: datetime | None = None) -> dict[str, Any]:
+    def note(
+        self, exp_id: int, text: str, author: str | None = None, *, now: datetime | None = None
+    ) -> dict[str, Any]:
         if not text.strip():
             raise ValidationError([("text", "must not be empty")])
         with self.store.write() as session:
             exp = self._get(session, exp_id)
             session.add(
-                ExperimentNote(experiment_id=exp.id, created_at=now or utcnow(), text=text.strip(), author=author)
+                ExperimentNote(
+                    experiment_id=exp.id, created_at=now or utcnow(), text=text.strip(), author=author
+                )
             )
             session.flush()
             return self.record(session, exp)
 
-    def check_conclude(self, exp_id: int, learning: str, decision: str | None, *, judgement: str | None = None,
-                       early: bool = False, reason: str | None = None) -> dict[str, Any]:  # fmt: skip
+    def check_conclude(
+        self,
+        exp_id: int,
+        learning: str,
+        decision: str | None,
+        *,
+        judgement: str | None = None,
+        early: bool = False,
+        reason: str | None = None,
+    ) -> dict[str, Any]:
         """What concluding would record, checked against every rule; nothing is written."""
         with self.store.read() as session:
             exp = self._get(session, exp_id)

@@ -55,7 +55,12 @@ def has_data(result: dict[str, Any] | None) -> bool:
     if not result:
         return False
     base, treat = result.get("baseline") or {}, result.get("treatment") or {}
-    if not base.get("days") or not treat.get("days") or base.get("value") is None or treat.get("value") is None:
+    if (
+        not base.get("days")
+        or not treat.get("days")
+        or base.get("value") is None
+        or treat.get("value") is None
+    ):
         return False
     if result.get("metric") in COUNT_METRICS:
         series = result.get("series") or {}
@@ -109,7 +114,9 @@ def plan_conclusion(
     if decision not in (None, "adopt", "reject"):
         problems.append(("decision", "expected adopt or reject"))
     if judgement is not None and decision is not None:
-        problems.append(("judgement", "adopts on the team's judgement: use it instead of --adopt or --reject"))
+        problems.append(
+            ("judgement", "adopts on the team's judgement: use it instead of --adopt or --reject")
+        )
     if judgement is not None and not is_sentence(judgement):
         problems.append(("judgement", f"say why in a sentence (at least {SENTENCE_CHARS} characters and "
                                       f"{SENTENCE_WORDS} words)"))  # fmt: skip
@@ -120,8 +127,10 @@ def plan_conclusion(
         raise UserError(f"experiment {exp.id} is cancelled: reopen it first "
                         f"(`tracker experiment reopen {exp.id} --reason TEXT`)")  # fmt: skip
     if status == "concluded":
-        raise UserError(f"experiment {exp.id} is already concluded: reopen it first "
-                        f"(`tracker experiment reopen {exp.id} --reason TEXT`) to conclude it again")  # fmt: skip
+        raise UserError(
+            f"experiment {exp.id} is already concluded: reopen it first "
+            f"(`tracker experiment reopen {exp.id} --reason TEXT`) to conclude it again"
+        )
     if today <= exp.end and not early:
         raise UserError(f"experiment {exp.id}: the window runs until {exp.end.isoformat()}; use --early "
                         "with a reason to stop it now")  # fmt: skip
@@ -136,8 +145,11 @@ def plan_conclusion(
             else f"its latest result is {verdict}"
             + ("" if verdict in UNUSABLE else ", from no data in one of its windows")
         )
-        raise _invalid([("adopt", f"needs a usable measured verdict and {why}: to adopt on the "
-                                        "team's judgement, use --judgement TEXT instead of --adopt")])  # fmt: skip
+        message = (
+            f"needs a usable measured verdict and {why}: to adopt on the team's judgement, "
+            "use --judgement TEXT instead of --adopt"
+        )
+        raise _invalid([("adopt", message)])
     adopted_by = None
     if judgement is not None:
         adopted_by = "judgement"
@@ -205,8 +217,14 @@ def events(session: Session, exp: Experiment) -> list[dict[str, Any]]:
         .order_by(ExperimentEvent.at, ExperimentEvent.id)
     ).all()
     return [
-        {"at": iso_z(r.at), "status": r.status, "previous": r.previous, "reason": r.reason,
-         "author": r.author, **{k: v for k, v in r.detail.items() if k != "verdict"}}  # fmt: skip
+        {
+            "at": iso_z(r.at),
+            "status": r.status,
+            "previous": r.previous,
+            "reason": r.reason,
+            "author": r.author,
+            **{k: v for k, v in r.detail.items() if k != "verdict"},
+        }
         for r in rows
     ]
 

@@ -51,9 +51,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from tracker.config import Settings
+from tracker.lifecycle import is_sentence, usable
 from tracker.maturity import DIMENSIONS, Model, Stage
 from tracker.store.db import Store
-from tracker.lifecycle import is_sentence, usable
 from tracker.store.models import (
     CollectionRun,
     DigestSend,
@@ -152,7 +152,9 @@ def load_record(session: Session) -> _Record:
         e = columns[exp_id]
         if not exp.timeline:  # recorded before status events were kept: the columns are the history
             if e.concluded_at is not None:
-                exp.timeline.append((e.concluded_at, "concluded", {"learning": e.learning, "decision": e.decision}))
+                exp.timeline.append(
+                    (e.concluded_at, "concluded", {"learning": e.learning, "decision": e.decision})
+                )
             if e.cancelled_at is not None:
                 exp.timeline.append((e.cancelled_at, "cancelled", {}))
             exp.timeline.sort(key=lambda t: t[0])
@@ -383,7 +385,9 @@ def _move(
         dropped = next((s for s in model.stages if s.number == old.number), old)
         lost = unmet(dropped, f, model)
         because = [f"lost:{key}" for key in lost]
-        reasons = [f"no longer {text}" for key, (needed, _) in lost.items() for text in _held(key, needed, f, model)]
+        reasons = [
+            f"no longer {text}" for key, (needed, _) in lost.items() for text in _held(key, needed, f, model)
+        ]
     return {
         "date": day.isoformat(),
         "from": _stage_ref(old),
@@ -454,8 +458,11 @@ def _dimensions(model: Model, f: _Facts) -> dict[str, dict[str, Any]]:
         practice_part = 60 * sum(p.stage for p in adopted) / weight
         evidence = [
             f"{len(adopted)} of {len(practices)} {dimension} practices adopted"
-            + (f": {', '.join(_adopted_text(p.key, f, model).removeprefix('adopted ') for p in adopted)}"
-               if adopted else "")  # fmt: skip
+            + (
+                f": {', '.join(_adopted_text(p.key, f, model).removeprefix('adopted ') for p in adopted)}"
+                if adopted
+                else ""
+            )
         ]
         own, lines = _own_evidence(dimension, f, model)
         scores[dimension] = {"score": round(min(100.0, practice_part + own)), "evidence": evidence + lines}
@@ -606,7 +613,9 @@ def _next_steps(model: Model, stage: Stage, f: _Facts) -> list[dict[str, Any]]:
         elif key == "adopted_per_dimension":
             short = {d: n - have.get(d, 0) for d, n in needed.items() if have.get(d, 0) < n}
             practices = [p.key for p in candidates if p.dimension in short][:5]
-            advice = "adopt " + " and ".join(f"{n} more {d} practice{'s' if n > 1 else ''}" for d, n in short.items())
+            advice = "adopt " + " and ".join(
+                f"{n} more {d} practice{'s' if n > 1 else ''}" for d, n in short.items()
+            )
         elif key == "experiments":
             practices = [p.key for p in candidates][:3]
             advice = f"register {_plural(needed - have, 'more experiment', 'more experiments')}"
@@ -624,14 +633,14 @@ def _next_steps(model: Model, stage: Stage, f: _Facts) -> list[dict[str, Any]]:
             else:
                 more = max(1, math.ceil(needed * f.ended - 1e-9) - f.measured)
                 advice = (
-                    f"measure {_plural(more, 'more ended experiment', 'more ended experiments')} with enough data "
-                    f"({f.measured} of {f.ended} have a usable verdict, {needed:.0%} needed)"
+                    f"measure {_plural(more, 'more ended experiment', 'more ended experiments')} "
+                    f"with enough data ({f.measured} of {f.ended} have a usable verdict, {needed:.0%} needed)"
                 )
         elif key in ("owners", "teams"):
             word = key[:-1]
             advice = (
-                f"have {_plural(needed - have, 'more ' + word, 'more ' + key)} run an experiment to a measured "
-                f"result (set --{word})"
+                f"have {_plural(needed - have, 'more ' + word, 'more ' + key)} run an experiment "
+                f"to a measured result (set --{word})"
             )
         elif key == "platforms":
             advice = (
@@ -707,7 +716,9 @@ def review_text(result: dict[str, Any]) -> str:
                 f"  {p['rank']}. {p['name']} ({p['dimension']}): {_plural(p['experiments'], 'experiment')}, "
                 f"{_plural(p['successes'], 'success', 'successes')}; {effects}; {state}"
             )
-    unmeasured = [p for p in result["practices"] if p["status"] != "measured" and (p["experiments"] or p["adopted"])]
+    unmeasured = [
+        p for p in result["practices"] if p["status"] != "measured" and (p["experiments"] or p["adopted"])
+    ]
     if unmeasured:
         lines += ["", "Not measured yet:"]
         for p in unmeasured:

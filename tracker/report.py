@@ -82,7 +82,9 @@ def experiment_text(record: dict[str, Any]) -> str:
         decision = {"adopt": " (adopted)", "reject": " (rejected)"}.get(record["decision"] or "", "")
         by = record.get("adopted_by")
         if by:
-            decision = " (adopted on the evidence)" if by == "evidence" else " (adopted on the team's judgement)"
+            decision = " (adopted on the evidence)"
+            if by == "judgement":
+                decision = " (adopted on the team's judgement)"
         lines.append(f"  learning: {record['learning']}{decision}")
         if record.get("judgement"):
             lines.append(f"  judgement: {record['judgement']}")
@@ -94,9 +96,10 @@ def experiment_text(record: dict[str, Any]) -> str:
 
 def event_text(event: dict[str, Any]) -> str:
     """One change of status in words: `concluded early (was running): reason`."""
-    words = event["status"] + (" early" if event.get("early") else "")
+    words = str(event["status"]) + (" early" if event.get("early") else "")
     if event["status"] == "concluded" and event.get("adopted_by"):
-        words += ", adopted on " + ("the evidence" if event["adopted_by"] == "evidence" else "the team's judgement")
+        how = "the evidence" if event["adopted_by"] == "evidence" else "the team's judgement"
+        words += f", adopted on {how}"
     words += f" (was {event['previous']})"
     if event.get("reason"):
         words += f": {event['reason']}"

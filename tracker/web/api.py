@@ -61,9 +61,11 @@ class ConcludeIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     learning: str
     decision: str | None = Field(
-        None, description="adopt (needs a usable measured verdict), reject, or null: a measured success adopts."
+        None, description="adopt (needs a usable measured verdict), reject, or null (a success adopts)."
     )
-    judgement: str | None = Field(None, description="Adopt on the team's judgement, saying why (not with decision).")
+    judgement: str | None = Field(
+        None, description="Adopt on the team's judgement, saying why (instead of decision)."
+    )
     early: bool = Field(False, description="Stop it before its window has ended (needs reason).")
     reason: str | None = Field(None, description="Why it is stopped early.")
 
@@ -191,8 +193,12 @@ def note(ctx: Ctx, exp_id: int, body: NoteIn) -> Any:
 def conclude(ctx: Ctx, exp_id: int, body: ConcludeIn) -> Any:
     _exists(ctx, exp_id)
     registry = _registry(ctx)
-    return _call(lambda: registry.conclude(exp_id, body.learning, body.decision or None, judgement=body.judgement,
-                                           early=body.early, reason=body.reason))  # fmt: skip
+    return _call(
+        lambda: registry.conclude(
+            exp_id, body.learning, body.decision or None, judgement=body.judgement, early=body.early,
+            reason=body.reason,
+        )
+    )
 
 
 @router.post("/experiments/{exp_id}/cancel", summary="Cancel it (kept, never counted in the reflection)")

@@ -292,7 +292,8 @@ def conclude(request: Request, ctx: Ctx, exp_id: int, learning: Annotated[str, F
              confirm: Annotated[str, Form()] = "") -> Response:  # fmt: skip
     """Two steps, like `experiment conclude`'s rules: check and ask for confirmation, then conclude."""
     record = _experiment_or_404(ctx, exp_id)
-    values = {"learning": learning, "decision": decision, "judgement": judgement, "early": early, "reason": reason}
+    values = {"learning": learning, "decision": decision, "judgement": judgement, "early": early,
+              "reason": reason}  # fmt: skip
     chosen, judged = _conclusion_args(decision, judgement)
     registry = _registry(ctx)
     try:
@@ -307,7 +308,8 @@ def conclude(request: Request, ctx: Ctx, exp_id: int, learning: Annotated[str, F
         return _refused(request, exp_id, exc, values)
     outcome = {"evidence": "the practice is adopted on the evidence",
                "judgement": "the practice is adopted on the team's judgement"}  # fmt: skip
-    flash(request, f"Experiment concluded: {outcome.get(done['adopted_by'] or '', 'the practice is not adopted')}.")
+    said = outcome.get(done["adopted_by"] or "", "the practice is not adopted")
+    flash(request, f"Experiment concluded: {said}.")
     return redirect(f"/experiments/{exp_id}")
 
 
