@@ -201,3 +201,15 @@ def test_the_stages_cannot_be_gamed(tmp_path: Path, cli: Any) -> None:
     }
     assert all(not p["adopted"] for p in gamed["practices"])
     assert all(p["status"] == "not measured" for p in gamed["practices"])
+
+    # Plain language: practices by name, requirements in words with the right numbers; keys only in JSON.
+    advice = [s["advice"] for s in plain["next_steps"]]
+    keys = [p["key"] for p in plain["practices"]] + ["measured_share", "digest_weeks", "adopted_per_dimension"]
+    assert not [k for k in keys if "-" in k or "_" in k for a in advice if k in a], advice
+    assert any(a.startswith("adopt A shepherd who coordinates: run an experiment on it, measure it") for a in advice)
+    assert "conclude 2 more ended experiments with a learning written as a sentence" in advice
+    assert "measure 3 more ended experiments with enough data (0 of 5 have a usable verdict, 50% needed)" in advice
+    assert "have 2 more owners run an experiment to a measured result (set --owner)" in advice
+    (move,) = plain["moves"]
+    assert move["reasons"] == ["5 experiments registered (needed 2)",
+                               "1 platform collected in the last 14 days (needed 1)"]

@@ -645,7 +645,7 @@ def _next_steps(model: Model, stage: Stage, f: _Facts) -> list[dict[str, Any]]:
         elif key == "platforms":
             advice = (
                 f"collect successfully from {_plural(needed - have, 'more platform', 'more platforms')} "
-                "(add [[streams]] on another platform)"
+                "in the last 14 days (`tracker collect`, or add [[streams]] on another platform)"
             )
         else:  # digest_weeks
             advice = (
