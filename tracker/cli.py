@@ -856,13 +856,16 @@ def demo(
     ),
     weeks: Annotated[int, typer.Option("--weeks", help="Weeks of simulated history (at least 4).")] = 12,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the simulated world.")] = 42,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace a workspace the demo did not create in --dir.")
+    ] = False,
     config: ConfigOpt = None,
 ) -> None:
     """Run the whole product offline against a local simulated social API, in under a minute."""
     from tracker.demo import run_demo, summary
 
     report = run_demo(
-        directory.resolve(), weeks=weeks, seed=seed, echo=typer.echo, progress=sys.stdout.isatty()
+        directory.resolve(), weeks=weeks, seed=seed, echo=typer.echo, progress=sys.stdout.isatty(), force=force
     )
     for line in summary(report):
         typer.echo(line)
