@@ -473,7 +473,7 @@ def _measure_one(session: Session, settings: Settings, exp: Experiment, now: dat
     stream_ids = list(
         session.scalars(select(ExperimentStream.stream_id).where(ExperimentStream.experiment_id == exp.id))
     )
-    competitors = list(session.scalars(select(Stream.id).where(Stream.role == "competitor")))
+    competitors, compared_with, like_for_like = _competitors_for(session, stream_ids)
     base_first, base_last = baseline_window(exp)
     # Only complete days count: today (and the future) is not over yet.
     treat_last = min(exp.end, today - timedelta(days=1))
@@ -518,7 +518,7 @@ def _measure_one(session: Session, settings: Settings, exp: Experiment, now: dat
         relative=exp.metric in RELATIVE_METRICS,
         min_days=MIN_DAYS,
     )
-    return _result(
+    result = _result(
         exp,
         estimate,
         verdict,
@@ -529,6 +529,25 @@ def _measure_one(session: Session, settings: Settings, exp: Experiment, now: dat
         sorted(excluded & _days(base_first, exp.end)),
         now,
     )
+    if exp.metric == "share_of_voice":
+        result["compared_with"], result["like_for_like"] = compared_with, like_for_like
+    return result
+
+
+def _competitors_for(session: Session, stream_ids: list[int]) -> tuple[list[int], list[str], bool]:
+    """Share of voice like for like: the competitor streams on the experiment's streams' platforms
+    (all competitor streams when none is on those platforms). Returns ids, names, like-for-like."""
+    from tracker.registry import connector_class
+
+    def platform(connector: str) -> str:
+        return str(getattr(connector_class(connector), "platform", connector))
+
+    rows = session.execute(select(Stream.id, Stream.name, Stream.connector, Stream.role)).all()
+    ours = {platform(r.connector) for r in rows if r.id in stream_ids}
+    rivals = [r for r in rows if r.role == "competitor" and r.id not in stream_ids]
+    same = [r for r in rivals if platform(r.connector) in ours]
+    chosen = same or rivals
+    return [r.id for r in chosen], sorted(r.name for r in chosen), bool(same)
 
 
 def _kept(values: dict[date, DayValue], excluded: set[date]) -> list[DayValue]:

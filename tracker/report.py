@@ -52,6 +52,9 @@ def lift_text(result: dict[str, Any]) -> str:
 def result_line(result: dict[str, Any]) -> str:
     excluded = len(result["excluded_days"])
     note = f", {excluded} day(s) excluded (not covered)" if excluded else ""
+    if result.get("compared_with"):
+        same = "" if result.get("like_for_like", True) else " (no competitor on the same platforms: all)"
+        note += f"; share of voice against {', '.join(result['compared_with'])}{same}"
     return (
         f"#{result['id']} {result['metric']} ({result['method']}): {result['verdict']}; "
         f"{number(result['baseline']['value'], result['metric'])} -> "
