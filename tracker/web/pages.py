@@ -22,6 +22,7 @@ from tracker.experiments import STATUSES, Registry, ValidationError, measure
 from tracker.metrics import METRICS
 from tracker.reflection import reflect
 from tracker.report import lift_text
+from tracker.samples import MIN_ITEMS
 from tracker.status import stream_status
 from tracker.store.models import Experiment
 from tracker.timeutil import parse_instant, utcnow
@@ -110,6 +111,7 @@ def overview(request: Request, ctx: Ctx) -> HTMLResponse:
         awaiting=[e for e in experiments if e["status"] == "ended"],
         today_count=points[-1].mentions if points else 0,
         engagement_age=_hours(ctx.settings.experiments.engagement_age),
+        min_items=MIN_ITEMS,
     )
 
 
