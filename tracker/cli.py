@@ -865,7 +865,12 @@ def demo(
     from tracker.demo import run_demo, summary
 
     report = run_demo(
-        directory.resolve(), weeks=weeks, seed=seed, echo=typer.echo, progress=sys.stdout.isatty(), force=force
+        directory.resolve(),
+        weeks=weeks,
+        seed=seed,
+        echo=typer.echo,
+        progress=sys.stdout.isatty(),
+        force=force,
     )
     for line in summary(report):
         typer.echo(line)

@@ -146,7 +146,7 @@ def run_demo(
     staging = directory.parent / f".{directory.name}.demo-building"
     if staging.exists():
         if not (staging / MARKER).is_file():
-            raise UserError(f"{staging} exists and was not made by the demo: remove it, or choose another --dir")
+            raise UserError(f"{staging} was not made by the demo: remove it, or choose another --dir")
         shutil.rmtree(staging)
     staging.mkdir(parents=True)
     (staging / MARKER).write_text("built by `tracker demo`: `tracker demo --dir` may replace this folder's "
@@ -222,7 +222,7 @@ def _clock(server: Any, moment: datetime) -> Iterator[None]:
     """
     from tracker import collect as collect_module
 
-    real = collect_module.utcnow
+    real = getattr(collect_module, "utcnow")  # noqa: B009 - swapped back below
     began = time.monotonic()
     server.set_now(moment)
 
@@ -296,8 +296,8 @@ def _experiments(settings: Settings, store: Any, world: Any, echo: Echo) -> list
         ))  # fmt: skip
         exp_id = record["id"]
         with store.write() as session:  # registered on its simulated day
-            session.execute(update(Experiment).where(Experiment.id == exp_id)
-                            .values(created_at=when["registered"], updated_at=when["registered"]))  # fmt: skip
+            registered = {"created_at": when["registered"], "updated_at": when["registered"]}
+            session.execute(update(Experiment).where(Experiment.id == exp_id).values(**registered))
         if when["note"] > when["registered"]:
             registry.note(exp_id, f"Halfway through: the {exp.practice.replace('-', ' ')} trial is under way "
                           f"on {exp.stream}.", exp.owner or None, now=when["note"])  # fmt: skip
@@ -333,8 +333,9 @@ def detection(verdict: str, effect: float, expect: str) -> str:
 
 def _detection(exp_id: int, exp: Any, result: dict[str, Any], measured_on: date) -> dict[str, Any]:
     outcome = detection(result["verdict"], exp.effect, exp.expect)
+    consistent = result["verdict"] in exp.consistent_verdicts(measured_on)
     return {"id": exp_id, "title": exp.title, "metric": exp.metric, "truth": exp.effect,
-            "verdict": result["verdict"], "consistent": result["verdict"] in exp.consistent_verdicts(measured_on),
+            "verdict": result["verdict"], "consistent": consistent,
             "outcome": outcome, "lift": result["lift_rel"], "lift_abs": result["lift_abs"],
             "measured_on": measured_on.isoformat()}  # fmt: skip
 
@@ -348,8 +349,8 @@ def detection_counts(verdicts: list[dict[str, Any]]) -> dict[str, Any]:
     wrong_way = sum(1 for v in real if v["outcome"] == "false claim")
     missed = counts["missed"]
     line = (
-        f"real effects found: {counts['found']} of {len(real)}; false claims: {false_null} of {len(null)} null "
-        f"experiments; missed: {missed}"
+        f"real effects found: {counts['found']} of {len(real)}; "
+        f"false claims: {false_null} of {len(null)} null experiments; missed: {missed}"
         + (" (inconclusive)" if missed else "")
         + (f"; effects claimed the wrong way: {wrong_way}" if wrong_way else "")
     )

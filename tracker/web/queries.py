@@ -315,10 +315,10 @@ def weeks(session: Session, settings: Settings, day: date) -> list[StreamWeek]:
         for metric in WEEK_METRICS:
             values = daily(session, metric, [stream.id], first, last, zone,
                            engagement_age=settings.experiments.engagement_age)  # fmt: skip
-            this = [v for d, v in values.items() if d >= split]
-            last = [v for d, v in values.items() if d < split]
-            row.this[metric], row.last[metric] = _combine(metric, this), _combine(metric, last)
-            row.items[metric] = (_items(metric, this), _items(metric, last))
+            recent = [v for d, v in values.items() if d >= split]
+            before = [v for d, v in values.items() if d < split]
+            row.this[metric], row.last[metric] = _combine(metric, recent), _combine(metric, before)
+            row.items[metric] = (_items(metric, recent), _items(metric, before))
         found.append(row)
     return found
 
