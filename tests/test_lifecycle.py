@@ -144,6 +144,12 @@ def test_every_lifecycle_rule(env: dict[str, Any]) -> None:
     assert by_key["content-calendar"]["effects"][0]["unit"] == "%"
     text = run(env, "reflect")
     assert "A shepherd who coordinates" in text and "judgement" in text
+    year, week, _ = TODAY.isocalendar()
+    digest = json.loads(run(env, "digest", "--week", f"{year}-W{week:02d}", "--json"))
+    concluded = {e["id"]: e for e in digest["experiments"]["concluded"]}
+    assert concluded[quiet]["adopted_by"] == "judgement" and concluded[measured]["adopted_by"] == "evidence"
+    text = " ".join(run(env, "digest", "--week", f"{year}-W{week:02d}").split())
+    assert "(adopted on the team's judgement)" in text
 
 
 def test_reopening_is_replayed_by_the_reflection(env: dict[str, Any]) -> None:
