@@ -4,14 +4,78 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from tracker.errors import UserError
+
 TRACKER = [sys.executable, "-m", "tracker"]
+
+
+def test_the_demo_refuses_a_workspace_it_did_not_create(tmp_path: Path, cli: Any) -> None:
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "tracker.toml").write_text("[organisation]\nname = \"Ours\"\n")
+    (work / "tracker.db").write_bytes(b"13,355 mentions")
+    before = {p.name: p.read_bytes() for p in work.iterdir()}
+    result = cli("demo", "--dir", work, "--weeks", "6")
+    assert result.code == 2 and "holds a workspace the demo did not create" in result.err
+    assert "--force" in result.err and "Traceback" not in result.err
+    assert {p.name: p.read_bytes() for p in work.iterdir()} == before, "nothing touched"
+    assert not list(tmp_path.glob(".*demo-building")), "nothing built beside it either"
+
+
+def test_a_demo_workspace_is_replaced_only_once_the_new_one_is_complete(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tracker import demo
+
+    work = tmp_path / "demo"
+    work.mkdir()
+    (work / demo.MARKER).write_text("built by `tracker demo`\n")
+    (work / "tracker.toml").write_text("# the old demo\n")
+    (work / "tracker.db").write_bytes(b"old")
+    demo.check_target(work, force=False)  # a demo workspace: no refusal
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "tracker.db").write_bytes(b"theirs")
+    with pytest.raises(UserError):
+        demo.check_target(other, force=False)
+    demo.check_target(other, force=True)
+
+    def broken(directory: Path, **_: Any) -> Any:
+        (directory / "tracker.toml").write_text("# half built\n")
+        raise UserError("the demo's collection failed for 1 stream(s): see above")
+
+    monkeypatch.setattr(demo, "_build", broken)
+    with pytest.raises(UserError):
+        demo.run_demo(work, weeks=6, seed=1, echo=lambda _: None, progress=False)
+    assert (work / "tracker.toml").read_text() == "# the old demo\n" and (work / "tracker.db").read_bytes() == b"old"
+    assert not list(tmp_path.glob(".*demo-building")), "the half-built one is removed"
+
+
+def test_detection_is_reported_honestly() -> None:
+    from tracker.demo import detection, detection_counts
+
+    assert detection("success", 0.6, "increase") == "found"
+    assert detection("inconclusive", 0.6, "increase") == "missed", "not an agreement"
+    assert detection("no_effect", 0.6, "increase") == "missed"
+    assert detection("inconclusive", 0.0, "increase") == "correctly null"
+    assert detection("success", 0.0, "increase") == "false claim"
+    assert detection("failure", 0.6, "increase") == "false claim"
+    assert detection("running", 0.6, "increase") == "running"
+    rows = [{"truth": t, "outcome": detection(v, t, "increase")} for v, t in
+            [("success", 0.6), ("success", 0.2), ("success", 0.6), ("inconclusive", 0.15), ("inconclusive", 0.35),
+             ("no_effect", 0.0), ("inconclusive", 0.0), ("inconclusive", 0.0)]]  # fmt: skip
+    assert detection_counts(rows)["line"] == (
+        "real effects found: 3 of 5; false claims: 0 of 3 null experiments; missed: 2 (inconclusive)"
+    )
 
 
 @pytest.mark.slow
@@ -21,23 +85,66 @@ def test_demo_builds_a_workspace_whose_verdicts_match_the_truth(tmp_path: Path) 
                             capture_output=True, text=True, timeout=300)  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr  # how fast: bench/sandbox_bench.py
     out = result.stdout
-    assert "verdicts against the injected truth" in out
-    verdict_lines = [line for line in out.splitlines() if line.startswith(("  ok ", "  NO "))]
-    assert verdict_lines and all(line.startswith("  ok ") for line in verdict_lines), out
-    for name in ("tracker.toml", "tracker.db", "digest.html", "digest.eml"):
+    assert "detection against the injected truth: real effects found: " in out
+    outcome_lines = [line for line in out.splitlines() if line.startswith(("  found ", "  missed ", "  correctly null",
+                                                                           "  false claim", "  running "))]  # fmt: skip
+    assert len(outcome_lines) == 8 and not [line for line in outcome_lines if "false claim" in line], out
+    for name in ("tracker.toml", "tracker.db", "digest.html", "digest.eml", ".tracker-demo"):
         assert (workspace / name).is_file(), name
     assert "Content-Type: multipart/alternative" in (workspace / "digest.eml").read_text()
     config = workspace / "tracker.toml"
     text = config.read_text()
     assert "[sandbox]" in text and "seed = 3" in text
 
+    # One stage everywhere: the summary, reflect, the digest's data and the web's maturity page.
+    summary_stage = re.search(r"runs, stage (\d+), (.+)$", out.splitlines()[3])
+    assert summary_stage, out
     reflect = subprocess.run(
         [*TRACKER, "--config", str(config), "reflect", "--json"], capture_output=True, text=True
     )
-    assert reflect.returncode == 0 and json.loads(reflect.stdout)["stage"]["number"] >= 1
+    assert reflect.returncode == 0, reflect.stderr
+    now = json.loads(reflect.stdout)
+    digest = json.loads(subprocess.run([*TRACKER, "--config", str(config), "digest", "--json"],
+                                       capture_output=True, text=True).stdout)  # fmt: skip
+    stage = (now["stage"]["number"], now["stage"]["name"])
+    assert stage == (int(summary_stage[1]), summary_stage[2])
+    assert (digest["maturity"]["stage"]["number"], digest["maturity"]["stage"]["name"]) == stage
+    assert digest["health"]["runs"] >= 13, "the digest's week counts the demo's collection runs"
+    import asyncio
+
+    import httpx
+
+    from tracker.config import load_settings
+    from tracker.store.db import open_store
+    from tracker.web.app import create_app
+
+    settings = load_settings(config)
+    store = open_store(settings.database_url)
+
+    async def maturity_page() -> str:
+        transport = httpx.ASGITransport(app=create_app(settings, store, require_login=False))
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8000") as client:
+            return (await client.get("/maturity")).text
+
+    try:
+        page = asyncio.run(maturity_page())
+    finally:
+        store.close()
+    current = re.search(r'<li class="current">\s*<span class="step">(\d+)</span>\s*<span class="step-name">([^<]+)<',
+                        page)  # fmt: skip
+    assert current and (int(current[1]), current[2]) == stage
+
+    # The history is dated inside the simulated weeks: the first week knows fewer experiments.
     listed = json.loads(subprocess.run([*TRACKER, "--config", str(config), "experiment", "list", "--json"],
                                        capture_output=True, text=True).stdout)  # fmt: skip
     assert listed and all(e["verdict"] for e in listed)
+    first_day = min(e["baseline"]["start"] for e in listed)
+    early = json.loads(subprocess.run([*TRACKER, "--config", str(config), "reflect", "--json", "--as-of",
+                                       listed[0]["start"]], capture_output=True, text=True).stdout)  # fmt: skip
+    known = lambda r: sum(p["experiments"] for p in r["practices"])  # noqa: E731
+    assert known(early) < known(now) and early["as_of"] > first_day
+    assert all(m["date"] < now["as_of"] for m in now["moves"]), "moves happened in the simulated weeks"
+    assert all(e["created_at"] < e["start"] for e in listed), "registered before their windows"
 
     # The workspace stays usable: serve the same world again, and collect from it.
     server = subprocess.Popen([*TRACKER, "--config", str(config), "sandbox", "serve"], stdout=subprocess.PIPE,

@@ -13,7 +13,14 @@ from sqlalchemy import update
 
 from tests.conftest import write_config
 from tracker.store.db import open_store
-from tracker.store.models import CollectionRun, DigestSend, Experiment, ExperimentResult, Stream
+from tracker.store.models import (
+    CollectionRun,
+    DigestSend,
+    Experiment,
+    ExperimentEvent,
+    ExperimentResult,
+    Stream,
+)
 
 MODEL = """
 [[stages]]
@@ -127,6 +134,9 @@ def backdate(env: dict[str, Any], exp_id: int, *, created: str, measured: str | 
         values: dict[str, Any] = {"created_at": at(created)}
         if concluded:
             values["concluded_at"] = at(concluded)
+            session.execute(update(ExperimentEvent).where(ExperimentEvent.experiment_id == exp_id,
+                                                          ExperimentEvent.status == "concluded")
+                            .values(at=at(concluded)))  # fmt: skip
         session.execute(update(Experiment).where(Experiment.id == exp_id).values(**values))
         if measured:
             session.execute(update(ExperimentResult).where(ExperimentResult.experiment_id == exp_id)
@@ -153,7 +163,8 @@ def test_walk_from_dormant_to_empowering(env: dict[str, Any]) -> None:
     assert stage(second) == 2
     assert second["moves"] == [{"date": "2026-03-02", "from": {"key": "dormant", "number": 1, "name": "Dormant"},
                                 "to": {"key": "testing", "number": 2, "name": "Testing"},
-                                "because": ["experiments"]}]  # fmt: skip
+                                "because": ["experiments"],
+                                "reasons": ["1 experiment registered (needed 1)"]}]  # fmt: skip
     steps = {s["requirement"]: s for s in second["next_steps"]}
     assert set(steps) == {"concluded", "adopted"} and steps["adopted"]["practices"] == ["answers"]
 
@@ -214,7 +225,9 @@ def test_walk_from_dormant_to_empowering(env: dict[str, Any]) -> None:
     top = reflect(env)
     assert stage(top) == 5 and top["next_steps"] == []
     assert top["moves"][-1]["because"] == ["adopted_per_dimension", "answers", "calendar", "digest_weeks"]
-    assert [p["key"] for p in top["practices"]][:2] == ["answers", "calendar"]
+    # The ranking rule: measured successes first (calendar: 2, answers: 1), then the mean effect size.
+    assert [p["key"] for p in top["practices"]][:2] == ["calendar", "answers"]
+    assert [p["status"] for p in top["practices"]][:3] == ["measured", "measured", "not measured"]
 
     # Replay: the record as it stood on earlier days.
     assert stage(reflect(env, "2026-03-01")) == 1

@@ -560,13 +560,16 @@ def experiment_edit(
 @experiment_app.command("cancel")
 def experiment_cancel(
     experiment_id: Annotated[int, typer.Argument(metavar="ID", help="The experiment's id.")],
+    reason: Annotated[
+        str | None, typer.Option("--reason", help="Why it is cancelled (kept with it).")
+    ] = None,
     config: ConfigOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Cancel an experiment: it is kept, and never counted in the reflection."""
     registry, store = _registry(config)
     try:
-        record = registry.cancel(experiment_id)
+        record = registry.cancel(experiment_id, reason)
     finally:
         store.close()
     print_json(record) if as_json else typer.echo(f"experiment {experiment_id} cancelled")
@@ -704,22 +707,79 @@ def experiment_note(
 def experiment_conclude(
     experiment_id: Annotated[int, typer.Argument(metavar="ID", help="The experiment's id.")],
     learning: Annotated[str, typer.Option("--learning", help="What the team learned.")],
-    adopt: Annotated[bool, typer.Option("--adopt", help="Adopt the practice, whatever the verdict.")] = False,
+    adopt: Annotated[
+        bool, typer.Option("--adopt", help="Adopt the practice on its measured verdict (needs a usable one).")
+    ] = False,
     reject: Annotated[bool, typer.Option("--reject", help="Do not adopt it, even after a success.")] = False,
+    judgement: Annotated[
+        str | None,
+        typer.Option("--judgement", help="Adopt on the team's judgement, saying why (instead of --adopt)."),
+    ] = None,
+    early: Annotated[
+        bool, typer.Option("--early", help="Stop it before its window has ended (needs --reason).")
+    ] = False,
+    reason: Annotated[str | None, typer.Option("--reason", help="Why it is stopped early.")] = None,
     config: ConfigOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Close an experiment with its learning; a success adopts its practice unless --reject."""
+    """Close an experiment with its learning; a measured success adopts its practice unless --reject."""
+    from tracker.lifecycle import SENTENCE_CHARS, SENTENCE_WORDS, is_sentence
+
     if adopt and reject:
         fail("--adopt and --reject exclude each other")
     registry, store = _registry(config)
     try:
+        decision = "adopt" if adopt else "reject" if reject else None
         record = registry.conclude(
-            experiment_id, learning, "adopt" if adopt else "reject" if reject else None
+            experiment_id, learning, decision, judgement=judgement, early=early, reason=reason
         )
     finally:
         store.close()
-    print_json(record) if as_json else typer.echo(f"experiment {experiment_id} concluded")
+    if not is_sentence(learning):
+        typer.echo(
+            "warning: the reflection counts a learning written as a sentence "
+            f"(at least {SENTENCE_CHARS} characters and {SENTENCE_WORDS} words); this one is not counted",
+            err=True,
+        )
+    if as_json:
+        print_json(record)
+        return
+    adopted = {"evidence": "; its practice is adopted on the evidence",
+               "judgement": "; its practice is adopted on the team's judgement"}  # fmt: skip
+    typer.echo(f"experiment {experiment_id} concluded{adopted.get(record['adopted_by'] or '', '')}")
+
+
+@experiment_app.command("reopen")
+def experiment_reopen(
+    experiment_id: Annotated[int, typer.Argument(metavar="ID", help="The experiment's id.")],
+    reason: Annotated[str, typer.Option("--reason", help="Why it is reopened.")],
+    config: ConfigOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Undo a conclusion or a cancellation; the event of the change keeps what it said."""
+    registry, store = _registry(config)
+    try:
+        record = registry.reopen(experiment_id, reason)
+    finally:
+        store.close()
+    print_json(record) if as_json else typer.echo(f"experiment {experiment_id} reopened ({record['status']})")
+
+
+@app.command()
+def practices(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
+    """The maturity model's practices: the keys `experiment add --practice` takes."""
+    from tracker.maturity import load_model
+
+    model = load_model(settings_for(config))
+    rows: list[dict[str, Any]] = [{"key": p.key, "name": p.name, "dimension": p.dimension, "stage": p.stage,
+                                   "description": p.description} for p in model.practices]  # fmt: skip
+    if as_json:
+        print_json(rows)
+        return
+    width = max((len(r["key"]) for r in rows), default=3)
+    typer.echo(f"{'KEY':<{width}}  STAGE  {'DIMENSION':<10}  NAME")
+    for r in rows:
+        typer.echo(f"{r['key']:<{width}}  {r['stage']:>5}  {r['dimension']:<10}  {r['name']}")
 
 
 # -- reflection -------------------------------------------------------------------------------
@@ -855,6 +915,9 @@ def demo(
     seed: Annotated[
         int | None, typer.Option("--seed", help="Seed of the simulated world (default 42).")
     ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace a workspace the demo did not create in --dir.")
+    ] = False,
     config: ConfigOpt = None,
 ) -> None:
     """Run the whole product offline against a local simulated social API, in under a minute."""
@@ -863,7 +926,12 @@ def demo(
 
     seed = SANDBOX_DEFAULTS.seed if seed is None else seed
     report = run_demo(
-        directory.resolve(), weeks=weeks, seed=seed, echo=typer.echo, progress=sys.stdout.isatty()
+        directory.resolve(),
+        weeks=weeks,
+        seed=seed,
+        echo=typer.echo,
+        progress=sys.stdout.isatty(),
+        force=force,
     )
     for line in summary(report):
         typer.echo(line)
@@ -936,7 +1004,7 @@ def _problem_lines(exc: UserError) -> list[str]:
     problems = getattr(exc, "problems", None)
     if not problems:
         return [str(exc)]
-    names = {"streams": "--stream", "text": "TEXT"}
+    names = {"streams": "--stream", "text": "TEXT", "decision": "--adopt/--reject"}
     return [f"{names.get(name, '--' + name.replace('_', '-'))}: {message}" for name, message in problems]
 
 

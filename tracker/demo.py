@@ -5,8 +5,18 @@ workspace whose config points every stream at it (and names the sandbox's seed
 and port, so `tracker sandbox serve --config DIR/tracker.toml` serves the same
 world again), collects through the real connectors, registers the sandbox's
 experiments with their practices, measures them, concludes the ended ones with
-learnings, reflects, and writes the digest. The summary says which measured
-verdicts agree with the truth the sandbox injected.
+learnings, reflects, and writes the digest.
+
+Everything is dated inside the simulated weeks, so the workspace agrees with
+itself: the team collects every Monday, registers each experiment three days
+before its window, notes it halfway, measures it the Monday after it ended and
+concludes it that morning (`_schedule`); `reflect --as-of` replays that history.
+The summary reports detection honestly, per experiment: `found` (a real effect
+claimed the right way), `missed` (a real effect not claimed), `correctly null` (no
+effect, none claimed) or `false claim`.
+
+A folder holding a workspace the demo did not create is refused unless --force;
+the new workspace is built beside it and moved in only once complete.
 """
 
 from __future__ import annotations
@@ -14,9 +24,11 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as dtime
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +43,7 @@ class DemoReport:
     directory: Path
     seconds: float = 0.0
     collected: int = 0
+    runs: int = 0
     stage: str = ""
     verdicts: list[dict[str, Any]] = field(default_factory=list)
     files: dict[str, Path] = field(default_factory=dict)
@@ -38,6 +51,10 @@ class DemoReport:
     @property
     def agreeing(self) -> int:
         return sum(1 for v in self.verdicts if v["consistent"])
+
+    @property
+    def detection(self) -> dict[str, Any]:
+        return detection_counts(self.verdicts)
 
 
 def toml_value(value: Any) -> str:
@@ -86,17 +103,80 @@ def write_workspace(directory: Path, server: Any, *, seed: int, weeks: int) -> P
     return path
 
 
-def run_demo(directory: Path, *, weeks: int, seed: int, echo: Echo, progress: bool) -> DemoReport:
-    """Build the whole demo workspace; return what it produced."""
-    from tracker.sandbox.server import SandboxServer
-    from tracker.sandbox.world import generate_world
+MARKER = ".tracker-demo"  # written into every workspace the demo builds
+DEMO_FILES = ("tracker.toml", "tracker.db", "digest.html", "digest.eml", MARKER)
+WORKSPACE_FILES = ("tracker.toml", "tracker.db")
+
+
+def is_demo_workspace(directory: Path) -> bool:
+    """A folder the demo built: its marker, or (older demos) its config's first line."""
+    if (directory / MARKER).is_file():
+        return True
+    config = directory / "tracker.toml"
+    try:
+        with config.open(encoding="utf-8") as f:
+            return f.readline().startswith("# Written by `tracker demo`")
+    except OSError:
+        return False
+
+
+def check_target(directory: Path, *, force: bool) -> None:
+    """Refuse (nothing touched) a folder holding a workspace the demo did not create, unless --force."""
+    if directory.exists() and not directory.is_dir():
+        raise UserError(f"--dir: {directory} is a file, not a folder")
+    held = [name for name in WORKSPACE_FILES if (directory / name).exists()]
+    if held and not force and not is_demo_workspace(directory):
+        raise UserError(
+            f"--dir: {directory} holds a workspace the demo did not create ({', '.join(held)}); nothing was "
+            "touched: choose another --dir, or add --force to replace its tracker.toml and tracker.db"
+        )
+
+
+def run_demo(
+    directory: Path, *, weeks: int, seed: int, echo: Echo, progress: bool, force: bool = False
+) -> DemoReport:
+    """Build the whole demo workspace in a folder beside `directory`, then move it in; return what it
+    produced. The old workspace is replaced only once the new one is complete."""
+    import shutil
 
     if weeks < 4:
         raise UserError("--weeks: the demo needs at least 4 weeks (experiments need a baseline)")
+    check_target(directory, force=force)
     started = time.perf_counter()
-    report = DemoReport(directory=directory)
-    for stale in ("tracker.db", "tracker.db-wal", "tracker.db-shm"):
+    staging = directory.parent / f".{directory.name}.demo-building"
+    if staging.exists():
+        if not (staging / MARKER).is_file():
+            raise UserError(f"{staging} was not made by the demo: remove it, or choose another --dir")
+        shutil.rmtree(staging)
+    staging.mkdir(parents=True)
+    (staging / MARKER).write_text("built by `tracker demo`: `tracker demo --dir` may replace this folder's "
+                                  "workspace\n", encoding="utf-8")  # fmt: skip
+    try:
+        report = _build(staging, weeks=weeks, seed=seed, echo=echo, progress=progress)
+        _move_in(staging, directory)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    report.directory = directory
+    report.files = {key: directory / path.name for key, path in report.files.items()}
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _move_in(staging: Path, directory: Path) -> None:
+    """Replace the demo's files in `directory` with the complete new ones (the database last but one)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for stale in ("tracker.db-wal", "tracker.db-shm"):  # the old database's, never the new one's
         (directory / stale).unlink(missing_ok=True)
+    for name in (*[n for n in DEMO_FILES if n != MARKER], MARKER):
+        if (staging / name).exists():
+            os.replace(staging / name, directory / name)
+
+
+def _build(directory: Path, *, weeks: int, seed: int, echo: Echo, progress: bool) -> DemoReport:
+    from tracker.sandbox.server import SandboxServer
+    from tracker.sandbox.world import generate_world
+
+    report = DemoReport(directory=directory)
     world = generate_world(seed, weeks)
     # The demo's feeds list the whole history, so its first read of them is the full record.
     with SandboxServer(world, require_bluesky_login=False, rate_limits={}, feed_size=100_000) as server:
@@ -110,59 +190,174 @@ def run_demo(directory: Path, *, weeks: int, seed: int, echo: Echo, progress: bo
 
         store = open_store(settings.database_url)
         try:
-            report.collected = _collect(settings, store, echo, progress)
+            report.collected, report.runs = _collect(settings, store, server, world, echo, progress)
             report.verdicts = _experiments(settings, store, world, echo)
             report.stage = _reflect(settings, store)
             report.files = _digests(settings, store, directory)
         finally:
             store.close()
     report.files["config"] = config
-    report.seconds = time.perf_counter() - started
     return report
 
 
-def _collect(settings: Settings, store: Any, echo: Echo, progress: bool) -> int:
+def collection_moments(world: Any) -> list[datetime]:
+    """When the demo's simulated team collected: every Monday at 05:00 (world time) after the world's
+    first day, and once at the world's end."""
+    zone = world.zone
+    first = world.start.astimezone(zone).date()
+    monday = first + timedelta(days=7 - first.weekday())
+    moments = []
+    while (moment := datetime.combine(monday, dtime(5), zone).astimezone(UTC)) < world.end:
+        moments.append(moment)
+        monday += timedelta(days=7)
+    return [*moments, world.end]
+
+
+@contextmanager
+def _clock(server: Any, moment: datetime) -> Iterator[None]:
+    """Collect as at `moment`: the sandbox serves what existed then, and the runs are dated then.
+
+    The demo replays its twelve weeks in seconds; the collector's clock (`tracker.collect.utcnow`)
+    runs from `moment` while it does, so runs, first-seen times and coverage fall in the weeks.
+    """
+    from tracker import collect as collect_module
+
+    real = getattr(collect_module, "utcnow")  # noqa: B009 - swapped back below
+    began = time.monotonic()
+    server.set_now(moment)
+
+    def simulated() -> datetime:
+        return moment + timedelta(seconds=time.monotonic() - began)
+
+    setattr(collect_module, "utcnow", simulated)  # noqa: B010 - a module attribute, swapped back below
+    try:
+        yield
+    finally:
+        setattr(collect_module, "utcnow", real)  # noqa: B010
+
+
+def _collect(settings: Settings, store: Any, server: Any, world: Any, echo: Echo,
+             progress: bool) -> tuple[int, int]:  # fmt: skip
     from tracker.collect import collect
 
-    echo(f"collecting {len(settings.streams)} streams through the real connectors ...")
-    reports = asyncio.run(collect(settings=settings, store=store, streams=list(settings.streams)))
-    failed = [r for r in reports if r.status != "ok"]
-    for r in failed:
-        echo(f"  {r.stream}: {r.status}: {r.error}")
-    if failed:
-        raise UserError(f"the demo's collection failed for {len(failed)} stream(s): see above")
-    return sum(r.new for r in reports)
+    moments = collection_moments(world)
+    echo(f"collecting {len(settings.streams)} streams through the real connectors, as every Monday "
+         f"of the {len(moments) - 1} simulated weeks ...")  # fmt: skip
+    new = runs = 0
+    for moment in moments:
+        with _clock(server, moment):
+            reports = asyncio.run(collect(settings=settings, store=store, streams=list(settings.streams)))
+        failed = [r for r in reports if r.status != "ok"]
+        for r in failed:
+            echo(f"  {r.stream}: {r.status}: {r.error}")
+        if failed:
+            raise UserError(f"the demo's collection failed for {len(failed)} stream(s): see above")
+        new += sum(r.new for r in reports)
+        runs += len(reports)
+    return new, runs
+
+
+def _at(day: date, hour: int, zone: Any) -> datetime:
+    return datetime.combine(day, dtime(hour), zone).astimezone(UTC)
+
+
+def _schedule(exp: Any, world: Any) -> dict[str, datetime]:
+    """When the simulated team registered, noted, measured and concluded an experiment: registered
+    three days before its window, a note halfway, measured the Monday after it ended (06:00) and
+    concluded that morning (10:00); nothing later than the world's end (then: at its end)."""
+    zone, end = world.zone, world.end
+    monday = exp.end + timedelta(days=7 - exp.end.weekday())
+    measured = min(_at(monday, 6, zone), end)
+    return {
+        "registered": max(world.start, min(_at(exp.start - timedelta(days=3), 9, zone), end)),
+        "note": min(_at(exp.start + timedelta(days=exp.days // 2), 12, zone), end),
+        "measured": measured,
+        "concluded": min(_at(monday, 10, zone), end + timedelta(seconds=1)),
+    }
 
 
 def _experiments(settings: Settings, store: Any, world: Any, echo: Echo) -> list[dict[str, Any]]:
-    """Register the sandbox's experiments, measure them, conclude the ended ones."""
+    """Register the sandbox's experiments, note, measure and conclude them on their simulated days."""
+    from sqlalchemy import update
+
     from tracker.experiments import ExperimentInput, Registry, measure
     from tracker.maturity import load_model
+    from tracker.store.models import Experiment
 
     registry = Registry(store, settings, load_model(settings))
-    truth = {}
+    zone = settings.organisation.zone
+    verdicts = []
     for exp in world.experiments:
+        when = _schedule(exp, world)
         record, _ = registry.add(ExperimentInput(
             title=exp.title, hypothesis=exp.hypothesis, practice=exp.practice, metric=exp.metric,
             streams=[exp.stream], control_stream=exp.control_stream, start=exp.start, end=exp.end,
             expect=exp.expect, owner=exp.owner or None, team=exp.team or None,
         ))  # fmt: skip
-        truth[record["id"]] = exp
-    results = measure(store, settings, list(truth))
-    today = datetime.now(settings.organisation.zone).date()
-    verdicts = []
-    for result in results:
-        exp = truth[result["id"]]
-        consistent = result["verdict"] in exp.consistent_verdicts(today)
-        verdicts.append({"id": result["id"], "title": exp.title, "metric": exp.metric, "truth": exp.effect,
-                         "verdict": result["verdict"], "consistent": consistent, "lift": result["lift_rel"],
-                         "lift_abs": result["lift_abs"]})  # fmt: skip
+        exp_id = record["id"]
+        with store.write() as session:  # registered on its simulated day
+            registered = {"created_at": when["registered"], "updated_at": when["registered"]}
+            session.execute(update(Experiment).where(Experiment.id == exp_id).values(**registered))
+        if when["note"] > when["registered"]:
+            registry.note(exp_id, f"Halfway through: the {exp.practice.replace('-', ' ')} trial is under way "
+                          f"on {exp.stream}.", exp.owner or None, now=when["note"])  # fmt: skip
+        (result,) = measure(store, settings, [exp_id], now=when["measured"])
+        measured_on = when["measured"].astimezone(zone).date()
+        verdicts.append(_detection(exp_id, exp, result, measured_on))
         if result["verdict"] not in ("running", "insufficient_data"):
             decision = None if result["verdict"] == "success" else "reject"
-            registry.conclude(result["id"], _learning(result["verdict"], exp), decision)
-    echo(f"measured {len(results)} experiments; {sum(v['consistent'] for v in verdicts)} verdicts agree "
-         "with the injected truth")  # fmt: skip
+            registry.conclude(exp_id, _learning(result["verdict"], exp), decision, now=when["concluded"],
+                              author=exp.owner or None)  # fmt: skip
+    found = detection_counts(verdicts)
+    echo(f"measured {len(verdicts)} experiments: {found['line']}")
     return verdicts
+
+
+OUTCOMES = ("found", "missed", "correctly null", "false claim", "running", "too little data")
+
+
+def detection(verdict: str, effect: float, expect: str) -> str:
+    """What a verdict says about the injected truth: found, missed, correctly null or false claim."""
+    if verdict == "running":
+        return "running"
+    if verdict == "insufficient_data":
+        return "too little data"
+    claims = verdict in ("success", "failure")
+    if effect == 0:
+        return "false claim" if claims else "correctly null"
+    if not claims:
+        return "missed"
+    right_way = (effect > 0) == (expect == "increase")
+    return "found" if (verdict == "success") == right_way else "false claim"
+
+
+def _detection(exp_id: int, exp: Any, result: dict[str, Any], measured_on: date) -> dict[str, Any]:
+    outcome = detection(result["verdict"], exp.effect, exp.expect)
+    consistent = result["verdict"] in exp.consistent_verdicts(measured_on)
+    return {"id": exp_id, "title": exp.title, "metric": exp.metric, "truth": exp.effect,
+            "verdict": result["verdict"], "consistent": consistent,
+            "outcome": outcome, "lift": result["lift_rel"], "lift_abs": result["lift_abs"],
+            "measured_on": measured_on.isoformat()}  # fmt: skip
+
+
+def detection_counts(verdicts: list[dict[str, Any]]) -> dict[str, Any]:
+    """Counts per outcome and the honest one-line summary."""
+    counts = {o: sum(1 for v in verdicts if v["outcome"] == o) for o in OUTCOMES}
+    real = [v for v in verdicts if v["truth"] != 0 and v["outcome"] not in ("running", "too little data")]
+    null = [v for v in verdicts if v["truth"] == 0 and v["outcome"] not in ("running", "too little data")]
+    false_null = sum(1 for v in null if v["outcome"] == "false claim")
+    wrong_way = sum(1 for v in real if v["outcome"] == "false claim")
+    missed = counts["missed"]
+    line = (
+        f"real effects found: {counts['found']} of {len(real)}; "
+        f"false claims: {false_null} of {len(null)} null experiments; missed: {missed}"
+        + (" (inconclusive)" if missed else "")
+        + (f"; effects claimed the wrong way: {wrong_way}" if wrong_way else "")
+    )
+    for key, label in (("running", "still running"), ("too little data", "too little data")):
+        if counts[key]:
+            line += f"; {label}: {counts[key]}"
+    return {**counts, "real": len(real), "null": len(null), "line": line}
 
 
 def _learning(verdict: str, exp: Any) -> str:
@@ -192,7 +387,8 @@ def summary(report: DemoReport) -> list[str]:
     d = report.directory
     config = report.files["config"]
     lines = [
-        f"done in {report.seconds:.1f} s: {report.collected:,} mentions collected, {report.stage}",
+        f"done in {report.seconds:.1f} s: {report.collected:,} mentions collected in {report.runs:,} runs, "
+        f"{report.stage}",
         f"  workspace:  {d}/",
         f"  config:     {config}",
         f"  database:   {d / 'tracker.db'}",
@@ -200,11 +396,11 @@ def summary(report: DemoReport) -> list[str]:
     for key in ("html", "eml"):
         if key in report.files:
             lines.append(f"  digest:     {report.files[key]}")
-    lines.append(f"verdicts against the injected truth ({report.agreeing} of {len(report.verdicts)} agree):")
+    lines.append(f"detection against the injected truth: {report.detection['line']}")
     for v in report.verdicts:
         truth = "no effect" if v["truth"] == 0 else f"true effect {v['truth']:+g}"
-        mark = "ok " if v["consistent"] else "NO "
-        lines.append(f"  {mark} #{v['id']} {v['title']} ({v['metric']}): {v['verdict']} — {truth}")
+        lines.append(f"  {v['outcome']:<15} #{v['id']} {v['title']} ({v['metric']}): "
+                     f"{v['verdict'].replace('_', ' ')}; {truth}")  # fmt: skip
     lines += [
         "next:",
         f"  tracker --config {config} reflect",

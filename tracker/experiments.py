@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from tracker import plans
+from tracker import lifecycle, plans
 from tracker.config import Settings
 from tracker.errors import UserError
 from tracker.ingest import sync_streams
@@ -93,7 +93,7 @@ def validate(data: ExperimentInput, *, model: Model, streams: set[str]) -> list[
         problems.append(("practice", "required"))
     elif model.practice(data.practice) is None:
         problems.append(
-            ("practice", f"unknown practice {data.practice!r} (see `tracker reflect` for the keys)")
+            ("practice", f"unknown practice {data.practice!r} (see `tracker practices` for the keys)")
         )
     if data.metric not in METRICS:
         problems.append(("metric", f"unknown metric {data.metric!r} (one of {', '.join(METRICS)})"))
@@ -168,7 +168,10 @@ class Registry:
         self.store, self.settings, self.model = store, settings, model
 
     def today(self) -> date:
-        return utcnow().astimezone(self.settings.organisation.zone).date()
+        return self._day(utcnow())
+
+    def _day(self, moment: datetime) -> date:
+        return moment.astimezone(self.settings.organisation.zone).date()
 
     def add(self, data: ExperimentInput) -> tuple[dict[str, Any], list[str]]:
         """Register; return the experiment's record and warnings (overlaps)."""
@@ -262,38 +265,67 @@ class Registry:
                 )
             return self.record(session, exp), self._overlaps(session, exp, data.streams)
 
-    def cancel(self, exp_id: int) -> dict[str, Any]:
+    def cancel(self, exp_id: int, reason: str | None = None, *, now: datetime | None = None,
+               author: str | None = None) -> dict[str, Any]:  # fmt: skip
+        now = now or utcnow()
         with self.store.write() as session:
             exp = self._get(session, exp_id)
-            if exp.concluded_at:
-                raise UserError(f"experiment {exp_id} is concluded: it cannot be cancelled")
-            exp.cancelled_at = exp.cancelled_at or utcnow()
+            lifecycle.cancel(session, exp, reason=reason, now=now, today=self._day(now), author=author)
             return self.record(session, exp)
 
-    def note(self, exp_id: int, text: str, author: str | None = None) -> dict[str, Any]:
+    def note(
+        self, exp_id: int, text: str, author: str | None = None, *, now: datetime | None = None
+    ) -> dict[str, Any]:
         if not text.strip():
             raise ValidationError([("text", "must not be empty")])
         with self.store.write() as session:
             exp = self._get(session, exp_id)
             session.add(
-                ExperimentNote(experiment_id=exp.id, created_at=utcnow(), text=text.strip(), author=author)
+                ExperimentNote(
+                    experiment_id=exp.id, created_at=now or utcnow(), text=text.strip(), author=author
+                )
             )
             session.flush()
             return self.record(session, exp)
 
-    def conclude(self, exp_id: int, learning: str, decision: str | None) -> dict[str, Any]:
-        """Close with a learning; `decision` is adopt, reject, or None (a success adopts)."""
-        if not learning.strip():
-            raise ValidationError([("learning", "must not be empty: write down what was learned")])
-        if decision not in (None, "adopt", "reject"):
-            raise ValidationError([("decision", "expected adopt or reject")])
+    def check_conclude(
+        self,
+        exp_id: int,
+        learning: str,
+        decision: str | None,
+        *,
+        judgement: str | None = None,
+        early: bool = False,
+        reason: str | None = None,
+    ) -> dict[str, Any]:
+        """What concluding would record, checked against every rule; nothing is written."""
+        with self.store.read() as session:
+            exp = self._get(session, exp_id)
+            return lifecycle.plan_conclusion(session, exp, learning=learning, decision=decision,
+                                             judgement=judgement, early=early, reason=reason,
+                                             today=self.today())  # fmt: skip
+
+    def conclude(self, exp_id: int, learning: str, decision: str | None, *, judgement: str | None = None,
+                 early: bool = False, reason: str | None = None, now: datetime | None = None,
+                 author: str | None = None) -> dict[str, Any]:  # fmt: skip
+        """Close with a learning (lifecycle rules: tracker/lifecycle.py); `decision` is adopt, reject or
+        None (a usable success adopts); `judgement` adopts on the team's judgement instead."""
+        now = now or utcnow()
         with self.store.write() as session:
             exp = self._get(session, exp_id)
-            if exp.cancelled_at:
-                raise UserError(f"experiment {exp_id} is cancelled: it cannot be concluded")
-            if exp.concluded_at:
-                raise UserError(f"experiment {exp_id} is already concluded")
-            exp.concluded_at, exp.learning, exp.decision = utcnow(), learning.strip(), decision
+            plan = lifecycle.plan_conclusion(session, exp, learning=learning, decision=decision,
+                                             judgement=judgement, early=early, reason=reason,
+                                             today=self._day(now))  # fmt: skip
+            lifecycle.conclude(session, exp, plan, now=now, author=author)
+            return self.record(session, exp)
+
+    def reopen(self, exp_id: int, reason: str, *, now: datetime | None = None,
+               author: str | None = None) -> dict[str, Any]:  # fmt: skip
+        """Undo a conclusion or a cancellation; the event keeps what the conclusion said."""
+        now = now or utcnow()
+        with self.store.write() as session:
+            exp = self._get(session, exp_id)
+            lifecycle.reopen(session, exp, reason=reason, now=now, today=self._day(now), author=author)
             return self.record(session, exp)
 
     def get(self, exp_id: int) -> dict[str, Any]:
@@ -424,6 +456,10 @@ class Registry:
             select(ExperimentNote).where(ExperimentNote.experiment_id == exp.id).order_by(ExperimentNote.id)
         ).all()
         record["notes"] = [{"at": iso_z(n.created_at), "text": n.text, "author": n.author} for n in notes]
+        record["events"] = lifecycle.events(session, exp)
+        record["adopted_by"] = lifecycle.adopted_by(exp, record["events"], record["result"])
+        conclusion = next((e for e in reversed(record["events"]) if e["status"] == "concluded"), None)
+        record["judgement"] = conclusion.get("judgement") if conclusion and exp.concluded_at else None
         return record
 
 

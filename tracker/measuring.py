@@ -40,7 +40,7 @@ def measure_one(session: Session, settings: Settings, exp: Experiment, now: date
         session.scalars(select(ExperimentStream.stream_id).where(ExperimentStream.experiment_id == exp.id))
     )
     control_ids = plans.control_ids(session, exp)
-    competitors = list(session.scalars(select(Stream.id).where(Stream.role == "competitor")))
+    competitors, compared_with, like_for_like = _competitors_for(session, stream_ids)
     base_first, base_last = baseline_window(exp)
     # Only complete days count: today (and the future) is not over yet.
     treat_last = min(exp.end, today - timedelta(days=1))
@@ -171,7 +171,27 @@ def measure_one(session: Session, settings: Settings, exp: Experiment, now: date
         "note": note,
         "largest_post_share": share,
         "trend_per_day": estimate.trend_per_day if estimate else None,
-    }
+    } | (
+        {"compared_with": compared_with, "like_for_like": like_for_like}
+        if exp.metric == "share_of_voice"
+        else {}
+    )
+
+
+def _competitors_for(session: Session, stream_ids: list[int]) -> tuple[list[int], list[str], bool]:
+    """Share of voice like for like: the competitor streams on the experiment's streams' platforms
+    (all competitor streams when none is on those platforms). Returns ids, names, like-for-like."""
+    from tracker.registry import connector_class
+
+    def platform(connector: str) -> str:
+        return str(getattr(connector_class(connector), "platform", connector))
+
+    rows = session.execute(select(Stream.id, Stream.name, Stream.connector, Stream.role)).all()
+    ours = {platform(r.connector) for r in rows if r.id in stream_ids}
+    rivals = [r for r in rows if r.role == "competitor" and r.id not in stream_ids]
+    same = [r for r in rivals if platform(r.connector) in ours]
+    chosen = same or rivals
+    return [r.id for r in chosen], sorted(r.name for r in chosen), bool(same)
 
 
 def _why_no_estimate(baseline: list[stats.Day], treatment: list[stats.Day], running: bool) -> str:

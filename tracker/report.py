@@ -87,6 +87,9 @@ def result_line(result: dict[str, Any]) -> str:
         note += f"; {share * 100:.0f} % of the plain lift is owed to one post"
     if result.get("stopped_early"):
         note += "; stopped early: the always-valid interval excludes 0"
+    if result.get("compared_with"):
+        same = "" if result.get("like_for_like", True) else " (no competitor on the same platforms: all)"
+        note += f"; share of voice against {', '.join(result['compared_with'])}{same}"
     return (
         f"#{result['id']} {result['metric']} ({result['method']}): {result['verdict']}; "
         f"{number(result['baseline']['value'], result['metric'])} -> "
@@ -121,5 +124,29 @@ def experiment_text(record: dict[str, Any]) -> str:
         lines.append(f"  note {note['at']}: {note['text']}")
     if record["learning"]:
         decision = {"adopt": " (adopted)", "reject": " (rejected)"}.get(record["decision"] or "", "")
+        by = record.get("adopted_by")
+        if by:
+            decision = " (adopted on the evidence)"
+            if by == "judgement":
+                decision = " (adopted on the team's judgement)"
         lines.append(f"  learning: {record['learning']}{decision}")
+        if record.get("judgement"):
+            lines.append(f"  judgement: {record['judgement']}")
+    lines.append(f"  history: registered {record['created_at']}")
+    for event in record.get("events", []):
+        lines.append(f"    {event['at']}: {event_text(event)}")
     return "\n".join(lines)
+
+
+def event_text(event: dict[str, Any]) -> str:
+    """One change of status in words: `concluded early (was running): reason`."""
+    words = str(event["status"]) + (" early" if event.get("early") else "")
+    if event["status"] == "concluded" and event.get("adopted_by"):
+        how = "the evidence" if event["adopted_by"] == "evidence" else "the team's judgement"
+        words += f", adopted on {how}"
+    words += f" (was {event['previous']})"
+    if event.get("reason"):
+        words += f": {event['reason']}"
+    if event.get("judgement"):
+        words += f"; judgement: {event['judgement']}"
+    return words + (f" · {event['author']}" if event.get("author") else "")

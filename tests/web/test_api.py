@@ -89,18 +89,27 @@ async def test_experiment_lifecycle(client: httpx.AsyncClient) -> None:
         f"/api/v1/experiments/{exp_id}/conclude", json={"learning": "x", "decision": "maybe"}
     )
     assert bad_decision.status_code == 422 and bad_decision.json()["detail"][0]["field"] == "decision"
-    done = await client.post(
+    no_evidence = await client.post(
         f"/api/v1/experiments/{exp_id}/conclude", json={"learning": "Summer is quiet", "decision": "adopt"}
     )
+    assert no_evidence.status_code == 422 and no_evidence.json()["detail"][0]["field"] == "adopt"
+    assert "--judgement TEXT" in no_evidence.json()["detail"][0]["msg"]
+    done = await client.post(f"/api/v1/experiments/{exp_id}/conclude", json={
+        "learning": "Summer is quiet", "judgement": "replies are cheap and customers thanked us"})  # fmt: skip
     assert (
         done.status_code == 200
         and done.json()["status"] == "concluded"
         and done.json()["decision"] == "adopt"
+        and done.json()["adopted_by"] == "judgement"
     )
     again = await client.post(f"/api/v1/experiments/{exp_id}/conclude", json={"learning": "again"})
     assert again.status_code == 409 and "already concluded" in again.json()["detail"]
     listed = (await client.get("/api/v1/experiments", params={"status": "concluded"})).json()
     assert exp_id in [r["id"] for r in listed]
+    reopened = await client.post(f"/api/v1/experiments/{exp_id}/reopen", json={"reason": "wrong window"})
+    assert reopened.status_code == 200 and reopened.json()["status"] == "ended"
+    assert [e["status"] for e in reopened.json()["events"]] == ["concluded", "reopened"]
+    assert (await client.post(f"/api/v1/experiments/{exp_id}/reopen", json={"reason": "x"})).status_code == 409
     assert (await client.get("/api/v1/experiments", params={"status": "odd"})).status_code == 422
     assert (await client.post(f"/api/v1/experiments/{overlapping['id']}/cancel")).json()[
         "status"

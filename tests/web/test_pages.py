@@ -135,15 +135,44 @@ async def test_note_measure_conclude_and_cancel_from_the_detail_page(client: htt
     no_learning = await client.post("/experiments/3/conclude", data={"csrf_token": token, "learning": ""},
                                     follow_redirects=True)  # fmt: skip
     assert 'id="learning-error">must not be empty' in no_learning.text
-    done = await client.post("/experiments/3/conclude", data={
-        "csrf_token": token, "learning": "Experts draw questions, not new people.", "decision": "reject",
-    }, follow_redirects=True)  # fmt: skip
+    # Experiment 3 is running: concluding needs "stop it early" with a reason, then a confirmation.
+    learning = {"csrf_token": token, "learning": "Experts draw questions, not new people.", "decision": "reject"}
+    too_soon = await client.post("/experiments/3/conclude", data=learning, follow_redirects=True)
+    assert "the window runs until" in too_soon.text and "status-running" in too_soon.text
+    no_reason = await client.post("/experiments/3/conclude", data={**learning, "early": "yes"},
+                                  follow_redirects=True)  # fmt: skip
+    assert 'id="reason-error">needed with --early' in no_reason.text
+    early = {**learning, "early": "yes", "reason": "the expert left the company"}
+    asked = await client.post("/experiments/3/conclude", data=early)
+    assert asked.status_code == 200 and "Yes, conclude it" in asked.text and "Stopped early" in asked.text
+    assert "status-running" in (await client.get("/experiments/3")).text, "asking changes nothing"
+    done = await client.post("/experiments/3/conclude", data={**early, "confirm": "yes"}, follow_redirects=True)
     assert "status-concluded" in done.text and "The practice was not adopted." in done.text
+    assert "Concluded early" in done.text and "the expert left the company" in done.text
     assert "Conclude the experiment" not in done.text
     again = await client.post("/experiments/3/cancel", data={"csrf_token": token}, follow_redirects=True)
     assert "is concluded: it cannot be cancelled" in again.text
-    cancelled = await client.post("/experiments/2/cancel", data={"csrf_token": token}, follow_redirects=True)
+    # --adopt on a result that is still running is refused, naming the judgement instead.
+    adopt = await client.post("/experiments/4/conclude", data={"csrf_token": token, "learning": learning["learning"],
+                                                               "decision": "adopt", "early": "yes",
+                                                               "reason": "we know enough now"},
+                              follow_redirects=True)  # fmt: skip
+    assert "adopt on the team&#39;s judgement" in adopt.text or "team's judgement" in adopt.text
+    ask = await client.post("/experiments/2/cancel", data={"csrf_token": token})
+    assert ask.status_code == 200 and "Yes, cancel it" in ask.text
+    assert "status-cancelled" not in (await client.get("/experiments/2")).text
+    cancelled = await client.post("/experiments/2/cancel", data={"csrf_token": token, "confirm": "yes",
+                                                                 "reason": "budget moved"},
+                                  follow_redirects=True)  # fmt: skip
     assert "status-cancelled" in cancelled.text and "not counted in the reflection" in cancelled.text
+    assert "budget moved" in cancelled.text
+    no_why = await client.post("/experiments/2/reopen", data={"csrf_token": token, "reason": ""},
+                               follow_redirects=True)  # fmt: skip
+    assert "say why it is reopened" in no_why.text and "status-cancelled" in no_why.text
+    reopened = await client.post("/experiments/2/reopen", data={"csrf_token": token, "reason": "budget is back"},
+                                 follow_redirects=True)  # fmt: skip
+    assert "status-ended" in reopened.text and "status-cancelled" not in reopened.text
+    assert "Reopened" in reopened.text and "budget is back" in reopened.text
     assert (
         await client.post("/experiments/42/notes", data={"csrf_token": token, "text": "x"})
     ).status_code == 404

@@ -139,6 +139,7 @@ def _entry(
         "result": shown,
         "learning": record["learning"],
         "decision": record["decision"],
+        "adopted_by": record.get("adopted_by"),  # evidence | judgement | None (tracker/lifecycle.py)
     }
 
 

@@ -24,6 +24,7 @@ from tracker.digest import fmt
 from tracker.digest.weeks import Week
 from tracker.maturity import Model
 from tracker.metrics import DayValue, daily
+from tracker.samples import MIN_ITEMS, comparable
 from tracker.spikes import find_spikes
 from tracker.store.db import Store
 from tracker.store.models import CollectionRun, Mention, MentionStream, Stream
@@ -169,6 +170,7 @@ def _entry(values: dict[date, DayValue], week: Week, metric: str) -> dict[str, A
     previous, previous_n = _week_value(values, week.previous, metric)
     change = value - previous if value is not None and previous is not None else None
     relative = metric in ("mentions", "engagement")
+    items, previous_items = (value, previous) if metric == "mentions" else (n, previous_n)
     return {
         "value": value,
         "previous": previous,
@@ -176,6 +178,9 @@ def _entry(values: dict[date, DayValue], week: Week, metric: str) -> dict[str, A
         "change_rel": change / previous if relative and change is not None and previous else None,
         "n": n,
         "previous_n": previous_n,
+        # tracker/samples.py: a change resting on fewer than MIN_ITEMS items is "too few to compare"
+        "comparable": comparable(items, previous_items),
+        "min_items": MIN_ITEMS,
     }
 
 

@@ -11,6 +11,7 @@ from datetime import date
 from typing import Any
 
 from tracker.report import number, percent
+from tracker.samples import TOO_FEW
 
 # A change smaller than this is "about the same" (relative for counts, absolute otherwise).
 STEADY = {"mentions": 0.02, "engagement": 0.02, "sentiment": 0.01, "positive_share": 0.005,
@@ -72,7 +73,10 @@ def previous(entry: dict[str, Any], metric: str) -> str:
 
 
 def change(entry: dict[str, Any], metric: str) -> str:
-    """`+12.3 %` for counts and engagement, `+0.031` for sentiment, `+3.1 pts` for shares."""
+    """`+12.3 %` for counts and engagement, `+0.031` for sentiment, `+3.1 pts` for shares; "too few to
+    compare" when either week rests on fewer than tracker.samples.MIN_ITEMS items."""
+    if entry["change"] is not None and entry.get("comparable") is False:
+        return TOO_FEW
     if entry["change"] is None:
         return "new" if entry["value"] is not None and metric != "mentions" else "\u2013"
     if metric in ("mentions", "engagement"):
@@ -89,7 +93,7 @@ def change(entry: dict[str, Any], metric: str) -> str:
 def direction(entry: dict[str, Any], metric: str) -> str:
     """up, down or flat: whether the change is worth an arrow."""
     moved = entry["change_rel"] if metric in ("mentions", "engagement") else entry["change"]
-    if moved is None:
+    if moved is None or entry.get("comparable") is False:
         return "flat"
     if abs(moved) < STEADY.get(metric, 0.0):
         return "flat"
@@ -152,6 +156,8 @@ def _mentions_line(summary: dict[str, Any]) -> str:
     how = direction(entry, "mentions")
     if not entry["value"] and not entry["previous"]:
         return "No mentions this week, nor the week before."
+    if entry.get("comparable") is False and entry["value"] and entry["previous"]:
+        return f"{now} mentions ({before} the week before: {TOO_FEW})."
     if how == "flat":
         return f"{now} mentions, about the same as the week before ({before})."
     if entry["change_rel"] is None:
@@ -165,7 +171,9 @@ def _sentiment_line(summary: dict[str, Any]) -> str | None:
     if s["value"] is None:
         return None
     how = direction(s, "sentiment")
-    if how == "flat" or s["previous"] is None:
+    if s.get("comparable") is False and s["previous"] is not None:
+        mood = f"Mean sentiment {number(s['value'], 'sentiment')} ({TOO_FEW} with the week before)"
+    elif how == "flat" or s["previous"] is None:
         mood = f"Mean sentiment {number(s['value'], 'sentiment')}"
         mood += ", steady" if s["previous"] is not None else ""
     else:

@@ -267,6 +267,26 @@ class ExperimentNote(Base):
     author: Mapped[str | None] = mapped_column(String(200))
 
 
+class ExperimentEvent(Base):
+    """A change of an experiment's status (concluded, cancelled, reopened) with its time and reason.
+
+    `detail` keeps what the change said: a conclusion's learning, decision, adoption
+    (`adopted_by`: evidence or judgement), judgement and whether it was early.
+    """
+
+    __tablename__ = "experiment_events"
+    __table_args__ = (Index("ix_experiment_events_exp", "experiment_id", "at"),)
+
+    id: Mapped[intpk]
+    experiment_id: Mapped[int] = mapped_column(BigInt, ForeignKey("experiments.id", ondelete="CASCADE"))
+    at: Mapped[utc]
+    status: Mapped[str] = mapped_column(String(20))  # concluded | cancelled | reopened
+    previous: Mapped[str] = mapped_column(String(20))
+    reason: Mapped[str | None] = mapped_column(Text)
+    author: Mapped[str | None] = mapped_column(String(200))
+    detail: Mapped[dict[str, Any]]
+
+
 class DigestSend(Base):
     """A digest to one recipient for one ISO week: at most once, so in progress is recorded first."""
 

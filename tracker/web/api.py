@@ -64,7 +64,19 @@ class NoteIn(BaseModel):
 class ConcludeIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     learning: str
-    decision: str | None = Field(None, description="adopt, reject, or null: a success adopts the practice.")
+    decision: str | None = Field(
+        None, description="adopt (needs a usable measured verdict), reject, or null (a success adopts)."
+    )
+    judgement: str | None = Field(
+        None, description="Adopt on the team's judgement, saying why (instead of decision)."
+    )
+    early: bool = Field(False, description="Stop it before its window has ended (needs reason).")
+    reason: str | None = Field(None, description="Why it is stopped early.")
+
+
+class ReasonIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: str | None = None
 
 
 def _problems(exc: ValidationError) -> JSONResponse:
@@ -184,13 +196,25 @@ def note(ctx: Ctx, exp_id: int, body: NoteIn) -> Any:
 @router.post("/experiments/{exp_id}/conclude", summary="Close it with the learning; adopt or reject")
 def conclude(ctx: Ctx, exp_id: int, body: ConcludeIn) -> Any:
     _exists(ctx, exp_id)
-    return _call(_registry(ctx).conclude, exp_id, body.learning, body.decision or None)
+    registry = _registry(ctx)
+    return _call(
+        lambda: registry.conclude(
+            exp_id, body.learning, body.decision or None, judgement=body.judgement, early=body.early,
+            reason=body.reason,
+        )
+    )
 
 
 @router.post("/experiments/{exp_id}/cancel", summary="Cancel it (kept, never counted in the reflection)")
-def cancel(ctx: Ctx, exp_id: int) -> Any:
+def cancel(ctx: Ctx, exp_id: int, body: ReasonIn | None = None) -> Any:
     _exists(ctx, exp_id)
-    return _call(_registry(ctx).cancel, exp_id)
+    return _call(_registry(ctx).cancel, exp_id, body.reason if body else None)
+
+
+@router.post("/experiments/{exp_id}/reopen", summary="Undo a conclusion or a cancellation, with a reason")
+def reopen(ctx: Ctx, exp_id: int, body: ReasonIn) -> Any:
+    _exists(ctx, exp_id)
+    return _call(_registry(ctx).reopen, exp_id, body.reason or "")
 
 
 @router.get("/results", summary="The current result of every measured experiment")

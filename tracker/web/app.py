@@ -26,6 +26,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from tracker import __version__, report
 from tracker.config import Settings
 from tracker.maturity import Model, load_model
+from tracker.reflection import effect_text
 from tracker.store.db import Store
 from tracker.timeutil import parse_instant, utcnow
 from tracker.web import auth, charts
@@ -188,6 +189,8 @@ def _templates(settings: Settings) -> Jinja2Templates:
         org=settings.organisation.name,
         version=__version__,
         lift_text=report.lift_text,
+        event_text=report.event_text,
+        effect_text=effect_text,
         score_bar=charts.score_bar,
         METRIC_LABELS=METRIC_LABELS,
         VERDICT_HELP=VERDICT_HELP,

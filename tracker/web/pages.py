@@ -22,6 +22,7 @@ from tracker.experiments import STATUSES, Registry, ValidationError, measure
 from tracker.metrics import METRICS
 from tracker.reflection import reflect
 from tracker.report import lift_text
+from tracker.samples import MIN_ITEMS
 from tracker.status import stream_status
 from tracker.store.models import Experiment
 from tracker.timeutil import parse_instant, utcnow
@@ -110,6 +111,7 @@ def overview(request: Request, ctx: Ctx) -> HTMLResponse:
         awaiting=[e for e in experiments if e["status"] == "ended"],
         today_count=points[-1].mentions if points else 0,
         engagement_age=_hours(ctx.settings.experiments.engagement_age),
+        min_items=MIN_ITEMS,
     )
 
 
@@ -252,12 +254,13 @@ def experiment(request: Request, ctx: Ctx, exp_id: int) -> HTMLResponse:
     )
 
 
-def _refused(request: Request, exp_id: int, exc: UserError, values: dict[str, str]) -> Response:
+def _refused(request: Request, exp_id: int, exc: UserError, values: dict[str, str],
+             anchor: str | None = None) -> Response:  # fmt: skip
     """Back to the experiment, with the problems beside the fields and the text kept."""
     problems = exc.problems if isinstance(exc, ValidationError) else [("form", str(exc))]
     request.session["form_errors"] = forms.problems_by_field(problems)
     request.session["form_values"] = values
-    return redirect(f"/experiments/{exp_id}#{'conclude' if 'learning' in values else 'notes'}")
+    return redirect(f"/experiments/{exp_id}#{anchor or ('conclude' if 'learning' in values else 'notes')}")
 
 
 @router.post("/experiments/{exp_id}/notes")
@@ -272,19 +275,54 @@ def add_note(request: Request, ctx: Ctx, exp_id: int, text: Annotated[str, Form(
     return redirect(f"/experiments/{exp_id}#notes")
 
 
+def _author(request: Request) -> str | None:
+    identity = request.scope.get("state", {}).get("identity")
+    return identity.name if identity else None
+
+
+def _conclusion_args(decision: str, judgement: str) -> tuple[str | None, str | None]:
+    """The form's choice as (decision, judgement): "judgement" adopts on the team's judgement."""
+    if decision == "judgement":
+        return None, judgement
+    return decision or None, None
+
+
 @router.post("/experiments/{exp_id}/conclude")
 def conclude(request: Request, ctx: Ctx, exp_id: int, learning: Annotated[str, Form()] = "",
-             decision: Annotated[str, Form()] = "") -> Response:  # fmt: skip
+             decision: Annotated[str, Form()] = "", judgement: Annotated[str, Form()] = "",
+             early: Annotated[str, Form()] = "", reason: Annotated[str, Form()] = "",
+             confirm: Annotated[str, Form()] = "") -> Response:  # fmt: skip
+    """Two steps, like `experiment conclude`'s rules: check and ask for confirmation, then conclude."""
+    record = _experiment_or_404(ctx, exp_id)
+    values = {"learning": learning, "decision": decision, "judgement": judgement, "early": early,
+              "reason": reason}  # fmt: skip
+    chosen, judged = _conclusion_args(decision, judgement)
+    registry = _registry(ctx)
+    try:
+        if confirm != "yes":
+            plan = registry.check_conclude(exp_id, learning, chosen, judgement=judged, early=bool(early),
+                                           reason=reason)  # fmt: skip
+            return render(request, "experiment_confirm.html", page="experiments", e=record, action="conclude",
+                          plan=plan, values=values)  # fmt: skip
+        done = registry.conclude(exp_id, learning, chosen, judgement=judged, early=bool(early), reason=reason,
+                                 author=_author(request))  # fmt: skip
+    except UserError as exc:
+        return _refused(request, exp_id, exc, values)
+    outcome = {"evidence": "the practice is adopted on the evidence",
+               "judgement": "the practice is adopted on the team's judgement"}  # fmt: skip
+    said = outcome.get(done["adopted_by"] or "", "the practice is not adopted")
+    flash(request, f"Experiment concluded: {said}.")
+    return redirect(f"/experiments/{exp_id}")
+
+
+@router.post("/experiments/{exp_id}/reopen")
+def reopen(request: Request, ctx: Ctx, exp_id: int, reason: Annotated[str, Form()] = "") -> Response:
     _experiment_or_404(ctx, exp_id)
     try:
-        record = _registry(ctx).conclude(exp_id, learning, decision or None)
+        _registry(ctx).reopen(exp_id, reason, author=_author(request))
     except UserError as exc:
-        return _refused(request, exp_id, exc, {"learning": learning, "decision": decision})
-    outcome = {"adopt": "the practice is adopted", "reject": "the practice is not adopted"}
-    flash(
-        request,
-        f"Experiment concluded: {outcome.get(record['decision'] or '', 'the verdict decides adoption')}.",
-    )
+        return _refused(request, exp_id, exc, {"reopen_reason": reason}, anchor="history")
+    flash(request, "Experiment reopened: its earlier conclusion is kept in its history.")
     return redirect(f"/experiments/{exp_id}")
 
 
@@ -297,10 +335,17 @@ def measure_now(request: Request, ctx: Ctx, exp_id: int) -> Response:
 
 
 @router.post("/experiments/{exp_id}/cancel")
-def cancel(request: Request, ctx: Ctx, exp_id: int) -> Response:
-    _experiment_or_404(ctx, exp_id)
+def cancel(request: Request, ctx: Ctx, exp_id: int, reason: Annotated[str, Form()] = "",
+           confirm: Annotated[str, Form()] = "") -> Response:  # fmt: skip
+    record = _experiment_or_404(ctx, exp_id)
+    if record["status"] == "concluded":
+        flash(request, f"experiment {exp_id} is concluded: it cannot be cancelled (reopen it first)", "error")
+        return redirect(f"/experiments/{exp_id}")
+    if confirm != "yes":
+        return render(request, "experiment_confirm.html", page="experiments", e=record, action="cancel",
+                      plan=None, values={"reason": reason})  # fmt: skip
     try:
-        _registry(ctx).cancel(exp_id)
+        _registry(ctx).cancel(exp_id, reason, author=_author(request))
     except UserError as exc:
         flash(request, str(exc), "error")
     else:

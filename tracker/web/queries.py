@@ -21,6 +21,7 @@ from sqlalchemy.sql.expression import UnaryExpression
 
 from tracker.config import Settings
 from tracker.metrics import DayValue, daily
+from tracker.samples import comparable
 from tracker.store.models import Mention, MentionStream, Stream
 from tracker.timeutil import day_bounds, iso_z, utcnow
 
@@ -283,10 +284,17 @@ class StreamWeek:
     role: str
     this: dict[str, float | None] = field(default_factory=dict)
     last: dict[str, float | None] = field(default_factory=dict)
+    items: dict[str, tuple[float, float]] = field(default_factory=dict)  # metric -> (this, last) items
+
+    def too_few(self, metric: str) -> bool:
+        """Both weeks have a figure but one rests on fewer than MIN_ITEMS items (tracker/samples.py)."""
+        if self.this.get(metric) is None or self.last.get(metric) is None:
+            return False
+        return not comparable(*self.items.get(metric, (0.0, 0.0)))
 
     def change(self, metric: str) -> float | None:
         now, before = self.this.get(metric), self.last.get(metric)
-        if now is None or before is None:
+        if now is None or before is None or self.too_few(metric):
             return None
         if metric in ("mentions", "engagement"):
             return (now - before) / before if before else None
@@ -311,10 +319,17 @@ def weeks(session: Session, settings: Settings, day: date) -> list[StreamWeek]:
         for metric in WEEK_METRICS:
             values = daily(session, metric, [stream.id], first, last, zone,
                            engagement_age=settings.experiments.engagement_age)  # fmt: skip
-            row.this[metric] = _combine(metric, [v for d, v in values.items() if d >= split])
-            row.last[metric] = _combine(metric, [v for d, v in values.items() if d < split])
+            recent = [v for d, v in values.items() if d >= split]
+            before = [v for d, v in values.items() if d < split]
+            row.this[metric], row.last[metric] = _combine(metric, recent), _combine(metric, before)
+            row.items[metric] = (_items(metric, recent), _items(metric, before))
         found.append(row)
     return found
+
+
+def _items(metric: str, values: list[DayValue]) -> float:
+    """What a window's figure rests on: mentions counted, else the weights (scored mentions, posts)."""
+    return float(sum(v.value if metric == "mentions" else v.weight for v in values))
 
 
 def _combine(metric: str, values: list[DayValue]) -> float | None:
