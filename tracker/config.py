@@ -9,6 +9,7 @@ which is read only when the secret is needed (`resolve_secret`), and never print
 from __future__ import annotations
 
 import difflib
+import ipaddress
 import os
 import re
 import tomllib
@@ -66,7 +67,7 @@ SECTION_KEYS: dict[str, tuple[str, ...]] = {
     "logging": ("level", "file"),
     "digest": ("to", "from", "weekday", "time"),
     "smtp": ("host", "port", "security", "username", "password_env", "timeout"),
-    "web": ("host", "port"),
+    "web": ("host", "port", "session_idle", "session_lifetime", "trusted_proxies", "rate_limit"),
     "maturity": ("model",),
     "experiments": ("engagement_age",),
     "sandbox": ("seed", "weeks", "port", "end", "brand", "competitor", "bluesky_login"),
@@ -177,6 +178,10 @@ class SandboxConfig:
 class WebConfig:
     host: str = "127.0.0.1"
     port: int = 8000
+    session_idle: timedelta = timedelta(hours=12)
+    session_lifetime: timedelta = timedelta(days=7)
+    trusted_proxies: tuple[str, ...] = ()  # addresses or networks whose X-Forwarded-For is believed
+    rate_limit: tuple[int, int] = (600, 60)  # API calls per token or session, per that many seconds
 
 
 @dataclass(frozen=True)
@@ -578,10 +583,30 @@ class _Validator:
         )
 
     def web(self, t: Mapping[str, Any]) -> WebConfig:
+        proxies = self.strings(t, "web.trusted_proxies")
+        for proxy in proxies:
+            try:
+                ipaddress.ip_network(proxy.strip(), strict=False)
+            except ValueError:
+                self.add("web.trusted_proxies", f"expected IP addresses or networks like 10.0.0.0/8, got {proxy!r}")
         return WebConfig(
             host=self.string(t, "web.host") or "127.0.0.1",
             port=self.integer(t, "web.port", 8000, 1, 65535),
+            session_idle=self.duration(t, "web.session_idle", timedelta(hours=12)),
+            session_lifetime=self.duration(t, "web.session_lifetime", timedelta(days=7)),
+            trusted_proxies=tuple(p.strip() for p in proxies),
+            rate_limit=self.rate(t, "web.rate_limit", (600, 60)),
         )
+
+    def rate(self, t: Mapping[str, Any], key: str, default: tuple[int, int]) -> tuple[int, int]:
+        value = t.get(key.rsplit(".", 1)[-1])
+        if value is None:
+            return default
+        match = re.match(r"^\s*(\d{1,7})\s*/\s*(s|sec|second|m|min|minute|h|hour)\s*$", str(value))
+        if not isinstance(value, str) or not match or int(match[1]) < 1:
+            self.add(key, f'expected a rate like "600/min" (per sec, min or hour), got {value!r}')
+            return default
+        return int(match[1]), {"s": 1, "m": 60, "h": 3600}[match[2][0]]
 
     def maturity(self, t: Mapping[str, Any], base: Path) -> Path | None:
         model = self.string(t, "maturity.model")

@@ -17,6 +17,7 @@ from typing import Any, Literal
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
+from tracker import audit
 from tracker.config import Settings
 from tracker.coverage import uncovered_days
 from tracker.errors import UserError
@@ -78,7 +79,13 @@ def parse_day(value: str | None, name: str, problems: list[tuple[str, str]]) -> 
 
 def validate(data: ExperimentInput, *, model: Model, streams: set[str]) -> list[tuple[str, str]]:
     """Every problem with the fields, each naming its field; empty when valid."""
-    problems: list[tuple[str, str]] = []
+    problems: list[tuple[str, str]] = _too_long(
+        {"title": data.title, "hypothesis": data.hypothesis, "owner": data.owner, "team": data.team}
+    )
+    for name in ("start", "end", "baseline_start", "baseline_end"):
+        day = getattr(data, name)
+        if day is not None and not FIRST_DAY <= day <= LAST_DAY:
+            problems.append((name, f"expected a day from {FIRST_DAY} to {LAST_DAY}, got {day}"))
     for name in ("title", "hypothesis"):
         if not (getattr(data, name) or "").strip():
             problems.append((name, "must not be empty"))
@@ -127,6 +134,21 @@ def validate(data: ExperimentInput, *, model: Model, streams: set[str]) -> list[
     return problems
 
 
+# Text fields are capped as imported text is (tracker/mentions.py): long enough for any
+# real use, short enough that nobody fills the database or the pages through one field.
+TEXT_LIMITS = {"title": 500, "hypothesis": 100_000, "learning": 100_000, "text": 100_000,
+               "owner": 200, "team": 200, "author": 200}  # fmt: skip
+FIRST_DAY, LAST_DAY = date(1970, 1, 1), date(9000, 12, 31)  # windows are computed +- a window length
+
+
+def _too_long(values: dict[str, str | None]) -> list[tuple[str, str]]:
+    return [
+        (name, f"longer than {TEXT_LIMITS[name]:,} characters")
+        for name, value in values.items()
+        if isinstance(value, str) and len(value) > TEXT_LIMITS[name]
+    ]
+
+
 def known_streams(session: Session) -> set[str]:
     return set(session.scalars(select(Stream.name)))
 
@@ -153,10 +175,15 @@ def baseline_window(exp: Experiment) -> tuple[date, date]:
 
 
 class Registry:
-    """Registering, editing and closing experiments; every method is one transaction."""
+    """Registering, editing and closing experiments; every method is one transaction.
 
-    def __init__(self, store: Store, settings: Settings, model: Model) -> None:
+    Every change is recorded in the audit log in its own transaction, as done by
+    `actor` (a web user, `token:NAME`; None: the command line's login).
+    """
+
+    def __init__(self, store: Store, settings: Settings, model: Model, actor: str | None = None) -> None:
         self.store, self.settings, self.model = store, settings, model
+        self.actor = actor
 
     def today(self) -> date:
         return utcnow().astimezone(self.settings.organisation.zone).date()
@@ -175,6 +202,7 @@ class Registry:
             session.flush()
             self._link(session, exp, data.streams)
             warnings = self._overlaps(session, exp, data.streams)
+            audit.record(session, self.actor, "experiment.create", f"experiment:{exp.id}", {"title": exp.title})
             return self.record(session, exp), warnings
 
     def edit(self, exp_id: int, changes: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
@@ -221,6 +249,8 @@ class Registry:
                     .where(ExperimentResult.experiment_id == exp.id)
                     .values(valid=False)
                 )
+            changed = sorted(k for k, v in changes.items() if v is not None)
+            audit.record(session, self.actor, "experiment.edit", f"experiment:{exp.id}", {"fields": changed})
             return self.record(session, exp), self._overlaps(session, exp, data.streams)
 
     def cancel(self, exp_id: int) -> dict[str, Any]:
@@ -229,17 +259,22 @@ class Registry:
             if exp.concluded_at:
                 raise UserError(f"experiment {exp_id} is concluded: it cannot be cancelled")
             exp.cancelled_at = exp.cancelled_at or utcnow()
+            audit.record(session, self.actor, "experiment.cancel", f"experiment:{exp.id}")
             return self.record(session, exp)
 
     def note(self, exp_id: int, text: str, author: str | None = None) -> dict[str, Any]:
         if not text.strip():
             raise ValidationError([("text", "must not be empty")])
+        problems = _too_long({"text": text, "author": author})
+        if problems:
+            raise ValidationError(problems)
         with self.store.write() as session:
             exp = self._get(session, exp_id)
             session.add(
                 ExperimentNote(experiment_id=exp.id, created_at=utcnow(), text=text.strip(), author=author)
             )
             session.flush()
+            audit.record(session, self.actor, "experiment.note", f"experiment:{exp.id}")
             return self.record(session, exp)
 
     def conclude(self, exp_id: int, learning: str, decision: str | None) -> dict[str, Any]:
@@ -248,6 +283,8 @@ class Registry:
             raise ValidationError([("learning", "must not be empty: write down what was learned")])
         if decision not in (None, "adopt", "reject"):
             raise ValidationError([("decision", "expected adopt or reject")])
+        if problems := _too_long({"learning": learning}):
+            raise ValidationError(problems)
         with self.store.write() as session:
             exp = self._get(session, exp_id)
             if exp.cancelled_at:
@@ -255,6 +292,7 @@ class Registry:
             if exp.concluded_at:
                 raise UserError(f"experiment {exp_id} is already concluded")
             exp.concluded_at, exp.learning, exp.decision = utcnow(), learning.strip(), decision
+            audit.record(session, self.actor, "experiment.conclude", f"experiment:{exp.id}", {"decision": decision})
             return self.record(session, exp)
 
     def get(self, exp_id: int) -> dict[str, Any]:
@@ -384,9 +422,13 @@ class Registry:
 
 
 def measure(
-    store: Store, settings: Settings, ids: Sequence[int] | None, *, now: datetime | None = None
+    store: Store, settings: Settings, ids: Sequence[int] | None, *, now: datetime | None = None,
+    actor: str | None = None,
 ) -> list[dict[str, Any]]:
-    """Measure the given experiments (None: every one not cancelled), store and return the results."""
+    """Measure the given experiments (None: every one not cancelled), store and return the results.
+
+    Each measurement is recorded in the audit log as done by `actor` (None: the command line).
+    """
     now = now or utcnow()
     with store.read() as session:
         query = select(Experiment).order_by(Experiment.id)
@@ -414,6 +456,8 @@ def measure(
                     payload=result,
                 )
             )
+            audit.record(session, actor, "experiment.measure", f"experiment:{exp.id}",
+                         {"verdict": result["verdict"]})  # fmt: skip
     return results
 
 
@@ -425,7 +469,7 @@ def measure_open(store: Store, settings: Settings, *, now: datetime | None = Non
         ids = [
             e.id for e in session.scalars(select(Experiment)) if status_of(e, today) in ("running", "ended")
         ]
-    return measure(store, settings, ids, now=now) if ids else []
+    return measure(store, settings, ids, now=now, actor="scheduler") if ids else []
 
 
 def _measure_one(session: Session, settings: Settings, exp: Experiment, now: datetime) -> dict[str, Any]:

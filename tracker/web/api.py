@@ -20,7 +20,7 @@ from tracker.reflection import reflect
 from tracker.status import stream_status
 from tracker.store.models import Experiment
 from tracker.web import forms
-from tracker.web.app import WebContext, context
+from tracker.web.app import WebContext, actor, context
 from tracker.web.queries import parse_filter, search_mentions
 
 router = APIRouter(prefix="/api/v1", tags=["api"])
@@ -68,8 +68,8 @@ def _problems(exc: ValidationError) -> JSONResponse:
     return JSONResponse({"detail": detail}, 422)
 
 
-def _registry(ctx: WebContext) -> Registry:
-    return Registry(ctx.store, ctx.settings, ctx.model)
+def _registry(ctx: WebContext, request: Request | None = None) -> Registry:
+    return Registry(ctx.store, ctx.settings, ctx.model, actor(request) if request is not None else None)
 
 
 def _exists(ctx: WebContext, exp_id: int) -> None:
@@ -141,11 +141,11 @@ def experiments(
         422: {"description": "Invalid fields"},
     },
 )
-def create_experiment(ctx: Ctx, body: ExperimentIn) -> Any:
+def create_experiment(ctx: Ctx, request: Request, body: ExperimentIn) -> Any:
     data, problems = forms.experiment_input(body.model_dump())
     try:
         forms.check(data, problems, store=ctx.store, settings=ctx.settings, model=ctx.model)
-        record, warnings = _registry(ctx).add(data)
+        record, warnings = _registry(ctx, request).add(data)
     except ValidationError as exc:
         return _problems(exc)
     headers = {"Location": f"/api/v1/experiments/{record['id']}"}
@@ -159,9 +159,9 @@ def experiment(ctx: Ctx, exp_id: int) -> Any:
 
 
 @router.post("/experiments/{exp_id}/measure", summary="Measure it now; returns the result")
-def measure_experiment(ctx: Ctx, exp_id: int) -> Any:
+def measure_experiment(ctx: Ctx, request: Request, exp_id: int) -> Any:
     _exists(ctx, exp_id)
-    (result,) = measure(ctx.store, ctx.settings, [exp_id])
+    (result,) = measure(ctx.store, ctx.settings, [exp_id], actor=actor(request))
     return result
 
 
@@ -172,21 +172,21 @@ def experiment_results(ctx: Ctx, exp_id: int) -> Any:
 
 
 @router.post("/experiments/{exp_id}/notes", status_code=201, summary="Add a note to the learning log")
-def note(ctx: Ctx, exp_id: int, body: NoteIn) -> Any:
+def note(ctx: Ctx, request: Request, exp_id: int, body: NoteIn) -> Any:
     _exists(ctx, exp_id)
-    return _call(_registry(ctx).note, exp_id, body.text, body.author, status=201)
+    return _call(_registry(ctx, request).note, exp_id, body.text, body.author, status=201)
 
 
 @router.post("/experiments/{exp_id}/conclude", summary="Close it with the learning; adopt or reject")
-def conclude(ctx: Ctx, exp_id: int, body: ConcludeIn) -> Any:
+def conclude(ctx: Ctx, request: Request, exp_id: int, body: ConcludeIn) -> Any:
     _exists(ctx, exp_id)
-    return _call(_registry(ctx).conclude, exp_id, body.learning, body.decision or None)
+    return _call(_registry(ctx, request).conclude, exp_id, body.learning, body.decision or None)
 
 
 @router.post("/experiments/{exp_id}/cancel", summary="Cancel it (kept, never counted in the reflection)")
-def cancel(ctx: Ctx, exp_id: int) -> Any:
+def cancel(ctx: Ctx, request: Request, exp_id: int) -> Any:
     _exists(ctx, exp_id)
-    return _call(_registry(ctx).cancel, exp_id)
+    return _call(_registry(ctx, request).cancel, exp_id)
 
 
 @router.get("/results", summary="The current result of every measured experiment")

@@ -25,8 +25,9 @@ from tracker.report import lift_text
 from tracker.status import stream_status
 from tracker.store.models import Experiment
 from tracker.timeutil import parse_instant, utcnow
+from tracker import accounts, audit
 from tracker.web import auth, charts, forms, queries
-from tracker.web.app import WebContext, context
+from tracker.web.app import WebContext, actor, context
 from tracker.web.security import SAFE_METHODS, csrf_ok
 
 
@@ -70,8 +71,8 @@ def redirect(path: str) -> RedirectResponse:
     return RedirectResponse(path, status_code=303)
 
 
-def _registry(ctx: WebContext) -> Registry:
-    return Registry(ctx.store, ctx.settings, ctx.model)
+def _registry(ctx: WebContext, request: Request | None = None) -> Registry:
+    return Registry(ctx.store, ctx.settings, ctx.model, actor(request) if request is not None else None)
 
 
 # -- overview ---------------------------------------------------------------------------------
@@ -208,7 +209,7 @@ def _create(request: Request, values: dict[str, Any]) -> Response:
     data, problems = forms.experiment_input(values)
     try:
         forms.check(data, problems, store=ctx.store, settings=ctx.settings, model=ctx.model)
-        record, warnings = _registry(ctx).add(data)
+        record, warnings = _registry(ctx, request).add(data)
     except ValidationError as exc:
         return _form_page(request, ctx, values, forms.problems_by_field(exc.problems), 400)
     flash(request, f"Experiment #{record['id']} registered.")
@@ -265,7 +266,7 @@ def add_note(request: Request, ctx: Ctx, exp_id: int, text: Annotated[str, Form(
     _experiment_or_404(ctx, exp_id)
     author = request.scope["state"]["identity"].name if request.scope["state"].get("identity") else None
     try:
-        _registry(ctx).note(exp_id, text, author)
+        _registry(ctx, request).note(exp_id, text, author)
     except UserError as exc:
         return _refused(request, exp_id, exc, {"text": text})
     flash(request, "Note added.")
@@ -277,7 +278,7 @@ def conclude(request: Request, ctx: Ctx, exp_id: int, learning: Annotated[str, F
              decision: Annotated[str, Form()] = "") -> Response:  # fmt: skip
     _experiment_or_404(ctx, exp_id)
     try:
-        record = _registry(ctx).conclude(exp_id, learning, decision or None)
+        record = _registry(ctx, request).conclude(exp_id, learning, decision or None)
     except UserError as exc:
         return _refused(request, exp_id, exc, {"learning": learning, "decision": decision})
     outcome = {"adopt": "the practice is adopted", "reject": "the practice is not adopted"}
@@ -291,7 +292,7 @@ def conclude(request: Request, ctx: Ctx, exp_id: int, learning: Annotated[str, F
 @router.post("/experiments/{exp_id}/measure")
 def measure_now(request: Request, ctx: Ctx, exp_id: int) -> Response:
     _experiment_or_404(ctx, exp_id)
-    (result,) = measure(ctx.store, ctx.settings, [exp_id])
+    (result,) = measure(ctx.store, ctx.settings, [exp_id], actor=actor(request))
     flash(request, f"Measured: {result['verdict'].replace('_', ' ')}, {lift_text(result)}.")
     return redirect(f"/experiments/{exp_id}")
 
@@ -300,7 +301,7 @@ def measure_now(request: Request, ctx: Ctx, exp_id: int) -> Response:
 def cancel(request: Request, ctx: Ctx, exp_id: int) -> Response:
     _experiment_or_404(ctx, exp_id)
     try:
-        _registry(ctx).cancel(exp_id)
+        _registry(ctx, request).cancel(exp_id)
     except UserError as exc:
         flash(request, str(exc), "error")
     else:
@@ -384,21 +385,122 @@ def login(
     if not ctx.require_login:
         return redirect("/")
     client = request.client.host if request.client else "?"
-    if ctx.throttle.blocked(client):
+    account = ctx.throttle.account(name)
+    if ctx.throttle.blocked(client) or ctx.throttle.blocked(account):
+        audit.record_now(ctx.store, name.strip()[:100] or "?", "login.blocked", f"user:{name.strip()[:100]}",
+                         client=client)  # fmt: skip
         return render(request, "login.html", 429, target=_next(next), name=name,
                       error="Too many failed attempts: wait a few minutes, then try again.")  # fmt: skip
     found = auth.check_password(ctx.store, name.strip(), password)
     if found is None:
         ctx.throttle.failed(client)
+        ctx.throttle.failed(account)
+        audit.record_now(ctx.store, name.strip()[:100] or "?", "login.failure", f"user:{name.strip()[:100]}",
+                         client=client)  # fmt: skip
         return render(request, "login.html", 401, target=_next(next), name=name,
                       error="That name and password do not match.")  # fmt: skip
     ctx.throttle.succeeded(client)
-    request.session.clear()  # a fresh session (and CSRF token) for the signed-in user
-    request.session.update(uid=found[0], pw=found[1])
+    _sign_in(request, ctx, found[0])
     return redirect(_next(next))
 
 
+def _sign_in(request: Request, ctx: WebContext, user_id: int) -> None:
+    """A new server-side session, and a fresh cookie (and CSRF token) naming only its id."""
+    client = request.client.host if request.client else None
+    sid = accounts.start_session(ctx.store, user_id, client=client, user_agent=request.headers.get("user-agent"))
+    request.session.clear()
+    request.session["sid"] = sid
+
+
+def _identity(request: Request) -> auth.Identity | None:
+    found = request.scope.get("state", {}).get("identity")
+    return found if isinstance(found, auth.Identity) else None
+
+
 @router.post("/logout")
-def logout(request: Request) -> Response:
+def logout(request: Request, ctx: Ctx) -> Response:
+    identity = _identity(request)
+    if identity is not None and identity.session_id is not None:
+        client = request.client.host if request.client else None
+        accounts.end_session(ctx.store, identity.session_id, actor=identity.name, client=client)
     request.session.clear()
     return redirect("/login")
+
+
+# -- account and audit ------------------------------------------------------------------------
+
+
+def _own(request: Request) -> auth.Identity:
+    identity = _identity(request)
+    if identity is None or identity.user_id is None or identity.session_id is None:
+        raise HTTPException(
+            404, "Accounts are used only when the tracker is served beyond 127.0.0.1 (with login)."
+        )
+    return identity
+
+
+@router.get("/account", response_class=HTMLResponse)
+def account_page(request: Request, ctx: Ctx) -> HTMLResponse:
+    me = _own(request)
+    web = ctx.settings.web
+    return render(
+        request,
+        "account.html",
+        me=me,
+        sessions=accounts.user_sessions(ctx.store, me.user_id or 0, idle=web.session_idle,
+                                        lifetime=web.session_lifetime),  # fmt: skip
+        tokens=accounts.list_tokens(ctx.store, user_id=me.user_id),
+        errors=defaultdict(list, request.session.pop("form_errors", {})),
+    )
+
+
+@router.post("/account/password")
+def change_password(request: Request, ctx: Ctx, current: Annotated[str, Form()] = "",
+                    new: Annotated[str, Form()] = "", confirm: Annotated[str, Form()] = "") -> Response:  # fmt: skip
+    me = _own(request)
+    problems: list[tuple[str, str]] = []
+    if auth.check_password(ctx.store, me.name, current) is None:
+        problems.append(("current", "this is not your current password"))
+    elif new != confirm:
+        problems.append(("confirm", "the two new passwords differ"))
+    else:
+        try:
+            auth.add_user(ctx.store, me.name, new, actor=me.name)  # ends every session of the user
+        except UserError as exc:
+            problems.append(("new", str(exc).removeprefix("password: ")))
+    if problems:
+        request.session["form_errors"] = forms.problems_by_field(problems)
+        return redirect("/account#password")
+    _sign_in(request, ctx, me.user_id or 0)
+    flash(request, "Password changed: every other session of yours has ended.")
+    return redirect("/account")
+
+
+@router.post("/account/sessions/{session_id}/end")
+def end_own_session(request: Request, ctx: Ctx, session_id: int) -> Response:
+    me = _own(request)
+    client = request.client.host if request.client else None
+    if not accounts.end_session(ctx.store, session_id, actor=me.name, reason="ended by its user",
+                                client=client, user_id=me.user_id):  # fmt: skip
+        raise HTTPException(404, "There is no such open session of yours.")
+    flash(request, "Session ended.")
+    return redirect("/account#sessions")
+
+
+@router.post("/account/tokens/{token_id}/revoke")
+def revoke_own_token(request: Request, ctx: Ctx, token_id: int) -> Response:
+    me = _own(request)
+    try:
+        accounts.revoke_token(ctx.store, token_id, actor=me.name, user_id=me.user_id)
+    except UserError:
+        raise HTTPException(404, "There is no such token of yours.") from None
+    flash(request, "Token revoked: it is refused from now on.")
+    return redirect("/account#tokens")
+
+
+@router.get("/audit", response_class=HTMLResponse)
+def audit_page(request: Request, ctx: Ctx) -> HTMLResponse:
+    identity = _identity(request)
+    if ctx.require_login and (identity is None or not identity.admin):
+        raise HTTPException(403, "Only admins see the audit log (`tracker user add NAME --admin`).")
+    return render(request, "audit.html", events=list(reversed(audit.events(ctx.store, limit=500))))
