@@ -201,14 +201,18 @@ def end_user_sessions(session: Session, user_id: int, reason: str) -> int:
 def end_all_sessions(store: Store, reason: str, *, actor: str | None = None) -> int:
     with store.write() as session:
         result = session.execute(
-            update(WebSession).where(WebSession.ended_at.is_(None)).values(ended_at=utcnow(), end_reason=reason)
+            update(WebSession)
+            .where(WebSession.ended_at.is_(None))
+            .values(ended_at=utcnow(), end_reason=reason)
         )
         count = int(getattr(result, "rowcount", 0) or 0)
         audit.record(session, actor, "sessions.end_all", None, {"reason": reason, "sessions": count})
         return count
 
 
-def user_sessions(store: Store, user_id: int, *, idle: timedelta, lifetime: timedelta) -> list[dict[str, Any]]:
+def user_sessions(
+    store: Store, user_id: int, *, idle: timedelta, lifetime: timedelta
+) -> list[dict[str, Any]]:
     """A user's open sessions, newest first."""
     now = utcnow()
     with store.read() as session:
@@ -250,8 +254,15 @@ def parse_expiry(value: str | None) -> timedelta | None:
         raise UserError(f'--expires: expected a duration like "90d" (or "never"), got {value!r}') from None
 
 
-def create_token(store: Store, name: str, *, expires: timedelta | None = None, read_only: bool = False,
-                 user: str | None = None, actor: str | None = None) -> tuple[str, dict[str, Any]]:  # fmt: skip
+def create_token(
+    store: Store,
+    name: str,
+    *,
+    expires: timedelta | None = None,
+    read_only: bool = False,
+    user: str | None = None,
+    actor: str | None = None,
+) -> tuple[str, dict[str, Any]]:
     """A new token (returned once) and its record; only the digest is stored."""
     label = name.strip()
     if not label or len(label) > 200:
@@ -277,7 +288,9 @@ def create_token(store: Store, name: str, *, expires: timedelta | None = None, r
 
 
 def token_record(row: ApiToken, user: str | None, now: datetime) -> dict[str, Any]:
-    state = "revoked" if row.revoked_at else "expired" if row.expires_at and row.expires_at <= now else "active"
+    state = (
+        "revoked" if row.revoked_at else "expired" if row.expires_at and row.expires_at <= now else "active"
+    )
     return {
         "id": row.id,
         "name": row.name,
@@ -298,10 +311,14 @@ def list_tokens(store: Store, *, user_id: int | None = None) -> list[dict[str, A
         query = select(ApiToken).order_by(ApiToken.id)
         if user_id is not None:
             query = query.where(ApiToken.user_id == user_id)
-        return [token_record(t, names.get(t.user_id) if t.user_id else None, now) for t in session.scalars(query)]
+        return [
+            token_record(t, names.get(t.user_id) if t.user_id else None, now) for t in session.scalars(query)
+        ]
 
 
-def revoke_token(store: Store, token_id: int, *, actor: str | None = None, user_id: int | None = None) -> bool:
+def revoke_token(
+    store: Store, token_id: int, *, actor: str | None = None, user_id: int | None = None
+) -> bool:
     """Revoke (401 from the next call on); False when it was already revoked."""
     with store.write() as session:
         row = session.get(ApiToken, token_id) if 0 < token_id < 2**62 else None
@@ -332,5 +349,7 @@ def use_token(store: Store, token: str, *, client: str | None = None) -> TokenUs
     if touch:  # the last use, and a "token.use" event, at most once a minute per token
         with store.write() as session:
             session.execute(update(ApiToken).where(ApiToken.id == found.token_id).values(last_used_at=now))
-            audit.record(session, f"token:{found.name}", "token.use", f"token:{found.token_id}", client=client)
+            audit.record(
+                session, f"token:{found.name}", "token.use", f"token:{found.token_id}", client=client
+            )
     return found

@@ -228,13 +228,28 @@ def load_settings(explicit: str | os.PathLike[str] | None = None) -> Settings:
             f"no configuration at {path} (looked via {how}): "
             "run `tracker init` to write one, or pass --config PATH"
         )
+    fix = "point --config at your tracker.toml, or write one with `tracker init`"
+    raw = read_toml(path, "configuration", fix)
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        return parse_settings(raw, path.resolve())
+    except RecursionError:
+        raise UserError(f"configuration {path} nests arrays or tables too deeply to be read: {fix}") from None
+
+
+def read_toml(path: Path, what: str, fix: str) -> dict[str, Any]:
+    """A TOML file's tables; every way it can be unreadable is one line naming the file and `fix`."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise UserError(f"{what} {path} is not a text file (not UTF-8): {fix}") from None
+    except OSError as exc:
+        raise UserError(f"cannot read {what} {path}: {exc.strerror or exc}: {fix}") from None
+    try:
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError([f"{path.name}: not valid TOML: {exc}"], str(path)) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UserError(f"cannot read configuration {path}: {exc}") from None
-    return parse_settings(raw, path.resolve())
+    except RecursionError:
+        raise UserError(f"{what} {path} nests arrays or tables too deeply to be read: {fix}") from None
 
 
 def parse_settings(raw: Mapping[str, Any], path: Path) -> Settings:
@@ -249,7 +264,7 @@ def parse_settings(raw: Mapping[str, Any], path: Path) -> Settings:
             name=v.string(org, "organisation.name", required=True) or "",
             timezone=v.timezone(org, "organisation.timezone") or "UTC",
         ),
-        database_url=_database_url(v.string(db, "database.url"), path.parent),
+        database_url=_database_url(v.database_url(db), path.parent),
         streams=v.streams(raw.get("streams", [])),
         collection=v.collection(v.section(raw, "collection")),
         logging=v.logging(v.section(raw, "logging"), path.parent),
@@ -393,7 +408,24 @@ class _Validator:
         if value is not None and not re.match(r"^https?://[^\s/]+", value):
             self.add(key, f"expected an http:// or https:// URL, got {value!r}")
             return None
+        if value is not None and _has_userinfo(value):
+            self.add(key, "credentials do not belong in a URL (they would reach logs and errors): "
+                          "remove `user:password@` and name an environment variable with the "
+                          "connector's token_env, app_password_env or client_secret_env key")  # fmt: skip
+            return None
         return value.rstrip("/") if value and key.endswith(("base_url", "auth_url")) else value
+
+    def database_url(self, table: Mapping[str, Any]) -> str | None:
+        url = self.string(table, "database.url")
+        if url is not None and not url.startswith("sqlite") and _has_password(url):
+            self.add(
+                "database.url",
+                "a password does not belong in the URL (it would reach logs and errors): remove it and "
+                "set the environment variable PGPASSWORD (or use ~/.pgpass), as secrets elsewhere are "
+                "named by *_env keys, never written here",
+            )
+            return None
+        return url
 
     def timezone(self, table: Mapping[str, Any], key: str) -> str | None:
         name = self.string(table, key)
@@ -588,7 +620,9 @@ class _Validator:
             try:
                 ipaddress.ip_network(proxy.strip(), strict=False)
             except ValueError:
-                self.add("web.trusted_proxies", f"expected IP addresses or networks like 10.0.0.0/8, got {proxy!r}")
+                self.add(
+                    "web.trusted_proxies", f"expected IP addresses or networks like 10.0.0.0/8, got {proxy!r}"
+                )
         return WebConfig(
             host=self.string(t, "web.host") or "127.0.0.1",
             port=self.integer(t, "web.port", 8000, 1, 65535),
@@ -616,6 +650,17 @@ class _Validator:
         if not path.is_file():
             self.add("maturity.model", f"no file at {path}")
         return path
+
+
+def _has_userinfo(url: str) -> bool:
+    """True when an http(s) URL carries `user@` or `user:password@` before its host."""
+    authority = re.split(r"[/?#]", url.split("://", 1)[-1], maxsplit=1)[0]
+    return "@" in authority
+
+
+def _has_password(url: str) -> bool:
+    authority = re.split(r"[/?#]", url.split("://", 1)[-1], maxsplit=1)[0]
+    return "@" in authority and ":" in authority.rsplit("@", 1)[0]
 
 
 def known_connectors() -> frozenset[str]:

@@ -202,7 +202,9 @@ class Registry:
             session.flush()
             self._link(session, exp, data.streams)
             warnings = self._overlaps(session, exp, data.streams)
-            audit.record(session, self.actor, "experiment.create", f"experiment:{exp.id}", {"title": exp.title})
+            audit.record(
+                session, self.actor, "experiment.create", f"experiment:{exp.id}", {"title": exp.title}
+            )
             return self.record(session, exp), warnings
 
     def edit(self, exp_id: int, changes: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
@@ -292,7 +294,9 @@ class Registry:
             if exp.concluded_at:
                 raise UserError(f"experiment {exp_id} is already concluded")
             exp.concluded_at, exp.learning, exp.decision = utcnow(), learning.strip(), decision
-            audit.record(session, self.actor, "experiment.conclude", f"experiment:{exp.id}", {"decision": decision})
+            audit.record(
+                session, self.actor, "experiment.conclude", f"experiment:{exp.id}", {"decision": decision}
+            )
             return self.record(session, exp)
 
     def get(self, exp_id: int) -> dict[str, Any]:
@@ -422,7 +426,11 @@ class Registry:
 
 
 def measure(
-    store: Store, settings: Settings, ids: Sequence[int] | None, *, now: datetime | None = None,
+    store: Store,
+    settings: Settings,
+    ids: Sequence[int] | None,
+    *,
+    now: datetime | None = None,
     actor: str | None = None,
 ) -> list[dict[str, Any]]:
     """Measure the given experiments (None: every one not cancelled), store and return the results.

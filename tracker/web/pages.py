@@ -16,6 +16,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from tracker import accounts, audit
 from tracker.config import StreamConfig
 from tracker.errors import UserError
 from tracker.experiments import STATUSES, Registry, ValidationError, measure
@@ -25,7 +26,6 @@ from tracker.report import lift_text
 from tracker.status import stream_status
 from tracker.store.models import Experiment
 from tracker.timeutil import parse_instant, utcnow
-from tracker import accounts, audit
 from tracker.web import auth, charts, forms, queries
 from tracker.web.app import WebContext, actor, context
 from tracker.web.security import SAFE_METHODS, csrf_ok
@@ -407,7 +407,9 @@ def login(
 def _sign_in(request: Request, ctx: WebContext, user_id: int) -> None:
     """A new server-side session, and a fresh cookie (and CSRF token) naming only its id."""
     client = request.client.host if request.client else None
-    sid = accounts.start_session(ctx.store, user_id, client=client, user_agent=request.headers.get("user-agent"))
+    sid = accounts.start_session(
+        ctx.store, user_id, client=client, user_agent=request.headers.get("user-agent")
+    )
     request.session.clear()
     request.session["sid"] = sid
 
@@ -447,16 +449,22 @@ def account_page(request: Request, ctx: Ctx) -> HTMLResponse:
         request,
         "account.html",
         me=me,
-        sessions=accounts.user_sessions(ctx.store, me.user_id or 0, idle=web.session_idle,
-                                        lifetime=web.session_lifetime),  # fmt: skip
+        sessions=accounts.user_sessions(
+            ctx.store, me.user_id or 0, idle=web.session_idle, lifetime=web.session_lifetime
+        ),
         tokens=accounts.list_tokens(ctx.store, user_id=me.user_id),
         errors=defaultdict(list, request.session.pop("form_errors", {})),
     )
 
 
 @router.post("/account/password")
-def change_password(request: Request, ctx: Ctx, current: Annotated[str, Form()] = "",
-                    new: Annotated[str, Form()] = "", confirm: Annotated[str, Form()] = "") -> Response:  # fmt: skip
+def change_password(
+    request: Request,
+    ctx: Ctx,
+    current: Annotated[str, Form()] = "",
+    new: Annotated[str, Form()] = "",
+    confirm: Annotated[str, Form()] = "",
+) -> Response:
     me = _own(request)
     problems: list[tuple[str, str]] = []
     if auth.check_password(ctx.store, me.name, current) is None:

@@ -357,7 +357,9 @@ class ProxyHeaders:
             if chain:
                 proto = chain[-1][1]
             else:
-                chain = [(h.strip(), None) for h in headers.get("x-forwarded-for", "").split(",") if h.strip()]
+                chain = [
+                    (h.strip(), None) for h in headers.get("x-forwarded-for", "").split(",") if h.strip()
+                ]
                 proto = (headers.get("x-forwarded-proto") or "").split(",")[-1].strip().lower() or None
             for host, _ in reversed(chain):
                 if not self._is_trusted(host):
@@ -374,7 +376,8 @@ def _forwarded(value: str | None) -> list[tuple[str, str | None]]:
     hops: list[tuple[str, str | None]] = []
     for element in (value or "").split(","):
         pairs = dict(
-            (k.strip().lower(), v.strip().strip('"')) for k, _, v in (p.partition("=") for p in element.split(";"))
+            (k.strip().lower(), v.strip().strip('"'))
+            for k, _, v in (p.partition("=") for p in element.split(";"))
         )
         host = pairs.get("for", "")
         if host.startswith("["):
@@ -421,8 +424,10 @@ class BodyLimit:
 
     async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
         text = f"the request body is larger than {self.limit // 1024} KB: send less"
-        response = JSONResponse({"detail": text}, 413) if is_api(scope["path"]) else PlainTextResponse(
-            text + "\n", 413
+        response = (
+            JSONResponse({"detail": text}, 413)
+            if is_api(scope["path"])
+            else PlainTextResponse(text + "\n", 413)
         )
         await response(scope, receive, send)
 
