@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -21,10 +21,11 @@ from tracker.status import stream_status
 from tracker.store.models import Experiment
 from tracker.web import forms
 from tracker.web.app import WebContext, actor, context
-from tracker.web.queries import parse_filter, search_mentions
+from tracker.web.queries import FIRST_DAY, LAST_DAY, MAX_ID, parse_filter, search_mentions
 
 router = APIRouter(prefix="/api/v1", tags=["api"])
 Ctx = Annotated[WebContext, Depends(context)]
+ExpId = Annotated[int, Path(ge=1, le=MAX_ID, description="The experiment's id.")]
 DAY: dict[str, Any] = {"format": "date", "examples": ["2026-09-01"]}
 
 
@@ -153,38 +154,38 @@ def create_experiment(ctx: Ctx, request: Request, body: ExperimentIn) -> Any:
 
 
 @router.get("/experiments/{exp_id}", summary="One experiment, with its result history and notes")
-def experiment(ctx: Ctx, exp_id: int) -> Any:
+def experiment(ctx: Ctx, exp_id: ExpId) -> Any:
     _exists(ctx, exp_id)
     return _registry(ctx).get(exp_id)
 
 
 @router.post("/experiments/{exp_id}/measure", summary="Measure it now; returns the result")
-def measure_experiment(ctx: Ctx, request: Request, exp_id: int) -> Any:
+def measure_experiment(ctx: Ctx, request: Request, exp_id: ExpId) -> Any:
     _exists(ctx, exp_id)
     (result,) = measure(ctx.store, ctx.settings, [exp_id], actor=actor(request))
     return result
 
 
 @router.get("/experiments/{exp_id}/results", summary="Every valid measurement, newest first")
-def experiment_results(ctx: Ctx, exp_id: int) -> Any:
+def experiment_results(ctx: Ctx, exp_id: ExpId) -> Any:
     _exists(ctx, exp_id)
     return _registry(ctx).get(exp_id)["results"]
 
 
 @router.post("/experiments/{exp_id}/notes", status_code=201, summary="Add a note to the learning log")
-def note(ctx: Ctx, request: Request, exp_id: int, body: NoteIn) -> Any:
+def note(ctx: Ctx, request: Request, exp_id: ExpId, body: NoteIn) -> Any:
     _exists(ctx, exp_id)
     return _call(_registry(ctx, request).note, exp_id, body.text, body.author, status=201)
 
 
 @router.post("/experiments/{exp_id}/conclude", summary="Close it with the learning; adopt or reject")
-def conclude(ctx: Ctx, request: Request, exp_id: int, body: ConcludeIn) -> Any:
+def conclude(ctx: Ctx, request: Request, exp_id: ExpId, body: ConcludeIn) -> Any:
     _exists(ctx, exp_id)
     return _call(_registry(ctx, request).conclude, exp_id, body.learning, body.decision or None)
 
 
 @router.post("/experiments/{exp_id}/cancel", summary="Cancel it (kept, never counted in the reflection)")
-def cancel(ctx: Ctx, request: Request, exp_id: int) -> Any:
+def cancel(ctx: Ctx, request: Request, exp_id: ExpId) -> Any:
     _exists(ctx, exp_id)
     return _call(_registry(ctx, request).cancel, exp_id)
 
@@ -205,6 +206,8 @@ def reflection(
         try:
             day = date.fromisoformat(as_of)
         except ValueError:
-            msg = f"expected a day like 2026-09-01, got {as_of!r}"
+            day = None
+        if day is None or not FIRST_DAY <= day <= LAST_DAY:
+            msg = f"expected a day like 2026-09-01 (from {FIRST_DAY} to {LAST_DAY}), got {as_of!r}"
             return JSONResponse({"detail": [{"field": "as_of", "msg": msg, "loc": ["query", "as_of"]}]}, 422)
     return reflect(ctx.store, ctx.settings, ctx.model, as_of=day)

@@ -227,6 +227,8 @@ async def _run(request: Request, handler: Any, *args: Any) -> Response:
 
 
 def _experiment_or_404(ctx: WebContext, exp_id: int) -> dict[str, Any]:
+    if not 1 <= exp_id <= queries.MAX_ID:
+        raise HTTPException(404, f"There is no experiment #{exp_id}.")
     with ctx.store.read() as session:
         if session.get(Experiment, exp_id) is None:
             raise HTTPException(404, f"There is no experiment #{exp_id}.")
@@ -320,7 +322,11 @@ def maturity(request: Request, ctx: Ctx, as_of: str | None = None) -> HTMLRespon
         try:
             day = date.fromisoformat(as_of)
         except ValueError:
-            errors["as_of"] = [f"expected a day like 2026-09-01, got {as_of!r}"]
+            day = None
+        if day is None or not queries.FIRST_DAY <= day <= queries.LAST_DAY:
+            day = None
+            bounds = f"from {queries.FIRST_DAY} to {queries.LAST_DAY}"
+            errors["as_of"] = [f"expected a day like 2026-09-01 ({bounds}), got {as_of!r}"]
     result = reflect(ctx.store, ctx.settings, ctx.model, as_of=day)
     practices = {p.key: p.name for p in ctx.model.practices}
     return render(
