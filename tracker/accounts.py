@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from tracker import audit
@@ -88,17 +88,12 @@ def remove_user(store: Store, name: str, *, actor: str | None = None) -> None:
     """Delete a user with their sessions and tokens (the audit log keeps their name)."""
     with store.write() as session:
         user = find_user(session, name)
-        end_user_sessions(session, user.id, "user removed")
-        for token in session.scalars(select(ApiToken).where(ApiToken.user_id == user.id)):
-            session.delete(token)
-        for row in session.scalars(select(WebSession).where(WebSession.user_id == user.id)):
-            session.delete(row)
-        session.delete(user)
+        user_id = user.id
+        session.expunge(user)
+        session.execute(delete(ApiToken).where(ApiToken.user_id == user_id))
+        session.execute(delete(WebSession).where(WebSession.user_id == user_id))
+        session.execute(delete(User).where(User.id == user_id))
         audit.record(session, actor, "user.remove", f"user:{name}")
-
-
-def set_admin(session: Session, user: User, admin: bool) -> None:
-    user.admin = admin
 
 
 # -- sessions ---------------------------------------------------------------------------------

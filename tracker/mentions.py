@@ -532,8 +532,19 @@ def _writer(out: IO[str], fmt: str) -> Callable[[dict[str, Any]], None]:
 
         return write_jsonl
 
-    writer = csv.DictWriter(out, fieldnames=FIELDS, lineterminator="\n")
+    # Rows end in "\n", but a cell holding a lone "\r" must be quoted too (the csv module
+    # quotes only the characters of its line terminator): each row is written with "\r\n"
+    # and its terminator swapped.
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=FIELDS, lineterminator="\r\n")
+
+    def emit() -> None:
+        out.write(buffer.getvalue()[:-2] + "\n")
+        buffer.seek(0)
+        buffer.truncate()
+
     writer.writeheader()
+    emit()
 
     def write_csv(record: dict[str, Any]) -> None:
         row = {
@@ -541,6 +552,7 @@ def _writer(out: IO[str], fmt: str) -> Callable[[dict[str, Any]], None]:
         }
         row["streams"] = guard_cell(";".join(record["streams"]))
         writer.writerow(row)
+        emit()
 
     return write_csv
 

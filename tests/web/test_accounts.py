@@ -328,7 +328,7 @@ async def test_the_account_page_changes_the_password_and_ends_own_sessions_and_t
         assert (
             await laptop.get("/api/v1/streams", headers={"authorization": f"Bearer {mine}"})
         ).status_code == 401
-        other = [t for t in accounts.list_tokens(ana.store) if t["name"] == "someone else's"][0]
+        other = next(t for t in accounts.list_tokens(ana.store) if t["name"] == "someone else's")
         assert (
             await laptop.post(f"/account/tokens/{other['id']}/revoke", data={"csrf_token": token})
         ).status_code == 404
