@@ -7,7 +7,8 @@ possibly split over several reply lines) puts any of these in an error message.
 
 `scrub` therefore (1) removes the password itself, (2) decodes every run of base64
 characters, whitespace inside it allowed, at each of the four alignments, and
-blanks the characters that encode the password, and (3) removes the part of
+blanks the characters that encode the password or any 8 bytes of it in a row (a
+reply cut short leaks most of a password too), and (3) removes the part of
 base64(k bytes + password) that depends on the password alone, for k = 0, 1, 2, which
 catches a run cut short. It works on the raw text, before any whitespace is joined.
 """
@@ -19,6 +20,7 @@ import binascii
 import re
 
 MASK = "***"
+WINDOW = 8  # this many bytes of the password in a row count as a leak
 _RUN = re.compile(r"[A-Za-z0-9+/=](?:[A-Za-z0-9+/=]|\s)*")
 _B64_CHAR = re.compile(r"[A-Za-z0-9+/=]")
 
@@ -71,10 +73,28 @@ def _find(text: str, secret: bytes) -> tuple[int, int] | None:
                 decoded = base64.b64decode(chunk.replace("=", "A"), validate=True)
             except (binascii.Error, ValueError):
                 continue
-            at = decoded.find(secret)
-            if at < 0:
+            found = _overlap(decoded, secret)
+            if found is None:
                 continue
+            at, end = found
             first = shift + (at // 3) * 4
-            last = shift + ((at + len(secret) - 1) // 3) * 4 + 3
+            last = shift + ((end - 1) // 3) * 4 + 3
             return where[first], where[min(last, len(where) - 1)] + 1
     return None
+
+
+def _overlap(decoded: bytes, secret: bytes) -> tuple[int, int] | None:
+    """The [start, end) bytes of `decoded` that hold the secret, or any WINDOW bytes in a row of
+    it (a reply cut short, or split where whitespace was), None when there are none."""
+    at = decoded.find(secret)
+    if at >= 0:
+        return at, at + len(secret)
+    size = min(WINDOW, len(secret))
+    spans = []
+    for i in range(len(secret) - size + 1):
+        pos = decoded.find(secret[i : i + size])
+        if pos >= 0:
+            spans.append((pos, pos + size))
+    if not spans:
+        return None
+    return min(s for s, _ in spans), max(e for _, e in spans)
