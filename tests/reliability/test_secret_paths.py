@@ -63,8 +63,8 @@ ECHOES = {
     "plain": lambda mech: f"535 5.7.8 refused credentials {plain() if mech == 'PLAIN' else _login()}",
     "shifted by one byte": lambda mech: f"535 5.7.8 refused {plain(b'x')}",
     "shifted by two bytes": lambda mech: f"535 5.7.8 refused {plain(b'xy')}",
-    "split over reply lines": lambda mech: "535-5.7.8 refused {0}\r\n535 {1} (see logs)".format(
-        plain()[:13], plain()[13:]
+    "split over reply lines": lambda mech: (
+        f"535-5.7.8 refused {plain()[:13]}\r\n535 {plain()[13:]} (see logs)"
     ),
     "cut short": lambda mech: f"535 5.7.8 refused {plain()[:-6]}",
     "the password itself": lambda mech: f"535 5.7.8 password {PASSWORD!s} is wrong",
