@@ -37,9 +37,7 @@ def history(path: Path, first: date, days: int, per_day: Any, stream: str, seed:
     for i in range(days):
         day = first + timedelta(days=i)
         for n in range(per_day(rng, i)):
-            moment = datetime(day.year, day.month, day.day, 8, tzinfo=VIENNA) + timedelta(
-                minutes=rng.randrange(720)
-            )
+            moment = datetime(day.year, day.month, day.day, 8, tzinfo=VIENNA) + timedelta(minutes=rng.randrange(720))
             lines.append({"platform": "rss", "external_id": f"{stream}-{day}-{n}", "text": text(rng, i),
                           "lang": "en", "created_at": moment.isoformat(), "stream": stream})  # fmt: skip
     path.write_text("".join(json.dumps(line) + "\n" for line in lines))
@@ -62,12 +60,8 @@ def test_add_prints_the_id_and_json_gives_the_experiment(config: Path, cli: Any)
                  min_effect="0.1", control_stream="other")  # fmt: skip
     record = json.loads(second.out)
     assert record["id"] == 2 and record["owner"] == "ana" and record["team"] == "growth"
-    assert (
-        record["expect"] == "decrease" and record["min_effect"] == 0.1 and record["control_stream"] == "other"
-    )
-    assert record["baseline"] == {"start": "2026-06-01", "end": "2026-06-28"}, (
-        "same length right before start"
-    )
+    assert record["expect"] == "decrease" and record["min_effect"] == 0.1 and record["control_stream"] == "other"
+    assert record["baseline"] == {"start": "2026-06-01", "end": "2026-06-28"}, "same length right before start"
     assert record["status"] == "ended" and record["result"] is None
     assert "warning: overlaps experiment 1" in second.err
 
@@ -102,20 +96,13 @@ def test_validation_errors_exit_2_and_store_nothing(config: Path, cli: Any, fiel
 def test_statuses_follow_dates_conclusion_and_cancel(config: Path, cli: Any) -> None:
     future = (TODAY + timedelta(days=10)).isoformat()
     add(cli, config, start="2026-01-05", end="2026-01-18")  # 1 ended
-    add(
-        cli,
-        config,
-        start=(TODAY - timedelta(days=2)).isoformat(),
-        end=(TODAY + timedelta(days=5)).isoformat(),
-    )
+    add(cli, config, start=(TODAY - timedelta(days=2)).isoformat(), end=(TODAY + timedelta(days=5)).isoformat())
     add(cli, config, start=future, end=(TODAY + timedelta(days=20)).isoformat())  # 3 planned
     add(cli, config, start="2026-02-02", end="2026-02-15")  # 4 to conclude
     add(cli, config, start="2026-03-02", end="2026-03-15")  # 5 to cancel
     assert cli("--config", config, "experiment", "conclude", "4", "--learning", "worked").code == 0
     assert cli("--config", config, "experiment", "cancel", "5").code == 0
-    statuses = {
-        r["id"]: r["status"] for r in json.loads(cli("--config", config, "experiment", "list", "--json").out)
-    }
+    statuses = {r["id"]: r["status"] for r in json.loads(cli("--config", config, "experiment", "list", "--json").out)}
     assert statuses == {1: "ended", 2: "running", 3: "planned", 4: "concluded", 5: "cancelled"}
     only = json.loads(cli("--config", config, "experiment", "list", "--status", "planned", "--json").out)
     assert [r["id"] for r in only] == [3]
@@ -128,32 +115,17 @@ def test_notes_and_conclusion_are_kept(config: Path, cli: Any) -> None:
     add(cli, config)
     assert cli("--config", config, "experiment", "note", "1", "Week 1: replies doubled").code == 0
     assert cli("--config", config, "experiment", "note", "1", "  ").code == 2
-    assert (
-        cli("--config", config, "experiment", "conclude", "1", "--learning", "x", "--adopt", "--reject").code
-        == 2
-    )
-    done = cli(
-        "--config", config, "experiment", "conclude", "1", "--learning", "Daily posts work", "--reject"
-    )
+    assert cli("--config", config, "experiment", "conclude", "1", "--learning", "x", "--adopt", "--reject").code == 2
+    done = cli("--config", config, "experiment", "conclude", "1", "--learning", "Daily posts work", "--reject")
     assert done.code == 0
     record = json.loads(cli("--config", config, "experiment", "show", "1", "--json").out)
     assert [n["text"] for n in record["notes"]] == ["Week 1: replies doubled"]
-    assert (record["learning"], record["decision"], record["status"]) == (
-        "Daily posts work",
-        "reject",
-        "concluded",
-    )
+    assert (record["learning"], record["decision"], record["status"]) == ("Daily posts work", "reject", "concluded")
 
 
 def test_measure_finds_a_real_effect_and_keeps_the_history(tmp_path: Path, config: Path, cli: Any,
                                                            db_url: str) -> None:  # fmt: skip
-    boost = history(
-        tmp_path / "h.jsonl",
-        date(2026, 6, 1),
-        56,
-        lambda rng, i: rng.randint(14, 26) + (12 if i >= 28 else 0),
-        "brand",
-    )
+    boost = history(tmp_path / "h.jsonl", date(2026, 6, 1), 56, lambda rng, i: rng.randint(14, 26) + (12 if i >= 28 else 0), "brand")
     assert cli("--config", config, "mentions", "import", boost).code == 0
     add(cli, config)
     result = cli("--config", config, "experiment", "measure", "1", "--json")
@@ -174,9 +146,8 @@ def test_measure_finds_a_real_effect_and_keeps_the_history(tmp_path: Path, confi
     assert "success" in text and "95 % CI" in text
     edited = cli("--config", config, "experiment", "edit", "1", "--end", "2026-07-19")
     assert edited.code == 0
-    assert json.loads(cli("--config", config, "experiment", "show", "1", "--json").out)["result"] is None, (
+    assert json.loads(cli("--config", config, "experiment", "show", "1", "--json").out)["result"] is None, \
         "a changed window voids old results until measured again"
-    )
 
 
 def test_measure_usage(config: Path, cli: Any) -> None:
@@ -184,9 +155,7 @@ def test_measure_usage(config: Path, cli: Any) -> None:
     assert cli("--config", config, "experiment", "measure", "7").code == 2
 
 
-def test_days_not_covered_by_collection_are_excluded(
-    tmp_path: Path, config: Path, cli: Any, db_url: str
-) -> None:
+def test_days_not_covered_by_collection_are_excluded(tmp_path: Path, config: Path, cli: Any, db_url: str) -> None:
     steady = history(tmp_path / "h.jsonl", date(2026, 6, 1), 56, lambda rng, i: rng.randint(14, 26), "brand")
     cli("--config", config, "mentions", "import", steady)
     add(cli, config)
@@ -231,13 +200,7 @@ def test_days_follow_the_organisation_time_zone(tmp_path: Path, config: Path, cl
 
 def test_diff_in_diff_removes_a_shared_trend(tmp_path: Path, config: Path, cli: Any) -> None:
     trend = lambda rng, i: rng.randint(14, 26) + (9 if i >= 28 else 0)  # noqa: E731  (+40 % for both)
-    cli(
-        "--config",
-        config,
-        "mentions",
-        "import",
-        history(tmp_path / "a.jsonl", date(2026, 6, 1), 56, trend, "brand"),
-    )
+    cli("--config", config, "mentions", "import", history(tmp_path / "a.jsonl", date(2026, 6, 1), 56, trend, "brand"))
     cli("--config", config, "mentions", "import",
         history(tmp_path / "b.jsonl", date(2026, 6, 1), 56, trend, "other", seed=2))  # fmt: skip
     add(cli, config)

@@ -104,11 +104,7 @@ def test_first_run_then_incremental_run_collect_everything_once(server: SandboxS
     assert len(first.ids) == len(set(first.ids)) and set(first.ids) == set(wanted)
     # A feed's first read covers only its window, so it is never "complete"; the APIs' first runs are.
     feed = world.stream(stream).platform == "rss"
-    assert (
-        first.final.complete is not feed
-        and not first.final.capped
-        and not any(p.rejected for p in first.pages)
-    )
+    assert first.final.complete is not feed and not first.final.capped and not any(p.rejected for p in first.pages)
     for item in first.items:
         check_fields(server, item, wanted[item.external_id], first_now)
     if late is not None:
