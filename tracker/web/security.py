@@ -19,8 +19,8 @@ errors included.
 * Login: beyond loopback every request except /login and /static needs a session or
   an `Authorization: Bearer` token; pages redirect to /login, the API answers 401.
   A read-only token gets 403 on anything but GET/HEAD/OPTIONS.
-* Rate limit: API calls per token, per session (or per client address when no login
-  is needed) are limited by `[web] rate_limit`; beyond it, 429 with Retry-After.
+* Rate limit: API calls per token and per session are limited by `[web] rate_limit`;
+  beyond it, 429 with Retry-After.
 * CSRF: unsafe requests whose Origin is another site are refused outright; every form
   carries the session's CSRF token (checked in `pages.py`), and API calls that ride on
   the session cookie must send it in `X-CSRF-Token` (bearer calls carry no ambient
@@ -263,8 +263,9 @@ class Gate:
         csrf_needed = unsafe and is_api(path) and identity is not None and identity.via == "session"
         if csrf_needed and not csrf_ok(conn.scope["session"], conn.headers.get(CSRF_HEADER)):
             return _refuse(path, 403, f"send the session's CSRF token in {CSRF_HEADER}")
-        if is_api(path):
-            wait = self.limiter.hit(_rate_key(conn, identity))
+        key = _rate_key(identity)
+        if is_api(path) and key is not None:
+            wait = self.limiter.hit(key)
             if wait is not None:
                 count, period = self.limiter.limit, self.limiter.period
                 return JSONResponse(
@@ -296,12 +297,14 @@ class Gate:
                              admin=user.admin), False  # fmt: skip
 
 
-def _rate_key(conn: HTTPConnection, identity: auth.Identity | None) -> str:
+def _rate_key(identity: auth.Identity | None) -> str | None:
+    """What the rate limit counts: the token or the session; nothing for the unauthenticated
+    loopback server (its one local user, and the CLI's own scripts, are not limited)."""
     if identity is not None and identity.token_id is not None:
         return f"token:{identity.token_id}"
     if identity is not None and identity.session_id is not None:
         return f"session:{identity.session_id}"
-    return f"client:{conn.client.host if conn.client else '?'}"
+    return None
 
 
 class RateLimiter:
