@@ -252,6 +252,7 @@ class LoginThrottle:
     def __init__(self, limit: int = 10, window: float = 900.0) -> None:
         self.limit, self.window = limit, window
         self._failures: dict[str, deque[float]] = {}
+        self._reported: dict[str, float] = {}
 
     def blocked(self, client: str) -> bool:
         recent = self._recent(client)
@@ -260,6 +261,17 @@ class LoginThrottle:
     @staticmethod
     def account(name: str) -> str:
         return "account:" + name.strip().lower()[:200]
+
+    def report_block(self, key: str) -> bool:
+        """True at most once a minute per key: refused attempts are audited without letting
+        someone who keeps trying fill the audit log."""
+        now = time.monotonic()
+        if now - self._reported.get(key, -60.0) < 60.0:
+            return False
+        self._reported[key] = now
+        while len(self._reported) > 10_000:
+            self._reported.pop(next(iter(self._reported)))
+        return True
 
     def failed(self, client: str) -> None:
         self._recent(client).append(time.monotonic())

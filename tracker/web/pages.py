@@ -392,17 +392,17 @@ def login(
         return redirect("/")
     client = request.client.host if request.client else "?"
     account = ctx.throttle.account(name)
+    tried = name.strip()[:100]
     if ctx.throttle.blocked(client) or ctx.throttle.blocked(account):
-        audit.record_now(ctx.store, name.strip()[:100] or "?", "login.blocked", f"user:{name.strip()[:100]}",
-                         client=client)  # fmt: skip
+        if ctx.throttle.report_block(f"{client} {account}"):
+            audit.record_now(ctx.store, tried or "?", "login.blocked", f"user:{tried}", client=client)
         return render(request, "login.html", 429, target=_next(next), name=name,
                       error="Too many failed attempts: wait a few minutes, then try again.")  # fmt: skip
     found = auth.check_password(ctx.store, name.strip(), password)
     if found is None:
         ctx.throttle.failed(client)
         ctx.throttle.failed(account)
-        audit.record_now(ctx.store, name.strip()[:100] or "?", "login.failure", f"user:{name.strip()[:100]}",
-                         client=client)  # fmt: skip
+        audit.record_now(ctx.store, tried or "?", "login.failure", f"user:{tried}", client=client)
         return render(request, "login.html", 401, target=_next(next), name=name,
                       error="That name and password do not match.")  # fmt: skip
     ctx.throttle.succeeded(client)
