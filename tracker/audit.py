@@ -65,6 +65,17 @@ def cli_actor() -> str:
     return f"cli:{login}"
 
 
+def author(session: Session, target: str, action: str = "experiment.create") -> str | None:
+    """Who did `action` on `target` first (who registered an experiment), None when unrecorded."""
+    query = (
+        select(AuditEvent.actor)
+        .where(AuditEvent.target == target, AuditEvent.action == action)
+        .order_by(AuditEvent.id)
+        .limit(1)
+    )
+    return session.scalar(query)
+
+
 def events(store: Store, *, since: datetime | None = None, limit: int = 10_000) -> list[dict[str, Any]]:
     """Events oldest first (the newest `limit` of them), from `since` on when given."""
     query = select(AuditEvent).order_by(AuditEvent.id.desc()).limit(limit)

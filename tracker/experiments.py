@@ -405,6 +405,7 @@ class Registry:
             cancelled_at=iso_z(exp.cancelled_at) if exp.cancelled_at else None,
             created_at=iso_z(exp.created_at),
             updated_at=iso_z(exp.updated_at),
+            created_by=audit.author(session, f"experiment:{exp.id}"),
         )
         results = session.scalars(
             select(ExperimentResult)

@@ -365,7 +365,7 @@ async def test_logins_logouts_tokens_and_experiment_changes_are_audited(ana: Wor
         made = await client.post(
             "/api/v1/experiments", json=body, headers={"authorization": f"Bearer {token}"}
         )
-        assert made.status_code == 201
+        assert made.status_code == 201 and made.json()["created_by"] == "token:ci"
         page = await client.get("/")
         csrf = csrf_of(page.text)
         await client.post("/experiments/2/notes", data={"csrf_token": csrf, "text": "by ana"})

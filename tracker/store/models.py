@@ -313,7 +313,7 @@ class AuditEvent(Base):
     """Who did what, when: logins, logouts, token events and every change to an experiment."""
 
     __tablename__ = "audit_log"
-    __table_args__ = (Index("ix_audit_log_at", "at"),)
+    __table_args__ = (Index("ix_audit_log_at", "at"), Index("ix_audit_log_target", "target", "action"))
 
     id: Mapped[intpk]
     at: Mapped[utc]

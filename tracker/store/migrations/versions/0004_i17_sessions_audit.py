@@ -66,9 +66,11 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
     )
     op.create_index("ix_audit_log_at", "audit_log", ["at"])
+    op.create_index("ix_audit_log_target", "audit_log", ["target", "action"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_audit_log_target", "audit_log")
     op.drop_index("ix_audit_log_at", "audit_log")
     op.drop_table("audit_log")
     op.drop_index("ix_web_sessions_user", "web_sessions")
