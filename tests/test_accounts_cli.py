@@ -63,7 +63,8 @@ def test_users_are_listed_disabled_enabled_given_passwords_and_removed(config: P
     assert _open_sessions(config) == 0, "disabling ends the sessions at once"
     assert "already disabled" in cli("--config", config, "user", "disable", "bob").out
     assert "(disabled)" in cli("--config", config, "user", "list").out
-    assert cli("--config", config, "user", "enable", "bob").code == 0
+    enabled = json.loads(cli("--config", config, "user", "enable", "bob", "--json").out)
+    assert enabled["disabled"] is False and enabled["changed"] is True
     _session_for(config, "bob")
     passwd = cli("--config", config, "user", "passwd", "bob")
     assert passwd.code == 0 and _open_sessions(config) == 0
@@ -102,6 +103,8 @@ def test_tokens_are_created_listed_and_revoked(config: Path, cli: Any) -> None:
     assert cli("--config", config, "token", "revoke", str(record["id"])).code == 0
     assert json.loads(cli("--config", config, "token", "list", "--json").out)[0]["state"] == "revoked"
     assert "already revoked" in cli("--config", config, "token", "revoke", str(record["id"])).out
+    again = json.loads(cli("--config", config, "token", "revoke", str(record["id"]), "--json").out)
+    assert again["state"] == "revoked" and again["changed"] is False
     missing = cli("--config", config, "token", "revoke", "999")
     assert missing.code == 2 and "no token with id 999" in missing.err
     bad = cli("--config", config, "token", "create", "--expires", "soon")

@@ -89,27 +89,31 @@ def user_list(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
                    f"since {u['created_at']}")  # fmt: skip
 
 
-def _set_disabled(name: str, disabled: bool, config: Path | None) -> None:
-    from tracker.accounts import set_disabled
+def _set_disabled(name: str, disabled: bool, config: Path | None, as_json: bool) -> None:
+    from tracker.accounts import list_users, set_disabled
 
     _, store = _open(config)
     try:
         changed = set_disabled(store, name, disabled)
+        record = next(u for u in list_users(store) if u["name"] == name)
     finally:
         store.close()
+    if as_json:
+        _print_json({**record, "changed": changed})
+        return
     word = "disabled" if disabled else "enabled"
     extra = ": every session of it has ended" if disabled and changed else ""
     typer.echo(f"user {name} {word}{extra}" if changed else f"user {name} was already {word}")
 
 
-def user_disable(name: NameArg, config: ConfigOpt = None) -> None:
+def user_disable(name: NameArg, config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
     """Disable a user: their sessions end at once, their login and tokens are refused."""
-    _set_disabled(name, True, config)
+    _set_disabled(name, True, config, as_json)
 
 
-def user_enable(name: NameArg, config: ConfigOpt = None) -> None:
+def user_enable(name: NameArg, config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
     """Enable a disabled user again."""
-    _set_disabled(name, False, config)
+    _set_disabled(name, False, config, as_json)
 
 
 def user_passwd(name: NameArg, config: ConfigOpt = None) -> None:
@@ -175,16 +179,21 @@ def token_list(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
 def token_revoke(
     token_id: Annotated[int, typer.Argument(metavar="ID", help="The token's id (see `tracker token list`).")],
     config: ConfigOpt = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Revoke a token: every call with it gets 401 from now on."""
-    from tracker.accounts import revoke_token
+    from tracker.accounts import list_tokens, revoke_token
 
     _, store = _open(config)
     try:
         changed = revoke_token(store, token_id)
+        record = next(t for t in list_tokens(store) if t["id"] == token_id)
     finally:
         store.close()
-    typer.echo(f"token {token_id} revoked" if changed else f"token {token_id} was already revoked")
+    if as_json:
+        _print_json({**record, "changed": changed})
+    else:
+        typer.echo(f"token {token_id} revoked" if changed else f"token {token_id} was already revoked")
 
 
 # -- audit ------------------------------------------------------------------------------------
