@@ -367,6 +367,7 @@ async def test_logins_logouts_tokens_and_experiment_changes_are_audited(ana: Wor
         )
         assert made.status_code == 201 and made.json()["created_by"] == "token:ci"
         page = await client.get("/")
+        assert 'href="/audit"' in page.text, "admins find the audit log in the navigation"
         csrf = csrf_of(page.text)
         await client.post("/experiments/2/notes", data={"csrf_token": csrf, "text": "by ana"})
         await client.post(f"/experiments/{made.json()['id']}/measure", data={"csrf_token": csrf})
@@ -376,6 +377,7 @@ async def test_logins_logouts_tokens_and_experiment_changes_are_audited(ana: Wor
         await client.post("/logout", data={"csrf_token": csrf})
         await login(client, name="bob")
         assert (await client.get("/audit")).status_code == 403, "only admins see the audit log"
+        assert 'href="/audit"' not in (await client.get("/")).text
     seen = actions(ana)
     exp = f"experiment:{made.json()['id']}"
     for event in [

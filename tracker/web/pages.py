@@ -55,6 +55,7 @@ def render(request: Request, template: str, status: int = 200, **values: Any) ->
         template,
         {
             "user": identity.name if identity else None,
+            "admin": bool(identity and identity.admin) or not ctx.require_login,
             "require_login": ctx.require_login,
             "flashes": request.session.pop("flash", []),
             **values,
