@@ -93,3 +93,16 @@ def test_a_nested_or_binary_maturity_model_is_one_line(
     result = cli("--config", config, "reflect")
     line = one_line(result)
     assert result.code == 2 and "model.toml" in line and expected in line and "[maturity] model" in line
+
+
+@pytest.mark.parametrize(
+    "args",
+    [("mentions", "export", "--since", "0001-01-01"), ("mentions", "export", "--until", "9999-12-31"),
+     ("reflect", "--as-of", "9999-12-31"), ("audit", "--since", "0001-01-01")],
+)  # fmt: skip
+def test_days_out_of_range_on_the_command_line_are_named(
+    tmp_path: Path, cli: Any, args: tuple[str, ...]
+) -> None:
+    result = cli("--config", write_config(tmp_path), *args)
+    line = one_line(result)
+    assert result.code == 2 and args[-2] in line
