@@ -98,11 +98,14 @@ def test_a_nested_or_binary_maturity_model_is_one_line(
 @pytest.mark.parametrize(
     "args",
     [("mentions", "export", "--since", "0001-01-01"), ("mentions", "export", "--until", "9999-12-31"),
-     ("reflect", "--as-of", "9999-12-31"), ("audit", "--since", "0001-01-01")],
+     ("reflect", "--as-of", "9999-12-31"), ("audit", "--since", "0001-01-01"),
+     ("experiment", "show", "12345678901234567890"), ("experiment", "measure", "12345678901234567890"),
+     ("experiment", "note", "12345678901234567890", "text"), ("token", "revoke", "12345678901234567890")],
 )  # fmt: skip
-def test_days_out_of_range_on_the_command_line_are_named(
+def test_days_and_ids_out_of_range_on_the_command_line_are_named(
     tmp_path: Path, cli: Any, args: tuple[str, ...]
 ) -> None:
     result = cli("--config", write_config(tmp_path), *args)
     line = one_line(result)
-    assert result.code == 2 and args[-2] in line
+    named = "12345678901234567890" if "12345678901234567890" in args else args[-2]
+    assert result.code == 2 and named in line

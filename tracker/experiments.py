@@ -139,6 +139,7 @@ def validate(data: ExperimentInput, *, model: Model, streams: set[str]) -> list[
 TEXT_LIMITS = {"title": 500, "hypothesis": 100_000, "learning": 100_000, "text": 100_000,
                "owner": 200, "team": 200, "author": 200}  # fmt: skip
 FIRST_DAY, LAST_DAY = date(1970, 1, 1), date(9000, 12, 31)  # windows are computed +- a window length
+MAX_ID = 2**63 - 1  # the databases' 64-bit integers
 
 
 def _too_long(values: dict[str, str | None]) -> list[tuple[str, str]]:
@@ -315,7 +316,7 @@ class Registry:
     # -- helpers ---------------------------------------------------------------------------
 
     def _get(self, session: Session, exp_id: int) -> Experiment:
-        exp = session.get(Experiment, exp_id)
+        exp = session.get(Experiment, exp_id) if 0 < exp_id <= MAX_ID else None
         if exp is None:
             raise UserError(f"no experiment with id {exp_id} (see `tracker experiment list`)")
         return exp
@@ -439,6 +440,9 @@ def measure(
     Each measurement is recorded in the audit log as done by `actor` (None: the command line).
     """
     now = now or utcnow()
+    for exp_id in ids or ():
+        if not 0 < exp_id <= MAX_ID:
+            raise UserError(f"no experiment with id {exp_id} (see `tracker experiment list`)")
     with store.read() as session:
         query = select(Experiment).order_by(Experiment.id)
         if ids is not None:
