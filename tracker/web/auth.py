@@ -8,8 +8,9 @@ plain digest can be looked up by index). Sessions are rows in the database
 password ends every session of that user at once.
 
 The key that signs session cookies is generated on first use and kept in a file
-beside the configuration (`.tracker-session.key`, mode 0600): deleting the file ends
-every session. It is never printed or logged.
+beside the configuration (`.tracker-session.key`, mode 0600): `tracker web rotate-key`
+replaces it and ends every session, running servers included. It is never printed
+or logged.
 """
 
 from __future__ import annotations
@@ -97,9 +98,9 @@ def add_user(store: Store, name: str, password: str, *, admin: bool | None = Non
         user = session.scalars(select(User).where(User.name == name)).first()
         if user is None:
             first = not session.scalar(select(func.count()).select_from(User))
-            session.add(User(name=name, password_hash=hashed, created_at=now, updated_at=now,
-                             admin=bool(first if admin is None else admin)))  # fmt: skip
-            audit.record(session, actor, "user.add", f"user:{name}", {"admin": bool(first or admin)})
+            is_admin = bool(first if admin is None else admin)
+            session.add(User(name=name, password_hash=hashed, created_at=now, updated_at=now, admin=is_admin))
+            audit.record(session, actor, "user.add", f"user:{name}", {"admin": is_admin})
             return True
         user.password_hash, user.updated_at = hashed, now
         if admin is not None:
