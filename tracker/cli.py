@@ -61,6 +61,7 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document o
 class _State:
     config: Path | None = None
     debug: bool = False
+    database: str | None = None  # the database a command opened, for messages about it
 
 
 state = _State()
@@ -95,6 +96,7 @@ def settings_for(config: Path | None) -> Settings:
 def store_for(settings: Settings) -> Store:
     from tracker.store.db import open_store
 
+    state.database = settings.database_url
     return open_store(settings.database_url)
 
 
@@ -103,7 +105,9 @@ def print_json(document: Any) -> None:
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
-    typer.echo(f"error: {message}", err=True)
+    from tracker.terminal import clean
+
+    typer.echo(clean(f"error: {message}", newlines=False), err=True)
     raise typer.Exit(code)
 
 
@@ -223,10 +227,12 @@ def mentions_export(
     store = store_for(settings)
     try:
         if out is None:
+            from tracker.terminal import CleanWriter, is_terminal
+
             export(
                 store=store,
                 settings=settings,
-                out=sys.stdout,
+                out=CleanWriter(sys.stdout) if is_terminal() else sys.stdout,  # type: ignore[arg-type]
                 fmt=fmt,
                 streams=stream or (),
                 since=first,
@@ -343,20 +349,23 @@ def status(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
         return
     if not streams:
         typer.echo("no streams yet: add [[streams]] to the configuration, or import mentions")
+    from tracker.terminal import clean
+
     for s in streams:
         run = s["last_run"]
         last = f"{run['status']} at {run['started_at']} ({run['new']} new)" if run else "never collected"
-        typer.echo(f"{s['name']} [{s['connector']}, {s['role']}]: {s['items']} items; last run {last}")
+        typer.echo(f"{s['name']} [{s['connector']}, {s['role']}]: {s['items']} items; last run {clean(last)}")
         if s["covered_until"]:
             typer.echo(
                 f"  covered until {s['covered_until']}" + (f", {len(s['gaps'])} gaps" if s["gaps"] else "")
             )
         if s["last_error"]:
-            typer.echo(f"  last error ({s['last_error']['at']}): {s['last_error']['error']}")
+            error = clean(str(s["last_error"]["error"]), newlines=False)
+            typer.echo(f"  last error ({s['last_error']['at']}): {error}")
         if s.get("deleted"):
             typer.echo(f"  {s['deleted']} deleted on the platform since collected (kept, not counted)")
         if s["followers"]:
-            typer.echo(f"  followers of {s['followers']['account']}: {s['followers']['count']}")
+            typer.echo(f"  followers of {clean(str(s['followers']['account']))}: {s['followers']['count']}")
         if s["next_run"]:
             typer.echo(f"  next run {s['next_run']}")
     _print_digests(digests, iso_z(upcoming) if upcoming else None)
@@ -594,11 +603,13 @@ def experiment_list(
         return
     if not records:
         typer.echo("no experiments yet: register one with `tracker experiment add`")
+    from tracker.terminal import clean
+
     for r in records:
         verdict = r["verdict"] or "not measured"
         typer.echo(
             f"{r['id']:>4}  {r['status']:<9}  {verdict:<17}  {r['metric']:<14}  "
-            f"{r['start']}..{r['end']}  {r['title']}"
+            f"{r['start']}..{r['end']}  {clean(r['title'], newlines=False)}"
         )
 
 
@@ -618,8 +629,9 @@ def experiment_show(
         print_json(record)
         return
     from tracker.report import experiment_text
+    from tracker.terminal import clean
 
-    typer.echo(experiment_text(record))
+    typer.echo(clean(experiment_text(record)))
 
 
 @experiment_app.command("measure")
@@ -871,16 +883,19 @@ def serve(
 @user_app.command("add")
 def user_add(
     name: Annotated[str, typer.Argument(help="The user's login name.")],
+    admin: Annotated[
+        bool | None, typer.Option("--admin/--no-admin", help="May see the audit log (the first user is one).")
+    ] = None,
     config: ConfigOpt = None,
 ) -> None:
     """Add a web user (or set a new password); the password is prompted, never an argument."""
-    from tracker.web.command import add_user
+    from tracker.web.auth import add_user
 
     password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
     settings = settings_for(config)
     store = store_for(settings)
     try:
-        created = add_user(store, name, password)
+        created = add_user(store, name, password, admin=admin)
     finally:
         store.close()
     typer.echo(f"user {name} {'added' if created else 'updated'}")
@@ -889,18 +904,35 @@ def user_add(
 @token_app.command("create")
 def token_create(
     name: Annotated[str, typer.Option("--name", help="What the token is for.")] = "script",
+    expires: Annotated[
+        str | None, typer.Option("--expires", help='Refused after this long, like "90d" (default: never).')
+    ] = None,
+    read_only: Annotated[bool, typer.Option("--read-only", help="Only reads: every write gets 403.")] = False,
+    user: Annotated[
+        str | None, typer.Option("--user", help="The web user it belongs to (listed on their Account page).")
+    ] = None,
     config: ConfigOpt = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Create an API token (shown once) for scripts: send it as `Authorization: Bearer TOKEN`."""
-    from tracker.web.command import create_token
+    from tracker.accounts import create_token, parse_expiry
 
+    lifetime = parse_expiry(expires)
     settings = settings_for(config)
     store = store_for(settings)
     try:
-        token = create_token(store, name)
+        token, record = create_token(store, name, expires=lifetime, read_only=read_only, user=user)
     finally:
         store.close()
-    typer.echo(token)
+    if as_json:
+        print_json({**record, "token": token})
+    else:
+        typer.echo(token)
+
+
+from tracker import cli_accounts  # noqa: E402  (its commands join the groups above)
+
+cli_accounts.register(app, user_app, token_app)
 
 
 # -- demo and sandbox ---------------------------------------------------------------------------
@@ -1010,20 +1042,22 @@ def _problem_lines(exc: UserError) -> list[str]:
 
 def main() -> None:
     """Console entry point: maps errors to exit codes, never shows a traceback unless --debug."""
+    from tracker.terminal import clean
+
     debug = "--debug" in sys.argv[1:]
     try:
         app(prog_name="tracker")
     except ConfigError as exc:
         typer.echo(f"error: invalid configuration{' in ' + exc.source if exc.source else ''}:", err=True)
         for problem in exc.problems:
-            typer.echo(problem, err=True)
+            typer.echo(clean(problem, newlines=False), err=True)
         sys.exit(exc.exit_code)
     except UserError as exc:
         for line in _problem_lines(exc):
-            typer.echo(f"error: {line}", err=True)
+            typer.echo(clean(f"error: {line}", newlines=False), err=True)
         sys.exit(exc.exit_code)
     except TrackerError as exc:
-        typer.echo(f"error: {exc}", err=True)
+        typer.echo(clean(f"error: {exc}"), err=True)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         typer.echo("interrupted", err=True)
@@ -1031,5 +1065,11 @@ def main() -> None:
     except Exception as exc:
         if debug:
             raise
+        from tracker.failures import explain
+
+        known = explain(exc, state.database)
+        if known is not None:
+            typer.echo(clean(f"error: {known}", newlines=False), err=True)
+            sys.exit(1)
         typer.echo(f"error: unexpected {type(exc).__name__} (run with --debug to see where)", err=True)
         sys.exit(1)

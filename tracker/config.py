@@ -9,6 +9,7 @@ which is read only when the secret is needed (`resolve_secret`), and never print
 from __future__ import annotations
 
 import difflib
+import ipaddress
 import os
 import re
 import tomllib
@@ -67,7 +68,7 @@ SECTION_KEYS: dict[str, tuple[str, ...]] = {
     "logging": ("level", "file"),
     "digest": ("to", "from", "weekday", "time"),
     "smtp": ("host", "port", "security", "username", "password_env", "timeout"),
-    "web": ("host", "port"),
+    "web": ("host", "port", "session_idle", "session_lifetime", "trusted_proxies", "rate_limit"),
     "maturity": ("model",),
     "experiments": ("engagement_age",),
     "sandbox": ("seed", "weeks", "port", "end", "brand", "competitor", "bluesky_login"),
@@ -191,6 +192,10 @@ SANDBOX_DEFAULTS = SandboxConfig()
 class WebConfig:
     host: str = "127.0.0.1"
     port: int = 8000
+    session_idle: timedelta = timedelta(hours=12)
+    session_lifetime: timedelta = timedelta(days=7)
+    trusted_proxies: tuple[str, ...] = ()  # addresses or networks whose X-Forwarded-For is believed
+    rate_limit: tuple[int, int] = (600, 60)  # API calls per token or session, per that many seconds
 
 
 @dataclass(frozen=True)
@@ -237,13 +242,28 @@ def load_settings(explicit: str | os.PathLike[str] | None = None) -> Settings:
             f"no configuration at {path} (looked via {how}): "
             "run `tracker init` to write one, or pass --config PATH"
         )
+    fix = "point --config at your tracker.toml, or write one with `tracker init`"
+    raw = read_toml(path, "configuration", fix)
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        return parse_settings(raw, path.resolve())
+    except RecursionError:
+        raise UserError(f"configuration {path} nests arrays or tables too deeply to be read: {fix}") from None
+
+
+def read_toml(path: Path, what: str, fix: str) -> dict[str, Any]:
+    """A TOML file's tables; every way it can be unreadable is one line naming the file and `fix`."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise UserError(f"{what} {path} is not a text file (not UTF-8): {fix}") from None
+    except OSError as exc:
+        raise UserError(f"cannot read {what} {path}: {exc.strerror or exc}: {fix}") from None
+    try:
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError([f"{path.name}: not valid TOML: {exc}"], str(path)) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UserError(f"cannot read configuration {path}: {exc}") from None
-    return parse_settings(raw, path.resolve())
+    except RecursionError:
+        raise UserError(f"{what} {path} nests arrays or tables too deeply to be read: {fix}") from None
 
 
 def parse_settings(raw: Mapping[str, Any], path: Path) -> Settings:
@@ -258,7 +278,7 @@ def parse_settings(raw: Mapping[str, Any], path: Path) -> Settings:
             name=v.string(org, "organisation.name", required=True) or "",
             timezone=v.timezone(org, "organisation.timezone") or "UTC",
         ),
-        database_url=_database_url(v.string(db, "database.url"), path.parent),
+        database_url=_database_url(v.database_url(db), path.parent),
         streams=v.streams(raw.get("streams", [])),
         collection=v.collection(v.section(raw, "collection")),
         logging=v.logging(v.section(raw, "logging"), path.parent),
@@ -402,7 +422,24 @@ class _Validator:
         if value is not None and not re.match(r"^https?://[^\s/]+", value):
             self.add(key, f"expected an http:// or https:// URL, got {value!r}")
             return None
+        if value is not None and _has_userinfo(value):
+            self.add(key, "credentials do not belong in a URL (they would reach logs and errors): "
+                          "remove `user:password@` and name an environment variable with the "
+                          "connector's token_env, app_password_env or client_secret_env key")  # fmt: skip
+            return None
         return value.rstrip("/") if value and key.endswith(("base_url", "auth_url")) else value
+
+    def database_url(self, table: Mapping[str, Any]) -> str | None:
+        url = self.string(table, "database.url")
+        if url is not None and not url.startswith("sqlite") and _has_password(url):
+            self.add(
+                "database.url",
+                "a password does not belong in the URL (it would reach logs and errors): remove it and "
+                "set the environment variable PGPASSWORD (or use ~/.pgpass), as secrets elsewhere are "
+                "named by *_env keys, never written here",
+            )
+            return None
+        return url
 
     def timezone(self, table: Mapping[str, Any], key: str) -> str | None:
         name = self.string(table, key)
@@ -615,10 +652,32 @@ class _Validator:
         )
 
     def web(self, t: Mapping[str, Any]) -> WebConfig:
+        proxies = self.strings(t, "web.trusted_proxies")
+        for proxy in proxies:
+            try:
+                ipaddress.ip_network(proxy.strip(), strict=False)
+            except ValueError:
+                self.add(
+                    "web.trusted_proxies", f"expected IP addresses or networks like 10.0.0.0/8, got {proxy!r}"
+                )
         return WebConfig(
             host=self.string(t, "web.host") or "127.0.0.1",
             port=self.integer(t, "web.port", 8000, 1, 65535),
+            session_idle=self.duration(t, "web.session_idle", timedelta(hours=12)),
+            session_lifetime=self.duration(t, "web.session_lifetime", timedelta(days=7)),
+            trusted_proxies=tuple(p.strip() for p in proxies),
+            rate_limit=self.rate(t, "web.rate_limit", (600, 60)),
         )
+
+    def rate(self, t: Mapping[str, Any], key: str, default: tuple[int, int]) -> tuple[int, int]:
+        value = t.get(key.rsplit(".", 1)[-1])
+        if value is None:
+            return default
+        match = re.match(r"^\s*(\d{1,7})\s*/\s*(s|sec|second|m|min|minute|h|hour)\s*$", str(value))
+        if not isinstance(value, str) or not match or int(match[1]) < 1:
+            self.add(key, f'expected a rate like "600/min" (per sec, min or hour), got {value!r}')
+            return default
+        return int(match[1]), {"s": 1, "m": 60, "h": 3600}[match[2][0]]
 
     def maturity(self, t: Mapping[str, Any], base: Path) -> Path | None:
         model = self.string(t, "maturity.model")
@@ -628,6 +687,17 @@ class _Validator:
         if not path.is_file():
             self.add("maturity.model", f"no file at {path}")
         return path
+
+
+def _has_userinfo(url: str) -> bool:
+    """True when an http(s) URL carries `user@` or `user:password@` before its host."""
+    authority = re.split(r"[/?#]", url.split("://", 1)[-1], maxsplit=1)[0]
+    return "@" in authority
+
+
+def _has_password(url: str) -> bool:
+    authority = re.split(r"[/?#]", url.split("://", 1)[-1], maxsplit=1)[0]
+    return "@" in authority and ":" in authority.rsplit("@", 1)[0]
 
 
 def known_connectors() -> frozenset[str]:

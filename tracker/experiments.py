@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from tracker import lifecycle, plans
+from tracker import audit, lifecycle, plans
 from tracker.config import Settings
 from tracker.errors import UserError
 from tracker.ingest import sync_streams
@@ -85,7 +85,13 @@ def parse_day(value: str | None, name: str, problems: list[tuple[str, str]]) -> 
 
 def validate(data: ExperimentInput, *, model: Model, streams: set[str]) -> list[tuple[str, str]]:
     """Every problem with the fields, each naming its field; empty when valid."""
-    problems: list[tuple[str, str]] = []
+    problems: list[tuple[str, str]] = _too_long(
+        {"title": data.title, "hypothesis": data.hypothesis, "owner": data.owner, "team": data.team}
+    )
+    for name in ("start", "end", "baseline_start", "baseline_end"):
+        day = getattr(data, name)
+        if day is not None and not FIRST_DAY <= day <= LAST_DAY:
+            problems.append((name, f"expected a day from {FIRST_DAY} to {LAST_DAY}, got {day}"))
     for name in ("title", "hypothesis"):
         if not (getattr(data, name) or "").strip():
             problems.append((name, "must not be empty"))
@@ -136,6 +142,23 @@ def validate(data: ExperimentInput, *, model: Model, streams: set[str]) -> list[
     return problems
 
 
+# Text fields are capped as imported text is (tracker/mentions.py): long enough for any
+# real use, short enough that nobody fills the database or the pages through one field.
+TEXT_LIMITS = {"title": 500, "hypothesis": 100_000, "learning": 100_000, "text": 100_000,
+               "owner": 200, "team": 200, "author": 200, "judgement": 100_000,
+               "reason": 100_000}  # fmt: skip
+FIRST_DAY, LAST_DAY = date(1970, 1, 1), date(9000, 12, 31)  # windows are computed +- a window length
+MAX_ID = 2**63 - 1  # the databases' 64-bit integers
+
+
+def _too_long(values: dict[str, str | None]) -> list[tuple[str, str]]:
+    return [
+        (name, f"longer than {TEXT_LIMITS[name]:,} characters")
+        for name, value in values.items()
+        if isinstance(value, str) and len(value) > TEXT_LIMITS[name]
+    ]
+
+
 def known_streams(session: Session) -> set[str]:
     return set(session.scalars(select(Stream.name)))
 
@@ -162,10 +185,15 @@ def baseline_window(exp: Experiment) -> tuple[date, date]:
 
 
 class Registry:
-    """Registering, editing and closing experiments; every method is one transaction."""
+    """Registering, editing and closing experiments; every method is one transaction.
 
-    def __init__(self, store: Store, settings: Settings, model: Model) -> None:
+    Every change is recorded in the audit log in its own transaction, as done by
+    `actor` (a web user, `token:NAME`; None: the command line's login).
+    """
+
+    def __init__(self, store: Store, settings: Settings, model: Model, actor: str | None = None) -> None:
         self.store, self.settings, self.model = store, settings, model
+        self.actor = actor
 
     def today(self) -> date:
         return self._day(utcnow())
@@ -190,6 +218,9 @@ class Registry:
             warnings = self._overlaps(session, exp, data.streams)
             detectable, power_warnings = power_check(session, self.settings, exp, self.today())
             exp.mde = detectable
+            audit.record(
+                session, self.actor, "experiment.create", f"experiment:{exp.id}", {"title": exp.title}
+            )
             return self.record(session, exp), warnings + power_warnings
 
     def edit(
@@ -263,6 +294,8 @@ class Registry:
                     .where(ExperimentResult.experiment_id == exp.id)
                     .values(valid=False)
                 )
+            changed = sorted(k for k, v in changes.items() if v is not None)
+            audit.record(session, self.actor, "experiment.edit", f"experiment:{exp.id}", {"fields": changed})
             return self.record(session, exp), self._overlaps(session, exp, data.streams)
 
     def cancel(self, exp_id: int, reason: str | None = None, *, now: datetime | None = None,
@@ -271,6 +304,7 @@ class Registry:
         with self.store.write() as session:
             exp = self._get(session, exp_id)
             lifecycle.cancel(session, exp, reason=reason, now=now, today=self._day(now), author=author)
+            audit.record(session, self.actor, "experiment.cancel", f"experiment:{exp.id}", {"reason": reason})
             return self.record(session, exp)
 
     def note(
@@ -278,6 +312,9 @@ class Registry:
     ) -> dict[str, Any]:
         if not text.strip():
             raise ValidationError([("text", "must not be empty")])
+        problems = _too_long({"text": text, "author": author})
+        if problems:
+            raise ValidationError(problems)
         with self.store.write() as session:
             exp = self._get(session, exp_id)
             session.add(
@@ -286,6 +323,7 @@ class Registry:
                 )
             )
             session.flush()
+            audit.record(session, self.actor, "experiment.note", f"experiment:{exp.id}")
             return self.record(session, exp)
 
     def check_conclude(
@@ -311,12 +349,18 @@ class Registry:
         """Close with a learning (lifecycle rules: tracker/lifecycle.py); `decision` is adopt, reject or
         None (a usable success adopts); `judgement` adopts on the team's judgement instead."""
         now = now or utcnow()
+        if problems := _too_long({"learning": learning, "judgement": judgement, "reason": reason}):
+            raise ValidationError(problems)
         with self.store.write() as session:
             exp = self._get(session, exp_id)
             plan = lifecycle.plan_conclusion(session, exp, learning=learning, decision=decision,
                                              judgement=judgement, early=early, reason=reason,
                                              today=self._day(now))  # fmt: skip
             lifecycle.conclude(session, exp, plan, now=now, author=author)
+            audit.record(
+                session, self.actor, "experiment.conclude", f"experiment:{exp.id}",
+                {"decision": plan.get("decision"), "adopted_by": plan.get("adopted_by")},
+            )  # fmt: skip
             return self.record(session, exp)
 
     def reopen(self, exp_id: int, reason: str, *, now: datetime | None = None,
@@ -326,6 +370,7 @@ class Registry:
         with self.store.write() as session:
             exp = self._get(session, exp_id)
             lifecycle.reopen(session, exp, reason=reason, now=now, today=self._day(now), author=author)
+            audit.record(session, self.actor, "experiment.reopen", f"experiment:{exp.id}", {"reason": reason})
             return self.record(session, exp)
 
     def get(self, exp_id: int) -> dict[str, Any]:
@@ -344,7 +389,7 @@ class Registry:
     # -- helpers ---------------------------------------------------------------------------
 
     def _get(self, session: Session, exp_id: int) -> Experiment:
-        exp = session.get(Experiment, exp_id)
+        exp = session.get(Experiment, exp_id) if 0 < exp_id <= MAX_ID else None
         if exp is None:
             raise UserError(f"no experiment with id {exp_id} (see `tracker experiment list`)")
         return exp
@@ -437,6 +482,7 @@ class Registry:
             created_at=iso_z(exp.created_at),
             updated_at=iso_z(exp.updated_at),
             mde=exp.mde,
+            created_by=audit.author(session, f"experiment:{exp.id}"),
         )
         record["amendments"] = plans.amendments(session, exp.id)
         record["original_plan"] = (
@@ -467,10 +513,21 @@ class Registry:
 
 
 def measure(
-    store: Store, settings: Settings, ids: Sequence[int] | None, *, now: datetime | None = None
+    store: Store,
+    settings: Settings,
+    ids: Sequence[int] | None,
+    *,
+    now: datetime | None = None,
+    actor: str | None = None,
 ) -> list[dict[str, Any]]:
-    """Measure the given experiments (None: every one not cancelled), store and return the results."""
+    """Measure the given experiments (None: every one not cancelled), store and return the results.
+
+    Each measurement is recorded in the audit log as done by `actor` (None: the command line).
+    """
     now = now or utcnow()
+    for exp_id in ids or ():
+        if not 0 < exp_id <= MAX_ID:
+            raise UserError(f"no experiment with id {exp_id} (see `tracker experiment list`)")
     with store.read() as session:
         query = select(Experiment).order_by(Experiment.id)
         if ids is not None:
@@ -498,6 +555,8 @@ def measure(
                     post_hoc=bool(result.get("post_hoc")),
                 )
             )
+            audit.record(session, actor, "experiment.measure", f"experiment:{exp.id}",
+                         {"verdict": result["verdict"]})  # fmt: skip
     return results
 
 
@@ -509,7 +568,7 @@ def measure_open(store: Store, settings: Settings, *, now: datetime | None = Non
         ids = [
             e.id for e in session.scalars(select(Experiment)) if status_of(e, today) in ("running", "ended")
         ]
-    return measure(store, settings, ids, now=now) if ids else []
+    return measure(store, settings, ids, now=now, actor="scheduler") if ids else []
 
 
 def _measure_one(session: Session, settings: Settings, exp: Experiment, now: datetime) -> dict[str, Any]:

@@ -6,7 +6,9 @@ error messages name the variable that holds a secret, never its value.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import sys
 
 from tracker.config import Settings
@@ -30,6 +32,8 @@ def setup_logging(settings: Settings, *, quiet: bool = False) -> None:
     handlers[0].setLevel(max(level, logging.WARNING) if quiet else level)
     if settings.logging.file is not None:
         settings.logging.file.parent.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(FileExistsError):  # private (0600) from the start
+            os.close(os.open(settings.logging.file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
         handlers.append(logging.FileHandler(settings.logging.file, encoding="utf-8"))
     for handler in handlers:
         handler.setFormatter(formatter)

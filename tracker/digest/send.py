@@ -18,7 +18,6 @@ scrubbed from every error message before it is printed, logged or stored.
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import smtplib
 import ssl
@@ -287,16 +286,16 @@ def describe(exc: BaseException, smtp: SmtpConfig, password: str | None) -> str:
     """One line for people, naming the server; the password (in any encoding) never appears."""
     where = f"{smtp.host}:{smtp.port}"
     if isinstance(exc, smtplib.SMTPAuthenticationError):
-        text = f"authentication refused by {where}: {_reply(exc.smtp_code, exc.smtp_error)}"
+        text = f"authentication refused by {where}: {_reply(exc.smtp_code, exc.smtp_error, password)}"
     elif isinstance(exc, smtplib.SMTPRecipientsRefused):
-        refused = "; ".join(f"{r}: {_reply(c, m)}" for r, (c, m) in exc.recipients.items())
+        refused = "; ".join(f"{r}: {_reply(c, m, password)}" for r, (c, m) in exc.recipients.items())
         text = f"recipient refused by {where}: {refused}"
     elif isinstance(exc, smtplib.SMTPSenderRefused):
-        text = f"sender {exc.sender} refused by {where}: {_reply(exc.smtp_code, exc.smtp_error)}"
+        text = f"sender {exc.sender} refused by {where}: {_reply(exc.smtp_code, exc.smtp_error, password)}"
     elif isinstance(exc, smtplib.SMTPDataError):
-        text = f"message refused by {where}: {_reply(exc.smtp_code, exc.smtp_error)}"
+        text = f"message refused by {where}: {_reply(exc.smtp_code, exc.smtp_error, password)}"
     elif isinstance(exc, smtplib.SMTPResponseException):
-        text = f"{where} answered {_reply(exc.smtp_code, exc.smtp_error)}"
+        text = f"{where} answered {_reply(exc.smtp_code, exc.smtp_error, password)}"
     elif isinstance(exc, ssl.SSLError):
         text = f"TLS with {where} failed: {exc.reason or exc}"
     elif isinstance(exc, smtplib.SMTPNotSupportedError):
@@ -312,18 +311,19 @@ def describe(exc: BaseException, smtp: SmtpConfig, password: str | None) -> str:
     return scrub(text, password)
 
 
-def _reply(code: int, message: bytes | str) -> str:
+def _reply(code: int, message: bytes | str, password: str | None = None) -> str:
+    """The server's reply on one line; the password is scrubbed before whitespace is joined
+    (a base64 form split over reply lines would otherwise be glued into a new one)."""
     text = message.decode("utf-8", "replace") if isinstance(message, bytes) else str(message)
-    return f"{code} {' '.join(text.split())}"
+    return f"{code} {' '.join(scrub(text, password).split())}"
 
 
 def scrub(text: str, password: str | None) -> str:
-    """Remove the password, and its base64 forms as AUTH sends them, from a message."""
-    if not password:
-        return text
-    for secret in (password, base64.b64encode(password.encode()).decode()):
-        text = text.replace(secret, "***")
-    return text
+    """Remove the password, and its base64 forms as AUTH PLAIN and LOGIN send them (at any
+    alignment, whole or cut short), from a message (tracker/digest/scrub.py)."""
+    from tracker.digest.scrub import scrub as scrub_all
+
+    return scrub_all(text, password)
 
 
 # -- status -----------------------------------------------------------------------------------

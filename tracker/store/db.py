@@ -9,18 +9,19 @@ first, whereas an immediate one waits its turn under the busy timeout.
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, inspect, text
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.orm import Session
 
 from tracker.errors import UserError
 
 # The newest migration; tests/test_store.py checks it is Alembic's head.
-HEAD_REVISION = "0004_i14"
+HEAD_REVISION = "0004_i17"
 BUSY_TIMEOUT_S = 60.0
 MIGRATION_LOCK_ID = 7_311_004_201  # pg_advisory_lock key for migrations
 
@@ -76,9 +77,17 @@ def redact_url(url: str) -> str:
 
 
 def _ensure_sqlite_dir(url: str) -> None:
-    path = url.split(":///", 1)[-1]
-    if path and path != ":memory:":
+    """The folder, and the file itself created private (0600): it holds users' password hashes,
+    and SQLite gives its -wal and -shm files the database file's mode."""
+    path = url.split(":///", 1)[-1].split("?", 1)[0]
+    if path and path != ":memory:" and not path.startswith("file:"):
         Path(path).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        except FileExistsError:
+            pass
+        except OSError:
+            pass  # SQLite reports what is wrong with the path when it opens it
 
 
 def _sqlite_setup(engine: Engine) -> None:
@@ -157,9 +166,13 @@ def open_store(url: str) -> Store:
     store = Store(url)
     try:
         revision = current_revision(store.engine)
-    except OperationalError as exc:
+    except DBAPIError as exc:
         store.close()
-        raise UserError(f"database.url: cannot open {redact_url(url)}: {exc.orig}") from None
+        from tracker.failures import explain
+
+        raise UserError(
+            explain(exc, url) or f"database.url: cannot open {redact_url(url)}: {exc.orig}"
+        ) from None
     if revision is None:
         upgrade(store)
     elif revision != HEAD_REVISION:

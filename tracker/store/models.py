@@ -338,6 +338,8 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(Text)  # argon2id, with its parameters and salt
     created_at: Mapped[utc]
     updated_at: Mapped[utc]
+    disabled_at: Mapped[datetime | None]
+    admin: Mapped[bool] = mapped_column(default=False, server_default=false())
 
 
 class ApiToken(Base):
@@ -349,11 +351,51 @@ class ApiToken(Base):
     name: Mapped[str] = mapped_column(String(200))
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[utc]
+    user_id: Mapped[int | None] = mapped_column(
+        BigInt, ForeignKey("users.id", ondelete="CASCADE", name="fk_api_tokens_user")
+    )
+    expires_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+    last_used_at: Mapped[datetime | None]
+    read_only: Mapped[bool] = mapped_column(default=False, server_default=false())
+
+
+class WebSession(Base):
+    """A signed-in browser; the cookie carries a random id, only its SHA-256 is stored here."""
+
+    __tablename__ = "web_sessions"
+    __table_args__ = (Index("ix_web_sessions_user", "user_id"),)
+
+    id: Mapped[intpk]
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(BigInt, ForeignKey("users.id", ondelete="CASCADE"))
+    created_at: Mapped[utc]
+    last_seen_at: Mapped[utc]
+    ended_at: Mapped[datetime | None]
+    end_reason: Mapped[str | None] = mapped_column(String(40))
+    client: Mapped[str | None] = mapped_column(String(100))
+    user_agent: Mapped[str | None] = mapped_column(String(300))
+
+
+class AuditEvent(Base):
+    """Who did what, when: logins, logouts, token events and every change to an experiment."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_at", "at"), Index("ix_audit_log_target", "target", "action"))
+
+    id: Mapped[intpk]
+    at: Mapped[utc]
+    actor: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(50))
+    target: Mapped[str | None] = mapped_column(String(200))
+    client: Mapped[str | None] = mapped_column(String(100))
+    detail: Mapped[dict[str, Any] | None]
 
 
 __all__ = [
     "AccountSnapshot",
     "ApiToken",
+    "AuditEvent",
     "Base",
     "CollectionRun",
     "Cursor",
@@ -369,4 +411,5 @@ __all__ = [
     "MentionStream",
     "Stream",
     "User",
+    "WebSession",
 ]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -20,11 +20,12 @@ from tracker.reflection import reflect
 from tracker.status import stream_status
 from tracker.store.models import Experiment
 from tracker.web import forms
-from tracker.web.app import WebContext, context
-from tracker.web.queries import parse_filter, search_mentions
+from tracker.web.app import WebContext, actor, context
+from tracker.web.queries import FIRST_DAY, LAST_DAY, MAX_ID, parse_filter, search_mentions
 
 router = APIRouter(prefix="/api/v1", tags=["api"])
 Ctx = Annotated[WebContext, Depends(context)]
+ExpId = Annotated[int, Path(ge=1, le=MAX_ID, description="The experiment's id.")]
 DAY: dict[str, Any] = {"format": "date", "examples": ["2026-09-01"]}
 
 
@@ -84,8 +85,8 @@ def _problems(exc: ValidationError) -> JSONResponse:
     return JSONResponse({"detail": detail}, 422)
 
 
-def _registry(ctx: WebContext) -> Registry:
-    return Registry(ctx.store, ctx.settings, ctx.model)
+def _registry(ctx: WebContext, request: Request | None = None) -> Registry:
+    return Registry(ctx.store, ctx.settings, ctx.model, actor(request) if request is not None else None)
 
 
 def _exists(ctx: WebContext, exp_id: int) -> None:
@@ -157,11 +158,11 @@ def experiments(
         422: {"description": "Invalid fields"},
     },
 )
-def create_experiment(ctx: Ctx, body: ExperimentIn) -> Any:
+def create_experiment(ctx: Ctx, request: Request, body: ExperimentIn) -> Any:
     data, problems = forms.experiment_input(body.model_dump())
     try:
         forms.check(data, problems, store=ctx.store, settings=ctx.settings, model=ctx.model)
-        record, warnings = _registry(ctx).add(data)
+        record, warnings = _registry(ctx, request).add(data)
     except ValidationError as exc:
         return _problems(exc)
     headers = {"Location": f"/api/v1/experiments/{record['id']}"}
@@ -169,34 +170,34 @@ def create_experiment(ctx: Ctx, body: ExperimentIn) -> Any:
 
 
 @router.get("/experiments/{exp_id}", summary="One experiment, with its result history and notes")
-def experiment(ctx: Ctx, exp_id: int) -> Any:
+def experiment(ctx: Ctx, exp_id: ExpId) -> Any:
     _exists(ctx, exp_id)
     return _registry(ctx).get(exp_id)
 
 
 @router.post("/experiments/{exp_id}/measure", summary="Measure it now; returns the result")
-def measure_experiment(ctx: Ctx, exp_id: int) -> Any:
+def measure_experiment(ctx: Ctx, request: Request, exp_id: ExpId) -> Any:
     _exists(ctx, exp_id)
-    (result,) = measure(ctx.store, ctx.settings, [exp_id])
+    (result,) = measure(ctx.store, ctx.settings, [exp_id], actor=actor(request))
     return result
 
 
 @router.get("/experiments/{exp_id}/results", summary="Every valid measurement, newest first")
-def experiment_results(ctx: Ctx, exp_id: int) -> Any:
+def experiment_results(ctx: Ctx, exp_id: ExpId) -> Any:
     _exists(ctx, exp_id)
     return _registry(ctx).get(exp_id)["results"]
 
 
 @router.post("/experiments/{exp_id}/notes", status_code=201, summary="Add a note to the learning log")
-def note(ctx: Ctx, exp_id: int, body: NoteIn) -> Any:
+def note(ctx: Ctx, request: Request, exp_id: ExpId, body: NoteIn) -> Any:
     _exists(ctx, exp_id)
-    return _call(_registry(ctx).note, exp_id, body.text, body.author, status=201)
+    return _call(_registry(ctx, request).note, exp_id, body.text, body.author, status=201)
 
 
 @router.post("/experiments/{exp_id}/conclude", summary="Close it with the learning; adopt or reject")
-def conclude(ctx: Ctx, exp_id: int, body: ConcludeIn) -> Any:
+def conclude(ctx: Ctx, request: Request, exp_id: ExpId, body: ConcludeIn) -> Any:
     _exists(ctx, exp_id)
-    registry = _registry(ctx)
+    registry = _registry(ctx, request)
     return _call(
         lambda: registry.conclude(
             exp_id, body.learning, body.decision or None, judgement=body.judgement, early=body.early,
@@ -206,15 +207,15 @@ def conclude(ctx: Ctx, exp_id: int, body: ConcludeIn) -> Any:
 
 
 @router.post("/experiments/{exp_id}/cancel", summary="Cancel it (kept, never counted in the reflection)")
-def cancel(ctx: Ctx, exp_id: int, body: ReasonIn | None = None) -> Any:
+def cancel(ctx: Ctx, request: Request, exp_id: ExpId, body: ReasonIn | None = None) -> Any:
     _exists(ctx, exp_id)
-    return _call(_registry(ctx).cancel, exp_id, body.reason if body else None)
+    return _call(_registry(ctx, request).cancel, exp_id, body.reason if body else None)
 
 
 @router.post("/experiments/{exp_id}/reopen", summary="Undo a conclusion or a cancellation, with a reason")
-def reopen(ctx: Ctx, exp_id: int, body: ReasonIn) -> Any:
+def reopen(ctx: Ctx, request: Request, exp_id: ExpId, body: ReasonIn) -> Any:
     _exists(ctx, exp_id)
-    return _call(_registry(ctx).reopen, exp_id, body.reason or "")
+    return _call(_registry(ctx, request).reopen, exp_id, body.reason or "")
 
 
 @router.get("/results", summary="The current result of every measured experiment")
@@ -233,6 +234,8 @@ def reflection(
         try:
             day = date.fromisoformat(as_of)
         except ValueError:
-            msg = f"expected a day like 2026-09-01, got {as_of!r}"
+            day = None
+        if day is None or not FIRST_DAY <= day <= LAST_DAY:
+            msg = f"expected a day like 2026-09-01 (from {FIRST_DAY} to {LAST_DAY}), got {as_of!r}"
             return JSONResponse({"detail": [{"field": "as_of", "msg": msg, "loc": ["query", "as_of"]}]}, 422)
     return reflect(ctx.store, ctx.settings, ctx.model, as_of=day)

@@ -30,7 +30,17 @@ from tracker.reflection import effect_text
 from tracker.store.db import Store
 from tracker.timeutil import parse_instant, utcnow
 from tracker.web import auth, charts
-from tracker.web.security import CSRF_FIELD, Gate, HostCheck, SecurityHeaders, Sessions, csrf_token, is_api
+from tracker.web.security import (
+    CSRF_FIELD,
+    BodyLimit,
+    Gate,
+    HostCheck,
+    ProxyHeaders,
+    SecurityHeaders,
+    Sessions,
+    csrf_token,
+    is_api,
+)
 
 HERE = Path(__file__).parent
 LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "[::1]", "::1")
@@ -50,6 +60,15 @@ class WebContext:
 
 def context(request: Request) -> WebContext:
     return cast(WebContext, request.app.state.ctx)
+
+
+def actor(request: Request) -> str:
+    """Who a change is recorded as done by: the signed-in user, `token:NAME`, or (no login
+    on loopback) `web@ADDRESS`."""
+    identity = request.scope.get("state", {}).get("identity")
+    if isinstance(identity, auth.Identity):
+        return identity.name
+    return f"web@{request.client.host if request.client else 'local'}"
 
 
 def create_app(
@@ -82,9 +101,15 @@ def create_app(
     app.include_router(pages.router)
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
-    # Added innermost first: a request meets SecurityHeaders, HostCheck, Sessions, then Gate.
-    app.add_middleware(Gate, store=store, require_login=require_login)
-    app.add_middleware(Sessions, secret_key=auth.session_key(settings))
+    # Added innermost first: a request meets SecurityHeaders, HostCheck, ProxyHeaders,
+    # BodyLimit, Sessions, then Gate.
+    web = settings.web
+    app.add_middleware(Gate, store=store, require_login=require_login, idle=web.session_idle,
+                       lifetime=web.session_lifetime, rate=web.rate_limit)  # fmt: skip
+    app.add_middleware(Sessions, secret_key=auth.session_key(settings), key_file=auth.key_path(settings),
+                       max_age=int(web.session_lifetime.total_seconds()))  # fmt: skip
+    app.add_middleware(BodyLimit)
+    app.add_middleware(ProxyHeaders, trusted=web.trusted_proxies)
     if allowed_hosts is not None:
         app.add_middleware(HostCheck, hosts=allowed_hosts)
     app.add_middleware(SecurityHeaders)

@@ -49,7 +49,10 @@ def serve(settings: Settings, store: Store, *, host: str, port: int) -> None:
     # handler it found; a no-op one lets the command end normally (exit 0) after a clean stop.
     for number in (signal.SIGINT, signal.SIGTERM):
         signal.signal(number, lambda *_: None)
-    uvicorn.run(app, host=host, port=port, log_level="info", server_header=False, access_log=True)
+    # Forwarded headers are judged by the app ([web] trusted_proxies), never by uvicorn,
+    # which would otherwise believe them from 127.0.0.1.
+    uvicorn.run(app, host=host, port=port, log_level="info", server_header=False, access_log=True,
+                proxy_headers=False, forwarded_allow_ips="")  # fmt: skip
 
 
 def add_user(store: Store, name: str, password: str) -> bool:

@@ -16,6 +16,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from tracker import accounts, audit
 from tracker.config import StreamConfig
 from tracker.errors import UserError
 from tracker.experiments import STATUSES, Registry, ValidationError, measure
@@ -27,7 +28,7 @@ from tracker.status import stream_status
 from tracker.store.models import Experiment
 from tracker.timeutil import parse_instant, utcnow
 from tracker.web import auth, charts, forms, queries
-from tracker.web.app import WebContext, context
+from tracker.web.app import WebContext, actor, context
 from tracker.web.security import CSRF_FIELD, SAFE_METHODS, csrf_ok
 
 
@@ -55,6 +56,7 @@ def render(request: Request, template: str, status: int = 200, **values: Any) ->
         template,
         {
             "user": identity.name if identity else None,
+            "admin": bool(identity and identity.admin) or not ctx.require_login,
             "require_login": ctx.require_login,
             "flashes": request.session.pop("flash", []),
             **values,
@@ -71,8 +73,8 @@ def redirect(path: str) -> RedirectResponse:
     return RedirectResponse(path, status_code=303)
 
 
-def _registry(ctx: WebContext) -> Registry:
-    return Registry(ctx.store, ctx.settings, ctx.model)
+def _registry(ctx: WebContext, request: Request | None = None) -> Registry:
+    return Registry(ctx.store, ctx.settings, ctx.model, actor(request) if request is not None else None)
 
 
 # -- overview ---------------------------------------------------------------------------------
@@ -210,7 +212,7 @@ def _create(request: Request, values: dict[str, Any]) -> Response:
     data, problems = forms.experiment_input(values)
     try:
         forms.check(data, problems, store=ctx.store, settings=ctx.settings, model=ctx.model)
-        record, warnings = _registry(ctx).add(data)
+        record, warnings = _registry(ctx, request).add(data)
     except ValidationError as exc:
         return _form_page(request, ctx, values, forms.problems_by_field(exc.problems), 400)
     flash(request, f"Experiment #{record['id']} registered.")
@@ -228,6 +230,8 @@ async def _run(request: Request, handler: Any, *args: Any) -> Response:
 
 
 def _experiment_or_404(ctx: WebContext, exp_id: int) -> dict[str, Any]:
+    if not 1 <= exp_id <= queries.MAX_ID:
+        raise HTTPException(404, f"There is no experiment #{exp_id}.")
     with ctx.store.read() as session:
         if session.get(Experiment, exp_id) is None:
             raise HTTPException(404, f"There is no experiment #{exp_id}.")
@@ -268,7 +272,7 @@ def add_note(request: Request, ctx: Ctx, exp_id: int, text: Annotated[str, Form(
     _experiment_or_404(ctx, exp_id)
     author = request.scope["state"]["identity"].name if request.scope["state"].get("identity") else None
     try:
-        _registry(ctx).note(exp_id, text, author)
+        _registry(ctx, request).note(exp_id, text, author)
     except UserError as exc:
         return _refused(request, exp_id, exc, {"text": text})
     flash(request, "Note added.")
@@ -297,7 +301,7 @@ def conclude(request: Request, ctx: Ctx, exp_id: int, learning: Annotated[str, F
     values = {"learning": learning, "decision": decision, "judgement": judgement, "early": early,
               "reason": reason}  # fmt: skip
     chosen, judged = _conclusion_args(decision, judgement)
-    registry = _registry(ctx)
+    registry = _registry(ctx, request)
     try:
         if confirm != "yes":
             plan = registry.check_conclude(exp_id, learning, chosen, judgement=judged, early=bool(early),
@@ -319,7 +323,7 @@ def conclude(request: Request, ctx: Ctx, exp_id: int, learning: Annotated[str, F
 def reopen(request: Request, ctx: Ctx, exp_id: int, reason: Annotated[str, Form()] = "") -> Response:
     _experiment_or_404(ctx, exp_id)
     try:
-        _registry(ctx).reopen(exp_id, reason, author=_author(request))
+        _registry(ctx, request).reopen(exp_id, reason, author=_author(request))
     except UserError as exc:
         return _refused(request, exp_id, exc, {"reopen_reason": reason}, anchor="history")
     flash(request, "Experiment reopened: its earlier conclusion is kept in its history.")
@@ -329,7 +333,7 @@ def reopen(request: Request, ctx: Ctx, exp_id: int, reason: Annotated[str, Form(
 @router.post("/experiments/{exp_id}/measure")
 def measure_now(request: Request, ctx: Ctx, exp_id: int) -> Response:
     _experiment_or_404(ctx, exp_id)
-    (result,) = measure(ctx.store, ctx.settings, [exp_id])
+    (result,) = measure(ctx.store, ctx.settings, [exp_id], actor=actor(request))
     flash(request, f"Measured: {result['verdict'].replace('_', ' ')}, {lift_text(result)}.")
     return redirect(f"/experiments/{exp_id}")
 
@@ -345,7 +349,7 @@ def cancel(request: Request, ctx: Ctx, exp_id: int, reason: Annotated[str, Form(
         return render(request, "experiment_confirm.html", page="experiments", e=record, action="cancel",
                       plan=None, values={"reason": reason})  # fmt: skip
     try:
-        _registry(ctx).cancel(exp_id, reason, author=_author(request))
+        _registry(ctx, request).cancel(exp_id, reason, author=_author(request))
     except UserError as exc:
         flash(request, str(exc), "error")
     else:
@@ -364,7 +368,11 @@ def maturity(request: Request, ctx: Ctx, as_of: str | None = None) -> HTMLRespon
         try:
             day = date.fromisoformat(as_of)
         except ValueError:
-            errors["as_of"] = [f"expected a day like 2026-09-01, got {as_of!r}"]
+            day = None
+        if day is None or not queries.FIRST_DAY <= day <= queries.LAST_DAY:
+            day = None
+            bounds = f"from {queries.FIRST_DAY} to {queries.LAST_DAY}"
+            errors["as_of"] = [f"expected a day like 2026-09-01 ({bounds}), got {as_of!r}"]
     result = reflect(ctx.store, ctx.settings, ctx.model, as_of=day)
     practices = {p.key: p.name for p in ctx.model.practices}
     return render(
@@ -429,21 +437,130 @@ def login(
     if not ctx.require_login:
         return redirect("/")
     client = request.client.host if request.client else "?"
-    if ctx.throttle.blocked(client):
+    account = ctx.throttle.account(name)
+    tried = name.strip()[:100]
+    if ctx.throttle.blocked(client) or ctx.throttle.blocked(account):
+        if ctx.throttle.report_block(f"{client} {account}"):
+            audit.record_now(ctx.store, tried or "?", "login.blocked", f"user:{tried}", client=client)
         return render(request, "login.html", 429, target=_next(next), name=name,
                       error="Too many failed attempts: wait a few minutes, then try again.")  # fmt: skip
     found = auth.check_password(ctx.store, name.strip(), password)
     if found is None:
         ctx.throttle.failed(client)
+        ctx.throttle.failed(account)
+        audit.record_now(ctx.store, tried or "?", "login.failure", f"user:{tried}", client=client)
         return render(request, "login.html", 401, target=_next(next), name=name,
                       error="That name and password do not match.")  # fmt: skip
     ctx.throttle.succeeded(client)
-    request.session.clear()  # a fresh session (and CSRF token) for the signed-in user
-    request.session.update(uid=found[0], pw=found[1])
+    _sign_in(request, ctx, found[0])
     return redirect(_next(next))
 
 
+def _sign_in(request: Request, ctx: WebContext, user_id: int) -> None:
+    """A new server-side session, and a fresh cookie (and CSRF token) naming only its id."""
+    client = request.client.host if request.client else None
+    sid = accounts.start_session(
+        ctx.store, user_id, client=client, user_agent=request.headers.get("user-agent")
+    )
+    request.session.clear()
+    request.session["sid"] = sid
+
+
+def _identity(request: Request) -> auth.Identity | None:
+    found = request.scope.get("state", {}).get("identity")
+    return found if isinstance(found, auth.Identity) else None
+
+
 @router.post("/logout")
-def logout(request: Request) -> Response:
+def logout(request: Request, ctx: Ctx) -> Response:
+    identity = _identity(request)
+    if identity is not None and identity.session_id is not None:
+        client = request.client.host if request.client else None
+        accounts.end_session(ctx.store, identity.session_id, actor=identity.name, client=client)
     request.session.clear()
     return redirect("/login")
+
+
+# -- account and audit ------------------------------------------------------------------------
+
+
+def _own(request: Request) -> auth.Identity:
+    identity = _identity(request)
+    if identity is None or identity.user_id is None or identity.session_id is None:
+        raise HTTPException(
+            404, "Accounts are used only when the tracker is served beyond 127.0.0.1 (with login)."
+        )
+    return identity
+
+
+@router.get("/account", response_class=HTMLResponse)
+def account_page(request: Request, ctx: Ctx) -> HTMLResponse:
+    me = _own(request)
+    web = ctx.settings.web
+    return render(
+        request,
+        "account.html",
+        me=me,
+        sessions=accounts.user_sessions(
+            ctx.store, me.user_id or 0, idle=web.session_idle, lifetime=web.session_lifetime
+        ),
+        tokens=accounts.list_tokens(ctx.store, user_id=me.user_id),
+        errors=defaultdict(list, request.session.pop("form_errors", {})),
+    )
+
+
+@router.post("/account/password")
+def change_password(
+    request: Request,
+    ctx: Ctx,
+    current: Annotated[str, Form()] = "",
+    new: Annotated[str, Form()] = "",
+    confirm: Annotated[str, Form()] = "",
+) -> Response:
+    me = _own(request)
+    problems: list[tuple[str, str]] = []
+    if auth.check_password(ctx.store, me.name, current) is None:
+        problems.append(("current", "this is not your current password"))
+    elif new != confirm:
+        problems.append(("confirm", "the two new passwords differ"))
+    else:
+        try:
+            auth.add_user(ctx.store, me.name, new, actor=me.name)  # ends every session of the user
+        except UserError as exc:
+            problems.append(("new", str(exc).removeprefix("password: ")))
+    if problems:
+        request.session["form_errors"] = forms.problems_by_field(problems)
+        return redirect("/account#password")
+    _sign_in(request, ctx, me.user_id or 0)
+    flash(request, "Password changed: every other session of yours has ended.")
+    return redirect("/account")
+
+
+@router.post("/account/sessions/{session_id}/end")
+def end_own_session(request: Request, ctx: Ctx, session_id: int) -> Response:
+    me = _own(request)
+    client = request.client.host if request.client else None
+    if not accounts.end_session(ctx.store, session_id, actor=me.name, reason="ended by its user",
+                                client=client, user_id=me.user_id):  # fmt: skip
+        raise HTTPException(404, "There is no such open session of yours.")
+    flash(request, "Session ended.")
+    return redirect("/account#sessions")
+
+
+@router.post("/account/tokens/{token_id}/revoke")
+def revoke_own_token(request: Request, ctx: Ctx, token_id: int) -> Response:
+    me = _own(request)
+    try:
+        accounts.revoke_token(ctx.store, token_id, actor=me.name, user_id=me.user_id)
+    except UserError:
+        raise HTTPException(404, "There is no such token of yours.") from None
+    flash(request, "Token revoked: it is refused from now on.")
+    return redirect("/account#tokens")
+
+
+@router.get("/audit", response_class=HTMLResponse)
+def audit_page(request: Request, ctx: Ctx) -> HTMLResponse:
+    identity = _identity(request)
+    if ctx.require_login and (identity is None or not identity.admin):
+        raise HTTPException(403, "Only admins see the audit log (`tracker user add NAME --admin`).")
+    return render(request, "audit.html", events=list(reversed(audit.events(ctx.store, limit=500))))

@@ -32,6 +32,10 @@ PER_PAGE = 25
 MAX_PER_PAGE = 200
 COUNT_CAP = 10_000
 MAX_QUERY = 200
+# Bounds of what a parameter may name: days whose neighbours (a window before, a day after,
+# in any time zone) still exist, and ids the databases' 64-bit integers can hold.
+FIRST_DAY, LAST_DAY = date(1970, 1, 1), date(9000, 12, 31)
+MAX_ID = 2**63 - 1
 
 
 @dataclass(frozen=True)
@@ -123,16 +127,21 @@ def parse_filter(params: Mapping[str, str | None]) -> tuple[MentionFilter, list[
     def day(name: str) -> date | None:
         value = text(name)
         try:
-            return date.fromisoformat(value) if value else None
+            found = date.fromisoformat(value) if value else None
         except ValueError:
-            problems.append((name, f"expected a day like 2026-09-01, got {value!r}"))
+            found, value = None, value or ""
+        if value and (found is None or not FIRST_DAY <= found <= LAST_DAY):
+            problems.append(
+                (name, f"expected a day like 2026-09-01 (from {FIRST_DAY} to {LAST_DAY}), got {value!r}")
+            )
             return None
+        return found
 
     def number(name: str, default: int, high: int) -> int:
         value = text(name)
         if value is None:
             return default
-        if not value.isdigit() or not 1 <= int(value) <= high:
+        if not (value.isascii() and value.isdigit() and len(value) <= 18) or not 1 <= int(value) <= high:
             problems.append((name, f"expected a whole number from 1 to {high}, got {value!r}"))
             return default
         return int(value)
