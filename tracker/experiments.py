@@ -304,7 +304,10 @@ class Registry:
         with self.store.write() as session:
             exp = self._get(session, exp_id)
             lifecycle.cancel(session, exp, reason=reason, now=now, today=self._day(now), author=author)
-            audit.record(session, self.actor, "experiment.cancel", f"experiment:{exp.id}", {"reason": reason})
+            audit.record(
+                session, self.actor, "experiment.cancel", f"experiment:{exp.id}",
+                {"reason": reason} if reason else None,
+            )  # fmt: skip
             return self.record(session, exp)
 
     def note(

@@ -371,7 +371,7 @@ async def test_logins_logouts_tokens_and_experiment_changes_are_audited(ana: Wor
         csrf = csrf_of(page.text)
         await client.post("/experiments/2/notes", data={"csrf_token": csrf, "text": "by ana"})
         await client.post(f"/experiments/{made.json()['id']}/measure", data={"csrf_token": csrf})
-        await client.post(f"/experiments/{made.json()['id']}/cancel", data={"csrf_token": csrf})
+        await client.post(f"/experiments/{made.json()['id']}/cancel", data={"csrf_token": csrf, "confirm": "yes"})
         audit_page = await client.get("/audit")
         assert audit_page.status_code == 200 and "experiment.create" in audit_page.text
         await client.post("/logout", data={"csrf_token": csrf})
