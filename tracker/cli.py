@@ -166,6 +166,9 @@ def mentions_import(
     fmt: Annotated[
         str | None, typer.Option("--format", help="jsonl or csv (default: from the file name).")
     ] = None,
+    create_streams: Annotated[
+        bool, typer.Option("--create-streams", help="Create import streams for names not known yet.")
+    ] = False,
     config: ConfigOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -180,7 +183,14 @@ def mentions_import(
     try:
         with _progress(file.stat().st_size, f"importing {file.name}") as advance:
             report = import_file(
-                store=store, settings=settings, path=file, fmt=kind, stream=stream, progress=advance
+                store=store,
+                settings=settings,
+                path=file,
+                fmt=kind,
+                stream=stream,
+                progress=advance,
+                create_streams=create_streams,
+                require_stream=True,
             )
     finally:
         store.close()
@@ -874,10 +884,17 @@ def _problem_lines(exc: UserError) -> list[str]:
 
 
 def main() -> None:
-    """Console entry point: maps errors to exit codes, never shows a traceback unless --debug."""
+    """Console entry point: maps errors to exit codes, never shows a traceback unless --debug.
+
+    Usage errors and failures that are not the product's own are put in words by
+    tracker.cli_messages, in one place for every command.
+    """
+    from tracker import cli_messages
+
     debug = "--debug" in sys.argv[1:]
+    cli_messages.humanise_help()
     try:
-        app(prog_name="tracker")
+        code = app(prog_name="tracker", standalone_mode=False)
     except ConfigError as exc:
         typer.echo(f"error: invalid configuration{' in ' + exc.source if exc.source else ''}:", err=True)
         for problem in exc.problems:
@@ -890,11 +907,23 @@ def main() -> None:
     except TrackerError as exc:
         typer.echo(f"error: {exc}", err=True)
         sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, typer.Abort):
         typer.echo("interrupted", err=True)
         sys.exit(130)
     except Exception as exc:
+        if cli_messages.is_usage_error(exc):
+            if type(exc).__name__ == "NoArgsIsHelpError":
+                typer.echo(str(getattr(exc, "message", "")), err=True)
+                sys.exit(2)
+            for line in cli_messages.usage_lines(exc):
+                typer.echo(line, err=True)
+            sys.exit(2)
         if debug:
             raise
-        typer.echo(f"error: unexpected {type(exc).__name__} (run with --debug to see where)", err=True)
-        sys.exit(1)
+        lines = cli_messages.failure_lines(exc)
+        if lines is None and cli_messages.is_click_exception(exc):
+            lines = [f"error: {getattr(exc, 'format_message', lambda: str(exc))()}"]
+        for line in lines or ["error: something unexpected stopped the command (run with --debug to see where)"]:
+            typer.echo(line, err=True)
+        sys.exit(2 if isinstance(exc, OSError) else 1)
+    sys.exit(code if isinstance(code, int) else 0)

@@ -95,6 +95,12 @@ def run_demo(directory: Path, *, weeks: int, seed: int, echo: Echo, progress: bo
         raise UserError("--weeks: the demo needs at least 4 weeks (experiments need a baseline)")
     started = time.perf_counter()
     report = DemoReport(directory=directory)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        from tracker.cli_messages import os_problem
+
+        raise UserError(f"--dir: {os_problem(exc, 'cannot create')}") from None
     for stale in ("tracker.db", "tracker.db-wal", "tracker.db-shm"):
         (directory / stale).unlink(missing_ok=True)
     world = generate_world(seed, weeks)

@@ -88,16 +88,19 @@ def validate(data: ExperimentInput, *, model: Model, streams: set[str]) -> list[
         problems.append(
             ("practice", f"unknown practice {data.practice!r} (see `tracker reflect` for the keys)")
         )
-    if data.metric not in METRICS:
+    if not data.metric:
+        problems.append(("metric", f"required (one of {', '.join(METRICS)})"))
+    elif data.metric not in METRICS:
         problems.append(("metric", f"unknown metric {data.metric!r} (one of {', '.join(METRICS)})"))
     if not data.streams:
         problems.append(("streams", "name at least one stream"))
+    known = f" (known: {', '.join(sorted(streams))})" if streams else " (no streams yet: configure or import some)"
     for name in data.streams:
         if name not in streams:
-            problems.append(("streams", f"unknown stream {name!r}"))
+            problems.append(("streams", f"unknown stream {name!r}{known}"))
     if data.control_stream is not None:
         if data.control_stream not in streams:
-            problems.append(("control_stream", f"unknown stream {data.control_stream!r}"))
+            problems.append(("control_stream", f"unknown stream {data.control_stream!r}{known}"))
         elif data.control_stream in data.streams:
             problems.append(("control_stream", "must not be one of the experiment's streams"))
     if data.start is None:
