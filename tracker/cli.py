@@ -112,18 +112,19 @@ def fail(message: str, code: int = 2) -> NoReturn:
 
 @app.command()
 def init(
-    directory: Annotated[Path, typer.Argument(help="Where to write tracker.toml (default: here).")] = Path(
-        "."
-    ),
+    directory: Annotated[
+        Path | None,
+        typer.Argument(metavar="DIR", help="Where to write tracker.toml (default: $TRACKER_CONFIG, else here)."),
+    ] = None,
     name: Annotated[str | None, typer.Option(help="The organisation's name.")] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing tracker.toml.")] = False,
     config: ConfigOpt = None,
 ) -> None:
     """Write a commented starter tracker.toml and create its empty database."""
-    from tracker.config import load_settings
+    from tracker.config import find_config, load_settings
     from tracker.starter import write_starter
 
-    path = config or state.config or directory / "tracker.toml"
+    path = config or state.config or (directory / "tracker.toml" if directory else find_config(None))
     write_starter(path, name=name, force=force)
     settings = load_settings(path)
     store_for(settings).close()
@@ -832,10 +833,11 @@ def sandbox_serve(
     config: ConfigOpt = None,
 ) -> None:
     """Serve the simulated platforms on 127.0.0.1 until Ctrl-C; with a demo's config, its same world."""
+    from tracker.config import find_config
     from tracker.sandbox.server import serve as serve_sandbox
 
     sandbox = None
-    if config or state.config or Path("tracker.toml").exists():
+    if config or state.config or find_config(None).exists():  # --config, $TRACKER_CONFIG, ./tracker.toml
         sandbox = settings_for(config).sandbox
     serve_sandbox(
         seed if seed is not None else (sandbox.seed if sandbox else 42),
