@@ -79,4 +79,6 @@ def test_a_refused_sandbox_address_asks_whether_the_sandbox_runs(tmp_path: Path,
                           extra="[collection]\nretries = 0\n")  # fmt: skip
     result = cli("--config", config, "collect")
     assert result.code == 1
-    assert "connection refused" in result.err and "is `tracker sandbox serve` running?" in result.err, result.err
+    assert "connection refused" in result.err and "is `tracker sandbox serve` running?" in result.err, (
+        result.err
+    )

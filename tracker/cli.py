@@ -114,7 +114,9 @@ def fail(message: str, code: int = 2) -> NoReturn:
 def init(
     directory: Annotated[
         Path | None,
-        typer.Argument(metavar="DIR", help="Where to write tracker.toml (default: $TRACKER_CONFIG, else here)."),
+        typer.Argument(
+            metavar="DIR", help="Where to write tracker.toml (default: $TRACKER_CONFIG, else here)."
+        ),
     ] = None,
     name: Annotated[str | None, typer.Option(help="The organisation's name.")] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing tracker.toml.")] = False,
@@ -348,36 +350,10 @@ def status(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
             {"streams": streams, "digests": digests, "next_digest": iso_z(upcoming) if upcoming else None}
         )
         return
-    if not streams:
-        typer.echo("no streams yet: add [[streams]] to the configuration, or import mentions")
-    for s in streams:
-        run = s["last_run"]
-        last = f"{run['status']} at {run['started_at']} ({run['new']} new)" if run else "never collected"
-        typer.echo(f"{s['name']} [{s['connector']}, {s['role']}]: {s['items']} items; last run {last}")
-        if s["covered_until"]:
-            typer.echo(
-                f"  covered until {s['covered_until']}" + (f", {len(s['gaps'])} gaps" if s["gaps"] else "")
-            )
-        if s["last_error"]:
-            typer.echo(f"  last error ({s['last_error']['at']}): {s['last_error']['error']}")
-        if s["followers"]:
-            typer.echo(f"  followers of {s['followers']['account']}: {s['followers']['count']}")
-        if s["next_run"]:
-            typer.echo(f"  next run {s['next_run']}")
-    _print_digests(digests, iso_z(upcoming) if upcoming else None)
+    from tracker.cli_format import status_lines
 
-
-def _print_digests(digests: list[dict[str, Any]], upcoming: str | None) -> None:
-    if upcoming:
-        typer.echo(f"next digest: {upcoming}")
-    for d in digests:
-        if d["status"] == "in_doubt":
-            typer.echo(
-                f"digest {d['week']} to {d['recipient']}: in doubt: may or may not have arrived; "
-                f"`tracker digest --week {d['week']} --send --force` resends"
-            )
-        else:
-            typer.echo(f"digest {d['week']} to {d['recipient']}: {d['status']}")
+    for line in status_lines(streams, digests, upcoming, settings.organisation.zone):
+        typer.echo(line)
 
 
 # -- experiments ------------------------------------------------------------------------------
@@ -494,7 +470,7 @@ def experiment_add(
     config: ConfigOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Register an experiment: a practice tried on streams over a window. Prints its id."""
+    """Register an experiment: a practice tried on streams over a window; prints what was registered."""
     from tracker.experiments import ExperimentInput
 
     values = _experiment_fields(locals())
@@ -508,7 +484,10 @@ def experiment_add(
     if as_json:
         print_json(record)
     else:
-        typer.echo(str(record["id"]))
+        from tracker.cli_format import registered_lines
+
+        for line in registered_lines(record):
+            typer.echo(line)
 
 
 @experiment_app.command("edit")
@@ -580,12 +559,11 @@ def experiment_list(
         return
     if not records:
         typer.echo("no experiments yet: register one with `tracker experiment add`")
-    for r in records:
-        verdict = r["verdict"] or "not measured"
-        typer.echo(
-            f"{r['id']:>4}  {r['status']:<9}  {verdict:<17}  {r['metric']:<14}  "
-            f"{r['start']}..{r['end']}  {r['title']}"
-        )
+        return
+    from tracker.cli_format import experiment_table
+
+    for line in experiment_table(records):
+        typer.echo(line)
 
 
 @experiment_app.command("show")
@@ -748,7 +726,9 @@ def serve(
     host: Annotated[
         str | None, typer.Option("--host", help="Address to bind (default: [web] host, 127.0.0.1).")
     ] = None,
-    port: Annotated[int | None, typer.Option("--port", help="Port (default: [web] port, 8000).")] = None,
+    port: Annotated[
+        int | None, typer.Option("--port", min=1, max=65535, help="Port (default: [web] port, 8000).")
+    ] = None,
     config: ConfigOpt = None,
 ) -> None:
     """Serve the web interface and the JSON API (login required beyond 127.0.0.1)."""
@@ -822,7 +802,10 @@ def demo(
 @sandbox_app.command("serve")
 def sandbox_serve(
     port: Annotated[
-        int | None, typer.Option("--port", help="Port on 127.0.0.1 (default: [sandbox] port, else free).")
+        int | None,
+        typer.Option(
+            "--port", min=0, max=65535, help="Port on 127.0.0.1 (default: [sandbox] port, else free)."
+        ),
     ] = None,
     seed: Annotated[
         int | None, typer.Option("--seed", help="Seed of the world (default: [sandbox] seed, else 42).")
@@ -922,10 +905,7 @@ def main() -> None:
             sys.exit(2)
         if debug:
             raise
-        lines = cli_messages.failure_lines(exc)
-        if lines is None and cli_messages.is_click_exception(exc):
-            lines = [f"error: {getattr(exc, 'format_message', lambda: str(exc))()}"]
-        for line in lines or ["error: something unexpected stopped the command (run with --debug to see where)"]:
+        for line in cli_messages.failure_lines(exc) or cli_messages.unexpected_lines(exc):
             typer.echo(line, err=True)
         sys.exit(2 if isinstance(exc, OSError) else 1)
     sys.exit(code if isinstance(code, int) else 0)

@@ -110,7 +110,18 @@ def humanise_help() -> None:
     def rich_display_name(self: Any) -> str:
         return str(getattr(self, "metavar", None) or self.name).strip("[]{}").upper()
 
+    def number_range(self: Any) -> str | None:
+        low, high = getattr(self, "min", None), getattr(self, "max", None)
+        if low is None and high is None:
+            return None
+        if low is not None and high is not None:
+            return f"{low} to {high}"
+        return f"at least {low}" if low is not None else f"at most {high}"
+
     base.display_type = display_type
+    for cls in (argument, getattr(core, "TyperOption", None)):
+        if cls is not None and hasattr(cls, "_get_number_range_help_str"):
+            cls._get_number_range_help_str = number_range
     if argument is not None:
         if hasattr(argument, "_usage_display_name"):
             argument._usage_display_name = usage_display_name
@@ -176,7 +187,8 @@ def usage_lines(exc: Any) -> list[str]:
     param = getattr(exc, "param", None)
     if kind == "MissingParameter":
         name = parameter_name(param)
-        what = f" ({_sentence(param.help)})" if getattr(param, "help", None) else ""
+        help_text = getattr(param, "help", None)
+        what = f" ({_sentence(help_text)})" if help_text else ""
         line = f"{name}: required{what}"
     elif kind == "BadParameter" or (param is not None and kind != "NoSuchOption"):
         line = f"{parameter_name(param)}: {_bad_value(exc)}"
@@ -217,6 +229,9 @@ def _bad_value(exc: Any) -> str:
         except Exception:
             first = None
         if first:
+            low, high = getattr(exc.param, "min", None), getattr(exc.param, "max", None)
+            if str(first.get("type")).startswith(("greater_than", "less_than")) and None not in (low, high):
+                return f"expected a number from {low} to {high}, got {_shown(first.get('input', ''))}"
             words = PYDANTIC_WORDS.get(str(first.get("type")), "not a valid value")
             return f"{words}, got {_shown(first.get('input', ''))}"
     message = str(getattr(exc, "message", "") or "")
@@ -244,6 +259,18 @@ def failure_lines(exc: BaseException) -> list[str] | None:
     return None
 
 
+def unexpected_lines(exc: BaseException) -> list[str]:
+    """A fault of the product itself: what it said, and how to see where (never a traceback)."""
+    if is_click_exception(exc):
+        formatter = getattr(exc, "format_message", None)
+        return [f"error: {_sentence(formatter() if callable(formatter) else str(exc))}"]
+    said = " ".join(str(exc).split())[:200]
+    return [
+        f"error: unexpected problem{f' ({said})' if said else ''}: "
+        "run with --debug to see where, and please report it"
+    ]
+
+
 def os_problem(exc: OSError, doing: str = "") -> str:
     """`cannot write /proc/nope: no such file or directory` (never the exception's class)."""
     where = exc.filename if exc.filename is not None else ""
@@ -256,10 +283,11 @@ def os_problem(exc: OSError, doing: str = "") -> str:
         errno.ENOSPC: "free some space",
         errno.EEXIST: "choose another name, or remove it first",
         errno.ENOTDIR: "a part of the path is a file, not a folder",
+        errno.EADDRINUSE: "choose another --port, or stop what listens there",
     }
     hint = hints.get(exc.errno or 0)
-    subject = f"{doing} {where}".strip() or "a file operation"
-    return f"{subject}: {reason}" + (f" ({hint})" if hint else "")
+    subject = f"{doing} {where}".strip()
+    return (f"{subject}: {reason}" if subject else reason) + (f" ({hint})" if hint else "")
 
 
 def _database_problem(exc: BaseException) -> str | None:

@@ -94,7 +94,7 @@ def validate(data: ExperimentInput, *, model: Model, streams: set[str]) -> list[
         problems.append(("metric", f"unknown metric {data.metric!r} (one of {', '.join(METRICS)})"))
     if not data.streams:
         problems.append(("streams", "name at least one stream"))
-    known = f" (known: {', '.join(sorted(streams))})" if streams else " (no streams yet: configure or import some)"
+    known = f" (known: {', '.join(sorted(streams))})" if streams else " (no streams yet)"
     for name in data.streams:
         if name not in streams:
             problems.append(("streams", f"unknown stream {name!r}{known}"))

@@ -359,8 +359,10 @@ def import_file(
     if stream is not None and (not SLUG.match(stream) or len(stream) > 100):
         raise UserError(f"--stream: {stream!r} is not a stream name (a-z, 0-9 and '-')")
     _FUTURE_LIMIT[0] = utcnow() + timedelta(days=1)
-    check = None if create_streams and not require_stream else _StreamCheck(
-        _known_streams(store, settings), create_streams, require_stream
+    check = (
+        None
+        if create_streams and not require_stream
+        else _StreamCheck(_known_streams(store, settings), create_streams, require_stream)
     )
     if check is not None and stream is not None and not create_streams and stream not in check.known:
         raise UserError(f"--stream: {check.unknown(stream)}")
