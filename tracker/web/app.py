@@ -60,7 +60,7 @@ def create_app(
 ) -> FastAPI:
     """The ASGI application. `require_login` defaults to [web] host not being loopback;
     `allowed_hosts`, when given, refuses requests addressed to any other host name."""
-    from tracker.web import api, pages
+    from tracker.web import api, docs, pages
     from tracker.web.command import is_loopback
 
     if require_login is None:
@@ -69,7 +69,7 @@ def create_app(
         title=f"{settings.organisation.name} social tracker",
         version=__version__,
         description=API_DESCRIPTION,
-        docs_url=None,  # Swagger UI needs inline script, which the CSP forbids
+        docs_url=None,  # FastAPI's Swagger UI needs a CDN and inline script: tracker/web/docs.py serves it
         redoc_url=None,
         openapi_url="/openapi.json",
     )
@@ -79,6 +79,7 @@ def create_app(
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.include_router(api.router)
     app.include_router(pages.router)
+    app.include_router(docs.router)
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
     # Added innermost first: a request meets SecurityHeaders, HostCheck, Sessions, then Gate.
