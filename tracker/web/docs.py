@@ -2,13 +2,14 @@
 
 FastAPI's own docs page loads Swagger UI from a CDN and starts it with an inline
 script; both are refused by the CSP (and there may be no network). Here the assets
-come from the `swagger-ui-bundle` package, under `/docs/assets/`, and the start-up
+come from the `swagger-ui-py` package (Swagger UI 5, which reads OpenAPI 3.1), under `/docs/assets/`, and the start-up
 script is `/static/docs-init.js`, so the page needs nothing but this origin. The
 login gate covers `/docs` like every other page.
 """
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 from fastapi import APIRouter, HTTPException, Request
@@ -28,13 +29,16 @@ ASSETS = {
 
 
 def assets_dir() -> Path | None:
-    """Where the installed Swagger UI files are, or None when the package is missing."""
-    try:
-        import swagger_ui_bundle  # type: ignore[import-untyped]
-    except ImportError:
-        return None
-    path = Path(str(swagger_ui_bundle.swagger_ui_path))
-    return path if (path / "swagger-ui-bundle.js").is_file() else None
+    """Where the installed Swagger UI files are, or None when the package is missing.
+
+    The package is found without importing it (its code is for other frameworks).
+    """
+    spec = importlib.util.find_spec("swagger_ui")
+    for location in (spec.submodule_search_locations or []) if spec else []:
+        path = Path(location) / "static"
+        if (path / "swagger-ui-bundle.js").is_file():
+            return path
+    return None
 
 
 PAGE = """<!doctype html>
@@ -60,7 +64,7 @@ MISSING = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>JSON API</title>
 <link rel="stylesheet" href="/static/style.css"></head>
 <body><main><h1>JSON API</h1>
-<p>The interactive documentation needs the <code>swagger-ui-bundle</code> package, which is not
+<p>The interactive documentation needs the <code>swagger-ui-py</code> package, which is not
 installed here (reinstall the tracker). The API's description is at
 <a href="/openapi.json">/openapi.json</a>.</p></main></body></html>
 """
