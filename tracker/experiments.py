@@ -484,7 +484,7 @@ def _measure_one(session: Session, settings: Settings, exp: Experiment, now: dat
         relative=exp.metric in RELATIVE_METRICS,
         min_days=MIN_DAYS,
     )
-    return _result(
+    result = _result(
         exp,
         estimate,
         verdict,
@@ -495,6 +495,28 @@ def _measure_one(session: Session, settings: Settings, exp: Experiment, now: dat
         sorted(excluded & _days(base_first, exp.end)),
         now,
     )
+    if control is not None:
+        # Drawn beside the experiment's own series, and put in words (tracker/explain.py).
+        result["series"]["control_baseline"] = [[d.day.isoformat(), d.value] for d in control[0]]
+        result["series"]["control_treatment"] = [[d.day.isoformat(), d.value] for d in control[1]]
+        stream = session.get(Stream, exp.control_stream_id)
+        result["control"] = {
+            "stream": stream.name if stream else None,
+            "baseline": _mean(control[0], kind),
+            "treatment": _mean(control[1], kind),
+        }
+    return result
+
+
+def _mean(days: list[Any], kind: str) -> float | None:
+    """A window's plain level: the mean daily count, or the observation-weighted mean."""
+    kept = [d for d in days if d.weight is None or d.weight > 0]
+    if not kept:
+        return None
+    if kind == "count":
+        return float(sum(d.value for d in kept) / len(kept))
+    weights = [float(d.weight or 1.0) for d in kept]
+    return float(sum(d.value * w for d, w in zip(kept, weights, strict=True)) / sum(weights))
 
 
 def _kept(values: dict[date, DayValue], excluded: set[date]) -> list[DayValue]:

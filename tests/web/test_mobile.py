@@ -10,6 +10,7 @@ Screenshots go to $TRACKER_SCREENSHOTS when set, else the test's temporary direc
 from __future__ import annotations
 
 import os
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -77,7 +78,7 @@ def shots_dir(tmp_path: Path) -> Path:
 
 @pytest.mark.parametrize("width", [400, 1400])
 def test_no_page_scrolls_sideways(width: int, live: tuple[str, World], browser: Any, tmp_path: Path) -> None:
-    base, _ = live
+    base, world = live
     shots = shots_dir(tmp_path)
     page = browser.new_page(viewport={"width": width, "height": 900})
     problems: list[str] = []
@@ -91,6 +92,8 @@ def test_no_page_scrolls_sideways(width: int, live: tuple[str, World], browser: 
             page.wait_for_load_state("load")
             if path == "/docs":
                 page.wait_for_selector(".swagger-ui .info", timeout=30_000)
+            if path == "/":
+                _spike_marks_name_shown_streams(page, world)
             scroll, inner = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
             if scroll > inner:
                 overflowing[path] = (scroll, inner, _widest(page, inner))
@@ -100,6 +103,17 @@ def test_no_page_scrolls_sideways(width: int, live: tuple[str, World], browser: 
         page.close()
     assert not overflowing, overflowing
     assert not problems, problems
+
+
+def _spike_marks_name_shown_streams(page: Any, world: World) -> None:
+    from tracker.web import queries
+
+    with world.store.read() as session:
+        shown = queries.chart_streams(session, world.settings)
+    titles = page.eval_on_selector_all("svg.chart rect.bar.spike", "rs => rs.map(r => r.textContent)")
+    for title in titles:
+        named = re.findall(r"(?:spike in |, )([a-z0-9-]+) \(", title)
+        assert named and set(named) <= shown, (title, shown)
 
 
 def _widest(page: Any, inner: int) -> list[str]:

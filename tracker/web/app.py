@@ -23,7 +23,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from markupsafe import Markup
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from tracker import __version__, report
+from tracker import __version__, explain, report
 from tracker.config import Settings
 from tracker.maturity import Model, load_model
 from tracker.store.db import Store
@@ -189,6 +189,7 @@ def _templates(settings: Settings) -> Jinja2Templates:
         org=settings.organisation.name,
         version=__version__,
         lift_text=report.lift_text,
+        did_text=explain.diff_in_diff_text,
         score_bar=charts.score_bar,
         METRIC_LABELS=METRIC_LABELS,
         VERDICT_HELP=VERDICT_HELP,

@@ -2,8 +2,9 @@
 
 FastAPI's own docs page loads Swagger UI from a CDN and starts it with an inline
 script; both are refused by the CSP (and there may be no network). Here the assets
-come from the `swagger-ui-py` package (Swagger UI 5, which reads OpenAPI 3.1), under `/docs/assets/`, and the start-up
-script is `/static/docs-init.js`, so the page needs nothing but this origin. The
+come from the `swagger-ui-py` package (Swagger UI 5, which reads OpenAPI 3.1), under
+`/docs/assets/`, and the start-up script is `/static/docs-init.js`, so the page needs
+nothing but this origin. The
 login gate covers `/docs` like every other page.
 """
 
