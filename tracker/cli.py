@@ -694,7 +694,11 @@ def digest(
         str | None, typer.Option("--week", help="ISO week YYYY-Www (default: the last complete week).")
     ] = None,
     out: Annotated[
-        Path | None, typer.Option("--out", help="Write the digest: .eml (whole message) or .html (preview).")
+        Path | None,
+        typer.Option(
+            "--out",
+            help="Write the digest: .eml (whole message), .html (preview), .pdf (printed) or .csv (per stream).",
+        ),
     ] = None,
     send: Annotated[
         bool, typer.Option("--send", help="Send it by email to [digest] to, over [smtp].")

@@ -1,8 +1,8 @@
 """`tracker digest [--week YYYY-Www] [--out FILE] [--send] [--force] [--json]`.
 
 Without options it prints the text part of the last complete week's digest. `--out`
-writes `.eml` (the whole message) or `.html` (a browser preview, chart embedded),
-atomically. `--json` prints the digest's data. `--send` sends it to [digest] to over
+writes `.eml` (the whole message), `.html` (a browser preview, chart embedded), `.pdf`
+(that preview printed) or `.csv` (the week's per-stream table), atomically. `--json` prints the digest's data. `--send` sends it to [digest] to over
 [smtp], once per (week, recipient); `--force` sends it again to those who have it or
 whose send is in doubt. Usage problems are found before anything is built, written
 or sent.
@@ -27,7 +27,7 @@ from tracker.errors import UserError
 from tracker.store.db import Store
 from tracker.timeutil import utcnow
 
-OUT_KINDS = {".eml": "eml", ".html": "html", ".htm": "html"}
+OUT_KINDS = {".eml": "eml", ".html": "html", ".htm": "html", ".pdf": "pdf", ".csv": "csv"}
 
 
 def run_digest(
@@ -96,7 +96,7 @@ def _check_usage(settings: Settings, out: Path | None, *, send: bool, force: boo
     if out is not None:
         kind = OUT_KINDS.get(out.suffix.lower())
         if kind is None:
-            raise UserError(f"--out: expected a file ending in .eml or .html, got {out.name!r}")
+            raise UserError(f"--out: expected a file ending in .eml, .html, .pdf or .csv, got {out.name!r}")
         if not out.parent.is_dir():
             raise UserError(f"--out: folder {out.parent} does not exist")
     if force and not send:
@@ -132,6 +132,12 @@ def file_bytes(settings: Settings, rendered: Rendered, kind: str | None) -> byte
     """The bytes of an --out file: `html` a browser preview, anything else the whole message."""
     if kind == "html":
         return preview_html(rendered).encode("utf-8")
+    if kind in ("pdf", "csv"):
+        from tracker.digest import export
+
+        if kind == "csv":
+            return export.csv_text(rendered.data).encode("utf-8")
+        return export.pdf_bytes(preview_html(rendered))
     digest = settings.digest
     message = build_message(
         rendered, sender=digest.sender if digest else None, to=list(digest.to) if digest else []
