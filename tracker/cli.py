@@ -697,7 +697,7 @@ def digest(
         Path | None,
         typer.Option(
             "--out",
-            help="Write the digest: .eml (whole message), .html (preview), .pdf (printed) or .csv (per stream).",
+            help="Write the digest: .eml (the message), .html (preview), .pdf (printed), .csv (per stream).",
         ),
     ] = None,
     send: Annotated[

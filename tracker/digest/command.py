@@ -2,9 +2,10 @@
 
 Without options it prints the text part of the last complete week's digest. `--out`
 writes `.eml` (the whole message), `.html` (a browser preview, chart embedded), `.pdf`
-(that preview printed) or `.csv` (the week's per-stream table), atomically. `--json` prints the digest's data. `--send` sends it to [digest] to over
-[smtp], once per (week, recipient); `--force` sends it again to those who have it or
-whose send is in doubt. Usage problems are found before anything is built, written
+(that preview printed) or `.csv` (the week's per-stream table), atomically. `--json`
+prints the digest's data. `--send` sends it to [digest] to over [smtp], once per
+(week, recipient); `--force` sends it again to those who have it or whose send is in
+doubt. Usage problems are found before anything is built, written
 or sent.
 """
 

@@ -66,7 +66,7 @@ def pdf_bytes(html: str) -> bytes:
     except PlaywrightError as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else "it did not start"
         raise UserError(
-            f"cannot print the PDF with chromium ({executable or 'Playwright’s browser'}): {first}; "
+            f"cannot print the PDF with chromium ({executable or 'Playwright'}): {first}; "
             f"set ${CHROMIUM_ENV} to a working chromium, or write .html instead"
         ) from None
 
