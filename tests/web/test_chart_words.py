@@ -56,7 +56,9 @@ async def test_the_overview_marks_experiment_windows(local_client: httpx.AsyncCl
     assert not any("Paid boost" in w for w in windows), "a cancelled experiment is not drawn"
 
 
-async def test_an_experiment_with_a_control_draws_it_and_explains_itself(local_client: httpx.AsyncClient) -> None:
+async def test_an_experiment_with_a_control_draws_it_and_explains_itself(
+    local_client: httpx.AsyncClient,
+) -> None:
     html = (await local_client.get("/experiments/3")).text
     assert 'class="line-control"' in html and "acme-news, " in html, "the control's series, named in tooltips"
     explained = re.search(r'<p class="explained">([^<]*)</p>', html)

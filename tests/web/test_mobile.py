@@ -27,7 +27,7 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--d
         "--disable-sync", "--no-first-run"]  # fmt: skip
 PAGES = ("/", "/?competitors=1", "/mentions", "/mentions?q=slow&sort=engagement", "/experiments",
          "/experiments/new", "/experiments/1", "/experiments/2", "/experiments/3", "/maturity", "/sources",
-         "/docs", "/no-such-page")  # fmt: skip
+         "/docs", "/digest", "/no-such-page")  # fmt: skip
 
 pytestmark = [
     pytest.mark.slow,
@@ -82,7 +82,9 @@ def test_no_page_scrolls_sideways(width: int, live: tuple[str, World], browser: 
     shots = shots_dir(tmp_path)
     page = browser.new_page(viewport={"width": width, "height": 900})
     problems: list[str] = []
-    page.on("console", lambda m: problems.append(m.text) if m.type == "error" and "404" not in m.text else None)
+    page.on(
+        "console", lambda m: problems.append(m.text) if m.type == "error" and "404" not in m.text else None
+    )
     page.on("pageerror", lambda e: problems.append(str(e)))
     overflowing = {}
     try:
@@ -134,7 +136,9 @@ def test_the_menu_collapses_on_a_phone(live: tuple[str, World], browser: Any) ->
     try:
         for page in (phone, wide):
             page.goto(base + "/")
-        assert not phone.locator("nav[aria-label=Main] a").first.is_visible(), "hidden until the menu is opened"
+        assert not phone.locator("nav[aria-label=Main] a").first.is_visible(), (
+            "hidden until the menu is opened"
+        )
         phone.locator(".menu-button").click()
         assert phone.locator("nav[aria-label=Main] a", has_text="Experiments").is_visible()
         assert wide.locator("nav[aria-label=Main] a", has_text="Experiments").is_visible()

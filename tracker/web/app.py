@@ -60,7 +60,7 @@ def create_app(
 ) -> FastAPI:
     """The ASGI application. `require_login` defaults to [web] host not being loopback;
     `allowed_hosts`, when given, refuses requests addressed to any other host name."""
-    from tracker.web import api, docs, pages
+    from tracker.web import api, digest_pages, docs, pages
     from tracker.web.command import is_loopback
 
     if require_login is None:
@@ -80,6 +80,7 @@ def create_app(
     app.include_router(api.router)
     app.include_router(pages.router)
     app.include_router(docs.router)
+    app.include_router(digest_pages.router)
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
     # Added innermost first: a request meets SecurityHeaders, HostCheck, Sessions, then Gate.
