@@ -60,6 +60,14 @@ Download PDF</a>\
 <a class="download-csv" href="/digest.csv?week={label}" style="color:#c9d3e3">Download CSV</a></div>"""
 
 
+# On a phone the email's 664 px column shrinks to the screen; what cannot scrolls in its frame.
+FRAME = '<div class="digest-frame" style="overflow-x:auto;max-width:100%">'
+NARROW = (
+    "<style>@media (max-width: 700px) { table[width='664'] { width: 100% !important; } "
+    "img { max-width: 100% !important; height: auto !important; } }</style>"
+)
+
+
 @router.get("/digest", response_class=HTMLResponse)
 def digest_page(ctx: Ctx, week: WeekParam = None) -> HTMLResponse:
     target = _week(ctx, week)
@@ -73,7 +81,8 @@ def digest_page(ctx: Ctx, week: WeekParam = None) -> HTMLResponse:
         else ""
     )
     bar = BAR.format(prev=escape(target.previous.label), label=escape(target.label), next_link=next_link)
-    page = re.sub(r"(<body[^>]*>)", lambda m: m.group(1) + bar, html, count=1)
+    page = re.sub(r"(<body[^>]*>)", lambda m: m.group(1) + bar + FRAME, html, count=1)
+    page = page.replace("</body>", "</div></body>", 1).replace("</head>", NARROW + "</head>", 1)
     return HTMLResponse(page, headers={"X-Digest-Page": "1"})
 
 
