@@ -167,15 +167,16 @@ class HttpClient:
             except httpx.TooManyRedirects:
                 raise ConnectorError(f"{origin}: too many redirects") from None
             except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
-                raise ConnectorError(
-                    f"{origin}: cannot request this address ({type(exc).__name__})"
-                ) from None
+                why = "not http or https" if isinstance(exc, httpx.UnsupportedProtocol) else "not a valid URL"
+                raise ConnectorError(f"{origin}: cannot request this address ({why})") from None
             except httpx.DecodingError:
                 raise PayloadError(f"{origin}: the answer could not be decoded") from None
             except RETRY_ERRORS as exc:
                 what = _describe(exc)
                 if attempt >= self.policy.retries:
-                    raise Unavailable(f"{origin}: {what} (gave up after {attempt + 1} tries)") from None
+                    raise Unavailable(
+                        f"{origin}: {what} (gave up after {attempt + 1} tries){_local_hint(exc, origin)}"
+                    ) from None
                 await self._backoff(attempt, None, f"{origin}: {what}", limited=False)
                 attempt += 1
                 continue
@@ -327,8 +328,29 @@ def _describe(exc: Exception) -> str:
     if isinstance(exc, httpx.TimeoutException):
         return "no answer in time"
     if isinstance(exc, httpx.ConnectError):
-        return "cannot connect"
-    return f"connection broken ({type(exc).__name__})"
+        return "cannot connect: connection refused" if _refused(exc) else "cannot connect"
+    if isinstance(exc, httpx.RemoteProtocolError):
+        return "connection broken (the server closed it or answered garbled)"
+    if isinstance(exc, httpx.WriteError):
+        return "connection broken while sending the request"
+    return "connection broken while reading the answer"
+
+
+def _refused(exc: Exception) -> bool:
+    text = str(exc).lower()
+    # anyio reports a refused connection to every address of the host this way.
+    return any(word in text for word in ("refused", "connect call failed", "all connection attempts failed"))
+
+
+LOOPBACK = ("127.", "localhost", "[::1]")
+
+
+def _local_hint(exc: Exception, origin: str) -> str:
+    """A refused loopback address is most often the sandbox not running."""
+    host = httpx.URL(origin).host if "://" in origin else origin
+    if isinstance(exc, httpx.ConnectError) and (host.startswith(LOOPBACK) or host == "::1"):
+        return ": is `tracker sandbox serve` running?"
+    return ""
 
 
 def _client_error(response: httpx.Response, errors: Mapping[int, str]) -> ConnectorError:

@@ -231,7 +231,7 @@ def test_status_reports_runs_errors_coverage_and_followers(tmp_path: Path, db_ur
     importer = tmp_path / "old.jsonl"
     importer.write_text(json.dumps({"platform": "rss", "external_id": "x", "text": "t",
                                     "created_at": "2026-01-01T00:00:00Z", "stream": "archive"}) + "\n")  # fmt: skip
-    cli("--config", path, "mentions", "import", importer)
+    cli("--config", path, "mentions", "import", "--create-streams", importer)
     result = cli("--config", path, "status", "--json")
     assert result.code == 0, result.err
     streams = {s["name"]: s for s in json.loads(result.out)["streams"]}

@@ -28,7 +28,7 @@ ROWS: list[dict[str, Any]] = [
      "likes": 12, "replies": 7, "stream": "brand"},
     {"platform": "reddit", "external_id": "t3_abc", "text": "<b>kept as given</b>, with \"quotes\", commas\nand a newline",
      "created_at": "2026-09-03T00:00:00Z", "likes": -4, "sentiment": 0.5, "sentiment_label": "positive",
-     "kind": "own", "streams": []},
+     "kind": "own", "streams": ["owned"]},
 ]  # fmt: skip
 
 
@@ -50,7 +50,7 @@ def config(tmp_path: Path, db_url: str) -> Path:
 
 
 def test_import_then_export_jsonl(tmp_path: Path, config: Path, cli: Any) -> None:
-    result = cli("--config", config, "mentions", "import", write_jsonl(tmp_path / "in.jsonl", ROWS))
+    result = cli("--config", config, "mentions", "import", "--create-streams", write_jsonl(tmp_path / "in.jsonl", ROWS))
     assert result.code == 0, result.err
     assert "4 lines: 4 new, 0 updated, 0 unchanged, 0 rejected" in result.out
     out = {m["external_id"]: m for m in export_jsonl(cli, config)}
@@ -70,11 +70,11 @@ def test_import_then_export_jsonl(tmp_path: Path, config: Path, cli: Any) -> Non
     own = out["t3_abc"]
     assert own["text"] == ROWS[3]["text"], "text is stored exactly as given"
     assert own["sentiment"] == 0.5 and own["kind"] == "own" and own["likes"] == -4
-    assert own["streams"] == []
+    assert own["streams"] == ["owned"]
 
 
 def test_export_has_exactly_the_spec_fields(tmp_path: Path, config: Path, cli: Any) -> None:
-    cli("--config", config, "mentions", "import", write_jsonl(tmp_path / "in.jsonl", ROWS[:1]))
+    cli("--config", config, "mentions", "import", "--create-streams", write_jsonl(tmp_path / "in.jsonl", ROWS[:1]))
     (record,) = export_jsonl(cli, config)
     assert list(record) == ["platform", "external_id", "url", "author", "text", "lang", "created_at", "kind",
                             "likes", "reposts", "replies", "quotes", "engagement", "sentiment",
@@ -82,16 +82,16 @@ def test_export_has_exactly_the_spec_fields(tmp_path: Path, config: Path, cli: A
 
 
 def test_csv_round_trip(tmp_path: Path, config: Path, cli: Any) -> None:
-    cli("--config", config, "mentions", "import", write_jsonl(tmp_path / "in.jsonl", ROWS))
+    cli("--config", config, "mentions", "import", "--create-streams", write_jsonl(tmp_path / "in.jsonl", ROWS))
     csv_file = tmp_path / "out.csv"
     assert cli("--config", config, "mentions", "export", "--format", "csv", "--out", csv_file).code == 0
     before = export_jsonl(cli, config)
-    same = cli("--config", config, "mentions", "import", csv_file)
+    same = cli("--config", config, "mentions", "import", "--create-streams", csv_file)
     assert same.code == 0 and "0 new, 0 updated, 4 unchanged" in same.out, "CSV reads back exactly as stored"
     other = tmp_path / "other"
     other.mkdir()
     copy = write_config(other, db_url=f"sqlite:///{other / 'copy.db'}")
-    result = cli("--config", copy, "mentions", "import", csv_file)
+    result = cli("--config", copy, "mentions", "import", "--create-streams", csv_file)
     assert result.code == 0, result.err
     assert export_jsonl(cli, copy) == before
 
@@ -99,11 +99,11 @@ def test_csv_round_trip(tmp_path: Path, config: Path, cli: Any) -> None:
 def test_reimport_is_idempotent_and_records_engagement_history(tmp_path: Path, config: Path, cli: Any,
                                                                db_url: str) -> None:  # fmt: skip
     source = write_jsonl(tmp_path / "in.jsonl", ROWS)
-    cli("--config", config, "mentions", "import", source)
-    again = cli("--config", config, "mentions", "import", source)
+    cli("--config", config, "mentions", "import", "--create-streams", source)
+    again = cli("--config", config, "mentions", "import", "--create-streams", source)
     assert again.code == 0 and "0 new, 0 updated, 4 unchanged" in again.out
     grown = dict(ROWS[0], likes=10, replies=None)
-    result = cli("--config", config, "mentions", "import", write_jsonl(tmp_path / "b.jsonl", [grown]))
+    result = cli("--config", config, "mentions", "import", "--create-streams", write_jsonl(tmp_path / "b.jsonl", [grown]))
     assert "0 new, 1 updated" in result.out
     store = open_store(db_url)
     with store.read() as session:
@@ -116,7 +116,7 @@ def test_reimport_is_idempotent_and_records_engagement_history(tmp_path: Path, c
         history = session.scalars(select(EngagementSnapshot.likes).where(
             EngagementSnapshot.mention_id == mention.id).order_by(EngagementSnapshot.id)).all()  # fmt: skip
         assert history == [3, 10]
-        assert session.scalar(select(func.count()).select_from(MentionStream)) == 4
+        assert session.scalar(select(func.count()).select_from(MentionStream)) == 5
     store.close()
 
 
@@ -138,14 +138,14 @@ def test_bad_lines_are_rejected_by_number_and_good_lines_kept(tmp_path: Path, co
     ]
     path = tmp_path / "mixed.jsonl"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    result = cli("--config", config, "mentions", "import", path)
+    result = cli("--config", config, "mentions", "import", "--create-streams", path)
     assert result.code == 1
     assert "2 new" in result.out and "9 rejected" in result.out
     err = result.err
     for expected in ("line 2: created_at: required", "line 3: created_at: not an ISO 8601",
                      "line 4: not valid JSON", "line 5: likes: expected a whole number",
                      "line 6: replies: -1 is out of range", "line 8: expected a JSON object",
-                     "line 9: created_at: not an ISO 8601 timestamp with offset (needs a UTC offset",
+                     "line 9: created_at: not an ISO 8601 timestamp with a UTC offset like 2026-09-01T10:00:00Z, got",
                      "line 10: sentiment: expected a number from -1 to 1", "line 11: url: must start with http"):  # fmt: skip
         assert expected in err, (expected, err)
     assert "Traceback" not in err
@@ -155,7 +155,7 @@ def test_bad_lines_are_rejected_by_number_and_good_lines_kept(tmp_path: Path, co
 
 def test_import_json_report(tmp_path: Path, config: Path, cli: Any) -> None:
     path = write_jsonl(tmp_path / "in.jsonl", ROWS[:2], extra="{oops\n")
-    result = cli("--config", config, "mentions", "import", path, "--json")
+    result = cli("--config", config, "mentions", "import", "--create-streams", path, "--json")
     assert result.code == 1
     report = json.loads(result.out)
     assert report["new"] == 2 and report["rejected"] == 1 and report["errors"][0]["line"] == 3
@@ -163,19 +163,19 @@ def test_import_json_report(tmp_path: Path, config: Path, cli: Any) -> None:
 
 def test_streams_from_file_and_option(tmp_path: Path, config: Path, cli: Any, db_url: str) -> None:
     path = write_jsonl(tmp_path / "in.jsonl", ROWS)
-    assert cli("--config", config, "mentions", "import", path, "--stream", "campaign-x").code == 0
+    assert cli("--config", config, "mentions", "import", "--create-streams", path, "--stream", "campaign-x").code == 0
     store = open_store(db_url)
     with store.read() as session:
         streams = {s.name: s.source for s in session.scalars(select(Stream))}
     store.close()
-    assert streams == {"brand": "config", "de-market": "import", "campaign-x": "import"}
+    assert streams == {"brand": "config", "de-market": "import", "owned": "import", "campaign-x": "import"}
     only = export_jsonl(cli, config, "--stream", "de-market")
     assert [m["external_id"] for m in only] == [ROWS[1]["external_id"]]
     assert len(export_jsonl(cli, config, "--stream", "campaign-x")) == 4
 
 
 def test_export_days_are_in_the_organisation_time_zone(tmp_path: Path, config: Path, cli: Any) -> None:
-    cli("--config", config, "mentions", "import", write_jsonl(tmp_path / "in.jsonl", ROWS))
+    cli("--config", config, "mentions", "import", "--create-streams", write_jsonl(tmp_path / "in.jsonl", ROWS))
     # 2026-09-01T22:30Z is 2026-09-02 00:30 in Vienna (UTC+2 in September).
     on_second = export_jsonl(cli, config, "--since", "2026-09-02", "--until", "2026-09-02")
     assert {m["external_id"] for m in on_second} == {ROWS[1]["external_id"], "4211"}
@@ -192,9 +192,9 @@ def test_csv_import_with_header_and_bad_row(tmp_path: Path, config: Path, cli: A
         ["rss", "https://blog.example/1", 'Great, "really" great', "2026-09-01T10:00:00Z", "5", "a;b"]
     )
     writer.writerow(["rss", "https://blog.example/2", "bad", "2026-09-01T10:00:00Z", "five", ""])
-    writer.writerow(["rss", "https://blog.example/3", "multi\nline", "2026-09-01T11:00:00Z", "", ""])
+    writer.writerow(["rss", "https://blog.example/3", "multi\nline", "2026-09-01T11:00:00Z", "", "c"])
     path.write_text(buffer.getvalue(), encoding="utf-8")
-    result = cli("--config", config, "mentions", "import", path)
+    result = cli("--config", config, "mentions", "import", "--create-streams", path)
     assert result.code == 1
     assert "line 3: likes: expected a whole number" in result.err
     out = {m["external_id"]: m for m in export_jsonl(cli, config)}
@@ -209,15 +209,15 @@ def test_csv_import_with_header_and_bad_row(tmp_path: Path, config: Path, cli: A
 def test_csv_without_required_columns_is_bad_input(tmp_path: Path, config: Path, cli: Any) -> None:
     path = tmp_path / "in.csv"
     path.write_text("platform,text\nrss,hello\n", encoding="utf-8")
-    result = cli("--config", config, "mentions", "import", path)
+    result = cli("--config", config, "mentions", "import", "--create-streams", path)
     assert result.code == 2 and "lacks required columns: external_id, created_at" in result.err
 
 
 def test_usage_errors_exit_2(tmp_path: Path, config: Path, cli: Any) -> None:
-    assert cli("--config", config, "mentions", "import", tmp_path / "missing.jsonl").code == 2
+    assert cli("--config", config, "mentions", "import", "--create-streams", tmp_path / "missing.jsonl").code == 2
     odd = tmp_path / "data.xml"
     odd.write_text("<x/>")
-    result = cli("--config", config, "mentions", "import", odd)
+    result = cli("--config", config, "mentions", "import", "--create-streams", odd)
     assert result.code == 2 and "--format" in result.err
     assert cli("--config", config, "mentions", "export", "--format", "xml").code == 2
     assert cli("--config", config, "mentions", "export", "--since", "last week").code == 2
@@ -230,7 +230,7 @@ def test_invalid_utf8_line_is_rejected_alone(tmp_path: Path, config: Path, cli: 
     path.write_bytes(
         good + b"\n" + b'{"platform": "rss", "text": "\xff\xfe"}\n' + json.dumps(ROWS[2]).encode() + b"\n"
     )
-    result = cli("--config", config, "mentions", "import", path)
+    result = cli("--config", config, "mentions", "import", "--create-streams", path)
     assert result.code == 1 and "line 2: not valid UTF-8" in result.err
     assert len(export_jsonl(cli, config)) == 2
 
@@ -242,7 +242,7 @@ def test_lone_surrogate_and_nul_are_rejected(tmp_path: Path, config: Path, cli: 
         + json.dumps(dict(ROWS[2], external_id="s2", text="nul \u0000 text")) + "\n",
         encoding="utf-8",
     )  # fmt: skip
-    result = cli("--config", config, "mentions", "import", path)
+    result = cli("--config", config, "mentions", "import", "--create-streams", path)
     assert result.code == 1
     assert (
         "line 1: text: contains invalid Unicode" in result.err

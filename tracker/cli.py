@@ -116,18 +116,21 @@ def fail(message: str, code: int = 2) -> NoReturn:
 
 @app.command()
 def init(
-    directory: Annotated[Path, typer.Argument(help="Where to write tracker.toml (default: here).")] = Path(
-        "."
-    ),
+    directory: Annotated[
+        Path | None,
+        typer.Argument(
+            metavar="DIR", help="Where to write tracker.toml (default: $TRACKER_CONFIG, else here)."
+        ),
+    ] = None,
     name: Annotated[str | None, typer.Option(help="The organisation's name.")] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing tracker.toml.")] = False,
     config: ConfigOpt = None,
 ) -> None:
     """Write a commented starter tracker.toml and create its empty database."""
-    from tracker.config import load_settings
+    from tracker.config import find_config, load_settings
     from tracker.starter import write_starter
 
-    path = config or state.config or directory / "tracker.toml"
+    path = config or state.config or (directory / "tracker.toml" if directory else find_config(None))
     write_starter(path, name=name, force=force)
     settings = load_settings(path)
     store_for(settings).close()
@@ -170,6 +173,9 @@ def mentions_import(
     fmt: Annotated[
         str | None, typer.Option("--format", help="jsonl or csv (default: from the file name).")
     ] = None,
+    create_streams: Annotated[
+        bool, typer.Option("--create-streams", help="Create import streams for names not known yet.")
+    ] = False,
     config: ConfigOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -184,7 +190,14 @@ def mentions_import(
     try:
         with _progress(file.stat().st_size, f"importing {file.name}") as advance:
             report = import_file(
-                store=store, settings=settings, path=file, fmt=kind, stream=stream, progress=advance
+                store=store,
+                settings=settings,
+                path=file,
+                fmt=kind,
+                stream=stream,
+                progress=advance,
+                create_streams=create_streams,
+                require_stream=True,
             )
     finally:
         store.close()
@@ -347,41 +360,10 @@ def status(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
             {"streams": streams, "digests": digests, "next_digest": iso_z(upcoming) if upcoming else None}
         )
         return
-    if not streams:
-        typer.echo("no streams yet: add [[streams]] to the configuration, or import mentions")
-    from tracker.terminal import clean
+    from tracker.cli_format import status_lines
 
-    for s in streams:
-        run = s["last_run"]
-        last = f"{run['status']} at {run['started_at']} ({run['new']} new)" if run else "never collected"
-        typer.echo(f"{s['name']} [{s['connector']}, {s['role']}]: {s['items']} items; last run {clean(last)}")
-        if s["covered_until"]:
-            typer.echo(
-                f"  covered until {s['covered_until']}" + (f", {len(s['gaps'])} gaps" if s["gaps"] else "")
-            )
-        if s["last_error"]:
-            error = clean(str(s["last_error"]["error"]), newlines=False)
-            typer.echo(f"  last error ({s['last_error']['at']}): {error}")
-        if s.get("deleted"):
-            typer.echo(f"  {s['deleted']} deleted on the platform since collected (kept, not counted)")
-        if s["followers"]:
-            typer.echo(f"  followers of {clean(str(s['followers']['account']))}: {s['followers']['count']}")
-        if s["next_run"]:
-            typer.echo(f"  next run {s['next_run']}")
-    _print_digests(digests, iso_z(upcoming) if upcoming else None)
-
-
-def _print_digests(digests: list[dict[str, Any]], upcoming: str | None) -> None:
-    if upcoming:
-        typer.echo(f"next digest: {upcoming}")
-    for d in digests:
-        if d["status"] == "in_doubt":
-            typer.echo(
-                f"digest {d['week']} to {d['recipient']}: in doubt: may or may not have arrived; "
-                f"`tracker digest --week {d['week']} --send --force` resends"
-            )
-        else:
-            typer.echo(f"digest {d['week']} to {d['recipient']}: {d['status']}")
+    for line in status_lines(streams, digests, upcoming, settings.organisation.zone):
+        typer.echo(line)
 
 
 # -- experiments ------------------------------------------------------------------------------
@@ -504,7 +486,7 @@ def experiment_add(
     config: ConfigOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Register an experiment: a practice tried on streams over a window. Prints its id."""
+    """Register an experiment: a practice tried on streams over a window; prints what was registered."""
     from tracker.experiments import ExperimentInput
 
     values = _experiment_fields(locals())
@@ -518,7 +500,10 @@ def experiment_add(
     if as_json:
         print_json({**record, "warnings": warnings})
     else:
-        typer.echo(str(record["id"]))
+        from tracker.cli_format import registered_lines
+
+        for line in registered_lines(record):
+            typer.echo(line)
 
 
 @experiment_app.command("edit")
@@ -603,14 +588,11 @@ def experiment_list(
         return
     if not records:
         typer.echo("no experiments yet: register one with `tracker experiment add`")
-    from tracker.terminal import clean
+        return
+    from tracker.cli_format import experiment_table
 
-    for r in records:
-        verdict = r["verdict"] or "not measured"
-        typer.echo(
-            f"{r['id']:>4}  {r['status']:<9}  {verdict:<17}  {r['metric']:<14}  "
-            f"{r['start']}..{r['end']}  {clean(r['title'], newlines=False)}"
-        )
+    for line in experiment_table(records):
+        typer.echo(line)
 
 
 @experiment_app.command("show")
@@ -834,7 +816,11 @@ def digest(
         str | None, typer.Option("--week", help="ISO week YYYY-Www (default: the last complete week).")
     ] = None,
     out: Annotated[
-        Path | None, typer.Option("--out", help="Write the digest: .eml (whole message) or .html (preview).")
+        Path | None,
+        typer.Option(
+            "--out",
+            help="Write the digest: .eml (the message), .html (preview), .pdf (printed), .csv (per stream).",
+        ),
     ] = None,
     send: Annotated[
         bool, typer.Option("--send", help="Send it by email to [digest] to, over [smtp].")
@@ -866,7 +852,9 @@ def serve(
     host: Annotated[
         str | None, typer.Option("--host", help="Address to bind (default: [web] host, 127.0.0.1).")
     ] = None,
-    port: Annotated[int | None, typer.Option("--port", help="Port (default: [web] port, 8000).")] = None,
+    port: Annotated[
+        int | None, typer.Option("--port", min=1, max=65535, help="Port (default: [web] port, 8000).")
+    ] = None,
     config: ConfigOpt = None,
 ) -> None:
     """Serve the web interface and the JSON API (login required beyond 127.0.0.1)."""
@@ -972,7 +960,10 @@ def demo(
 @sandbox_app.command("serve")
 def sandbox_serve(
     port: Annotated[
-        int | None, typer.Option("--port", help="Port on 127.0.0.1 (default: [sandbox] port, else free).")
+        int | None,
+        typer.Option(
+            "--port", min=0, max=65535, help="Port on 127.0.0.1 (default: [sandbox] port, else free)."
+        ),
     ] = None,
     seed: Annotated[
         int | None, typer.Option("--seed", help="Seed of the world (default: [sandbox] seed, else 42).")
@@ -987,11 +978,11 @@ def sandbox_serve(
     ] = 0.0,
 ) -> None:
     """Serve the simulated platforms on 127.0.0.1 until Ctrl-C; with a demo's config, its same world."""
-    from tracker.config import SANDBOX_DEFAULTS
+    from tracker.config import SANDBOX_DEFAULTS, find_config
     from tracker.sandbox.server import serve as serve_sandbox
 
     sandbox = SANDBOX_DEFAULTS
-    if config or state.config or Path("tracker.toml").exists():
+    if config or state.config or find_config(None).exists():  # --config, $TRACKER_CONFIG, ./tracker.toml
         sandbox = settings_for(config).sandbox or SANDBOX_DEFAULTS
     serve_sandbox(
         seed if seed is not None else sandbox.seed,
@@ -1041,12 +1032,19 @@ def _problem_lines(exc: UserError) -> list[str]:
 
 
 def main() -> None:
-    """Console entry point: maps errors to exit codes, never shows a traceback unless --debug."""
+    """Console entry point: maps errors to exit codes, never shows a traceback unless --debug.
+
+    Usage errors and failures that are not the product's own are put in words by
+    tracker.cli_messages (and tracker.failures for the database file), in one place for
+    every command.
+    """
+    from tracker import cli_messages
     from tracker.terminal import clean
 
     debug = "--debug" in sys.argv[1:]
+    cli_messages.humanise_help()
     try:
-        app(prog_name="tracker")
+        code = app(prog_name="tracker", standalone_mode=False)
     except ConfigError as exc:
         typer.echo(f"error: invalid configuration{' in ' + exc.source if exc.source else ''}:", err=True)
         for problem in exc.problems:
@@ -1059,10 +1057,17 @@ def main() -> None:
     except TrackerError as exc:
         typer.echo(clean(f"error: {exc}"), err=True)
         sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, typer.Abort):
         typer.echo("interrupted", err=True)
         sys.exit(130)
     except Exception as exc:
+        if cli_messages.is_usage_error(exc):
+            if type(exc).__name__ == "NoArgsIsHelpError":
+                typer.echo(str(getattr(exc, "message", "")), err=True)
+                sys.exit(2)
+            for line in cli_messages.usage_lines(exc):
+                typer.echo(line, err=True)
+            sys.exit(2)
         if debug:
             raise
         from tracker.failures import explain
@@ -1071,5 +1076,7 @@ def main() -> None:
         if known is not None:
             typer.echo(clean(f"error: {known}", newlines=False), err=True)
             sys.exit(1)
-        typer.echo(f"error: unexpected {type(exc).__name__} (run with --debug to see where)", err=True)
-        sys.exit(1)
+        for line in cli_messages.failure_lines(exc) or cli_messages.unexpected_lines(exc):
+            typer.echo(clean(line, newlines=False), err=True)
+        sys.exit(2 if isinstance(exc, OSError) else 1)
+    sys.exit(code if isinstance(code, int) else 0)

@@ -148,7 +148,12 @@ def run_demo(
         if not (staging / MARKER).is_file():
             raise UserError(f"{staging} was not made by the demo: remove it, or choose another --dir")
         shutil.rmtree(staging)
-    staging.mkdir(parents=True)
+    try:
+        staging.mkdir(parents=True)
+    except OSError as exc:
+        from tracker.cli_messages import os_problem
+
+        raise UserError(f"--dir: {os_problem(exc, 'cannot create')}") from None
     (staging / MARKER).write_text("built by `tracker demo`: `tracker demo --dir` may replace this folder's "
                                   "workspace\n", encoding="utf-8")  # fmt: skip
     try:

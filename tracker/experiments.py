@@ -101,16 +101,19 @@ def validate(data: ExperimentInput, *, model: Model, streams: set[str]) -> list[
         problems.append(
             ("practice", f"unknown practice {data.practice!r} (see `tracker practices` for the keys)")
         )
-    if data.metric not in METRICS:
+    if not data.metric:
+        problems.append(("metric", f"required (one of {', '.join(METRICS)})"))
+    elif data.metric not in METRICS:
         problems.append(("metric", f"unknown metric {data.metric!r} (one of {', '.join(METRICS)})"))
     if not data.streams:
         problems.append(("streams", "name at least one stream"))
+    known = f" (known: {', '.join(sorted(streams))})" if streams else " (no streams yet)"
     for name in data.streams:
         if name not in streams:
-            problems.append(("streams", f"unknown stream {name!r}"))
+            problems.append(("streams", f"unknown stream {name!r}{known}"))
     for control in data.controls():
         if control not in streams:
-            problems.append(("control_stream", f"unknown stream {control!r}"))
+            problems.append(("control_stream", f"unknown stream {control!r}{known}"))
         elif control in data.streams:
             problems.append(("control_stream", "must not be one of the experiment's streams"))
     if len(set(data.controls())) != len(data.controls()):

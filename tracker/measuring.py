@@ -81,6 +81,7 @@ def measure_one(session: Session, settings: Settings, exp: Experiment, now: date
     )
     history = series(stream_ids, history_first, base_first - timedelta(days=1)) if not control_ids else []
     weights: dict[str, float] | None = None
+    drawn: dict[str, Any] | None = None
     names: dict[int, str] = {i: n for i, n in session.execute(select(Stream.id, Stream.name))}
     share: float | None = None
     estimate: stats.Estimate | None = None
@@ -123,6 +124,14 @@ def measure_one(session: Session, settings: Settings, exp: Experiment, now: date
             weights = {names[c]: w for c, w in zip(control_ids, found, strict=True)}
         if baseline and treatment:
             estimate = stats.measure(kind, baseline, treatment, control, seed=exp.id, history=history)
+        if control is not None:
+            # Drawn beside the experiment's own series, and put in words (tracker/explain.py).
+            drawn = {
+                "stream": ", ".join(names[c] for c in control_ids),
+                "baseline": _mean(control[0], kind),
+                "treatment": _mean(control[1], kind),
+                "series": (control[0], control[1]),
+            }
     relative = exp.metric in RELATIVE_METRICS
     running = today <= exp.end
     judged = stats.verdict(
@@ -162,7 +171,15 @@ def measure_one(session: Session, settings: Settings, exp: Experiment, now: date
         "series": {
             "baseline": [[d.day.isoformat(), d.value] for d in baseline],
             "treatment": [[d.day.isoformat(), d.value] for d in treatment],
-        },
+        }
+        | (
+            {
+                "control_baseline": [[d.day.isoformat(), d.value] for d in drawn["series"][0]],
+                "control_treatment": [[d.day.isoformat(), d.value] for d in drawn["series"][1]],
+            }
+            if drawn
+            else {}
+        ),
         "post_hoc": plans.is_amended(session, exp.id),
         "interim": interim.as_dict() if interim else None,
         "stopped_early": running and verdict in ("success", "failure"),
@@ -171,7 +188,7 @@ def measure_one(session: Session, settings: Settings, exp: Experiment, now: date
         "note": note,
         "largest_post_share": share,
         "trend_per_day": estimate.trend_per_day if estimate else None,
-    } | (
+    } | ({"control": {k: v for k, v in drawn.items() if k != "series"}} if drawn else {}) | (
         {"compared_with": compared_with, "like_for_like": like_for_like}
         if exp.metric == "share_of_voice"
         else {}
@@ -236,3 +253,14 @@ def _outages(
         values = {d: v.value for d, v in counts.items() if d not in excluded}
         flagged |= set(possible_outages(values))
     return sorted(flagged)
+
+
+def _mean(days: list[stats.Day], kind: str) -> float | None:
+    """A window's plain level: the mean daily count, or the observation-weighted mean."""
+    kept = [d for d in days if d.weight is None or d.weight > 0]
+    if not kept:
+        return None
+    if kind == "count":
+        return float(sum(d.value for d in kept) / len(kept))
+    weights = [float(d.weight or 1.0) for d in kept]
+    return float(sum(d.value * w for d, w in zip(kept, weights, strict=True)) / sum(weights))

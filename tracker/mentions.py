@@ -14,7 +14,7 @@ import math
 import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import IO, Any
 
@@ -113,10 +113,15 @@ def parse_record(record: Any, extra_stream: str | None = None) -> Item:
     created = _text(record, "created_at", 64)
     try:
         created_at = parse_instant(created or "")
-    except ValueError as exc:
-        raise LineError(f"created_at: not an ISO 8601 timestamp with offset ({exc})") from None
+    except ValueError:
+        raise LineError(
+            f"created_at: not an ISO 8601 timestamp with a UTC offset like 2026-09-01T10:00:00Z, "
+            f"got {(created or '')[:40]!r}"
+        ) from None
     if not 1970 <= created_at.year <= 2200:
         raise LineError(f"created_at: year {created_at.year} is out of range")
+    if created_at > _FUTURE_LIMIT[0]:
+        raise LineError(f"created_at: {created or ''} is more than a day in the future")
     platform = _text(record, "platform", 32) or ""
     if platform not in _PLATFORMS_SEEN:
         if not PLATFORM.match(platform):
@@ -150,7 +155,7 @@ def parse_record(record: Any, extra_stream: str | None = None) -> Item:
         author=_text(record, "author", MAX_SHORT),
         lang=lang,
         kind=kind,
-        likes=_integer(record, "likes", -INT_MAX),
+        likes=_likes(record, platform),
         reposts=_integer(record, "reposts", 0),
         replies=_integer(record, "replies", 0),
         quotes=_integer(record, "quotes", 0),
@@ -158,6 +163,18 @@ def parse_record(record: Any, extra_stream: str | None = None) -> Item:
         streams=_streams(record, extra_stream),
     )
 
+
+def _likes(record: dict[str, Any], platform: str) -> int | None:
+    """A count is never negative, except a Reddit score (which SPEC maps to likes)."""
+    likes = _integer(record, "likes", -INT_MAX)
+    if likes is not None and likes < 0 and platform not in NEGATIVE_LIKES:
+        raise LineError(f"likes: {likes} is negative (only a Reddit score can be)")
+    return likes
+
+
+NEGATIVE_LIKES = frozenset({"reddit"})
+# The latest created_at accepted: a day ahead of now (clocks drift, time zones differ).
+_FUTURE_LIMIT = [utcnow() + timedelta(days=1)]
 
 # Values already checked once: a file repeats the same few platforms and languages.
 _PLATFORMS_SEEN: set[str] = set()
@@ -329,10 +346,26 @@ def import_file(
     fmt: str,
     stream: str | None = None,
     progress: Progress | None = None,
+    create_streams: bool = True,
+    require_stream: bool = False,
 ) -> ImportReport:
-    """Import a JSONL/CSV file; good lines are stored in batches, bad ones reported by number."""
+    """Import a JSONL/CSV file; good lines are stored in batches, bad ones reported by number.
+
+    With `create_streams=False` a line naming a stream that is neither configured nor
+    stored is rejected (a typo must not create a stream); with `require_stream=True` a
+    line without any stream is rejected unless `stream` gives one. The CLI sets both
+    (`--create-streams` lifts the first); programs that load their own data keep the defaults.
+    """
     if stream is not None and (not SLUG.match(stream) or len(stream) > 100):
         raise UserError(f"--stream: {stream!r} is not a stream name (a-z, 0-9 and '-')")
+    _FUTURE_LIMIT[0] = utcnow() + timedelta(days=1)
+    check = (
+        None
+        if create_streams and not require_stream
+        else _StreamCheck(_known_streams(store, settings), create_streams, require_stream)
+    )
+    if check is not None and stream is not None and not create_streams and stream not in check.known:
+        raise UserError(f"--stream: {check.unknown(stream)}")
     report = ImportReport()
     reader = read_jsonl if fmt == "jsonl" else read_csv
     try:
@@ -342,7 +375,7 @@ def import_file(
     with handle:
         pipeline = _Pipeline(store, settings, report)
         try:
-            _feed_records(reader(handle), handle, pipeline, report, stream, progress)
+            _feed_records(reader(handle), handle, pipeline, report, stream, progress, check)
             pipeline.flush()
         finally:
             pipeline.close()
@@ -358,6 +391,7 @@ def _feed_records(
     report: ImportReport,
     stream: str | None,
     progress: Progress | None,
+    check: _StreamCheck | None = None,
 ) -> None:
     batch: list[Item] = []
     for number, record, problem in records:
@@ -365,7 +399,10 @@ def _feed_records(
         try:
             if problem is not None:
                 raise LineError(problem)
-            batch.append(parse_record(record, stream))
+            item = parse_record(record, stream)
+            if check is not None:
+                check(item)
+            batch.append(item)
         except LineError as exc:
             report.rejected.append((number, str(exc)))
         if len(batch) >= BATCH:
@@ -374,6 +411,31 @@ def _feed_records(
             if progress:
                 progress(handle.tell())
     pipeline.push(batch)
+
+
+class _StreamCheck:
+    """Rejects lines whose streams are unknown (unless created) or missing (when required)."""
+
+    def __init__(self, known: set[str], create: bool, require: bool) -> None:
+        self.known, self.create, self.require = known, create, require
+
+    def __call__(self, item: Item) -> None:
+        if self.require and not item.streams:
+            raise LineError('no stream: add a "stream" field to the line, or give --stream NAME')
+        if not self.create:
+            for name in item.streams:
+                if name not in self.known:
+                    raise LineError(self.unknown(name))
+
+    def unknown(self, name: str) -> str:
+        known = ", ".join(sorted(self.known)) or "none yet"
+        return f"unknown stream {name!r} (known: {known}); add it with --create-streams"
+
+
+def _known_streams(store: Store, settings: Settings) -> set[str]:
+    with store.read() as session:
+        stored = set(session.scalars(select(Stream.name)))
+    return stored | {s.name for s in settings.streams}
 
 
 class _Pipeline:

@@ -1,11 +1,11 @@
 """`tracker digest [--week YYYY-Www] [--out FILE] [--send] [--force] [--json]`.
 
 Without options it prints the text part of the last complete week's digest. `--out`
-writes `.eml` (the whole message) or `.html` (a browser preview, chart embedded),
-atomically. `--json` prints the digest's data. `--send` sends it to [digest] to over
-[smtp], once per (week, recipient); `--force` sends it again to those who have it or
-whose send is in doubt. Usage problems are found before anything is built, written
-or sent.
+writes `.eml` (the whole message), `.html` (a browser preview, chart embedded), `.pdf`
+(that preview printed) or `.csv` (the week's per-stream table), atomically. `--json`
+prints the digest's data. `--send` sends it to [digest] to over [smtp], once per
+(week, recipient); `--force` sends it again to those who have it or whose send is in
+doubt. Usage problems are found before anything is built, written or sent.
 """
 
 from __future__ import annotations

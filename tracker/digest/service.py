@@ -20,7 +20,7 @@ from tracker.errors import UserError
 from tracker.store.db import Store
 from tracker.timeutil import utcnow
 
-OUT_KINDS = {".eml": "eml", ".html": "html", ".htm": "html"}
+OUT_KINDS = {".eml": "eml", ".html": "html", ".htm": "html", ".pdf": "pdf", ".csv": "csv"}
 
 
 def write_digest_files(
@@ -54,7 +54,7 @@ def check_usage(settings: Settings, out: Path | None, *, send: bool, force: bool
     if out is not None:
         kind = OUT_KINDS.get(out.suffix.lower())
         if kind is None:
-            raise UserError(f"--out: expected a file ending in .eml or .html, got {out.name!r}")
+            raise UserError(f"--out: expected a file ending in .eml, .html, .pdf or .csv, got {out.name!r}")
         if not out.parent.is_dir():
             raise UserError(f"--out: folder {out.parent} does not exist")
     if force and not send:
@@ -90,6 +90,12 @@ def file_bytes(settings: Settings, rendered: Rendered, kind: str | None) -> byte
     """The bytes of an --out file: `html` a browser preview, anything else the whole message."""
     if kind == "html":
         return preview_html(rendered).encode("utf-8")
+    if kind in ("pdf", "csv"):
+        from tracker.digest import export
+
+        if kind == "csv":
+            return export.csv_text(rendered.data).encode("utf-8")
+        return export.pdf_bytes(preview_html(rendered))
     digest = settings.digest
     message = build_message(
         rendered, sender=digest.sender if digest else None, to=list(digest.to) if digest else []

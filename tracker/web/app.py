@@ -23,7 +23,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from markupsafe import Markup
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from tracker import __version__, report
+from tracker import __version__, explain, report
 from tracker.config import Settings
 from tracker.maturity import Model, load_model
 from tracker.reflection import effect_text
@@ -80,7 +80,7 @@ def create_app(
 ) -> FastAPI:
     """The ASGI application. `require_login` defaults to [web] host not being loopback;
     `allowed_hosts`, when given, refuses requests addressed to any other host name."""
-    from tracker.web import api, pages
+    from tracker.web import api, digest_pages, docs, pages
     from tracker.web.command import is_loopback
 
     if require_login is None:
@@ -89,7 +89,7 @@ def create_app(
         title=f"{settings.organisation.name} social tracker",
         version=__version__,
         description=API_DESCRIPTION,
-        docs_url=None,  # Swagger UI needs inline script, which the CSP forbids
+        docs_url=None,  # FastAPI's Swagger UI needs a CDN and inline script: tracker/web/docs.py serves it
         redoc_url=None,
         openapi_url="/openapi.json",
     )
@@ -99,6 +99,8 @@ def create_app(
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.include_router(api.router)
     app.include_router(pages.router)
+    app.include_router(docs.router)
+    app.include_router(digest_pages.router)
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
     # Added innermost first: a request meets SecurityHeaders, HostCheck, ProxyHeaders,
@@ -216,6 +218,7 @@ def _templates(settings: Settings) -> Jinja2Templates:
         lift_text=report.lift_text,
         event_text=report.event_text,
         effect_text=effect_text,
+        did_text=explain.diff_in_diff_text,
         score_bar=charts.score_bar,
         METRIC_LABELS=METRIC_LABELS,
         VERDICT_HELP=VERDICT_HELP,

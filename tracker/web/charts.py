@@ -7,7 +7,7 @@ Colours and fonts come from classes styled in static/style.css. Every mark has a
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date, timedelta
 from typing import Any
 
@@ -77,9 +77,21 @@ def _r(value: float) -> str:
     return f"{value:.1f}"
 
 
-def daily_chart(points: Sequence[DailyPoint], spike_days: set[date] | None = None) -> Markup:
-    """Bars of daily mentions, a line of mean sentiment on its own axis, Mondays labelled."""
-    spike_days = spike_days or set()
+def daily_chart(
+    points: Sequence[DailyPoint],
+    spike_days: set[date] | Mapping[date, Sequence[str]] | None = None,
+    windows: Sequence[tuple[str, date, date]] = (),
+) -> Markup:
+    """Bars of daily mentions, a line of mean sentiment on its own axis, Mondays labelled.
+
+    `spike_days` maps each spike day to what spiked (a stream, with its count), which
+    the bar's tooltip names; `windows` are experiment windows (label, start, end), drawn
+    as bands above the bars.
+    """
+    spiked: Mapping[date, Sequence[str]] = (
+        {d: () for d in spike_days} if isinstance(spike_days, set) else (spike_days or {})
+    )
+    spike_days = set(spiked)
     width, height, left, right, top, bottom = 960, 280, 44, 52, 34, 28
     svg = _Svg(width, height, "Daily mentions (bars) and mean sentiment (line)")
     if not points:
@@ -110,6 +122,8 @@ def daily_chart(points: Sequence[DailyPoint], spike_days: set[date] | None = Non
         x = left + i * slot
         sentiment = f", mean sentiment {p.sentiment:+.2f}" if p.sentiment is not None else ""
         title = f"{p.day:%a %d %b}: {p.mentions} mentions{sentiment}"
+        if spiked.get(p.day):
+            title += "; spike in " + ", ".join(spiked[p.day])
         bar_h = max(plot_h * p.mentions / y_max, 0.0)
         cls = "bar spike" if p.day in spike_days else "bar"
         svg.add("rect", cls, title, x=_r(x + slot * 0.14), y=_r(top + plot_h - bar_h),
@@ -120,6 +134,19 @@ def daily_chart(points: Sequence[DailyPoint], spike_days: set[date] | None = Non
             )
     for run in _runs([(left + (i + 0.5) * slot, p.sentiment) for i, p in enumerate(points)]):
         svg.add("polyline", "line-sentiment", points=" ".join(f"{_r(x)},{_r(ys(v))}" for x, v in run))
+    first_day = points[0].day
+    for n, (label, start, end) in enumerate(windows):
+        lo, hi = max(start, first_day), min(end, points[-1].day)
+        if hi < lo:
+            continue
+        x0 = left + (lo - first_day).days * slot
+        x1 = left + ((hi - first_day).days + 1) * slot
+        band_y = top - 8 + (n % 2) * 4
+        svg.add("rect", "window", f"{label}: {start:%d %b} to {end:%d %b}",
+                x=_r(x0), y=_r(band_y), width=_r(max(x1 - x0, 1.0)), height=4)  # fmt: skip
+    if windows:
+        svg.add("rect", "legend-window", x=left + 450, y=12, width=18, height=4)
+        svg.add("text", "legend", text="Experiment window", x=left + 474, y=18)
     svg.add("rect", "legend-bar", x=left, y=8, width=12, height=12)
     svg.add("text", "legend", text="Mentions per day", x=left + 18, y=18)
     svg.add("line", "legend-sentiment", x1=left + 150, x2=left + 172, y1=14, y2=14)
@@ -154,8 +181,14 @@ def experiment_chart(result: dict[str, Any]) -> Markup:
         k: [(date.fromisoformat(d), float(v)) for d, v in result["series"][k]]
         for k in ("baseline", "treatment")
     }
+    control = [
+        (date.fromisoformat(d), float(v))
+        for k in ("control_baseline", "control_treatment")
+        for d, v in result["series"].get(k, [])
+    ]
     means: dict[str, float | None] = {k: result[k]["value"] for k in ("baseline", "treatment")}
     values = [v for pts in series.values() for _, v in pts] + [v for v in means.values() if v is not None]
+    values += [v for _, v in control]
     if not values:
         return svg.markup()
     low = 0.0 if metric in ("mentions", "engagement") or min(values) >= 0 else min(values)
@@ -188,6 +221,21 @@ def experiment_chart(result: dict[str, Any]) -> Markup:
         if mean is not None:
             svg.add("line", f"mean mean-{key}", f"{label} mean: {fmt(mean)}",
                     x1=_r(x0), x2=_r(x1), y1=_r(y(mean)), y2=_r(y(mean)))  # fmt: skip
+    if control:
+        name = (result.get("control") or {}).get("stream") or "control stream"
+        for run in _runs_by_day(control):
+            svg.add("polyline", "line-control", points=" ".join(f"{_r(x(d))},{_r(y(v))}" for d, v in run))
+        for d, v in control:
+            svg.add(
+                "circle",
+                "dot dot-control",
+                f"{name}, {d:%a %d %b}: {fmt(v)}",
+                cx=_r(x(d)),
+                cy=_r(y(v)),
+                r=2.5,
+            )
+        svg.add("line", "legend-control", x1=width - right + 6, x2=width - right + 24, y1=top + 4, y2=top + 4)
+        svg.add("text", "legend", text="control", x=width - right + 28, y=top + 8)
     _mean_labels(svg, {k: (y(v), f"{'mean' if k == 'treatment' else 'baseline'} {fmt(v)}")
                        for k, v in means.items() if v is not None}, width - right + 6)  # fmt: skip
     step = 7 if days > 21 else 1 if days <= 10 else 2
@@ -195,6 +243,17 @@ def experiment_chart(result: dict[str, Any]) -> Markup:
         day = first + timedelta(days=i)
         svg.add("text", "axis", text=f"{day:%d %b}", x=_r(x(day)), y=height - 8, text_anchor="middle")
     return svg.markup()
+
+
+def _runs_by_day(points: Sequence[tuple[date, float]]) -> list[list[tuple[date, float]]]:
+    """Consecutive days with a value; a missing day (or the gap between windows) breaks the line."""
+    runs: list[list[tuple[date, float]]] = []
+    for d, v in sorted(points):
+        if runs and (d - runs[-1][-1][0]).days == 1:
+            runs[-1].append((d, v))
+        else:
+            runs.append([(d, v)])
+    return [r for r in runs if len(r) > 1]
 
 
 def _mean_labels(svg: _Svg, labels: dict[str, tuple[float, str]], x: float) -> None:

@@ -88,6 +88,7 @@ def overview(request: Request, ctx: Ctx) -> HTMLResponse:
         rows = queries.weeks(session, ctx.settings, today)
         points = queries.daily_series(session, ctx.settings, first, today)
         spikes = queries.spikes(session, ctx.settings, first, today)
+        shown = queries.chart_streams(session, ctx.settings)
         top = queries.top_mentions(
             session, ctx.settings, today - timedelta(days=7), today - timedelta(days=1)
         )
@@ -104,7 +105,19 @@ def overview(request: Request, ctx: Ctx) -> HTMLResponse:
         week=(today - timedelta(days=7), today - timedelta(days=1)),
         rows=rows,
         totals=totals,
-        chart=charts.daily_chart(points, {s.day for s in spikes}),
+        chart=charts.daily_chart(
+            points,
+            _spikes_shown(spikes, shown),
+            [
+                (
+                    f"Experiment #{e['id']} {e['title']}",
+                    date.fromisoformat(e["start"]),
+                    date.fromisoformat(e["end"]),
+                )
+                for e in experiments
+                if e["status"] != "cancelled"
+            ],
+        ),
         points=points,
         spikes=spikes,
         top=top,
@@ -115,6 +128,15 @@ def overview(request: Request, ctx: Ctx) -> HTMLResponse:
         engagement_age=_hours(ctx.settings.experiments.engagement_age),
         min_items=MIN_ITEMS,
     )
+
+
+def _spikes_shown(spikes: list[queries.Spike], shown: set[str]) -> dict[date, list[str]]:
+    """The chart's spike marks: only days on which a stream the chart adds up spiked, named."""
+    marks: dict[date, list[str]] = defaultdict(list)
+    for s in spikes:
+        if s.stream in shown:
+            marks[s.day].append(f"{s.stream} ({s.mentions}, usually {s.usual:.0f})")
+    return dict(marks)
 
 
 def _hours(age: timedelta) -> str:

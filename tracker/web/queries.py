@@ -363,6 +363,12 @@ class DailyPoint:
     sentiment: float | None
 
 
+def chart_streams(session: Session, settings: Settings) -> set[str]:
+    """The streams the overview's daily chart adds up: all but competitors (all, if only those)."""
+    streams = _streams(session, settings)
+    return {s.name for s in streams if s.role != "competitor"} or {s.name for s in streams}
+
+
 def daily_series(session: Session, settings: Settings, first: date, last: date) -> list[DailyPoint]:
     """Daily mentions and mean sentiment of the organisation's own streams (all but competitors)."""
     streams = _streams(session, settings)

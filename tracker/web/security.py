@@ -63,6 +63,9 @@ CSP = (
     "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; "
     "form-action 'self'; frame-ancestors 'none'"
 )
+# The digest preview (/digest) is the email's HTML, styled inline for mail clients: the same
+# policy with inline styles allowed (never inline script).
+DIGEST_CSP = CSP.replace("style-src 'self'", "style-src 'self' 'unsafe-inline'")
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 SESSION_COOKIE = "tracker_session"
 SESSION_AGE = 14 * 86400  # the cookie's age when no [web] session_lifetime is given
@@ -91,7 +94,7 @@ class SecurityHeaders:
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
-                headers["Content-Security-Policy"] = CSP
+                headers["Content-Security-Policy"] = DIGEST_CSP if scope["path"] == "/digest" else CSP
                 headers["X-Content-Type-Options"] = "nosniff"
                 headers["X-Frame-Options"] = "DENY"
                 headers["Referrer-Policy"] = "same-origin"
