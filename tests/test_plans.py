@@ -67,13 +67,14 @@ def test_the_plan_holds_once_started_and_amendments_are_post_hoc(tmp_path: Path,
     add(cli, config, title="Held", stream="brand")
     run(cli, config, "experiment", "measure", "2")
     for exp_id in ("1", "2"):
-        assert run(cli, config, "experiment", "conclude", exp_id, "--learning", "seen").code == 0
+        done = run(cli, config, "experiment", "conclude", exp_id, "--learning", "The lift held over the window.")
+        assert done.code == 0, done.err
     store = open_store(db_url)
     with store.read() as session:
         record = load_record(session)
     store.close()
     adopts = {e.id: e.adopts(datetime.now(UTC)) for e in record.experiments}
-    assert adopts == {1: False, 2: True}
+    assert adopts == {1: None, 2: "evidence"}
 
 
 def test_a_planned_experiment_can_still_change(config: Path, cli: Any) -> None:
