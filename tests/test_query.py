@@ -43,6 +43,7 @@ DOCS: dict[str, tuple[str, str | None, str, str | None, str, float | None, str]]
     "m": ("Москва любит Acme", "Иван", "bluesky", "ru", "mention", 0.5, "acme"),
     "n": ("#AcmeCloud launch today", "kim", "mastodon", "en", "mention", 0.3, "acme"),
     "o": ("e-mail support is great", "lee", "hackernews", "en", "mention", 0.6, "globex"),
+    "p": ("build 1e10x shipped", "pat", "rss", "en", "mention", 0.0, "acme"),  # PostgreSQL's parser splits 1e10x
 }
 ACME = "abcefghilm"
 ALL = "".join(DOCS)
@@ -73,13 +74,13 @@ CORPUS: list[tuple[str, str]] = [
     ("globex OR straße", "hk"),
     ("(acme OR globex) sentiment:negative", "afgl"),
     ("sentiment:positive", "bcehmno"),
-    ("-sentiment:positive", "adfgijkl"),
-    ("sentiment:neutral", "dik"),
+    ("-sentiment:positive", "adfgijklp"),
+    ("sentiment:neutral", "dikp"),
     ("kind:own", "g"),
     ("acme -kind:own", "abcefhilm"),
     ("platform:mastodon", "aegln"),
     ("platform:bluesky acme", "bhm"),
-    ("lang:en", "abcdfghijlno"),
+    ("lang:en", "abcdfghijlnop"),
     ("lang:en-us", "c"),
     ("lang:de", "ek"),
     ("-lang:en", "ekm"),
@@ -96,7 +97,7 @@ CORPUS: list[tuple[str, str]] = [
     ('"acme hiring freeze"', "f"),
     ("acme hiring -freeze", ""),
     ("(broken OR outage) acme", "agl"),
-    ("NOT (acme OR globex)", "djkno"),
+    ("NOT (acme OR globex)", "djknop"),
     ("bob", "i"),
     ("@mastodon", ""),
     ("cloud -#acme", "g"),
@@ -104,7 +105,7 @@ CORPUS: list[tuple[str, str]] = [
     ('"acme cloud" OR #acmecloud', "gn"),
     ("support (slow OR great)", "go"),
     ("(acme OR globex) -(broken OR hiring)", "bceghim"),
-    ("-acme -globex -straße", "djno"),
+    ("-acme -globex -straße", "djnop"),
     ('acme -"teams is broken" stream:acme', "bcefilm"),
     ("love OR (price -globex)", "b"),
     ("(love OR quick) (#acme OR @acme)", "bc"),
@@ -113,6 +114,8 @@ CORPUS: list[tuple[str, str]] = [
     ("up*", "a"),
     ("the -(acme OR cloud)", ""),
     ("the -(acme cloud)", "ac"),
+    ("1e10x", "p"),
+    ("1e10*", "p"),
 ]
 
 ERRORS: list[tuple[str, str]] = [

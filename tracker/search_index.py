@@ -6,12 +6,16 @@ kept in `mention_search` (one row per mention, written by the ingest path):
 - SQLite: `mention_fts`, an FTS5 table whose external content is `mention_search`,
   kept in step by triggers on that table (insert, update, delete, and the delete that
   cascades from a mention);
-- PostgreSQL: a GIN index on the tsvector of those words (the `simple` configuration:
-  no stemming, no stop words; words, hashtags and handles weighted A, B and C).
+- PostgreSQL: a GIN index on a tsvector whose lexemes are exactly those words (and
+  the hashtags and handles with their # and @), made by array_to_tsvector: no parser,
+  no stemming, no stop words, so the accent folding done once in Python (what the
+  `simple` configuration plus unaccent would do in SQL) applies to every engine alike.
 
 Because the words are already folded for case and accents and written in a-z and 0-9
-only, neither engine's tokenizer changes them, and both see exactly what the Python
-evaluation of tracker.query sees. `where(query, dialect)` turns a query into a WHERE
+only, neither engine changes them, and both see exactly what the Python evaluation of
+tracker.query sees. A phrase is exact on FTS5; on PostgreSQL (whose lexemes carry no
+positions here) the index finds the mentions with all its words and an exact check of
+the word sequence completes it. `where(query, dialect)` turns a query into a WHERE
 clause on `mentions`: every maximal part made only of words and phrases becomes one
 engine query (FTS5 MATCH or tsquery); field filters and negations around it are SQL.
 """
@@ -29,12 +33,13 @@ from tracker.query import TEXT_LEAVES, And, Field, Node, Not, Or, Phrase, Query,
 from tracker.store.models import Mention, MentionSearch, MentionStream, Stream
 
 SEARCH_COLUMNS = ("mention_id", "words", "tags", "handles", "author")
+# Lexemes straight from the stored words, without PostgreSQL's parser (which would split
+# a word like "1e10x" in two); hashtags and handles keep their mark: '#acme', '@acme'.
 TSVECTOR = (
-    "setweight(to_tsvector('simple', mention_search.words), 'A') || "
-    "setweight(to_tsvector('simple', mention_search.tags), 'B') || "
-    "setweight(to_tsvector('simple', mention_search.handles), 'C')"
+    "array_to_tsvector(array_remove(string_to_array(mention_search.words || ' ' || "
+    "mention_search.tags || ' ' || mention_search.handles, ' '), ''))"
 )
-WEIGHT = {"words": "A", "tags": "B", "handles": "C"}
+MARK = {"words": "", "tags": "#", "handles": "@"}
 
 # -- index maintenance (the ingest path) -------------------------------------------------------
 
@@ -42,7 +47,9 @@ WEIGHT = {"words": "A", "tags": "B", "handles": "C"}
 def search_row(mention_id: int, text: str, author: str | None) -> tuple[Any, ...]:
     """A mention's row of `mention_search`, in SEARCH_COLUMNS order."""
     doc = document(text)
-    return (mention_id, doc.words, doc.tags, doc.handles, fold_author(author))
+    tags = " ".join("#" + t for t in doc.tags.split(" ")) if doc.tags else ""
+    handles = " ".join("@" + h for h in doc.handles.split(" ")) if doc.handles else ""
+    return (mention_id, doc.words, tags, handles, fold_author(author))
 
 
 def write_rows(connection: Any, rows: Sequence[Sequence[Any]], *, replace: bool = False) -> None:
@@ -121,7 +128,11 @@ class _Engine:
     def word(self, node: Word) -> str:
         raise NotImplementedError
 
-    def phrase(self, node: Phrase) -> str:
+    def phrase(self, node: Phrase) -> str | None:
+        """The phrase as an engine query, or None when it needs phrase_ids."""
+        raise NotImplementedError
+
+    def phrase_ids(self, node: Phrase) -> Any:
         raise NotImplementedError
 
     def all(self, parts: list[str]) -> str:
@@ -160,11 +171,19 @@ class _Fts5(_Engine):
 
 
 class _Postgres(_Engine):
-    def word(self, node: Word) -> str:
-        return f"'{node.text}':{'*' if node.prefix else ''}{WEIGHT[node.where]}"
+    """tsquery on lexemes without positions: a phrase is its words (found by the index),
+    completed by an exact check of the word sequence on those candidates."""
 
-    def phrase(self, node: Phrase) -> str:
-        return "(" + " <-> ".join(f"'{w}':A" for w in node.words) + ")"
+    def word(self, node: Word) -> str:
+        return f"'{MARK[node.where]}{node.text}'" + (":*" if node.prefix else "")
+
+    def phrase(self, node: Phrase) -> str | None:
+        return None
+
+    def phrase_ids(self, node: Phrase) -> Any:
+        words = " & ".join(f"'{w}'" for w in dict.fromkeys(node.words))
+        padded = literal(" ") + MentionSearch.words + literal(" ")
+        return self.ids(words).where(padded.like(f"% {' '.join(node.words)} %"))
 
     def all(self, parts: list[str]) -> str:
         return parts[0] if len(parts) == 1 else "(" + " & ".join(parts) + ")"
@@ -217,6 +236,8 @@ def _compile(node: Node, e: _Engine) -> ColumnElement[bool]:
     text = _engine_text(node, e)
     if text is not None:
         return Mention.id.in_(e.ids(text))
+    if isinstance(node, Phrase):
+        return Mention.id.in_(e.phrase_ids(node))
     if isinstance(node, Not):
         return not_(_compile(node.child, e))
     if isinstance(node, Or):
