@@ -27,14 +27,29 @@ T0 = datetime(2026, 9, 1, 10, tzinfo=UTC)
 
 # key: (text, author, platform, lang, kind, sentiment, stream)
 DOCS: dict[str, tuple[str, str | None, str, str | None, str, float | None, str]] = {
-    "a": ("Acme Teams is broken after the update.", "jane@mastodon.social", "mastodon", "en", "mention", -0.6, "acme"),
+    "a": (
+        "Acme Teams is broken after the update.",
+        "jane@mastodon.social",
+        "mastodon",
+        "en",
+        "mention",
+        -0.6,
+        "acme",
+    ),
     "b": ("I love #acme and the new cloud", "bob.bsky.social", "bluesky", "en", "mention", 0.7, "acme"),
     "c": ("Thanks @acme for the quick fix!", "Carol", "hackernews", "en-US", "mention", 0.5, "acme"),
     "d": ("Acmeville is a nice town", "dave", "reddit", "en", "mention", 0.0, "acme"),
     "e": ("Grüße aus Österreich, Acme läuft super", "Jürgen", "mastodon", "de", "mention", 0.6, "acme"),
     "f": ("acme's pricing is awful, acme hiring freeze", "erin", "reddit", "en", "mention", -0.7, "acme"),
-    "g": ("The ACME cloud outage: support was slow", "acme@mastodon.social", "mastodon", "en", "own", -0.3,
-          "acme-owned"),
+    "g": (
+        "The ACME cloud outage: support was slow",
+        "acme@mastodon.social",
+        "mastodon",
+        "en",
+        "own",
+        -0.3,
+        "acme-owned",
+    ),
     "h": ("Globex beats Acme on price", "frank", "bluesky", "en", "mention", 0.2, "globex"),
     "i": ("email me at bob@acme.com", "gina", "hackernews", "en", "mention", 0.0, "acme"),
     "j": ("Nothing to see here", "hal", "rss", "en", "mention", None, "acme"),
@@ -43,7 +58,15 @@ DOCS: dict[str, tuple[str, str | None, str, str | None, str, float | None, str]]
     "m": ("Москва любит Acme", "Иван", "bluesky", "ru", "mention", 0.5, "acme"),
     "n": ("#AcmeCloud launch today", "kim", "mastodon", "en", "mention", 0.3, "acme"),
     "o": ("e-mail support is great", "lee", "hackernews", "en", "mention", 0.6, "globex"),
-    "p": ("build 1e10x shipped", "pat", "rss", "en", "mention", 0.0, "acme"),  # PostgreSQL's parser splits 1e10x
+    "p": (
+        "build 1e10x shipped",
+        "pat",
+        "rss",
+        "en",
+        "mention",
+        0.0,
+        "acme",
+    ),  # PostgreSQL's parser splits 1e10x
 }
 ACME = "abcefghilm"
 ALL = "".join(DOCS)
@@ -123,7 +146,10 @@ ERRORS: list[tuple[str, str]] = [
     ("acme OR globex)", "unbalanced parenthesis at position 15"),
     ("acme (broken OR (outage)", "unbalanced parenthesis at position 6"),
     ('acme "teams', "unclosed quote at position 6"),
-    ("foo:bar", "unknown field 'foo:' at position 1 (known: author, platform, lang, stream, sentiment, kind)"),
+    (
+        "foo:bar",
+        "unknown field 'foo:' at position 1 (known: author, platform, lang, stream, sentiment, kind)",
+    ),
     ("acme sentiment:angry", "sentiment: expected positive, negative or neutral, got 'angry' (position 6)"),
     ("kind:team", "kind: expected mention or own, got 'team' (position 1)"),
     ("acme OR", "OR needs a term on each side (position 6)"),
@@ -145,8 +171,14 @@ ERRORS: list[tuple[str, str]] = [
 def _items() -> Iterator[Item]:
     for n, (key, (body, author, platform, lang, kind, score, stream)) in enumerate(DOCS.items()):
         yield Item(
-            platform=platform, external_id=f"x-{key}", text=body, created_at=T0 + timedelta(hours=n),
-            author=author, lang=lang, kind=kind, sentiment=score if score is not None else 0.0,
+            platform=platform,
+            external_id=f"x-{key}",
+            text=body,
+            created_at=T0 + timedelta(hours=n),
+            author=author,
+            lang=lang,
+            kind=kind,
+            sentiment=score if score is not None else 0.0,
             streams=(stream,),
         )
 
@@ -167,7 +199,9 @@ def _filled(url: str) -> Store:
         session.flush()
         ids = {s.name: s.id for s in session.scalars(select(Stream))}
         upsert_items(session=session, items=list(_items()), stream_ids=ids, now=T0)
-        session.execute(text("UPDATE mentions SET sentiment = NULL, sentiment_label = NULL WHERE external_id = 'x-j'"))
+        session.execute(
+            text("UPDATE mentions SET sentiment = NULL, sentiment_label = NULL WHERE external_id = 'x-j'")
+        )
     return store
 
 
@@ -237,8 +271,16 @@ def test_index_follows_updates_and_deletes(db_url: str) -> None:
     try:
         with store.write() as session:
             ids = {s.name: s.id for s in session.scalars(select(Stream))}
-            changed = Item(platform="mastodon", external_id="x-a", text="Acme Teams works again", created_at=T0,
-                           author="jane@mastodon.social", lang="en", sentiment=0.5, streams=("acme",))
+            changed = Item(
+                platform="mastodon",
+                external_id="x-a",
+                text="Acme Teams works again",
+                created_at=T0,
+                author="jane@mastodon.social",
+                lang="en",
+                sentiment=0.5,
+                streams=("acme",),
+            )
             upsert_items(session=session, items=[changed], stream_ids=ids, now=T0 + timedelta(days=1))
         assert _sql_keys(store, "broken") == "l"
         assert _sql_keys(store, "works again") == "a"
@@ -248,7 +290,9 @@ def test_index_follows_updates_and_deletes(db_url: str) -> None:
         assert _sql_keys(store, "-broken") == ALL.replace("l", "")
         if store.dialect == "sqlite":
             with store.read() as session:
-                check = session.execute(text("INSERT INTO mention_fts(mention_fts, rank) VALUES ('integrity-check', 1)"))
+                check = session.execute(
+                    text("INSERT INTO mention_fts(mention_fts, rank) VALUES ('integrity-check', 1)")
+                )
                 del check
     finally:
         store.close()
@@ -267,14 +311,18 @@ def test_migration_indexes_existing_mentions(tmp_path: Any) -> None:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "0003")
         conn.commit()
-        conn.execute(text(
-            "INSERT INTO mentions (platform, external_id, text, created_at, kind, engagement, first_seen_at, updated_at)"
-            " VALUES ('rss', 'old-1', 'Österreich liebt #Acme', '2026-09-01 10:00:00.000000', 'mention', 0,"
-            " '2026-09-01 10:00:00.000000', '2026-09-01 10:00:00.000000')"
-        ))
+        conn.execute(
+            text(
+                "INSERT INTO mentions (platform, external_id, text, created_at, kind, engagement, first_seen_at, updated_at)"
+                " VALUES ('rss', 'old-1', 'Österreich liebt #Acme', '2026-09-01 10:00:00.000000', 'mention', 0,"
+                " '2026-09-01 10:00:00.000000', '2026-09-01 10:00:00.000000')"
+            )
+        )
         conn.commit()
     db.upgrade(store)
     with store.read() as session:
-        found = session.scalars(select(Mention.external_id).where(where(parse("osterreich #acme"), "sqlite"))).all()
+        found = session.scalars(
+            select(Mention.external_id).where(where(parse("osterreich #acme"), "sqlite"))
+        ).all()
     assert found == ["old-1"]
     store.close()

@@ -232,7 +232,9 @@ class _Pages:
     final: Page | None = None
 
     def add(self, page: Page) -> None:
-        rule = StreamFilter(self.conf.include, self.conf.exclude, self.conf.languages)
+        rule = StreamFilter(
+            self.conf.include, self.conf.exclude, self.conf.languages, self.conf.filter, self.conf.name
+        )
         kept = []
         for item in page.items:
             filtered = rule.apply(item)

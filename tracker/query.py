@@ -326,7 +326,7 @@ def _flat(kind: type[And] | type[Or], parts: list[Node]) -> Node:
 def _phrase(tok: _Tok) -> Node:
     words = tuple(document(tok.value).word_list)
     if not words:
-        raise QueryError(f'the phrase at position {tok.pos} has no letters or digits to search for')
+        raise QueryError(f"the phrase at position {tok.pos} has no letters or digits to search for")
     return Word(words[0]) if len(words) == 1 else Phrase(words)
 
 

@@ -25,7 +25,19 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, column, false, func, literal, literal_column, not_, or_, select, table
+from sqlalchemy import (
+    ColumnElement,
+    and_,
+    column,
+    false,
+    func,
+    literal,
+    literal_column,
+    not_,
+    or_,
+    select,
+    table,
+)
 from sqlalchemy.dialects.postgresql import TSQUERY
 from sqlalchemy.sql.expression import cast
 
@@ -85,20 +97,19 @@ def rebuild(connection: Any, *, batch: int = 5000) -> int:
         last = rows[-1][0]
 
 
+_FTS_INSERT = "INSERT INTO mention_fts(rowid, words, tags, handles) "
+_FTS_NEW = "VALUES (new.mention_id, new.words, new.tags, new.handles); "
+_FTS_DELETE = (
+    "INSERT INTO mention_fts(mention_fts, rowid, words, tags, handles) "
+    "VALUES ('delete', old.mention_id, old.words, old.tags, old.handles); "
+)
 SQLITE_DDL = (
     "CREATE VIRTUAL TABLE mention_fts USING fts5(words, tags, handles, "
     "content='mention_search', content_rowid='mention_id', columnsize=0)",
-    "CREATE TRIGGER mention_search_ai AFTER INSERT ON mention_search BEGIN "
-    "INSERT INTO mention_fts(rowid, words, tags, handles) VALUES (new.mention_id, new.words, new.tags, new.handles); "
-    "END",
-    "CREATE TRIGGER mention_search_ad AFTER DELETE ON mention_search BEGIN "
-    "INSERT INTO mention_fts(mention_fts, rowid, words, tags, handles) "
-    "VALUES ('delete', old.mention_id, old.words, old.tags, old.handles); END",
-    "CREATE TRIGGER mention_search_au AFTER UPDATE ON mention_search BEGIN "
-    "INSERT INTO mention_fts(mention_fts, rowid, words, tags, handles) "
-    "VALUES ('delete', old.mention_id, old.words, old.tags, old.handles); "
-    "INSERT INTO mention_fts(rowid, words, tags, handles) VALUES (new.mention_id, new.words, new.tags, new.handles); "
-    "END",
+    f"CREATE TRIGGER mention_search_ai AFTER INSERT ON mention_search BEGIN {_FTS_INSERT}{_FTS_NEW}END",
+    f"CREATE TRIGGER mention_search_ad AFTER DELETE ON mention_search BEGIN {_FTS_DELETE}END",
+    f"CREATE TRIGGER mention_search_au AFTER UPDATE ON mention_search BEGIN "
+    f"{_FTS_DELETE}{_FTS_INSERT}{_FTS_NEW}END",
 )
 SQLITE_DROP = (
     "DROP TRIGGER IF EXISTS mention_search_au",
@@ -195,7 +206,7 @@ class _Postgres(_Engine):
         return f"({positive} & !{negative})"
 
     def ids(self, expression: str) -> Any:
-        tsv = literal_column(f"({TSVECTOR})")
+        tsv: Any = literal_column(f"({TSVECTOR})")
         return select(MentionSearch.mention_id).where(tsv.op("@@")(cast(literal(expression), TSQUERY)))
 
 

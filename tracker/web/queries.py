@@ -1,7 +1,8 @@
 """Read-side queries of the web layer: mention search and the overview's figures.
 
-Mention search is built from bound parameters only (the search text becomes a LIKE
-pattern with its wildcards escaped). It pages with LIMIT/OFFSET and counts matches
+Mention search is built from bound parameters only: the search box takes the query
+language of tracker/query.py, answered by the full-text index (tracker/search_index.py).
+It pages with LIMIT/OFFSET and counts matches
 only up to COUNT_CAP, so a page costs the same on 300,000 mentions as on 300: a
 stream filter walks the (stream_id, created_at) index of mention_streams, a time
 filter the created_at index of mentions.
@@ -21,6 +22,8 @@ from sqlalchemy.sql.expression import UnaryExpression
 
 from tracker.config import Settings
 from tracker.metrics import DayValue, daily
+from tracker.query import QueryError, parse
+from tracker.search_index import where
 from tracker.store.models import Mention, MentionStream, Stream
 from tracker.timeutil import day_bounds, utcnow
 
@@ -30,7 +33,7 @@ KINDS = ("mention", "own")
 PER_PAGE = 25
 MAX_PER_PAGE = 200
 COUNT_CAP = 10_000
-MAX_QUERY = 200
+MAX_QUERY = 1000  # tracker.query.MAX_QUERY
 
 
 @dataclass(frozen=True)
@@ -136,8 +139,17 @@ def parse_filter(params: Mapping[str, str | None]) -> tuple[MentionFilter, list[
             return default
         return int(value)
 
+    def query(name: str) -> str | None:
+        value = text(name, MAX_QUERY)
+        if value is not None:
+            try:
+                parse(value)
+            except QueryError as exc:
+                problems.append((name, str(exc)))  # kept: the box shows it, and nothing matches
+        return value
+
     found = MentionFilter(
-        q=text("q", MAX_QUERY),
+        q=query("q"),
         stream=text("stream"),
         platform=text("platform", 32),
         sentiment=choice("sentiment", SENTIMENTS),
@@ -234,12 +246,16 @@ def _matching(session: Session, settings: Settings, f: MentionFilter) -> tuple[S
     elif f.sentiment:
         query = query.where(Mention.sentiment_label == f.sentiment)
     if f.q:
-        query = query.where(_text_match(session, f.q))
+        try:
+            parsed = parse(f.q)
+        except QueryError:
+            return None
+        query = query.where(where(parsed, session.get_bind().dialect.name))
     return query, created
 
 
-def _text_match(session: Session, q: str) -> Any:
-    """Text or author contains q, case-insensitively; q is bound, its wildcards escaped."""
+def like_match(session: Session, q: str) -> Any:
+    """The search before the query language: text or author contains q (bench reference)."""
     pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
     if session.get_bind().dialect.name == "sqlite":  # SQLite's LIKE already ignores (ASCII) case
         return or_(Mention.text.like(pattern, escape="\\"), Mention.author.like(pattern, escape="\\"))
