@@ -883,6 +883,10 @@ def _problem_lines(exc: UserError) -> list[str]:
 
 
 
+# Registers `mentions search` and the `search` sub-app (they import the apps above).
+from tracker import cli_search as _cli_search  # noqa: E402, F401
+
+
 def main() -> None:
     """Console entry point: maps errors to exit codes, never shows a traceback unless --debug."""
     debug = "--debug" in sys.argv[1:]
