@@ -230,3 +230,22 @@ async def test_saved_searches_on_the_web(client: httpx.AsyncClient) -> None:
     deleted = await client.post(f"{where_to}/delete", data={"csrf_token": token})
     assert deleted.status_code == 303 and (await client.get(where_to)).status_code == 404
     assert (await client.post("/searches", data={"name": "N", "query": "q1"})).status_code == 403, "CSRF"
+
+
+def test_the_digest_shows_top_mentions_of_saved_searches(config: Path, cli: Any) -> None:
+    from zoneinfo import ZoneInfo
+
+    assert cli("--config", config, "search", "add", "Broken", "acme broken").code == 0
+    day = (utcnow() - timedelta(days=3)).astimezone(ZoneInfo("Europe/Vienna")).date()
+    year, week, _ = day.isocalendar()
+    result = cli("--config", config, "digest", "--week", f"{year}-W{week:02d}", "--json")
+    assert result.code == 0, result.err
+    (saved,) = json.loads(result.out)["saved_searches"]
+    assert saved["name"] == "Broken" and saved["mentions"] + saved["previous"] == 2
+    page = config.parent / "digest.html"
+    assert cli("--config", config, "digest", "--week", f"{year}-W{week:02d}", "--out", page).code == 0
+    assert "Saved searches" in page.read_text(encoding="utf-8")
+    assert {m["text"] for m in saved["top_mentions"]} <= {
+        "Acme Teams is broken after the update.",
+        "new release notes; teams are broken, acme",
+    }
