@@ -29,6 +29,7 @@ from sqlalchemy import (
     ColumnElement,
     and_,
     column,
+    exists,
     false,
     func,
     literal,
@@ -129,9 +130,15 @@ def is_index_object(name: str | None) -> bool:
 # -- queries ----------------------------------------------------------------------------------
 
 
-def where(query: Query, dialect: str) -> ColumnElement[bool]:
-    """The query as a WHERE clause on `mentions` (SQLite or PostgreSQL)."""
-    engine = _Postgres() if dialect == "postgresql" else _Fts5()
+def where(query: Query, dialect: str, *, per_row: bool = False) -> ColumnElement[bool]:
+    """The query as a WHERE clause on `mentions` (SQLite or PostgreSQL).
+
+    By default each full-text part is `mentions.id IN (the engine's matches)`, best when
+    the matches are few or all are wanted. `per_row` asks SQLite instead to check each
+    row it reads against the index (FTS5 seeks to that rowid): best for the newest page
+    of a query that matches a large share of mentions, read along the time index.
+    """
+    engine = _Postgres() if dialect == "postgresql" else _Fts5(per_row)
     return _compile(query.tree, engine)
 
 
@@ -159,8 +166,22 @@ class _Engine:
         """A subquery of the mention ids the engine query matches."""
         raise NotImplementedError
 
+    def member(self, expression: str) -> ColumnElement[bool]:
+        """Whether the mention is among the engine query's matches."""
+        return Mention.id.in_(self.ids(expression))
+
 
 class _Fts5(_Engine):
+    def __init__(self, per_row: bool = False) -> None:
+        self.per_row = per_row
+
+    def member(self, expression: str) -> ColumnElement[bool]:
+        if not self.per_row:
+            return super().member(expression)
+        fts = table("mention_fts", column("rowid"))
+        match = literal_column("mention_fts").op("MATCH")(literal(expression))
+        return exists(select(literal(1)).select_from(fts).where(match, fts.c.rowid == Mention.id))
+
     def word(self, node: Word) -> str:
         return f'{node.where} : "{node.text}"' + (" *" if node.prefix else "")
 
@@ -246,7 +267,7 @@ def _split(node: And, e: _Engine) -> tuple[list[str], list[str], list[Node]]:
 def _compile(node: Node, e: _Engine) -> ColumnElement[bool]:
     text = _engine_text(node, e)
     if text is not None:
-        return Mention.id.in_(e.ids(text))
+        return e.member(text)
     if isinstance(node, Phrase):
         return Mention.id.in_(e.phrase_ids(node))
     if isinstance(node, Not):
@@ -258,9 +279,9 @@ def _compile(node: Node, e: _Engine) -> ColumnElement[bool]:
         clauses: list[ColumnElement[bool]] = []
         if positive:
             joined = e.all(positive)
-            clauses.append(Mention.id.in_(e.ids(e.but_not(joined, e.any(negative)) if negative else joined)))
+            clauses.append(e.member(e.but_not(joined, e.any(negative)) if negative else joined))
         else:
-            clauses.extend(not_(Mention.id.in_(e.ids(n))) for n in negative)
+            clauses.extend(not_(e.member(n)) for n in negative)
         clauses.extend(_compile(c, e) for c in other)
         return and_(*clauses)
     if isinstance(node, Field):

@@ -200,7 +200,14 @@ def search_mentions(
         total = int(session.scalar(select(func.count()).select_from(capped)) or 0)
         if total == 0:
             return MentionPage([], 0, False, f.page, f.per_page, False)
-    if session.get_bind().dialect.name == "sqlite" and not f.stream and (f.q or f.sentiment or f.platform):
+    sqlite = session.get_bind().dialect.name == "sqlite"
+    if sqlite and f.q and total > COUNT_CAP and f.sort != "engagement" and f.page <= 40:
+        # Many matches: the newest ones are near the top of the time index, so read along it
+        # and check each row against the full-text index, instead of gathering every match.
+        dense = _matching(session, settings, f, per_row=True)
+        assert dense is not None
+        query, created = dense
+    elif sqlite and not f.stream and (f.q or f.sentiment or f.platform):
         # A filter no index serves: walking the time index would fetch every row in time order
         # until a page matches (all 300,000 when few do). One scan and a top-N sort is bounded;
         # unary + keeps SQLite's planner from choosing the index. (A stream's own index bounds
@@ -221,8 +228,11 @@ def search_mentions(
     )
 
 
-def _matching(session: Session, settings: Settings, f: MentionFilter) -> tuple[Select[Any], Any] | None:
-    """The filtered query (unordered) and its time column; None when a named stream does not exist."""
+def _matching(
+    session: Session, settings: Settings, f: MentionFilter, *, per_row: bool = False
+) -> tuple[Select[Any], Any] | None:
+    """The filtered query (unordered) and its time column; None when a named stream does not exist
+    (or the query cannot be read). `per_row`: see tracker.search_index.where."""
     query = select(Mention)
     created: Any = Mention.created_at
     if f.stream:
@@ -250,7 +260,7 @@ def _matching(session: Session, settings: Settings, f: MentionFilter) -> tuple[S
             parsed = parse(f.q)
         except QueryError:
             return None
-        query = query.where(where(parsed, session.get_bind().dialect.name))
+        query = query.where(where(parsed, session.get_bind().dialect.name, per_row=per_row))
     return query, created
 
 
