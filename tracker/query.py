@@ -85,7 +85,7 @@ class Document:
 def document(text: str) -> Document:
     """Split a text into folded words; #tags and @handles count as words and as themselves."""
     folded = fold(text)
-    if "#" not in folded and "@" not in folded and folded.isascii():
+    if folded.isascii() and "#" not in folded and "@" not in folded:  # the common case, fast
         words = _ASCII_WORD.findall(folded)
         tags: list[str] = []
         handles: list[str] = []
@@ -98,9 +98,10 @@ def document(text: str) -> Document:
                 tags.append(word)
             elif mark == "@":
                 handles.append(word)
-    if len(words) > MAX_WORDS or any(len(w) > MAX_TOKEN for w in words):
-        words = [w[:MAX_TOKEN] for w in words[:MAX_WORDS]]
     joined = " ".join(words)
+    if len(joined) > MAX_TOKEN and (len(words) > MAX_WORDS or max(map(len, words)) > MAX_TOKEN):
+        words = [w[:MAX_TOKEN] for w in words[:MAX_WORDS]]
+        joined = " ".join(words)
     if len(joined) > MAX_DOCUMENT:
         joined = joined[:MAX_DOCUMENT].rsplit(" ", 1)[0]
         kept = set(joined.split(" "))
@@ -112,6 +113,8 @@ def document(text: str) -> Document:
 def fold_author(author: str | None) -> str | None:
     if author is None:
         return None
+    if author.isascii():
+        return author.strip().lower().removeprefix("@")
     return fold(author.strip()).removeprefix("@")
 
 
