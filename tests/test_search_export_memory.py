@@ -52,10 +52,15 @@ def test_csv_download_of_100000_mentions_streams_in_bounded_memory(tmp_path: Pat
     try:
         _fill(store, settings)
         app = create_app(settings, store, require_login=False)
-        seen = {"bytes": 0, "lines": 0, "chunks": 0, "status": 0}
+        seen = {"bytes": 0, "lines": 0, "chunks": 0, "status": 0, "asked": 0}
+        done = anyio.Event()
 
         async def receive() -> dict[str, Any]:
-            return {"type": "http.request", "body": b"", "more_body": False}
+            seen["asked"] += 1
+            if seen["asked"] == 1:
+                return {"type": "http.request", "body": b"", "more_body": False}
+            await done.wait()  # the client stays connected until the whole body has arrived
+            return {"type": "http.disconnect"}
 
         async def send(message: dict[str, Any]) -> None:
             if message["type"] == "http.response.start":
@@ -65,6 +70,8 @@ def test_csv_download_of_100000_mentions_streams_in_bounded_memory(tmp_path: Pat
                 seen["bytes"] += len(body)
                 seen["lines"] += body.count(b"\n")
                 seen["chunks"] += 1
+                if not message.get("more_body", False):
+                    done.set()
 
         scope = {
             "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET",
@@ -72,9 +79,12 @@ def test_csv_download_of_100000_mentions_streams_in_bounded_memory(tmp_path: Pat
             "query_string": b"q=acme", "root_path": "", "headers": [(b"host", b"127.0.0.1:8000")],
             "server": ("127.0.0.1", 8000), "client": ("127.0.0.1", 50000),
         }  # fmt: skip
+        async def serve() -> None:
+            await app(scope, receive, send)
+
         tracemalloc.start()
         try:
-            anyio.run(app, scope, receive, send)
+            anyio.run(serve)
             _, peak = tracemalloc.get_traced_memory()
         finally:
             tracemalloc.stop()
