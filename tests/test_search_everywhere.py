@@ -249,3 +249,35 @@ def test_the_digest_shows_top_mentions_of_saved_searches(config: Path, cli: Any)
         "Acme Teams is broken after the update.",
         "new release notes; teams are broken, acme",
     }
+
+
+def test_collect_applies_a_streams_filter_like_the_search(tmp_path: Path, db_url: str, cli: Any,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    """`tracker collect` with `filter`: what is stored is what the same search finds in all items."""
+    from connectors.base import Page
+    from tests import test_collect
+    from tracker import registry
+
+    test_collect.FakeConnector.script, test_collect.FakeConnector.cursors = {}, []
+    monkeypatch.setattr(registry, "connectors", lambda: {"hackernews": test_collect.FakeConnector})
+    t0 = datetime(2026, 9, 1, tzinfo=UTC)
+    items = [
+        Item(platform=p, external_id=f"x-{k}", text=body, created_at=t0 - timedelta(minutes=i), author=author,
+             lang=lang, kind=kind)
+        for i, (k, (body, author, p, lang, kind, _s, _st)) in enumerate(DOCS.items())
+    ]  # fmt: skip
+    test_collect.FakeConnector.script["f"] = [Page(items=items, final=True, complete=True)]
+    query = "(acme OR globex) -broken -sentiment:negative"
+    path = write_config(tmp_path, db_url=db_url, streams=[{**STREAM, "name": "f", "filter": query}])
+    result = cli("--config", path, "collect", "--json")
+    assert result.code == 0, result.err
+    store = open_store(db_url)
+    try:
+        with store.read() as session:
+            stored = sorted(session.scalars(select(Mention.external_id)))
+        expected = sorted(i.external_id for i in items if StreamFilter(query=query, stream="f").apply(i))
+        assert stored == expected and 0 < len(stored) < len(items)
+        assert json.loads(result.out)[0]["filtered"] == len(items) - len(stored)
+        assert not any("broken" in t for t in [DOCS[k.removeprefix("x-")][0] for k in stored])
+    finally:
+        store.close()
