@@ -230,11 +230,17 @@ def mentions_export(
     ] = None,
     until: Annotated[str | None, typer.Option("--until", help="Last day, inclusive.")] = None,
     out: Annotated[Path | None, typer.Option("--out", help="Write to this file instead of stdout.")] = None,
+    query: Annotated[
+        str | None, typer.Option("--query", help="Only mentions matching this query (as `mentions search`).")
+    ] = None,
     config: ConfigOpt = None,
 ) -> None:
     """Export mentions in the normalised fields, oldest first."""
     from tracker.mentions import export, parse_export_day
+    from tracker.query import parse
 
+    if query is not None:
+        parse(query)  # a bad query is refused before any file is written
     first, last = parse_export_day(since, "--since"), parse_export_day(until, "--until")
     settings = settings_for(config)
     store = store_for(settings)
@@ -250,6 +256,7 @@ def mentions_export(
                 streams=stream or (),
                 since=first,
                 until=last,
+                matching=query,
             )
             return
         partial = out.with_name(out.name + ".partial")
@@ -262,6 +269,7 @@ def mentions_export(
                 streams=stream or (),
                 since=first,
                 until=last,
+                matching=query,
             )
         partial.replace(out)  # a reader never sees half a file
         typer.echo(f"wrote {count} mentions to {out}", err=True)
@@ -1029,6 +1037,12 @@ def _problem_lines(exc: UserError) -> list[str]:
         return [str(exc)]
     names = {"streams": "--stream", "text": "TEXT", "decision": "--adopt/--reject"}
     return [f"{names.get(name, '--' + name.replace('_', '-'))}: {message}" for name, message in problems]
+
+
+
+
+# Registers `mentions search` and the `search` sub-app (they import the apps above).
+from tracker import cli_search as _cli_search  # noqa: E402, F401
 
 
 def main() -> None:

@@ -272,7 +272,9 @@ class _Pages:
     final: Page | None = None
 
     def add(self, page: Page) -> None:
-        rule = StreamFilter(self.conf.include, self.conf.exclude, self.conf.languages)
+        rule = StreamFilter(
+            self.conf.include, self.conf.exclude, self.conf.languages, self.conf.filter, self.conf.name
+        )
         kept = []
         poison = list(page.poison)
         for item in page.items:

@@ -54,7 +54,7 @@ CONNECTOR_KEYS: dict[str, tuple[str, ...]] = {
 GENERIC_STREAM_KEYS = (
     "name", "connector", "base_url", "every", "role", "include", "exclude", "languages",
     "backfill", "run_timeout", "refresh_days", "overlap",
-    "refresh_ages",
+    "refresh_ages", "filter",
 )  # fmt: skip
 ALL_SELECTORS = ("hashtag", "account", "query", "url")
 ALL_CONNECTOR_KEYS = tuple(sorted({k for keys in CONNECTOR_KEYS.values() for k in keys}))
@@ -117,6 +117,7 @@ class StreamConfig:
     include: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
     languages: tuple[str, ...] = ()
+    filter: str | None = None  # a query of tracker/query.py that collected items must match
     backfill: int = 200
     run_timeout: timedelta = timedelta(minutes=5)
     refresh_days: int = 14
@@ -410,6 +411,20 @@ class _Validator:
                 self.add(key, f"{item!r} is not valid here")
         return tuple(value)
 
+    def query(self, table: Mapping[str, Any], key: str) -> str | None:
+        """A query of the query language, checked now so a typo is reported with its position."""
+        from tracker.query import QueryError, parse
+
+        value = self.string(table, key)
+        if value is None:
+            return None
+        try:
+            parse(value)
+        except QueryError as exc:
+            self.add(key, str(exc))
+            return None
+        return value
+
     def env_name(self, table: Mapping[str, Any], key: str) -> str | None:
         name = self.string(table, key)
         if name is not None and not ENV_NAME.match(name):
@@ -495,6 +510,7 @@ class _Validator:
             include=self.strings(table, f"{k}.include"),
             exclude=self.strings(table, f"{k}.exclude"),
             languages=self.strings(table, f"{k}.languages", LANG),
+            filter=self.query(table, f"{k}.filter"),
             backfill=self.integer(table, f"{k}.backfill", 200, 1, 1_000_000),
             run_timeout=self.duration(table, f"{k}.run_timeout", timedelta(minutes=5)),
             refresh_days=self.integer(table, f"{k}.refresh_days", 14, 0, 365),

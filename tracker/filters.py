@@ -1,4 +1,7 @@
-"""A stream's local filters: `include`, `exclude` (words and "quoted phrases") and `languages`.
+"""A stream's local filters: `include`, `exclude` (words and "quoted phrases"), `languages`,
+and `filter`, a query of the query language (tracker/query.py) matched exactly as the
+mention search matches it (an item kept by a stream's `filter` is one the search for
+that query, within that stream, finds once stored).
 
 Terms follow search-engine habits: a quoted term is an exact phrase; an unquoted
 term of several words needs all of them; matching is case-insensitive on whole
@@ -14,6 +17,7 @@ from functools import cached_property
 
 from connectors.base import Item
 from tracker import sentiment
+from tracker.query import Query, evaluate, parse, target
 
 
 def _word(text: str) -> str:
@@ -33,6 +37,12 @@ class StreamFilter:
     include: Sequence[str] = ()
     exclude: Sequence[str] = ()
     languages: Sequence[str] = ()
+    query: str | None = None
+    stream: str = ""
+
+    @cached_property
+    def _query(self) -> Query | None:
+        return parse(self.query) if self.query else None
 
     @cached_property
     def _include(self) -> list[list[re.Pattern[str]]]:
@@ -59,7 +69,24 @@ class StreamFilter:
                 return None
             if item.lang is None:
                 item = replace(item, lang=lang)
+        if self._query is not None and not self._matches(self._query, item):
+            return None
         return item
+
+    def _matches(self, query: Query, item: Item) -> bool:
+        """The query on the item as it will be stored: language detected and sentiment scored
+        the way the ingest does it, only when the query reads them."""
+        seen = target(item, streams=(self.stream,) if self.stream else item.streams)
+
+        def lazy(name: str) -> str | None:
+            lang = item.lang or sentiment.detect_language(item.text)
+            if name == "lang":
+                return lang
+            score = item.sentiment if item.sentiment is not None else sentiment.score(item.text, lang)
+            return sentiment.label(score)
+
+        seen.lazy = lazy
+        return evaluate(query.tree, seen)
 
 
 def primary(lang: str) -> str:

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from connectors.base import Item
 from tracker import sentiment
 from tracker.config import Settings
+from tracker.search_index import search_row, write_rows
 from tracker.store.bulk import Bulk
 from tracker.store.db import insert_for
 from tracker.store.models import Mention, Stream
@@ -131,10 +132,12 @@ def upsert_items(
             ],
         )
         counts.new += len(fresh)
+        search_rows = []
         for item in fresh:
             key = (item.platform, item.external_id)
             mention_id = inserted[key]
             existing[key] = {"id": mention_id}
+            search_rows.append(search_row(mention_id, item.text, item.author))
             if (
                 item.likes is not None
                 or item.reposts is not None
@@ -152,8 +155,10 @@ def upsert_items(
                         "engagement": item.engagement,
                     }
                 )
+        write_rows(bulk.connection, search_rows)
     if changes:
         _apply_changes(session, changes)
+        _reindex_changed(bulk, changes, existing)
     if history:
         columns = ("mention_id", "observed_at", "likes", "reposts", "replies", "quotes", "engagement")
         bulk.insert(
@@ -288,6 +293,19 @@ def _apply_changes(session: Session, changes: list[dict[str, Any]]) -> None:
         params = [{"_id": r["id"], **{k: r[k] for k in shape}} for r in rows]
         stmt = update(table).where(table.c.id == bindparam("_id")).values({k: bindparam(k) for k in shape})
         session.connection().execute(stmt, params)
+
+
+def _reindex_changed(
+    bulk: Bulk, changes: list[dict[str, Any]], existing: Mapping[tuple[str, str], Mapping[str, Any]]
+) -> None:
+    """Keep the full-text index in step with changed texts and authors."""
+    by_id = {row["id"]: row for row in existing.values() if "text" in row}
+    rows = [
+        search_row(c["id"], c.get("text", by_id[c["id"]]["text"]), c.get("author", by_id[c["id"]]["author"]))
+        for c in changes
+        if "text" in c or "author" in c
+    ]
+    write_rows(bulk.connection, rows, replace=True)
 
 
 def _link_streams(

@@ -505,8 +505,11 @@ def export(
     streams: Sequence[str] = (),
     since: date | None = None,
     until: date | None = None,
+    matching: str | None = None,
 ) -> int:
-    """Write mentions (oldest first) in the fields of SPEC §4; return how many were written."""
+    """Write mentions (oldest first) in the fields of SPEC §4; return how many were written.
+
+    `matching` (a query in the language of tracker/query.py) keeps only the mentions it matches."""
     if fmt not in FORMATS:
         raise UserError(f"--format: expected jsonl or csv, got {fmt!r}")
     if since and until and until < since:
@@ -522,6 +525,11 @@ def export(
         if stream_ids is not None:
             linked = select(MentionStream.mention_id).where(MentionStream.stream_id.in_(stream_ids))
             query = query.where(Mention.id.in_(linked))
+        if matching is not None:
+            from tracker.query import parse
+            from tracker.search_index import where
+
+            query = query.where(where(parse(matching), store.dialect))
         writer = _writer(out, fmt)
         count = 0
         names = {sid: name for name, sid in session.execute(select(Stream.name, Stream.id))}

@@ -33,6 +33,7 @@ from tracker.timeutil import iso_z, utcnow
 CHART_WEEKS = 8
 TOP_MENTIONS = 5
 TOP_OWN_POSTS = 3
+TOP_SAVED = 3  # top mentions per saved search
 TEXT_LIMIT = 400  # characters of a mention's text shown in the digest
 METRICS = ("mentions", "sentiment", "positive_share", "engagement")
 
@@ -96,6 +97,7 @@ def build_digest(
             "spikes": _spikes(ctx, streams, uncovered),
             "top_mentions": _top(ctx, streams, kind="mention", limit=TOP_MENTIONS),
             "top_own_posts": _top(ctx, streams, kind="own", limit=TOP_OWN_POSTS),
+            "saved_searches": _saved_searches(ctx, streams),
             "health": _health(ctx, streams, uncovered),
         }
     from tracker.digest.activity import experiments, maturity
@@ -293,6 +295,51 @@ def _top(ctx: _Ctx, streams: Sequence[_Stream], *, kind: str, limit: int) -> lis
     for mention_id, stream_id in ctx.session.execute(query):
         links.setdefault(mention_id, []).append(names.get(stream_id, "?"))
     return [_mention(m, sorted(links.get(m.id, [])), ctx.zone) for m in rows]
+
+
+def _saved_searches(ctx: _Ctx, streams: Sequence[_Stream]) -> list[dict[str, Any]]:
+    """Per saved search: its mentions this week and last, and this week's most engaging ones
+    (any stream), read through the full-text index (tracker/saved_searches.py)."""
+    from tracker.query import QueryError, parse
+    from tracker.search_index import where
+    from tracker.store.models import SavedSearch
+
+    found = []
+    names = {s.id: s.name for s in streams if s.id is not None}
+    dialect = ctx.session.get_bind().dialect.name
+    for search in ctx.session.scalars(select(SavedSearch).order_by(SavedSearch.name)):
+        try:
+            clause = where(parse(search.query), dialect)
+        except QueryError:  # saved before a change of the language: shown, not fatal
+            continue
+        counts = []
+        for week in (ctx.week, ctx.week.previous):
+            lo, hi = week.bounds(ctx.zone)
+            window = (Mention.created_at >= lo, Mention.created_at < hi)
+            counts.append(ctx.session.scalar(select(func.count()).where(clause, *window)) or 0)
+        lo, hi = ctx.week.bounds(ctx.zone)
+        top = ctx.session.scalars(
+            select(Mention)
+            .where(clause, Mention.created_at >= lo, Mention.created_at < hi)
+            .order_by(Mention.engagement.desc(), Mention.created_at.desc(), Mention.id)
+            .limit(TOP_SAVED)
+        ).all()
+        links: dict[int, list[str]] = {}
+        query = select(MentionStream.mention_id, MentionStream.stream_id).where(
+            MentionStream.mention_id.in_([m.id for m in top])
+        )
+        for mention_id, stream_id in ctx.session.execute(query):
+            links.setdefault(mention_id, []).append(names.get(stream_id, "?"))
+        found.append(
+            {
+                "name": search.name,
+                "query": search.query,
+                "mentions": counts[0],
+                "previous": counts[1],
+                "top_mentions": [_mention(m, sorted(links.get(m.id, [])), ctx.zone) for m in top],
+            }
+        )
+    return found
 
 
 def _mention(m: Mention, streams: list[str], zone: ZoneInfo) -> dict[str, Any]:

@@ -95,6 +95,21 @@ class MentionStream(Base):
     created_at: Mapped[utc]
 
 
+class MentionSearch(Base):
+    """A mention's text as the full-text index reads it (tracker/search_index.py): folded words,
+    its #tags and @handles, and the folded author. Written by the ingest path."""
+
+    __tablename__ = "mention_search"
+
+    mention_id: Mapped[int] = mapped_column(
+        BigInt, ForeignKey("mentions.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
+    )
+    words: Mapped[str] = mapped_column(Text)
+    tags: Mapped[str] = mapped_column(Text)
+    handles: Mapped[str] = mapped_column(Text)
+    author: Mapped[str | None] = mapped_column(Text)
+
+
 class EngagementSnapshot(Base):
     """Engagement figures of a mention as observed at a moment; a row whenever they change."""
 
@@ -328,6 +343,18 @@ class Lease(Base):
     expires_at: Mapped[utc]
 
 
+class SavedSearch(Base):
+    """A named query of the query language (tracker/query.py), kept to watch it over time."""
+
+    __tablename__ = "saved_searches"
+
+    id: Mapped[intpk]
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    query: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[utc]
+    updated_at: Mapped[utc]
+
+
 class User(Base):
     """A person who may sign in to the web interface (needed when it is served beyond 127.0.0.1)."""
 
@@ -408,7 +435,9 @@ __all__ = [
     "Lease",
     "MaturitySnapshot",
     "Mention",
+    "MentionSearch",
     "MentionStream",
+    "SavedSearch",
     "Stream",
     "User",
     "WebSession",

@@ -115,7 +115,11 @@ def streams(ctx: Ctx) -> dict[str, Any]:
 def mentions(
     ctx: Ctx,
     request: Request,
-    q: Annotated[str | None, Query(description="Text (or author) contains this, any case.")] = None,
+    q: Annotated[
+        str | None,
+        Query(description='A query: words, "phrases", OR, -word, (groups), acme*, #tag, @handle, '
+              "author: platform: lang: stream: sentiment: kind: (README, Searching mentions)."),
+    ] = None,
     stream: str | None = None,
     platform: str | None = None,
     sentiment: Annotated[str | None, Query(description="positive, neutral, negative or unscored.")] = None,

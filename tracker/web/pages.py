@@ -170,6 +170,8 @@ def mentions(request: Request, ctx: Ctx) -> HTMLResponse:
         platforms=platforms,
         link=link,
         sentiments=queries.SENTIMENTS,
+        export_query=urlencode(found.params(page=1)),
+        save_query=urlencode({"q": found.q or ""}),
     )
 
 

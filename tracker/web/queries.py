@@ -1,7 +1,8 @@
 """Read-side queries of the web layer: mention search and the overview's figures.
 
-Mention search is built from bound parameters only (the search text becomes a LIKE
-pattern with its wildcards escaped). It pages with LIMIT/OFFSET and counts matches
+Mention search is built from bound parameters only: the search box takes the query
+language of tracker/query.py, answered by the full-text index (tracker/search_index.py).
+It pages with LIMIT/OFFSET and counts matches
 only up to COUNT_CAP, so a page costs the same on 300,000 mentions as on 300: a
 stream filter walks the (stream_id, created_at) index of mention_streams, a time
 filter the created_at index of mentions.
@@ -21,7 +22,9 @@ from sqlalchemy.sql.expression import UnaryExpression
 
 from tracker.config import Settings
 from tracker.metrics import DayValue, daily
+from tracker.query import QueryError, parse
 from tracker.samples import comparable
+from tracker.search_index import where
 from tracker.store.models import Mention, MentionStream, Stream
 from tracker.timeutil import day_bounds, iso_z, utcnow
 
@@ -31,7 +34,7 @@ KINDS = ("mention", "own")
 PER_PAGE = 25
 MAX_PER_PAGE = 200
 COUNT_CAP = 10_000
-MAX_QUERY = 200
+MAX_QUERY = 1000  # tracker.query.MAX_QUERY
 # Bounds of what a parameter may name: days whose neighbours (a window before, a day after,
 # in any time zone) still exist, and ids the databases' 64-bit integers can hold.
 FIRST_DAY, LAST_DAY = date(1970, 1, 1), date(9000, 12, 31)
@@ -146,8 +149,17 @@ def parse_filter(params: Mapping[str, str | None]) -> tuple[MentionFilter, list[
             return default
         return int(value)
 
+    def query(name: str) -> str | None:
+        value = text(name, MAX_QUERY)
+        if value is not None:
+            try:
+                parse(value)
+            except QueryError as exc:
+                problems.append((name, str(exc)))  # kept: the box shows it, and nothing matches
+        return value
+
     found = MentionFilter(
-        q=text("q", MAX_QUERY),
+        q=query("q"),
         stream=text("stream"),
         platform=text("platform", 32),
         sentiment=choice("sentiment", SENTIMENTS),
@@ -198,7 +210,14 @@ def search_mentions(
         total = int(session.scalar(select(func.count()).select_from(capped)) or 0)
         if total == 0:
             return MentionPage([], 0, False, f.page, f.per_page, False)
-    if session.get_bind().dialect.name == "sqlite" and not f.stream and (f.q or f.sentiment or f.platform):
+    sqlite = session.get_bind().dialect.name == "sqlite"
+    if sqlite and f.q and total > COUNT_CAP and f.sort != "engagement" and f.page <= 40:
+        # Many matches: the newest ones are near the top of the time index, so read along it
+        # and check each row against the full-text index, instead of gathering every match.
+        dense = _matching(session, settings, f, per_row=True)
+        assert dense is not None
+        query, created = dense
+    elif sqlite and not f.stream and (f.q or f.sentiment or f.platform):
         # A filter no index serves: walking the time index would fetch every row in time order
         # until a page matches (all 300,000 when few do). One scan and a top-N sort is bounded;
         # unary + keeps SQLite's planner from choosing the index. (A stream's own index bounds
@@ -223,8 +242,11 @@ def search_mentions(
     )
 
 
-def _matching(session: Session, settings: Settings, f: MentionFilter) -> tuple[Select[Any], Any] | None:
-    """The filtered query (unordered) and its time column; None when a named stream does not exist."""
+def _matching(
+    session: Session, settings: Settings, f: MentionFilter, *, per_row: bool = False
+) -> tuple[Select[Any], Any] | None:
+    """The filtered query (unordered) and its time column; None when a named stream does not exist
+    (or the query cannot be read). `per_row`: see tracker.search_index.where."""
     query = select(Mention)
     created: Any = Mention.created_at
     if f.stream:
@@ -248,12 +270,16 @@ def _matching(session: Session, settings: Settings, f: MentionFilter) -> tuple[S
     elif f.sentiment:
         query = query.where(Mention.sentiment_label == f.sentiment)
     if f.q:
-        query = query.where(_text_match(session, f.q))
+        try:
+            parsed = parse(f.q)
+        except QueryError:
+            return None
+        query = query.where(where(parsed, session.get_bind().dialect.name, per_row=per_row))
     return query, created
 
 
-def _text_match(session: Session, q: str) -> Any:
-    """Text or author contains q, case-insensitively; q is bound, its wildcards escaped."""
+def like_match(session: Session, q: str) -> Any:
+    """The search before the query language: text or author contains q (bench reference)."""
     pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
     if session.get_bind().dialect.name == "sqlite":  # SQLite's LIKE already ignores (ASCII) case
         return or_(Mention.text.like(pattern, escape="\\"), Mention.author.like(pattern, escape="\\"))

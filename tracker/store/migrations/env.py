@@ -20,12 +20,20 @@ def run_migrations_online() -> None:
     _run(connection)
 
 
+def include_name(name: str | None, type_: str, parent_names: object) -> bool:
+    """The full-text index's own objects (FTS5 tables, the GIN index) are not in the models."""
+    from tracker.search_index import is_index_object
+
+    return not is_index_object(name)
+
+
 def _run(connection: object) -> None:
     context.configure(
         connection=connection,  # type: ignore[arg-type]
         target_metadata=target_metadata,
         render_as_batch=True,  # SQLite alters tables by copying them
         compare_type=True,
+        include_name=include_name,
     )
     with context.begin_transaction():
         context.run_migrations()

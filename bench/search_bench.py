@@ -1,0 +1,185 @@
+"""Mention search on 1,000,000 mentions: the full-text index against today's LIKE scan.
+
+    python bench/search_bench.py [--rows 1000000] [--repeat 15] [--keep DIR]
+
+Builds a SQLite database of prepared mentions (language and sentiment given, as an
+import of scored mentions) through the ingest path, once with the full-text index
+maintained and, as the reference for ingest speed, once into a database where the
+index is not written. Texts are drawn from a Zipf-distributed vocabulary with a brand
+name in a third of them, so terms have realistic frequencies.
+
+Then times the first page of the web's mention search (count up to 10,000 and 25
+mentions, newest first; exactly what /mentions and the API do) for a three-term
+boolean query with a phrase, against the reference in the same run: the search as
+it was before the query language, one LIKE substring scan of text and author.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import defer
+from sqlalchemy.sql import operators
+from sqlalchemy.sql.expression import UnaryExpression
+
+from connectors.base import Item
+from tracker import ingest
+from tracker.config import load_settings
+from tracker.ingest import sync_streams, upsert_items
+from tracker.store.db import Store, open_store
+from tracker.store.models import Mention
+from tracker.web.queries import COUNT_CAP, MentionFilter, like_match, search_mentions
+
+BATCH = 5000
+QUERY = '"acme cloud" (outage OR broken) -hiring'
+LIKE = "acme cloud"  # what the old search box could express: one substring
+PLATFORMS = ("mastodon", "bluesky", "hackernews", "reddit", "rss")
+
+
+def vocabulary(rng: random.Random, size: int = 5000) -> list[str]:
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    words = {"".join(rng.choice(letters) for _ in range(rng.randint(3, 9))) for _ in range(size * 2)}
+    return sorted(words)[:size]
+
+
+def items(rows: int, seed: int = 11) -> Iterator[list[Item]]:
+    rng = random.Random(seed)
+    vocab = vocabulary(rng)
+    cumulative, total = [], 0.0
+    for rank in range(len(vocab)):
+        total += 1 / (rank + 1)
+        cumulative.append(total)
+    extra = ["outage", "broken", "hiring", "great", "support", "update"]
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    batch: list[Item] = []
+    for i in range(rows):
+        words = rng.choices(vocab, cum_weights=cumulative, k=10)
+        if rng.random() < 0.33:
+            words.insert(rng.randrange(len(words)), "acme")
+        if rng.random() < 0.04:
+            words[rng.randrange(len(words))] = "acme cloud"
+        if rng.random() < 0.05:
+            words.append(rng.choice(extra))
+        platform = PLATFORMS[i % len(PLATFORMS)]
+        batch.append(
+            Item(
+                platform=platform,
+                external_id=f"{platform}:{i}",
+                text=" ".join(words).capitalize() + ".",
+                created_at=start + timedelta(seconds=i * 20),
+                author=f"user{rng.randrange(50_000)}",
+                lang="en",
+                likes=rng.randrange(50),
+                sentiment=round(rng.uniform(-1, 1), 4),
+                streams=(f"stream-{i % 6}",),
+            )
+        )
+        if len(batch) >= BATCH:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def build(path: Path, rows: int, *, index: bool) -> tuple[Store, Any, float, float]:
+    """A database of `rows` mentions; returns the store, settings, and the ingest's wall and CPU
+    seconds (CPU time says more on a shared machine; both exclude making the items)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    config = path.parent / "tracker.toml"
+    config.write_text(
+        f'[organisation]\nname = "Bench"\ntimezone = "UTC"\n\n[database]\nurl = "sqlite:///{path}"\n',
+        encoding="utf-8",
+    )
+    settings = load_settings(config)
+    store = open_store(settings.database_url)
+    keep = ingest.write_rows
+    if not index:
+        ingest.write_rows = lambda *a, **k: None  # type: ignore[assignment]
+    spent = cpu = 0.0
+    try:
+        for batch in items(rows):
+            began, began_cpu = time.perf_counter(), time.process_time()
+            now = datetime.now(UTC)
+            with store.write() as session:
+                ids = sync_streams(session=session, settings=settings, now=now)
+                names = {n for item in batch for n in item.streams}
+                ingest.ensure_import_streams(session=session, names=names, known=ids, now=now)
+                upsert_items(session=session, items=batch, stream_ids=ids, now=now)
+            spent += time.perf_counter() - began
+            cpu += time.process_time() - began_cpu
+    finally:
+        ingest.write_rows = keep
+    return store, settings, spent, cpu
+
+
+def like_first_page(session: Any, q: str) -> int:
+    """The search before the query language: LIKE on text and author, capped count, one page."""
+    query = select(Mention).where(like_match(session, q))
+    capped = query.with_only_columns(Mention.id).limit(COUNT_CAP + 1).subquery()
+    session.scalar(select(func.count()).select_from(capped))
+    created = UnaryExpression(Mention.created_at, operator=operators.custom_op("+"))
+    page = query.order_by(created.desc(), Mention.id.desc()).options(defer(Mention.raw)).limit(26)
+    return len(list(session.scalars(page)))
+
+
+def timed(fn: Callable[[], Any], repeat: int) -> tuple[float, Any]:
+    fn()  # warm the page cache and the statement cache
+    times, result = [], None
+    for _ in range(repeat):
+        began = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - began)
+    return statistics.median(times), result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--repeat", type=int, default=15)
+    parser.add_argument("--keep", type=Path, default=None)
+    args = parser.parse_args()
+    work = args.keep or Path(tempfile.mkdtemp(prefix="bench-search-"))
+    for name in ("indexed", "plain"):
+        for suffix in ("", "-wal", "-shm"):
+            (work / name / f"t.db{suffix}").unlink(missing_ok=True)
+    plain, _, plain_s, plain_cpu = build(work / "plain" / "t.db", args.rows, index=False)
+    plain.close()
+    store, settings, index_s, index_cpu = build(work / "indexed" / "t.db", args.rows, index=True)
+    f = MentionFilter(q=QUERY)
+    with store.read() as session:
+        search_s, page = timed(lambda: search_mentions(session, settings, f), args.repeat)
+        like_s, like_rows = timed(lambda: like_first_page(session, LIKE), args.repeat)
+        terms = [
+            (q, timed(lambda q=q: search_mentions(session, settings, MentionFilter(q=q)), 5)[0])
+            for q in ("acme", "acme cloud", "#acme OR outage", "-acme outage", "acm*")
+        ]
+    store.close()
+    rows = args.rows
+    print(f"{rows:,} mentions, files in {work}")
+    print(f"{'benchmark':<52} {'figure':>12} {'reference':>12} {'ratio':>7}")
+    print(f"{'first page of ' + QUERY!r:<52} {search_s * 1000:>9.1f} ms {like_s * 1000:>9.1f} ms "
+          f"{search_s / like_s:>6.2f}x")  # fmt: skip
+    print(f"{'  matches (counted to 10,000) / shown':<52} {page.total:>12,} {len(page.mentions):>12}")
+    print(f"{'  target: median <= 50 ms':<52} {'met' if search_s <= 0.05 else 'NOT met':>12}")
+    print(f"{'  reference: LIKE %' + LIKE + '% (text or author)':<52} {'':>12} {like_rows - 1:>12} rows")
+    label = 'ingest with the index maintained, rows/s (ref: none)'
+    print(f"{label:<52} {rows / index_s:>12,.0f} {rows / plain_s:>12,.0f} "
+          f"{plain_s / index_s:>6.2f}x")  # fmt: skip
+    print(f"{'  the same per CPU second (rows / ingest CPU time)':<52} {rows / index_cpu:>12,.0f} "
+          f"{rows / plain_cpu:>12,.0f} {plain_cpu / index_cpu:>6.2f}x")  # fmt: skip
+    print(f"{'  target: >= 20,000 rows/s':<52} {'met' if rows / index_s >= 20_000 else 'NOT met':>12}")
+    for q, seconds in terms:
+        print(f"{'first page of ' + repr(q):<52} {seconds * 1000:>9.1f} ms")
+
+
+if __name__ == "__main__":
+    main()
