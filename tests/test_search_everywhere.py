@@ -56,7 +56,7 @@ def config(tmp_path: Path, db_url: str, cli: Any) -> Path:
     path = write_config(tmp_path, db_url=db_url, streams=[STREAM])
     data = tmp_path / "in.jsonl"
     data.write_text("".join(json.dumps(r) + "\n" for r in _records()), encoding="utf-8")
-    assert cli("--config", path, "mentions", "import", data).code == 0
+    assert cli("--config", path, "mentions", "import", data, "--create-streams").code == 0
     return path
 
 
