@@ -27,6 +27,7 @@ from tracker.metrics import COUNT_METRICS, METRICS, RELATIVE_METRICS, DayValue, 
 from tracker.store.db import Store
 from tracker.store.models import (
     Experiment,
+    ExperimentCompetitor,
     ExperimentNote,
     ExperimentResult,
     ExperimentStream,
@@ -65,6 +66,7 @@ class ExperimentInput:
     min_effect: float = 0.05
     baseline_start: date | None = None
     baseline_end: date | None = None
+    competitors: list[str] = field(default_factory=list)  # share_of_voice against these (else like for like)
 
 
 def parse_day(value: str | None, name: str, problems: list[tuple[str, str]]) -> date | None:
@@ -101,6 +103,13 @@ def validate(data: ExperimentInput, *, model: Model, streams: set[str]) -> list[
             problems.append(("control_stream", f"unknown stream {data.control_stream!r}"))
         elif data.control_stream in data.streams:
             problems.append(("control_stream", "must not be one of the experiment's streams"))
+    for name in data.competitors:
+        if name not in streams:
+            problems.append(("competitors", f"unknown stream {name!r}"))
+        elif name in data.streams:
+            problems.append(("competitors", f"{name!r} is one of the experiment's streams"))
+    if data.competitors and data.metric != "share_of_voice":
+        problems.append(("competitors", "only for the share_of_voice metric"))
     if data.start is None:
         problems.append(("start", "required"))
     if data.end is None:
@@ -178,6 +187,7 @@ class Registry:
             session.add(exp)
             session.flush()
             self._link(session, exp, data.streams)
+            self._link_competitors(session, exp, data.competitors)
             warnings = self._overlaps(session, exp, data.streams)
             return self.record(session, exp), warnings
 
@@ -210,6 +220,8 @@ class Registry:
             exp.updated_at = now
             session.execute(delete(ExperimentStream).where(ExperimentStream.experiment_id == exp.id))
             self._link(session, exp, data.streams)
+            competitors_before = self._competitor_names(session, exp)
+            self._link_competitors(session, exp, data.competitors)
             after = (
                 exp.start,
                 exp.end,
@@ -219,7 +231,7 @@ class Registry:
                 exp.control_stream_id,
                 sorted(data.streams),
             )
-            if before != after:
+            if before != after or competitors_before != sorted(data.competitors):
                 session.execute(
                     update(ExperimentResult)
                     .where(ExperimentResult.experiment_id == exp.id)
@@ -329,6 +341,15 @@ class Registry:
         session.add_all([ExperimentStream(experiment_id=exp.id, stream_id=sid) for sid in ids])
         session.flush()
 
+    def _link_competitors(self, session: Session, exp: Experiment, names: Sequence[str]) -> None:
+        session.execute(delete(ExperimentCompetitor).where(ExperimentCompetitor.experiment_id == exp.id))
+        ids = session.scalars(select(Stream.id).where(Stream.name.in_(list(names)))).all() if names else []
+        session.add_all([ExperimentCompetitor(experiment_id=exp.id, stream_id=sid) for sid in ids])
+        session.flush()
+
+    def _competitor_names(self, session: Session, exp: Experiment) -> list[str]:
+        return competitor_names(session, exp.id)
+
     def _stream_names(self, session: Session, exp: Experiment) -> list[str]:
         query = (
             select(Stream.name)
@@ -355,6 +376,7 @@ class Registry:
             min_effect=exp.min_effect,
             baseline_start=exp.baseline_start,
             baseline_end=exp.baseline_end,
+            competitors=self._competitor_names(session, exp),
         )
 
     def _overlaps(self, session: Session, exp: Experiment, names: Sequence[str]) -> list[str]:
@@ -473,7 +495,7 @@ def _measure_one(session: Session, settings: Settings, exp: Experiment, now: dat
     stream_ids = list(
         session.scalars(select(ExperimentStream.stream_id).where(ExperimentStream.experiment_id == exp.id))
     )
-    competitors, compared_with, like_for_like = _competitors_for(session, stream_ids)
+    competitors, compared_with, like_for_like = _competitors_for(session, stream_ids, exp.id)
     base_first, base_last = baseline_window(exp)
     # Only complete days count: today (and the future) is not over yet.
     treat_last = min(exp.end, today - timedelta(days=1))
@@ -534,10 +556,32 @@ def _measure_one(session: Session, settings: Settings, exp: Experiment, now: dat
     return result
 
 
-def _competitors_for(session: Session, stream_ids: list[int]) -> tuple[list[int], list[str], bool]:
-    """Share of voice like for like: the competitor streams on the experiment's streams' platforms
-    (all competitor streams when none is on those platforms). Returns ids, names, like-for-like."""
+def competitor_names(session: Session, exp_id: int) -> list[str]:
+    query = (
+        select(Stream.name)
+        .join(ExperimentCompetitor, ExperimentCompetitor.stream_id == Stream.id)
+        .where(ExperimentCompetitor.experiment_id == exp_id)
+        .order_by(Stream.name)
+    )
+    return list(session.scalars(query))
+
+
+def _competitors_for(
+    session: Session, stream_ids: list[int], exp_id: int
+) -> tuple[list[int], list[str], bool]:
+    """Share of voice like for like: the competitors named with --competitors, else the competitor
+    streams on the experiment's streams' platforms (all competitor streams when none is on those
+    platforms). Returns their ids, their names, and whether the comparison is like for like."""
     from tracker.registry import connector_class
+
+    named = session.execute(
+        select(Stream.id, Stream.name)
+        .join(ExperimentCompetitor, ExperimentCompetitor.stream_id == Stream.id)
+        .where(ExperimentCompetitor.experiment_id == exp_id)
+        .order_by(Stream.name)
+    ).all()
+    if named:
+        return [r.id for r in named], [r.name for r in named], True
 
     def platform(connector: str) -> str:
         return str(getattr(connector_class(connector), "platform", connector))

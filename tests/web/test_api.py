@@ -174,6 +174,6 @@ async def test_openapi_describes_the_api(local_client: httpx.AsyncClient) -> Non
     )
     fields = spec["components"]["schemas"]["ExperimentIn"]["properties"]
     assert set(GOOD) | {"control_stream", "expect", "owner", "team", "min_effect", "baseline_start",
-                        "baseline_end"} == set(fields)  # fmt: skip
+                        "baseline_end", "competitors"} == set(fields)  # fmt: skip
     assert not [p for p in paths if not p.startswith("/api/v1/")], "pages are not in the API description"
     assert (await client.get("/docs")).status_code == 404, "no Swagger UI: it needs inline script"
