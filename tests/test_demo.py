@@ -97,7 +97,7 @@ def test_demo_builds_a_workspace_whose_verdicts_match_the_truth(tmp_path: Path) 
     assert "[sandbox]" in text and "seed = 3" in text
 
     # One stage everywhere: the summary, reflect, the digest's data and the web's maturity page.
-    summary_stage = re.search(r"runs, stage (\d+), (.+)$", out.splitlines()[3])
+    summary_stage = re.search(r"^done in .* runs, stage (\d+), (.+)$", out, re.MULTILINE)
     assert summary_stage, out
     reflect = subprocess.run(
         [*TRACKER, "--config", str(config), "reflect", "--json"], capture_output=True, text=True
@@ -144,6 +144,8 @@ def test_demo_builds_a_workspace_whose_verdicts_match_the_truth(tmp_path: Path) 
     known = lambda r: sum(p["experiments"] for p in r["practices"])  # noqa: E731
     assert known(early) < known(now) and early["as_of"] > first_day
     assert all(m["date"] < now["as_of"] for m in now["moves"]), "moves happened in the simulated weeks"
+    assert len({m["date"] for m in now["moves"]}) >= 2, "a history with moves on different dates"
+    assert "adopted on the team's judgement" in out
     assert all(e["created_at"] < e["start"] for e in listed), "registered before their windows"
 
     # The workspace stays usable: serve the same world again, and collect from it.

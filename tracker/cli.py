@@ -417,6 +417,14 @@ BaseStartOpt = Annotated[
     ),
 ]
 BaseEndOpt = Annotated[str | None, typer.Option("--baseline-end", help="Last day of the baseline.")]
+CompetitorsOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--competitors",
+        help="share_of_voice: the competitor streams to compare with (repeatable or comma-separated; "
+        "default: the competitor streams on the same platforms).",
+    ),
+]
 
 
 EXPERIMENT_OPTIONS = (
@@ -434,6 +442,7 @@ EXPERIMENT_OPTIONS = (
     "min_effect",
     "baseline_start",
     "baseline_end",
+    "competitors",
 )
 
 
@@ -448,7 +457,7 @@ def _experiment_fields(options: dict[str, Any]) -> dict[str, Any]:
     fields: dict[str, Any] = {}
     for option in EXPERIMENT_OPTIONS:
         value = options.get(option)
-        if value is None or (option == "stream" and not value):
+        if value is None or (option in ("stream", "competitors") and not value):
             continue
         if option in ("start", "end", "baseline_start", "baseline_end"):
             fields[option] = parse_day(value, option, problems)
@@ -458,6 +467,8 @@ def _experiment_fields(options: dict[str, Any]) -> dict[str, Any]:
             if not value:
                 continue
             fields["control_stream"], fields["control_streams"] = value[0], list(value)
+        elif option == "competitors":
+            fields["competitors"] = [n.strip() for v in value for n in v.split(",") if n.strip()]
         else:
             fields[option] = value
     if problems:
@@ -491,6 +502,7 @@ def experiment_add(
     min_effect: MinEffectOpt = None,
     baseline_start: BaseStartOpt = None,
     baseline_end: BaseEndOpt = None,
+    competitors: CompetitorsOpt = None,
     config: ConfigOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -531,6 +543,7 @@ def experiment_edit(
     min_effect: MinEffectOpt = None,
     baseline_start: BaseStartOpt = None,
     baseline_end: BaseEndOpt = None,
+    competitors: CompetitorsOpt = None,
     amend: Annotated[
         bool, typer.Option("--amend", help="Change the plan of a started experiment (needs --reason).")
     ] = False,

@@ -315,7 +315,47 @@ def _experiments(settings: Settings, store: Any, world: Any, echo: Echo) -> list
                               author=exp.owner or None)  # fmt: skip
     found = detection_counts(verdicts)
     echo(f"measured {len(verdicts)} experiments: {found['line']}")
+    if world.experiments:
+        _shepherd(registry, store, settings, world, echo)
     return verdicts
+
+
+def _shepherd(registry: Any, store: Any, settings: Settings, world: Any, echo: Echo) -> None:
+    """The team's own trial beside the sandbox's: a shepherd coordinating the pockets, on the brand's
+    Mastodon mentions in the first block (no effect was injected there). Unless it is measured a
+    success, the team adopts it on its judgement, recorded as such (`adopted_by: "judgement"`); it is
+    not part of the detection table, whose truth is the sandbox's."""
+    from sqlalchemy import update
+
+    from tracker.experiments import ExperimentInput, measure
+    from tracker.store.models import Experiment
+
+    first = world.experiments[0]
+    when = _schedule(first, world)
+    record, _ = registry.add(ExperimentInput(
+        title="A shepherd for the social pockets", practice="shepherd", metric="mentions",
+        hypothesis="A senior marketer connecting the teams' trials makes more people talk about us",
+        streams=[f"{world.brand_slug}-mastodon"], start=first.start, end=first.end, owner="Mara Lind",
+        team="marketing",
+    ))  # fmt: skip
+    exp_id = record["id"]
+    with store.write() as session:
+        registered = {"created_at": when["registered"], "updated_at": when["registered"]}
+        session.execute(update(Experiment).where(Experiment.id == exp_id).values(**registered))
+    (result,) = measure(store, settings, [exp_id], now=when["measured"])
+    if result["verdict"] in ("running", "insufficient_data"):
+        return
+    success = result["verdict"] == "success"
+    registry.conclude(
+        exp_id,
+        "a shepherd did not change how much people talk about us, but the teams now share one log",
+        None,
+        judgement=None if success else "the teams asked to keep a coordinator: no more repeated trials",
+        now=when["concluded"],
+        author="Mara Lind",
+    )
+    how = "on the evidence" if success else "on the team's judgement"
+    echo(f"and #{exp_id} {record['title']}: {result['verdict'].replace('_', ' ')}; adopted {how}")
 
 
 OUTCOMES = ("found", "missed", "correctly null", "false claim", "running", "too little data")

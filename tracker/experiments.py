@@ -26,6 +26,7 @@ from tracker.metrics import METRICS, DayValue
 from tracker.store.db import Store
 from tracker.store.models import (
     Experiment,
+    ExperimentCompetitor,
     ExperimentNote,
     ExperimentResult,
     ExperimentStream,
@@ -65,6 +66,7 @@ class ExperimentInput:
     baseline_start: date | None = None
     baseline_end: date | None = None
     control_streams: list[str] = field(default_factory=list)  # several: a synthetic control
+    competitors: list[str] = field(default_factory=list)  # share_of_voice against these (else like for like)
 
     def controls(self) -> list[str]:
         """The control streams: `control_streams`, else `control_stream` alone."""
@@ -118,6 +120,13 @@ def validate(data: ExperimentInput, *, model: Model, streams: set[str]) -> list[
             problems.append(("control_stream", "must not be one of the experiment's streams"))
     if len(set(data.controls())) != len(data.controls()):
         problems.append(("control_stream", "a control stream is named twice"))
+    for name in data.competitors:
+        if name not in streams:
+            problems.append(("competitors", f"unknown stream {name!r}"))
+        elif name in data.streams:
+            problems.append(("competitors", f"{name!r} is one of the experiment's streams"))
+    if data.competitors and data.metric != "share_of_voice":
+        problems.append(("competitors", "only for the share_of_voice metric"))
     if data.start is None:
         problems.append(("start", "required"))
     if data.end is None:
@@ -218,6 +227,7 @@ class Registry:
             session.flush()
             self._link(session, exp, data.streams)
             plans.set_controls(session, exp, data.controls())
+            self._link_competitors(session, exp, data.competitors)
             warnings = self._overlaps(session, exp, data.streams)
             detectable, power_warnings = power_check(session, self.settings, exp, self.today())
             exp.mde = detectable
@@ -281,6 +291,8 @@ class Registry:
             session.execute(delete(ExperimentStream).where(ExperimentStream.experiment_id == exp.id))
             self._link(session, exp, data.streams)
             plans.set_controls(session, exp, data.controls())
+            competitors_before = self._competitor_names(session, exp)
+            self._link_competitors(session, exp, data.competitors)
             after = (
                 exp.start,
                 exp.end,
@@ -291,7 +303,7 @@ class Registry:
                 sorted(data.streams),
                 data.controls(),
             )
-            if before != after:
+            if before != after or competitors_before != sorted(data.competitors):
                 session.execute(
                     update(ExperimentResult)
                     .where(ExperimentResult.experiment_id == exp.id)
@@ -418,6 +430,15 @@ class Registry:
         session.add_all([ExperimentStream(experiment_id=exp.id, stream_id=sid) for sid in ids])
         session.flush()
 
+    def _link_competitors(self, session: Session, exp: Experiment, names: Sequence[str]) -> None:
+        session.execute(delete(ExperimentCompetitor).where(ExperimentCompetitor.experiment_id == exp.id))
+        ids = session.scalars(select(Stream.id).where(Stream.name.in_(list(names)))).all() if names else []
+        session.add_all([ExperimentCompetitor(experiment_id=exp.id, stream_id=sid) for sid in ids])
+        session.flush()
+
+    def _competitor_names(self, session: Session, exp: Experiment) -> list[str]:
+        return competitor_names(session, exp.id)
+
     def _stream_names(self, session: Session, exp: Experiment) -> list[str]:
         query = (
             select(Stream.name)
@@ -446,6 +467,7 @@ class Registry:
             baseline_start=exp.baseline_start,
             baseline_end=exp.baseline_end,
             control_streams=controls,
+            competitors=self._competitor_names(session, exp),
         )
 
     def _overlaps(self, session: Session, exp: Experiment, names: Sequence[str]) -> list[str]:
@@ -581,6 +603,16 @@ def _measure_one(session: Session, settings: Settings, exp: Experiment, now: dat
     from tracker import measuring
 
     return measuring.measure_one(session, settings, exp, now)
+
+
+def competitor_names(session: Session, exp_id: int) -> list[str]:
+    query = (
+        select(Stream.name)
+        .join(ExperimentCompetitor, ExperimentCompetitor.stream_id == Stream.id)
+        .where(ExperimentCompetitor.experiment_id == exp_id)
+        .order_by(Stream.name)
+    )
+    return list(session.scalars(query))
 
 
 def _kept(values: dict[date, DayValue], excluded: set[date]) -> list[DayValue]:

@@ -23,7 +23,7 @@ from tracker.config import Settings
 from tracker.coverage import uncovered_days
 from tracker.metrics import COUNT_METRICS, RELATIVE_METRICS, daily, engagement_posts
 from tracker.outages import possible_outages
-from tracker.store.models import Experiment, ExperimentStream, MentionStream, Stream
+from tracker.store.models import Experiment, ExperimentCompetitor, ExperimentStream, MentionStream, Stream
 from tracker.timeutil import iso_z
 
 MIN_DAYS = 7
@@ -40,7 +40,7 @@ def measure_one(session: Session, settings: Settings, exp: Experiment, now: date
         session.scalars(select(ExperimentStream.stream_id).where(ExperimentStream.experiment_id == exp.id))
     )
     control_ids = plans.control_ids(session, exp)
-    competitors, compared_with, like_for_like = _competitors_for(session, stream_ids)
+    competitors, compared_with, like_for_like = _competitors_for(session, stream_ids, exp.id)
     base_first, base_last = baseline_window(exp)
     # Only complete days count: today (and the future) is not over yet.
     treat_last = min(exp.end, today - timedelta(days=1))
@@ -195,10 +195,22 @@ def measure_one(session: Session, settings: Settings, exp: Experiment, now: date
     )
 
 
-def _competitors_for(session: Session, stream_ids: list[int]) -> tuple[list[int], list[str], bool]:
-    """Share of voice like for like: the competitor streams on the experiment's streams' platforms
-    (all competitor streams when none is on those platforms). Returns ids, names, like-for-like."""
+def _competitors_for(
+    session: Session, stream_ids: list[int], exp_id: int
+) -> tuple[list[int], list[str], bool]:
+    """Share of voice like for like: the competitors named with --competitors, else the competitor
+    streams on the experiment's streams' platforms (all competitor streams when none is on those
+    platforms). Returns their ids, their names, and whether the comparison is like for like."""
     from tracker.registry import connector_class
+
+    named = session.execute(
+        select(Stream.id, Stream.name)
+        .join(ExperimentCompetitor, ExperimentCompetitor.stream_id == Stream.id)
+        .where(ExperimentCompetitor.experiment_id == exp_id)
+        .order_by(Stream.name)
+    ).all()
+    if named:
+        return [r.id for r in named], [r.name for r in named], True
 
     def platform(connector: str) -> str:
         return str(getattr(connector_class(connector), "platform", connector))

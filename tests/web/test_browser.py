@@ -116,13 +116,11 @@ def _conclude(page: Any, base: str, shots: Path, expect: Any) -> None:
     expect(page.locator(".notes")).to_contain_text("median 40 minutes")
     _shot(page, shots, "experiment-measured")
     page.fill("#learning", "Answering fast is cheap and the tone improved: keep it.")
-    # Not measured to a usable verdict and its window has not ended: adopt on judgement, stop early.
-    page.check("input[name=decision][value=judgement]")
-    page.fill("#judgement", "Customers thanked us in public, and it costs an hour a day.")
-    page.check("input[name=early]")
-    page.fill("#reason", "The team has seen enough to decide.")
+    # Its window has ended and it was measured: adopt on the evidence, after a confirmation.
+    page.check("input[name=decision][value=adopt]")
     page.get_by_role("button", name="Conclude the experiment").click()
-    expect(page.locator(".confirm")).to_contain_text("adopted on the team's judgement")
+    expect(page.locator(".confirm")).to_contain_text("adopted on the evidence")
+    _shot(page, shots, "experiment-confirm")
     page.get_by_role("button", name="Yes, conclude it").click()
     expect(page.locator(".learning")).to_contain_text("keep it")
     expect(page.locator(".badges .status-concluded")).to_be_visible()

@@ -282,6 +282,19 @@ class ExperimentNote(Base):
     author: Mapped[str | None] = mapped_column(String(200))
 
 
+class ExperimentCompetitor(Base):
+    """A competitor stream an experiment's share of voice is compared with (`--competitors`)."""
+
+    __tablename__ = "experiment_competitors"
+
+    experiment_id: Mapped[int] = mapped_column(
+        BigInt, ForeignKey("experiments.id", ondelete="CASCADE"), primary_key=True
+    )
+    stream_id: Mapped[int] = mapped_column(
+        BigInt, ForeignKey("streams.id", ondelete="CASCADE"), primary_key=True
+    )
+
+
 class ExperimentEvent(Base):
     """A change of an experiment's status (concluded, cancelled, reopened) with its time and reason.
 

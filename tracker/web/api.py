@@ -54,6 +54,11 @@ class ExperimentIn(BaseModel):
     min_effect: float | None = Field(None, description="Smallest effect that matters (default 0.05).")
     baseline_start: str | None = Field(None, json_schema_extra=DAY)
     baseline_end: str | None = Field(None, json_schema_extra=DAY)
+    competitors: list[str] = Field(
+        default_factory=list,
+        description="share_of_voice only: the competitor streams to compare with "
+        "(default: the competitor streams on the same platforms).",
+    )
 
 
 class NoteIn(BaseModel):

@@ -36,6 +36,9 @@ def experiment_input(values: Mapping[str, Any]) -> tuple[ExperimentInput, list[t
         elif name in ("streams", "control_streams"):
             names = [value] if isinstance(value, str) else list(value)
             given[name] = [n.strip() for n in names if isinstance(n, str) and n.strip()]
+        elif name == "competitors":  # a list (API) or "a, b" (the form's text field)
+            names = value.split(",") if isinstance(value, str) else list(value)
+            given[name] = [n.strip() for n in names if isinstance(n, str) and n.strip()]
         else:
             given[name] = value
     return ExperimentInput(**{k: v for k, v in given.items() if v is not None}), problems
