@@ -222,7 +222,7 @@ def entry_text(entry: Mapping[str, Any]) -> str:
     title = _rendered(entry.get("title"), entry.get("title_detail"))
     body = _rendered(entry.get("summary"), entry.get("summary_detail"))
     if not body:
-        for part in entry.get("content") or []:
+        for part in _parts(entry):
             if isinstance(part, Mapping):
                 body = _rendered(part.get("value"), part)
                 if body:
@@ -257,13 +257,19 @@ def entry_language(entry: Mapping[str, Any]) -> str | None:
     lang = _nonempty(entry.get("language"))
     if lang:
         return lang
-    details = [entry.get("title_detail"), entry.get("summary_detail"), *(entry.get("content") or [])]
+    details = [entry.get("title_detail"), entry.get("summary_detail"), *_parts(entry)]
     for detail in details:
         if isinstance(detail, Mapping):
             lang = _nonempty(detail.get("language"))
             if lang:
                 return lang
     return None
+
+
+def _parts(entry: Mapping[str, Any]) -> list[Any]:
+    """The entry's content parts; a `content` that is not a list (a hostile feed) has none."""
+    content = entry.get("content")
+    return list(content) if isinstance(content, list | tuple) else []
 
 
 def _nonempty(value: Any) -> str | None:

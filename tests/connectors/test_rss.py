@@ -544,3 +544,10 @@ def test_unfollowed_redirect_is_an_error() -> None:
 def test_missing_url_selector() -> None:
     with pytest.raises(ConnectorError, match="needs `url`"):
         run(Server(), selectors={})
+
+
+def test_a_content_that_is_not_a_list_is_no_content() -> None:
+    # Found by the hostile-input property test: `content: true` made the language lookup raise.
+    entry = {"id": "a", "title": "fine", "content": True, "published_parsed": [2024, 1, 2, 3, 4, 5, 1, 2, 0]}
+    items, rejected = mapping.map_entries([entry])
+    assert [i.text for i in items] == ["fine"] and rejected == []
