@@ -581,9 +581,10 @@ def experiment_show(
     if as_json:
         print_json(record)
         return
+    from tracker.cli_format import localise_times
     from tracker.report import experiment_text
 
-    typer.echo(experiment_text(record))
+    typer.echo(localise_times(experiment_text(record), registry.settings.organisation.zone))
 
 
 @experiment_app.command("measure")
