@@ -80,7 +80,7 @@ def main() -> None:
     reader = [sys.executable, "-c", f"import json\nfor l in open({str(data)!r}): json.loads(l)"]
     ref_time, _ = run(reader, work)
     imp_time, peak = run([sys.executable, "-m", "tracker", "--config", "tracker.toml", "mentions", "import",
-                          str(data)], work)  # fmt: skip
+                          "--create-streams", str(data)], work)  # fmt: skip
     rate = args.rows / imp_time
     print(f"{'benchmark':<34} {'figure':>14} {'reference':>14} {'ratio':>8}")
     print(f"{'import ' + format(args.rows, ',') + ' scored mentions':<34} {imp_time:>12.2f} s "

@@ -80,3 +80,10 @@ def test_experiment_add_prints_what_was_registered(tmp_path: Path, cli: Any) -> 
     assert "smallest effect that matters 10 %" in out
     listed = cli("--config", config, "experiment", "list")
     assert listed.out.splitlines()[0].startswith("id") and "not measured" in listed.out
+
+
+def test_instants_in_text_become_local_minutes() -> None:
+    from tracker.cli_format import localise_times
+
+    text = "note 2026-12-01T21:01:12.123456Z: hello; measured 2026-07-01T10:00:00Z"
+    assert localise_times(text, VIENNA) == "note 2026-12-01 22:01 CET: hello; measured 2026-07-01 12:00 CEST"

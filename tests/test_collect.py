@@ -246,7 +246,8 @@ def test_status_reports_runs_errors_coverage_and_followers(tmp_path: Path, db_ur
     assert bad["last_run"]["status"] == "failed" and "set token_env" in bad["last_error"]["error"]
     assert streams["archive"]["source"] == "import" and streams["archive"]["items"] == 1
     text = cli("--config", path, "status")
-    assert "own [hackernews, owned]: 1 items; last run ok" in text.out
+    assert "own (hackernews, owned): 1 items\n  last run ok " in text.out
+    assert "(just now), 1 new" in text.out and "Z" not in text.out.replace("CEST", "").replace("CET", "")
     assert "last error" in text.out and "followers of @own: 120" in text.out
 
 

@@ -15,6 +15,8 @@ from tests.conftest import write_config
 from tracker.store.db import open_store
 from tracker.store.models import EngagementSnapshot, Mention, MentionStream, Stream
 
+# Streams these files name that the config does not are created on purpose.
+IMPORT = ("mentions", "import", "--create-streams")
 ROWS: list[dict[str, Any]] = [
     {"platform": "mastodon", "external_id": "https://m.example/users/a/statuses/1",
      "url": "https://m.example/@a/1", "author": "a@m.example", "text": "I love the new Acme release!",
@@ -50,7 +52,7 @@ def config(tmp_path: Path, db_url: str) -> Path:
 
 
 def test_import_then_export_jsonl(tmp_path: Path, config: Path, cli: Any) -> None:
-    result = cli("--config", config, "mentions", "import", "--create-streams", write_jsonl(tmp_path / "in.jsonl", ROWS))
+    result = cli("--config", config, *IMPORT, write_jsonl(tmp_path / "in.jsonl", ROWS))
     assert result.code == 0, result.err
     assert "4 lines: 4 new, 0 updated, 0 unchanged, 0 rejected" in result.out
     out = {m["external_id"]: m for m in export_jsonl(cli, config)}
@@ -74,7 +76,7 @@ def test_import_then_export_jsonl(tmp_path: Path, config: Path, cli: Any) -> Non
 
 
 def test_export_has_exactly_the_spec_fields(tmp_path: Path, config: Path, cli: Any) -> None:
-    cli("--config", config, "mentions", "import", "--create-streams", write_jsonl(tmp_path / "in.jsonl", ROWS[:1]))
+    cli("--config", config, *IMPORT, write_jsonl(tmp_path / "in.jsonl", ROWS[:1]))
     (record,) = export_jsonl(cli, config)
     assert list(record) == ["platform", "external_id", "url", "author", "text", "lang", "created_at", "kind",
                             "likes", "reposts", "replies", "quotes", "engagement", "sentiment",
@@ -82,16 +84,16 @@ def test_export_has_exactly_the_spec_fields(tmp_path: Path, config: Path, cli: A
 
 
 def test_csv_round_trip(tmp_path: Path, config: Path, cli: Any) -> None:
-    cli("--config", config, "mentions", "import", "--create-streams", write_jsonl(tmp_path / "in.jsonl", ROWS))
+    cli("--config", config, *IMPORT, write_jsonl(tmp_path / "in.jsonl", ROWS))
     csv_file = tmp_path / "out.csv"
     assert cli("--config", config, "mentions", "export", "--format", "csv", "--out", csv_file).code == 0
     before = export_jsonl(cli, config)
-    same = cli("--config", config, "mentions", "import", "--create-streams", csv_file)
+    same = cli("--config", config, *IMPORT, csv_file)
     assert same.code == 0 and "0 new, 0 updated, 4 unchanged" in same.out, "CSV reads back exactly as stored"
     other = tmp_path / "other"
     other.mkdir()
     copy = write_config(other, db_url=f"sqlite:///{other / 'copy.db'}")
-    result = cli("--config", copy, "mentions", "import", "--create-streams", csv_file)
+    result = cli("--config", copy, *IMPORT, csv_file)
     assert result.code == 0, result.err
     assert export_jsonl(cli, copy) == before
 
@@ -99,11 +101,11 @@ def test_csv_round_trip(tmp_path: Path, config: Path, cli: Any) -> None:
 def test_reimport_is_idempotent_and_records_engagement_history(tmp_path: Path, config: Path, cli: Any,
                                                                db_url: str) -> None:  # fmt: skip
     source = write_jsonl(tmp_path / "in.jsonl", ROWS)
-    cli("--config", config, "mentions", "import", "--create-streams", source)
-    again = cli("--config", config, "mentions", "import", "--create-streams", source)
+    cli("--config", config, *IMPORT, source)
+    again = cli("--config", config, *IMPORT, source)
     assert again.code == 0 and "0 new, 0 updated, 4 unchanged" in again.out
     grown = dict(ROWS[0], likes=10, replies=None)
-    result = cli("--config", config, "mentions", "import", "--create-streams", write_jsonl(tmp_path / "b.jsonl", [grown]))
+    result = cli("--config", config, *IMPORT, write_jsonl(tmp_path / "b.jsonl", [grown]))
     assert "0 new, 1 updated" in result.out
     store = open_store(db_url)
     with store.read() as session:
@@ -138,7 +140,7 @@ def test_bad_lines_are_rejected_by_number_and_good_lines_kept(tmp_path: Path, co
     ]
     path = tmp_path / "mixed.jsonl"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    result = cli("--config", config, "mentions", "import", "--create-streams", path)
+    result = cli("--config", config, *IMPORT, path)
     assert result.code == 1
     assert "2 new" in result.out and "9 rejected" in result.out
     err = result.err
@@ -155,7 +157,7 @@ def test_bad_lines_are_rejected_by_number_and_good_lines_kept(tmp_path: Path, co
 
 def test_import_json_report(tmp_path: Path, config: Path, cli: Any) -> None:
     path = write_jsonl(tmp_path / "in.jsonl", ROWS[:2], extra="{oops\n")
-    result = cli("--config", config, "mentions", "import", "--create-streams", path, "--json")
+    result = cli("--config", config, *IMPORT, path, "--json")
     assert result.code == 1
     report = json.loads(result.out)
     assert report["new"] == 2 and report["rejected"] == 1 and report["errors"][0]["line"] == 3
@@ -163,7 +165,7 @@ def test_import_json_report(tmp_path: Path, config: Path, cli: Any) -> None:
 
 def test_streams_from_file_and_option(tmp_path: Path, config: Path, cli: Any, db_url: str) -> None:
     path = write_jsonl(tmp_path / "in.jsonl", ROWS)
-    assert cli("--config", config, "mentions", "import", "--create-streams", path, "--stream", "campaign-x").code == 0
+    assert cli("--config", config, *IMPORT, path, "--stream", "campaign-x").code == 0
     store = open_store(db_url)
     with store.read() as session:
         streams = {s.name: s.source for s in session.scalars(select(Stream))}
@@ -175,7 +177,7 @@ def test_streams_from_file_and_option(tmp_path: Path, config: Path, cli: Any, db
 
 
 def test_export_days_are_in_the_organisation_time_zone(tmp_path: Path, config: Path, cli: Any) -> None:
-    cli("--config", config, "mentions", "import", "--create-streams", write_jsonl(tmp_path / "in.jsonl", ROWS))
+    cli("--config", config, *IMPORT, write_jsonl(tmp_path / "in.jsonl", ROWS))
     # 2026-09-01T22:30Z is 2026-09-02 00:30 in Vienna (UTC+2 in September).
     on_second = export_jsonl(cli, config, "--since", "2026-09-02", "--until", "2026-09-02")
     assert {m["external_id"] for m in on_second} == {ROWS[1]["external_id"], "4211"}
@@ -194,7 +196,7 @@ def test_csv_import_with_header_and_bad_row(tmp_path: Path, config: Path, cli: A
     writer.writerow(["rss", "https://blog.example/2", "bad", "2026-09-01T10:00:00Z", "five", ""])
     writer.writerow(["rss", "https://blog.example/3", "multi\nline", "2026-09-01T11:00:00Z", "", "c"])
     path.write_text(buffer.getvalue(), encoding="utf-8")
-    result = cli("--config", config, "mentions", "import", "--create-streams", path)
+    result = cli("--config", config, *IMPORT, path)
     assert result.code == 1
     assert "line 3: likes: expected a whole number" in result.err
     out = {m["external_id"]: m for m in export_jsonl(cli, config)}
@@ -209,15 +211,15 @@ def test_csv_import_with_header_and_bad_row(tmp_path: Path, config: Path, cli: A
 def test_csv_without_required_columns_is_bad_input(tmp_path: Path, config: Path, cli: Any) -> None:
     path = tmp_path / "in.csv"
     path.write_text("platform,text\nrss,hello\n", encoding="utf-8")
-    result = cli("--config", config, "mentions", "import", "--create-streams", path)
+    result = cli("--config", config, *IMPORT, path)
     assert result.code == 2 and "lacks required columns: external_id, created_at" in result.err
 
 
 def test_usage_errors_exit_2(tmp_path: Path, config: Path, cli: Any) -> None:
-    assert cli("--config", config, "mentions", "import", "--create-streams", tmp_path / "missing.jsonl").code == 2
+    assert cli("--config", config, *IMPORT, tmp_path / "missing.jsonl").code == 2
     odd = tmp_path / "data.xml"
     odd.write_text("<x/>")
-    result = cli("--config", config, "mentions", "import", "--create-streams", odd)
+    result = cli("--config", config, *IMPORT, odd)
     assert result.code == 2 and "--format" in result.err
     assert cli("--config", config, "mentions", "export", "--format", "xml").code == 2
     assert cli("--config", config, "mentions", "export", "--since", "last week").code == 2
@@ -230,7 +232,7 @@ def test_invalid_utf8_line_is_rejected_alone(tmp_path: Path, config: Path, cli: 
     path.write_bytes(
         good + b"\n" + b'{"platform": "rss", "text": "\xff\xfe"}\n' + json.dumps(ROWS[2]).encode() + b"\n"
     )
-    result = cli("--config", config, "mentions", "import", "--create-streams", path)
+    result = cli("--config", config, *IMPORT, path)
     assert result.code == 1 and "line 2: not valid UTF-8" in result.err
     assert len(export_jsonl(cli, config)) == 2
 
@@ -242,7 +244,7 @@ def test_lone_surrogate_and_nul_are_rejected(tmp_path: Path, config: Path, cli: 
         + json.dumps(dict(ROWS[2], external_id="s2", text="nul \u0000 text")) + "\n",
         encoding="utf-8",
     )  # fmt: skip
-    result = cli("--config", config, "mentions", "import", "--create-streams", path)
+    result = cli("--config", config, *IMPORT, path)
     assert result.code == 1
     assert (
         "line 1: text: contains invalid Unicode" in result.err

@@ -631,10 +631,11 @@ def experiment_show(
     if as_json:
         print_json(record)
         return
+    from tracker.cli_format import localise_times
     from tracker.report import experiment_text
     from tracker.terminal import clean
 
-    typer.echo(clean(experiment_text(record)))
+    typer.echo(clean(localise_times(experiment_text(record), registry.settings.organisation.zone)))
 
 
 @experiment_app.command("measure")

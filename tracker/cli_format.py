@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -46,6 +47,14 @@ def when(value: str | datetime | None, zone: ZoneInfo, now: datetime | None = No
     if value is None:
         return "never"
     return f"{local_time(value, zone)} ({relative(value, now)})"
+
+
+_INSTANT = re.compile(r"\b\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:\d{2})")
+
+
+def localise_times(text: str, zone: ZoneInfo) -> str:
+    """Every ISO instant in `text` as a local time to the minute (`2026-12-01 22:01 CET`)."""
+    return _INSTANT.sub(lambda m: local_time(m.group(0), zone), text)
 
 
 def fit(text: str, width: int) -> str:

@@ -352,19 +352,21 @@ def import_file(
     """Import a JSONL/CSV file; good lines are stored in batches, bad ones reported by number.
 
     With `create_streams=False` a line naming a stream that is neither configured nor
-    stored is rejected (a typo must not create a stream); with `require_stream=True` a
+    stored is rejected (a typo must not create a stream), unless the tracker has no
+    stream at all yet; with `require_stream=True` a
     line without any stream is rejected unless `stream` gives one. The CLI sets both
     (`--create-streams` lifts the first); programs that load their own data keep the defaults.
     """
     if stream is not None and (not SLUG.match(stream) or len(stream) > 100):
         raise UserError(f"--stream: {stream!r} is not a stream name (a-z, 0-9 and '-')")
     _FUTURE_LIMIT[0] = utcnow() + timedelta(days=1)
-    check = (
-        None
-        if create_streams and not require_stream
-        else _StreamCheck(_known_streams(store, settings), create_streams, require_stream)
-    )
-    if check is not None and stream is not None and not create_streams and stream not in check.known:
+    check = None
+    if not create_streams or require_stream:
+        known = _known_streams(store, settings)
+        # Into a tracker with no stream at all (import-only use), the first file names
+        # its streams: there is nothing a name could be a typo of.
+        check = _StreamCheck(known, create_streams or not known, require_stream)
+    if check is not None and stream is not None and not check.create and stream not in check.known:
         raise UserError(f"--stream: {check.unknown(stream)}")
     report = ImportReport()
     reader = read_jsonl if fmt == "jsonl" else read_csv

@@ -156,7 +156,8 @@ def test_import_rejects_each_bad_line_and_keeps_every_good_one(tmp_path_factory:
         lines.append(bad.replace("\n", " ").replace("\r", " "))
     path = directory / "in.jsonl"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8", errors="surrogateescape")
-    result = cli("--config", config, "mentions", "import", path, "--json")
+    result = cli("--config", config, "mentions", "import", path, "--json", "--stream", "hostile",
+                 "--create-streams")  # fmt: skip
     assert result.code in (0, 1), result.err
     assert "Traceback" not in result.err
     report = json.loads(result.out)

@@ -119,8 +119,8 @@ def test_import_killed_at_random_moments_loses_and_duplicates_nothing(tmp_path: 
     rng = random.Random(9)
     kills = 0
     for _ in range(4):
-        proc = subprocess.Popen([*tracker, "mentions", "import", str(data)], stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL)  # fmt: skip
+        proc = subprocess.Popen([*tracker, "mentions", "import", "--create-streams", str(data)],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
         time.sleep(rng.uniform(0.8, 2.5))
         if proc.poll() is None:
             proc.send_signal(signal.SIGKILL)
@@ -128,7 +128,8 @@ def test_import_killed_at_random_moments_loses_and_duplicates_nothing(tmp_path: 
         proc.wait(timeout=30)
         consistent(db)
     assert kills >= 2, "the kills must land during imports"
-    final = subprocess.run([*tracker, "mentions", "import", str(data)], capture_output=True, text=True)
+    final = subprocess.run([*tracker, "mentions", "import", "--create-streams", str(data)],
+                           capture_output=True, text=True)  # fmt: skip
     assert final.returncode == 0, final.stderr
     consistent(db)
     conn = sqlite3.connect(db)

@@ -69,8 +69,8 @@ def test_scheduler_web_and_30_writers_share_one_sqlite_file(tmp_path: Path) -> N
                         "platform": "mastodon", "external_id": f"soak-{n}-{round_}-{i}", "text": "soak test line",
                         "lang": "en", "created_at": "2026-09-01T10:00:00Z", "stream": "soak",
                     }) + "\n" for i in range(20)))  # fmt: skip
-                    result = subprocess.run([*tracker, "mentions", "import", str(path)], capture_output=True,
-                                            text=True)  # fmt: skip
+                    result = subprocess.run([*tracker, "mentions", "import", "--create-streams", str(path)],
+                                            capture_output=True, text=True)  # fmt: skip
                     count = 20
                 else:
                     result = subprocess.run([*tracker, "experiment", "note", experiment, f"note {n}-{round_}"],

@@ -176,5 +176,6 @@ async def test_openapi_describes_the_api(local_client: httpx.AsyncClient) -> Non
     assert set(GOOD) | {"control_stream", "control_streams", "expect", "owner", "team", "min_effect", "baseline_start",
                         "baseline_end", "competitors"} == set(fields)  # fmt: skip
     assert not [p for p in paths if not p.startswith("/api/v1/")], "pages are not in the API description"
-    docs = await client.get("/docs")  # Swagger UI from this machine, no inline script (tests/web/test_docs.py)
+    # Swagger UI from this machine, without inline script (tests/web/test_docs.py).
+    docs = await client.get("/docs")
     assert docs.status_code == 200 and "<script>" not in docs.text
