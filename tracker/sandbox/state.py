@@ -152,6 +152,7 @@ class Context:
     world: World
     settings: Settings
     sessions: Sessions = field(default_factory=Sessions)
+    logins: dict[str, list[datetime]] = field(default_factory=dict)  # createSession times per account
     _matches: dict[tuple[str, str], list[Post]] = field(default_factory=dict)
     _memo: dict[tuple[object, ...], object] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
