@@ -63,3 +63,20 @@ def test_password_grant_request_shape_and_refusal() -> None:
     with pytest.raises(AuthRequired, match="refused the login: check username and password_env"):
         asyncio.run(go())
     assert seen == [{"grant_type": ["password"], "username": ["bot"], "password": ["pw"]}]
+
+
+def test_a_mastodon_server_restricting_tag_timelines_is_a_warning_in_status(
+    world: World, tmp_path: Any, cli: Any
+) -> None:
+    import json
+
+    from tests.conftest import write_config
+
+    with SandboxServer(world, mastodon_tag_access="authenticated", rate_limits={}) as server:
+        table = next(c for c in server.stream_configs() if c["name"] == "acme-mastodon")
+        config = write_config(tmp_path, streams=[{**table, "every": "15m"}])
+        (report,) = json.loads(cli("--config", config, "collect", "--json").out)
+        assert report["status"] == "ok" and report["new"] == 0
+        assert report["error"].startswith("warning:") and "token_env" in report["error"]
+        (stream,) = json.loads(cli("--config", config, "status", "--json").out)["streams"]
+        assert "timelines_access" in stream["last_run"]["error"] and "token_env" in stream["last_error"]["error"]

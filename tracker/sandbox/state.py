@@ -40,6 +40,7 @@ class Settings:
     bluesky_empty_pages: int = 0  # empty pages (with a cursor) before every second search page
     reddit_listing_cap: int | None = None  # posts a listing serves at most (Reddit: about 1,000)
     login_limits: bool = False  # createSession limited to 30 per 5 minutes and 300 a day
+    mastodon_tag_access: str = "public"  # "authenticated": tag timelines empty without a token (4.5)
 
 
 @dataclass
