@@ -88,7 +88,8 @@ def poison_feed(body: bytes, what: str) -> bytes:
     if what == "no_date":
         entry = re.search(r"<(item|entry)>.*?</(item|entry)>", text, flags=re.S)
         if entry:
-            bare = re.sub(r"<(pubDate|published|updated)>[^<]*</(pubDate|published|updated)>", "", entry.group(0))
+            dates = r"<(pubDate|published|updated)>[^<]*</(pubDate|published|updated)>"
+            bare = re.sub(dates, "", entry.group(0))
             text = text[: entry.start()] + bare + text[entry.end() :]
     elif what in TIMES:
         year = "10000" if what == "year_10000" else "2100"
