@@ -94,6 +94,9 @@ def test_one_poisoned_item_never_stops_the_stream(tmp_path: Path, server: Sandbo
     second = cli("--config", config, "collect", "--json")
     (again,) = json.loads(second.out)
     assert again["status"] == "ok" and again["new"] > 0, again
+    outcome = "rejected: " + report["rejections"][0] if report["rejected"] else "stored cleaned"
+    print(f"\n[poison] {platform:<10} {what:<10} run 1 {report['status']} ({outcome}); "
+          f"next run {again['status']}, {again['new']} new")  # fmt: skip
     # Nothing lost: the poisoned post, served normally again, is read in the next run's overlap.
     assert stored(db).get(name, set()) == set(expected(server, name, end))
 
