@@ -51,15 +51,17 @@ def main() -> None:
             tempfile.TemporaryDirectory() as scratch:  # fmt: skip
         wire = len(gzip_bomb(args.bomb_mb * 1_000_000))
         cases = [("gzip bomb", "/hn", "bomb", "acme-hn", args.bomb_mb, f"{wire / 1e6:.2f} MB gzip"),
-                 ("long feed", "/rss", "flood", "acme-news", args.flood_mb, "plain")]  # fmt: skip
+                 ("long feed", "/rss", "flood", "acme-news", args.flood_mb, "plain"),
+                 ("reference", "/rss", "", "acme-news", 0, "a normal feed")]  # fmt: skip
         print(f"{'case':<10} {'size':>12} {'wire':>14} {'time':>8} {'peak RSS':>9}  error")
         for label, prefix, kind, stream, size, on_wire in cases:
-            directory = Path(scratch) / kind
+            directory = Path(scratch) / (kind or "reference")
             directory.mkdir()
             table = next(c for c in server.stream_configs() if c["name"] == stream)
             config = write_config(directory, streams=[{**table, "every": "15m"}])
             server.faults.clear()
-            server.faults.add(prefix, kind, count=None, size=size)
+            if kind:
+                server.faults.add(prefix, kind, count=None, size=size)
             seconds, peak, errors = run(config)
             figures = f"{size:>9} MB {on_wire:>14} {seconds:>6.2f} s {peak:>6.0f} MB"
             print(f"{label:<10} {figures}  {errors[stream]}")

@@ -86,6 +86,9 @@ class HttpClient:
     deadline: float | None = None
     origins: dict[str, _Origin] = field(default_factory=dict)
     counter: list[int] = field(default_factory=lambda: [0])
+    # Logged-in sessions the connectors keep between runs (a worker's client lives for days):
+    # shared by every `for_run` view, never logged (the tokens' reprs are hidden).
+    sessions: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @classmethod
     def create(

@@ -38,6 +38,7 @@ SECRET_KEYS = {
     "app_password_env": "app_password",
     "client_id_env": "client_id",
     "client_secret_env": "client_secret",
+    "password_env": "password",
 }
 LEASE_MARGIN = timedelta(minutes=1)
 SELECTOR_KEYS = (
@@ -50,6 +51,7 @@ SELECTOR_KEYS = (
     "user_agent",
     "identifier",
     "auth_url",
+    "username",
 )
 
 

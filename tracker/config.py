@@ -48,7 +48,8 @@ CONNECTOR_KEYS: dict[str, tuple[str, ...]] = {
     "mastodon": ("token_env",),
     "bluesky": ("identifier", "app_password_env", "auth_url"),
     "hackernews": ("tags",),
-    "reddit": ("subreddit", "user_agent", "client_id_env", "client_secret_env", "auth_url"),
+    "reddit": ("subreddit", "user_agent", "client_id_env", "client_secret_env", "auth_url", "username",
+               "password_env"),
     "rss": (),
 }
 GENERIC_STREAM_KEYS = (
@@ -114,6 +115,8 @@ class StreamConfig:
     auth_url: str | None = None
     client_id_env: str | None = None
     client_secret_env: str | None = None
+    username: str | None = None  # reddit script app: the account whose password grant is used
+    password_env: str | None = None
     include: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
     languages: tuple[str, ...] = ()
@@ -495,8 +498,10 @@ class _Validator:
         if name is not None and not SLUG.match(name):
             self.add(f"{k}.name", f"expected a slug of a-z, 0-9 and '-', got {name!r}")
         connector = self.connector(table, k)
-        text_keys = ("hashtag", "account", "query", "tags", "subreddit", "user_agent", "identifier")
-        env_keys = ("token_env", "app_password_env", "client_id_env", "client_secret_env")
+        text_keys = (
+            "hashtag", "account", "query", "tags", "subreddit", "user_agent", "identifier", "username",
+        )  # fmt: skip
+        env_keys = ("token_env", "app_password_env", "client_id_env", "client_secret_env", "password_env")
         text = {key: self.string(table, f"{k}.{key}") for key in text_keys}
         envs = {key: self.env_name(table, f"{k}.{key}") for key in env_keys}
         stream = StreamConfig(
@@ -577,6 +582,10 @@ class _Validator:
                 self.add(f"{k}.user_agent", "required: Reddit asks for a descriptive User-Agent")
             if bool(s.client_id_env) != bool(s.client_secret_env):
                 self.add(f"{k}.client_secret_env", "client_id_env and client_secret_env go together")
+            if bool(s.username) != bool(s.password_env):
+                self.add(f"{k}.password_env", "username and password_env go together (a script app's login)")
+            elif s.username and not s.client_id_env:
+                self.add(f"{k}.client_id_env", "username needs the script app's client_id_env and secret")
 
     def collection(self, t: Mapping[str, Any]) -> CollectionConfig:
         return CollectionConfig(

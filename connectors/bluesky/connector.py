@@ -17,6 +17,7 @@ author feed at the same point; an owned account's feed is read back `refresh_day
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -50,6 +51,10 @@ SEARCH_CAP = 10_000  # posts searchPosts serves of one query before it stops giv
 MAX_EMPTY_PAGES = 3  # empty pages in a row (with a cursor) read before a run gives up on more
 OVERLAP = timedelta(hours=2)  # default of the stream's `overlap`: search indexes late, and sortAt is a claim
 SEARCH_NEEDS_LOGIN = "bluesky search needs identifier + app_password_env"
+LOGIN_LIMITED = (
+    "bluesky refused the login: too many logins for this account (createSession allows 30 per "
+    "5 minutes and 300 a day); the tracker keeps its session between runs, so wait for the limit"
+)
 LOGIN_REFUSED = "bluesky login refused: check identifier and app_password_env (an app password)"
 SESSION_REFUSED = "bluesky refused the logged-in session: check identifier and app_password_env"
 
@@ -103,7 +108,6 @@ class BlueskyConnector:
         self.spec = spec
         self.http = http
         self.now: Callable[[], datetime] = lambda: datetime.now(UTC)  # tests pin the clock
-        self._session: _Session | None = None
         self._requests = 0
         self.search_cap = SEARCH_CAP
 
@@ -321,7 +325,36 @@ class BlueskyConnector:
             "GET", self._auth_base(), nsid, token=session.access, errors=errors, params=params
         )
 
+    # -- the session, kept in the HttpClient so a worker logs in once (createSession is limited)
+
+    def _key(self) -> str:
+        return f"bluesky {self._auth_base()} {(self.spec.selectors.get('identifier') or '').strip().lower()}"
+
+    @property
+    def _session(self) -> _Session | None:
+        found = self.http.sessions.get(self._key())
+        return found if isinstance(found, _Session) else None
+
+    @_session.setter
+    def _session(self, value: _Session | None) -> None:
+        if value is None:
+            self.http.sessions.pop(self._key(), None)
+        else:
+            self.http.sessions[self._key()] = value
+
+    def _lock(self) -> asyncio.Lock:
+        """One login or refresh at a time per account: streams sharing it share the session."""
+        lock = self.http.sessions.setdefault(self._key() + " lock", asyncio.Lock())
+        assert isinstance(lock, asyncio.Lock)
+        return lock
+
     async def _login(self) -> _Session:
+        async with self._lock():
+            if self._session is not None:  # another stream of this account logged in meanwhile
+                return self._session
+            return await self._create_session()
+
+    async def _create_session(self) -> _Session:
         identifier = (self.spec.selectors.get("identifier") or "").strip()
         password = self.spec.secrets.get("app_password")
         if not password:
@@ -330,26 +363,33 @@ class BlueskyConnector:
                 "set the variable app_password_env names"
             )
         body = {"identifier": identifier, "password": password}
-        errors = {400: LOGIN_REFUSED, 401: LOGIN_REFUSED, 403: LOGIN_REFUSED}
-        response = await self._send("POST", self._auth_base(), urls.CREATE_SESSION, errors=errors, json=body)
+        errors = {400: LOGIN_REFUSED, 401: LOGIN_REFUSED, 403: LOGIN_REFUSED, 429: LOGIN_LIMITED}
+        response = await self._send(
+            "POST", self._auth_base(), urls.CREATE_SESSION, errors=errors, json=body, login=True
+        )
         self._session = _session(decode_json(response), urls.CREATE_SESSION)
         return self._session
 
     async def _renew(self, session: _Session) -> _Session:
         """refreshSession with the refresh token; when that is refused too, log in again."""
-        log.info("bluesky stream %s: session refused, refreshing it", self.spec.name)
-        try:
-            response = await self._send(
-                "POST", self._auth_base(), urls.REFRESH_SESSION, token=session.refresh, errors={}
-            )
-            self._session = _session(decode_json(response), urls.REFRESH_SESSION)
-            return self._session
-        except (Unavailable, RateLimited):
-            raise
-        except ConnectorError:
-            log.info("bluesky stream %s: refresh refused, logging in again", self.spec.name)
-        self._session = None
-        return await self._login()
+        async with self._lock():
+            current = self._session
+            if current is not None and current is not session:  # renewed by another stream meanwhile
+                return current
+            log.info("bluesky stream %s: session refused, refreshing it", self.spec.name)
+            try:
+                response = await self._send(
+                    "POST", self._auth_base(), urls.REFRESH_SESSION, token=session.refresh, errors={},
+                    login=True,
+                )  # fmt: skip
+                self._session = _session(decode_json(response), urls.REFRESH_SESSION)
+                return self._session
+            except (Unavailable, RateLimited):
+                raise
+            except ConnectorError:
+                log.info("bluesky stream %s: refresh refused, logging in again", self.spec.name)
+            self._session = None
+            return await self._create_session()
 
     async def _send(
         self,
@@ -359,12 +399,13 @@ class BlueskyConnector:
         *,
         errors: Mapping[int, str],
         token: str | None = None,
+        login: bool = False,
         **kwargs: Any,
     ) -> httpx.Response:
         headers = {"Authorization": f"Bearer {token}"} if token else None
         self._requests += 1
         return await self.http.request(
-            method, urls.xrpc(base, nsid), errors=errors, headers=headers, **kwargs
+            method, urls.xrpc(base, nsid), errors=errors, headers=headers, login=login, **kwargs
         )
 
     def _logs_in(self) -> bool:

@@ -179,11 +179,12 @@ class MastodonConnector:
         position: str | int | None = None  # max_id of the next older timeline page, or search offset
         while True:
             raws, next_position, requests = await fetch(position)
+            warning = None
             if position is None and not raws and self.selector == "hashtag":
-                log.info(
-                    "%s: the hashtag timeline is empty (the server may have disabled it)", self.spec.name
-                )
+                warning = await self._restricted_tags()
+                requests += 1
             page = run.page(raws, requests)
+            page.warning = warning
             end = run.finish(raws, next_position is not None)
             if end is not None:
                 page.final, (page.complete, page.capped) = True, end
@@ -313,6 +314,30 @@ class MastodonConnector:
         # Search has no Link header, and removes filtered statuses after applying the limit:
         # a short page is not the last one, only an empty page is.
         return statuses, (offset + limit if statuses else None), 1
+
+    async def _restricted_tags(self) -> str | None:
+        """Why an empty first page of a tag timeline may hide posts, when the server says so.
+
+        Mastodon 4.5 lets a server show hashtag timelines only to logged-in users
+        (`configuration.timelines_access.hashtag_feeds` in /api/v2/instance: "public",
+        "authenticated" or "disabled"); an anonymous request then sees an empty timeline.
+        """
+        url = urls.instance(self.base)
+        try:
+            data, _ = await self.http.get_json(url, headers=self.headers)
+        except ConnectorError:
+            log.info("%s: the hashtag timeline is empty; %s did not say why", self.spec.name, url)
+            return None
+        access = data.get("configuration", {}).get("timelines_access", {}) if isinstance(data, dict) else {}
+        feeds = access.get("hashtag_feeds") if isinstance(access, dict) else None
+        values = {v for v in feeds.values() if isinstance(v, str)} if isinstance(feeds, dict) else set()
+        if "disabled" in values:
+            return f"{self.base} has disabled hashtag timelines (timelines_access): this stream sees nothing"
+        if "authenticated" in values and not self.headers:
+            return (f"{self.base} shows hashtag timelines only to logged-in users (timelines_access): "
+                    "set token_env to a token of an account there, or this stream sees nothing")  # fmt: skip
+        log.info("%s: the hashtag timeline is empty", self.spec.name)
+        return None
 
     async def _lookup(self) -> dict[str, Any]:
         """The stream's Account entity (accounts/lookup), fetched once per connector."""

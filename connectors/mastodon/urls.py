@@ -39,6 +39,11 @@ def account_statuses(base: str, account_id: str) -> str:
     return f"{base}/api/v1/accounts/{quote(account_id, safe='')}/statuses"
 
 
+def instance(base: str) -> str:
+    """GET /api/v2/instance (the server's configuration, timelines_access included)."""
+    return f"{base}/api/v2/instance"
+
+
 def search(base: str) -> str:
     """GET /api/v2/search."""
     return f"{base}/api/v2/search"

@@ -7,10 +7,13 @@ times rather than asking `before=<fullname>` keeps working when the known post h
 been deleted (Reddit then answers `before` with an empty listing) and gives the
 overlap that catches posts indexed late. A run with nothing new costs one request.
 
-Reddit blocks anonymous JSON from many server addresses (403) and throttles generic
-user agents: every request carries the stream's `user_agent`, and with a client id
-and secret the stream uses an application-only OAuth token (client_credentials),
-renewed when it expires or is refused with 401.
+Reddit blocks anonymous JSON (since 2026 from nearly every address, with a 403 HTML
+page) and throttles generic user agents; new OAuth apps need Reddit's approval (its
+Responsible Builder Policy; request access as https://www.reddit.com/wiki/api says).
+Every request carries the stream's `user_agent`. With a client id and secret the stream
+uses an OAuth token: application-only (client_credentials), or, for a script app with
+`username` + `password_env`, the password grant of that account. Tokens are renewed
+when they expire or are refused with 401.
 """
 
 from __future__ import annotations
@@ -46,13 +49,18 @@ OVERLAP_SECONDS = 30 * 60
 LISTING_CAP = 1_000  # posts a Reddit listing (search included) serves at most
 DAY_SECONDS = 24 * 60 * 60
 TOKEN_EARLY_SECONDS = 60  # renew a little before Reddit's expiry, not on the first 401
+ACCESS = "https://www.reddit.com/wiki/api"
 ANONYMOUS_REFUSED = (
-    "reddit refused anonymous access ({status}): set client_id_env and client_secret_env for OAuth"
+    "reddit refused anonymous access ({status}): Reddit no longer serves anonymous JSON, and new "
+    f"OAuth apps need its approval (request API access: {ACCESS}); with an approved app set "
+    "client_id_env and client_secret_env (a script app: also username and password_env)"
 )
 TOKEN_ERRORS = {
     400: "reddit's token endpoint rejected the request: check auth_url",
-    401: "reddit rejected the OAuth client: check client_id_env and client_secret_env",
-    403: "reddit refused an OAuth token to this client: check the app's type and status",
+    401: "reddit rejected the OAuth client: check client_id_env and client_secret_env "
+    f"(an app Reddit has not approved gets no token: {ACCESS})",
+    403: "reddit refused an OAuth token to this client: check the app's type and that Reddit "
+    f"approved it ({ACCESS})",
 }
 
 
@@ -183,23 +191,33 @@ class RedditConnector:
         return data
 
     async def _fetch_token(self) -> None:
-        """An application-only token: POST grant_type=client_credentials with HTTP basic auth."""
+        """A token: POST grant_type=client_credentials (or, for a script app with `username`,
+        grant_type=password with the account's password) with the app's HTTP basic auth."""
         client = httpx.BasicAuth(self.spec.secrets["client_id"], self.spec.secrets["client_secret"])
+        username, password = self.spec.selectors.get("username"), self.spec.secrets.get("password")
+        grant = {"grant_type": "client_credentials"}
+        if username and password:
+            grant = {"grant_type": "password", "username": username, "password": password}
+        errors = TOKEN_ERRORS
+        if username:
+            refused = "reddit refused the login: check username and password_env (and the app's type: script)"
+            errors = {**TOKEN_ERRORS, 401: refused}
         response = await self.http.request(
             "POST",
             token_url(self.spec.selectors.get("auth_url")),
             auth=client,
-            data={"grant_type": "client_credentials"},
+            data=grant,
             headers={"User-Agent": self._user_agent()},
-            errors=TOKEN_ERRORS,
+            errors=errors,
+            login=True,  # the password is in the body: no redirect to another origin
         )
         body = decode_json(response)
         token = body.get("access_token") if isinstance(body, dict) else None
         if not isinstance(token, str) or not token:
             error = body.get("error") if isinstance(body, dict) else None
             if error is not None:  # Reddit answers some refusals with 200 and {"error": ...}
-                raise AuthRequired(f"reddit refused an OAuth token ({str(error)[:40]}): "
-                                   "check client_id_env and client_secret_env")  # fmt: skip
+                check = "username and password_env" if username else "client_id_env and client_secret_env"
+                raise AuthRequired(f"reddit refused an OAuth token ({str(error)[:40]}): check {check}")
             raise PayloadError("reddit's token endpoint answered without an access_token")
         self._token = token
         self._token_until = self.http.clock() + max(0.0, _lifetime(body) - TOKEN_EARLY_SECONDS)
@@ -220,7 +238,8 @@ class RedditConnector:
         where = f"r/{self.subreddit}" if self.subreddit else "reddit search"
         if self.oauth:
             refused = {
-                401: "reddit rejected the OAuth token: check client_id_env and client_secret_env",
+                401: "reddit rejected the OAuth token: check client_id_env and client_secret_env "
+                f"(an app Reddit has not approved gets no API access: {ACCESS})",
                 403: f"reddit refused access to {where} (403): it may be private, quarantined or banned",
             }
         else:

@@ -454,12 +454,33 @@ def test_broken_items_are_rejected_and_the_rest_kept() -> None:
     assert broken_newest["id"] not in {e["id"] for e in only.cursor["recent"]}
 
 
+INSTANCE_PATH = "/api/v2/instance"
+
+
+def instance(hashtags: str) -> httpx.Response:
+    feeds = {"local": hashtags, "remote": hashtags}
+    return answer({"domain": "m.example", "configuration": {"timelines_access": {"hashtag_feeds": feeds}}})
+
+
 def test_empty_or_disabled_hashtag_timeline_yields_one_final_page() -> None:
-    script = Script((TAG_PATH, {"limit": "40"}, recorded("timeline_tag_limit10_last_page_empty.json")))
+    script = Script(
+        (TAG_PATH, {"limit": "40"}, recorded("timeline_tag_limit10_last_page_empty.json")),
+        (INSTANCE_PATH, {}, answer({"error": "Record not found"}, status=404)),  # an older server
+    )
     pages, _ = collect(script, spec())
     assert len(pages) == 1
     assert pages[0].final and pages[0].complete and pages[0].items == []
-    assert pages[0].cursor == {"recent": []}
+    assert pages[0].cursor == {"recent": []} and pages[0].warning is None
+
+
+@pytest.mark.parametrize(("access", "warned"), [("public", None), ("authenticated", "set token_env"),
+                                                ("disabled", "disabled hashtag timelines")])  # fmt: skip
+def test_an_empty_tag_timeline_of_a_restricting_server_is_a_warning(access: str, warned: str | None) -> None:
+    script = Script((TAG_PATH, {"limit": "40"}, answer([])), (INSTANCE_PATH, {}, instance(access)))
+    pages, _ = collect(script, spec())
+    script.done()
+    warning = pages[-1].warning
+    assert (warning is None) if warned is None else (warning is not None and warned in warning)
 
 
 def test_hashtag_needing_login_says_set_token_env() -> None:

@@ -86,3 +86,16 @@ def test_poisoned_first_item_is_cleaned_or_named_and_never_moves_the_cursor(plat
         assert "\\u0000" not in json.dumps(item.raw)
     if what == "big_int":
         assert any(item.likes is None for item in items)
+
+
+def test_a_feed_date_in_year_2147483648_is_poison_not_an_overflow() -> None:
+    from connectors._clean import ImpossibleValue
+    from connectors.rss.mapping import entry_to_item, map_entries
+
+    entry = {"id": "e1", "title": "Acme", "published": "x", "published_parsed": [2147483648, 1, 1, 0, 0, 0, 0, 1, 0]}
+    with pytest.raises(ImpossibleValue, match="2147483648"):
+        entry_to_item(entry)
+    poison: list[str] = []
+    items, rejected = map_entries([entry, {**entry, "id": "e2", "published_parsed": [2026, 1, 1, 0, 0, 0, 0, 1, 0]}],
+                                  now=NOW, poison=poison)  # fmt: skip
+    assert [i.external_id for i in items] == ["e2"] and rejected == [] and len(poison) == 1

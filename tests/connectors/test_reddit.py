@@ -37,7 +37,11 @@ RECORDED = (
 )
 MARGIN = 30 * 60
 AGENT = "linux:acme-listening:0.1 (by /u/acme)"
-ANONYMOUS_403 = "reddit refused anonymous access (403): set client_id_env and client_secret_env for OAuth"
+ANONYMOUS_403 = (
+    "reddit refused anonymous access (403): Reddit no longer serves anonymous JSON, and new OAuth apps "
+    "need its approval (request API access: https://www.reddit.com/wiki/api); with an approved app set "
+    "client_id_env and client_secret_env (a script app: also username and password_env)"
+)
 Handler = Callable[[httpx.Request], httpx.Response]
 
 

@@ -94,5 +94,44 @@ def test_one_poisoned_item_never_stops_the_stream(tmp_path: Path, server: Sandbo
     second = cli("--config", config, "collect", "--json")
     (again,) = json.loads(second.out)
     assert again["status"] == "ok" and again["new"] > 0, again
+    outcome = "rejected: " + report["rejections"][0] if report["rejected"] else "stored cleaned"
+    print(f"\n[poison] {platform:<10} {what:<10} run 1 {report['status']} ({outcome}); "
+          f"next run {again['status']}, {again['new']} new")  # fmt: skip
     # Nothing lost: the poisoned post, served normally again, is read in the next run's overlap.
     assert stored(db).get(name, set()) == set(expected(server, name, end))
+
+
+def test_a_feed_entry_without_a_date_is_stored_at_first_sight_and_flagged(tmp_path: Path, server: SandboxServer,
+                                                                          cli: Any) -> None:  # fmt: skip
+    table = next(c for c in server.stream_configs() if c["name"] == "acme-news")
+    config = write_config(tmp_path, streams=[{**table, "every": "15m"}], extra=COLLECTION)
+    server.set_now(server.world.end)
+    server.faults.clear()
+    server.faults.add("/rss", "poison", count=None, what="no_date")
+    try:
+        for _ in range(2):  # and again: the entry is neither rejected nor moved
+            (report,) = json.loads(cli("--config", config, "collect", "--json").out)
+            assert report["status"] == "ok" and report["rejected"] == 0, report
+    finally:
+        server.faults.clear()
+    with sqlite3.connect(tmp_path / "tracker.db") as connection:
+        flagged = connection.execute("SELECT created_at, first_seen_at FROM mentions WHERE date_estimated").fetchall()
+    assert len(flagged) == 1 and flagged[0][0] <= flagged[0][1]  # dated when first seen (parsed just before)
+    assert "newest" in cursor_of(tmp_path / "tracker.db", "acme-news")
+
+
+def test_a_removed_reddit_post_keeps_no_author_and_no_removed_text(tmp_path: Path, server: SandboxServer,
+                                                                   cli: Any) -> None:  # fmt: skip
+    table = next(c for c in server.stream_configs() if c["name"] == "acme-reddit")
+    config = write_config(tmp_path, streams=[{**table, "every": "15m"}], extra=COLLECTION)
+    server.set_now(server.world.end)
+    server.faults.clear()
+    server.faults.add("/reddit", "poison", count=1, what="removed")
+    try:
+        (report,) = json.loads(cli("--config", config, "collect", "--json").out)
+    finally:
+        server.faults.clear()
+    assert report["status"] == "ok"
+    rows = stored_texts(tmp_path / "tracker.db", "acme-reddit")
+    assert not any("[removed]" in text or author == "[deleted]" for text, author, _ in rows)
+    assert sum(author is None for _, author, _ in rows) == 1

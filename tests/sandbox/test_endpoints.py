@@ -357,7 +357,9 @@ def test_reddit_oauth_token_and_bearer_requests(
         http.post(token_url, auth=(good[0], "wrong"), data={"grant_type": "client_credentials"}).status_code
         == 401
     )
-    assert http.post(token_url, auth=good, data={"grant_type": "password"}).json() == {
+    # a script app's password grant needs its account's username and password (issue 15)
+    assert http.post(token_url, auth=good, data={"grant_type": "password"}).json() == {"error": "invalid_grant"}
+    assert http.post(token_url, auth=good, data={"grant_type": "authorization_code"}).json() == {
         "error": "unsupported_grant_type"
     }
     token = http.post(token_url, auth=good, data={"grant_type": "client_credentials"}).json()

@@ -251,12 +251,39 @@ def _create_session(ctx: Context, req: Request) -> Response:
         )
     accounts = ctx.world.accounts
     identifier = str(body["identifier"]).strip().lstrip("@").lower()
+    limited = _login_limited(ctx, identifier, req.now)
+    if limited is not None:
+        return limited
     if (
         identifier not in (accounts.bluesky_handle, accounts.bluesky_did)
         or body["password"] != accounts.bluesky_password
     ):
         return _error(401, "AuthenticationRequired", "Invalid identifier or password")
     return json_response({**_tokens(ctx), **_session_info(ctx, req)})
+
+
+LOGIN_LIMITS = ((30, 300.0), (300, 86400.0))  # createSession per account: 30 per 5 minutes, 300 a day
+
+
+def _login_limited(ctx: Context, account: str, now: datetime) -> Response | None:
+    """The 429 Bluesky's entryway answers past its login limits (with `login_limits`), else None."""
+    if not ctx.settings.login_limits:
+        return None
+    with ctx._lock:
+        times = [t for t in ctx.logins.get(account, []) if (now - t).total_seconds() < 86400]
+        for limit, window in LOGIN_LIMITS:
+            recent = [t for t in times if (now - t).total_seconds() < window]
+            if len(recent) >= limit:
+                reset = min(recent).timestamp() + window
+                response = _error(429, "RateLimitExceeded", "Rate Limit Exceeded")
+                response.headers.update({
+                    "RateLimit-Limit": str(limit), "RateLimit-Remaining": "0",
+                    "RateLimit-Reset": str(int(reset)), "RateLimit-Policy": f"{limit};w={int(window)}",
+                    "Retry-After": str(max(1, int(reset - now.timestamp()))),
+                })  # fmt: skip
+                return response
+        ctx.logins[account] = [*times, now]
+    return None
 
 
 def _refresh_session(ctx: Context, req: Request) -> Response:

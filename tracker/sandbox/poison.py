@@ -11,6 +11,9 @@ A collector must store or reject that one item and go on (issue 15, item 4):
 - "nul": its text holds NUL characters (JSON "\\u0000");
 - "huge": its text is 10 MB long.
 
+Two more are what real platforms send, not attacks: "no_date" (a feed entry without any
+date) and "removed" (a Reddit post whose author is "[deleted]" and body "[removed]").
+
 JSON answers (every platform but RSS) are altered as data; feeds as XML text.
 """
 
@@ -23,6 +26,7 @@ from typing import Any
 from tracker.sandbox.faults import COUNTS, _first_items, _inner
 
 KINDS = ("big_int", "year_10000", "far_future", "surrogate", "nul", "huge")
+QUIRKS = ("no_date", "removed")  # not hostile, only awkward: see the module docstring
 HUGE = 10_000_000
 TEXTS = ("content", "text", "title", "comment_text", "story_text", "selftext")
 AUTHORS = ("author",)
@@ -46,7 +50,12 @@ def poison_json(body: bytes, what: str) -> bytes:
 def _poison(item: dict[str, Any], what: str) -> None:
     record = item.get("record") if isinstance(item.get("record"), dict) else None
     places = [item] + ([record] if record is not None else [])
-    if what == "big_int":
+    if what == "removed":
+        item.update(author="[deleted]", selftext="[removed]")
+    elif what == "no_date":
+        for key in ISO_TIMES + EPOCHS:
+            item.pop(key, None)
+    elif what == "big_int":
         for key in (*COUNTS, "quotes_count", "quoteCount"):
             if key in item:
                 item[key] = 2**70
@@ -76,7 +85,13 @@ def _poison(item: dict[str, Any], what: str) -> None:
 def poison_feed(body: bytes, what: str) -> bytes:
     """The feed with its first entry poisoned (XML text: a date, a title, a character reference)."""
     text = body.decode("utf-8")
-    if what in TIMES:
+    if what == "no_date":
+        entry = re.search(r"<(item|entry)>.*?</(item|entry)>", text, flags=re.S)
+        if entry:
+            dates = r"<(pubDate|published|updated)>[^<]*</(pubDate|published|updated)>"
+            bare = re.sub(dates, "", entry.group(0))
+            text = text[: entry.start()] + bare + text[entry.end() :]
+    elif what in TIMES:
         year = "10000" if what == "year_10000" else "2100"
         rss = f"<pubDate>Fri, 01 Jan {year} 00:00:00 GMT</pubDate>"
         text = re.sub(r"<pubDate>[^<]*</pubDate>", rss, text, count=1)
@@ -91,8 +106,8 @@ def poison_feed(body: bytes, what: str) -> bytes:
 
 def poison(body: bytes, content_type: str, what: str) -> bytes:
     """Poison an answer of either kind; `what` must be one of KINDS."""
-    if what not in KINDS:
-        raise ValueError(f"unknown poison {what!r}; known: {', '.join(KINDS)}")
+    if what not in KINDS + QUIRKS:
+        raise ValueError(f"unknown poison {what!r}; known: {', '.join(KINDS + QUIRKS)}")
     if "json" in content_type:
         return poison_json(body, what)
     return poison_feed(body, what)

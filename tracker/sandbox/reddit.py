@@ -98,7 +98,12 @@ def _access_token(ctx: Context, req: Request) -> Response:
     if _basic(req) != (accounts.reddit_client_id, accounts.reddit_client_secret):
         return _error(401, "Unauthorized")
     form = parse_qs(req.body.decode(errors="replace"))
-    if form.get("grant_type", [""])[0] != "client_credentials":
+    grant = form.get("grant_type", [""])[0]
+    if grant == "password":  # a script app logging in as its account
+        login = (form.get("username", [""])[0], form.get("password", [""])[0])
+        if login != (USERNAME, password(ctx)):
+            return json_response({"error": "invalid_grant"})
+    elif grant != "client_credentials":
         return json_response({"error": "unsupported_grant_type"})
     token = ctx.sessions.issue(
         "reddit", "access", accounts.reddit_client_id, TOKEN_SECONDS, prefix="eyJhbGciOiJSUzI1NiIsImtpZCI6"
@@ -106,6 +111,15 @@ def _access_token(ctx: Context, req: Request) -> Response:
     return json_response(
         {"access_token": token, "token_type": "bearer", "expires_in": TOKEN_SECONDS, "scope": "*"}
     )
+
+
+USERNAME = "acme_social"  # the script app's account (grant_type=password)
+
+
+def password(ctx: Context) -> str:
+    """The script app account's password: derived from the world's client secret."""
+    secret = ctx.world.accounts.reddit_client_secret
+    return hashlib.sha256(f"reddit-password:{secret}".encode()).hexdigest()[:24]
 
 
 def _basic(req: Request) -> tuple[str, str] | None:

@@ -68,6 +68,7 @@ ENV = {
     "reddit_client_id": "SANDBOX_REDDIT_CLIENT_ID",
     "reddit_client_secret": "SANDBOX_REDDIT_CLIENT_SECRET",
     "mastodon_token": "SANDBOX_MASTODON_TOKEN",
+    "reddit_password": "SANDBOX_REDDIT_PASSWORD",
 }
 USER_AGENT = "social-tracker-sandbox/1.0 (demo; by /u/acme)"
 
@@ -273,6 +274,7 @@ class SandboxServer:
             ENV["reddit_client_id"]: accounts.reddit_client_id,
             ENV["reddit_client_secret"]: accounts.reddit_client_secret,
             ENV["mastodon_token"]: accounts.mastodon_token,
+            ENV["reddit_password"]: reddit.password(self.context),
         }
 
     def stream_configs(self) -> list[dict[str, Any]]:

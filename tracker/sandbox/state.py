@@ -41,6 +41,7 @@ class ServerSwitches:
     reddit_listing_cap: int | None = None  # posts a listing serves at most (Reddit: about 1,000)
     login_limits: bool = False  # createSession limited to 30 per 5 minutes and 300 a day
     deleted_share: float = 0.0  # share of posts their authors delete after a while (lifecycle.py)
+    mastodon_tag_access: str = "public"  # "authenticated": tag timelines empty without a token (4.5)
 
 
 @dataclass
@@ -154,6 +155,7 @@ class Context:
     settings: ServerSwitches
     sessions: Sessions = field(default_factory=Sessions)
     deleted: dict[int, datetime] = field(default_factory=dict)  # post number -> deleted at (lifecycle)
+    logins: dict[str, list[datetime]] = field(default_factory=dict)  # createSession times per account
     _matches: dict[tuple[str, str], list[Post]] = field(default_factory=dict)
     _memo: dict[tuple[object, ...], object] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
