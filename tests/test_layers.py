@@ -69,3 +69,17 @@ def test_connectors_never_import_the_application() -> None:
     for path in sorted((ROOT / "connectors").rglob("*.py")):
         name = ".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
         assert not [m for m in imports_of(name) if m.split(".")[0] == "tracker"], name
+
+
+def test_stored_statuses_and_roles_are_spelt_once() -> None:
+    """The writers of collection_runs.status, digest_sends.status and streams.role use the StrEnums
+    of tracker/store/enums.py, which stay the plain strings SPEC's JSON fields carry."""
+    from tracker.store.enums import Role, RunStatus, SendStatus
+
+    assert [str(r) for r in Role] == ["brand", "competitor", "owned"]
+    assert {"running", "ok", "partial", "failed"} <= set(RunStatus)
+    assert set(SendStatus) == {"in_progress", "sent", "failed"}
+    for module in ("collect.py", "digest/send.py"):
+        source = (ROOT / "tracker" / module).read_text(encoding="utf-8")
+        spelt = [w for w in ('"failed"', '"partial"', '"running"', '"in_progress"') if w in source]
+        assert not spelt, f"tracker/{module} spells {spelt} instead of using tracker.store.enums"

@@ -24,6 +24,7 @@ from tracker.ingest import sync_streams
 from tracker.maturity import Model
 from tracker.metrics import COUNT_METRICS, METRICS, RELATIVE_METRICS, DayValue, daily
 from tracker.store.db import Store
+from tracker.store.enums import Role
 from tracker.store.models import (
     Experiment,
     ExperimentNote,
@@ -436,7 +437,7 @@ def _measure_one(session: Session, settings: Settings, exp: Experiment, now: dat
     stream_ids = list(
         session.scalars(select(ExperimentStream.stream_id).where(ExperimentStream.experiment_id == exp.id))
     )
-    competitors = list(session.scalars(select(Stream.id).where(Stream.role == "competitor")))
+    competitors = list(session.scalars(select(Stream.id).where(Stream.role == Role.COMPETITOR)))
     base_first, base_last = baseline_window(exp)
     # Only complete days count: today (and the future) is not over yet.
     treat_last = min(exp.end, today - timedelta(days=1))
