@@ -74,7 +74,8 @@ class HttpClient:
     client: httpx.AsyncClient
     policy: HttpPolicy = field(default_factory=HttpPolicy)
     sleep: Sleep = asyncio.sleep
-    clock: Callable[[], float] = time.monotonic
+    clock: Callable[[], float] = time.monotonic  # for waits and deadlines
+    now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))  # the wall clock connectors read
     jitter: Callable[[], float] = random.random
     deadline: float | None = None
     origins: dict[str, _Origin] = field(default_factory=dict)
@@ -211,7 +212,7 @@ class HttpClient:
             state.blocked_until = max(state.blocked_until, self.clock() + reset)
 
     def _wall(self) -> datetime:
-        return datetime.now(UTC)
+        return self.now()
 
 
 def _origin_key(url: str) -> str:

@@ -86,3 +86,13 @@ def test_stored_statuses_and_roles_are_spelt_once() -> None:
     for module in ("collect.py", "digest/send.py", "reflection.py", "experiments.py"):
         spelt = written.findall((ROOT / "tracker" / module).read_text(encoding="utf-8"))
         assert not spelt, f"tracker/{module} spells {spelt} instead of using tracker.store.enums"
+
+
+def test_connectors_read_the_clock_only_through_their_http_client() -> None:
+    """One clock for every connector: HttpClient.now (tests and the sandbox pin it there)."""
+    reads = re.compile(r"datetime\.now\(|time\.time\(|datetime\.utcnow\(|\btime\.time\b")
+    for path in sorted((ROOT / "connectors").rglob("*.py")):
+        if path.name == "_http.py":
+            continue
+        found = reads.findall(path.read_text(encoding="utf-8"))
+        assert not found, f"{path.relative_to(ROOT)} reads the clock itself: {found}"

@@ -18,9 +18,9 @@ author feed at the same point; an owned account's feed is read back `refresh_day
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
 import httpx
@@ -93,7 +93,6 @@ class BlueskyConnector:
     def __init__(self, spec: StreamSpec, http: HttpClient) -> None:
         self.spec = spec
         self.http = http
-        self.now: Callable[[], datetime] = lambda: datetime.now(UTC)  # tests pin the clock
         self._session: _Session | None = None
         self._requests = 0
 
@@ -153,7 +152,7 @@ class BlueskyConnector:
         boundary = known - OVERLAP if known else None
         if refresh and boundary is not None:
             # an owned feed is re-read back refresh_days so engagement is tracked as it grows
-            boundary = min(boundary, self.now() - timedelta(days=self.spec.refresh_days))
+            boundary = min(boundary, self.http.now() - timedelta(days=self.spec.refresh_days))
         return _Run(known=known, boundary=boundary, backfill=self.spec.backfill, newest=known)
 
     # -- one page of each endpoint ---------------------------------------------------------

@@ -11,8 +11,7 @@ page 0 with `created_at_i<=` the oldest hit seen, so a long catch-up is not cut 
 
 from __future__ import annotations
 
-import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -66,7 +65,6 @@ class HackerNewsConnector:
     def __init__(self, spec: StreamSpec, http: HttpClient) -> None:
         self.spec = spec
         self.http = http
-        self.wall: Callable[[], float] = time.time  # Unix time, for the owned refresh window
 
     async def account_stats(self) -> AccountStats | None:
         """HN streams follow a search, not an account: there is no follower count."""
@@ -110,7 +108,7 @@ class HackerNewsConnector:
             return None
         after = known - OVERLAP_SECONDS
         if self.spec.owned:
-            after = min(after, int(self.wall()) - self.spec.refresh_days * DAY_SECONDS)
+            after = min(after, int(self.http.now().timestamp()) - self.spec.refresh_days * DAY_SECONDS)
         return after
 
     @staticmethod

@@ -15,8 +15,7 @@ renewed when it expires or is refused with 401.
 
 from __future__ import annotations
 
-import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -76,7 +75,6 @@ class RedditConnector:
     def __init__(self, spec: StreamSpec, http: HttpClient) -> None:
         self.spec = spec
         self.http = http
-        self.wall: Callable[[], float] = time.time  # Unix time, for the owned refresh window
         self.subreddit = subreddit_name(spec.selectors.get("subreddit"))
         self.oauth = bool(spec.secrets.get("client_id") and spec.secrets.get("client_secret"))
         self.base = base_url(spec.base_url, oauth=self.oauth)
@@ -114,7 +112,7 @@ class RedditConnector:
             return _Run(newest=None, fresh_after=None, floor=None)
         floor = known - OVERLAP_SECONDS
         if self.spec.owned:  # re-read recent posts so their score and comments are tracked
-            floor = min(floor, self.wall() - self.spec.refresh_days * DAY_SECONDS)
+            floor = min(floor, self.http.now().timestamp() - self.spec.refresh_days * DAY_SECONDS)
         # Posts in the overlap are read again, not caught up: only newer ones count toward backfill.
         return _Run(newest=known, fresh_after=known, floor=floor)
 
