@@ -75,7 +75,9 @@ class HttpClient:
     policy: HttpPolicy = field(default_factory=HttpPolicy)
     sleep: Sleep = asyncio.sleep
     clock: Callable[[], float] = time.monotonic  # for waits and deadlines
-    now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))  # the wall clock connectors read
+    # The time connectors reason with (refresh windows); the sandbox pins it to its world's "now".
+    # Rate-limit headers are read against the real clock (`_wall`), which the server's answers use.
+    now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     jitter: Callable[[], float] = random.random
     deadline: float | None = None
     origins: dict[str, _Origin] = field(default_factory=dict)
@@ -212,7 +214,7 @@ class HttpClient:
             state.blocked_until = max(state.blocked_until, self.clock() + reset)
 
     def _wall(self) -> datetime:
-        return self.now()
+        return datetime.now(UTC)
 
 
 def _origin_key(url: str) -> str:
