@@ -81,7 +81,10 @@ class HttpClient:
     client: httpx.AsyncClient
     policy: HttpPolicy = field(default_factory=HttpPolicy)
     sleep: Sleep = asyncio.sleep
-    clock: Callable[[], float] = time.monotonic
+    clock: Callable[[], float] = time.monotonic  # for waits and deadlines
+    # The time connectors reason with (refresh windows); the sandbox pins it to its world's "now".
+    # Rate-limit headers are read against the real clock (`_wall`), which the server's answers use.
+    now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     jitter: Callable[[], float] = random.random
     deadline: float | None = None
     origins: dict[str, _Origin] = field(default_factory=dict)

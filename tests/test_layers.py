@@ -8,6 +8,7 @@ imports here are deferred to keep `tracker --help` fast), and followed through t
 from __future__ import annotations
 
 import ast
+import re
 from functools import cache
 from pathlib import Path
 
@@ -69,3 +70,29 @@ def test_connectors_never_import_the_application() -> None:
     for path in sorted((ROOT / "connectors").rglob("*.py")):
         name = ".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
         assert not [m for m in imports_of(name) if m.split(".")[0] == "tracker"], name
+
+
+def test_stored_statuses_and_roles_are_spelt_once() -> None:
+    """The writers of collection_runs.status, digest_sends.status and streams.role use the StrEnums
+    of tracker/store/enums.py, which stay the plain strings SPEC's JSON fields carry."""
+    from tracker.store.enums import Role, RunStatus, SendStatus
+
+    assert [str(r) for r in Role] == ["brand", "competitor", "owned"]
+    assert {"running", "ok", "partial", "failed"} <= set(RunStatus)
+    assert set(SendStatus) == {"in_progress", "sent", "failed"}
+    written = re.compile(
+        r'(?:status|role)\s*(?:==|=|!=)\s*"(?:ok|partial|failed|running|in_progress|sent|brand|owned|competitor)"'
+    )
+    for module in ("collect.py", "digest/send.py", "reflection.py", "experiments.py"):
+        spelt = written.findall((ROOT / "tracker" / module).read_text(encoding="utf-8"))
+        assert not spelt, f"tracker/{module} spells {spelt} instead of using tracker.store.enums"
+
+
+def test_connectors_read_the_clock_only_through_their_http_client() -> None:
+    """One clock for every connector: HttpClient.now (tests and the sandbox pin it there)."""
+    reads = re.compile(r"datetime\.now\(|time\.time\(|datetime\.utcnow\(|\btime\.time\b")
+    for path in sorted((ROOT / "connectors").rglob("*.py")):
+        if path.name == "_http.py":
+            continue
+        found = reads.findall(path.read_text(encoding="utf-8"))
+        assert not found, f"{path.relative_to(ROOT)} reads the clock itself: {found}"

@@ -28,6 +28,7 @@ from tracker.filters import StreamFilter
 from tracker.ingest import sync_streams, upsert_items
 from tracker.registry import connector_class
 from tracker.store.db import Store
+from tracker.store.enums import Role, RunStatus
 from tracker.store.models import AccountSnapshot, CollectionRun, Cursor
 from tracker.timeutil import utcnow
 
@@ -60,7 +61,7 @@ class RunReport:
     """What `tracker collect` prints for one stream."""
 
     stream: str
-    status: str = "running"  # ok | partial | failed | skipped (another worker holds it)
+    status: str = RunStatus.RUNNING  # a RunStatus
     fetched: int = 0
     new: int = 0
     updated: int = 0
@@ -161,7 +162,7 @@ async def collect_stream(settings: Settings, store: Store, conf: StreamConfig, h
     report = RunReport(stream=conf.name)
     lease = f"collect:{conf.name}"
     if not leases.acquire(store, lease, conf.run_timeout + LEASE_MARGIN):
-        report.status = "skipped"
+        report.status = RunStatus.SKIPPED
         report.error = f"being collected by {leases.holder_of(store, lease) or 'another worker'}"
         return report
     try:
@@ -185,27 +186,27 @@ async def _run_stream(store: Store, conf: StreamConfig, http: HttpClient, report
         async with asyncio.timeout(conf.run_timeout.total_seconds()):
             async for page in connector.pages(cursor):
                 pages.add(page)
-            if conf.role == "owned":
+            if conf.role == Role.OWNED:
                 pages.account(await connector.account_stats())
         final = pages.final
         if final is not None and final.gap:  # the platform would not page back far enough
-            report.status, report.error = "partial", final.gap
+            report.status, report.error = RunStatus.PARTIAL, final.gap
         else:
-            report.status = "ok"
+            report.status = RunStatus.OK
             if final is not None and final.warning:
                 report.error = f"warning: {final.warning}"
     except TimeoutError:
-        report.status, report.error = "partial", f"stopped at the run deadline ({conf.run_timeout})"
+        report.status, report.error = RunStatus.PARTIAL, f"stopped at the run deadline ({conf.run_timeout})"
     except asyncio.CancelledError:  # shutdown: what was stored stays, the run says so
-        report.status, report.error = "partial", "stopped: the worker was shut down"
+        report.status, report.error = RunStatus.PARTIAL, "stopped: the worker was shut down"
         pages.finish()
         raise
     except (ConnectorError, UserError) as exc:
-        report.status, report.error = ("partial" if pages.stored else "failed"), str(exc)
+        report.status, report.error = (RunStatus.PARTIAL if pages.stored else RunStatus.FAILED), str(exc)
     except Exception as exc:  # a connector bug must not stop the other streams
         log.debug("stream %s: unexpected error", conf.name, exc_info=True)  # traceback only at debug level
         report.status, report.error = (
-            "failed",
+            RunStatus.FAILED,
             f"unexpected {type(exc).__name__} in the {conf.connector} connector",
         )
     pages.finish()
@@ -244,13 +245,15 @@ def _begin(store: Store, name: str, started: datetime) -> tuple[int, int, dict[s
         # We hold the stream's lease, so a run still marked running died with its process.
         session.execute(
             update(CollectionRun)
-            .where(CollectionRun.stream_id == stream_id, CollectionRun.status == "running")
+            .where(CollectionRun.stream_id == stream_id, CollectionRun.status == RunStatus.RUNNING)
             .values(
-                status="failed", error="interrupted: the process stopped during the run", finished_at=started
+                status=RunStatus.FAILED,
+                error="interrupted: the process stopped during the run",
+                finished_at=started,
             )
         )
         run = CollectionRun(
-            stream_id=stream_id, started_at=started, status="running", worker=leases.worker_id()
+            stream_id=stream_id, started_at=started, status=RunStatus.RUNNING, worker=leases.worker_id()
         )
         session.add(run)
         session.flush()

@@ -21,6 +21,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from tracker.errors import ConfigError, UserError
+from tracker.store.enums import Role
 from tracker.timeutil import parse_duration, parse_instant
 
 CONFIG_ENV = "TRACKER_CONFIG"
@@ -30,7 +31,7 @@ SLUG = re.compile(r"^[a-z0-9-]+$")
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 LANG = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
 EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+$")
-ROLES = ("brand", "competitor", "owned")
+ROLES = tuple(Role)
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 SECURITY = ("starttls", "ssl", "none")
 BUILTIN_CONNECTORS = ("mastodon", "bluesky", "hackernews", "reddit", "rss")
@@ -100,7 +101,7 @@ class StreamConfig:
     name: str
     connector: str
     every: timedelta
-    role: str = "brand"
+    role: str = Role.BRAND
     base_url: str | None = None
     hashtag: str | None = None
     account: str | None = None
@@ -508,7 +509,7 @@ class _Validator:
             name=name or f"stream-{index}",
             connector=connector or "",
             every=self.duration(table, f"{k}.every", timedelta(minutes=15)),
-            role=self.choice(table, f"{k}.role", ROLES, "brand"),
+            role=self.choice(table, f"{k}.role", ROLES, Role.BRAND),
             base_url=self.url(table, f"{k}.base_url"),
             url=self.url(table, f"{k}.url"),
             auth_url=self.url(table, f"{k}.auth_url"),

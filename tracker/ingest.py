@@ -22,6 +22,7 @@ from tracker.config import Settings
 from tracker.search_index import search_row, write_rows
 from tracker.store.bulk import Bulk
 from tracker.store.db import insert_for
+from tracker.store.enums import Role
 from tracker.store.models import Mention, Stream
 
 MENTIONS = cast(Table, Mention.__table__)
@@ -65,7 +66,7 @@ def ensure_import_streams(
     """Create import-only streams for names that are neither configured nor stored yet."""
     missing = sorted(set(names) - known.keys())
     if missing:
-        _create_streams(session, [(name, "import", "brand", "import") for name in missing], now)
+        _create_streams(session, [(name, "import", Role.BRAND, "import") for name in missing], now)
         found = session.execute(select(Stream.name, Stream.id).where(Stream.name.in_(missing)))
         known.update({name: sid for name, sid in found})
     return known

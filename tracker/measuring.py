@@ -23,6 +23,7 @@ from tracker.config import Settings
 from tracker.coverage import uncovered_days
 from tracker.metrics import COUNT_METRICS, RELATIVE_METRICS, daily, engagement_posts
 from tracker.outages import possible_outages
+from tracker.store.enums import Role
 from tracker.store.models import Experiment, ExperimentCompetitor, ExperimentStream, MentionStream, Stream
 from tracker.timeutil import iso_z
 
@@ -217,7 +218,7 @@ def _competitors_for(
 
     rows = session.execute(select(Stream.id, Stream.name, Stream.connector, Stream.role)).all()
     ours = {platform(r.connector) for r in rows if r.id in stream_ids}
-    rivals = [r for r in rows if r.role == "competitor" and r.id not in stream_ids]
+    rivals = [r for r in rows if r.role == Role.COMPETITOR and r.id not in stream_ids]
     same = [r for r in rivals if platform(r.connector) in ours]
     chosen = same or rivals
     return [r.id for r in chosen], sorted(r.name for r in chosen), bool(same)

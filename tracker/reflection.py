@@ -54,6 +54,7 @@ from tracker.config import Settings
 from tracker.lifecycle import is_sentence, usable
 from tracker.maturity import DIMENSIONS, Model, Stage
 from tracker.store.db import Store
+from tracker.store.enums import RunStatus, SendStatus
 from tracker.store.models import (
     CollectionRun,
     DigestSend,
@@ -170,7 +171,9 @@ def load_record(session: Session) -> _Record:
             exps[exp_id].results.append((measured, dict(payload)))
     digests = list(
         session.scalars(
-            select(DigestSend.sent_at).where(DigestSend.status == "sent", DigestSend.sent_at.is_not(None))
+            select(DigestSend.sent_at).where(
+                DigestSend.status == SendStatus.SENT, DigestSend.sent_at.is_not(None)
+            )
         )
     )
     runs: dict[str, list[date]] = defaultdict(list)
@@ -178,7 +181,7 @@ def load_record(session: Session) -> _Record:
     query = (
         select(Stream.connector, day)
         .join(CollectionRun, CollectionRun.stream_id == Stream.id)
-        .where(CollectionRun.status == "ok", Stream.source == "config")
+        .where(CollectionRun.status == RunStatus.OK, Stream.source == "config")
         .group_by(Stream.connector, day)
     )
     for connector, started in session.execute(query):

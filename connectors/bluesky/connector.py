@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
 import httpx
@@ -107,7 +107,6 @@ class BlueskyConnector:
     def __init__(self, spec: StreamSpec, http: HttpClient) -> None:
         self.spec = spec
         self.http = http
-        self.now: Callable[[], datetime] = lambda: datetime.now(UTC)  # tests pin the clock
         self._requests = 0
         self.search_cap = SEARCH_CAP
 
@@ -210,7 +209,7 @@ class BlueskyConnector:
         boundary = known - overlap if known else None
         if refresh and boundary is not None:
             # an owned feed is re-read back refresh_days so engagement is tracked as it grows
-            boundary = min(boundary, self.now() - timedelta(days=self.spec.refresh_days))
+            boundary = min(boundary, self.http.now() - timedelta(days=self.spec.refresh_days))
         return _Run(known=known, boundary=boundary, backfill=self.spec.backfill, newest=known)
 
     # -- one page of each endpoint ---------------------------------------------------------
@@ -243,7 +242,7 @@ class BlueskyConnector:
     def _collect(self, batch: _Batch, run: _Run, kind: str) -> Page:
         """Map a batch into a Page, noting on `run` whether it reached the boundary or the cap."""
         page = Page(rejected=list(batch.rejected))
-        now = self.now()
+        now = self.http.now()
         for index, post in batch.posts:
             try:
                 item = mapping.map_post(post, kind=kind)

@@ -11,10 +11,9 @@ page 0 with `created_at_i<=` the oldest hit seen, so a long catch-up is not cut 
 
 from __future__ import annotations
 
-import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, ClassVar
 
 from connectors._clean import ImpossibleValue, in_future
@@ -71,7 +70,6 @@ class HackerNewsConnector:
     def __init__(self, spec: StreamSpec, http: HttpClient) -> None:
         self.spec = spec
         self.http = http
-        self.wall: Callable[[], float] = time.time  # Unix time, for the owned refresh window
 
     async def account_stats(self) -> AccountStats | None:
         """HN streams follow a search, not an account: there is no follower count."""
@@ -142,11 +140,11 @@ class HackerNewsConnector:
         overlap = self.spec.overlap.total_seconds() if self.spec.overlap is not None else OVERLAP_SECONDS
         after = known - int(overlap)
         if self.spec.owned:
-            after = min(after, int(self.wall()) - self.spec.refresh_days * DAY_SECONDS)
+            after = min(after, int(self.http.now().timestamp()) - self.spec.refresh_days * DAY_SECONDS)
         return after
 
     def _now(self) -> datetime:
-        return datetime.fromtimestamp(self.wall(), UTC)
+        return self.http.now()
 
     @staticmethod
     def _final(

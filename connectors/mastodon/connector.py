@@ -142,13 +142,10 @@ class MastodonConnector:
 
     platform: ClassVar[str] = "mastodon"
 
-    def __init__(
-        self, spec: StreamSpec, http: HttpClient, *, now: Callable[[], datetime] | None = None
-    ) -> None:
+    def __init__(self, spec: StreamSpec, http: HttpClient) -> None:
         self.spec = spec
         self.http = http
         self.base = urls.base_url(spec.base_url)
-        self.now = now or (lambda: datetime.now(UTC))
         self.selector, self.value = _selector(spec)
         token = spec.secrets.get("token")
         self.headers = {"Authorization": f"Bearer {token}"} if token else {}
@@ -168,9 +165,9 @@ class MastodonConnector:
         run = _Run(
             backfill=self.spec.backfill,
             anchor_time=anchor_time,
-            refresh_after=self.now() - timedelta(days=self.spec.refresh_days) if refresh else None,
+            refresh_after=self.http.now() - timedelta(days=self.spec.refresh_days) if refresh else None,
             kind="own" if self.spec.owned and self.selector == "account" else "mention",
-            now=self.now(),
+            now=self.http.now(),
             known_ids={status_id for status_id, _ in known},
         )
         # A first run asks for no more than it may keep; later runs re-read the overlap.

@@ -18,8 +18,7 @@ when they expire or are refused with 401.
 
 from __future__ import annotations
 
-import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, ClassVar
@@ -92,7 +91,6 @@ class RedditConnector:
     def __init__(self, spec: StreamSpec, http: HttpClient) -> None:
         self.spec = spec
         self.http = http
-        self.wall: Callable[[], float] = time.time  # Unix time, for the owned refresh window
         self.subreddit = subreddit_name(spec.selectors.get("subreddit"))
         self.oauth = bool(spec.secrets.get("client_id") and spec.secrets.get("client_secret"))
         self.base = base_url(spec.base_url, oauth=self.oauth)
@@ -115,7 +113,7 @@ class RedditConnector:
         while True:
             data, requests = await self._get(url, search_params(query, subreddit=self.subreddit, after=after))
             listing = _listing(data)
-            items, rejected, poison = _map_page(listing.children, run, self.wall())
+            items, rejected, poison = _map_page(listing.children, run, self.http.now().timestamp())
             run.listed += len(listing.children)
             done = run.reached_floor or not listing.after or listing.after == after
             if run.fresh >= self.spec.backfill or done:
@@ -164,7 +162,7 @@ class RedditConnector:
         overlap = self.spec.overlap.total_seconds() if self.spec.overlap is not None else OVERLAP_SECONDS
         floor = known - overlap
         if self.spec.owned:  # re-read recent posts so their score and comments are tracked
-            floor = min(floor, self.wall() - self.spec.refresh_days * DAY_SECONDS)
+            floor = min(floor, self.http.now().timestamp() - self.spec.refresh_days * DAY_SECONDS)
         # Posts in the overlap are read again, not caught up: only newer ones count toward backfill.
         return _Run(newest=known, fresh_after=known, floor=floor)
 

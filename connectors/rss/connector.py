@@ -11,9 +11,9 @@ known point is for is telling whether the feed still reaches back to the last ru
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
 import httpx
@@ -69,7 +69,6 @@ class RssConnector:
     def __init__(self, spec: StreamSpec, http: HttpClient) -> None:
         self.spec = spec
         self.http = http
-        self.now: Callable[[], datetime] = lambda: datetime.now(UTC)  # tests pin the clock
 
     async def pages(self, cursor: Cursor | None) -> AsyncIterator[Page]:
         """One final page: the feed's entries newest-first, capped at `backfill`."""
@@ -92,7 +91,7 @@ class RssConnector:
         kind = "own" if self.spec.owned else "mention"
         poison: list[str] = []
         items, rejected = mapping.map_entries(
-            feed["entries"], feed_lang=mapping.feed_language(feed["feed"]), kind=kind, now=self.now(),
+            feed["entries"], feed_lang=mapping.feed_language(feed["feed"]), kind=kind, now=self.http.now(),
             poison=poison,
         )  # fmt: skip
         known = Known.load(cursor, self.spec.overlap)

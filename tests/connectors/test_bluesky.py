@@ -118,9 +118,8 @@ def run(
 ) -> tuple[list[Page], AccountStats | None]:
     async def go() -> tuple[list[Page], AccountStats | None]:
         async with httpx.AsyncClient(transport=httpx.MockTransport(server)) as client:
-            connector = BlueskyConnector(spec, HttpClient(client=client, sleep=no_sleep))
-            if now is not None:
-                connector.now = lambda: now
+            clock = {"now": lambda: now} if now is not None else {}
+            connector = BlueskyConnector(spec, HttpClient(client=client, sleep=no_sleep, **clock))
             pages = [page async for page in connector.pages(cursor)] if read_pages else []
             return pages, (await connector.account_stats() if stats else None)
 

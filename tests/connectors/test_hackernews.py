@@ -65,9 +65,8 @@ def collect(
 
     async def go() -> list[Page]:
         async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
-            connector = HackerNewsConnector(stream, HttpClient(client=client, sleep=fake_sleep))
-            if wall is not None:
-                connector.wall = lambda: wall
+            clock = {"now": lambda: datetime.fromtimestamp(wall, UTC)} if wall is not None else {}
+            connector = HackerNewsConnector(stream, HttpClient(client=client, sleep=fake_sleep, **clock))
             return [page async for page in connector.pages(cursor)]
 
     return asyncio.run(go())

@@ -115,7 +115,7 @@ def collect(
     async def go() -> tuple[list[Page], AccountStats | None]:
         async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
             connector = MastodonConnector(
-                stream, HttpClient(client=client, sleep=fake_sleep), now=lambda: now
+                stream, HttpClient(client=client, sleep=fake_sleep, now=lambda: now)
             )
             pages = [page async for page in connector.pages(cursor)]
             return pages, (await connector.account_stats() if stats else None)

@@ -49,12 +49,7 @@ def run(platform: str, what: str) -> list[Page]:
     async def go() -> list[Page]:
         async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
             spec = StreamSpec(name="s", connector=platform, selectors=selectors, backfill=1000)
-            kwargs = {"now": lambda: NOW} if cls is MastodonConnector else {}
-            connector = cls(spec, HttpClient(client=client), **kwargs)
-            if isinstance(connector, BlueskyConnector):
-                connector.now = lambda: NOW
-            if isinstance(connector, HackerNewsConnector | RedditConnector):
-                connector.wall = NOW.timestamp
+            connector = cls(spec, HttpClient(client=client, now=lambda: NOW))
             return [page async for page in connector.pages(None)]
 
     return asyncio.run(go())

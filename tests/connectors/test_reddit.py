@@ -349,8 +349,9 @@ def test_owned_stream_rereads_refresh_days() -> None:
 
     async def go() -> list[Page]:
         async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
-            connector = RedditConnector(stream, HttpClient(client=client))
-            connector.wall = lambda: known + 60
+            connector = RedditConnector(
+                stream, HttpClient(client=client, now=lambda: datetime.fromtimestamp(known + 60, UTC))
+            )
             assert await connector.account_stats() is None
             return [page async for page in connector.pages({"newest": known})]
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -130,13 +130,5 @@ def collect(
 
 
 def make_connector(server: SandboxServer, spec: StreamSpec, http: HttpClient) -> Any:
-    """A connector whose idea of "now" (owned refresh windows) is the server's."""
-    cls = CONNECTORS[spec.connector]
-    if cls is MastodonConnector:
-        return cls(spec, http, now=lambda: server.now)
-    connector = cls(spec, http)
-    if isinstance(connector, BlueskyConnector):
-        connector.now = lambda: server.now
-    if isinstance(connector, HackerNewsConnector | RedditConnector):
-        connector.wall = lambda: server.now.timestamp()
-    return connector
+    """A connector whose idea of "now" (owned refresh windows) is the server's: its HttpClient's clock."""
+    return CONNECTORS[spec.connector](spec, replace(http, now=lambda: server.now))

@@ -34,6 +34,7 @@ from tracker.config import Settings, SmtpConfig, resolve_secret
 from tracker.digest.message import Rendered, build_message
 from tracker.leases import acquire, holder_of, release
 from tracker.store.db import Store
+from tracker.store.enums import SendStatus
 from tracker.store.models import DigestSend
 from tracker.timeutil import iso_z, utcnow
 
@@ -127,9 +128,9 @@ def _plan(store: Store, week: str, recipients: Sequence[str], force: bool, repor
     plan = []
     for recipient in dict.fromkeys(recipients):
         row = rows.get(recipient)
-        if force or row is None or row.status == "failed":
+        if force or row is None or row.status == SendStatus.FAILED:
             plan.append(recipient)
-        elif row.status == "sent":
+        elif row.status == SendStatus.SENT:
             report.outcomes.append(Outcome(recipient, "already_sent", None, row.attempts, row.sent_at))
         else:
             report.outcomes.append(Outcome(recipient, "skipped_in_doubt", row.error, row.attempts))
@@ -182,7 +183,7 @@ class _Delivery:
     def _one(self, client: smtplib.SMTP, recipient: str) -> tuple[Outcome, bool]:
         """Deliver to one recipient: (what happened, whether the connection is broken)."""
         message = build_message(self.rendered, sender=self.sender, to=[recipient], now=self.now())
-        attempts = self._record(recipient, status="in_progress", started_at=self.now(), sent_at=None,
+        attempts = self._record(recipient, status=SendStatus.IN_PROGRESS, started_at=self.now(), sent_at=None,
                                 error=None, message_id=message["Message-ID"], attempt=True)  # fmt: skip
         try:
             transact(client, self.sender, recipient, message)
@@ -197,17 +198,17 @@ class _Delivery:
         except OSError as exc:  # SMTPException is an OSError too, so this comes last
             return self._refused(recipient, exc, attempts, broken=True)
         sent = self.now()
-        self._record(recipient, status="sent", sent_at=sent, error=None)
+        self._record(recipient, status=SendStatus.SENT, sent_at=sent, error=None)
         return Outcome(recipient, "sent", None, attempts, sent), False
 
     def _refused(self, recipient: str, exc: OSError, attempts: int, *, broken: bool) -> tuple[Outcome, bool]:
         error = describe(exc, self.smtp, self.password)
-        self._record(recipient, status="failed", error=error)
+        self._record(recipient, status=SendStatus.FAILED, error=error)
         return Outcome(recipient, "failed", error, attempts), broken
 
     def _failed(self, recipient: str, error: str, *, attempted: bool) -> Outcome:
         attempts = self._record(
-            recipient, status="failed", started_at=self.now(), error=error, attempt=attempted
+            recipient, status=SendStatus.FAILED, started_at=self.now(), error=error, attempt=attempted
         )
         return Outcome(recipient, "failed", error, attempts)
 
@@ -218,7 +219,7 @@ class _Delivery:
                 select(DigestSend).where(DigestSend.week == self.week, DigestSend.recipient == recipient)
             ).first()
             if row is None:
-                row = DigestSend(week=self.week, recipient=recipient, status="failed", attempts=0,
+                row = DigestSend(week=self.week, recipient=recipient, status=SendStatus.FAILED, attempts=0,
                                  started_at=self.now())  # fmt: skip
                 session.add(row)
             for key, value in fields.items():
@@ -349,7 +350,7 @@ def delivery_status(store: Store, *, now: datetime | None = None, weeks: int = 8
     found = []
     for row in rows:
         status = row.status
-        if status == "in_progress":
+        if status == SendStatus.IN_PROGRESS:
             fresh = row.started_at >= now - STALE
             status = "sending" if live[row.week] and fresh else "in_doubt"
         found.append(
@@ -370,8 +371,8 @@ def delivery_status(store: Store, *, now: datetime | None = None, weeks: int = 8
 def pending(store: Store, week: str, recipients: Sequence[str]) -> list[str]:
     """Recipients with no digest of `week` yet and none in doubt: the job's work."""
     rows = _rows(store, week)
-    return [r for r in dict.fromkeys(recipients) if r not in rows or rows[r].status == "failed"]
+    return [r for r in dict.fromkeys(recipients) if r not in rows or rows[r].status == SendStatus.FAILED]
 
 
 def in_doubt(store: Store, week: str) -> list[str]:
-    return [r.recipient for r in _rows(store, week).values() if r.status == "in_progress"]
+    return [r.recipient for r in _rows(store, week).values() if r.status == SendStatus.IN_PROGRESS]

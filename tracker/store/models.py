@@ -20,6 +20,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from tracker.store.enums import Role, RunStatus
 from tracker.store.types import BigInt, UTCDateTime, intpk, slug, utc
 
 
@@ -39,7 +40,7 @@ class Stream(Base):
     id: Mapped[intpk]
     name: Mapped[slug] = mapped_column(unique=True)
     connector: Mapped[str] = mapped_column(String(50))
-    role: Mapped[str] = mapped_column(String(20), default="brand")
+    role: Mapped[str] = mapped_column(String(20), default=Role.BRAND)  # a Role
     source: Mapped[str] = mapped_column(String(20), default="config")  # config | import
     created_at: Mapped[utc]
 
@@ -151,7 +152,7 @@ class CollectionRun(Base):
     stream_id: Mapped[int] = mapped_column(BigInt, ForeignKey("streams.id", ondelete="CASCADE"))
     started_at: Mapped[utc]
     finished_at: Mapped[datetime | None]
-    status: Mapped[str] = mapped_column(String(20), default="running")  # running|ok|partial|failed
+    status: Mapped[str] = mapped_column(String(20), default=RunStatus.RUNNING)  # a RunStatus
     fetched: Mapped[int] = mapped_column(Integer, default=0)
     new: Mapped[int] = mapped_column(Integer, default=0)
     updated: Mapped[int] = mapped_column(Integer, default=0)
@@ -324,7 +325,7 @@ class DigestSend(Base):
     id: Mapped[intpk]
     week: Mapped[str] = mapped_column(String(10))  # YYYY-Www
     recipient: Mapped[str] = mapped_column(String(320))
-    status: Mapped[str] = mapped_column(String(20))  # in_progress | sent | failed
+    status: Mapped[str] = mapped_column(String(20))  # a SendStatus
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     started_at: Mapped[utc]
     sent_at: Mapped[datetime | None]
