@@ -62,26 +62,7 @@ def handle(ctx: Context, req: Request) -> Response:
         return _status(ctx, req, req.path.rsplit("/", 1)[1])
     if req.path == "/api/v2/search":
         return _search(ctx, req)
-    if req.path == "/api/v2/instance":
-        return json_response(instance_json(ctx), headers=_headers())
     return _error(404, "Record not found")
-
-
-def instance_json(ctx: Context) -> dict[str, Any]:
-    """The parts of /api/v2/instance a collector reads: the domain and timelines_access (4.5)."""
-    tags = ctx.settings.mastodon_tag_access
-    return {
-        "domain": ctx.world.accounts.instance,
-        "title": f"{ctx.world.brand} social",
-        "version": "4.5.0",
-        "configuration": {
-            "timelines_access": {
-                "live_feeds": {"local": "public", "remote": "public"},
-                "hashtag_feeds": {"local": tags, "remote": tags},
-                "trending_link_feeds": {"local": "public", "remote": "public"},
-            },
-        },
-    }
 
 
 def rate_headers(budget: Budget) -> dict[str, str]:

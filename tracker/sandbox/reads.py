@@ -94,6 +94,7 @@ def _instance_v1(ctx: Context, req: Request) -> dict[str, Any]:
 
 def _instance_v2(ctx: Context, req: Request) -> dict[str, Any]:
     domain = ctx.world.accounts.instance
+    tags = ctx.settings.mastodon_tag_access
     return {
         "domain": domain,
         "title": f"{ctx.world.brand} sandbox",
@@ -112,7 +113,8 @@ def _instance_v2(ctx: Context, req: Request) -> dict[str, Any]:
             "translation": {"enabled": False},
             "timelines_access": {
                 "live_feeds": {"local": "public", "remote": "public"},
-                "hashtag_feeds": {"local": "public", "remote": "public"},
+                # Mastodon 4.5: "authenticated" makes tag timelines need a token (switchable).
+                "hashtag_feeds": {"local": tags, "remote": tags},
                 "trending_link_feeds": {"local": "public", "remote": "public"},
             },
         },
