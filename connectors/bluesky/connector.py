@@ -27,7 +27,7 @@ from typing import Any, ClassVar
 import httpx
 
 from connectors._clean import ImpossibleValue, in_future
-from connectors._http import HttpClient, decode_json
+from connectors._http import THREAD_PARSE, HttpClient, decode_json
 from connectors._text import parse_time
 from connectors.base import (
     AccountStats,
@@ -296,7 +296,10 @@ class BlueskyConnector:
         else:
             base = self.spec.base_url or urls.DEFAULT_BASE_URL
             response = await self._send("GET", base, nsid, errors=errors, params=params)
-        data = decode_json(response)
+        if len(response.content) > THREAD_PARSE:  # megabytes: decoded off the loop, so the deadline holds
+            data = await asyncio.to_thread(decode_json, response)
+        else:
+            data = decode_json(response)
         if not isinstance(data, dict):
             raise PayloadError(f"bluesky {nsid} answered with a JSON {type(data).__name__}, not an object")
         return data

@@ -725,3 +725,44 @@ def test_identifier_without_app_password_fails_before_any_request() -> None:
 def test_stream_without_selector_is_an_error() -> None:
     with pytest.raises(ConnectorError, match="needs a query or an account"):
         pages_of(make_spec(), Server())
+
+
+# -- empty pages and the result-set cap (issue 15) -----------------------------------------------
+
+
+def test_an_empty_page_with_a_cursor_is_not_the_end() -> None:
+    posts = search_posts()[:20]
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        cursor = request.url.params.get("cursor")
+        if cursor is None:
+            return httpx.Response(200, json={"posts": posts[:10], "cursor": "p1"})
+        if cursor == "p1":
+            return httpx.Response(200, json={"posts": [], "cursor": "p2"})  # every hit dropped after search
+        return httpx.Response(200, json={"posts": posts[10:]})
+
+    pages = pages_of(make_spec(query="redistricting"), Server(app_bsky_feed_searchPosts=handler))
+    assert [len(p.items) for p in pages] == [10, 0, 10] and pages[-1].complete
+
+
+def test_past_the_result_cap_the_search_goes_on_with_until() -> None:
+    posts = sorted(search_posts(), key=sort_at, reverse=True)
+    untils: list[str | None] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        until = request.url.params.get("until")
+        untils.append(until)
+        below = [p for p in posts if until is None or sort_at(p) < parse_time(until)]
+        return httpx.Response(200, json={"posts": below[:10]})  # a capped result set: no cursor
+
+    async def go() -> list[Page]:
+        server = Server(app_bsky_feed_searchPosts=handler)
+        async with httpx.AsyncClient(transport=httpx.MockTransport(server)) as client:
+            connector = BlueskyConnector(make_spec(query="redistricting"), HttpClient(client=client, sleep=no_sleep))
+            connector.search_cap = 10  # Bluesky's is about 10,000
+            return [page async for page in connector.pages(None)]
+
+    pages = asyncio.run(go())
+    ids = [i.external_id for p in pages for i in p.items]
+    assert len(ids) == len(set(ids)) == len(posts)  # everything, each once
+    assert untils[0] is None and all(untils[1:]) and pages[-1].complete

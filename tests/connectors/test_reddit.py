@@ -568,3 +568,32 @@ def test_oauth_403_names_the_subreddit() -> None:
 
     with pytest.raises(AuthRequired, match=r"r/secret.*private, quarantined or banned"):
         collect(handler, spec(secrets=OAUTH, selectors={"subreddit": "secret"}))
+
+
+# -- the listing cap (issue 15) ----------------------------------------------------------------
+
+
+def test_a_listing_that_ends_before_the_known_point_is_a_gap() -> None:
+    known = 1_760_000_000.0
+    newer = [post(f"t3_n{i}", known + 10_000 - i) for i in range(6)]  # all after the known point
+    handler = serve(listing(newer[:3], after="t3_n2"), listing(newer[3:], after=None), seen=[])
+    pages = collect(handler, spec(), {"newest": known})
+    final = pages[-1]
+    assert final.final and not final.complete and not final.capped
+    assert final.gap is not None and "about 1,000" in final.gap and "coverage gap" in final.gap
+
+
+def test_a_listing_that_reaches_the_known_point_is_no_gap() -> None:
+    known = 1_760_000_000.0
+    children = [post("t3_new", known + 100), post("t3_old", known - 10)]  # the known point is reached
+    pages = collect(serve(listing(children, after=None), seen=[]), spec(), {"newest": known})
+    assert pages[-1].complete and pages[-1].gap is None
+    first = collect(serve(listing(children, after=None), seen=[]), spec())  # a first run: nothing known
+    assert first[-1].complete and first[-1].gap is None
+
+
+def test_deleted_author_and_removed_body() -> None:
+    child = post("t3_gone", 1_760_000_000.0, author="[deleted]", selftext="[removed]", title="Acme outage")
+    (page,) = collect(serve(listing([child]), seen=[]), spec())
+    (item,) = page.items
+    assert item.author is None and item.text == "Acme outage"

@@ -135,3 +135,20 @@ def test_a_removed_reddit_post_keeps_no_author_and_no_removed_text(tmp_path: Pat
     rows = stored_texts(tmp_path / "tracker.db", "acme-reddit")
     assert not any("[removed]" in text or author == "[deleted]" for text, author, _ in rows)
     assert sum(author is None for _, author, _ in rows) == 1
+
+
+@pytest.mark.parametrize("what", ["nul", "surrogate", "big_int"])
+def test_poison_is_stored_cleaned_on_either_database(tmp_path: Path, server: SandboxServer, cli: Any, db_url: str,
+                                                     what: str) -> None:  # fmt: skip
+    """PostgreSQL refuses NUL in text and JSON and lone surrogates anywhere: the cleaned item goes in."""
+    table = next(c for c in server.stream_configs() if c["name"] == "acme-mastodon")
+    config = write_config(tmp_path, db_url=db_url, streams=[{**table, "every": "15m"}], extra=COLLECTION)
+    server.set_now(server.world.end)
+    server.faults.clear()
+    server.faults.add("/mastodon", "poison", count=1, what=what)
+    try:
+        (report,) = json.loads(cli("--config", config, "collect", "--json").out)
+    finally:
+        server.faults.clear()
+    assert report["status"] == "ok" and report["rejected"] == 0, report
+    assert report["new"] == len(expected(server, "acme-mastodon", server.now))
