@@ -93,4 +93,5 @@ def test_csv_download_of_100000_mentions_streams_in_bounded_memory(tmp_path: Pat
     assert seen["status"] == 200
     assert seen["lines"] == ROWS + 1, "the header and every match, not one page"
     assert seen["bytes"] > 10_000_000 and seen["chunks"] > 100
-    assert peak < 20_000_000, f"peak {peak:,} bytes traced for {seen['bytes']:,} bytes sent"
+    # Measured: a peak of about 6 MB while 16 MB of CSV left; the whole body never sits in memory.
+    assert peak < min(8_000_000, seen["bytes"] / 2), f"peak {peak:,} bytes traced for {seen['bytes']:,} sent"

@@ -5,13 +5,13 @@
     #acme OR @acme author:jane* kind:own stream:acme-mastodon
 
 `parse(text)` gives a small syntax tree (or a QueryError naming the 1-based position
-of the problem). The same tree is evaluated three ways that agree by construction,
-because all three read the same normalised words (`document(text)`):
+of the problem). The same tree is evaluated in ways that agree by construction,
+because all read the same normalised words (`document(text)`):
 
 - `matches(query, item)`: in Python, for a collected item or a stored mention
-  (stream filters and alerts);
-- `sql(query, dialect)`: a WHERE clause on `mentions` backed by the full-text index,
-  SQLite FTS5 or PostgreSQL tsvector (tracker/search_index.py);
+  (stream filters; the alerts' `keyword` kind);
+- `tracker.search_index.where(query, dialect)`: a WHERE clause on `mentions` answered
+  by the full-text index, SQLite FTS5 or a PostgreSQL GIN index (the same matches).
 
 Words are compared whole (acme does not match acmeville; acme* does), folded for case
 and accents (osterreich matches Österreich). `#acme` matches only the hashtag and
