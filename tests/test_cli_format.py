@@ -74,7 +74,8 @@ def test_experiment_add_prints_what_was_registered(tmp_path: Path, cli: Any) -> 
                  "--practice", "content-calendar", "--metric", "mentions", "--stream", "brand",
                  "--start", "2026-06-29", "--end", "2026-07-26", "--min-effect", "0.1")  # fmt: skip
     assert result.code == 0, result.err
-    out = result.out
+    assert result.out == "1\n", "standard output is the id alone (SPEC §5), for scripts"
+    out = result.err
     assert out.startswith("registered experiment 1: Daily posting")
     assert "content-calendar on brand" in out and "window 2026-06-29 to 2026-07-26" in out
     assert "smallest effect that matters 10 %" in out

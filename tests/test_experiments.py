@@ -55,8 +55,9 @@ def add(cli: Any, config: Path, *extra: str, **fields: str) -> Any:
 
 def test_add_prints_the_id_and_json_gives_the_experiment(config: Path, cli: Any) -> None:
     first = add(cli, config)
-    assert first.code == 0 and first.out.startswith("registered experiment 1: Daily posting\n")
-    assert "window 2026-06-29 to 2026-07-26" in first.out
+    assert first.code == 0 and first.out == "1\n", "standard output is the id alone (SPEC §5)"
+    assert first.err.startswith("registered experiment 1: Daily posting\n")
+    assert "window 2026-06-29 to 2026-07-26" in first.err
     second = add(cli, config, "--json", title="Second", owner="ana", team="growth", expect="decrease",
                  min_effect="0.1", control_stream="other")  # fmt: skip
     record = json.loads(second.out)

@@ -522,8 +522,11 @@ def experiment_add(
     else:
         from tracker.cli_format import registered_lines
 
+        # SPEC §5: standard output is the new id alone, so `id=$(tracker experiment add ...)` works;
+        # what was registered is said to the person on standard error.
+        typer.echo(str(record["id"]))
         for line in registered_lines(record):
-            typer.echo(line)
+            typer.echo(line, err=True)
 
 
 @experiment_app.command("edit")

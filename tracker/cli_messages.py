@@ -12,10 +12,11 @@ Two central pieces, so no command has to care:
 
 from __future__ import annotations
 
-import errno
 import os
 import re
 from typing import Any, get_args, get_origin
+
+from tracker.oserrors import os_problem
 
 # What a value is called in help, by the parameter's name (shared by every command).
 LABELS_BY_NAME = {
@@ -269,25 +270,6 @@ def unexpected_lines(exc: BaseException) -> list[str]:
         f"error: unexpected problem{f' ({said})' if said else ''}: "
         "run with --debug to see where, and please report it"
     ]
-
-
-def os_problem(exc: OSError, doing: str = "") -> str:
-    """`cannot write /proc/nope: no such file or directory` (never the exception's class)."""
-    where = exc.filename if exc.filename is not None else ""
-    reason = (exc.strerror or errno.errorcode.get(exc.errno or 0, "failed")).lower()
-    hints = {
-        errno.ENOENT: "check the path, or create its folder first",
-        errno.EACCES: "check its permissions, or choose another place",
-        errno.EPERM: "check its permissions, or choose another place",
-        errno.EROFS: "choose a writable place",
-        errno.ENOSPC: "free some space",
-        errno.EEXIST: "choose another name, or remove it first",
-        errno.ENOTDIR: "a part of the path is a file, not a folder",
-        errno.EADDRINUSE: "choose another --port, or stop what listens there",
-    }
-    hint = hints.get(exc.errno or 0)
-    subject = f"{doing} {where}".strip()
-    return (f"{subject}: {reason}" if subject else reason) + (f" ({hint})" if hint else "")
 
 
 def _database_problem(exc: BaseException) -> str | None:

@@ -151,8 +151,9 @@ def run_demo(
     try:
         staging.mkdir(parents=True)
     except OSError as exc:
-        from tracker.cli_messages import os_problem
+        from tracker.oserrors import os_problem
 
+        exc.filename = str(directory)  # the folder the user named, not the demo's staging folder beside it
         raise UserError(f"--dir: {os_problem(exc, 'cannot create')}") from None
     (staging / MARKER).write_text("built by `tracker demo`: `tracker demo --dir` may replace this folder's "
                                   "workspace\n", encoding="utf-8")  # fmt: skip

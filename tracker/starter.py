@@ -44,7 +44,8 @@ def write_starter(path: Path, *, name: str | None = None, force: bool = False) -
         raise UserError(f"cannot write {path}: {exc.strerror}") from None
 
 
-_BRAND = re.compile(r"(?<![A-Za-z0-9])(acme|Acme)(?![A-Za-z0-9])")
+# A word starting with the brand is renamed too (#acmecloud -> #newcocloud); "acmeville" does not occur.
+_BRAND = re.compile(r"(?<![A-Za-z0-9])(acme|Acme)")
 
 
 def brand_slug(name: str) -> str:
