@@ -40,7 +40,9 @@ def label_import(
     if as_json:
         print_json(counts)
     else:
-        typer.echo(f"labels: {counts['added']} added, {counts['changed']} changed, {counts['unchanged']} unchanged")
+        typer.echo(
+            f"labels: {counts['added']} added, {counts['changed']} changed, {counts['unchanged']} unchanged"
+        )
 
 
 @label_app.command("export")
@@ -62,7 +64,9 @@ def label_export(
         for row in rows:
             sys.stdout.write(json.dumps(row, ensure_ascii=False) + "\n")
         return
-    writer = csv.DictWriter(sys.stdout, fieldnames=["external_id", "text", "label", "lang", "source", "created_at"])
+    writer = csv.DictWriter(
+        sys.stdout, fieldnames=["external_id", "text", "label", "lang", "source", "created_at"]
+    )
     writer.writeheader()
     for row in rows:
         writer.writerow({k: _safe_cell(v) for k, v in row.items()})
@@ -121,8 +125,10 @@ def label_train(
     for item in found:
         line = f"{item['lang']}: {item['status']}"
         if "macro_f1" in item:
-            line += (f" (version {item['version']}, {item['labels']} labels, macro-F1 {item['macro_f1']:.2f};"
-                     f" scored by {item['scorer'] or 'nothing'}, {item['rescored']} mentions re-scored)")
+            line += (
+                f" (version {item['version']}, {item['labels']} labels, macro-F1 {item['macro_f1']:.2f};"
+                f" scored by {item['scorer'] or 'nothing'}, {item['rescored']} mentions re-scored)"
+            )
         typer.echo(line)
 
 
@@ -144,21 +150,27 @@ def label_status(as_json: JsonOpt = False, config: ConfigOpt = None) -> None:
     typer.echo(f"floor: macro-F1 >= {floor['min_macro_f1']:.2f} with >= {floor['min_labels']} labels")
     for item in found["languages"]:
         counts = ", ".join(f"{n} {name}" for name, n in item["labels"].items())
-        typer.echo(f"{item['lang']}: {item['mentions']} mentions ({item['share_of_mentions']:.1%}); labels: {counts}")
+        typer.echo(
+            f"{item['lang']}: {item['mentions']} mentions ({item['share_of_mentions']:.1%}); labels: {counts}"
+        )
         typer.echo(f"  scored by: {item['scorer'] or 'nothing (unscored)'}")
         model = item["model"]
         if model is None:
             typer.echo("  no model yet")
             continue
         per = ", ".join(f"{c} {v:.2f}" for c, v in model["per_class_f1"].items())
-        typer.echo(f"  model {model['version']}: macro-F1 {model['macro_f1']:.2f} ({per}), "
-                   f"{model['labels']} labels, {'adopted' if model['adopted'] else 'not adopted'}")
+        typer.echo(
+            f"  model {model['version']}: macro-F1 {model['macro_f1']:.2f} ({per}), "
+            f"{model['labels']} labels, {'adopted' if model['adopted'] else 'not adopted'}"
+        )
         if model["vader_macro_f1"] is not None:
             typer.echo(f"  VADER on the same labels: macro-F1 {model['vader_macro_f1']:.2f}")
         if not model["adopted"]:
             need = model["labels_needed"]
-            typer.echo("  more labels needed: " + (f"about {need}" if need is not None else
-                                                   "unknown (the learning curve does not rise)"))
+            typer.echo(
+                "  more labels needed: "
+                + (f"about {need}" if need is not None else "unknown (the learning curve does not rise)")
+            )
 
 
 @label_app.command("queue")

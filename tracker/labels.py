@@ -50,7 +50,7 @@ LABELS = ("positive", "neutral", "negative", "irrelevant")
 CLASSES = ("positive", "neutral", "negative")
 VADER = "vader"
 FOLDS = 5
-CURVE = (0.2, 0.4, 0.6, 0.8, 1.0)
+CURVE = (0.25, 0.5)  # fractions of a fold's training part; the full one is the cross-validation itself
 BOOTSTRAP = 400
 BATCH = 2_000
 _SPACE = re.compile(r"\s+")
@@ -122,7 +122,9 @@ def import_labels(store: Store, path: Path, *, now: datetime | None = None) -> d
         for number, row in rows:
             label = str(row.get("label") or "").strip().lower()
             if label not in LABELS:
-                raise UserError(f"{path}: line {number}: label must be one of {', '.join(LABELS)}, got {label!r}")
+                raise UserError(
+                    f"{path}: line {number}: label must be one of {', '.join(LABELS)}, got {label!r}"
+                )
             external = str(row.get("external_id") or "").strip() or None
             text = str(row.get("text") or "")
             lang = primary(str(row.get("lang") or "")) or None
@@ -146,14 +148,31 @@ def import_labels(store: Store, path: Path, *, now: datetime | None = None) -> d
 
 
 def _put(
-    session: Session, mention_id: int | None, external: str | None, text: str, lang: str, label: str,
-    *, source: str, now: datetime,
+    session: Session,
+    mention_id: int | None,
+    external: str | None,
+    text: str,
+    lang: str,
+    label: str,
+    *,
+    source: str,
+    now: datetime,
 ) -> str:
     digest = text_hash(text)
     old = session.scalar(select(Label).where(Label.lang == lang, Label.text_hash == digest))
     if old is None:
-        session.add(Label(mention_id=mention_id, external_id=external, text=text, text_hash=digest,
-                          lang=lang, label=label, source=source, created_at=now))
+        session.add(
+            Label(
+                mention_id=mention_id,
+                external_id=external,
+                text=text,
+                text_hash=digest,
+                lang=lang,
+                label=label,
+                source=source,
+                created_at=now,
+            )
+        )
         session.flush()
         return "added"
     if old.label == label:
@@ -163,8 +182,9 @@ def _put(
     return "changed"
 
 
-def label_mention(store: Store, mention_id: int, label: str, *, source: str = "web",
-                  now: datetime | None = None) -> str:
+def label_mention(
+    store: Store, mention_id: int, label: str, *, source: str = "web", now: datetime | None = None
+) -> str:
     """Label one stored mention (the web's one click); returns added | changed | unchanged."""
     if label not in LABELS:
         raise UserError(f"label must be one of {', '.join(LABELS)}, got {label!r}")
@@ -175,16 +195,30 @@ def label_mention(store: Store, mention_id: int, label: str, *, source: str = "w
         lang = primary(mention.lang) or primary(sentiment.detect_language(mention.text))
         if lang is None:
             raise UserError(f"mention {mention_id} has no language to learn it for")
-        return _put(session, mention.id, mention.external_id, mention.text, lang, label,
-                    source=source, now=now or datetime.now(UTC))
+        return _put(
+            session,
+            mention.id,
+            mention.external_id,
+            mention.text,
+            lang,
+            label,
+            source=source,
+            now=now or datetime.now(UTC),
+        )
 
 
 def export_labels(store: Store) -> list[dict[str, Any]]:
     with store.read() as session:
         found = session.scalars(select(Label).order_by(Label.id)).all()
         return [
-            {"external_id": r.external_id, "text": r.text, "label": r.label, "lang": r.lang,
-             "source": r.source, "created_at": r.created_at.isoformat()}
+            {
+                "external_id": r.external_id,
+                "text": r.text,
+                "label": r.label,
+                "lang": r.lang,
+                "source": r.source,
+                "created_at": r.created_at.isoformat(),
+            }
             for r in found
         ]
 
@@ -197,19 +231,38 @@ def _pipeline() -> Any:
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import FeatureUnion, Pipeline
 
-    return Pipeline([
-        ("features", FeatureUnion([
-            ("word", TfidfVectorizer(**WORD)),
-            ("char", TfidfVectorizer(**CHAR)),
-        ])),
-        ("clf", LogisticRegression(C=4.0, max_iter=2000, class_weight="balanced")),
-    ])
+    return Pipeline(
+        [
+            (
+                "features",
+                FeatureUnion(
+                    [
+                        ("word", TfidfVectorizer(**WORD)),
+                        ("char", TfidfVectorizer(**CHAR)),
+                    ]
+                ),
+            ),
+            ("clf", LogisticRegression(C=4.0, max_iter=2000, class_weight="balanced")),
+        ]
+    )
 
 
-WORD: dict[str, Any] = {"analyzer": "word", "ngram_range": (1, 2), "sublinear_tf": True, "min_df": 1,
-                        "max_features": 30_000, "lowercase": True}
-CHAR: dict[str, Any] = {"analyzer": "char_wb", "ngram_range": (2, 5), "sublinear_tf": True, "min_df": 2,
-                        "max_features": 60_000, "lowercase": True}
+WORD: dict[str, Any] = {
+    "analyzer": "word",
+    "ngram_range": (1, 2),
+    "sublinear_tf": True,
+    "min_df": 1,
+    "max_features": 30_000,
+    "lowercase": True,
+}
+CHAR: dict[str, Any] = {
+    "analyzer": "char_wb",
+    "ngram_range": (2, 5),
+    "sublinear_tf": True,
+    "min_df": 2,
+    "max_features": 60_000,
+    "lowercase": True,
+}
 
 
 class Model:
@@ -233,7 +286,7 @@ class Model:
         self.intercept = np.asarray(weights["intercept"], dtype=np.float64)
 
     def proba(self, texts: Sequence[str]) -> Any:
-        from scipy.sparse import hstack
+        from scipy.sparse import hstack  # type: ignore[import-untyped]  # no stubs installed
 
         np = self.np
         x = hstack([vec.transform(list(texts)) for vec in self.parts]).tocsr()
@@ -254,7 +307,9 @@ class Model:
         neg = self.classes.index("negative") if "negative" in self.classes else None
         out = []
         for row in p:
-            value = (float(row[pos]) if pos is not None else 0.0) - (float(row[neg]) if neg is not None else 0.0)
+            value = (float(row[pos]) if pos is not None else 0.0) - (
+                float(row[neg]) if neg is not None else 0.0
+            )
             best = int(row.argmax())
             out.append((value, self.classes[best], float(row[best])))
         return out
@@ -265,8 +320,10 @@ def _weights(fitted: Any) -> dict[str, Any]:
     clf = fitted.named_steps["clf"]
     found: dict[str, Any] = {}
     for name, vec in union.transformer_list:
-        found[name] = {"vocabulary": {k: int(v) for k, v in vec.vocabulary_.items()},
-                       "idf": [float(x) for x in vec.idf_]}
+        found[name] = {
+            "vocabulary": {k: int(v) for k, v in vec.vocabulary_.items()},
+            "idf": [float(x) for x in vec.idf_],
+        }
     found["classes"] = [str(c) for c in clf.classes_]
     found["coef"] = [[float(x) for x in row] for row in clf.coef_]
     found["intercept"] = [float(x) for x in clf.intercept_]
@@ -316,15 +373,31 @@ def fit(texts: Sequence[str], labels: Sequence[str], *, seed: int = 0, curve: bo
     macro, per_class = _f1s(labels, predictions)
     points: list[dict[str, float]] = []
     if curve and len(labels) >= 50:
-        sizes, _, test = learning_curve(_pipeline(), list(texts), list(labels), cv=cv, train_sizes=list(CURVE),
-                                        scoring="f1_macro", shuffle=True, random_state=seed)
-        points = [{"labels": int(s), "macro_f1": round(float(t.mean()), 4)}
-                  for s, t in zip(sizes, test, strict=True)]
+        sizes, _, test = learning_curve(
+            _pipeline(),
+            list(texts),
+            list(labels),
+            cv=cv,
+            train_sizes=list(CURVE),
+            scoring="f1_macro",
+            shuffle=True,
+            random_state=seed,
+        )
+        points = [
+            {"labels": int(s), "macro_f1": round(float(t.mean()), 4)}
+            for s, t in zip(sizes, test, strict=True)
+        ]
+        points.append({"labels": len(labels) * (folds - 1) // folds, "macro_f1": round(macro, 4)})
     fitted = _pipeline().fit(list(texts), list(labels))
     return Trained(
         weights=_weights(fitted),
-        figures={"macro_f1": round(macro, 4), "per_class_f1": per_class, "folds": folds,
-                 "counts": dict(counts), "curve": points},
+        figures={
+            "macro_f1": round(macro, 4),
+            "per_class_f1": per_class,
+            "folds": folds,
+            "counts": dict(counts),
+            "curve": points,
+        },
         macro_f1=macro,
         predictions=predictions,
         seconds=time.perf_counter() - started,
@@ -356,7 +429,9 @@ def labels_needed(points: Sequence[dict[str, float]], have: int, conf: Sentiment
     return max(conf.min_labels - have, math.ceil(need) - have, 0)
 
 
-def _bootstrap_lower(truth: Sequence[str], ours: Sequence[str], theirs: Sequence[str], seed: int = 0) -> float:
+def _bootstrap_lower(
+    truth: Sequence[str], ours: Sequence[str], theirs: Sequence[str], seed: int = 0
+) -> float:
     """2.5 % quantile of macro-F1(ours) - macro-F1(theirs) over paired bootstrap resamples."""
     import numpy as np
 
@@ -390,7 +465,10 @@ def training_hash(rows: Iterable[tuple[str, str, str]]) -> str:
 
 def latest(session: Session, lang: str) -> SentimentModel | None:
     return session.scalar(
-        select(SentimentModel).where(SentimentModel.lang == lang).order_by(SentimentModel.version.desc()).limit(1)
+        select(SentimentModel)
+        .where(SentimentModel.lang == lang)
+        .order_by(SentimentModel.version.desc())
+        .limit(1)
     )
 
 
@@ -403,8 +481,13 @@ def languages(session: Session) -> list[str]:
 
 
 def train(
-    store: Store, settings: Settings, *, lang: str | None = None, force: bool = False,
-    progress: ProgressFn | None = None, now: datetime | None = None,
+    store: Store,
+    settings: Settings,
+    *,
+    lang: str | None = None,
+    force: bool = False,
+    progress: ProgressFn | None = None,
+    now: datetime | None = None,
 ) -> list[dict[str, Any]]:
     """Train each language's model (or one); adopt or drop it by the floor; re-score its mentions.
 
@@ -414,7 +497,7 @@ def train(
     conf = settings.sentiment
     with store.read() as session:
         langs = [lang] if lang else languages(session)
-    out = []
+    out: list[dict[str, Any]] = []
     for code in langs:
         with store.read() as session:
             rows = _training_set(session, code)
@@ -448,19 +531,36 @@ def train(
         figures["labels_needed"] = None if passes else labels_needed(figures["curve"], len(rows), conf)
         figures["training_seconds"] = round(trained.seconds, 3)
         with store.write() as session:
-            version = (session.scalar(select(func.max(SentimentModel.version))
-                                      .where(SentimentModel.lang == code)) or 0) + 1
+            version = (
+                session.scalar(select(func.max(SentimentModel.version)).where(SentimentModel.lang == code))
+                or 0
+            ) + 1
             session.execute(update(SentimentModel).where(SentimentModel.lang == code).values(adopted=False))
             model = SentimentModel(
-                lang=code, version=version, trained_at=now or datetime.now(UTC), training_hash=digest,
-                labels=len(rows), macro_f1=trained.macro_f1, baseline_f1=baseline, figures=figures,
-                weights=pack(trained.weights), adopted=trusted,
+                lang=code,
+                version=version,
+                trained_at=now or datetime.now(UTC),
+                training_hash=digest,
+                labels=len(rows),
+                macro_f1=trained.macro_f1,
+                baseline_f1=baseline,
+                figures=figures,
+                weights=pack(trained.weights),
+                adopted=trusted,
             )
             session.add(model)
         rescored = rescore(store, code, progress=progress)
-        out.append({"lang": code, "status": "adopted" if trusted else "not trusted", "version": version,
-                    "labels": len(rows), "macro_f1": round(trained.macro_f1, 4),
-                    "scorer": scorer_for(code, model if trusted else None), "rescored": rescored})
+        out.append(
+            {
+                "lang": code,
+                "status": "adopted" if trusted else "not trusted",
+                "version": version,
+                "labels": len(rows),
+                "macro_f1": round(trained.macro_f1, 4),
+                "scorer": scorer_for(code, model if trusted else None),
+                "rescored": rescored,
+            }
+        )
     return out
 
 
@@ -498,9 +598,13 @@ def rescore(store: Store, lang: str, *, progress: ProgressFn | None = None) -> i
         chunk = ids[start : start + BATCH]
         with store.write() as session:
             texts = session.execute(select(Mention.id, Mention.text).where(Mention.id.in_(chunk))).all()
+            values: list[tuple[int, float | None, str | None, str | None]]
             if model is not None:
                 scored = model.score([t for _, t in texts])
-                values = [(mid, round(v, 4), lab, target) for (mid, _), (v, lab, _) in zip(texts, scored, strict=True)]
+                values = [
+                    (mid, round(v, 4), lab, target)
+                    for (mid, _), (v, lab, _) in zip(texts, scored, strict=True)
+                ]
             elif target == VADER:
                 values = []
                 for mid, t in texts:
@@ -509,8 +613,11 @@ def rescore(store: Store, lang: str, *, progress: ProgressFn | None = None) -> i
             else:
                 values = [(mid, None, None, None) for mid, _ in texts]
             for mid, value, lab, scorer in values:
-                session.execute(update(Mention).where(Mention.id == mid)
-                                .values(sentiment=value, sentiment_label=lab, sentiment_scorer=scorer))
+                session.execute(
+                    update(Mention)
+                    .where(Mention.id == mid)
+                    .values(sentiment=value, sentiment_label=lab, sentiment_scorer=scorer)
+                )
         done += len(chunk)
         if progress is not None:
             progress(done, len(ids))
@@ -526,7 +633,9 @@ def status(store: Store, settings: Settings) -> dict[str, Any]:
     with store.read() as session:
         total = session.scalar(select(func.count(Mention.id))) or 0
         by_lang: Counter[str] = Counter()
-        for lang, n in session.execute(select(Mention.lang, func.count(Mention.id)).group_by(Mention.lang)).all():
+        for lang, n in session.execute(
+            select(Mention.lang, func.count(Mention.id)).group_by(Mention.lang)
+        ).all():
             code = primary(lang)
             if code:
                 by_lang[code] += int(n)
@@ -554,16 +663,24 @@ def status(store: Store, settings: Settings) -> dict[str, Any]:
             if newest is not None:
                 figures = newest.figures
                 item["model"] = {
-                    "version": newest.version, "trained_at": newest.trained_at.isoformat(),
-                    "training_hash": newest.training_hash, "labels": newest.labels,
-                    "macro_f1": round(newest.macro_f1, 4), "per_class_f1": figures.get("per_class_f1", {}),
-                    "vader_macro_f1": figures.get("vader_macro_f1"), "adopted": newest.adopted,
-                    "labels_needed": figures.get("labels_needed"), "curve": figures.get("curve", []),
+                    "version": newest.version,
+                    "trained_at": newest.trained_at.isoformat(),
+                    "training_hash": newest.training_hash,
+                    "labels": newest.labels,
+                    "macro_f1": round(newest.macro_f1, 4),
+                    "per_class_f1": figures.get("per_class_f1", {}),
+                    "vader_macro_f1": figures.get("vader_macro_f1"),
+                    "adopted": newest.adopted,
+                    "labels_needed": figures.get("labels_needed"),
+                    "curve": figures.get("curve", []),
                     "new_labels_since": max(0, sentiment_labels - newest.labels),
                 }
             out.append(item)
-    return {"floor": {"min_macro_f1": conf.min_macro_f1, "min_labels": conf.min_labels},
-            "mentions": total, "languages": out}
+    return {
+        "floor": {"min_macro_f1": conf.min_macro_f1, "min_labels": conf.min_labels},
+        "mentions": total,
+        "languages": out,
+    }
 
 
 def queue(store: Store, lang: str, n: int = 20) -> list[dict[str, Any]]:
@@ -573,18 +690,22 @@ def queue(store: Store, lang: str, n: int = 20) -> list[dict[str, Any]]:
         rows = session.execute(
             select(Mention.id, Mention.external_id, Mention.text, Mention.created_at)
             .where(_of_language(lang), Mention.id.not_in(labelled), Mention.deleted_at.is_(None))
-            .order_by(Mention.created_at.desc()).limit(5_000)
+            .order_by(Mention.created_at.desc())
+            .limit(5_000)
         ).all()
         newest = latest(session, lang)
         model = Model(unpack(newest.weights)) if newest is not None else None
+    chosen: list[tuple[Any, float | None]]
     if model is None:
         chosen = [(r, None) for r in rows[:n]]
     else:
         scored = model.score([r[2] for r in rows])
         ranked = sorted(zip(rows, scored, strict=True), key=lambda pair: pair[1][2])
         chosen = [(r, s[2]) for r, s in ranked[:n]]
-    return [{"id": r[0], "external_id": r[1], "text": r[2], "confidence": None if c is None else round(c, 4)}
-            for r, c in chosen]
+    return [
+        {"id": r[0], "external_id": r[1], "text": r[2], "confidence": None if c is None else round(c, 4)}
+        for r, c in chosen
+    ]
 
 
 def maintain(store: Store, settings: Settings, *, now: datetime | None = None) -> list[dict[str, Any]]:
@@ -598,7 +719,9 @@ def maintain(store: Store, settings: Settings, *, now: datetime | None = None) -
             n = len(_training_set(session, code))
             newest = latest(session, code)
             changed = n - (newest.labels if newest else 0)
-            if (newest is None and n >= conf.min_labels) or (newest is not None and changed >= conf.retrain_after):
+            if (newest is None and n >= conf.min_labels) or (
+                newest is not None and changed >= conf.retrain_after
+            ):
                 due.append(code)
     for code in due:
         out.extend(train(store, settings, lang=code, now=now))
