@@ -269,3 +269,33 @@ def test_maintain_retrains_after_enough_new_labels(workspace: Any) -> None:
         for r in generate("de", 60, seed=11):
             labels._put(session, None, None, r["text"] + " neu", "de", r["label"], source="web", now=NOW)
     assert [r["version"] for r in labels.maintain(store, settings)] == [2]
+
+
+def test_adopting_a_model_rescores_history_and_results_name_one_scorer(tmp_path: Path) -> None:
+    from tests.web.support import build
+    from tracker.experiments import measure
+    from tracker.store.models import Experiment
+
+    world = build(tmp_path, f"sqlite:///{tmp_path / 'tracker.db'}")
+    store, settings = world.store, world.settings
+    with store.read() as session:
+        exp_id = session.scalar(select(Experiment.id).where(Experiment.metric == "sentiment"))
+    before = measure(store, settings, [exp_id])[0]
+    assert before["scorers"] == {"baseline": ["vader"], "treatment": ["vader"]}
+    # an English model the team adopted (weights from the generated corpus; what matters is the scorer)
+    rows = generate("de", 150, seed=12)
+    trained = labels.fit([r["text"] for r in rows], [r["label"] for r in rows], curve=False)
+    with store.write() as session:
+        session.add(SentimentModel(lang="en", version=1, trained_at=NOW, training_hash="x", labels=150, macro_f1=0.9,
+                                   figures={}, weights=labels.pack(trained.weights), adopted=True))
+    steps: list[tuple[int, int]] = []
+    done = labels.rescore(store, "en", progress=lambda a, b: steps.append((a, b)))
+    assert done > 0 and steps[-1] == (done, done)
+    after = measure(store, settings, [exp_id])[0]
+    assert after["scorers"] == {"baseline": ["model:en:1"], "treatment": ["model:en:1"]}
+    # dropping it goes back to VADER for English, again for the whole history
+    with store.write() as session:
+        session.execute(SentimentModel.__table__.update().values(adopted=False))
+    labels.rescore(store, "en")
+    assert measure(store, settings, [exp_id])[0]["scorers"] == {"baseline": ["vader"], "treatment": ["vader"]}
+    store.close()

@@ -33,7 +33,7 @@ import zlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -729,3 +729,28 @@ def maintain(store: Store, settings: Settings, *, now: datetime | None = None) -
         if code not in due:
             rescore(store, code)  # mentions collected since: scored by the language's scorer
     return out
+
+
+def scorers_between(
+    session: Session, stream_ids: Sequence[int], first: date, last: date, zone: Any
+) -> list[str]:
+    """The scorers behind the sentiment of the streams' mentions of first..last (local days).
+
+    A score without a recorded scorer is VADER's (written before scorers were recorded, or
+    by ingest, which scores English only). `sentiment` and `positive_share` results carry
+    these for each window: windows scored alike list the same scorers.
+    """
+    from tracker.metrics import _linked
+    from tracker.timeutil import day_start
+
+    if last < first or not stream_ids:
+        return []
+    linked = _linked(stream_ids, day_start(first, zone), day_start(last + timedelta(days=1), zone))
+    found = session.scalars(
+        select(func.coalesce(Mention.sentiment_scorer, VADER))
+        .select_from(linked)
+        .join(Mention, Mention.id == linked.c.mention_id)
+        .where(Mention.sentiment.is_not(None))
+        .distinct()
+    ).all()
+    return sorted(str(s) for s in found)
