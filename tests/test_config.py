@@ -34,7 +34,7 @@ def test_example_config_is_valid_and_documents_every_key() -> None:
     sections = re.split(r"^(?:#\s*)?\[+([a-z]+)\]+\s*$", text, flags=re.MULTILINE)
     documented: dict[str, set[str]] = {}
     for name, body in zip(sections[1::2], sections[2::2], strict=True):
-        keys = set(re.findall(r"^\s*#?\s*([a-z_]+)\s*=", body, flags=re.MULTILINE))
+        keys = set(re.findall(r"^\s*#?\s*([a-z_][a-z0-9_]*)\s*=", body, flags=re.MULTILINE))
         documented.setdefault(name, set()).update(keys)
     for section, keys in SECTION_KEYS.items():
         missing = set(keys) - documented.get(section, set())

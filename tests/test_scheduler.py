@@ -47,7 +47,9 @@ def test_due_times_come_from_the_database(tmp_path: Path) -> None:
         )
         session.add(CollectionRun(stream_id=ids["overdue"], started_at=now - timedelta(hours=7), status="ok"))
     jobs = {j.id: j for j in worker.jobs(now)}
-    assert set(jobs) == {"collect:fresh", "collect:recent", "collect:overdue", "measure", "reflect:snapshot"}
+    assert set(jobs) == {"collect:fresh", "collect:recent", "collect:overdue", "measure", "reflect:snapshot",
+                         "sentiment:labels"}
+    assert jobs["sentiment:labels"].every == timedelta(hours=1), "retrains when enough new labels arrived"
     assert jobs["measure"].first_run == now and jobs["measure"].every == timedelta(days=1)
     assert jobs["reflect:snapshot"].every == timedelta(days=7)
     assert jobs["collect:fresh"].first_run == now, "never collected: due now"

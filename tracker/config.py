@@ -73,6 +73,7 @@ SECTION_KEYS: dict[str, tuple[str, ...]] = {
     "web": ("host", "port", "session_idle", "session_lifetime", "trusted_proxies", "rate_limit"),
     "maturity": ("model",),
     "experiments": ("engagement_age",),
+    "sentiment": ("min_macro_f1", "min_labels", "retrain_after"),
     "sandbox": ("seed", "weeks", "port", "end", "brand", "competitor", "bluesky_login"),
     "streams": STREAM_KEYS,
 }
@@ -175,6 +176,15 @@ class ExperimentsConfig:
 
 
 @dataclass(frozen=True)
+class SentimentConfig:
+    """When a language's own model is trusted to score (tracker/labels.py)."""
+
+    min_macro_f1: float = 0.60  # cross-validated macro-F1 a model must reach
+    min_labels: int = 300  # labelled mentions (positive/neutral/negative) a model needs
+    retrain_after: int = 50  # `tracker run` retrains a language after this many new labels
+
+
+@dataclass(frozen=True)
 class SandboxConfig:
     """The simulated world a demo workspace was built on (`tracker sandbox serve` serves it again).
 
@@ -219,6 +229,7 @@ class Settings:
     maturity_model: Path | None = None
     experiments: ExperimentsConfig = field(default_factory=ExperimentsConfig)
     sandbox: SandboxConfig | None = None
+    sentiment: SentimentConfig = field(default_factory=SentimentConfig)
 
     @property
     def directory(self) -> Path:
@@ -297,6 +308,7 @@ def parse_settings(raw: Mapping[str, Any], path: Path) -> Settings:
                 v.section(raw, "experiments"), "experiments.engagement_age", timedelta(hours=48)
             ),
         ),
+        sentiment=v.sentiment(v.section(raw, "sentiment")),
     )
     if v.problems:
         raise ConfigError(v.problems, str(path))
@@ -675,6 +687,17 @@ class _Validator:
             brand=self.string(t, "sandbox.brand") or SANDBOX_DEFAULTS.brand,
             competitor=self.string(t, "sandbox.competitor") or SANDBOX_DEFAULTS.competitor,
             bluesky_login=login,
+        )
+
+    def sentiment(self, t: Mapping[str, Any]) -> SentimentConfig:
+        floor = t.get("min_macro_f1", 0.60)
+        if isinstance(floor, bool) or not isinstance(floor, int | float) or not 0 <= floor <= 1:
+            self.add("sentiment.min_macro_f1", "must be a number from 0 to 1 (for example 0.60)")
+            floor = 0.60
+        return SentimentConfig(
+            min_macro_f1=float(floor),
+            min_labels=self.integer(t, "sentiment.min_labels", 300, 10, 1_000_000),
+            retrain_after=self.integer(t, "sentiment.retrain_after", 50, 1, 1_000_000),
         )
 
     def web(self, t: Mapping[str, Any]) -> WebConfig:

@@ -182,6 +182,7 @@ def measure_one(session: Session, settings: Settings, exp: Experiment, now: date
             else {}
         ),
         "post_hoc": plans.is_amended(session, exp.id),
+        "scorers": _scorers(session, exp, stream_ids + control_ids, (base_first, base_last), zone),
         "interim": interim.as_dict() if interim else None,
         "stopped_early": running and verdict in ("success", "failure"),
         "possible_outages": [d.isoformat() for d in outages],
@@ -238,6 +239,20 @@ def _why_no_estimate(baseline: list[stats.Day], treatment: list[stats.Day], runn
 
 def _window(bounds: tuple[date, date], days: list[stats.Day], value: float | None) -> dict[str, Any]:
     return {"start": bounds[0].isoformat(), "end": bounds[1].isoformat(), "days": len(days), "value": value}
+
+
+def _scorers(
+    session: Session, exp: Experiment, ids: list[int], baseline: tuple[date, date], zone: Any
+) -> dict[str, list[str]] | None:
+    """Which sentiment scorers the two windows rest on (tracker/labels.py); None for other metrics."""
+    if exp.metric not in ("sentiment", "positive_share"):
+        return None
+    from tracker.labels import scorers_between
+
+    return {
+        "baseline": scorers_between(session, ids, baseline[0], baseline[1], zone),
+        "treatment": scorers_between(session, ids, exp.start, exp.end, zone),
+    }
 
 
 def _days(first: date, last: date) -> set[date]:

@@ -85,6 +85,8 @@ class Worker:
         specs.append(
             JobSpec("reflect:snapshot", WEEK, _due(now, snapshot, WEEK), self._in_thread(self._snapshot))
         )
+        # Sentiment: retrain a language when enough new labels arrived; score new mentions by its model.
+        specs.append(JobSpec("sentiment:labels", HOUR, now, self._in_thread(self._labels)))
         if self.settings.digest is not None and self.settings.smtp is not None:
             from tracker.digest.job import first_hourly_run
 
@@ -109,6 +111,12 @@ class Worker:
 
         results = measure_open(self.store, self.settings)
         log.info("measure: %d experiments measured", len(results))
+
+    def _labels(self) -> None:
+        from tracker.labels import maintain
+
+        for item in maintain(self.store, self.settings):
+            log.info("sentiment: %s %s (version %s)", item["lang"], item["status"], item.get("version"))
 
     def _snapshot(self) -> None:
         from tracker.maturity import load_model

@@ -13,6 +13,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -72,6 +73,7 @@ class Mention(Base):
     engagement: Mapped[int] = mapped_column(default=0)
     sentiment: Mapped[float | None] = mapped_column(Float)
     sentiment_label: Mapped[str | None] = mapped_column(String(10))
+    sentiment_scorer: Mapped[str | None] = mapped_column(String(40))  # "vader" | "model:<lang>:<version>"
     raw: Mapped[dict[str, Any] | None]
     first_seen_at: Mapped[utc]
     updated_at: Mapped[utc]
@@ -367,6 +369,45 @@ class SavedSearch(Base):
     query: Mapped[str] = mapped_column(Text)
     created_at: Mapped[utc]
     updated_at: Mapped[utc]
+
+
+class Label(Base):
+    """The team's label of a mention or an imported text (tracker/labels.py)."""
+
+    __tablename__ = "labels"
+    __table_args__ = (
+        UniqueConstraint("lang", "text_hash", name="uq_labels_lang_text"),
+        Index("ix_labels_mention_id", "mention_id"),
+    )
+
+    id: Mapped[intpk]
+    mention_id: Mapped[int | None] = mapped_column(ForeignKey("mentions.id", ondelete="SET NULL"))
+    external_id: Mapped[str | None] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(Text)
+    text_hash: Mapped[str] = mapped_column(String(64))
+    lang: Mapped[str] = mapped_column(String(35))
+    label: Mapped[str] = mapped_column(String(12))  # positive | neutral | negative | irrelevant
+    source: Mapped[str] = mapped_column(String(20))  # import | web | cli
+    created_at: Mapped[utc]
+
+
+class SentimentModel(Base):
+    """One trained sentiment model of a language; weights are JSON (zlib), never pickle."""
+
+    __tablename__ = "sentiment_models"
+    __table_args__ = (UniqueConstraint("lang", "version", name="uq_sentiment_models_lang_version"),)
+
+    id: Mapped[intpk]
+    lang: Mapped[str] = mapped_column(String(35))
+    version: Mapped[int] = mapped_column(Integer)
+    trained_at: Mapped[utc]
+    training_hash: Mapped[str] = mapped_column(String(64))
+    labels: Mapped[int] = mapped_column(Integer)
+    macro_f1: Mapped[float] = mapped_column(Float)
+    baseline_f1: Mapped[float | None] = mapped_column(Float)  # VADER on the same labels (English)
+    figures: Mapped[dict[str, Any]]
+    weights: Mapped[bytes] = mapped_column(LargeBinary)
+    adopted: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class User(Base):

@@ -80,7 +80,7 @@ def create_app(
 ) -> FastAPI:
     """The ASGI application. `require_login` defaults to [web] host not being loopback;
     `allowed_hosts`, when given, refuses requests addressed to any other host name."""
-    from tracker.web import api, digest_pages, docs, pages, search_pages
+    from tracker.web import api, digest_pages, docs, label_pages, pages, search_pages
     from tracker.web.command import is_loopback
 
     if require_login is None:
@@ -99,6 +99,7 @@ def create_app(
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.include_router(api.router)
     app.include_router(search_pages.router)
+    app.include_router(label_pages.router)
     app.include_router(pages.router)
     app.include_router(docs.router)
     app.include_router(digest_pages.router)

@@ -1,0 +1,196 @@
+"""`tracker label import|export|train|status|queue|add`: the team's sentiment labels and models.
+
+Registered by tracker/cli.py; the work is in tracker/labels.py.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from tracker.cli import ConfigOpt, JsonOpt, app, fail, print_json, settings_for, store_for
+
+label_app = typer.Typer(
+    help="Sentiment labels and each language's own model, measured before it is trusted.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+app.add_typer(label_app, name="label")
+
+
+@label_app.command("import")
+def label_import(
+    file: Annotated[Path, typer.Argument(help="CSV (header: external_id or text, label, lang) or JSONL.")],
+    as_json: JsonOpt = False,
+    config: ConfigOpt = None,
+) -> None:
+    """Import labels: positive, neutral, negative or irrelevant, per external_id or text."""
+    from tracker.labels import import_labels
+
+    store = store_for(settings_for(config))
+    try:
+        counts = import_labels(store, file)
+    finally:
+        store.close()
+    if as_json:
+        print_json(counts)
+    else:
+        typer.echo(
+            f"labels: {counts['added']} added, {counts['changed']} changed, {counts['unchanged']} unchanged"
+        )
+
+
+@label_app.command("export")
+def label_export(
+    fmt: Annotated[str, typer.Option("--format", help="jsonl or csv.")] = "jsonl",
+    config: ConfigOpt = None,
+) -> None:
+    """Print every label (JSONL by default), ready for `tracker label import`."""
+    from tracker.labels import export_labels
+
+    if fmt not in ("jsonl", "csv"):
+        fail("--format must be jsonl or csv")
+    store = store_for(settings_for(config))
+    try:
+        rows = export_labels(store)
+    finally:
+        store.close()
+    if fmt == "jsonl":
+        for row in rows:
+            sys.stdout.write(json.dumps(row, ensure_ascii=False) + "\n")
+        return
+    writer = csv.DictWriter(
+        sys.stdout, fieldnames=["external_id", "text", "label", "lang", "source", "created_at"]
+    )
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: _safe_cell(v) for k, v in row.items()})
+
+
+def _safe_cell(value: Any) -> Any:
+    """A cell a spreadsheet will not run as a formula."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
+@label_app.command("add")
+def label_add(
+    mention: Annotated[int, typer.Argument(help="The mention's id (as shown by the web and exports).")],
+    label: Annotated[str, typer.Argument(help="positive, neutral, negative or irrelevant.")],
+    config: ConfigOpt = None,
+) -> None:
+    """Label one mention."""
+    from tracker.labels import label_mention
+
+    store = store_for(settings_for(config))
+    try:
+        result = label_mention(store, mention, label.strip().lower(), source="cli")
+    finally:
+        store.close()
+    typer.echo(f"mention {mention}: {label} ({result})")
+
+
+@label_app.command("train")
+def label_train(
+    lang: Annotated[str | None, typer.Option("--lang", help="Only this language (e.g. de).")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Train even when the labels are unchanged.")] = False,
+    as_json: JsonOpt = False,
+    config: ConfigOpt = None,
+) -> None:
+    """Train each language's model, measure it, adopt it only above the floor, re-score its mentions."""
+    from tracker.labels import primary, train
+
+    settings = settings_for(config)
+    store = store_for(settings)
+
+    def progress(done: int, total: int) -> None:
+        if not as_json:
+            typer.echo(f"  re-scored {done}/{total}", err=True)
+
+    try:
+        found = train(store, settings, lang=primary(lang) if lang else None, force=force, progress=progress)
+    finally:
+        store.close()
+    if as_json:
+        print_json({"languages": found})
+        return
+    if not found:
+        typer.echo("no labels yet: `tracker label import FILE` or label mentions on the web")
+    for item in found:
+        line = f"{item['lang']}: {item['status']}"
+        if "macro_f1" in item:
+            line += (
+                f" (version {item['version']}, {item['labels']} labels, macro-F1 {item['macro_f1']:.2f};"
+                f" scored by {item['scorer'] or 'nothing'}, {item['rescored']} mentions re-scored)"
+            )
+        typer.echo(line)
+
+
+@label_app.command("status")
+def label_status(as_json: JsonOpt = False, config: ConfigOpt = None) -> None:
+    """Each language's labels, its model's cross-validated figures, and which scorer is used."""
+    from tracker.labels import status
+
+    settings = settings_for(config)
+    store = store_for(settings)
+    try:
+        found = status(store, settings)
+    finally:
+        store.close()
+    if as_json:
+        print_json(found)
+        return
+    floor = found["floor"]
+    typer.echo(f"floor: macro-F1 >= {floor['min_macro_f1']:.2f} with >= {floor['min_labels']} labels")
+    for item in found["languages"]:
+        counts = ", ".join(f"{n} {name}" for name, n in item["labels"].items())
+        typer.echo(
+            f"{item['lang']}: {item['mentions']} mentions ({item['share_of_mentions']:.1%}); labels: {counts}"
+        )
+        typer.echo(f"  scored by: {item['scorer'] or 'nothing (unscored)'}")
+        model = item["model"]
+        if model is None:
+            typer.echo("  no model yet")
+            continue
+        per = ", ".join(f"{c} {v:.2f}" for c, v in model["per_class_f1"].items())
+        typer.echo(
+            f"  model {model['version']}: macro-F1 {model['macro_f1']:.2f} ({per}), "
+            f"{model['labels']} labels, {'adopted' if model['adopted'] else 'not adopted'}"
+        )
+        if model["vader_macro_f1"] is not None:
+            typer.echo(f"  VADER on the same labels: macro-F1 {model['vader_macro_f1']:.2f}")
+        if not model["adopted"]:
+            need = model["labels_needed"]
+            typer.echo(
+                "  more labels needed: "
+                + (f"about {need}" if need is not None else "unknown (the learning curve does not rise)")
+            )
+
+
+@label_app.command("queue")
+def label_queue(
+    lang: Annotated[str, typer.Option("--lang", help="The language to label (e.g. de).")],
+    count: Annotated[int, typer.Option("--count", help="How many.", min=1, max=500)] = 20,
+    as_json: JsonOpt = False,
+    config: ConfigOpt = None,
+) -> None:
+    """The unlabelled mentions the current model is least sure about ("label 20 more")."""
+    from tracker.labels import primary, queue
+
+    store = store_for(settings_for(config))
+    try:
+        found = queue(store, primary(lang) or lang, count)
+    finally:
+        store.close()
+    if as_json:
+        print_json({"lang": lang, "mentions": found})
+        return
+    for item in found:
+        sure = "" if item["confidence"] is None else f" (model {item['confidence']:.0%} sure)"
+        typer.echo(f"{item['id']}{sure}: {item['text'][:120]}")
