@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.conftest import write_config
-from tests.support import answers, finished_runs, running, wait_until
+from tests.support import DEADLINE, answers, finished_runs, running, wait_until
 from tracker.sandbox.server import SandboxServer
 from tracker.sandbox.world import generate_world
 from tracker.store.db import open_store
@@ -90,8 +90,8 @@ def test_scheduler_web_and_30_writers_share_one_sqlite_file(tmp_path: Path) -> N
                 k += 1
                 try:
                     response = httpx.post(f"{base}/api/v1/experiments/{experiment}/notes",
-                                          json={"text": f"web note {k}"}, timeout=30)  # fmt: skip
-                    httpx.get(f"{base}/mentions", params={"q": "soak"}, timeout=30)
+                                          json={"text": f"web note {k}"}, timeout=DEADLINE)  # fmt: skip
+                    httpx.get(f"{base}/mentions", params={"q": "soak"}, timeout=DEADLINE)
                 except httpx.HTTPError as exc:
                     failures.append(f"web: {exc!r}")
                     continue
@@ -113,7 +113,7 @@ def test_scheduler_web_and_30_writers_share_one_sqlite_file(tmp_path: Path) -> N
         )
         for process in (worker, web):
             process.send_signal(signal.SIGTERM)
-        logs = [process.communicate(timeout=60)[1] for process in (worker, web)]
+        logs = [process.communicate(timeout=DEADLINE)[1] for process in (worker, web)]
     assert failures == [], failures[:5]
     assert worker.returncode == 0 and web.returncode == 0, logs
     assert all("locked" not in log.lower() for log in logs)
