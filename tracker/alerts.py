@@ -17,7 +17,7 @@ The conditions (pure functions below, tested on synthetic data):
                   (tracker/spikes.py) adapted from days to slots of `window`; `min_mentions`
   sentiment_drop  mean sentiment of the last `window` at least `threshold` below the mean of
                   the 28 days before, with at least `min_scored` scored mentions, and the drop
-                  at least 3 standard errors (so chance alone hardly ever fires it)
+                  at least 4 standard errors (chance alone: about 3 in 100,000 windows)
   keyword         mentions first seen in the last `window` that match `query` (the query
                   language of the mention search, tracker/query.py)
   collection      a stream's last `runs` runs all failed, or it has not been covered for
@@ -104,29 +104,47 @@ def spike_verdict(
     as the latest when k % period == 0. The rule is tracker/spikes.py's, on slots: expected
     is the median of the same slot of the week (the median of all slots when fewer than 3
     are known), the scale 1.4826 x the MAD of every slot from its own slot-of-week median,
-    at least sqrt(expected)."""
+    at least sqrt(expected), times sqrt(1 + pi / 2n) for the error of a median of n slots
+    (so four weeks of history need a bigger jump than eight)."""
     if len(slots) < min_history:
         return False, 0.0, 0.0
-    overall = median(slots.values())
-    by_phase: dict[int, float] = {}
-    for phase in {k % period for k in slots}:
-        same = [v for k, v in slots.items() if k % period == phase]
-        by_phase[phase] = median(same) if len(same) >= 3 else overall
-    residuals = [v - by_phase[k % period] for k, v in slots.items()]
+    day = period // 7 if period % 7 == 0 and period >= 7 else period
+    by_week: dict[int, list[float]] = {}
+    by_day: dict[int, list[float]] = {}
+    for k, v in slots.items():
+        by_week.setdefault(k % period, []).append(v)
+        by_day.setdefault(k % day, []).append(v)
+
+    def normal(k: int) -> float | None:
+        found = _median_of(by_week.get(k % period, []))
+        return found if found is not None else _median_of(by_day.get(k % day, []))
+
+    expected_now = normal(0)
+    if expected_now is None:  # not three of this slot of the week, nor of the day: unknown
+        return False, 0.0, 0.0
+    known = len(by_week.get(0, []))
+    known = known if known >= 3 else len(by_day.get(0, []))
+    medians = {phase: normal(phase) for phase in by_week}
+    residuals = [v - m for k, v in slots.items() if (m := medians[k % period]) is not None]
     centre = median(residuals)
     mad = median(abs(r - centre) for r in residuals)
-    expected = by_phase.get(0, overall)
-    scale = max(MAD_TO_SD * mad, math.sqrt(max(expected, 1.0)))
+    expected = expected_now
+    # the expected count is itself a median of `known` slots: its own error adds to the scale
+    scale = max(MAD_TO_SD * mad, math.sqrt(max(expected, 1.0))) * math.sqrt(1 + math.pi / (2 * known))
     score = (current - expected) / scale
     holds = score >= threshold and current >= min_mentions and current - expected >= min_excess
     return holds, expected, score
+
+
+def _median_of(values: list[float]) -> float | None:
+    return median(values) if len(values) >= 3 else None
 
 
 def sentiment_verdict(
     recent: Sequence[float], usual: Sequence[float], *, threshold: float, min_scored: int
 ) -> tuple[bool, dict[str, Any]]:
     """Whether the mean of `recent` is at least `threshold` below the mean of `usual`, with at
-    least `min_scored` recent scores and a drop of at least 3 standard errors."""
+    least `min_scored` recent scores and a drop of at least 4 standard errors."""
     figures: dict[str, Any] = {"scored": len(recent), "mean": None, "usual": None}
     if len(recent) < min_scored or len(usual) < max(30, min_scored):
         return False, figures
@@ -134,7 +152,7 @@ def sentiment_verdict(
     figures.update(mean=round(now_mean, 3), usual=round(usual_mean, 3))
     standard_error = stdev(usual) / math.sqrt(len(recent))
     drop = usual_mean - now_mean
-    return drop >= threshold and drop >= 3 * standard_error, figures
+    return drop >= threshold and drop >= 4 * standard_error, figures
 
 
 def collection_problem(
@@ -446,7 +464,7 @@ def firing_record(row: AlertFiring, now: datetime | None = None) -> dict[str, An
         "fired_at": iso_z(row.fired_at),
         "cleared_at": iso_z(row.cleared_at) if row.cleared_at else None,
         "active": row.cleared_at is None,
-        "held_until": iso_z(row.held_until) if row.held_until and row.held_until > now else None,
+        "held_until": iso_z(row.held_until) if row.held_until else None,  # quiet hours: sent then
         "subject": row.subject,
         "figures": dict(row.figures),
         "mentions": list(row.mentions),

@@ -214,7 +214,7 @@ class AlertConfig:
     streams: tuple[str, ...]  # stream names, roles already resolved
     window: timedelta
     min_mentions: int = 10
-    threshold: float = 3.5
+    threshold: float = 5.0
     min_scored: int = 10
     query: str | None = None
     runs: int = 3
@@ -230,7 +230,7 @@ class AlertConfig:
 
 ALERT_WINDOWS = {"spike": timedelta(hours=1), "sentiment_drop": timedelta(hours=6),
                  "keyword": timedelta(hours=1), "collection": timedelta(hours=1)}  # fmt: skip
-ALERT_THRESHOLDS = {"spike": 3.5, "sentiment_drop": 0.2, "keyword": 0.0, "collection": 0.0}
+ALERT_THRESHOLDS = {"spike": 5.0, "sentiment_drop": 0.2, "keyword": 0.0, "collection": 0.0}
 
 
 @dataclass(frozen=True)
