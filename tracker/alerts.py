@@ -71,7 +71,8 @@ BACKOFF = timedelta(seconds=30)  # after a certain failure: 30s, 1m, 2m, ... up 
 MAX_ATTEMPTS = 8
 WEBHOOK_TIMEOUT = 10.0
 ERROR_LIMIT = 500
-_lock = threading.Lock()  # one check at a time per process (runs are evaluated from threads)
+_lock = threading.RLock()  # one check at a time per process (runs are evaluated from threads)
+LEASE = "alerts:deliver"  # and one delivering worker at a time per database
 
 
 # -- pure conditions ------------------------------------------------------------------------------
@@ -571,10 +572,26 @@ def deliver_due(
 ) -> list[tuple[int, str, str]]:
     """Send every channel of every firing that is pending or due for a retry (and not held by
     quiet hours). Returns (firing id, channel, status) for each channel tried."""
+    from tracker.leases import acquire, release
+
     now = now or utcnow()
+    with _lock:
+        if not acquire(store, LEASE, timedelta(minutes=10)):
+            return []
+        try:
+            return _deliver_all(settings, store, now, transport)
+        finally:
+            release(store, LEASE)
+
+
+def _deliver_all(
+    settings: Settings, store: Store, now: datetime, transport: httpx.BaseTransport | None
+) -> list[tuple[int, str, str]]:
     by_name = {a.name: a for a in settings.alerts}
     with store.read() as session:
-        rows = session.scalars(select(AlertFiring).order_by(AlertFiring.fired_at)).all()
+        rows = session.scalars(
+            select(AlertFiring).where(AlertFiring.fired_at >= now - timedelta(days=7)).order_by(AlertFiring.fired_at)
+        ).all()
     done: list[tuple[int, str, str]] = []
     for row in rows:
         alert = by_name.get(row.alert)
