@@ -517,3 +517,44 @@ webhook = "{receiver.url}"
     assert "[test]" in json.loads(receiver.requests[1][1])["alert"]["subject"]
     unknown = cli("alerts", "test", "nope", "--config", config)
     assert unknown.code == 2 and "no alert named 'nope' (known: acme-spike)" in unknown.err
+
+
+def test_web_alerts_page_api_and_overview_link(tmp_path: Path, receiver: Receiver) -> None:
+    import asyncio
+
+    from tracker.web.app import create_app
+
+    settings = _settings(tmp_path, f"""
+[[alerts]]
+name = "acme-spike"
+kind = "spike"
+webhook = "{receiver.url}"
+""")
+    world = World(settings)
+    app = create_app(settings, world.store)
+
+    class Client:
+        def get(self, path: str, params: dict[str, str] | None = None) -> httpx.Response:
+            async def go() -> httpx.Response:
+                transport = httpx.ASGITransport(app=app)
+                async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8000") as c:
+                    return await c.get(path, params=params)
+
+            return asyncio.run(go())
+
+    client = Client()
+    assert "alerts-active" not in client.get("/").text
+    world.add([(NOW - timedelta(minutes=2 + i % 40), HOSTILE["text"]) for i in range(40)], seen=NOW,
+              url=HOSTILE["url"])  # fmt: skip
+    assert check(settings, world.store, now=NOW)[0].state == "fired"
+    overview = client.get("/").text
+    assert "alerts-active" in overview and 'href="/alerts"' in overview
+    page = client.get("/alerts/acme-spike")
+    assert page.status_code == 200 and "Spike on acme-rss" in page.text and "To mute this alert" in page.text
+    assert "<script>alert" not in page.text and 'href="https://evil.example' not in page.text
+    assert client.get("/alerts/nope").status_code == 404
+    listed = client.get("/api/v1/alerts").json()
+    assert listed["alerts"][0]["active"] is True and listed["active"][0]["alert"] == "acme-spike"
+    (firing,) = client.get("/api/v1/alerts/history", params={"since": "2026-11-25"}).json()["firings"]
+    assert firing["deliveries"]["webhook"]["status"] == "sent" and len(firing["mentions"]) == 5
+    assert client.get("/api/v1/alerts/history", params={"since": "2026-11-26"}).json()["firings"] == []
