@@ -558,3 +558,27 @@ webhook = "{receiver.url}"
     (firing,) = client.get("/api/v1/alerts/history", params={"since": "2026-11-25"}).json()["firings"]
     assert firing["deliveries"]["webhook"]["status"] == "sent" and len(firing["mentions"]) == 5
     assert client.get("/api/v1/alerts/history", params={"since": "2026-11-26"}).json()["firings"] == []
+
+
+def test_the_digest_lists_the_weeks_alerts(tmp_path: Path, receiver: Receiver) -> None:
+    from tracker.digest.data import build_digest
+    from tracker.digest.render import render_html, render_text
+    from tracker.digest.weeks import week_of
+    from tracker.maturity import load_model
+
+    settings = _settings(tmp_path, f"""
+[[alerts]]
+name = "acme-spike"
+kind = "spike"
+webhook = "{receiver.url}"
+""")
+    world = World(settings)
+    world.burst(NOW)
+    (fired,) = check(settings, world.store, now=NOW)
+    week = week_of(NOW.date())
+    data = build_digest(world.store, settings, week, model=load_model(settings), now=NOW + timedelta(days=7))
+    assert [a["subject"] for a in data["alerts"]] == [f"Spike on acme-rss: {fired.headline}"]
+    assert data["alerts"][0]["local_time"] == "Wed 15:30"
+    assert "ALERTS THIS WEEK" in render_text(data) and "Alerts this week" in render_html(data, chart_src="x")
+    before = build_digest(world.store, settings, week.previous, model=load_model(settings), now=NOW)
+    assert before["alerts"] == []
