@@ -99,7 +99,7 @@ def test_a_busy_hour_is_not_a_spike_but_the_same_count_at_night_is() -> None:
 
 
 def test_spike_needs_history_and_the_floor() -> None:
-    counts = _hours(1, 6) + [40.0]
+    counts = [*_hours(1, 6), 40.0]
     assert not _spike_at(counts, len(counts) - 1)[0], "a week of history is too little"
     counts = _hours(10, 7)
     h = 9 * 168 + 3
@@ -158,7 +158,9 @@ every = "15m"
 
 
 def test_alert_config_problems_are_one_line_each() -> None:
-    raw = tomllib.loads(BASE + """
+    raw = tomllib.loads(
+        BASE
+        + """
 [[alerts]]
 name = "Bad Name"
 kind = "storm"
@@ -171,7 +173,8 @@ webhook_secret_env = "X"
 name = "kw"
 kind = "keyword"
 webhook = "https://hooks.example/x"
-""")
+"""
+    )
     with pytest.raises(ConfigError) as caught:
         parse_settings(raw, Path("/x/tracker.toml"))
     problems = "\n".join(caught.value.problems)
@@ -191,7 +194,9 @@ webhook = "https://hooks.example/x"
 
 
 def test_alert_defaults_and_roles() -> None:
-    raw = tomllib.loads(BASE + """
+    raw = tomllib.loads(
+        BASE
+        + """
 [[alerts]]
 name = "spike"
 kind = "spike"
@@ -201,7 +206,8 @@ name = "mood"
 kind = "sentiment_drop"
 streams = ["competitor"]
 webhook = "https://hooks.example/x"
-""")
+"""
+    )
     spike, mood = parse_settings(raw, Path("/x/tracker.toml")).alerts
     assert spike.streams == ("acme-rss",) and spike.window == HOUR and spike.cooldown == 6 * HOUR
     assert spike.threshold == 5.0 and spike.min_mentions == 10 and spike.format == "json"
@@ -285,7 +291,9 @@ def _settings(tmp_path: Path, alerts: str, smtp_port: int = 1) -> Settings:
     )
     path = write_config(
         tmp_path,
-        streams=[{"name": "acme-rss", "connector": "rss", "url": "https://news.example/feed", "every": "15m"}],
+        streams=[
+            {"name": "acme-rss", "connector": "rss", "url": "https://news.example/feed", "every": "15m"}
+        ],
         extra=extra,
     )
     return load_settings(path)
@@ -332,13 +340,16 @@ class World:
 def test_spike_fires_once_per_episode_then_cools_down(tmp_path: Path, receiver: Receiver,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
     monkeypatch.setenv("ALERT_SECRET", SECRET)
-    settings = _settings(tmp_path, f"""
+    settings = _settings(
+        tmp_path,
+        f"""
 [[alerts]]
 name = "acme-spike"
 kind = "spike"
 webhook = "{receiver.url}"
 webhook_secret_env = "ALERT_SECRET"
-""")
+""",
+    )
     world = World(settings)
     assert [r.state for r in check(settings, world.store, now=NOW)] == ["quiet"], "steady weeks are quiet"
     world.burst(NOW)
@@ -361,7 +372,9 @@ webhook_secret_env = "ALERT_SECRET"
     world.burst(NOW + 7 * HOUR)
     assert check(settings, world.store, now=NOW + 7 * HOUR)[0].state == "fired"
     assert len(receiver.requests) == 2 and len(world.firings()) == 2
-    dump = "\n".join(str(r) for r in world.store.engine.connect().execute(text("SELECT * FROM alert_firings")))
+    dump = "\n".join(
+        str(r) for r in world.store.engine.connect().execute(text("SELECT * FROM alert_firings"))
+    )
     assert SECRET not in dump, "the webhook secret is never stored"
 
 
@@ -378,7 +391,9 @@ to = ["oncall@acme.example"]
 """, smtp_port=port)  # fmt: skip
     world = World(settings)
     assert check(settings, world.store, now=NOW)[0].state == "quiet"
-    world.add([(NOW - timedelta(minutes=5), "Acme data leak? " + HOSTILE["text"])], seen=NOW, url=HOSTILE["url"])
+    world.add(
+        [(NOW - timedelta(minutes=5), "Acme data leak? " + HOSTILE["text"])], seen=NOW, url=HOSTILE["url"]
+    )
     world.add([(NOW - timedelta(minutes=4), "a breach at Acme")], seen=NOW)
     world.add([(NOW - timedelta(minutes=3), "leak of data, not a phrase match")], seen=NOW)
     (fired,) = check(settings, world.store, now=NOW)
@@ -417,23 +432,33 @@ format = "slack"
     receiver.statuses = [503]
     assert check(settings, world.store, now=NOW)[0].state == "fired"
     (row,) = history(world.store)
-    assert row["deliveries"]["webhook"]["status"] == "failed" and "HTTP 503" in row["deliveries"]["webhook"]["error"]
+    assert (
+        row["deliveries"]["webhook"]["status"] == "failed"
+        and "HTTP 503" in row["deliveries"]["webhook"]["error"]
+    )
     assert row["deliveries"]["email:oncall@acme.example"]["status"] == "sent" and len(inbox.messages) == 1
     assert deliver_due(settings, world.store, now=NOW + timedelta(seconds=10)) == [], "not before the backoff"
     (done,) = deliver_due(settings, world.store, now=NOW + timedelta(seconds=31))
     assert done[1:] == ("webhook", "sent")
     slack = receiver.verified()
-    assert set(slack) == {"text"} and "Spike on acme-rss" in slack["text"] and "/alerts/acme-spike|" in slack["text"]
+    assert (
+        set(slack) == {"text"}
+        and "Spike on acme-rss" in slack["text"]
+        and "/alerts/acme-spike|" in slack["text"]
+    )
     assert len(inbox.messages) == 1, "the email is not sent twice"
 
 
 def test_an_interrupted_webhook_is_in_doubt_and_not_resent(tmp_path: Path) -> None:
-    settings = _settings(tmp_path, """
+    settings = _settings(
+        tmp_path,
+        """
 [[alerts]]
 name = "acme-spike"
 kind = "spike"
 webhook = "https://hooks.example/x"
-""")
+""",
+    )
     world = World(settings)
     world.burst(NOW)
     check(settings, world.store, now=NOW, deliver=False)
@@ -451,13 +476,16 @@ webhook = "https://hooks.example/x"
 
 
 def test_a_firing_in_quiet_hours_is_sent_when_they_end(tmp_path: Path, receiver: Receiver) -> None:
-    settings = _settings(tmp_path, f"""
+    settings = _settings(
+        tmp_path,
+        f"""
 [[alerts]]
 name = "acme-spike"
 kind = "spike"
 webhook = "{receiver.url}"
 quiet_hours = "14:00-17:00"
-""")  # 15:30 in Vienna is inside
+""",
+    )  # 15:30 in Vienna is inside
     world = World(settings)
     world.burst(NOW)
     assert check(settings, world.store, now=NOW)[0].state == "fired"
@@ -468,13 +496,16 @@ quiet_hours = "14:00-17:00"
 
 
 def test_collection_alert_on_failed_runs(tmp_path: Path, receiver: Receiver) -> None:
-    settings = _settings(tmp_path, f"""
+    settings = _settings(
+        tmp_path,
+        f"""
 [[alerts]]
 name = "health"
 kind = "collection"
 runs = 2
 webhook = "{receiver.url}"
-""")
+""",
+    )
     world = World(settings)
     assert check(settings, world.store, now=NOW)[0].state == "quiet"
     with world.store.write() as session:
@@ -493,12 +524,15 @@ def _store(settings: Settings) -> Store:
 
 
 def test_cli_list_check_history_and_test(tmp_path: Path, cli: Any, receiver: Receiver) -> None:
-    settings = _settings(tmp_path, f"""
+    settings = _settings(
+        tmp_path,
+        f"""
 [[alerts]]
 name = "acme-spike"
 kind = "spike"
 webhook = "{receiver.url}"
-""")
+""",
+    )
     world = World(settings)
     world.burst(datetime.now(UTC))
     config = settings.path
@@ -524,12 +558,15 @@ def test_web_alerts_page_api_and_overview_link(tmp_path: Path, receiver: Receive
 
     from tracker.web.app import create_app
 
-    settings = _settings(tmp_path, f"""
+    settings = _settings(
+        tmp_path,
+        f"""
 [[alerts]]
 name = "acme-spike"
 kind = "spike"
 webhook = "{receiver.url}"
-""")
+""",
+    )
     world = World(settings)
     app = create_app(settings, world.store)
 
@@ -566,12 +603,15 @@ def test_the_digest_lists_the_weeks_alerts(tmp_path: Path, receiver: Receiver) -
     from tracker.digest.weeks import week_of
     from tracker.maturity import load_model
 
-    settings = _settings(tmp_path, f"""
+    settings = _settings(
+        tmp_path,
+        f"""
 [[alerts]]
 name = "acme-spike"
 kind = "spike"
 webhook = "{receiver.url}"
-""")
+""",
+    )
     world = World(settings)
     world.burst(NOW)
     (fired,) = check(settings, world.store, now=NOW)

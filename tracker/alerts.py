@@ -34,6 +34,7 @@ webhook secret) are read only when sending and never stored or logged.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import html
@@ -206,7 +207,9 @@ def streams_label(streams: Sequence[str]) -> str:
 def evaluate(settings: Settings, store: Store, alert: AlertConfig, now: datetime) -> Verdict:
     """Whether `alert`'s condition holds at `now`, read from the database."""
     with store.read() as session:
-        ids = dict(session.execute(select(Stream.name, Stream.id).where(Stream.name.in_(alert.streams))).all())
+        ids = dict(
+            session.execute(select(Stream.name, Stream.id).where(Stream.name.in_(alert.streams))).all()
+        )
         stream_ids = [ids[n] for n in alert.streams if n in ids]
         if not stream_ids:
             return Verdict(False, {"note": "no collected streams"})
@@ -275,11 +278,15 @@ def _sentiment(session: Any, alert: AlertConfig, stream_ids: list[int], now: dat
         if figures["mean"] is not None
         else f"{len(recent)} scored mentions in the last {duration_text(alert.window)}"
     )
-    worst = sorted((mid for mid, (c, s) in unique.items() if c >= start and s < 0), key=lambda m: unique[m][1])
+    worst = sorted(
+        (mid for mid, (c, s) in unique.items() if c >= start and s < 0), key=lambda m: unique[m][1]
+    )
     return Verdict(holds, figures, headline, tuple(worst))
 
 
-def _keyword(session: Any, alert: AlertConfig, stream_ids: list[int], start: datetime, now: datetime) -> Verdict:
+def _keyword(
+    session: Any, alert: AlertConfig, stream_ids: list[int], start: datetime, now: datetime
+) -> Verdict:
     from tracker.query import matches
 
     assert alert.query is not None
@@ -328,7 +335,9 @@ def _collection(session: Any, alert: AlertConfig, ids: Mapping[str, int], now: d
     if not problems:
         return Verdict(False, {"problems": {}})
     first = next(iter(problems))
-    headline = f"{first} {problems[first]}" + (f" (and {len(problems) - 1} more)" if len(problems) > 1 else "")
+    headline = f"{first} {problems[first]}" + (
+        f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+    )
     return Verdict(True, {"problems": problems}, headline)
 
 
@@ -432,7 +441,9 @@ def _top_mentions(session: Any, ids: Sequence[int]) -> list[dict[str, Any]]:
     if not ids:
         return []
     rows = session.scalars(
-        select(Mention).where(Mention.id.in_(list(ids)[:5000])).order_by(Mention.engagement.desc(), Mention.id)
+        select(Mention)
+        .where(Mention.id.in_(list(ids)[:5000]))
+        .order_by(Mention.engagement.desc(), Mention.id)
     ).all()
     return [
         {"id": m.id, "platform": m.platform, "author": m.author, "text": (m.text or "")[:500],
@@ -494,10 +505,16 @@ def render_text(settings: Settings, record: dict[str, Any]) -> str:
         lines += ["", "Top mentions by engagement:"]
         for m in record["mentions"]:
             who = plain(m.get("author")) or "someone"
-            lines.append(f"- {who} on {m['platform']} ({m['engagement']} engagement): {plain(m['text'])[:200]}")
+            lines.append(
+                f"- {who} on {m['platform']} ({m['engagement']} engagement): {plain(m['text'])[:200]}"
+            )
             if m.get("url"):
                 lines.append(f"  {m['url']}")
-    lines += ["", f"This alert on the web: {alert_url(settings, record['alert'])}", mute_hint(settings, record["alert"])]
+    lines += [
+        "",
+        f"This alert on the web: {alert_url(settings, record['alert'])}",
+        mute_hint(settings, record["alert"]),
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -514,7 +531,9 @@ def render_html(settings: Settings, record: dict[str, Any]) -> str:
         who = e(m.get("author") or "someone")
         text = e((m.get("text") or "")[:300])
         link = f' <a href="{e(m["url"], quote=True)}">open</a>' if m.get("url") else ""
-        mentions.append(f"<li><b>{who}</b> on {e(m['platform'])} ({m['engagement']} engagement): {text}{link}</li>")
+        mentions.append(
+            f"<li><b>{who}</b> on {e(m['platform'])} ({m['engagement']} engagement): {text}{link}</li>"
+        )
     url = e(alert_url(settings, record["alert"]), quote=True)
     parts = [
         "<!doctype html><html><body>",
@@ -525,8 +544,11 @@ def render_html(settings: Settings, record: dict[str, Any]) -> str:
     ]
     if mentions:
         parts += ["<h2>Top mentions by engagement</h2>", "<ul>" + "".join(mentions) + "</ul>"]
-    parts += [f'<p><a href="{url}">This alert on the web</a></p>', f"<p>{e(mute_hint(settings, record['alert']))}</p>"]
-    return "\n".join(parts + ["</body></html>"]) + "\n"
+    parts += [
+        f'<p><a href="{url}">This alert on the web</a></p>',
+        f"<p>{e(mute_hint(settings, record['alert']))}</p>",
+    ]
+    return "\n".join([*parts, "</body></html>"]) + "\n"
 
 
 def email_message(settings: Settings, record: dict[str, Any], to: str, now: datetime) -> EmailMessage:
@@ -539,7 +561,9 @@ def email_message(settings: Settings, record: dict[str, Any], to: str, now: date
     msg["Message-ID"] = make_msgid("alert", domain=sender.rsplit("@", 1)[-1])
     msg["Auto-Submitted"] = "auto-generated"
     msg.set_content(render_text(settings, record), subtype="plain", charset="utf-8", cte="quoted-printable")
-    msg.add_alternative(render_html(settings, record), subtype="html", charset="utf-8", cte="quoted-printable")
+    msg.add_alternative(
+        render_html(settings, record), subtype="html", charset="utf-8", cte="quoted-printable"
+    )
     return msg
 
 
@@ -547,8 +571,9 @@ def webhook_body(settings: Settings, alert: AlertConfig, record: dict[str, Any])
     url = alert_url(settings, record["alert"])
     if alert.format == "slack":
         lines = [f"*{record['subject']}*"]
-        lines += [f"• {m.get('author') or 'someone'}: {(m.get('text') or '')[:140]} {m.get('url') or ''}".rstrip()
-                  for m in record["mentions"]]  # fmt: skip
+        for m in record["mentions"]:
+            who, said = m.get("author") or "someone", (m.get("text") or "")[:140]
+            lines.append(f"• {who}: {said} {m.get('url') or ''}".rstrip())
         lines.append(f"<{url}|Open the alert>")
         payload: dict[str, Any] = {"text": "\n".join(lines)}
     else:
@@ -568,7 +593,11 @@ class _InDoubt(Exception):
 
 
 def deliver_due(
-    settings: Settings, store: Store, *, now: datetime | None = None, transport: httpx.BaseTransport | None = None
+    settings: Settings,
+    store: Store,
+    *,
+    now: datetime | None = None,
+    transport: httpx.BaseTransport | None = None,
 ) -> list[tuple[int, str, str]]:
     """Send every channel of every firing that is pending or due for a retry (and not held by
     quiet hours). Returns (firing id, channel, status) for each channel tried."""
@@ -590,7 +619,9 @@ def _deliver_all(
     by_name = {a.name: a for a in settings.alerts}
     with store.read() as session:
         rows = session.scalars(
-            select(AlertFiring).where(AlertFiring.fired_at >= now - timedelta(days=7)).order_by(AlertFiring.fired_at)
+            select(AlertFiring)
+            .where(AlertFiring.fired_at >= now - timedelta(days=7))
+            .order_by(AlertFiring.fired_at)
         ).all()
     done: list[tuple[int, str, str]] = []
     for row in rows:
@@ -704,10 +735,8 @@ def send_email(settings: Settings, record: dict[str, Any], to: str, now: datetim
     except (smtplib.SMTPException, OSError) as exc:
         raise _Failed(describe(exc, smtp, password)) from None
     finally:
-        try:
+        with contextlib.suppress(smtplib.SMTPException, OSError):
             client.quit()
-        except (smtplib.SMTPException, OSError):
-            pass
         client.close()
 
 
@@ -741,7 +770,11 @@ def sample_record(settings: Settings, alert: AlertConfig, now: datetime) -> dict
 
 
 def send_test(
-    settings: Settings, alert: AlertConfig, *, now: datetime | None = None, transport: httpx.BaseTransport | None = None
+    settings: Settings,
+    alert: AlertConfig,
+    *,
+    now: datetime | None = None,
+    transport: httpx.BaseTransport | None = None,
 ) -> dict[str, str]:
     """Send a sample to each of the alert's channels now: channel -> "sent" or the reason it failed."""
     now = now or utcnow()

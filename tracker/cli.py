@@ -1042,8 +1042,8 @@ def _problem_lines(exc: UserError) -> list[str]:
 
 
 # Registers `mentions search` and the `search` sub-app (they import the apps above).
-from tracker import cli_search as _cli_search  # noqa: E402, F401
 from tracker import cli_alerts as _cli_alerts  # noqa: E402, F401
+from tracker import cli_search as _cli_search  # noqa: E402, F401
 
 
 def main() -> None:

@@ -772,7 +772,7 @@ class _Validator:
         to = self.strings(t, f"{k}.to", EMAIL)
         webhook = self.url(t, f"{k}.webhook")
         if not to and not webhook:
-            self.add(f"{k}.to", "an alert needs somewhere to go: email addresses in to, a webhook URL, or both")
+            self.add(f"{k}.to", "an alert needs somewhere to go: email addresses in to, a webhook, or both")
         if to and (settings.digest is None or settings.smtp is None):
             self.add(f"{k}.to", "emails are sent from [digest] from over [smtp]: add both sections")
         secret = self.env_name(t, f"{k}.webhook_secret_env")
@@ -820,14 +820,16 @@ class _Validator:
             else:
                 near = difflib.get_close_matches(item, known + list(ROLES), n=1)
                 hint = f" (did you mean {near[0]!r}?)" if near else ""
-                self.add(key, f"{item!r} is neither a configured stream nor a role ({', '.join(ROLES)}){hint}")
+                roles = ", ".join(ROLES)
+                self.add(key, f"{item!r} is neither a configured stream nor a role ({roles}){hint}")
         return tuple(dict.fromkeys(names))
 
     def quiet_hours(self, t: Mapping[str, Any], key: str) -> tuple[time, time] | None:
         value = t.get("quiet_hours")
         if value is None:
             return None
-        match = re.match(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$", value) if isinstance(value, str) else None
+        span = r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$"
+        match = re.match(span, value) if isinstance(value, str) else None
         if not match or int(match[1]) > 23 or int(match[3]) > 23 or int(match[2]) > 59 or int(match[4]) > 59:
             self.add(key, f'expected a span of the day like "22:00-07:00", got {value!r}')
             return None
