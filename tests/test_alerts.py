@@ -302,20 +302,20 @@ def _settings(tmp_path: Path, alerts: str, smtp_port: int = 1) -> Settings:
 class World:
     """A store with one stream covered for 9 weeks and 3 mentions every hour."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, now: datetime = NOW) -> None:
         self.store = open_store(settings.database_url)
         with self.store.write() as session:
-            self.sid = sync_streams(session=session, settings=settings, now=NOW)["acme-rss"]
-            start = NOW - timedelta(weeks=9)
+            self.sid = sync_streams(session=session, settings=settings, now=now)["acme-rss"]
+            start = now - timedelta(weeks=9)
             session.add(CollectionRun(stream_id=self.sid, started_at=start, finished_at=start, status="ok",
-                                      covered_from=start, covered_until=NOW + timedelta(days=3)))  # fmt: skip
+                                      covered_from=start, covered_until=now + timedelta(days=3)))  # fmt: skip
         self.n = 0
-        moment = NOW - timedelta(weeks=9)
+        moment = now - timedelta(weeks=9)
         batch = []
-        while moment < NOW - HOUR:
+        while moment < now - HOUR:
             batch += [(moment + timedelta(minutes=20 * i), "steady Acme chatter") for i in range(3)]
             moment += HOUR
-        self.add(batch, seen=NOW - timedelta(days=1))
+        self.add(batch, seen=now - timedelta(days=1))
 
     def add(self, items: list[tuple[datetime, str]], *, seen: datetime | None = None, engagement: int = 1,
             sentiment: float | None = None, url: str | None = None) -> None:  # fmt: skip
@@ -622,3 +622,87 @@ webhook = "{receiver.url}"
     assert "ALERTS THIS WEEK" in render_text(data) and "Alerts this week" in render_html(data, chart_src="x")
     before = build_digest(world.store, settings, week.previous, model=load_model(settings), now=NOW)
     assert before["alerts"] == []
+
+
+def _feed(entries: list[tuple[str, datetime, str]]) -> bytes:
+    from email.utils import format_datetime
+
+    items = "".join(
+        f"<item><title>{title}</title><link>https://news.example/{guid}</link><guid>https://news.example/{guid}</guid>"
+        f"<description>{title}</description><pubDate>{format_datetime(moment)}</pubDate></item>"
+        for guid, moment, title in entries
+    )
+    return (
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>Acme</title>'
+        f"<link>https://news.example/</link>{items}</channel></rss>"
+    ).encode()
+
+
+@pytest.mark.slow
+def test_tracker_run_every_10s_delivers_a_spike_within_two_runs_and_only_once(
+    tmp_path: Path, smtp: tuple[int, Inbox], receiver: Receiver
+) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time as clock
+
+    from tests.support import file_contains, local_server, running, wait_until
+
+    port, inbox = smtp
+    start = datetime.now(UTC)
+    body = {
+        "feed": _feed([(f"normal-{i}", start - timedelta(minutes=5 + i), "Acme as usual") for i in range(2)])
+    }
+    with local_server(lambda path: (200, {"Content-Type": "application/rss+xml"}, body["feed"])) as feed:
+        url = f"http://127.0.0.1:{feed.server_address[1]}/feed.xml"
+        extra = (
+            '[digest]\nto = ["team@acme.example"]\nfrom = "tracker@acme.example"\n'
+            f'[smtp]\nhost = "127.0.0.1"\nport = {port}\nsecurity = "none"\ntimeout = "5s"\n'
+            '[logging]\nfile = "tracker.log"\n'
+            f'[[alerts]]\nname = "acme-spike"\nkind = "spike"\nto = ["oncall@acme.example"]\n'
+            f'webhook = "{receiver.url}"\nwebhook_secret_env = "ALERT_SECRET"\n'
+        )
+        path = write_config(
+            tmp_path,
+            streams=[{"name": "acme-rss", "connector": "rss", "url": url, "every": "10s"}],
+            extra=extra,
+        )
+        settings = load_settings(path)
+        World(settings, now=start).store.close()
+        env = {**os.environ, "ALERT_SECRET": SECRET}
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "tracker", "--config", str(path), "run"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        )  # fmt: skip
+        log_file = tmp_path / "tracker.log"
+        try:
+            wait_until(file_contains(log_file, "collect acme-rss: ok"), "the first run", alive=running(proc))
+            assert inbox.messages == [] and receiver.requests == [], "a normal hour fires nothing"
+            now = datetime.now(UTC)
+            spike = [
+                (f"spike-{i}", now - timedelta(seconds=30 + i), "Acme is down, is it a breach?")
+                for i in range(40)
+            ]
+            body["feed"] = _feed(spike)
+            collectable, runs_before = clock.monotonic(), log_file.read_text().count("collect acme-rss:")
+            wait_until(lambda: len(inbox.messages) == 1, "the alert email", alive=running(proc))
+            email_after = clock.monotonic() - collectable
+            wait_until(lambda: len(receiver.requests) == 1, "the alert webhook", alive=running(proc))
+            webhook_after = clock.monotonic() - collectable
+            runs_to_deliver = log_file.read_text().count("collect acme-rss:") - runs_before
+            assert runs_to_deliver <= 2, "delivered within two collection intervals"
+            assert inbox.messages[0]["Subject"].startswith("Spike on acme-rss: 4")
+            assert receiver.verified()["alert"]["alert"] == "acme-spike"
+            later = log_file.read_text().count("collect acme-rss:") + 2
+            wait_until(lambda: log_file.read_text().count("collect acme-rss:") >= later, "two more runs",
+                       alive=running(proc))  # fmt: skip
+            assert len(inbox.messages) == 1 and len(receiver.requests) == 1, "not delivered again"
+            print(f"\nspike collectable -> email {email_after:.1f}s, webhook {webhook_after:.1f}s, "
+                  f"{runs_to_deliver} run(s)")  # fmt: skip
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            out, err = proc.communicate(timeout=60)
+        assert proc.returncode == 0, err
+        assert SECRET not in out + err + log_file.read_text()
