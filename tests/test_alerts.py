@@ -706,3 +706,55 @@ def test_tracker_run_every_10s_delivers_a_spike_within_two_runs_and_only_once(
             out, err = proc.communicate(timeout=60)
         assert proc.returncode == 0, err
         assert SECRET not in out + err + log_file.read_text()
+
+
+@pytest.mark.slow
+def test_false_alerts_over_the_sandbox_demo_weeks() -> None:
+    """The demo's world (seed 42, 12 weeks), evaluated every hour after two weeks, per mention
+    stream: episodes of `spike` and `sentiment_drop` outside the days with something injected
+    (the world's spike day, and the windows of experiments with a real effect)."""
+    from tracker.sandbox.world import generate_world
+    from tracker.sentiment import score_many
+
+    world = generate_world(42, 12)
+    first = world.start + timedelta(weeks=2)
+    hours = int((world.end - first) / HOUR)
+    false = {"spike": 0, "sentiment_drop": 0}
+    true = {"spike": 0, "sentiment_drop": 0}
+    injected = {d.name: {s.day for s in world.spikes if d.name in s.streams} for d in world.streams}
+    for exp in world.experiments:  # a real effect on volume or sentiment is an injected episode too
+        if exp.real and exp.stream in injected:
+            injected[exp.stream] |= {exp.start + timedelta(days=i) for i in range(exp.days)}
+    for stream in world.streams:
+        if stream.role == "owned":
+            continue
+        posts = world.posts_of(stream.name)
+        scores = score_many([p.text for p in posts], [p.lang for p in posts])
+        counts: dict[int, float] = {}
+        for p in posts:
+            h = int((p.created_at - world.start) / HOUR)
+            counts[h] = counts.get(h, 0.0) + 1
+        holding = {"spike": False, "sentiment_drop": False}
+        for step in range(hours):
+            now_h = int((first - world.start) / HOUR) + step
+            now = world.start + now_h * HOUR
+            slots = {k: counts.get(now_h - k, 0.0) for k in range(1, 8 * 168 + 1) if now_h - k >= 0}
+            spike = spike_verdict(slots, counts.get(now_h, 0.0), period=168, threshold=5.0, min_mentions=10)[
+                0
+            ]
+            recent = [
+                s
+                for p, s in zip(posts, scores, strict=True)
+                if s is not None and now - 6 * HOUR <= p.created_at < now
+            ]
+            usual = [
+                s for p, s in zip(posts, scores, strict=True)
+                if s is not None and now - timedelta(days=28) <= p.created_at < now - 6 * HOUR
+            ]  # fmt: skip
+            drop = sentiment_verdict(recent, usual, threshold=0.2, min_scored=10)[0]
+            for kind, holds in (("spike", spike), ("sentiment_drop", drop)):
+                if holds and not holding[kind]:
+                    (true if world.day_of(now) in injected[stream.name] else false)[kind] += 1
+                holding[kind] = holds
+    print(f"\nover the demo's 12 weeks: false alerts {false}, on injected days {true}")
+    assert false == {"spike": 0, "sentiment_drop": 0}
