@@ -758,3 +758,22 @@ def test_false_alerts_over_the_sandbox_demo_weeks() -> None:
                 holding[kind] = holds
     print(f"\nover the demo's 12 weeks: false alerts {false}, on injected days {true}")
     assert false == {"spike": 0, "sentiment_drop": 0}
+
+
+@pytest.mark.slow
+def test_the_demo_writes_the_alert_it_fired(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    workspace = tmp_path / "demo"
+    result = subprocess.run([sys.executable, "-m", "tracker", "demo", "--dir", str(workspace)],
+                            capture_output=True, text=True, timeout=600)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert f"alert:      {workspace / 'alert.eml'}" in result.stdout
+    message = message_from_bytes((workspace / "alert.eml").read_bytes())
+    assert message["Subject"].startswith(("Sentiment drop on acme-", "Spike on acme-"))
+    assert {p.get_content_type() for p in message.walk()} >= {"text/plain", "text/html"}
+    shown = subprocess.run([sys.executable, "-m", "tracker", "--config", str(workspace / "tracker.toml"),
+                            "alerts", "history", "--json"], capture_output=True, text=True)  # fmt: skip
+    (firing,) = json.loads(shown.stdout)["firings"]
+    assert firing["subject"] == " ".join(message["Subject"].split()) and len(firing["mentions"]) == 5

@@ -198,7 +198,7 @@ def _build(directory: Path, *, weeks: int, seed: int, echo: Echo, progress: bool
             report.collected, report.runs = _collect(settings, store, server, world, echo, progress)
             report.verdicts = _experiments(settings, store, world, echo)
             report.stage = _reflect(settings, store)
-            alert = _alert(settings, store, world, directory, echo)  # first: the digest may list it
+            alert = _alert(settings, store, world, directory)  # first: the digest may list it
             report.files = {**_digests(settings, store, directory), **alert}
         finally:
             store.close()
@@ -389,12 +389,10 @@ def _digests(settings: Settings, store: Any, directory: Path) -> dict[str, Path]
     return write_digest_files(settings, store, directory)
 
 
-def _alert(settings: Settings, store: Any, world: Any, directory: Path, echo: Echo) -> dict[str, Path]:
+def _alert(settings: Settings, store: Any, world: Any, directory: Path) -> dict[str, Path]:
     from tracker.demo_alert import write_demo_alert
 
     path = write_demo_alert(settings, store, world, directory)
-    if path is None:
-        echo("alerts: none of the demo's alerts fired on these weeks")
     return {"alert": path} if path else {}
 
 
