@@ -284,13 +284,14 @@ def receiver() -> Iterator[Receiver]:
         r.server.server_close()
 
 
-def _settings(tmp_path: Path, alerts: str, smtp_port: int = 1) -> Settings:
+def _settings(tmp_path: Path, alerts: str, smtp_port: int = 1, db_url: str | None = None) -> Settings:
     extra = (
         '[digest]\nto = ["team@acme.example"]\nfrom = "tracker@acme.example"\n'
         f'[smtp]\nhost = "127.0.0.1"\nport = {smtp_port}\nsecurity = "none"\ntimeout = "5s"\n' + alerts
     )
     path = write_config(
         tmp_path,
+        db_url=db_url,
         streams=[
             {"name": "acme-rss", "connector": "rss", "url": "https://news.example/feed", "every": "15m"}
         ],
@@ -337,7 +338,7 @@ class World:
             return list(session.scalars(select(AlertFiring).order_by(AlertFiring.id)))
 
 
-def test_spike_fires_once_per_episode_then_cools_down(tmp_path: Path, receiver: Receiver,
+def test_spike_fires_once_per_episode_then_cools_down(tmp_path: Path, db_url: str, receiver: Receiver,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
     monkeypatch.setenv("ALERT_SECRET", SECRET)
     settings = _settings(
@@ -349,6 +350,7 @@ kind = "spike"
 webhook = "{receiver.url}"
 webhook_secret_env = "ALERT_SECRET"
 """,
+        db_url=db_url,
     )
     world = World(settings)
     assert [r.state for r in check(settings, world.store, now=NOW)] == ["quiet"], "steady weeks are quiet"
@@ -376,6 +378,7 @@ webhook_secret_env = "ALERT_SECRET"
         str(r) for r in world.store.engine.connect().execute(text("SELECT * FROM alert_firings"))
     )
     assert SECRET not in dump, "the webhook secret is never stored"
+    world.store.close()
 
 
 def test_keyword_email_has_both_parts_escapes_hostile_text_and_links(
