@@ -374,9 +374,8 @@ webhook_secret_env = "ALERT_SECRET"
     world.burst(NOW + 7 * HOUR)
     assert check(settings, world.store, now=NOW + 7 * HOUR)[0].state == "fired"
     assert len(receiver.requests) == 2 and len(world.firings()) == 2
-    dump = "\n".join(
-        str(r) for r in world.store.engine.connect().execute(text("SELECT * FROM alert_firings"))
-    )
+    with world.store.engine.connect() as conn:
+        dump = "\n".join(str(r) for r in conn.execute(text("SELECT * FROM alert_firings")))
     assert SECRET not in dump, "the webhook secret is never stored"
     world.store.close()
 
