@@ -649,7 +649,7 @@ class _Validator:
         )
 
     def clock(self, t: Mapping[str, Any], key: str) -> time:
-        value = t.get(key.rsplit(".", 1)[-1], "08:00")
+        value = t.get("time", "08:00")
         match = re.match(r"^(\d{1,2}):(\d{2})$", value) if isinstance(value, str) else None
         if not match or int(match[1]) > 23 or int(match[2]) > 59:
             self.add(key, f'expected a time of day like "08:00", got {value!r}')
