@@ -1059,9 +1059,9 @@ def _problem_lines(exc: UserError) -> list[str]:
 
 
 # Registers the `label` sub-app (sentiment labels and per-language models).
-from tracker import cli_labels as _cli_labels  # noqa: E402, F401
-
 # Registers `mentions search` and the `search` sub-app (they import the apps above).
+from tracker import cli_alerts as _cli_alerts  # noqa: E402, F401
+from tracker import cli_labels as _cli_labels  # noqa: E402, F401
 from tracker import cli_search as _cli_search  # noqa: E402, F401
 
 

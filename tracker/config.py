@@ -14,7 +14,7 @@ import os
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
@@ -61,6 +61,11 @@ GENERIC_STREAM_KEYS = (
 ALL_SELECTORS = ("hashtag", "account", "query", "url")
 ALL_CONNECTOR_KEYS = tuple(sorted({k for keys in CONNECTOR_KEYS.values() for k in keys}))
 STREAM_KEYS = GENERIC_STREAM_KEYS + ALL_SELECTORS + ALL_CONNECTOR_KEYS
+ALERT_KEYS = (
+    "name", "streams", "kind", "window", "min_mentions", "threshold", "min_scored", "query", "runs",
+    "gap", "to", "webhook", "webhook_secret_env", "format", "cooldown", "quiet_hours",
+)  # fmt: skip
+ALERT_KINDS = ("spike", "sentiment_drop", "keyword", "collection")
 
 # Every key the code accepts, by section; tests check each is documented in the example file.
 SECTION_KEYS: dict[str, tuple[str, ...]] = {
@@ -76,6 +81,7 @@ SECTION_KEYS: dict[str, tuple[str, ...]] = {
     "sentiment": ("min_macro_f1", "min_labels", "retrain_after"),
     "sandbox": ("seed", "weeks", "port", "end", "brand", "competitor", "bluesky_login"),
     "streams": STREAM_KEYS,
+    "alerts": ALERT_KEYS,
 }
 # Keys people write by mistake instead of the `_env` form.
 SECRET_KEYS = {"password", "token", "app_password", "client_secret", "client_id", "api_key"}
@@ -214,6 +220,34 @@ class WebConfig:
 
 
 @dataclass(frozen=True)
+class AlertConfig:
+    """One alert (`[[alerts]]`): a condition on some streams and where to say it holds."""
+
+    name: str
+    kind: str
+    streams: tuple[str, ...]  # stream names, roles already resolved
+    window: timedelta
+    min_mentions: int = 10
+    threshold: float = 5.0
+    min_scored: int = 10
+    query: str | None = None
+    runs: int = 3
+    gap: timedelta = timedelta(hours=2)
+    to: tuple[str, ...] = ()
+    webhook: str | None = None
+    webhook_secret_env: str | None = None
+    format: str = "json"
+    cooldown: timedelta = timedelta(hours=6)
+    quiet_hours: tuple[time, time] | None = None
+    index: int = 0
+
+
+ALERT_WINDOWS = {"spike": timedelta(hours=1), "sentiment_drop": timedelta(hours=6),
+                 "keyword": timedelta(hours=1), "collection": timedelta(hours=1)}  # fmt: skip
+ALERT_THRESHOLDS = {"spike": 5.0, "sentiment_drop": 0.2, "keyword": 0.0, "collection": 0.0}
+
+
+@dataclass(frozen=True)
 class Settings:
     """The validated configuration; passed down explicitly, never read at import time."""
 
@@ -230,6 +264,7 @@ class Settings:
     experiments: ExperimentsConfig = field(default_factory=ExperimentsConfig)
     sandbox: SandboxConfig | None = None
     sentiment: SentimentConfig = field(default_factory=SentimentConfig)
+    alerts: tuple[AlertConfig, ...] = ()
 
     @property
     def directory(self) -> Path:
@@ -310,6 +345,7 @@ def parse_settings(raw: Mapping[str, Any], path: Path) -> Settings:
         ),
         sentiment=v.sentiment(v.section(raw, "sentiment")),
     )
+    settings = replace(settings, alerts=v.alerts(raw.get("alerts", []), settings))
     if v.problems:
         raise ConfigError(v.problems, str(path))
     return settings
@@ -736,6 +772,105 @@ class _Validator:
         if not path.is_file():
             self.add("maturity.model", f"no file at {path}")
         return path
+
+
+    def alerts(self, raw: Any, settings: Settings) -> tuple[AlertConfig, ...]:
+        if not isinstance(raw, list):
+            self.add("alerts", "expected [[alerts]] tables")
+            return ()
+        found: list[AlertConfig] = []
+        for index, table in enumerate(raw):
+            k = f"alerts[{index}]"
+            if not isinstance(table, dict):
+                self.add(k, "expected a table")
+                continue
+            alert = self.alert(k, index, table, settings)
+            if any(a.name == alert.name for a in found):
+                self.add(f"{k}.name", f"{alert.name!r} is used by another alert")
+            found.append(alert)
+        return tuple(found)
+
+    def alert(self, k: str, index: int, t: Mapping[str, Any], settings: Settings) -> AlertConfig:
+        self.unknown_keys(t, ALERT_KEYS, k + ".")
+        name = self.string(t, f"{k}.name", required=True) or f"alert-{index}"
+        if "name" in t and not SLUG.match(name):
+            self.add(f"{k}.name", f"expected a slug of a-z, 0-9 and '-', got {name!r}")
+        if "kind" not in t:
+            self.add(f"{k}.kind", f"required: one of {', '.join(ALERT_KINDS)}")
+        kind = self.choice(t, f"{k}.kind", ALERT_KINDS, "spike")
+        threshold = t.get("threshold", ALERT_THRESHOLDS[kind])
+        if isinstance(threshold, bool) or not isinstance(threshold, int | float) or threshold < 0:
+            self.add(f"{k}.threshold", f"expected a number of 0 or more, got {threshold!r}")
+            threshold = ALERT_THRESHOLDS[kind]
+        to = self.strings(t, f"{k}.to", EMAIL)
+        webhook = self.url(t, f"{k}.webhook")
+        if not to and not webhook:
+            self.add(f"{k}.to", "an alert needs somewhere to go: email addresses in to, a webhook, or both")
+        if to and (settings.digest is None or settings.smtp is None):
+            self.add(f"{k}.to", "emails are sent from [digest] from over [smtp]: add both sections")
+        secret = self.env_name(t, f"{k}.webhook_secret_env")
+        if secret and not webhook:
+            self.add(f"{k}.webhook_secret_env", "signs webhook requests: set webhook too")
+        query = self.query(t, f"{k}.query")
+        if kind == "keyword" and query is None and "query" not in t:
+            self.add(f"{k}.query", 'required for a keyword alert, like \'outage OR breach OR "data leak"\'')
+        elif kind != "keyword" and "query" in t:
+            self.add(f"{k}.query", f"only keyword alerts have a query (this one is {kind})")
+        window = self.duration(t, f"{k}.window", ALERT_WINDOWS[kind])
+        if not timedelta(minutes=5) <= window <= timedelta(days=7):
+            self.add(f"{k}.window", "expected from 5m to 7d")
+            window = ALERT_WINDOWS[kind]
+        return AlertConfig(
+            name=name,
+            kind=kind,
+            streams=self.alert_streams(t, f"{k}.streams", settings),
+            window=window,
+            min_mentions=self.integer(t, f"{k}.min_mentions", 10, 1, 1_000_000),
+            threshold=float(threshold),
+            min_scored=self.integer(t, f"{k}.min_scored", 10, 2, 1_000_000),
+            query=query,
+            runs=self.integer(t, f"{k}.runs", 3, 1, 1000),
+            gap=self.duration(t, f"{k}.gap", timedelta(hours=2)),
+            to=to,
+            webhook=webhook,
+            webhook_secret_env=secret,
+            format=self.choice(t, f"{k}.format", ("json", "slack"), "json"),
+            cooldown=self.duration(t, f"{k}.cooldown", timedelta(hours=6)),
+            quiet_hours=self.quiet_hours(t, f"{k}.quiet_hours"),
+            index=index,
+        )
+
+    def alert_streams(self, t: Mapping[str, Any], key: str, settings: Settings) -> tuple[str, ...]:
+        """Stream names and roles, resolved to names; default every brand and owned stream."""
+        given = self.strings(t, key) if "streams" in t else ("brand", "owned")
+        names: list[str] = []
+        known = [s.name for s in settings.streams]
+        for item in given:
+            if item in ROLES:
+                names += [s.name for s in settings.streams if s.role == item]
+            elif item in known:
+                names.append(item)
+            else:
+                near = difflib.get_close_matches(item, known + list(ROLES), n=1)
+                hint = f" (did you mean {near[0]!r}?)" if near else ""
+                roles = ", ".join(ROLES)
+                self.add(key, f"{item!r} is neither a configured stream nor a role ({roles}){hint}")
+        return tuple(dict.fromkeys(names))
+
+    def quiet_hours(self, t: Mapping[str, Any], key: str) -> tuple[time, time] | None:
+        value = t.get("quiet_hours")
+        if value is None:
+            return None
+        span = r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$"
+        match = re.match(span, value) if isinstance(value, str) else None
+        if not match or int(match[1]) > 23 or int(match[3]) > 23 or int(match[2]) > 59 or int(match[4]) > 59:
+            self.add(key, f'expected a span of the day like "22:00-07:00", got {value!r}')
+            return None
+        start, end = time(int(match[1]), int(match[2])), time(int(match[3]), int(match[4]))
+        if start == end:
+            self.add(key, "start and end are the same: leave quiet_hours out to send at any time")
+            return None
+        return start, end
 
 
 def _has_userinfo(url: str) -> bool:

@@ -104,7 +104,7 @@ def write_workspace(directory: Path, server: Any, *, seed: int, weeks: int) -> P
 
 
 MARKER = ".tracker-demo"  # written into every workspace the demo builds
-DEMO_FILES = ("tracker.toml", "tracker.db", "digest.html", "digest.eml", MARKER)
+DEMO_FILES = ("tracker.toml", "tracker.db", "digest.html", "digest.eml", "alert.eml", MARKER)
 WORKSPACE_FILES = ("tracker.toml", "tracker.db")
 
 
@@ -199,7 +199,8 @@ def _build(directory: Path, *, weeks: int, seed: int, echo: Echo, progress: bool
             report.collected, report.runs = _collect(settings, store, server, world, echo, progress)
             report.verdicts = _experiments(settings, store, world, echo)
             report.stage = _reflect(settings, store)
-            report.files = _digests(settings, store, directory)
+            alert = _alert(settings, store, world, directory)  # first: the digest may list it
+            report.files = {**_digests(settings, store, directory), **alert}
         finally:
             store.close()
     report.files["config"] = config
@@ -429,6 +430,13 @@ def _digests(settings: Settings, store: Any, directory: Path) -> dict[str, Path]
     return write_digest_files(settings, store, directory)
 
 
+def _alert(settings: Settings, store: Any, world: Any, directory: Path) -> dict[str, Path]:
+    from tracker.demo_alert import write_demo_alert
+
+    path = write_demo_alert(settings, store, world, directory)
+    return {"alert": path} if path else {}
+
+
 def summary(report: DemoReport) -> list[str]:
     d = report.directory
     config = report.files["config"]
@@ -442,6 +450,8 @@ def summary(report: DemoReport) -> list[str]:
     for key in ("html", "eml"):
         if key in report.files:
             lines.append(f"  digest:     {report.files[key]}")
+    if "alert" in report.files:
+        lines.append(f"  alert:      {report.files['alert']}   (tracker alerts history)")
     lines.append(f"detection against the injected truth: {report.detection['line']}")
     for v in report.verdicts:
         truth = "no effect" if v["truth"] == 0 else f"true effect {v['truth']:+g}"

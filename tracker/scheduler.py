@@ -87,6 +87,9 @@ class Worker:
         )
         # Sentiment: retrain a language when enough new labels arrived; score new mentions by its model.
         specs.append(JobSpec("sentiment:labels", HOUR, now, self._in_thread(self._labels)))
+        if self.settings.alerts:
+            # Retries after backoff and firings held by quiet hours go out within a minute.
+            specs.append(JobSpec("alerts:deliver", timedelta(minutes=1), now, self._in_thread(self._deliver)))
         if self.settings.digest is not None and self.settings.smtp is not None:
             from tracker.digest.job import first_hourly_run
 
@@ -125,6 +128,11 @@ class Worker:
         result = snapshot(self.store, self.settings, load_model(self.settings))
         log.info("reflect: stage %s (%s) stored", result["stage"]["number"], result["stage"]["name"])
 
+    def _deliver(self) -> None:
+        from tracker.alerts import deliver_due
+
+        deliver_due(self.settings, self.store)
+
     def _digest(self) -> None:
         from tracker.digest.job import digest_job
 
@@ -140,8 +148,26 @@ class Worker:
                 log.warning("%s: %s", line, report.error)
             else:
                 log.info("%s", line)
+            self._after_collection(conf.name)
 
         return run
+
+    def _after_collection(self, stream: str) -> None:
+        """Evaluate the alerts watching `stream` off the event loop, as a task of its own: a slow
+        or down webhook never holds up this stream's next run or any other job."""
+        if not any(stream in a.streams for a in self.settings.alerts) or self.stopping.is_set():
+            return
+        from tracker.alerts import check
+
+        async def alerts() -> None:
+            try:
+                await asyncio.to_thread(check, self.settings, self.store, streams=[stream])
+            except Exception as exc:  # an alert failing must not stop collection
+                log.error("alerts after %s failed: %s: %s", stream, type(exc).__name__, exc)
+
+        task = asyncio.create_task(alerts())
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
 
     def _guarded(self, spec: JobSpec) -> Callable[[], Awaitable[None]]:
         """Run a job as a tracked task; log its failure instead of letting it stop anything."""

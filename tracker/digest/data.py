@@ -98,6 +98,7 @@ def build_digest(
             "top_mentions": _top(ctx, streams, kind="mention", limit=TOP_MENTIONS),
             "top_own_posts": _top(ctx, streams, kind="own", limit=TOP_OWN_POSTS),
             "saved_searches": _saved_searches(ctx, streams),
+            "alerts": _alerts(ctx),
             "health": _health(ctx, streams, uncovered),
         }
     from tracker.digest.activity import experiments, maturity
@@ -295,6 +296,24 @@ def _top(ctx: _Ctx, streams: Sequence[_Stream], *, kind: str, limit: int) -> lis
     for mention_id, stream_id in ctx.session.execute(query):
         links.setdefault(mention_id, []).append(names.get(stream_id, "?"))
     return [_mention(m, sorted(links.get(m.id, [])), ctx.zone) for m in rows]
+
+
+def _alerts(ctx: _Ctx) -> list[dict[str, Any]]:
+    """The week's alert firings, oldest first (tracker/alerts.py)."""
+    from tracker.store.models import AlertFiring
+
+    start, end = ctx.week.bounds(ctx.zone)
+    rows = ctx.session.scalars(
+        select(AlertFiring)
+        .where(AlertFiring.fired_at >= start, AlertFiring.fired_at < end)
+        .order_by(AlertFiring.fired_at)
+    ).all()
+    return [
+        {"alert": r.alert, "kind": r.kind, "subject": r.subject, "fired_at": iso_z(r.fired_at),
+         "local_time": f"{r.fired_at.astimezone(ctx.zone):%a %H:%M}",
+         "cleared_at": iso_z(r.cleared_at) if r.cleared_at else None}
+        for r in rows
+    ]  # fmt: skip
 
 
 def _saved_searches(ctx: _Ctx, streams: Sequence[_Stream]) -> list[dict[str, Any]]:

@@ -497,3 +497,28 @@ __all__ = [
     "User",
     "WebSession",
 ]
+
+
+class AlertFiring(Base):
+    """One firing of an alert (tracker/alerts.py): open until its condition clears (cleared_at).
+
+    `deliveries` maps each channel ("email:<address>", "webhook") to its state:
+    {"status": pending|in_progress|sent|failed, "attempts", "next_at", "sent_at", "error"}.
+    An in_progress channel found later is in doubt and never resent by itself."""
+
+    __tablename__ = "alert_firings"
+    __table_args__ = (Index("ix_alert_firings_alert_fired", "alert", "fired_at"),)
+
+    id: Mapped[intpk]
+    alert: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(20))
+    streams: Mapped[list[str]] = mapped_column(JSON)
+    window_start: Mapped[utc]
+    window_end: Mapped[utc]
+    fired_at: Mapped[utc]
+    cleared_at: Mapped[datetime | None]
+    held_until: Mapped[datetime | None]  # quiet hours: delivered when they end
+    subject: Mapped[str] = mapped_column(Text)
+    figures: Mapped[dict[str, Any]]
+    mentions: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    deliveries: Mapped[dict[str, Any]]

@@ -80,7 +80,7 @@ def create_app(
 ) -> FastAPI:
     """The ASGI application. `require_login` defaults to [web] host not being loopback;
     `allowed_hosts`, when given, refuses requests addressed to any other host name."""
-    from tracker.web import api, digest_pages, docs, label_pages, pages, search_pages
+    from tracker.web import alert_pages, api, digest_pages, docs, label_pages, pages, search_pages
     from tracker.web.command import is_loopback
 
     if require_login is None:
@@ -103,6 +103,8 @@ def create_app(
     app.include_router(pages.router)
     app.include_router(docs.router)
     app.include_router(digest_pages.router)
+    app.include_router(alert_pages.router)
+    app.include_router(alert_pages.api_router)
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
     # Added innermost first: a request meets SecurityHeaders, HostCheck, ProxyHeaders,

@@ -101,6 +101,7 @@ def overview(request: Request, ctx: Ctx) -> HTMLResponse:
     return render(
         request,
         "overview.html",
+        active_alerts=_active_alerts(ctx),
         today=today,
         week=(today - timedelta(days=7), today - timedelta(days=1)),
         rows=rows,
@@ -588,3 +589,9 @@ def audit_page(request: Request, ctx: Ctx) -> HTMLResponse:
     if ctx.require_login and (identity is None or not identity.admin):
         raise HTTPException(403, "Only admins see the audit log (`tracker user add NAME --admin`).")
     return render(request, "audit.html", events=list(reversed(audit.events(ctx.store, limit=500))))
+
+
+def _active_alerts(ctx: WebContext) -> list[dict[str, Any]]:
+    from tracker.web.alert_pages import active_alerts
+
+    return active_alerts(ctx)

@@ -1,0 +1,792 @@
+"""Alerts: a spike, a sentiment drop, a keyword or a collection problem, pushed when it starts.
+
+`check` evaluates every `[[alerts]]` alert (the scheduler calls it right after each
+collection run of the streams an alert watches) and keeps one state per alert in the
+database, as `alert_firings` rows:
+
+  fires     the condition holds, no firing of this alert is open, and the last firing is
+            at least `cooldown` old: a row is written with the figures, the window, the
+            top 5 mentions by engagement and one pending delivery per channel
+  holds     the condition still holds and a firing is open: nothing (once per episode)
+  clears    the condition no longer holds: the open firing gets `cleared_at`
+
+The conditions (pure functions below, tested on synthetic data):
+
+  spike           mentions in the last `window` against the same slot of the week over the
+                  trailing 8 weeks, with the digest's robust weekday-aware rule
+                  (tracker/spikes.py) adapted from days to slots of `window`; `min_mentions`
+  sentiment_drop  mean sentiment of the last `window` at least `threshold` below the mean of
+                  the 28 days before, with at least `min_scored` scored mentions, and the drop
+                  at least 4 standard errors (chance alone: about 3 in 100,000 windows)
+  keyword         mentions first seen in the last `window` that match `query` (the query
+                  language of the mention search, tracker/query.py)
+  collection      a stream's last `runs` runs all failed, or it has not been covered for
+                  longer than `gap`
+
+Delivery (`deliver_due`) sends each pending channel: email over [smtp] from [digest]
+from (one message per recipient, as the digest), a webhook POST signed with
+HMAC-SHA256 of the raw body (`X-Tracker-Signature: sha256=<hex>`). A channel is marked
+`in_progress` before it is tried: one found so later was interrupted mid-way and is
+"in doubt", never resent by itself. A certain failure is retried with backoff. During
+quiet hours a firing is held and sent when they end. Secrets (the SMTP password, the
+webhook secret) are read only when sending and never stored or logged.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import hmac
+import html
+import json
+import logging
+import math
+import smtplib
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta
+from email.message import EmailMessage
+from email.utils import format_datetime, formataddr, make_msgid
+from statistics import mean, median, stdev
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import httpx
+from sqlalchemy import select
+
+from tracker.config import AlertConfig, Settings, resolve_secret
+from tracker.spikes import MAD_TO_SD, MIN_EXCESS
+from tracker.store.db import Store
+from tracker.store.models import AlertFiring, CollectionRun, Mention, MentionStream, Stream
+from tracker.timeutil import iso_z, utcnow
+
+log = logging.getLogger("tracker.alerts")
+
+WEEK = timedelta(days=7)
+SPIKE_WEEKS = 8
+MIN_HISTORY_SLOTS = 14 * 24  # two weeks of hourly slots before anything is called unusual
+SENTIMENT_DAYS = 28
+TOP = 5
+BACKOFF = timedelta(seconds=30)  # after a certain failure: 30s, 1m, 2m, ... up to MAX_ATTEMPTS
+MAX_ATTEMPTS = 8
+WEBHOOK_TIMEOUT = 10.0
+ERROR_LIMIT = 500
+_lock = threading.RLock()  # one check at a time per process (runs are evaluated from threads)
+LEASE = "alerts:deliver"  # and one delivering worker at a time per database
+
+
+# -- pure conditions ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Whether an alert's condition holds now, with the figures that say so."""
+
+    holds: bool
+    figures: dict[str, Any] = field(default_factory=dict)
+    headline: str = ""  # the subject's figure, e.g. "58 mentions in the last hour, usually 6"
+    mention_ids: tuple[int, ...] = ()
+
+
+def spike_verdict(
+    slots: Mapping[int, float],
+    current: float,
+    *,
+    period: int,
+    threshold: float,
+    min_mentions: int,
+    min_excess: float = MIN_EXCESS,
+    min_history: int = MIN_HISTORY_SLOTS,
+) -> tuple[bool, float, float]:
+    """(holds, expected, score) for `current` mentions in the latest slot.
+
+    `slots` maps k >= 1 (the slot k windows before the latest) to its count, covered slots
+    only; `period` is the number of slots in a week, so slot k has the same hour and weekday
+    as the latest when k % period == 0. The rule is tracker/spikes.py's, on slots: expected
+    is the median of the same slot of the week (the median of all slots when fewer than 3
+    are known), the scale 1.4826 x the MAD of every slot from its own slot-of-week median,
+    at least sqrt(expected), times sqrt(1 + pi / 2n) for the error of a median of n slots
+    (so four weeks of history need a bigger jump than eight)."""
+    if len(slots) < min_history:
+        return False, 0.0, 0.0
+    day = period // 7 if period % 7 == 0 and period >= 7 else period
+    by_week: dict[int, list[float]] = {}
+    by_day: dict[int, list[float]] = {}
+    for k, v in slots.items():
+        by_week.setdefault(k % period, []).append(v)
+        by_day.setdefault(k % day, []).append(v)
+
+    def normal(k: int) -> float | None:
+        found = _median_of(by_week.get(k % period, []))
+        return found if found is not None else _median_of(by_day.get(k % day, []))
+
+    expected_now = normal(0)
+    if expected_now is None:  # not three of this slot of the week, nor of the day: unknown
+        return False, 0.0, 0.0
+    known = len(by_week.get(0, []))
+    known = known if known >= 3 else len(by_day.get(0, []))
+    medians = {phase: normal(phase) for phase in by_week}
+    residuals = [v - m for k, v in slots.items() if (m := medians[k % period]) is not None]
+    centre = median(residuals)
+    mad = median(abs(r - centre) for r in residuals)
+    expected = expected_now
+    # the expected count is itself a median of `known` slots: its own error adds to the scale
+    scale = max(MAD_TO_SD * mad, math.sqrt(max(expected, 1.0))) * math.sqrt(1 + math.pi / (2 * known))
+    score = (current - expected) / scale
+    holds = score >= threshold and current >= min_mentions and current - expected >= min_excess
+    return holds, expected, score
+
+
+def _median_of(values: list[float]) -> float | None:
+    return median(values) if len(values) >= 3 else None
+
+
+def sentiment_verdict(
+    recent: Sequence[float], usual: Sequence[float], *, threshold: float, min_scored: int
+) -> tuple[bool, dict[str, Any]]:
+    """Whether the mean of `recent` is at least `threshold` below the mean of `usual`, with at
+    least `min_scored` recent scores and a drop of at least 4 standard errors."""
+    figures: dict[str, Any] = {"scored": len(recent), "mean": None, "usual": None}
+    if len(recent) < min_scored or len(usual) < max(30, min_scored):
+        return False, figures
+    now_mean, usual_mean = mean(recent), mean(usual)
+    figures.update(mean=round(now_mean, 3), usual=round(usual_mean, 3))
+    standard_error = stdev(usual) / math.sqrt(len(recent))
+    drop = usual_mean - now_mean
+    return drop >= threshold and drop >= 4 * standard_error, figures
+
+
+def collection_problem(
+    statuses: Sequence[str], covered_until: datetime | None, now: datetime, *, runs: int, gap: timedelta
+) -> str | None:
+    """What is wrong with one stream's collection, or None. `statuses`: newest run first."""
+    recent = list(statuses[:runs])
+    if len(recent) >= runs and all(s == "failed" for s in recent):
+        return f"failed {runs} runs in a row"
+    if covered_until is not None and now - covered_until > gap:
+        return f"not covered for {duration_text(now - covered_until)} (more than {duration_text(gap)})"
+    return None
+
+
+def quiet_end(now: datetime, quiet: tuple[time, time] | None, zone: ZoneInfo) -> datetime | None:
+    """When the quiet hours `now` falls in end (UTC), or None when `now` is not in them."""
+    if quiet is None:
+        return None
+    start, end = quiet
+    local = now.astimezone(zone)
+    t = local.time().replace(tzinfo=None)
+    inside = start <= t < end if start < end else (t >= start or t < end)
+    if not inside:
+        return None
+    day = local.date() if t < end else local.date() + timedelta(days=1)
+    return datetime.combine(day, end, tzinfo=zone).astimezone(now.tzinfo)
+
+
+def duration_text(span: timedelta) -> str:
+    """`hour`, `6 hours`, `30 minutes`, `2 days` (as in "in the last ...")."""
+    seconds = int(span.total_seconds())
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size and seconds % size == 0:
+            n = seconds // size
+            return unit if n == 1 else f"{n} {unit}s"
+    if seconds >= 3600:
+        return f"{seconds / 3600:.1f} hours"
+    return f"{max(seconds // 60, 1)} minutes"
+
+
+def streams_label(streams: Sequence[str]) -> str:
+    if not streams:
+        return "no streams"
+    return ", ".join(streams) if len(streams) <= 2 else f"{streams[0]} and {len(streams) - 1} more streams"
+
+
+# -- evaluation on the store ----------------------------------------------------------------------
+
+
+def evaluate(settings: Settings, store: Store, alert: AlertConfig, now: datetime) -> Verdict:
+    """Whether `alert`'s condition holds at `now`, read from the database."""
+    with store.read() as session:
+        ids = dict(
+            session.execute(select(Stream.name, Stream.id).where(Stream.name.in_(alert.streams))).all()
+        )
+        stream_ids = [ids[n] for n in alert.streams if n in ids]
+        if not stream_ids:
+            return Verdict(False, {"note": "no collected streams"})
+        if alert.kind == "collection":
+            return _collection(session, alert, ids, now)
+        start = now - alert.window
+        if alert.kind == "spike":
+            return _spike(session, alert, stream_ids, now)
+        if alert.kind == "sentiment_drop":
+            return _sentiment(session, alert, stream_ids, now)
+        return _keyword(session, alert, stream_ids, start, now)
+
+
+def _spike(session: Any, alert: AlertConfig, stream_ids: list[int], now: datetime) -> Verdict:
+    from tracker.coverage import coverage
+
+    w = alert.window
+    first = now - w * (int(SPIKE_WEEKS * WEEK / w) + 1)
+    rows = session.execute(
+        select(MentionStream.mention_id, MentionStream.created_at).where(
+            MentionStream.stream_id.in_(stream_ids), MentionStream.created_at >= first,
+            MentionStream.created_at < now,
+        )
+    ).all()  # fmt: skip
+    seen: dict[int, datetime] = {mid: created for mid, created in rows}
+    counts: dict[int, float] = {}
+    for created in seen.values():
+        k = int((now - created) / w)
+        counts[k] = counts.get(k, 0.0) + 1
+    covers = [coverage(session, sid) for sid in stream_ids]
+    n = int(SPIKE_WEEKS * WEEK / w)
+    slots = {
+        k: counts.get(k, 0.0)
+        for k in range(1, n + 1)
+        if all(c.covers(now - w * (k + 1), now - w * k) for c in covers)
+    }
+    current = counts.get(0, 0.0)
+    period = max(int(WEEK / w), 1)
+    holds, expected, score = spike_verdict(
+        slots, current, period=period, threshold=alert.threshold, min_mentions=alert.min_mentions,
+        min_history=min(MIN_HISTORY_SLOTS, 2 * period),
+    )  # fmt: skip
+    recent = [mid for mid, created in seen.items() if created >= now - w]
+    headline = (f"{round(current):,} mentions in the last {duration_text(w)}, "
+                f"usually {round(expected):,}")  # fmt: skip
+    figures = {"mentions": round(current), "usual": round(expected, 1), "score": round(score, 2),
+               "history_slots": len(slots)}  # fmt: skip
+    return Verdict(holds, figures, headline, tuple(recent))
+
+
+def _sentiment(session: Any, alert: AlertConfig, stream_ids: list[int], now: datetime) -> Verdict:
+    start = now - alert.window
+    rows = session.execute(
+        select(Mention.id, Mention.created_at, Mention.sentiment)
+        .join(MentionStream, MentionStream.mention_id == Mention.id)
+        .where(MentionStream.stream_id.in_(stream_ids), Mention.sentiment.is_not(None),
+               Mention.created_at >= now - timedelta(days=SENTIMENT_DAYS), Mention.created_at < now)
+    ).all()  # fmt: skip
+    unique = {mid: (created, score) for mid, created, score in rows}
+    recent = [s for c, s in unique.values() if c >= start]
+    usual = [s for c, s in unique.values() if c < start]
+    holds, figures = sentiment_verdict(recent, usual, threshold=alert.threshold, min_scored=alert.min_scored)
+    headline = (
+        f"mean sentiment {figures['mean']:+.2f} in the last {duration_text(alert.window)}, "
+        f"usually {figures['usual']:+.2f} ({len(recent)} scored)"
+        if figures["mean"] is not None
+        else f"{len(recent)} scored mentions in the last {duration_text(alert.window)}"
+    )
+    worst = sorted(
+        (mid for mid, (c, s) in unique.items() if c >= start and s < 0), key=lambda m: unique[m][1]
+    )
+    return Verdict(holds, figures, headline, tuple(worst))
+
+
+def _keyword(
+    session: Any, alert: AlertConfig, stream_ids: list[int], start: datetime, now: datetime
+) -> Verdict:
+    from tracker.query import matches
+
+    assert alert.query is not None
+    names = dict(session.execute(select(Stream.id, Stream.name).where(Stream.id.in_(stream_ids))).all())
+    rows = session.execute(
+        select(Mention, MentionStream.stream_id)
+        .join(MentionStream, MentionStream.mention_id == Mention.id)
+        .where(MentionStream.stream_id.in_(stream_ids), Mention.first_seen_at >= start,
+               Mention.first_seen_at <= now, Mention.deleted_at.is_(None))
+    ).all()  # fmt: skip
+    streams_of: dict[int, list[str]] = {}
+    by_id: dict[int, Mention] = {}
+    for mention, sid in rows:
+        by_id[mention.id] = mention
+        streams_of.setdefault(mention.id, []).append(names[sid])
+    hits = [m.id for m in by_id.values() if matches(alert.query, _record(m, streams_of[m.id]))]
+    n = len(hits)
+    headline = f"{n} new {'mention matches' if n == 1 else 'mentions match'} {alert.query}"
+    return Verdict(n > 0, {"matches": n, "query": alert.query}, headline, tuple(hits))
+
+
+def _record(m: Mention, streams: list[str]) -> dict[str, Any]:
+    return {"text": m.text, "author": m.author, "platform": m.platform, "kind": m.kind, "lang": m.lang,
+            "sentiment_label": m.sentiment_label, "streams": streams}  # fmt: skip
+
+
+def _collection(session: Any, alert: AlertConfig, ids: Mapping[str, int], now: datetime) -> Verdict:
+    from tracker.coverage import coverage
+
+    problems: dict[str, str] = {}
+    for name in alert.streams:
+        if name not in ids:
+            continue
+        statuses = list(
+            session.scalars(
+                select(CollectionRun.status)
+                .where(CollectionRun.stream_id == ids[name], CollectionRun.status != "running")
+                .order_by(CollectionRun.started_at.desc())
+                .limit(alert.runs)
+            )
+        )
+        problem = collection_problem(statuses, coverage(session, ids[name]).covered_until, now,
+                                     runs=alert.runs, gap=alert.gap)  # fmt: skip
+        if problem:
+            problems[name] = problem
+    if not problems:
+        return Verdict(False, {"problems": {}})
+    first = next(iter(problems))
+    headline = f"{first} {problems[first]}" + (
+        f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+    )
+    return Verdict(True, {"problems": problems}, headline)
+
+
+# -- state: once per episode ----------------------------------------------------------------------
+
+
+@dataclass
+class CheckResult:
+    alert: str
+    state: str  # fired | active | cleared | quiet | cooling_down | would_fire
+    headline: str
+    firing_id: int | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"alert": self.alert, "state": self.state, "headline": self.headline, "firing": self.firing_id}
+
+
+KIND_TITLES = {"spike": "Spike", "sentiment_drop": "Sentiment drop", "keyword": "Keyword alert",
+               "collection": "Collection problem"}  # fmt: skip
+
+
+def subject_line(alert: AlertConfig, headline: str) -> str:
+    """`Spike on acme-mastodon: 58 mentions in the last hour, usually 6`."""
+    return f"{KIND_TITLES[alert.kind]} on {streams_label(alert.streams)}: {headline}"
+
+
+def check(
+    settings: Settings,
+    store: Store,
+    *,
+    now: datetime | None = None,
+    streams: Iterable[str] | None = None,
+    dry_run: bool = False,
+    deliver: bool = True,
+) -> list[CheckResult]:
+    """Evaluate the alerts (those watching any of `streams`, or all) and record what changed;
+    then deliver what is due. With `dry_run` nothing is written or sent."""
+    now = now or utcnow()
+    touched = set(streams) if streams is not None else None
+    results = []
+    with _lock:
+        for alert in settings.alerts:
+            if touched is not None and not touched & set(alert.streams):
+                continue
+            verdict = evaluate(settings, store, alert, now)
+            results.append(_transition(settings, store, alert, verdict, now, dry_run))
+        if deliver and not dry_run:
+            deliver_due(settings, store, now=now)
+    return results
+
+
+def _transition(
+    settings: Settings, store: Store, alert: AlertConfig, verdict: Verdict, now: datetime, dry_run: bool
+) -> CheckResult:
+    with store.read() as session:
+        last = session.scalars(
+            select(AlertFiring).where(AlertFiring.alert == alert.name).order_by(AlertFiring.fired_at.desc())
+        ).first()
+    open_firing = last if last is not None and last.cleared_at is None else None
+    if not verdict.holds:
+        if open_firing is not None and not dry_run:
+            with store.write() as session:
+                row = session.get(AlertFiring, open_firing.id)
+                assert row is not None
+                row.cleared_at = now
+        return CheckResult(alert.name, "cleared" if open_firing else "quiet", verdict.headline)
+    if open_firing is not None:
+        return CheckResult(alert.name, "active", verdict.headline, open_firing.id)
+    if last is not None and now < last.fired_at + alert.cooldown:
+        return CheckResult(alert.name, "cooling_down", verdict.headline, last.id)
+    if dry_run:
+        return CheckResult(alert.name, "would_fire", verdict.headline)
+    with store.write() as session:
+        firing = AlertFiring(
+            alert=alert.name,
+            kind=alert.kind,
+            streams=list(alert.streams),
+            window_start=now - alert.window,
+            window_end=now,
+            fired_at=now,
+            held_until=quiet_end(now, alert.quiet_hours, settings.organisation.zone),
+            subject=subject_line(alert, verdict.headline),
+            figures=verdict.figures,
+            mentions=_top_mentions(session, verdict.mention_ids),
+            deliveries={channel: {"status": "pending", "attempts": 0} for channel in channels(alert)},
+        )
+        session.add(firing)
+        session.flush()
+        firing_id = firing.id
+    log.info("alert %s fired: %s", alert.name, verdict.headline)
+    return CheckResult(alert.name, "fired", verdict.headline, firing_id)
+
+
+def channels(alert: AlertConfig) -> list[str]:
+    return [f"email:{to}" for to in alert.to] + (["webhook"] if alert.webhook else [])
+
+
+def _top_mentions(session: Any, ids: Sequence[int]) -> list[dict[str, Any]]:
+    from tracker.digest.fmt import safe_url
+
+    if not ids:
+        return []
+    rows = session.scalars(
+        select(Mention)
+        .where(Mention.id.in_(list(ids)[:5000]))
+        .order_by(Mention.engagement.desc(), Mention.id)
+    ).all()
+    return [
+        {"id": m.id, "platform": m.platform, "author": m.author, "text": (m.text or "")[:500],
+         "url": safe_url(m.url), "engagement": m.engagement, "sentiment": m.sentiment,
+         "created_at": iso_z(m.created_at)}
+        for m in rows[:TOP]
+    ]  # fmt: skip
+
+
+# -- messages -------------------------------------------------------------------------------------
+
+
+def alert_url(settings: Settings, name: str) -> str:
+    return f"http://{settings.web.host}:{settings.web.port}/alerts/{name}"
+
+
+def firing_record(row: AlertFiring, now: datetime | None = None) -> dict[str, Any]:
+    """A firing as the CLI (--json), the API and messages show it."""
+    now = now or utcnow()
+    deliveries = {}
+    for channel, state in (row.deliveries or {}).items():
+        status = state.get("status")
+        deliveries[channel] = {**state, "status": "in_doubt" if status == "in_progress" else status}
+    return {
+        "id": row.id,
+        "alert": row.alert,
+        "kind": row.kind,
+        "streams": list(row.streams),
+        "window": {"start": iso_z(row.window_start), "end": iso_z(row.window_end)},
+        "fired_at": iso_z(row.fired_at),
+        "cleared_at": iso_z(row.cleared_at) if row.cleared_at else None,
+        "active": row.cleared_at is None,
+        "held_until": iso_z(row.held_until) if row.held_until else None,  # quiet hours: sent then
+        "subject": row.subject,
+        "figures": dict(row.figures),
+        "mentions": list(row.mentions),
+        "deliveries": deliveries,
+    }
+
+
+def mute_hint(settings: Settings, name: str) -> str:
+    return (f"To mute this alert, remove or comment out the [[alerts]] table named {name!r} in "
+            f"{settings.path.name} (a longer cooldown sends it less often).")  # fmt: skip
+
+
+def render_text(settings: Settings, record: dict[str, Any]) -> str:
+    from tracker.digest.fmt import plain
+
+    lines = [plain(record["subject"]), ""]
+    lines.append(f"Alert: {record['alert']} ({record['kind']}), streams: {', '.join(record['streams'])}")
+    lines.append(f"Window: {record['window']['start']} to {record['window']['end']}")
+    for key, value in record["figures"].items():
+        if isinstance(value, dict):
+            for k, v in value.items():
+                lines.append(f"  {plain(str(k))}: {plain(str(v))}")
+        else:
+            lines.append(f"  {key}: {plain(str(value))}")
+    if record["mentions"]:
+        lines += ["", "Top mentions by engagement:"]
+        for m in record["mentions"]:
+            who = plain(m.get("author")) or "someone"
+            lines.append(
+                f"- {who} on {m['platform']} ({m['engagement']} engagement): {plain(m['text'])[:200]}"
+            )
+            if m.get("url"):
+                lines.append(f"  {m['url']}")
+    lines += [
+        "",
+        f"This alert on the web: {alert_url(settings, record['alert'])}",
+        mute_hint(settings, record["alert"]),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def render_html(settings: Settings, record: dict[str, Any]) -> str:
+    e = html.escape
+    figures = []
+    for key, value in record["figures"].items():
+        if isinstance(value, dict):
+            figures += [f"<li>{e(str(k))}: {e(str(v))}</li>" for k, v in value.items()]
+        else:
+            figures.append(f"<li>{e(str(key))}: {e(str(value))}</li>")
+    mentions = []
+    for m in record["mentions"]:
+        who = e(m.get("author") or "someone")
+        text = e((m.get("text") or "")[:300])
+        link = f' <a href="{e(m["url"], quote=True)}">open</a>' if m.get("url") else ""
+        mentions.append(
+            f"<li><b>{who}</b> on {e(m['platform'])} ({m['engagement']} engagement): {text}{link}</li>"
+        )
+    url = e(alert_url(settings, record["alert"]), quote=True)
+    parts = [
+        "<!doctype html><html><body>",
+        f"<h1>{e(record['subject'])}</h1>",
+        f"<p>Alert <b>{e(record['alert'])}</b> ({e(record['kind'])}) on {e(', '.join(record['streams']))}, "
+        f"window {e(record['window']['start'])} to {e(record['window']['end'])}.</p>",
+        "<ul>" + "".join(figures) + "</ul>",
+    ]
+    if mentions:
+        parts += ["<h2>Top mentions by engagement</h2>", "<ul>" + "".join(mentions) + "</ul>"]
+    parts += [
+        f'<p><a href="{url}">This alert on the web</a></p>',
+        f"<p>{e(mute_hint(settings, record['alert']))}</p>",
+    ]
+    return "\n".join([*parts, "</body></html>"]) + "\n"
+
+
+def email_message(settings: Settings, record: dict[str, Any], to: str, now: datetime) -> EmailMessage:
+    sender = settings.digest.sender if settings.digest else "tracker@localhost"
+    msg = EmailMessage()
+    msg["Subject"] = " ".join(record["subject"].split())[:300]
+    msg["From"] = formataddr((f"{settings.organisation.name} tracker", sender))
+    msg["To"] = to
+    msg["Date"] = format_datetime(now)
+    msg["Message-ID"] = make_msgid("alert", domain=sender.rsplit("@", 1)[-1])
+    msg["Auto-Submitted"] = "auto-generated"
+    msg.set_content(render_text(settings, record), subtype="plain", charset="utf-8", cte="quoted-printable")
+    msg.add_alternative(
+        render_html(settings, record), subtype="html", charset="utf-8", cte="quoted-printable"
+    )
+    return msg
+
+
+def webhook_body(settings: Settings, alert: AlertConfig, record: dict[str, Any]) -> bytes:
+    url = alert_url(settings, record["alert"])
+    if alert.format == "slack":
+        lines = [f"*{record['subject']}*"]
+        for m in record["mentions"]:
+            who, said = m.get("author") or "someone", (m.get("text") or "")[:140]
+            lines.append(f"• {who}: {said} {m.get('url') or ''}".rstrip())
+        lines.append(f"<{url}|Open the alert>")
+        payload: dict[str, Any] = {"text": "\n".join(lines)}
+    else:
+        payload = {"alert": record, "url": url}
+    return json.dumps(payload, ensure_ascii=False, sort_keys=True).encode("utf-8")
+
+
+def signature(secret: str, body: bytes) -> str:
+    return "sha256=" + hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
+
+
+# -- delivery -------------------------------------------------------------------------------------
+
+
+class _InDoubt(Exception):
+    pass
+
+
+def deliver_due(
+    settings: Settings,
+    store: Store,
+    *,
+    now: datetime | None = None,
+    transport: httpx.BaseTransport | None = None,
+) -> list[tuple[int, str, str]]:
+    """Send every channel of every firing that is pending or due for a retry (and not held by
+    quiet hours). Returns (firing id, channel, status) for each channel tried."""
+    from tracker.leases import acquire, release
+
+    now = now or utcnow()
+    with _lock:
+        if not acquire(store, LEASE, timedelta(minutes=10)):
+            return []
+        try:
+            return _deliver_all(settings, store, now, transport)
+        finally:
+            release(store, LEASE)
+
+
+def _deliver_all(
+    settings: Settings, store: Store, now: datetime, transport: httpx.BaseTransport | None
+) -> list[tuple[int, str, str]]:
+    by_name = {a.name: a for a in settings.alerts}
+    with store.read() as session:
+        rows = session.scalars(
+            select(AlertFiring)
+            .where(AlertFiring.fired_at >= now - timedelta(days=7))
+            .order_by(AlertFiring.fired_at)
+        ).all()
+    done: list[tuple[int, str, str]] = []
+    for row in rows:
+        alert = by_name.get(row.alert)
+        if alert is None or (row.held_until is not None and row.held_until > now):
+            continue
+        for channel, state in dict(row.deliveries).items():
+            due = state.get("status") == "pending" or (
+                state.get("status") == "failed" and state.get("attempts", 0) < MAX_ATTEMPTS
+                and (state.get("next_at") is None or state["next_at"] <= iso_z(now))
+            )  # fmt: skip
+            if not due:
+                continue
+            status = _deliver_one(settings, store, alert, row.id, channel, now, transport)
+            done.append((row.id, channel, status))
+    return done
+
+
+def _set_channel(store: Store, firing_id: int, channel: str, **fields: Any) -> dict[str, Any]:
+    with store.write() as session:
+        row = session.get(AlertFiring, firing_id)
+        assert row is not None
+        deliveries = dict(row.deliveries)
+        state = {**deliveries.get(channel, {}), **fields}
+        if state.get("error"):
+            state["error"] = str(state["error"])[:ERROR_LIMIT]
+        deliveries[channel] = state
+        row.deliveries = deliveries
+        return state
+
+
+def _deliver_one(
+    settings: Settings, store: Store, alert: AlertConfig, firing_id: int, channel: str, now: datetime,
+    transport: httpx.BaseTransport | None,
+) -> str:  # fmt: skip
+    with store.read() as session:
+        row = session.get(AlertFiring, firing_id)
+        assert row is not None
+        record = firing_record(row, now)
+        attempts = int(row.deliveries.get(channel, {}).get("attempts", 0)) + 1
+    _set_channel(store, firing_id, channel, status="in_progress", attempts=attempts, started_at=iso_z(now))
+    try:
+        if channel == "webhook":
+            send_webhook(settings, alert, webhook_body(settings, alert, record), transport)
+        else:
+            send_email(settings, record, channel.split(":", 1)[1], now)
+    except _InDoubt as exc:
+        _set_channel(store, firing_id, channel, error=f"interrupted mid-way ({exc}): delivery unknown")
+        log.warning("alert %s: %s in doubt: %s", alert.name, channel, exc)
+        return "in_doubt"
+    except _Failed as exc:
+        next_at = now + BACKOFF * (2 ** (attempts - 1))
+        _set_channel(store, firing_id, channel, status="failed", error=str(exc), next_at=iso_z(next_at))
+        log.warning("alert %s: %s failed (attempt %d, next at %s): %s", alert.name, channel, attempts,
+                    iso_z(next_at), exc)  # fmt: skip
+        return "failed"
+    _set_channel(store, firing_id, channel, status="sent", sent_at=iso_z(utcnow()), error=None, next_at=None)
+    return "sent"
+
+
+class _Failed(Exception):
+    """Certainly not delivered: tried again later."""
+
+
+def send_webhook(
+    settings: Settings, alert: AlertConfig, body: bytes, transport: httpx.BaseTransport | None = None
+) -> None:
+    """POST the raw body, signed when webhook_secret_env is set. Raises _Failed or _InDoubt."""
+    assert alert.webhook is not None
+    headers = {"Content-Type": "application/json", "User-Agent": "tracker-alerts"}
+    try:
+        secret = resolve_secret(alert.webhook_secret_env, f"alerts[{alert.index}].webhook_secret_env")
+    except Exception as exc:
+        raise _Failed(str(exc)) from None
+    if secret:
+        headers["X-Tracker-Signature"] = signature(secret, body)
+    try:
+        with httpx.Client(timeout=WEBHOOK_TIMEOUT, transport=transport, follow_redirects=False) as client:
+            response = client.post(alert.webhook, content=body, headers=headers)
+    except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+        raise _Failed(f"cannot reach the webhook: {_scrub(str(exc) or type(exc).__name__, secret)}") from None
+    except httpx.HTTPError as exc:  # sent, then the connection broke or timed out: it may have arrived
+        raise _InDoubt(_scrub(str(exc) or type(exc).__name__, secret)) from None
+    if not 200 <= response.status_code < 300:
+        raise _Failed(f"the webhook answered HTTP {response.status_code}")
+
+
+def _scrub(text: str, secret: str | None) -> str:
+    return text.replace(secret, "[secret]") if secret else text
+
+
+def send_email(settings: Settings, record: dict[str, Any], to: str, now: datetime) -> None:
+    from tracker.digest.send import InDoubt, connect, describe, transact
+
+    if settings.smtp is None or settings.digest is None:
+        raise _Failed("emails need [digest] from and [smtp]")
+    smtp = settings.smtp
+    try:
+        password = resolve_secret(smtp.password_env, "smtp.password_env") if smtp.username else None
+    except Exception as exc:
+        raise _Failed(str(exc)) from None
+    message = email_message(settings, record, to, now)
+    try:
+        client = connect(smtp, password)
+    except (smtplib.SMTPException, OSError) as exc:
+        raise _Failed(describe(exc, smtp, password)) from None
+    try:
+        transact(client, settings.digest.sender, to, message)
+    except InDoubt as exc:
+        raise _InDoubt(str(exc)) from None
+    except (smtplib.SMTPException, OSError) as exc:
+        raise _Failed(describe(exc, smtp, password)) from None
+    finally:
+        with contextlib.suppress(smtplib.SMTPException, OSError):
+            client.quit()
+        client.close()
+
+
+def history(store: Store, *, since: datetime | None = None, alert: str | None = None) -> list[dict[str, Any]]:
+    query = select(AlertFiring).order_by(AlertFiring.fired_at.desc())
+    if since is not None:
+        query = query.where(AlertFiring.fired_at >= since)
+    if alert is not None:
+        query = query.where(AlertFiring.alert == alert)
+    with store.read() as session:
+        return [firing_record(r) for r in session.scalars(query).all()]
+
+
+def active(store: Store) -> list[dict[str, Any]]:
+    return [r for r in history(store) if r["active"]]
+
+
+def sample_record(settings: Settings, alert: AlertConfig, now: datetime) -> dict[str, Any]:
+    """What `tracker alerts test NAME` sends: the alert's shape with made-up figures."""
+    headline = {"spike": "58 mentions in the last hour, usually 6 (a test)",
+                "sentiment_drop": "mean sentiment -0.31 in the last 6 hours, usually +0.12 (a test)",
+                "keyword": f"1 new mention matches {alert.query} (a test)",
+                "collection": "a stream failed 3 runs in a row (a test)"}[alert.kind]  # fmt: skip
+    return {
+        "id": None, "alert": alert.name, "kind": alert.kind, "streams": list(alert.streams),
+        "window": {"start": iso_z(now - alert.window), "end": iso_z(now)}, "fired_at": iso_z(now),
+        "cleared_at": None, "active": False, "held_until": None,
+        "subject": "[test] " + subject_line(alert, headline), "figures": {"test": True}, "mentions": [],
+        "deliveries": {},
+    }  # fmt: skip
+
+
+def send_test(
+    settings: Settings,
+    alert: AlertConfig,
+    *,
+    now: datetime | None = None,
+    transport: httpx.BaseTransport | None = None,
+) -> dict[str, str]:
+    """Send a sample to each of the alert's channels now: channel -> "sent" or the reason it failed."""
+    now = now or utcnow()
+    record = sample_record(settings, alert, now)
+    outcome: dict[str, str] = {}
+    for channel in channels(alert):
+        try:
+            if channel == "webhook":
+                send_webhook(settings, alert, webhook_body(settings, alert, record), transport)
+            else:
+                send_email(settings, record, channel.split(":", 1)[1], now)
+            outcome[channel] = "sent"
+        except (_Failed, _InDoubt) as exc:
+            outcome[channel] = f"failed: {exc}"
+    return outcome

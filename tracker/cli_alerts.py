@@ -1,0 +1,136 @@
+"""`tracker alerts list|check|history|test`: the alerts of tracker.toml and what they did.
+
+Registered by tracker/cli.py; the work is in tracker/alerts.py (the same functions the
+scheduler calls after each collection run, and the web's Alerts page reads).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from tracker.cli import ConfigOpt, JsonOpt, app, fail, print_json, settings_for, store_for
+
+alerts_app = typer.Typer(
+    help="Alerts: spikes, sentiment drops, keywords and collection problems, pushed as they start.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+app.add_typer(alerts_app, name="alerts")
+
+
+def _window(alert_window: object) -> str:
+    from datetime import timedelta
+
+    from tracker.alerts import duration_text
+
+    assert isinstance(alert_window, timedelta)
+    return duration_text(alert_window)
+
+
+@alerts_app.command("list")
+def alerts_list(as_json: JsonOpt = False, config: ConfigOpt = None) -> None:
+    """The configured alerts, and whether each is active now."""
+    from tracker.alerts import active, channels
+
+    settings = settings_for(config)
+    store = store_for(settings)
+    try:
+        now_active = {r["alert"]: r for r in active(store)}
+    finally:
+        store.close()
+    rows: list[dict[str, Any]] = [
+        {"name": a.name, "kind": a.kind, "streams": list(a.streams), "window": _window(a.window),
+         "channels": channels(a), "active": a.name in now_active,
+         "since": now_active[a.name]["fired_at"] if a.name in now_active else None}
+        for a in settings.alerts
+    ]  # fmt: skip
+    if as_json:
+        print_json({"alerts": rows})
+        return
+    if not rows:
+        typer.echo("no alerts configured: add [[alerts]] tables to tracker.toml")
+        return
+    for r in rows:
+        state = f"ACTIVE since {r['since']}" if r["active"] else "quiet"
+        typer.echo(f"{r['name']}  {r['kind']}  last {r['window']}  on {', '.join(r['streams']) or '-'}  "
+                   f"to {', '.join(r['channels'])}  {state}")  # fmt: skip
+
+
+@alerts_app.command("check")
+def alerts_check(
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Evaluate and print; record and send nothing.")
+    ] = False,
+    as_json: JsonOpt = False,
+    config: ConfigOpt = None,
+) -> None:
+    """Evaluate every alert now (as `tracker run` does after each collection run) and send what fires."""
+    from tracker.alerts import check
+
+    settings = settings_for(config)
+    if not settings.alerts:
+        fail("no alerts configured: add [[alerts]] tables to tracker.toml")
+    store = store_for(settings)
+    try:
+        results = check(settings, store, dry_run=dry_run)
+    finally:
+        store.close()
+    if as_json:
+        print_json({"dry_run": dry_run, "alerts": [r.as_dict() for r in results]})
+        return
+    for r in results:
+        typer.echo(f"{r.alert}: {r.state.replace('_', ' ')}" + (f" ({r.headline})" if r.headline else ""))
+
+
+@alerts_app.command("history")
+def alerts_history(
+    since: Annotated[
+        str | None, typer.Option("--since", help="First day (YYYY-MM-DD, organisation time zone).")
+    ] = None,
+    as_json: JsonOpt = False,
+    config: ConfigOpt = None,
+) -> None:
+    """Every firing, newest first, with its figures and how each channel's delivery went."""
+    from tracker.alerts import history
+    from tracker.mentions import parse_export_day
+    from tracker.timeutil import day_start
+
+    settings = settings_for(config)
+    first = parse_export_day(since, "--since")
+    store = store_for(settings)
+    try:
+        rows = history(store, since=day_start(first, settings.organisation.zone) if first else None)
+    finally:
+        store.close()
+    if as_json:
+        print_json({"firings": rows})
+        return
+    if not rows:
+        typer.echo("no alert has fired" + (f" since {since}" if since else ""))
+        return
+    for r in rows:
+        state = "active" if r["active"] else f"cleared {r['cleared_at']}"
+        sent = ", ".join(f"{c} {d['status']}" for c, d in r["deliveries"].items())
+        typer.echo(f"{r['fired_at']}  {r['alert']}  {r['subject']}  [{state}; {sent}]")
+
+
+@alerts_app.command("test")
+def alerts_test(
+    name: Annotated[str, typer.Argument(help="The alert's name in tracker.toml.")],
+    config: ConfigOpt = None,
+) -> None:
+    """Send a sample message to the alert's channels now (nothing is recorded)."""
+    from tracker.alerts import send_test
+
+    settings = settings_for(config)
+    alert = next((a for a in settings.alerts if a.name == name), None)
+    if alert is None:
+        known = ", ".join(a.name for a in settings.alerts) or "none configured"
+        fail(f"no alert named {name!r} (known: {known})")
+    outcome = send_test(settings, alert)
+    for channel, status in outcome.items():
+        typer.echo(f"{channel}: {status}")
+    if any(s != "sent" for s in outcome.values()):
+        raise typer.Exit(1)

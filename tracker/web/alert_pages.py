@@ -1,0 +1,86 @@
+"""`/alerts`: the configured alerts, which are active, and every firing; the same as JSON.
+
+`/alerts` lists the `[[alerts]]` of tracker.toml with their state and the history of
+firings (figures, top mentions, delivery per channel); `/alerts/{name}` is one alert,
+the page its messages link to. `/api/v1/alerts` and `/api/v1/alerts/history` give the
+same data as `tracker alerts list --json` and `tracker alerts history --json`.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.responses import HTMLResponse
+
+from tracker import alerts
+from tracker.config import AlertConfig
+from tracker.timeutil import day_start
+from tracker.web.app import WebContext, context
+from tracker.web.pages import render
+
+router = APIRouter(include_in_schema=False)
+api_router = APIRouter(prefix="/api/v1", tags=["api"])
+Ctx = Annotated[WebContext, Depends(context)]
+
+
+def _rows(ctx: WebContext) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    firings = alerts.history(ctx.store)
+    active = {f["alert"]: f for f in firings if f["active"]}
+    configured = [_alert(a, active.get(a.name)) for a in ctx.settings.alerts]
+    return configured, firings
+
+
+def _alert(a: AlertConfig, firing: dict[str, Any] | None) -> dict[str, Any]:
+    return {
+        "name": a.name,
+        "kind": a.kind,
+        "streams": list(a.streams),
+        "window": alerts.duration_text(a.window),
+        "channels": alerts.channels(a),
+        "cooldown": alerts.duration_text(a.cooldown),
+        "active": firing is not None,
+        "since": firing["fired_at"] if firing else None,
+        "subject": firing["subject"] if firing else None,
+    }
+
+
+def active_alerts(ctx: WebContext) -> list[dict[str, Any]]:
+    """The firings open now (the overview links to /alerts when there is one)."""
+    return alerts.active(ctx.store)
+
+
+@router.get("/alerts", response_class=HTMLResponse)
+def alerts_page(request: Request, ctx: Ctx) -> HTMLResponse:
+    configured, firings = _rows(ctx)
+    return render(request, "alerts.html", page="alerts", configured=configured, firings=firings[:100],
+                  one=None)  # fmt: skip
+
+
+@router.get("/alerts/{name}", response_class=HTMLResponse)
+def alert_page(request: Request, ctx: Ctx, name: str) -> HTMLResponse:
+    found = next((a for a in ctx.settings.alerts if a.name == name), None)
+    firings = alerts.history(ctx.store, alert=name)
+    if found is None and not firings:
+        raise HTTPException(404, f"There is no alert named {name!r} in the configuration.")
+    active = next((f for f in firings if f["active"]), None)
+    configured = [_alert(found, active)] if found else []
+    return render(request, "alerts.html", page="alerts", configured=configured, firings=firings[:100],
+                  one=name, mute=alerts.mute_hint(ctx.settings, name))  # fmt: skip
+
+
+@api_router.get("/alerts", summary="Configured alerts and whether each is active (`tracker alerts list`)")
+def api_alerts(ctx: Ctx) -> dict[str, Any]:
+    configured, firings = _rows(ctx)
+    return {"alerts": configured, "active": [f for f in firings if f["active"]]}
+
+
+@api_router.get("/alerts/history", summary="Every firing, newest first (`tracker alerts history --json`)")
+def api_history(
+    ctx: Ctx,
+    since: Annotated[date | None, Query(description="First day, organisation time zone")] = None,
+    alert: Annotated[str | None, Query(max_length=100)] = None,
+) -> dict[str, Any]:
+    start = day_start(since, ctx.settings.organisation.zone) if since else None
+    return {"firings": alerts.history(ctx.store, since=start, alert=alert)}
