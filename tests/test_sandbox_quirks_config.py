@@ -150,3 +150,43 @@ def test_the_demo_workspace_records_its_quirks(tmp_path: Path) -> None:
     assert sandbox.late == DEMO_LATE == timedelta(hours=3)
     assert DEMO_QUIRKS["mastodon_filtered"] > 0 and DEMO_QUIRKS["bluesky_empty_pages"] > 0
     assert DEMO_QUIRKS["deleted_share"] > 0
+
+
+@pytest.mark.slow
+def test_the_demo_collects_everything_its_quirky_sandbox_holds(tmp_path: Path) -> None:
+    """With short filtered pages, empty pages, late and deleted posts switched on, the demo still stores
+    every post the sandbox holds for each stream at the world's end, except those the quirks hide:
+    statuses the server-side filter drops, and posts deleted before the demo's next Monday collection."""
+    import sqlite3
+
+    from tests.sandbox.test_connectors import expected
+    from tracker.demo import DEMO_LATE, DEMO_QUIRKS, collection_moments, run_demo
+    from tracker.sandbox.lifecycle import deleted_at
+    from tracker.sandbox.mastodon import filtered
+    from tracker.sandbox.server import SandboxServer
+    from tracker.sandbox.world import generate_world
+
+    run_demo(tmp_path / "demo", weeks=6, seed=3, echo=lambda _: None, progress=False)
+    world = generate_world(3, 6, late=DEMO_LATE)
+    moments = collection_moments(world)
+    hidden = held = 0
+    with SandboxServer(world, feed_size=100_000, **DEMO_QUIRKS) as server, \
+            sqlite3.connect(tmp_path / "demo" / "tracker.db") as db:  # fmt: skip
+        ctx = server.context
+        for stream in world.streams:
+            stored = {row[0] for row in db.execute(
+                "SELECT m.external_id FROM mentions m JOIN mention_streams ms ON ms.mention_id = m.id "
+                "JOIN streams s ON s.id = ms.stream_id WHERE s.name = ?", (stream.name,))}  # fmt: skip
+            everything = expected(server, stream.name, world.end)
+            collectable = set()
+            for key, post in everything.items():
+                gone = deleted_at(ctx, post)
+                first = next((m for m in moments if m >= post.visible_at), world.end)
+                if (post.platform == "mastodon" and filtered(ctx, post)) or (gone is not None and gone <= first):
+                    hidden += 1
+                else:
+                    collectable.add(key)
+            assert collectable <= stored, (stream.name, len(collectable - stored))
+            assert stored <= set(everything), stream.name
+            held += len(everything)
+    assert 0 < hidden < held / 10, (hidden, held)  # the quirks were on, and hid only what they should
