@@ -61,16 +61,25 @@ def test_sandbox_quirk_keys_are_read(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("line", "message"),
     [
-        ("mastodon_filtered = 1.5", "sandbox.mastodon_filtered: expected a share from 0 to 1 (for example 0.1), got 1.5"),
-        ("deleted_share = true", "sandbox.deleted_share: expected a share from 0 to 1 (for example 0.1), got True"),
+        (
+            "mastodon_filtered = 1.5",
+            "sandbox.mastodon_filtered: expected a share from 0 to 1 (for example 0.1), got 1.5",
+        ),
+        (
+            "deleted_share = true",
+            "sandbox.deleted_share: expected a share from 0 to 1 (for example 0.1), got True",
+        ),
         ("bluesky_search_cap = 0", "sandbox.bluesky_search_cap: expected a whole number from 1 to"),
         ("reddit_listing_cap = -5", "sandbox.reddit_listing_cap: expected a whole number from 1 to"),
         ("bluesky_empty_pages = 1.5", "sandbox.bluesky_empty_pages: expected a whole number from 0 to 100"),
-        ("login_limits = \"yes\"", "sandbox.login_limits: expected true or false, got 'yes'"),
-        ("mastodon_tag_access = \"open\"", "sandbox.mastodon_tag_access: expected one of public, authenticated"),
-        ("late = \"soon\"", 'sandbox.late: expected a duration like "15m" (s, m, h, d), got \'soon\''),
+        ('login_limits = "yes"', "sandbox.login_limits: expected true or false, got 'yes'"),
+        (
+            'mastodon_tag_access = "open"',
+            "sandbox.mastodon_tag_access: expected one of public, authenticated",
+        ),
+        ('late = "soon"', "sandbox.late: expected a duration like \"15m\" (s, m, h, d), got 'soon'"),
         ("late = 3", 'sandbox.late: expected a duration like "15m" (s, m, h, d), got 3'),
-        ("late = \"30d\"", 'sandbox.late: expected a duration from 1s to 7d like "3h", got \'30d\''),
+        ('late = "30d"', "sandbox.late: expected a duration from 1s to 7d like \"3h\", got '30d'"),
     ],
 )
 def test_a_wrong_quirk_is_one_clear_line(line: str, message: str) -> None:
@@ -91,9 +100,13 @@ def test_sandbox_serve_passes_the_configs_quirks(cli: Any, monkeypatch: pytest.M
     assert args == (7, 2, 0)
     assert options["late"] == timedelta(hours=3)
     assert (options["mastodon_filtered"], options["bluesky_empty_pages"], options["reddit_listing_cap"]) == (
-        0.3, 2, 1000
+        0.3,
+        2,
+        1000,
     )
-    assert options["deleted_share"] == 0.05 and overridden["deleted_share"] == 0.2, "the flag wins over the config"
+    assert options["deleted_share"] == 0.05 and overridden["deleted_share"] == 0.2, (
+        "the flag wins over the config"
+    )
 
 
 def test_the_served_world_meets_the_configs_quirks(tmp_path: Path) -> None:
@@ -101,7 +114,9 @@ def test_the_served_world_meets_the_configs_quirks(tmp_path: Path) -> None:
     still say where the next one is, and the summary names the quirks switched on."""
     from tracker.sandbox.server import serve
 
-    config = write_config(tmp_path, extra="[sandbox]\nseed = 7\nweeks = 2\nmastodon_filtered = 0.3\nlate = \"3h\"\n")
+    config = write_config(
+        tmp_path, extra='[sandbox]\nseed = 7\nweeks = 2\nmastodon_filtered = 0.3\nlate = "3h"\n'
+    )
     sandbox = load_settings(config).sandbox
     assert sandbox is not None
     lines: list[str] = []
@@ -182,7 +197,9 @@ def test_the_demo_collects_everything_its_quirky_sandbox_holds(tmp_path: Path) -
             for key, post in everything.items():
                 gone = deleted_at(ctx, post)
                 first = next((m for m in moments if m >= post.visible_at), world.end)
-                if (post.platform == "mastodon" and filtered(ctx, post)) or (gone is not None and gone <= first):
+                if (post.platform == "mastodon" and filtered(ctx, post)) or (
+                    gone is not None and gone <= first
+                ):
                     hidden += 1
                 else:
                     collectable.add(key)

@@ -662,9 +662,7 @@ def serve(
     """
     from tracker.sandbox.world import generate_world
 
-    world = generate_world(
-        seed, weeks, end, brand=brand, competitor=competitor, timezone=timezone, late=late
-    )
+    world = generate_world(seed, weeks, end, brand=brand, competitor=competitor, timezone=timezone, late=late)
     stop = stop or threading.Event()
     restore = _on_signals(stop.set)
     server = SandboxServer(
