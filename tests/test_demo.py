@@ -95,6 +95,7 @@ def test_demo_builds_a_workspace_whose_verdicts_match_the_truth(tmp_path: Path) 
     config = workspace / "tracker.toml"
     text = config.read_text()
     assert "[sandbox]" in text and "seed = 3" in text
+    assert "mastodon_filtered = 0.1" in text and 'late = "3h"' in text, "the quirks its sandbox served"
 
     # One stage everywhere: the summary, reflect, the digest's data and the web's maturity page.
     summary_stage = re.search(r"^done in .* runs, stage (\d+), (.+)$", out, re.MULTILINE)

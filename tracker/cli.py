@@ -998,11 +998,17 @@ def sandbox_serve(
     ] = None,
     config: ConfigOpt = None,
     deleted_share: Annotated[
-        float,
-        typer.Option("--deleted-share", min=0.0, max=1.0, help="Share of posts their authors delete (0..1)."),
-    ] = 0.0,
+        float | None,
+        typer.Option(
+            "--deleted-share",
+            min=0.0,
+            max=1.0,
+            help="Share of posts their authors delete (0..1; default: [sandbox] deleted_share, else 0).",
+        ),
+    ] = None,
 ) -> None:
-    """Serve the simulated platforms on 127.0.0.1 until Ctrl-C; with a demo's config, its same world."""
+    """Serve the simulated platforms on 127.0.0.1 until Ctrl-C; with a demo's config, its same world
+    (and its quirks: [sandbox] mastodon_filtered, bluesky_empty_pages, late, deleted_share ...)."""
     from tracker.config import SANDBOX_DEFAULTS, find_config
     from tracker.sandbox.server import serve as serve_sandbox
 
@@ -1018,7 +1024,8 @@ def sandbox_serve(
         brand=sandbox.brand,
         competitor=sandbox.competitor,
         out=typer.echo,
-        deleted_share=deleted_share,
+        late=sandbox.late,
+        **{**sandbox.switches(), **({} if deleted_share is None else {"deleted_share": deleted_share})},
     )
 
 

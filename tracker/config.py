@@ -79,7 +79,9 @@ SECTION_KEYS: dict[str, tuple[str, ...]] = {
     "maturity": ("model",),
     "experiments": ("engagement_age",),
     "sentiment": ("min_macro_f1", "min_labels", "retrain_after"),
-    "sandbox": ("seed", "weeks", "port", "end", "brand", "competitor", "bluesky_login"),
+    "sandbox": ("seed", "weeks", "port", "end", "brand", "competitor", "bluesky_login",
+                "mastodon_filtered", "bluesky_empty_pages", "bluesky_search_cap", "reddit_listing_cap",
+                "login_limits", "mastodon_tag_access", "deleted_share", "late"),
     "streams": STREAM_KEYS,
     "alerts": ALERT_KEYS,
 }
@@ -204,6 +206,27 @@ class SandboxConfig:
     brand: str = "Acme"
     competitor: str = "Globex"
     bluesky_login: bool = True
+    # The real platforms' quirks (issue 15), each off by default; see tracker.sandbox.server.SandboxServer.
+    mastodon_filtered: float = 0.0  # share of statuses a server-side filter drops from a page
+    bluesky_empty_pages: int = 0  # empty pages (with a cursor) before every second search page
+    bluesky_search_cap: int = 10_000  # posts searchPosts serves of one query
+    reddit_listing_cap: int | None = None  # posts a Reddit listing serves at most (None: no cap)
+    login_limits: bool = False  # createSession limited as on Bluesky (30 per 5 minutes, 300 a day)
+    mastodon_tag_access: str = "public"  # "authenticated": tag timelines empty without a token
+    deleted_share: float = 0.0  # share of posts their authors delete after a while
+    late: timedelta | None = None  # the longest lag of late posts (None: 20 minutes)
+
+    def switches(self) -> dict[str, Any]:
+        """The quirks as keyword arguments of tracker.sandbox.server.serve / SandboxServer."""
+        return {
+            "mastodon_filtered": self.mastodon_filtered,
+            "bluesky_empty_pages": self.bluesky_empty_pages,
+            "bluesky_search_cap": self.bluesky_search_cap,
+            "reddit_listing_cap": self.reddit_listing_cap,
+            "login_limits": self.login_limits,
+            "mastodon_tag_access": self.mastodon_tag_access,
+            "deleted_share": self.deleted_share,
+        }
 
 
 SANDBOX_DEFAULTS = SandboxConfig()
@@ -711,10 +734,28 @@ class _Validator:
                     "sandbox.end",
                     f"expected a timestamp with offset like 2026-11-27T00:00:00+01:00, got {end!r}",
                 )
-        login = t.get("bluesky_login", True)
-        if not isinstance(login, bool):
-            self.add("sandbox.bluesky_login", f"expected true or false, got {login!r}")
-            login = True
+        flags = {}
+        for name, default in (("bluesky_login", True), ("login_limits", False)):
+            flags[name] = t.get(name, default)
+            if not isinstance(flags[name], bool):
+                self.add(f"sandbox.{name}", f"expected true or false, got {flags[name]!r}")
+                flags[name] = default
+        shares = {}
+        for name in ("mastodon_filtered", "deleted_share"):
+            value = t.get(name, 0.0)
+            if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+                self.add(f"sandbox.{name}", f"expected a share from 0 to 1 (for example 0.1), got {value!r}")
+                value = 0.0
+            shares[name] = float(value)
+        cap = None
+        if "reddit_listing_cap" in t:
+            cap = self.integer(t, "sandbox.reddit_listing_cap", 1000, 1, 10**9)
+        late = self.duration(t, "sandbox.late", timedelta(-1)) if "late" in t else None
+        if late == timedelta(-1):  # not a duration: said above
+            late = None
+        elif late is not None and not timedelta(0) < late <= timedelta(days=7):
+            self.add("sandbox.late", f'expected a duration from 1s to 7d like "3h", got {t["late"]!r}')
+            late = None
         return SandboxConfig(
             seed=self.integer(t, "sandbox.seed", SANDBOX_DEFAULTS.seed, 0, 2**31),
             weeks=self.integer(t, "sandbox.weeks", SANDBOX_DEFAULTS.weeks, 1, 104),
@@ -722,7 +763,17 @@ class _Validator:
             end=moment,
             brand=self.string(t, "sandbox.brand") or SANDBOX_DEFAULTS.brand,
             competitor=self.string(t, "sandbox.competitor") or SANDBOX_DEFAULTS.competitor,
-            bluesky_login=login,
+            bluesky_login=flags["bluesky_login"],
+            mastodon_filtered=shares["mastodon_filtered"],
+            bluesky_empty_pages=self.integer(t, "sandbox.bluesky_empty_pages", 0, 0, 100),
+            bluesky_search_cap=self.integer(t, "sandbox.bluesky_search_cap", 10_000, 1, 10**9),
+            reddit_listing_cap=cap,
+            login_limits=flags["login_limits"],
+            mastodon_tag_access=self.choice(
+                t, "sandbox.mastodon_tag_access", ("public", "authenticated"), "public"
+            ),
+            deleted_share=shares["deleted_share"],
+            late=late,
         )
 
     def sentiment(self, t: Mapping[str, Any]) -> SentimentConfig:

@@ -67,7 +67,17 @@ def toml_value(value: Any) -> str:
     return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def write_workspace(directory: Path, server: Any, *, seed: int, weeks: int) -> Path:
+# The real platforms' quirks the demo's sandbox switches on (issue 15); the connectors meet each one.
+DEMO_QUIRKS: dict[str, Any] = {
+    "mastodon_filtered": 0.1,  # filtered short pages on Mastodon search and timelines
+    "bluesky_empty_pages": 1,  # an empty page with a cursor before every second search page
+    "deleted_share": 0.01,  # posts their authors delete after a while
+}
+DEMO_LATE = timedelta(hours=3)  # posts show up late by up to 3 h
+
+
+def write_workspace(directory: Path, server: Any, *, seed: int, weeks: int,
+                    late: timedelta | None = None) -> Path:  # fmt: skip
     """tracker.toml for the demo: the sandbox's streams, and how to serve that world again."""
     world = server.world
     lines = [
@@ -89,6 +99,8 @@ def write_workspace(directory: Path, server: Any, *, seed: int, weeks: int) -> P
         f"brand = {toml_value(world.brand)}",
         f"competitor = {toml_value(world.competitor)}",
         "bluesky_login = false",
+        *[f"{name} = {toml_value(getattr(server.settings, name))}" for name in DEMO_QUIRKS],
+        *([f"late = {toml_value(_duration(late))}"] if late is not None else []),
         "",
     ]
     for stream in server.stream_configs():
@@ -101,6 +113,15 @@ def write_workspace(directory: Path, server: Any, *, seed: int, weeks: int) -> P
     path = directory / "tracker.toml"
     path.write_text("\n".join(lines), encoding="utf-8")
     return path
+
+
+def _duration(span: timedelta) -> str:
+    """A duration as the config writes it: "3h", "90m", "45s"."""
+    seconds = int(span.total_seconds())
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
 
 
 MARKER = ".tracker-demo"  # written into every workspace the demo builds
@@ -183,14 +204,15 @@ def _build(directory: Path, *, weeks: int, seed: int, echo: Echo, progress: bool
     from tracker.sandbox.world import generate_world
 
     report = DemoReport(directory=directory)
-    world = generate_world(seed, weeks)
+    world = generate_world(seed, weeks, late=DEMO_LATE)
     # The demo's feeds list the whole history, so its first read of them is the full record.
-    with SandboxServer(world, require_bluesky_login=False, rate_limits={}, feed_size=100_000) as server:
+    with SandboxServer(world, require_bluesky_login=False, rate_limits={}, feed_size=100_000,
+                       **DEMO_QUIRKS) as server:  # fmt: skip
         echo(
             f"sandbox: {len(world.posts):,} posts over {weeks} weeks on 127.0.0.1:{server.port} (seed {seed})"
         )
         os.environ.update(server.secrets())
-        config = write_workspace(directory, server, seed=seed, weeks=weeks)
+        config = write_workspace(directory, server, seed=seed, weeks=weeks, late=DEMO_LATE)
         settings = load_settings(config)
         from tracker.store.db import open_store
 

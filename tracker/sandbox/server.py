@@ -630,6 +630,13 @@ def _redacted(headers: dict[str, str]) -> dict[str, str]:
     return headers
 
 
+# The real platforms' behaviours a SandboxServer can switch on (issue 15); `[sandbox]` names them alike.
+QUIRKS = (
+    "mastodon_filtered", "bluesky_search_cap", "bluesky_empty_pages", "reddit_listing_cap",
+    "login_limits", "deleted_share", "mastodon_tag_access",
+)  # fmt: skip
+
+
 def serve(
     seed: int,
     weeks: int = 12,
@@ -644,14 +651,18 @@ def serve(
     out: Callable[[str], None] = print,
     stop: threading.Event | None = None,
     deleted_share: float = 0.0,
+    late: timedelta | None = None,
+    **quirks: Any,
 ) -> None:
     """Serve the world of `seed` on 127.0.0.1:`port` until SIGINT or SIGTERM (or `stop` is set).
 
-    Prints the base URLs, the credentials' environment and the experiments first.
+    `late` is the longest lag of late posts (generate_world); `quirks` are SandboxServer's
+    (mastodon_filtered, bluesky_empty_pages, ...). Prints the base URLs, the credentials'
+    environment, the quirks switched on and the experiments first.
     """
     from tracker.sandbox.world import generate_world
 
-    world = generate_world(seed, weeks, end, brand=brand, competitor=competitor, timezone=timezone)
+    world = generate_world(seed, weeks, end, brand=brand, competitor=competitor, timezone=timezone, late=late)
     stop = stop or threading.Event()
     restore = _on_signals(stop.set)
     server = SandboxServer(
@@ -660,11 +671,14 @@ def serve(
         require_bluesky_login=require_bluesky_login,
         block_anonymous_reddit=block_anonymous_reddit,
         deleted_share=deleted_share,
+        **quirks,
     )
     try:
         with server:
             for line in summary(server):
                 out(line)
+            if late is not None:
+                out(f"  late posts: up to {late} late")
             while not stop.wait(0.2):
                 pass
     finally:
@@ -680,6 +694,14 @@ def summary(server: SandboxServer) -> list[str]:
     ]
     lines += [f"  {p.key:<13} {server.base_url(p.key)}" for p in PLATFORMS]
     lines += [f"  export {name}={value}" for name, value in server.secrets().items()]
+    plain = ServerSwitches()
+    on = [
+        f"{name} {getattr(server.settings, name)}"
+        for name in QUIRKS
+        if getattr(server.settings, name) != getattr(plain, name)
+    ]
+    if on:
+        lines.append(f"  quirks: {', '.join(on)}")
     lines += [
         f"  experiment {e.key}: {e.metric} on {e.stream} {e.start}..{e.end}, true effect {e.effect:+g}"
         for e in world.experiments
