@@ -176,13 +176,8 @@ def known_streams(session: Session) -> set[str]:
 
 
 def status_of(exp: Experiment, today: date) -> str:
-    if exp.cancelled_at is not None:
-        return "cancelled"
-    if exp.concluded_at is not None:
-        return "concluded"
-    if today < exp.start:
-        return "planned"
-    return "running" if today <= exp.end else "ended"
+    """planned, running, ended, concluded or cancelled (the rule lives in tracker/lifecycle.py)."""
+    return lifecycle.status_at(exp, today)
 
 
 def baseline_window(exp: Experiment) -> tuple[date, date]:
