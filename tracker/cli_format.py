@@ -189,7 +189,7 @@ def registered_lines(record: dict[str, Any]) -> list[str]:
 
 def _effect(metric: str, value: float) -> str:
     if metric in report.RELATIVE or metric == "engagement":
-        return f"{value * 100:g} %"
+        return f"{value * 100:.3g} %"
     if metric in ("positive_share", "share_of_voice"):
-        return f"{value * 100:g} percentage points"
-    return f"{value:g}"
+        return f"{value * 100:.3g} percentage points"
+    return f"{value:.3g}"

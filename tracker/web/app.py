@@ -237,10 +237,10 @@ def _templates(settings: Settings) -> Jinja2Templates:
 def min_effect_text(metric: str, value: float) -> str:
     """The smallest effect that matters, on the scale the verdict judges it."""
     if metric in report.RELATIVE:
-        return f"{value * 100:g} %"
+        return f"{value * 100:.3g} %"
     if metric in ("positive_share", "share_of_voice"):
-        return f"{value * 100:g} percentage points"
-    return f"{value:g}"
+        return f"{value * 100:.3g} percentage points"
+    return f"{value:.3g}"
 
 
 def safe_url(url: str | None) -> str | None:
