@@ -49,7 +49,7 @@ def test_scheduler_and_24_concurrent_writers_share_one_sqlite_file(tmp_path: Pat
 
             def write(f: Path) -> subprocess.CompletedProcess[str]:
                 return subprocess.run(
-                    [*tracker, "mentions", "import", str(f)], capture_output=True, text=True
+                    [*tracker, "mentions", "import", "--create-streams", str(f)], capture_output=True, text=True
                 )
 
             def read(_: int) -> subprocess.CompletedProcess[str]:
