@@ -227,7 +227,9 @@ def test_the_scheduler_worker_refreshes_in_its_runs_too(tmp_path: Path, db_url: 
     assert [e for _, e in readings(db_url)["https://m.example/s/1"]] == [1, 6]
 
 
-def test_a_spent_rate_limit_ends_the_refresh_instead_of_waiting(tmp_path: Path, db_url: str, cli: Any) -> None:
+def test_a_spent_rate_limit_ends_the_refresh_instead_of_waiting(
+    tmp_path: Path, db_url: str, cli: Any
+) -> None:
     import asyncio as aio
 
     from connectors._http import HttpClient, _Origin
@@ -259,3 +261,19 @@ def test_a_spent_rate_limit_ends_the_refresh_instead_of_waiting(tmp_path: Path, 
     finally:
         store.close()
     assert report.due == 6 and report.refreshed == 2 and len(Fake.asked) == 1, "one batch, then it yields"
+
+
+def test_what_the_connector_cannot_read_is_not_handed_back_until_the_next_age(
+    tmp_path: Path, db_url: str, cli: Any
+) -> None:
+    path = setup(tmp_path, db_url)
+    Fake.pages_ = [Page(items=[item(1, 1), item(2, 1)], final=True, complete=True, cursor={})]
+    collect_at(cli, path, T0 + timedelta(minutes=10))
+    Fake.pages_ = [Page(final=True, complete=True, cursor={})]
+    Fake.figures = {"https://m.example/s/1": 4}  # s/2 is left out: neither read nor gone (an HN comment)
+    assert collect_at(cli, path, T0 + timedelta(hours=1, minutes=5))["refreshed"] == 1
+    Fake.asked.clear()
+    collect_at(cli, path, T0 + timedelta(hours=2))
+    assert Fake.asked == []
+    collect_at(cli, path, T0 + timedelta(hours=24, minutes=5))
+    assert Fake.asked == [["https://m.example/s/2", "https://m.example/s/1"]]

@@ -140,12 +140,20 @@ async def refresh_stream(
         return report
     ids = {d.known.external_id: d.mention_id for d in pending}
     batches = method([d.known for d in pending])
+    answered: set[str] = set()
     try:
         async with asyncio.timeout(seconds):
             async for batch in batches:
                 _store(store, stream, stream_id, ids, batch, report)
+                answered.update(i.external_id for i in batch.items)
+                answered.update(batch.deleted)
                 if report.requests >= max_requests or _limited(http):
                     break
+            else:
+                # Every batch was read: what the connector left out it cannot read again (an HN
+                # comment has no figures, an imported post no platform id). Marked read at this
+                # age, they are not handed back on every run until the next age.
+                _skipped(store, [ids[k] for k in ids if k not in answered])
     except TimeoutError:
         report.error = "stopped at the run deadline; the rest is read on a later run"
     except ConnectorError as exc:
@@ -181,6 +189,17 @@ def _store(
     report.refreshed += len(read)
     report.deleted += len(gone)
     report.requests += batch.requests
+
+
+def _skipped(store: Store, ids: list[int]) -> None:
+    if not ids:
+        return
+    now = utcnow()
+    with store.write() as session:
+        for start in range(0, len(ids), 500):
+            session.execute(
+                update(Mention).where(Mention.id.in_(ids[start : start + 500])).values(refreshed_at=now)
+            )
 
 
 def _limited(http: HttpClient) -> bool:
