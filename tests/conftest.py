@@ -10,6 +10,7 @@ cannot pass without having run them.
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import uuid
 from collections.abc import Iterator
@@ -32,24 +33,73 @@ def _pg_admin_url() -> str | None:
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A fresh, empty database URL of each kind."""
+    """A fresh database URL of each kind, its schema at the head revision and no rows.
+
+    Running every migration takes a second or more per database, so each test process
+    migrates one template per kind and each test gets a copy of it (a file copy on SQLite,
+    `CREATE DATABASE ... TEMPLATE` on PostgreSQL). A test of schema creation or migration
+    itself is marked `empty_database` and gets a database with no schema at all.
+    """
+    empty = request.node.get_closest_marker("empty_database") is not None
     if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'tracker.db'}"
+        path = tmp_path / "tracker.db"
+        if not empty:
+            shutil.copyfile(_sqlite_template(request), path)
+        yield f"sqlite:///{path}"
         return
     admin = _pg_admin_url()
     if admin is None:
         pytest.skip(f"PostgreSQL not configured (set {PG_ENV})")
-    yield from _pg_database(admin)
+    yield from _pg_database(admin, None if empty else _pg_template(request, admin))
 
 
-def _pg_database(admin: str) -> Iterator[str]:
+def _sqlite_template(request: pytest.FixtureRequest) -> Path:
+    cache: dict[str, Any] = request.config.stash.setdefault(_TEMPLATES, {})
+    if "sqlite" not in cache:
+        from tracker.store.db import open_store
+
+        factory: pytest.TempPathFactory = request.getfixturevalue("tmp_path_factory")
+        path = factory.mktemp("schema") / "template.db"
+        open_store(f"sqlite:///{path}").close()
+        cache["sqlite"] = path
+    return Path(cache["sqlite"])
+
+
+def _pg_template(request: pytest.FixtureRequest, admin: str) -> str:
+    cache: dict[str, Any] = request.config.stash.setdefault(_TEMPLATES, {})
+    if "postgresql" not in cache:
+        from sqlalchemy import create_engine, text
+        from sqlalchemy.engine import make_url
+
+        from tracker.store.db import open_store
+
+        name = f"t_template_{uuid.uuid4().hex[:12]}"
+        engine = create_engine(admin, isolation_level="AUTOCOMMIT")
+        with engine.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        open_store(make_url(admin).set(database=name).render_as_string(hide_password=False)).close()
+
+        def drop() -> None:
+            with engine.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            engine.dispose()
+
+        request.config.add_cleanup(drop)
+        cache["postgresql"] = name
+    return str(cache["postgresql"])
+
+
+_TEMPLATES = pytest.StashKey[dict[str, Any]]()
+
+
+def _pg_database(admin: str, template: str | None = None) -> Iterator[str]:
     from sqlalchemy import create_engine, text
     from sqlalchemy.engine import make_url
 
     name = f"t_{uuid.uuid4().hex[:16]}"
     engine = create_engine(admin, isolation_level="AUTOCOMMIT")
     with engine.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
+        conn.execute(text(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else "")))
     try:
         yield make_url(admin).set(database=name).render_as_string(hide_password=False)
     finally:

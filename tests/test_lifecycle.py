@@ -71,6 +71,7 @@ def refused(env: dict[str, Any], exp_id: int, *args: str) -> str:
     return str(result.err)
 
 
+@pytest.mark.slow
 def test_every_lifecycle_rule(env: dict[str, Any]) -> None:
     learning = "the shepherd connected three teams"
     # A running experiment cannot be concluded before its window ends, unless stopped early with a reason.
@@ -187,6 +188,7 @@ def _stage_after(env: dict[str, Any], count: int, *, game: bool) -> dict[str, An
     return json.loads(run(env, "reflect", "--json"))  # type: ignore[no-any-return]
 
 
+@pytest.mark.slow
 def test_the_stages_cannot_be_gamed(tmp_path: Path, cli: Any) -> None:
     """Five zero-mention experiments, "inconclusive 0 -> 0", concluded with "x" (and --adopt tried):
     no stage and no score beyond what registering them alone earns, on the shipped model."""

@@ -38,6 +38,7 @@ def config(tmp_path: Path) -> Path:
     return write_config(tmp_path)
 
 
+@pytest.mark.slow
 def test_csv_cells_that_would_run_as_formulas_are_quoted_and_import_back_unchanged(
     tmp_path: Path, config: Path, cli: Any
 ) -> None:
@@ -90,6 +91,7 @@ def _register(config: Path, cli: Any) -> None:
     assert made.code == 0, made.err
 
 
+@pytest.mark.slow
 def test_terminal_output_never_carries_raw_escape_sequences(
     config: Path, cli: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:

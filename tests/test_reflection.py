@@ -148,6 +148,7 @@ def stage(result: dict[str, Any]) -> int:
     return int(result["stage"]["number"])
 
 
+@pytest.mark.slow
 def test_walk_from_dormant_to_empowering(env: dict[str, Any]) -> None:
     first = reflect(env)
     assert stage(first) == 1 and first["moves"] == []

@@ -37,7 +37,7 @@ def test_two_workers_never_collect_one_stream_at_once(tmp_path: Path, db_url: st
     with local_server(slow_feed) as server:
         url = f"http://127.0.0.1:{server.server_address[1]}/feed.xml"
         config = write_config(tmp_path, db_url=db_url, streams=[
-            {"name": f"feed-{i}", "connector": "rss", "url": url, "every": "15s"} for i in range(STREAMS)
+            {"name": f"feed-{i}", "connector": "rss", "url": url, "every": "20s"} for i in range(STREAMS)
         ])  # fmt: skip
         tracker = [sys.executable, "-m", "tracker", "--config", str(config)]
         subprocess.run([*tracker, "db", "upgrade"], check=True, capture_output=True)

@@ -54,6 +54,7 @@ def test_undetectable_text_has_no_language(text: str) -> None:
     assert sentiment.detect_language(text) is None
 
 
+@pytest.mark.slow
 def test_scores_equal_the_reference_and_agree_with_human_ratings() -> None:
     from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 

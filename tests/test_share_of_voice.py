@@ -8,10 +8,13 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.conftest import write_config
 from tests.test_experiments import add, history
 
 
+@pytest.mark.slow
 def test_share_of_voice_compares_with_competitors_on_the_same_platform(tmp_path: Path, cli: Any) -> None:
     config = write_config(tmp_path, streams=[
         {"name": "brand", "connector": "hackernews", "query": "acme", "every": "1h"},
@@ -30,6 +33,7 @@ def test_share_of_voice_compares_with_competitors_on_the_same_platform(tmp_path:
     assert "share of voice against rival" in text
 
 
+@pytest.mark.slow
 def test_named_competitors_are_what_it_compares_with(tmp_path: Path, cli: Any) -> None:
     config = write_config(tmp_path, streams=[
         {"name": "brand", "connector": "hackernews", "query": "acme", "every": "1h"},

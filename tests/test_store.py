@@ -14,6 +14,9 @@ from tracker.errors import UserError
 from tracker.store import db
 from tracker.store.models import Base, Stream
 
+# Schema creation and migration themselves: every database here starts with no schema.
+pytestmark = pytest.mark.empty_database
+
 
 def _include_name(name: str | None, type_: str, parent_names: object) -> bool:
     from tracker.search_index import is_index_object

@@ -287,6 +287,7 @@ def sentences(draw: Any) -> str:
     return separator.join(shaped) + tail
 
 
+@pytest.mark.slow
 @settings(max_examples=600, deadline=None)
 @given(sentences())
 def test_structured_sentences_score_identically(text: str) -> None:

@@ -104,6 +104,7 @@ def chosen(world: World, stream: str) -> Post:
     return posts[0]
 
 
+@pytest.mark.slow
 def test_engagement_at_48h_equals_the_platforms(clock: SandboxServer, world: World, tmp_path: Path) -> None:
     server = clock
     db = f"sqlite:///{tmp_path / 'tracker.db'}"

@@ -33,6 +33,7 @@ def calls(server: SandboxServer, nsid: str) -> int:
     return sum(1 for r in server.requests if r.path.endswith(nsid))
 
 
+@pytest.mark.slow
 def test_a_worker_logs_in_once_in_ten_minutes_of_runs_every_ten_seconds(
     world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -66,6 +67,7 @@ def test_a_worker_logs_in_once_in_ten_minutes_of_runs_every_ten_seconds(
         assert set(statuses) == {"ok"}
 
 
+@pytest.mark.slow
 def test_one_off_collections_past_the_login_limit_say_so(world: World, tmp_path: Path, cli: Any,
                                                          monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
     from tests.conftest import write_config
