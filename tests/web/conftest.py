@@ -53,7 +53,9 @@ def hostile(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[World]:
 _WORLDS = pytest.StashKey[dict[tuple[str, bool], tuple[str, Any]]]()
 
 
-def built_world(request: pytest.FixtureRequest, directory: Path, db_url: str, *, hostile: bool = False) -> World:
+def built_world(
+    request: pytest.FixtureRequest, directory: Path, db_url: str, *, hostile: bool = False
+) -> World:
     """`build(directory, db_url)`, built once per test process and kind of database and copied
     for each test (a file copy on SQLite, a template database on PostgreSQL): importing and
     registering the organisation takes seconds, and every web test starts from the same one."""
