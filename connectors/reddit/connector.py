@@ -25,8 +25,8 @@ from typing import Any, ClassVar
 
 import httpx
 
-from connectors._clean import ImpossibleValue, in_future
 from connectors._http import HttpClient, decode_json
+from connectors._paging import readable
 from connectors.base import (
     AccountStats,
     AuthRequired,
@@ -296,22 +296,8 @@ def _map_page(children: list[Any], run: _Run, now: float) -> tuple[list[Item], l
     Children no reading can fix (an impossible time, a date more than a day ahead) are
     poison: reported, never stored, never moving the cursor.
     """
-    items: list[Item] = []
-    rejected: list[str] = []
-    poison: list[str] = []
-    for number, child in enumerate(children, start=1):
-        try:
-            item = map_child(child)
-        except ImpossibleValue as exc:
-            poison.append(f"item {number}: {exc}")
-            continue
-        except MappingError as exc:
-            rejected.append(f"item {number}: {exc}")
-            continue
-        future = in_future(item.created_at, datetime.fromtimestamp(now, UTC))
-        if future is not None:
-            poison.append(f"item {number}: {future}")
-            continue
+    page = Page()
+    for _, item in readable(children, map_child, datetime.fromtimestamp(now, UTC), page):
         moment = item.created_at.timestamp()
         if run.fresh_after is not None and moment <= run.fresh_after:
             run.passed_known = True
@@ -321,9 +307,9 @@ def _map_page(children: list[Any], run: _Run, now: float) -> tuple[list[Item], l
         if item.external_id in run.seen:
             continue  # the search index can shift while paging and repeat a post
         run.seen.add(item.external_id)
-        items.append(item)
+        page.items.append(item)
         run.newest = moment if run.newest is None else max(run.newest, moment)
         if run.fresh_after is None or moment > run.fresh_after:
             run.fresh += 1
-    run.fresh += len(rejected)
-    return items, rejected, poison
+    run.fresh += len(page.rejected)
+    return page.items, page.rejected, page.poison
