@@ -30,6 +30,9 @@ from connectors._clean import ImpossibleValue, in_future
 from connectors._http import THREAD_PARSE, HttpClient, decode_json
 from connectors._text import parse_time
 from connectors.base import (
+    SECRET,
+    TEXT,
+    URL,
     AccountStats,
     AuthRequired,
     ConnectorError,
@@ -40,6 +43,7 @@ from connectors.base import (
     PayloadError,
     RateLimited,
     Refreshed,
+    StreamKeys,
     StreamSpec,
     Unavailable,
 )
@@ -99,10 +103,23 @@ class _Run:
         return {"newest": urls.iso_z(self.newest, "microseconds") if self.newest else None}
 
 
+def _rules(given: Mapping[str, str]) -> list[tuple[str, str]]:
+    """A login is an identifier with its app password."""
+    if bool(given.get("identifier")) != bool(given.get("app_password_env")):
+        return [("app_password_env", "identifier and app_password_env go together")]
+    return []
+
+
 class BlueskyConnector:
     """One Bluesky stream: `query` (search) or `account` (a handle's posts)."""
 
     platform: ClassVar[str] = "bluesky"
+    stream_keys: ClassVar[StreamKeys] = StreamKeys(
+        selectors=("query", "account"),
+        keys={"query": TEXT, "account": TEXT, "identifier": TEXT, "app_password_env": SECRET,
+              "auth_url": URL},
+        rules=_rules,
+    )  # fmt: skip
 
     def __init__(self, spec: StreamSpec, http: HttpClient) -> None:
         self.spec = spec

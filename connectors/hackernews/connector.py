@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 from connectors._http import HttpClient
 from connectors._paging import readable
 from connectors.base import (
+    TEXT,
     AccountStats,
     ConnectorError,
     Cursor,
@@ -28,6 +29,7 @@ from connectors.base import (
     Page,
     PayloadError,
     Refreshed,
+    StreamKeys,
     StreamSpec,
 )
 from connectors.hackernews import urls
@@ -66,6 +68,7 @@ class HackerNewsConnector:
     """Stories and comments matching a stream's `query` (and optional `tags`), newest first."""
 
     platform: ClassVar[str] = "hackernews"
+    stream_keys: ClassVar[StreamKeys] = StreamKeys(selectors=("query",), keys={"query": TEXT, "tags": TEXT})
 
     def __init__(self, spec: StreamSpec, http: HttpClient) -> None:
         self.spec = spec

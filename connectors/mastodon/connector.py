@@ -32,6 +32,8 @@ from connectors._http import HttpClient
 from connectors._paging import readable
 from connectors._text import parse_time
 from connectors.base import (
+    SECRET,
+    TEXT,
     AccountStats,
     AuthRequired,
     ConnectorError,
@@ -43,6 +45,7 @@ from connectors.base import (
     Page,
     PayloadError,
     Refreshed,
+    StreamKeys,
     StreamSpec,
 )
 from connectors.mastodon import urls
@@ -127,10 +130,22 @@ class _Run:
         return cursor
 
 
+def _rules(given: Mapping[str, str]) -> list[tuple[str, str]]:
+    """The search API answers only with a token."""
+    if given.get("query") and not given.get("token_env"):
+        return [("token_env", "mastodon search (query) needs a token: set token_env")]
+    return []
+
+
 class MastodonConnector:
     """One Mastodon stream (see the module docstring for the paging and cursor)."""
 
     platform: ClassVar[str] = "mastodon"
+    stream_keys: ClassVar[StreamKeys] = StreamKeys(
+        selectors=SELECTORS,
+        keys={"hashtag": TEXT, "account": TEXT, "query": TEXT, "token_env": SECRET},
+        rules=_rules,
+    )
 
     def __init__(self, spec: StreamSpec, http: HttpClient) -> None:
         self.spec = spec
