@@ -66,11 +66,9 @@ def mentions_search(
 
 
 def _known_stream(session: Any, stream: str | None) -> None:
-    from sqlalchemy import select
+    from tracker.store.queries import stream_id
 
-    from tracker.store.models import Stream
-
-    if stream and session.scalar(select(Stream.id).where(Stream.name == stream)) is None:
+    if stream and stream_id(session, stream) is None:
         fail(f"--stream: unknown stream {stream!r}")
 
 
