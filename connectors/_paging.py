@@ -26,6 +26,11 @@ def numbered(index: int, raw: Any) -> str:
     return f"item {index + 1}"
 
 
+def created(raw: Any, item: Item) -> datetime:
+    """The time an item is judged by by default: its created_at."""
+    return item.created_at
+
+
 def readable(
     raws: Iterable[Any],
     read: Callable[[Any], Item | None],
@@ -33,12 +38,14 @@ def readable(
     page: Page,
     *,
     label: Callable[[int, Any], str] = numbered,
+    when: Callable[[Any, Item], datetime] = created,
 ) -> Iterator[tuple[Any, Item]]:
     """(raw, item) for each raw item that maps to a believable item, in page order.
 
     `read` maps one raw item, raising MappingError (or ImpossibleValue) when it cannot, or
     returning None for a raw item that is not one of the stream's (it is skipped silently);
-    `label(index, raw)` names an item in the reasons (index counts from 0). A caller may stop
+    `label(index, raw)` names an item in the reasons (index counts from 0); `when(raw, item)` is
+    the time checked against `now` (a platform may sort by another time). A caller may stop
     early (break): the items after that are then not read.
     """
     for index, raw in enumerate(raws):
@@ -52,7 +59,7 @@ def readable(
             continue
         if item is None:
             continue
-        future = in_future(item.created_at, now)
+        future = in_future(when(raw, item), now)
         if future is not None:  # it would sort on top of every later page: never a mark
             page.poison.append(f"{label(index, raw)}: {future}")
             continue
