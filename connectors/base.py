@@ -14,7 +14,7 @@ cursor, so the next run pages over the same ground again (upserts are idempotent
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
@@ -87,6 +87,33 @@ class StreamSpec:
     @property
     def owned(self) -> bool:
         return self.role == "owned"
+
+
+TEXT, URL, SECRET = "text", "url", "secret"  # the kinds of a connector's own stream keys
+Rules = Callable[[Mapping[str, str]], Iterable[tuple[str, str]]]
+
+
+def no_rules(values: Mapping[str, str]) -> Iterable[tuple[str, str]]:
+    return ()
+
+
+@dataclass(frozen=True)
+class StreamKeys:
+    """The keys a connector reads from its [[streams]] tables, beside the keys every stream has.
+
+    Declared by the connector (its class's `stream_keys`), found through its entry point:
+    the tracker's config checks them and builds the StreamSpec from them.
+    `selectors`: what a stream follows; exactly one must be given, and the first names the
+    problem when none is. `keys`: each of the connector's own keys (selectors included) with
+    its kind: TEXT (a non-empty string, in StreamSpec.selectors), URL (http:// or https://, in
+    StreamSpec.selectors) or SECRET (a `*_env` key naming an environment variable; its value
+    reaches StreamSpec.secrets under the key without `_env`). `rules` checks the given values
+    together (a key that was missing or invalid is absent) and returns (key, message) problems.
+    """
+
+    selectors: tuple[str, ...]
+    keys: Mapping[str, str]
+    rules: Rules = no_rules
 
 
 @dataclass
@@ -194,7 +221,11 @@ class Refreshed:
 
 
 class Connector(Protocol):
-    """What every connector provides; registered in the `tracker.connectors` entry points."""
+    """What every connector provides; registered in the `tracker.connectors` entry points.
+
+    A connector with keys of its own declares them as a class attribute `stream_keys`
+    (a StreamKeys); one without it accepts only the keys every stream has.
+    """
 
     platform: ClassVar[str]
 

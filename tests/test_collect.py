@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 import pytest
 from sqlalchemy import select
 
-from connectors.base import AccountStats, AuthRequired, Item, Page, StreamSpec
+from connectors.base import SECRET, TEXT, AccountStats, AuthRequired, Item, Page, StreamKeys, StreamSpec
 from tests.conftest import write_config
 from tracker import registry
 from tracker.store.db import open_store
@@ -30,6 +30,10 @@ class FakeConnector:
     """Serves the pages a test put in `script[stream name]`; records the cursors it was given."""
 
     platform: ClassVar[str] = "fake"
+    # It stands in for mastodon and hackernews, so it declares the keys their tests write.
+    stream_keys: ClassVar[StreamKeys] = StreamKeys(
+        selectors=("query", "account"), keys={"query": TEXT, "account": TEXT, "token_env": SECRET}
+    )
     script: ClassVar[dict[str, list[Any]]] = {}
     cursors: ClassVar[list[Any]] = []
 

@@ -17,7 +17,17 @@ from typing import Any, ClassVar
 import pytest
 from sqlalchemy import select
 
-from connectors.base import AccountStats, ConnectorError, Item, Known, Page, Refreshed, StreamSpec
+from connectors.base import (
+    TEXT,
+    AccountStats,
+    ConnectorError,
+    Item,
+    Known,
+    Page,
+    Refreshed,
+    StreamKeys,
+    StreamSpec,
+)
 from tests.conftest import write_config
 from tracker import collect as collect_module
 from tracker import refresh as refresh_module
@@ -38,6 +48,7 @@ class Fake:
     """Collection serves `pages`; refresh answers from `figures` (external id -> likes; None: gone)."""
 
     platform: ClassVar[str] = "fake"
+    stream_keys: ClassVar[StreamKeys] = StreamKeys(selectors=("hashtag",), keys={"hashtag": TEXT, "query": TEXT})
     pages_: ClassVar[list[Page]] = []
     figures: ClassVar[dict[str, int | None]] = {}
     asked: ClassVar[list[list[str]]] = []

@@ -18,7 +18,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypedDict
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
@@ -48,7 +48,33 @@ def find_user(session: Session, name: str) -> User:
     return user
 
 
-def list_users(store: Store) -> list[dict[str, Any]]:
+class UserRecord(TypedDict):
+    """A web user as `tracker user list --json` and the CLI show it (times in ISO 8601 UTC)."""
+
+    name: str
+    admin: bool
+    disabled: bool
+    disabled_at: str | None
+    created_at: str
+    updated_at: str
+    sessions: int  # open web sessions
+
+
+class TokenRecord(TypedDict):
+    """An API token as `tracker token list --json` shows it; never the token itself."""
+
+    id: int
+    name: str
+    user: str | None
+    read_only: bool
+    created_at: str
+    expires_at: str | None
+    last_used_at: str | None
+    revoked_at: str | None
+    state: str  # active, expired or revoked
+
+
+def list_users(store: Store) -> list[UserRecord]:
     now = utcnow()
     with store.read() as session:
         users = list(session.scalars(select(User).order_by(User.name)))
@@ -257,7 +283,7 @@ def create_token(
     read_only: bool = False,
     user: str | None = None,
     actor: str | None = None,
-) -> tuple[str, dict[str, Any]]:
+) -> tuple[str, TokenRecord]:
     """A new token (returned once) and its record; only the digest is stored."""
     label = name.strip()
     if not label or len(label) > 200:
@@ -282,7 +308,7 @@ def create_token(
         return token, token_record(row, owner.name if owner else None, now)
 
 
-def token_record(row: ApiToken, user: str | None, now: datetime) -> dict[str, Any]:
+def token_record(row: ApiToken, user: str | None, now: datetime) -> TokenRecord:
     state = (
         "revoked" if row.revoked_at else "expired" if row.expires_at and row.expires_at <= now else "active"
     )
@@ -299,7 +325,7 @@ def token_record(row: ApiToken, user: str | None, now: datetime) -> dict[str, An
     }
 
 
-def list_tokens(store: Store, *, user_id: int | None = None) -> list[dict[str, Any]]:
+def list_tokens(store: Store, *, user_id: int | None = None) -> list[TokenRecord]:
     now = utcnow()
     with store.read() as session:
         names = {u.id: u.name for u in session.scalars(select(User))}

@@ -57,8 +57,9 @@ from sqlalchemy import select
 
 from tracker.config import AlertConfig, Settings, resolve_secret
 from tracker.spikes import MAD_TO_SD, MIN_EXCESS
+from tracker.store import queries as store_queries
 from tracker.store.db import Store
-from tracker.store.models import AlertFiring, CollectionRun, Mention, MentionStream, Stream
+from tracker.store.models import AlertFiring, CollectionRun, Mention, MentionStream
 from tracker.timeutil import iso_z, utcnow
 
 log = logging.getLogger("tracker.alerts")
@@ -207,9 +208,7 @@ def streams_label(streams: Sequence[str]) -> str:
 def evaluate(settings: Settings, store: Store, alert: AlertConfig, now: datetime) -> Verdict:
     """Whether `alert`'s condition holds at `now`, read from the database."""
     with store.read() as session:
-        ids = dict(
-            session.execute(select(Stream.name, Stream.id).where(Stream.name.in_(alert.streams))).all()
-        )
+        ids = store_queries.stream_ids(session, alert.streams)
         stream_ids = [ids[n] for n in alert.streams if n in ids]
         if not stream_ids:
             return Verdict(False, {"note": "no collected streams"})
@@ -290,7 +289,7 @@ def _keyword(
     from tracker.query import matches
 
     assert alert.query is not None
-    names = dict(session.execute(select(Stream.id, Stream.name).where(Stream.id.in_(stream_ids))).all())
+    names = store_queries.stream_names_by_id(session, stream_ids)
     rows = session.execute(
         select(Mention, MentionStream.stream_id)
         .join(MentionStream, MentionStream.mention_id == Mention.id)

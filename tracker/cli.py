@@ -150,13 +150,10 @@ def db_upgrade(config: ConfigOpt = None) -> None:
     from tracker.store.db import Store, current_revision, upgrade
 
     settings = settings_for(config)
-    store = Store(settings.database_url)
-    try:
+    with Store(settings.database_url) as store:
         before = current_revision(store.engine)
         upgrade(store)
         after = current_revision(store.engine)
-    finally:
-        store.close()
     if before == after:
         typer.echo(f"database is up to date (revision {after})")
     else:
@@ -186,21 +183,17 @@ def mentions_import(
         fail(f"{file}: no such file")
     kind = detect_format(file, fmt)
     settings = settings_for(config)
-    store = store_for(settings)
-    try:
-        with _progress(file.stat().st_size, f"importing {file.name}") as advance:
-            report = import_file(
-                store=store,
-                settings=settings,
-                path=file,
-                fmt=kind,
-                stream=stream,
-                progress=advance,
-                create_streams=create_streams,
-                require_stream=True,
-            )
-    finally:
-        store.close()
+    with store_for(settings) as store, _progress(file.stat().st_size, f"importing {file.name}") as advance:
+        report = import_file(
+            store=store,
+            settings=settings,
+            path=file,
+            fmt=kind,
+            stream=stream,
+            progress=advance,
+            create_streams=create_streams,
+            require_stream=True,
+        )
     if as_json:
         print_json(report.as_dict())
     else:
@@ -243,8 +236,7 @@ def mentions_export(
         parse(query)  # a bad query is refused before any file is written
     first, last = parse_export_day(since, "--since"), parse_export_day(until, "--until")
     settings = settings_for(config)
-    store = store_for(settings)
-    try:
+    with store_for(settings) as store:
         if out is None:
             from tracker.terminal import CleanWriter, is_terminal
 
@@ -273,8 +265,6 @@ def mentions_export(
             )
         partial.replace(out)  # a reader never sees half a file
         typer.echo(f"wrote {count} mentions to {out}", err=True)
-    finally:
-        store.close()
 
 
 # -- collection -------------------------------------------------------------------------------
@@ -300,11 +290,8 @@ def collect(
     if not chosen:
         fail("no streams are configured: add [[streams]] to the configuration")
     setup_logging(settings, quiet=True)
-    store = store_for(settings)
-    try:
+    with store_for(settings) as store:
         reports = asyncio.run(run_collect(settings=settings, store=store, streams=chosen))
-    finally:
-        store.close()
     if as_json:
         print_json([r.as_dict() for r in reports])
     else:
@@ -340,11 +327,8 @@ def run(config: ConfigOpt = None) -> None:
 
     settings = settings_for(config)
     setup_logging(settings)
-    store = store_for(settings)
-    try:
+    with store_for(settings) as store:
         run_worker(settings, store)
-    finally:
-        store.close()
 
 
 @app.command()
@@ -356,12 +340,9 @@ def status(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
     from tracker.timeutil import iso_z, utcnow
 
     settings = settings_for(config)
-    store = store_for(settings)
-    try:
+    with store_for(settings) as store:
         streams = stream_status(store=store, settings=settings)
         digests = delivery_status(store)
-    finally:
-        store.close()
     upcoming = next_digest_time(settings, utcnow())
     if as_json:
         print_json(
@@ -511,10 +492,8 @@ def experiment_add(
 
     values = _experiment_fields(locals())
     registry, store = _registry(config)
-    try:
+    with store:
         record, warnings = registry.add(ExperimentInput(**values))
-    finally:
-        store.close()
     for warning in warnings:
         typer.echo(f"warning: {warning}", err=True)
     if as_json:
@@ -563,10 +542,8 @@ def experiment_edit(
     if reason is not None and not amend:
         fail("--reason goes with --amend")
     registry, store = _registry(config)
-    try:
+    with store:
         record, warnings = registry.edit(experiment_id, values, amend=amend, reason=reason)
-    finally:
-        store.close()
     for warning in warnings:
         typer.echo(f"warning: {warning}", err=True)
     if as_json:
@@ -586,10 +563,8 @@ def experiment_cancel(
 ) -> None:
     """Cancel an experiment: it is kept, and never counted in the reflection."""
     registry, store = _registry(config)
-    try:
+    with store:
         record = registry.cancel(experiment_id, reason)
-    finally:
-        store.close()
     print_json(record) if as_json else typer.echo(f"experiment {experiment_id} cancelled")
 
 
@@ -603,10 +578,8 @@ def experiment_list(
 ) -> None:
     """List experiments with their status and latest verdict."""
     registry, store = _registry(config)
-    try:
+    with store:
         records = registry.list_all(status_filter)
-    finally:
-        store.close()
     if as_json:
         print_json(records)
         return
@@ -627,10 +600,8 @@ def experiment_show(
 ) -> None:
     """Show an experiment: fields, status, result, measurement history and notes."""
     registry, store = _registry(config)
-    try:
+    with store:
         record = registry.get(experiment_id)
-    finally:
-        store.close()
     if as_json:
         print_json(record)
         return
@@ -665,15 +636,12 @@ def experiment_measure(
     if exclude_days is not None and experiment_id is None:
         fail("--exclude-days needs an experiment ID")
     settings = settings_for(config)
-    store = store_for(settings)
-    try:
+    with store_for(settings) as store:
         if exclude_days is not None:
             from tracker.exclusions import exclude
 
             exclude(store, settings, experiment_id, exclude_days)  # type: ignore[arg-type]
         results = measure(store, settings, None if all_ else [experiment_id])  # type: ignore[list-item]
-    finally:
-        store.close()
     if as_json:
         print_json(results)
         return
@@ -715,10 +683,8 @@ def experiment_note(
 ) -> None:
     """Add a dated note to an experiment's learning log."""
     registry, store = _registry(config)
-    try:
+    with store:
         record = registry.note(experiment_id, text, author)
-    finally:
-        store.close()
     print_json(record) if as_json else typer.echo(f"note added to experiment {experiment_id}")
 
 
@@ -747,13 +713,11 @@ def experiment_conclude(
     if adopt and reject:
         fail("--adopt and --reject exclude each other")
     registry, store = _registry(config)
-    try:
+    with store:
         decision = "adopt" if adopt else "reject" if reject else None
         record = registry.conclude(
             experiment_id, learning, decision, judgement=judgement, early=early, reason=reason
         )
-    finally:
-        store.close()
     if not is_sentence(learning):
         typer.echo(
             "warning: the reflection counts a learning written as a sentence "
@@ -777,10 +741,8 @@ def experiment_reopen(
 ) -> None:
     """Undo a conclusion or a cancellation; the event of the change keeps what it said."""
     registry, store = _registry(config)
-    try:
+    with store:
         record = registry.reopen(experiment_id, reason)
-    finally:
-        store.close()
     print_json(record) if as_json else typer.echo(f"experiment {experiment_id} reopened ({record['status']})")
 
 
@@ -821,11 +783,8 @@ def reflect(
     day = parse_export_day(as_of, "--as-of")
     settings = settings_for(config)
     model = load_model(settings)
-    store = store_for(settings)
-    try:
+    with store_for(settings) as store:
         result = run_reflect(store, settings, model, as_of=day)
-    finally:
-        store.close()
     if as_json:
         print_json(result)
     else:
@@ -860,11 +819,8 @@ def digest(
     from tracker.digest.command import run_digest
 
     settings = settings_for(config)
-    store = store_for(settings)
-    try:
+    with store_for(settings) as store:
         code = run_digest(settings, store, week=week, out=out, send=send, force=force, as_json=as_json)
-    finally:
-        store.close()
     if code:
         raise typer.Exit(code)
 
@@ -886,11 +842,8 @@ def serve(
     from tracker.web.command import serve as run_server
 
     settings = settings_for(config)
-    store = store_for(settings)
-    try:
+    with store_for(settings) as store:
         run_server(settings, store, host=host or settings.web.host, port=port or settings.web.port)
-    finally:
-        store.close()
 
 
 @user_app.command("add")
@@ -906,11 +859,8 @@ def user_add(
 
     password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
     settings = settings_for(config)
-    store = store_for(settings)
-    try:
+    with store_for(settings) as store:
         created = add_user(store, name, password, admin=admin)
-    finally:
-        store.close()
     typer.echo(f"user {name} {'added' if created else 'updated'}")
 
 
@@ -932,11 +882,8 @@ def token_create(
 
     lifetime = parse_expiry(expires)
     settings = settings_for(config)
-    store = store_for(settings)
-    try:
+    with store_for(settings) as store:
         token, record = create_token(store, name, expires=lifetime, read_only=read_only, user=user)
-    finally:
-        store.close()
     if as_json:
         print_json({**record, "token": token})
     else:

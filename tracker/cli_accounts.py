@@ -72,10 +72,8 @@ def user_list(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
     from tracker.accounts import list_users
 
     _, store = _open(config)
-    try:
+    with store:
         users = list_users(store)
-    finally:
-        store.close()
     if as_json:
         _print_json(users)
         return
@@ -93,11 +91,9 @@ def _set_disabled(name: str, disabled: bool, config: Path | None, as_json: bool)
     from tracker.accounts import list_users, set_disabled
 
     _, store = _open(config)
-    try:
+    with store:
         changed = set_disabled(store, name, disabled)
         record = next(u for u in list_users(store) if u["name"] == name)
-    finally:
-        store.close()
     if as_json:
         _print_json({**record, "changed": changed})
         return
@@ -122,13 +118,11 @@ def user_passwd(name: NameArg, config: ConfigOpt = None) -> None:
     from tracker.web.auth import add_user
 
     _, store = _open(config)
-    try:
+    with store:
         with store.read() as session:
             find_user(session, name)
         password = typer.prompt("New password", hide_input=True, confirmation_prompt=True)
         add_user(store, name, password)
-    finally:
-        store.close()
     typer.echo(f"password of {name} changed: every session of it has ended")
 
 
@@ -143,10 +137,8 @@ def user_remove(
     if not yes and not typer.confirm(f"Remove user {name} with their sessions and tokens?"):
         raise typer.Exit(1)
     _, store = _open(config)
-    try:
+    with store:
         remove_user(store, name)
-    finally:
-        store.close()
     typer.echo(f"user {name} removed")
 
 
@@ -158,10 +150,8 @@ def token_list(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
     from tracker.accounts import list_tokens
 
     _, store = _open(config)
-    try:
+    with store:
         tokens = list_tokens(store)
-    finally:
-        store.close()
     if as_json:
         _print_json(tokens)
         return
@@ -185,11 +175,9 @@ def token_revoke(
     from tracker.accounts import list_tokens, revoke_token
 
     _, store = _open(config)
-    try:
+    with store:
         changed = revoke_token(store, token_id)
         record = next(t for t in list_tokens(store) if t["id"] == token_id)
-    finally:
-        store.close()
     if as_json:
         _print_json({**record, "changed": changed})
     else:
@@ -211,11 +199,9 @@ def audit_log(
     from tracker.audit import events
 
     settings, store = _open(config)
-    try:
+    with store:
         moment = _since(since, settings.organisation.zone) if since else None
         found = events(store, since=moment, limit=1_000_000)
-    finally:
-        store.close()
     if as_json:
         _print_json(found)
         return
@@ -257,8 +243,6 @@ def rotate_key(config: ConfigOpt = None) -> None:
     from tracker.web.auth import rotate_key as rotate
 
     settings, store = _open(config)
-    try:
+    with store:
         ended = rotate(settings, store)
-    finally:
-        store.close()
     typer.echo(f"new session key written; {ended} sessions ended: everyone logs in again")

@@ -35,11 +35,8 @@ def alerts_list(as_json: JsonOpt = False, config: ConfigOpt = None) -> None:
     from tracker.alerts import active, channels
 
     settings = settings_for(config)
-    store = store_for(settings)
-    try:
+    with store_for(settings) as store:
         now_active = {r["alert"]: r for r in active(store)}
-    finally:
-        store.close()
     rows: list[dict[str, Any]] = [
         {"name": a.name, "kind": a.kind, "streams": list(a.streams), "window": _window(a.window),
          "channels": channels(a), "active": a.name in now_active,
@@ -72,11 +69,8 @@ def alerts_check(
     settings = settings_for(config)
     if not settings.alerts:
         fail("no alerts configured: add [[alerts]] tables to tracker.toml")
-    store = store_for(settings)
-    try:
+    with store_for(settings) as store:
         results = check(settings, store, dry_run=dry_run)
-    finally:
-        store.close()
     if as_json:
         print_json({"dry_run": dry_run, "alerts": [r.as_dict() for r in results]})
         return
@@ -99,11 +93,8 @@ def alerts_history(
 
     settings = settings_for(config)
     first = parse_export_day(since, "--since")
-    store = store_for(settings)
-    try:
+    with store_for(settings) as store:
         rows = history(store, since=day_start(first, settings.organisation.zone) if first else None)
-    finally:
-        store.close()
     if as_json:
         print_json({"firings": rows})
         return

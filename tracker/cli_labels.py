@@ -32,11 +32,8 @@ def label_import(
     """Import labels: positive, neutral, negative or irrelevant, per external_id or text."""
     from tracker.labels import import_labels
 
-    store = store_for(settings_for(config))
-    try:
+    with store_for(settings_for(config)) as store:
         counts = import_labels(store, file)
-    finally:
-        store.close()
     if as_json:
         print_json(counts)
     else:
@@ -55,11 +52,8 @@ def label_export(
 
     if fmt not in ("jsonl", "csv"):
         fail("--format must be jsonl or csv")
-    store = store_for(settings_for(config))
-    try:
+    with store_for(settings_for(config)) as store:
         rows = export_labels(store)
-    finally:
-        store.close()
     if fmt == "jsonl":
         for row in rows:
             sys.stdout.write(json.dumps(row, ensure_ascii=False) + "\n")
@@ -88,11 +82,8 @@ def label_add(
     """Label one mention."""
     from tracker.labels import label_mention
 
-    store = store_for(settings_for(config))
-    try:
+    with store_for(settings_for(config)) as store:
         result = label_mention(store, mention, label.strip().lower(), source="cli")
-    finally:
-        store.close()
     typer.echo(f"mention {mention}: {label} ({result})")
 
 
@@ -113,10 +104,8 @@ def label_train(
         if not as_json:
             typer.echo(f"  re-scored {done}/{total}", err=True)
 
-    try:
+    with store:
         found = train(store, settings, lang=primary(lang) if lang else None, force=force, progress=progress)
-    finally:
-        store.close()
     if as_json:
         print_json({"languages": found})
         return
@@ -138,11 +127,8 @@ def label_status(as_json: JsonOpt = False, config: ConfigOpt = None) -> None:
     from tracker.labels import status
 
     settings = settings_for(config)
-    store = store_for(settings)
-    try:
+    with store_for(settings) as store:
         found = status(store, settings)
-    finally:
-        store.close()
     if as_json:
         print_json(found)
         return
@@ -183,11 +169,8 @@ def label_queue(
     """The unlabelled mentions the current model is least sure about ("label 20 more")."""
     from tracker.labels import primary, queue
 
-    store = store_for(settings_for(config))
-    try:
+    with store_for(settings_for(config)) as store:
         found = queue(store, primary(lang) or lang, count)
-    finally:
-        store.close()
     if as_json:
         print_json({"lang": lang, "mentions": found})
         return

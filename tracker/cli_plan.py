@@ -28,8 +28,7 @@ def plan_command(
 ) -> None:
     if expect not in (None, "increase", "decrease"):
         raise UserError(f"--expect: expected increase or decrease, got {expect!r}")
-    store = open_store(settings.database_url)
-    try:
+    with open_store(settings.database_url) as store:
         now = utcnow()
         with store.write() as session:
             sync_streams(session=session, settings=settings, now=now)
@@ -38,8 +37,6 @@ def plan_command(
             found = plan(
                 session, settings, metric, streams, controls, days, effect, expect or "increase", today
             )
-    finally:
-        store.close()
     if as_json:
         sys.stdout.write(json.dumps(found, indent=2) + "\n")
         return

@@ -52,14 +52,10 @@ def mentions_search(
     if first and last and last < first:
         fail("--until is before --since")
     settings = settings_for(config)
-    store = store_for(settings)
-    try:
-        with store.read() as session:
-            _known_stream(session, stream)
-            f = MentionFilter(q=query, stream=stream, since=first, until=last)
-            found = first_matches(session, settings, f, limit)
-    finally:
-        store.close()
+    with store_for(settings) as store, store.read() as session:
+        _known_stream(session, stream)
+        f = MentionFilter(q=query, stream=stream, since=first, until=last)
+        found = first_matches(session, settings, f, limit)
     if as_json:
         print_json({"query": query, "count": len(found), "mentions": found})
     elif as_csv:
@@ -70,11 +66,9 @@ def mentions_search(
 
 
 def _known_stream(session: Any, stream: str | None) -> None:
-    from sqlalchemy import select
+    from tracker.store.queries import stream_id
 
-    from tracker.store.models import Stream
-
-    if stream and session.scalar(select(Stream.id).where(Stream.name == stream)) is None:
+    if stream and stream_id(session, stream) is None:
         fail(f"--stream: unknown stream {stream!r}")
 
 
@@ -110,11 +104,8 @@ def search_add(
     """Save a query under a name."""
     from tracker.saved_searches import add
 
-    store = store_for(settings_for(config))
-    try:
+    with store_for(settings_for(config)) as store:
         found = add(store, name, query)
-    finally:
-        store.close()
     if as_json:
         print_json(found.as_dict())
     else:
@@ -128,12 +119,9 @@ def search_list(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
     from tracker.web.queries import today
 
     settings = settings_for(config)
-    store = store_for(settings)
-    try:
+    with store_for(settings) as store:
         day = today(settings)
         rows = [figures(store, settings, s, day, top=0) for s in all_searches(store)]
-    finally:
-        store.close()
     if as_json:
         print_json([{k: v for k, v in r.items() if k not in ("daily", "top_mentions")} for r in rows])
         return
@@ -158,11 +146,8 @@ def search_show(
     from tracker.web.queries import today
 
     settings = settings_for(config)
-    store = store_for(settings)
-    try:
+    with store_for(settings) as store:
         result = figures(store, settings, find(store, name), today(settings))
-    finally:
-        store.close()
     if as_json:
         print_json(result)
         return
@@ -181,11 +166,8 @@ def search_rename(
     """Rename a saved search."""
     from tracker.saved_searches import update
 
-    store = store_for(settings_for(config))
-    try:
+    with store_for(settings_for(config)) as store:
         found = update(store, name, name=new_name)
-    finally:
-        store.close()
     typer.echo(f"saved search #{found.id} is now {found.name!r}")
 
 
@@ -197,9 +179,6 @@ def search_remove(
     """Delete a saved search (its mentions stay)."""
     from tracker.saved_searches import remove
 
-    store = store_for(settings_for(config))
-    try:
+    with store_for(settings_for(config)) as store:
         found = remove(store, name)
-    finally:
-        store.close()
     typer.echo(f"removed saved search #{found.id} {found.name!r}")

@@ -34,26 +34,7 @@ from tracker.timeutil import utcnow
 
 log = logging.getLogger("tracker.collect")
 USER_AGENT = f"social-tracker/{__version__}"
-SECRET_KEYS = {
-    "token_env": "token",
-    "app_password_env": "app_password",
-    "client_id_env": "client_id",
-    "client_secret_env": "client_secret",
-    "password_env": "password",
-}
 LEASE_MARGIN = timedelta(minutes=1)
-SELECTOR_KEYS = (
-    "hashtag",
-    "account",
-    "query",
-    "url",
-    "tags",
-    "subreddit",
-    "user_agent",
-    "identifier",
-    "auth_url",
-    "username",
-)
 
 
 @dataclass
@@ -138,18 +119,17 @@ async def collect(
 
 def stream_spec(conf: StreamConfig) -> StreamSpec:
     """The connector's view of a stream; secrets are read from the environment now."""
-    selectors = {k: v for k in SELECTOR_KEYS if (v := getattr(conf, k)) is not None}
     secrets: dict[str, str] = {}
-    for key, name in SECRET_KEYS.items():
-        value = resolve_secret(getattr(conf, key), f"{conf.key}.{key}")
+    for key, variable in conf.secrets:  # token_env -> secrets["token"], and so on
+        value = resolve_secret(variable, f"{conf.key}.{key}")
         if value is not None:
-            secrets[name] = value
+            secrets[key.removesuffix("_env")] = value
     return StreamSpec(
         name=conf.name,
         connector=conf.connector,
         role=conf.role,
         base_url=conf.base_url,
-        selectors=selectors,
+        selectors=dict(conf.selectors),
         secrets=secrets,
         backfill=conf.backfill,
         refresh_days=conf.refresh_days,

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from connectors.base import SECRET, TEXT, URL, StreamKeys
 from tracker.errors import ConfigError, UserError
 from tracker.store.enums import Role
 from tracker.timeutil import parse_duration, parse_instant
@@ -36,38 +37,21 @@ WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 SECURITY = ("starttls", "ssl", "none")
 BUILTIN_CONNECTORS = ("mastodon", "bluesky", "hackernews", "reddit", "rss")
 
-# Per built-in connector: the selectors of SPEC §4 (exactly one must be given) and the
-# other connector-specific keys it accepts. Generic stream keys are accepted everywhere.
-SELECTORS: dict[str, tuple[str, ...]] = {
-    "mastodon": ("hashtag", "account", "query"),
-    "bluesky": ("query", "account"),
-    "hackernews": ("query",),
-    "reddit": ("query",),
-    "rss": ("url",),
-}
-CONNECTOR_KEYS: dict[str, tuple[str, ...]] = {
-    "mastodon": ("token_env",),
-    "bluesky": ("identifier", "app_password_env", "auth_url"),
-    "hackernews": ("tags",),
-    "reddit": ("subreddit", "user_agent", "client_id_env", "client_secret_env", "auth_url", "username",
-               "password_env"),
-    "rss": (),
-}
+# The keys every stream has. Each connector declares its own (its selectors of SPEC §4 and
+# the rest) in its class's `stream_keys`, found through its entry point: see stream_keys().
 GENERIC_STREAM_KEYS = (
     "name", "connector", "base_url", "every", "role", "include", "exclude", "languages",
     "backfill", "run_timeout", "refresh_days", "overlap",
     "refresh_ages", "filter",
 )  # fmt: skip
-ALL_SELECTORS = ("hashtag", "account", "query", "url")
-ALL_CONNECTOR_KEYS = tuple(sorted({k for keys in CONNECTOR_KEYS.values() for k in keys}))
-STREAM_KEYS = GENERIC_STREAM_KEYS + ALL_SELECTORS + ALL_CONNECTOR_KEYS
 ALERT_KEYS = (
     "name", "streams", "kind", "window", "min_mentions", "threshold", "min_scored", "query", "runs",
     "gap", "to", "webhook", "webhook_secret_env", "format", "cooldown", "quiet_hours",
 )  # fmt: skip
 ALERT_KINDS = ("spike", "sentiment_drop", "keyword", "collection")
 
-# Every key the code accepts, by section; tests check each is documented in the example file.
+# Every key the code accepts, by section (streams: and each connector's own, see stream_keys());
+# tests check each is documented in the example file.
 SECTION_KEYS: dict[str, tuple[str, ...]] = {
     "organisation": ("name", "timezone"),
     "database": ("url",),
@@ -82,7 +66,7 @@ SECTION_KEYS: dict[str, tuple[str, ...]] = {
     "sandbox": ("seed", "weeks", "port", "end", "brand", "competitor", "bluesky_login",
                 "mastodon_filtered", "bluesky_empty_pages", "bluesky_search_cap", "reddit_listing_cap",
                 "login_limits", "mastodon_tag_access", "deleted_share", "late"),
-    "streams": STREAM_KEYS,
+    "streams": GENERIC_STREAM_KEYS,
     "alerts": ALERT_KEYS,
 }
 # Keys people write by mistake instead of the `_env` form.
@@ -112,21 +96,10 @@ class StreamConfig:
     every: timedelta
     role: str = Role.BRAND
     base_url: str | None = None
-    hashtag: str | None = None
-    account: str | None = None
-    query: str | None = None
-    url: str | None = None
-    tags: str | None = None
-    subreddit: str | None = None
-    user_agent: str | None = None
-    token_env: str | None = None
-    identifier: str | None = None
-    app_password_env: str | None = None
-    auth_url: str | None = None
-    client_id_env: str | None = None
-    client_secret_env: str | None = None
-    username: str | None = None  # reddit script app: the account whose password grant is used
-    password_env: str | None = None
+    # The connector's own keys as given (see connectors.base.StreamKeys): text and URL values,
+    # and the `*_env` keys with the names of their environment variables.
+    selectors: tuple[tuple[str, str], ...] = ()
+    secrets: tuple[tuple[str, str], ...] = ()
     include: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
     languages: tuple[str, ...] = ()
@@ -565,25 +538,22 @@ class _Validator:
         if not isinstance(table, dict):
             self.add(k, "expected a table")
             return None
-        self.unknown_keys(table, STREAM_KEYS, k + ".")
+        own = stream_keys()
+        self.unknown_keys(table, GENERIC_STREAM_KEYS + tuple(own), k + ".")
         name = self.string(table, f"{k}.name", required=True)
         if name is not None and not SLUG.match(name):
             self.add(f"{k}.name", f"expected a slug of a-z, 0-9 and '-', got {name!r}")
         connector = self.connector(table, k)
-        text_keys = (
-            "hashtag", "account", "query", "tags", "subreddit", "user_agent", "identifier", "username",
-        )  # fmt: skip
-        env_keys = ("token_env", "app_password_env", "client_id_env", "client_secret_env", "password_env")
-        text = {key: self.string(table, f"{k}.{key}") for key in text_keys}
-        envs = {key: self.env_name(table, f"{k}.{key}") for key in env_keys}
+        text = {key: self.string(table, f"{k}.{key}") for key, kind in own.items() if kind == TEXT}
+        envs = {key: self.env_name(table, f"{k}.{key}") for key, kind in own.items() if kind == SECRET}
         stream = StreamConfig(
             name=name or f"stream-{index}",
             connector=connector or "",
             every=self.duration(table, f"{k}.every", timedelta(minutes=15)),
             role=self.choice(table, f"{k}.role", ROLES, Role.BRAND),
             base_url=self.url(table, f"{k}.base_url"),
-            url=self.url(table, f"{k}.url"),
-            auth_url=self.url(table, f"{k}.auth_url"),
+            selectors=_given(own, {**text, **self.urls(table, k, own)}),  # URLs checked here, in key order
+            secrets=_given(own, envs),
             include=self.strings(table, f"{k}.include"),
             exclude=self.strings(table, f"{k}.exclude"),
             languages=self.strings(table, f"{k}.languages", LANG),
@@ -594,16 +564,18 @@ class _Validator:
             overlap=self.duration(table, f"{k}.overlap", timedelta(0)) if "overlap" in table else None,
             refresh_ages=self.ages(table, f"{k}.refresh_ages"),
             index=index,
-            **text,
-            **envs,
         )
         if "every" not in table:
             self.add(f"{k}.every", 'required: a collection interval like "15m"')
         elif stream.every < timedelta(seconds=10):
             self.add(f"{k}.every", "must be at least 10s")
-        if connector in SELECTORS:
-            self.connector_rules(table, stream)
+        declared = connector_keys().get(connector or "")
+        if declared is not None:
+            self.connector_rules(table, stream, declared, own)
         return stream
+
+    def urls(self, table: Mapping[str, Any], k: str, own: Mapping[str, str]) -> dict[str, str | None]:
+        return {key: self.url(table, f"{k}.{key}") for key, kind in own.items() if kind == URL}
 
     def ages(self, table: Mapping[str, Any], key: str) -> tuple[timedelta, ...]:
         """refresh_ages: durations after posting, each under a year; [] turns the refresh off."""
@@ -635,29 +607,21 @@ class _Validator:
             return None
         return name
 
-    def connector_rules(self, table: Mapping[str, Any], s: StreamConfig) -> None:
-        k, c = s.key, s.connector
-        given = [sel for sel in SELECTORS[c] if table.get(sel) is not None]
+    def connector_rules(
+        self, table: Mapping[str, Any], s: StreamConfig, declared: StreamKeys, own: Mapping[str, str]
+    ) -> None:
+        """The connector's own checks: one selector, no other connector's keys, its rules."""
+        k, c, selectors = s.key, s.connector, declared.selectors
+        given = [sel for sel in selectors if table.get(sel) is not None]
         if len(given) != 1:
-            options = " or ".join(SELECTORS[c])
-            self.add(f"{k}.{SELECTORS[c][0]}", f"the {c} connector needs exactly one of {options}")
-        allowed = set(GENERIC_STREAM_KEYS) | set(SELECTORS[c]) | set(CONNECTOR_KEYS[c])
+            options = " or ".join(selectors)
+            self.add(f"{k}.{selectors[0]}", f"the {c} connector needs exactly one of {options}")
+        allowed = set(GENERIC_STREAM_KEYS) | set(selectors) | set(declared.keys)
         for key in table:
-            if key in STREAM_KEYS and key not in allowed:
+            if key in own and key not in allowed:
                 self.add(f"{k}.{key}", f"not used by the {c} connector")
-        if c == "mastodon" and s.query and not s.token_env:
-            self.add(f"{k}.token_env", "mastodon search (query) needs a token: set token_env")
-        if c == "bluesky" and bool(s.identifier) != bool(s.app_password_env):
-            self.add(f"{k}.app_password_env", "identifier and app_password_env go together")
-        if c == "reddit":
-            if not s.user_agent:
-                self.add(f"{k}.user_agent", "required: Reddit asks for a descriptive User-Agent")
-            if bool(s.client_id_env) != bool(s.client_secret_env):
-                self.add(f"{k}.client_secret_env", "client_id_env and client_secret_env go together")
-            if bool(s.username) != bool(s.password_env):
-                self.add(f"{k}.password_env", "username and password_env go together (a script app's login)")
-            elif s.username and not s.client_id_env:
-                self.add(f"{k}.client_id_env", "username needs the script app's client_id_env and secret")
+        for key, message in declared.rules({**dict(s.selectors), **dict(s.secrets)}):
+            self.add(f"{k}.{key}", message)
 
     def collection(self, t: Mapping[str, Any]) -> CollectionConfig:
         return CollectionConfig(
@@ -933,6 +897,32 @@ def _has_userinfo(url: str) -> bool:
 def _has_password(url: str) -> bool:
     authority = re.split(r"[/?#]", url.split("://", 1)[-1], maxsplit=1)[0]
     return "@" in authority and ":" in authority.rsplit("@", 1)[0]
+
+
+def _given(own: Mapping[str, str], values: Mapping[str, str | None]) -> tuple[tuple[str, str], ...]:
+    """The keys that were given (and valid), in the order the connectors declare them."""
+    return tuple((key, value) for key in own if (value := values.get(key)) is not None)
+
+
+def connector_keys() -> dict[str, StreamKeys]:
+    """Each registered connector's own stream keys, as its class declares them (`stream_keys`)."""
+    from tracker.registry import connectors
+
+    found = {name: getattr(cls, "stream_keys", None) for name, cls in connectors().items()}
+    return {name: keys for name, keys in found.items() if isinstance(keys, StreamKeys)}
+
+
+def stream_keys() -> dict[str, str]:
+    """Every key a [[streams]] table may hold beside GENERIC_STREAM_KEYS, with its kind (text, url,
+    secret), over all registered connectors, selectors first (problems are reported in this order);
+    a key several connectors declare has the first one's kind."""
+    kinds: dict[str, str] = {}
+    declared = list(connector_keys().values())
+    for keys in declared:
+        kinds.update({key: keys.keys[key] for key in keys.selectors if key not in kinds})
+    for keys in declared:
+        kinds.update({key: kind for key, kind in keys.keys.items() if key not in kinds})
+    return kinds
 
 
 def known_connectors() -> frozenset[str]:

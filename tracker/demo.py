@@ -216,15 +216,12 @@ def _build(directory: Path, *, weeks: int, seed: int, echo: Echo, progress: bool
         settings = load_settings(config)
         from tracker.store.db import open_store
 
-        store = open_store(settings.database_url)
-        try:
+        with open_store(settings.database_url) as store:
             report.collected, report.runs = _collect(settings, store, server, world, echo, progress)
             report.verdicts = _experiments(settings, store, world, echo)
             report.stage = _reflect(settings, store)
             alert = _alert(settings, store, world, directory)  # first: the digest may list it
             report.files = {**_digests(settings, store, directory), **alert}
-        finally:
-            store.close()
     report.files["config"] = config
     return report
 

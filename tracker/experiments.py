@@ -32,6 +32,7 @@ from tracker.store.models import (
     ExperimentStream,
     Stream,
 )
+from tracker.store.queries import stream_names
 from tracker.timeutil import iso_z, utcnow
 
 EXPECT = ("increase", "decrease")
@@ -172,7 +173,7 @@ def _too_long(values: dict[str, str | None]) -> list[tuple[str, str]]:
 
 
 def known_streams(session: Session) -> set[str]:
-    return set(session.scalars(select(Stream.name)))
+    return set(stream_names(session))
 
 
 def status_of(exp: Experiment, today: date) -> str:

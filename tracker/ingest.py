@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy import Table, bindparam, update
 from sqlalchemy.orm import Session
 
 from connectors.base import Item
@@ -24,6 +24,7 @@ from tracker.store.bulk import Bulk
 from tracker.store.db import insert_for
 from tracker.store.enums import Role
 from tracker.store.models import Mention, Stream
+from tracker.store.queries import stream_ids, streams_by_name
 
 MENTIONS = cast(Table, Mention.__table__)
 FIGURES = ("likes", "reposts", "replies", "quotes")
@@ -47,11 +48,11 @@ def sync_streams(*, session: Session, settings: Settings, now: datetime) -> dict
     Returns stream name -> id for every stream in the database. Rows are created with
     ON CONFLICT DO NOTHING: two workers starting at once on one database both succeed.
     """
-    rows = {s.name: s for s in session.scalars(select(Stream))}
+    rows = streams_by_name(session)
     missing = [c for c in settings.streams if c.name not in rows]
     if missing:
         _create_streams(session, [(c.name, c.connector, c.role, "config") for c in missing], now)
-        rows = {s.name: s for s in session.scalars(select(Stream))}
+        rows = streams_by_name(session)
     for conf in settings.streams:
         row = rows[conf.name]
         if (row.connector, row.role, row.source) != (conf.connector, conf.role, "config"):
@@ -67,8 +68,7 @@ def ensure_import_streams(
     missing = sorted(set(names) - known.keys())
     if missing:
         _create_streams(session, [(name, "import", Role.BRAND, "import") for name in missing], now)
-        found = session.execute(select(Stream.name, Stream.id).where(Stream.name.in_(missing)))
-        known.update({name: sid for name, sid in found})
+        known.update(stream_ids(session, missing))
     return known
 
 

@@ -25,6 +25,7 @@ from tracker.metrics import COUNT_METRICS, RELATIVE_METRICS, daily, engagement_p
 from tracker.outages import possible_outages
 from tracker.store.enums import Role
 from tracker.store.models import Experiment, ExperimentCompetitor, ExperimentStream, MentionStream, Stream
+from tracker.store.queries import stream_names_by_id
 from tracker.timeutil import iso_z
 
 MIN_DAYS = 7
@@ -83,7 +84,7 @@ def measure_one(session: Session, settings: Settings, exp: Experiment, now: date
     history = series(stream_ids, history_first, base_first - timedelta(days=1)) if not control_ids else []
     weights: dict[str, float] | None = None
     drawn: dict[str, Any] | None = None
-    names: dict[int, str] = {i: n for i, n in session.execute(select(Stream.id, Stream.name))}
+    names = stream_names_by_id(session)
     share: float | None = None
     estimate: stats.Estimate | None = None
     if exp.metric == "engagement":

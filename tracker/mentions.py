@@ -26,7 +26,8 @@ from tracker.config import LANG, SLUG, Settings
 from tracker.errors import UserError
 from tracker.ingest import UpsertCounts, ensure_import_streams, sync_streams, upsert_items
 from tracker.store.db import Store
-from tracker.store.models import Mention, MentionStream, Stream
+from tracker.store.models import Mention, MentionStream
+from tracker.store.queries import stream_ids, stream_names, stream_names_by_id
 from tracker.timeutil import day_bounds, iso_z, parse_instant, utcnow
 
 FIELDS = (
@@ -436,7 +437,7 @@ class _StreamCheck:
 
 def _known_streams(store: Store, settings: Settings) -> set[str]:
     with store.read() as session:
-        stored = set(session.scalars(select(Stream.name)))
+        stored = set(stream_names(session))
     return stored | {s.name for s in settings.streams}
 
 
@@ -534,7 +535,7 @@ def export(
             query = query.where(where(parse(matching), store.dialect))
         writer = _writer(out, fmt)
         count = 0
-        names = {sid: name for name, sid in session.execute(select(Stream.name, Stream.id))}
+        names = stream_names_by_id(session)
         rows = session.execute(query.execution_options(yield_per=BATCH)).scalars()
         for chunk in _chunks(rows, BATCH):
             links = _links(session, [m.id for m in chunk], names)
@@ -569,8 +570,7 @@ def mention_record(mention: Mention, streams: list[str]) -> dict[str, Any]:
 def _stream_ids(session: Any, names: Sequence[str]) -> list[int] | None:
     if not names:
         return None
-    query = select(Stream.name, Stream.id).where(Stream.name.in_(names))
-    found = {name: sid for name, sid in session.execute(query)}
+    found = stream_ids(session, names)
     unknown = [n for n in names if n not in found]
     if unknown:
         raise UserError(f"--stream: unknown stream {unknown[0]!r}")

@@ -25,8 +25,8 @@ from tracker.store.models import (
     ExperimentAmendment,
     ExperimentControl,
     ExperimentExcludedDay,
-    Stream,
 )
+from tracker.store.queries import stream_ids, stream_names_by_id
 from tracker.timeutil import iso_z
 
 # ExperimentInput fields that make up the plan (SPEC §6): locked once the experiment starts.
@@ -106,16 +106,13 @@ def control_ids(session: Session, exp: Experiment) -> list[int]:
 
 def control_names(session: Session, exp: Experiment) -> list[str]:
     ids = control_ids(session, exp)
-    names: dict[int, str] = {
-        i: n for i, n in session.execute(select(Stream.id, Stream.name).where(Stream.id.in_(ids)))
-    }
+    names = stream_names_by_id(session, ids)
     return [names[i] for i in ids if i in names]
 
 
 def set_controls(session: Session, exp: Experiment, names: Sequence[str]) -> None:
     session.execute(delete(ExperimentControl).where(ExperimentControl.experiment_id == exp.id))
-    rows = session.execute(select(Stream.name, Stream.id).where(Stream.name.in_(list(names))))
-    ids: dict[str, int] = {n: i for n, i in rows}
+    ids = stream_ids(session, names)
     session.add_all(
         [ExperimentControl(experiment_id=exp.id, stream_id=ids[n], position=i) for i, n in enumerate(names)]
     )

@@ -43,6 +43,7 @@ from sqlalchemy.orm import Session
 from tracker.config import Settings
 from tracker.stats import Day, _clean, _poisson_irls
 from tracker.store.models import Experiment, MentionStream, Stream
+from tracker.store.queries import stream_ids
 
 POWER = 0.80
 LEVEL = 0.95
@@ -286,7 +287,7 @@ def plan(
         raise UserError("--stream: name at least one stream")
     if not 1 <= days <= 365:
         raise UserError(f"--days: expected 1 to 365, got {days}")
-    known = {name: sid for sid, name in session.execute(select(Stream.id, Stream.name))}
+    known = stream_ids(session)
     for name in [*streams, *controls]:
         if name not in known:
             raise UserError(f"unknown stream {name!r} (see `tracker status`)")

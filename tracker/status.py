@@ -11,6 +11,7 @@ from tracker.config import Settings
 from tracker.coverage import coverage
 from tracker.store.db import Store
 from tracker.store.models import AccountSnapshot, CollectionRun, Mention, MentionStream, Stream
+from tracker.store.queries import streams_by_name
 from tracker.timeutil import iso_z, utcnow
 
 
@@ -18,7 +19,7 @@ def stream_status(*, store: Store, settings: Settings, now: datetime | None = No
     """One record per stream (configured streams first, then import-only ones)."""
     now = now or utcnow()
     with store.read() as session:
-        rows = {s.name: s for s in session.scalars(select(Stream))}
+        rows = streams_by_name(session)
         counts = dict(
             session.execute(
                 select(MentionStream.stream_id, func.count()).group_by(MentionStream.stream_id)

@@ -26,20 +26,25 @@ from typing import Any, ClassVar
 
 import httpx
 
-from connectors._clean import ImpossibleValue, in_future
 from connectors._http import THREAD_PARSE, HttpClient, decode_json
+from connectors._paging import readable
 from connectors._text import parse_time
 from connectors.base import (
+    SECRET,
+    TEXT,
+    URL,
     AccountStats,
     AuthRequired,
     ConnectorError,
     Cursor,
+    Item,
     Known,
     MappingError,
     Page,
     PayloadError,
     RateLimited,
     Refreshed,
+    StreamKeys,
     StreamSpec,
     Unavailable,
 )
@@ -99,10 +104,23 @@ class _Run:
         return {"newest": urls.iso_z(self.newest, "microseconds") if self.newest else None}
 
 
+def _rules(given: Mapping[str, str]) -> list[tuple[str, str]]:
+    """A login is an identifier with its app password."""
+    if bool(given.get("identifier")) != bool(given.get("app_password_env")):
+        return [("app_password_env", "identifier and app_password_env go together")]
+    return []
+
+
 class BlueskyConnector:
     """One Bluesky stream: `query` (search) or `account` (a handle's posts)."""
 
     platform: ClassVar[str] = "bluesky"
+    stream_keys: ClassVar[StreamKeys] = StreamKeys(
+        selectors=("query", "account"),
+        keys={"query": TEXT, "account": TEXT, "identifier": TEXT, "app_password_env": SECRET,
+              "auth_url": URL},
+        rules=_rules,
+    )  # fmt: skip
 
     def __init__(self, spec: StreamSpec, http: HttpClient) -> None:
         self.spec = spec
@@ -243,20 +261,13 @@ class BlueskyConnector:
         """Map a batch into a Page, noting on `run` whether it reached the boundary or the cap."""
         page = Page(rejected=list(batch.rejected))
         now = self.http.now()
-        for index, post in batch.posts:
-            try:
-                item = mapping.map_post(post, kind=kind)
-            except ImpossibleValue as exc:  # reading it again cannot help: it never holds the cursor
-                page.poison.append(f"item {index}: {exc}")
-                continue
-            except MappingError as exc:
-                page.rejected.append(f"item {index}: {exc}")
-                continue
+        # A post is judged by its sort time: neither its record nor the AppView's index time may be
+        # more than a day ahead.
+        def read(entry: tuple[int, Any]) -> Item:
+            return mapping.map_post(entry[1], kind=kind)
+
+        for (_, post), item in readable(batch.posts, read, now, page, label=_label, when=_sort_time):
             when = mapping.sort_time(post, item.created_at)
-            future = in_future(when, now)
-            if future is not None:  # neither its record nor the AppView's index time is believable
-                page.poison.append(f"item {index}: {future}")
-                continue
             run.oldest = when if run.oldest is None else min(run.oldest, when)
             if item.external_id in run.seen:  # read again after a restart below the result-set cap
                 continue
@@ -436,6 +447,15 @@ def _known_point(cursor: Cursor | None) -> datetime | None:
         return parse_time(value, "newest")
     except MappingError:
         return None
+
+
+def _label(_: int, entry: tuple[int, Any]) -> str:
+    """A post in a rejection: its place in the answer (counting from 0)."""
+    return f"item {entry[0]}"
+
+
+def _sort_time(entry: tuple[int, Any], item: Item) -> datetime:
+    return mapping.sort_time(entry[1], item.created_at)
 
 
 def _list_field(data: dict[str, Any], key: str, nsid: str) -> list[Any]:

@@ -16,9 +16,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar
 
-from connectors._clean import ImpossibleValue, in_future
 from connectors._http import HttpClient
+from connectors._paging import readable
 from connectors.base import (
+    TEXT,
     AccountStats,
     ConnectorError,
     Cursor,
@@ -28,6 +29,7 @@ from connectors.base import (
     Page,
     PayloadError,
     Refreshed,
+    StreamKeys,
     StreamSpec,
 )
 from connectors.hackernews import urls
@@ -66,6 +68,7 @@ class HackerNewsConnector:
     """Stories and comments matching a stream's `query` (and optional `tags`), newest first."""
 
     platform: ClassVar[str] = "hackernews"
+    stream_keys: ClassVar[StreamKeys] = StreamKeys(selectors=("query",), keys={"query": TEXT, "tags": TEXT})
 
     def __init__(self, spec: StreamSpec, http: HttpClient) -> None:
         self.spec = spec
@@ -187,32 +190,18 @@ def _map_page(hits: list[Any], run: _Run, now: datetime) -> tuple[list[Item], li
     Hits no reading can fix (an impossible time, a date more than a day ahead) are poison:
     reported, never stored, and never moving the cursor.
     """
-    items: list[Item] = []
-    rejected: list[str] = []
-    poison: list[str] = []
-    for number, hit in enumerate(hits, start=1):
-        try:
-            item = map_hit(hit)
-        except ImpossibleValue as exc:
-            poison.append(f"item {number}: {exc}")
-            continue
-        except MappingError as exc:
-            rejected.append(f"item {number}: {exc}")
-            continue
-        future = in_future(item.created_at, now)
-        if future is not None:
-            poison.append(f"item {number}: {future}")
-            continue
+    page = Page()
+    for _, item in readable(hits, map_hit, now, page):
         if item.external_id in run.seen:
             continue  # new hits arriving while paging shift older ones onto the next page
         run.seen.add(item.external_id)
-        items.append(item)
+        page.items.append(item)
         moment = _epoch(item)
         run.newest = moment if run.newest is None else max(run.newest, moment)
         if run.fresh_after is None or moment > run.fresh_after:
             run.fresh += 1
-    run.fresh += len(rejected)
-    return items, rejected, poison
+    run.fresh += len(page.rejected)
+    return page.items, page.rejected, page.poison
 
 
 def _epoch(item: Item) -> int:

@@ -28,20 +28,24 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
-from connectors._clean import ImpossibleValue, in_future
 from connectors._http import HttpClient
+from connectors._paging import readable
 from connectors._text import parse_time
 from connectors.base import (
+    SECRET,
+    TEXT,
     AccountStats,
     AuthRequired,
     ConnectorError,
     Cursor,
+    Item,
     Known,
     MappingError,
     NotFound,
     Page,
     PayloadError,
     Refreshed,
+    StreamKeys,
     StreamSpec,
 )
 from connectors.mastodon import urls
@@ -76,21 +80,7 @@ class _Run:
     def page(self, raws: list[Any], requests: int) -> Page:
         """Map a page's statuses: boosts skipped, broken ones reported, the cap applied."""
         page = Page(requests=requests)
-        for index, raw in enumerate(raws):
-            if isinstance(raw, dict) and is_boost(raw):
-                continue
-            try:
-                item = map_status(raw, kind=self.kind)
-            except ImpossibleValue as exc:  # reading it again cannot help: it never holds the cursor
-                page.poison.append(f"item {index}{_id_hint(raw)}: {exc}")
-                continue
-            except MappingError as exc:
-                page.rejected.append(f"item {index}{_id_hint(raw)}: {exc}")
-                continue
-            future = in_future(item.created_at, self.now)
-            if future is not None:  # its id sorts it on top of every later page: never a mark
-                page.poison.append(f"item {index}{_id_hint(raw)}: {future}")
-                continue
+        for raw, item in readable(raws, self._read, self.now, page, label=_label):
             if item.external_id in self.seen:  # offset paging may repeat a post that moved down
                 continue
             new = raw["id"] not in self.known_ids
@@ -102,6 +92,9 @@ class _Run:
             page.items.append(item)
             self.yielded += new
         return page
+
+    def _read(self, raw: Any) -> Item | None:
+        return None if isinstance(raw, dict) and is_boost(raw) else map_status(raw, kind=self.kind)
 
     def finish(self, raws: list[Any], has_next: bool) -> tuple[bool, bool] | None:
         """(complete, capped) when the run ends after this page, else None."""
@@ -137,10 +130,22 @@ class _Run:
         return cursor
 
 
+def _rules(given: Mapping[str, str]) -> list[tuple[str, str]]:
+    """The search API answers only with a token."""
+    if given.get("query") and not given.get("token_env"):
+        return [("token_env", "mastodon search (query) needs a token: set token_env")]
+    return []
+
+
 class MastodonConnector:
     """One Mastodon stream (see the module docstring for the paging and cursor)."""
 
     platform: ClassVar[str] = "mastodon"
+    stream_keys: ClassVar[StreamKeys] = StreamKeys(
+        selectors=SELECTORS,
+        keys={"hashtag": TEXT, "account": TEXT, "query": TEXT, "token_env": SECRET},
+        rules=_rules,
+    )
 
     def __init__(self, spec: StreamSpec, http: HttpClient) -> None:
         self.spec = spec
@@ -404,6 +409,11 @@ def _known(cursor: Cursor | None) -> list[Mark]:
         marks.pop(0)  # `newest` adds nothing a remembered status does not say
     return marks
 
+
+
+def _label(index: int, raw: Any) -> str:
+    """A status in a rejection: its place on the page (counting from 0) and its id when it has one."""
+    return f"item {index}{_id_hint(raw)}"
 
 
 def _id_hint(raw: Any) -> str:

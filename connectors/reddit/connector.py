@@ -18,16 +18,19 @@ when they expire or are refused with 401.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 import httpx
 
-from connectors._clean import ImpossibleValue, in_future
 from connectors._http import HttpClient, decode_json
+from connectors._paging import readable
 from connectors.base import (
+    SECRET,
+    TEXT,
+    URL,
     AccountStats,
     AuthRequired,
     ConnectorError,
@@ -38,6 +41,7 @@ from connectors.base import (
     Page,
     PayloadError,
     Refreshed,
+    StreamKeys,
     StreamSpec,
 )
 from connectors.reddit import urls
@@ -83,10 +87,30 @@ class _Run:
     listed: int = 0  # children the listings answered this run
 
 
+def _rules(given: Mapping[str, str]) -> list[tuple[str, str]]:
+    """Reddit throttles generic clients; OAuth keys come in pairs, and a login needs the app."""
+    problems: list[tuple[str, str]] = []
+    if not given.get("user_agent"):
+        problems.append(("user_agent", "required: Reddit asks for a descriptive User-Agent"))
+    if bool(given.get("client_id_env")) != bool(given.get("client_secret_env")):
+        problems.append(("client_secret_env", "client_id_env and client_secret_env go together"))
+    if bool(given.get("username")) != bool(given.get("password_env")):
+        problems.append(("password_env", "username and password_env go together (a script app's login)"))
+    elif given.get("username") and not given.get("client_id_env"):
+        problems.append(("client_id_env", "username needs the script app's client_id_env and secret"))
+    return problems
+
+
 class RedditConnector:
     """Posts matching a stream's `query`, optionally in one `subreddit`, newest first."""
 
     platform: ClassVar[str] = "reddit"
+    stream_keys: ClassVar[StreamKeys] = StreamKeys(
+        selectors=("query",),
+        keys={"query": TEXT, "subreddit": TEXT, "user_agent": TEXT, "client_id_env": SECRET,
+              "client_secret_env": SECRET, "auth_url": URL, "username": TEXT, "password_env": SECRET},
+        rules=_rules,
+    )  # fmt: skip
 
     def __init__(self, spec: StreamSpec, http: HttpClient) -> None:
         self.spec = spec
@@ -296,22 +320,8 @@ def _map_page(children: list[Any], run: _Run, now: float) -> tuple[list[Item], l
     Children no reading can fix (an impossible time, a date more than a day ahead) are
     poison: reported, never stored, never moving the cursor.
     """
-    items: list[Item] = []
-    rejected: list[str] = []
-    poison: list[str] = []
-    for number, child in enumerate(children, start=1):
-        try:
-            item = map_child(child)
-        except ImpossibleValue as exc:
-            poison.append(f"item {number}: {exc}")
-            continue
-        except MappingError as exc:
-            rejected.append(f"item {number}: {exc}")
-            continue
-        future = in_future(item.created_at, datetime.fromtimestamp(now, UTC))
-        if future is not None:
-            poison.append(f"item {number}: {future}")
-            continue
+    page = Page()
+    for _, item in readable(children, map_child, datetime.fromtimestamp(now, UTC), page):
         moment = item.created_at.timestamp()
         if run.fresh_after is not None and moment <= run.fresh_after:
             run.passed_known = True
@@ -321,9 +331,9 @@ def _map_page(children: list[Any], run: _Run, now: float) -> tuple[list[Item], l
         if item.external_id in run.seen:
             continue  # the search index can shift while paging and repeat a post
         run.seen.add(item.external_id)
-        items.append(item)
+        page.items.append(item)
         run.newest = moment if run.newest is None else max(run.newest, moment)
         if run.fresh_after is None or moment > run.fresh_after:
             run.fresh += 1
-    run.fresh += len(rejected)
-    return items, rejected, poison
+    run.fresh += len(page.rejected)
+    return page.items, page.rejected, page.poison

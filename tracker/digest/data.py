@@ -27,7 +27,8 @@ from tracker.metrics import DayValue, daily
 from tracker.samples import MIN_ITEMS, comparable
 from tracker.spikes import find_spikes
 from tracker.store.db import Store
-from tracker.store.models import CollectionRun, Mention, MentionStream, Stream
+from tracker.store.models import CollectionRun, Mention, MentionStream
+from tracker.store.queries import streams_by_name
 from tracker.timeutil import iso_z, utcnow
 
 CHART_WEEKS = 8
@@ -133,7 +134,7 @@ def _header(ctx: _Ctx) -> dict[str, Any]:
 
 def _streams(session: Session, settings: Settings) -> list[_Stream]:
     """Configured streams in config order, then import-only ones by name; competitors last."""
-    rows = {s.name: s for s in session.scalars(select(Stream))}
+    rows = streams_by_name(session)
     found = []
     for conf in settings.streams:
         row = rows.get(conf.name)

@@ -52,6 +52,13 @@ class Store:
     def close(self) -> None:
         self.engine.dispose()
 
+    def __enter__(self) -> Store:
+        """`with open_store(url) as store:` closes the store when the block ends, also on error."""
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
 
 def make_engine(url: str) -> Engine:
     try:

@@ -25,7 +25,9 @@ from tracker.metrics import DayValue, daily
 from tracker.query import QueryError, parse
 from tracker.samples import comparable
 from tracker.search_index import where
+from tracker.store import queries as store_queries
 from tracker.store.models import Mention, MentionStream, Stream
+from tracker.store.queries import stream_names as stream_names  # the pages' name for it
 from tracker.timeutil import day_bounds, iso_z, utcnow
 
 SORTS = ("newest", "oldest", "engagement")
@@ -175,10 +177,6 @@ def parse_filter(params: Mapping[str, str | None]) -> tuple[MentionFilter, list[
     return found, problems
 
 
-def stream_names(session: Session) -> list[str]:
-    return list(session.scalars(select(Stream.name).order_by(Stream.name)))
-
-
 def platforms(session: Session) -> list[str]:
     """The platforms mentions come from: one index seek per platform (the identity index
     leads with platform), instead of a DISTINCT that reads all of them."""
@@ -250,7 +248,7 @@ def _matching(
     query = select(Mention)
     created: Any = Mention.created_at
     if f.stream:
-        stream_id = session.scalar(select(Stream.id).where(Stream.name == f.stream))
+        stream_id = store_queries.stream_id(session, f.stream)
         if stream_id is None:
             return None
         link = MentionStream.mention_id == Mention.id
@@ -376,7 +374,7 @@ def _combine(metric: str, values: list[DayValue]) -> float | None:
 
 
 def _streams(session: Session, settings: Settings) -> list[Stream]:
-    rows = {s.name: s for s in session.scalars(select(Stream))}
+    rows = store_queries.streams_by_name(session)
     order = [s.name for s in settings.streams if s.name in rows]
     order += sorted(n for n in rows if n not in order)
     return [rows[n] for n in order]
