@@ -569,7 +569,8 @@ kind = "spike"
 webhook = "{receiver.url}"
 """,
     )
-    world = World(settings)
+    now = datetime.now(UTC).replace(microsecond=0)  # the web reads the wall clock
+    world = World(settings, now=now)
     app = create_app(settings, world.store)
 
     class Client:
@@ -582,10 +583,26 @@ webhook = "{receiver.url}"
             return asyncio.run(go())
 
     client = Client()
-    assert "alerts-active" not in client.get("/").text
-    world.add([(NOW - timedelta(minutes=2 + i % 40), HOSTILE["text"]) for i in range(40)], seen=NOW,
+    assert "alerts-active" not in client.get("/").text and "alerts-ended" not in client.get("/").text
+    # an episode three days ago, and no check since (tracker run stopped): not active
+    old = now - timedelta(days=3)
+    world.burst(old)
+    assert check(settings, world.store, now=old)[0].state == "fired"
+    overview = client.get("/").text
+    assert "alerts-active" not in overview and "alerts-ended" in overview and "not checked since" in overview
+    assert "ACTIVE" not in cli_free_list(client)
+    (firing,) = client.get("/api/v1/alerts/history").json()["firings"]
+    assert firing["status"] == "unchecked" and firing["active"] is False
+    # the next check finds it over: ended, with when it fired and when it ended
+    assert check(settings, world.store, now=now - timedelta(minutes=30))[0].state == "cleared"
+    overview = client.get("/").text
+    assert "alerts-ended" in overview and "ended" in overview and "alerts-active" not in overview
+    page = client.get("/alerts/acme-spike").text
+    assert "Ended: fired" in page and "Active" not in page
+    # an episode now is active, and links from the overview
+    world.add([(now - timedelta(minutes=2 + i % 40), HOSTILE["text"]) for i in range(40)], seen=now,
               url=HOSTILE["url"])  # fmt: skip
-    assert check(settings, world.store, now=NOW)[0].state == "fired"
+    assert check(settings, world.store, now=now)[0].state == "fired"
     overview = client.get("/").text
     assert "alerts-active" in overview and 'href="/alerts"' in overview
     page = client.get("/alerts/acme-spike")
@@ -594,9 +611,18 @@ webhook = "{receiver.url}"
     assert client.get("/alerts/nope").status_code == 404
     listed = client.get("/api/v1/alerts").json()
     assert listed["alerts"][0]["active"] is True and listed["active"][0]["alert"] == "acme-spike"
-    (firing,) = client.get("/api/v1/alerts/history", params={"since": "2026-11-25"}).json()["firings"]
-    assert firing["deliveries"]["webhook"]["status"] == "sent" and len(firing["mentions"]) == 5
-    assert client.get("/api/v1/alerts/history", params={"since": "2026-11-26"}).json()["firings"] == []
+    today = now.astimezone(settings.organisation.zone).date()
+    firings = client.get("/api/v1/alerts/history", params={"since": str(today)}).json()["firings"]
+    assert firings[0]["deliveries"]["webhook"]["status"] == "sent" and len(firings[0]["mentions"]) == 5
+    assert firings[0]["status"] == "active"
+    tomorrow = str(today + timedelta(days=1))
+    assert client.get("/api/v1/alerts/history", params={"since": tomorrow}).json()["firings"] == []
+
+
+def cli_free_list(client: Any) -> str:
+    """The Alerts page's table of configured alerts, as text."""
+    page: str = client.get("/alerts").text
+    return page.split("<h2>History</h2>")[0]
 
 
 def test_the_digest_lists_the_weeks_alerts(tmp_path: Path, receiver: Receiver) -> None:

@@ -10,6 +10,10 @@ database, as `alert_firings` rows:
   holds     the condition still holds and a firing is open: nothing (once per episode)
   clears    the condition no longer holds: the open firing gets `cleared_at`
 
+A firing is active only while its episode is ongoing: not cleared, and its condition held
+at a recent check (`last_held_at`, within the alert's window or two collection intervals,
+see episode_status); one whose checks stopped is shown as "unchecked", never as active.
+
 The conditions (pure functions below, tested on synthetic data):
 
   spike           mentions in the last `window` against the same slot of the week over the
@@ -405,6 +409,11 @@ def _transition(
                 row.cleared_at = now
         return CheckResult(alert.name, "cleared" if open_firing else "quiet", verdict.headline)
     if open_firing is not None:
+        if not dry_run:  # still ongoing: what keeps it "active" (episode_status)
+            with store.write() as session:
+                row = session.get(AlertFiring, open_firing.id)
+                assert row is not None
+                row.last_held_at = max(now, row.last_held_at or now)
         return CheckResult(alert.name, "active", verdict.headline, open_firing.id)
     if last is not None and now < last.fired_at + alert.cooldown:
         return CheckResult(alert.name, "cooling_down", verdict.headline, last.id)
@@ -418,6 +427,7 @@ def _transition(
             window_start=now - alert.window,
             window_end=now,
             fired_at=now,
+            last_held_at=now,
             held_until=quiet_end(now, alert.quiet_hours, settings.organisation.zone),
             subject=subject_line(alert, verdict.headline),
             figures=verdict.figures,
@@ -460,9 +470,35 @@ def alert_url(settings: Settings, name: str) -> str:
     return f"http://{settings.web.host}:{settings.web.port}/alerts/{name}"
 
 
-def firing_record(row: AlertFiring, now: datetime | None = None) -> dict[str, Any]:
+def fresh_for(settings: Settings | None, row: AlertFiring) -> timedelta:
+    """How recent the last check must be for an open firing to count as ongoing: the alert's
+    window, or twice the longest `every` of the streams it watches (checks follow collection
+    runs), whichever is longer. A firing of an alert no longer configured: its own window."""
+    window = row.window_end - row.window_start
+    alert = next((a for a in settings.alerts if a.name == row.alert), None) if settings else None
+    if alert is None or settings is None:
+        return window
+    every = [s.every for s in settings.streams if s.name in alert.streams]
+    return max([alert.window, *(2 * e for e in every)])
+
+
+def episode_status(row: AlertFiring, now: datetime, fresh: timedelta) -> str:
+    """`active` while the episode is ongoing: not cleared, and the condition held at a check no
+    older than `fresh` (fresh_for). `ended`: a check found it no longer holds (cleared_at).
+    `unchecked`: not cleared, but no check since its condition last held is recent enough to
+    say it still does (say `tracker run` stopped, or the alert was removed): not active."""
+    if row.cleared_at is not None:
+        return "ended"
+    last = row.last_held_at or row.fired_at
+    return "active" if now - last <= fresh else "unchecked"
+
+
+def firing_record(
+    row: AlertFiring, now: datetime | None = None, *, settings: Settings | None = None
+) -> dict[str, Any]:
     """A firing as the CLI (--json), the API and messages show it."""
     now = now or utcnow()
+    episode = episode_status(row, now, fresh_for(settings, row))
     deliveries = {}
     for channel, state in (row.deliveries or {}).items():
         status = state.get("status")
@@ -475,7 +511,9 @@ def firing_record(row: AlertFiring, now: datetime | None = None) -> dict[str, An
         "window": {"start": iso_z(row.window_start), "end": iso_z(row.window_end)},
         "fired_at": iso_z(row.fired_at),
         "cleared_at": iso_z(row.cleared_at) if row.cleared_at else None,
-        "active": row.cleared_at is None,
+        "last_held_at": iso_z(row.last_held_at or row.fired_at),
+        "status": episode,  # active | ended | unchecked (episode_status)
+        "active": episode == "active",
         "held_until": iso_z(row.held_until) if row.held_until else None,  # quiet hours: sent then
         "subject": row.subject,
         "figures": dict(row.figures),
@@ -740,18 +778,28 @@ def send_email(settings: Settings, record: dict[str, Any], to: str, now: datetim
         client.close()
 
 
-def history(store: Store, *, since: datetime | None = None, alert: str | None = None) -> list[dict[str, Any]]:
+def history(
+    store: Store,
+    settings: Settings | None = None,
+    *,
+    since: datetime | None = None,
+    alert: str | None = None,
+    now: datetime | None = None,
+) -> list[dict[str, Any]]:
+    """Every firing, newest first; `settings` tells how recent a check keeps one active."""
+    now = now or utcnow()
     query = select(AlertFiring).order_by(AlertFiring.fired_at.desc())
     if since is not None:
         query = query.where(AlertFiring.fired_at >= since)
     if alert is not None:
         query = query.where(AlertFiring.alert == alert)
     with store.read() as session:
-        return [firing_record(r) for r in session.scalars(query).all()]
+        return [firing_record(r, now, settings=settings) for r in session.scalars(query).all()]
 
 
-def active(store: Store) -> list[dict[str, Any]]:
-    return [r for r in history(store) if r["active"]]
+def active(store: Store, settings: Settings | None = None, now: datetime | None = None) -> list[dict[str, Any]]:
+    """The firings whose episode is ongoing now (episode_status)."""
+    return [r for r in history(store, settings, now=now) if r["active"]]
 
 
 def sample_record(settings: Settings, alert: AlertConfig, now: datetime) -> dict[str, Any]:
@@ -763,7 +811,8 @@ def sample_record(settings: Settings, alert: AlertConfig, now: datetime) -> dict
     return {
         "id": None, "alert": alert.name, "kind": alert.kind, "streams": list(alert.streams),
         "window": {"start": iso_z(now - alert.window), "end": iso_z(now)}, "fired_at": iso_z(now),
-        "cleared_at": None, "active": False, "held_until": None,
+        "cleared_at": None, "last_held_at": iso_z(now), "status": "active", "active": False,
+        "held_until": None,
         "subject": "[test] " + subject_line(alert, headline), "figures": {"test": True}, "mentions": [],
         "deliveries": {},
     }  # fmt: skip

@@ -37,7 +37,7 @@ def alerts_list(as_json: JsonOpt = False, config: ConfigOpt = None) -> None:
     settings = settings_for(config)
     store = store_for(settings)
     try:
-        now_active = {r["alert"]: r for r in active(store)}
+        now_active = {r["alert"]: r for r in active(store, settings)}
     finally:
         store.close()
     rows: list[dict[str, Any]] = [
@@ -101,7 +101,7 @@ def alerts_history(
     first = parse_export_day(since, "--since")
     store = store_for(settings)
     try:
-        rows = history(store, since=day_start(first, settings.organisation.zone) if first else None)
+        rows = history(store, settings, since=day_start(first, settings.organisation.zone) if first else None)
     finally:
         store.close()
     if as_json:
@@ -111,7 +111,8 @@ def alerts_history(
         typer.echo("no alert has fired" + (f" since {since}" if since else ""))
         return
     for r in rows:
-        state = "active" if r["active"] else f"cleared {r['cleared_at']}"
+        state = {"active": "active", "ended": f"ended {r['cleared_at']}",
+                 "unchecked": f"not checked since {r['last_held_at']}, when it still held"}[r["status"]]  # fmt: skip
         sent = ", ".join(f"{c} {d['status']}" for c, d in r["deliveries"].items())
         typer.echo(f"{r['fired_at']}  {r['alert']}  {r['subject']}  [{state}; {sent}]")
 
