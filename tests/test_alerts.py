@@ -497,6 +497,116 @@ quiet_hours = "14:00-17:00"
     assert done[2] == "sent" and len(receiver.requests) == 1
 
 
+QUIET_PAIR = """
+[[alerts]]
+name = "acme-spike"
+kind = "spike"
+to = ["oncall@acme.example"]
+webhook = "{url}"
+webhook_secret_env = "ALERT_SECRET"
+quiet_hours = "14:00-17:00"
+[[alerts]]
+name = "crisis-words"
+kind = "keyword"
+query = "down OR outage"
+to = ["oncall@acme.example"]
+webhook = "{url}"
+webhook_secret_env = "ALERT_SECRET"
+quiet_hours = "14:00-17:00"
+"""
+QUIET_END = datetime(2026, 11, 25, 16, 0, tzinfo=UTC)  # 17:00 in Vienna
+
+
+def test_firings_held_by_quiet_hours_go_out_as_one_message_per_channel(
+    tmp_path: Path, smtp: tuple[int, Inbox], receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    port, inbox = smtp
+    monkeypatch.setenv("ALERT_SECRET", SECRET)
+    settings = _settings(tmp_path, QUIET_PAIR.format(url=receiver.url), smtp_port=port)
+    world = World(settings)
+    world.burst(NOW)  # 15:30 in Vienna: inside the quiet hours
+    assert [r.state for r in check(settings, world.store, now=NOW)] == ["fired", "fired"]
+    # the keyword episode is over before the quiet hours end; the spike is still on
+    check(settings, world.store, now=NOW + HOUR + timedelta(minutes=20))
+    assert inbox.messages == [] and receiver.requests == [], "nothing during the quiet hours"
+    assert deliver_due(settings, world.store, now=QUIET_END - timedelta(minutes=1)) == []
+    done = deliver_due(settings, world.store, now=QUIET_END)
+    assert sorted(status for _, _, status in done) == ["sent"] * 4, "two firings, two channels each"
+    (message,) = inbox.messages
+    assert message["Subject"].startswith("2 alerts held by quiet hours: ")
+    parts = {p.get_content_type(): p.get_payload(decode=True).decode() for p in message.walk()
+             if not p.is_multipart()}  # fmt: skip
+    for part in parts.values():
+        assert "Spike on acme-rss" in part and "Keyword alert on acme-rss" in part
+        assert "/alerts/acme-spike" in part and "/alerts/crisis-words" in part
+    assert "held until they ended at 17:00 (Europe/Vienna)" in parts["text/plain"]
+    assert "ended 2026-11-25T15:50:00Z" in parts["text/plain"], "the keyword episode is said to be over"
+    (request,) = receiver.requests
+    body = receiver.verified()
+    assert body["count"] == 2 and [a["alert"] for a in body["alerts"]] == ["acme-spike", "crisis-words"]
+    assert body["url"].endswith("/alerts")
+    rows = history(world.store)
+    batches = {d["batch"] for r in rows for d in r["deliveries"].values()}
+    assert len(batches) == 2, "one message per channel, each firing records which one"
+    assert deliver_due(settings, world.store, now=QUIET_END + HOUR) == [], "never sent again"
+    assert len(inbox.messages) == 1 and len(receiver.requests) == 1
+    world.store.close()
+
+
+def test_a_held_message_that_fails_is_retried_whole_and_one_interrupted_is_in_doubt_for_all(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ALERT_SECRET", SECRET)
+    settings = _settings(tmp_path, QUIET_PAIR.format(url="https://hooks.example/x").replace(
+        'to = ["oncall@acme.example"]\n', ""))  # fmt: skip
+    world = World(settings)
+    world.burst(NOW)
+    check(settings, world.store, now=NOW, deliver=False)
+    sent: list[dict[str, Any]] = []
+    answers = [503]
+
+    def hook(request: httpx.Request) -> httpx.Response:
+        sent.append(json.loads(request.content))
+        if not answers:
+            raise httpx.ReadTimeout("no answer", request=request)
+        return httpx.Response(answers.pop(0))
+
+    transport = httpx.MockTransport(hook)
+    first = deliver_due(settings, world.store, now=QUIET_END, transport=transport)
+    assert [status for *_, status in first] == ["failed", "failed"] and len(sent) == 1
+    assert sent[0]["count"] == 2
+    assert deliver_due(settings, world.store, now=QUIET_END + timedelta(seconds=10), transport=transport) == []
+    again = deliver_due(settings, world.store, now=QUIET_END + timedelta(seconds=31), transport=transport)
+    assert [status for *_, status in again] == ["in_doubt", "in_doubt"] and len(sent) == 2
+    assert sent[1]["count"] == 2, "retried as the one message it was"
+    assert {r["deliveries"]["webhook"]["status"] for r in history(world.store)} == {"in_doubt"}
+    assert deliver_due(settings, world.store, now=QUIET_END + 3 * HOUR, transport=transport) == []
+    assert len(sent) == 2, "in doubt: never resent by itself"
+    world.store.close()
+
+
+def test_held_firings_for_different_webhooks_are_not_combined(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ALERT_SECRET", SECRET)
+    alerts = QUIET_PAIR.format(url="https://hooks.example/x").replace('to = ["oncall@acme.example"]\n', "")
+    alerts = alerts.replace("https://hooks.example/x", "https://other.example/y", 1)
+    settings = _settings(tmp_path, alerts)
+    world = World(settings)
+    world.burst(NOW)
+    check(settings, world.store, now=NOW, deliver=False)
+    seen: list[tuple[str, dict[str, Any]]] = []
+
+    def hook(request: httpx.Request) -> httpx.Response:
+        seen.append((request.url.host, json.loads(request.content)))
+        return httpx.Response(200)
+
+    deliver_due(settings, world.store, now=QUIET_END, transport=httpx.MockTransport(hook))
+    assert sorted((host, "alert" in body) for host, body in seen) == [("hooks.example", True),
+                                                                      ("other.example", True)]  # fmt: skip
+    world.store.close()
+
+
 def test_collection_alert_on_failed_runs(tmp_path: Path, receiver: Receiver) -> None:
     settings = _settings(
         tmp_path,

@@ -63,7 +63,7 @@ from tracker.config import AlertConfig, Settings, resolve_secret
 from tracker.spikes import MAD_TO_SD, MIN_EXCESS
 from tracker.store.db import Store
 from tracker.store.models import AlertFiring, CollectionRun, Mention, MentionStream, Stream
-from tracker.timeutil import iso_z, utcnow
+from tracker.timeutil import iso_z, parse_instant, utcnow
 
 log = logging.getLogger("tracker.alerts")
 
@@ -557,6 +557,11 @@ def render_text(settings: Settings, record: dict[str, Any]) -> str:
 
 
 def render_html(settings: Settings, record: dict[str, Any]) -> str:
+    body = _html_parts(settings, record, heading="h1")
+    return "\n".join(["<!doctype html><html><body>", *body, "</body></html>"]) + "\n"
+
+
+def _html_parts(settings: Settings, record: dict[str, Any], *, heading: str) -> list[str]:
     e = html.escape
     figures = []
     for key, value in record["figures"].items():
@@ -573,35 +578,87 @@ def render_html(settings: Settings, record: dict[str, Any]) -> str:
             f"<li><b>{who}</b> on {e(m['platform'])} ({m['engagement']} engagement): {text}{link}</li>"
         )
     url = e(alert_url(settings, record["alert"]), quote=True)
+    sub = "h3" if heading == "h2" else "h2"
     parts = [
-        "<!doctype html><html><body>",
-        f"<h1>{e(record['subject'])}</h1>",
+        f"<{heading}>{e(record['subject'])}</{heading}>",
         f"<p>Alert <b>{e(record['alert'])}</b> ({e(record['kind'])}) on {e(', '.join(record['streams']))}, "
         f"window {e(record['window']['start'])} to {e(record['window']['end'])}.</p>",
         "<ul>" + "".join(figures) + "</ul>",
     ]
     if mentions:
-        parts += ["<h2>Top mentions by engagement</h2>", "<ul>" + "".join(mentions) + "</ul>"]
+        parts += [f"<{sub}>Top mentions by engagement</{sub}>", "<ul>" + "".join(mentions) + "</ul>"]
     parts += [
         f'<p><a href="{url}">This alert on the web</a></p>',
         f"<p>{e(mute_hint(settings, record['alert']))}</p>",
     ]
-    return "\n".join([*parts, "</body></html>"]) + "\n"
+    return parts
 
 
 def email_message(settings: Settings, record: dict[str, Any], to: str, now: datetime) -> EmailMessage:
+    return _message(settings, record["subject"], render_text(settings, record),
+                    render_html(settings, record), to, now)  # fmt: skip
+
+
+def held_subject(records: Sequence[dict[str, Any]]) -> str:
+    """`3 alerts held by quiet hours: Spike on acme-mastodon: ...; Keyword alert on ...`."""
+    return f"{len(records)} alerts held by quiet hours: " + "; ".join(r["subject"] for r in records)
+
+
+def _held_intro(settings: Settings, records: Sequence[dict[str, Any]]) -> str:
+    zone = settings.organisation.zone
+    until = max(r["held_until"] for r in records if r["held_until"])
+    local = f"{parse_instant(until).astimezone(zone):%H:%M} ({settings.organisation.timezone})"
+    return (f"These {len(records)} alerts fired during quiet hours and were held until they ended at "
+            f"{local}. Each is shown as it was when it fired, and whether it is still on.")  # fmt: skip
+
+
+def _episode_line(record: dict[str, Any]) -> str:
+    if record["status"] == "ended":
+        return f"Fired {record['fired_at']}, ended {record['cleared_at']}."
+    if record["status"] == "active":
+        return f"Fired {record['fired_at']}, still holding at the last check ({record['last_held_at']})."
+    return f"Fired {record['fired_at']}, not checked since {record['last_held_at']}."
+
+
+def held_text(settings: Settings, records: Sequence[dict[str, Any]]) -> str:
+    from tracker.digest.fmt import plain
+
+    parts = [plain(held_subject(records)), "", _held_intro(settings, records)]
+    for i, record in enumerate(records, start=1):
+        parts += ["", f"--- {i} of {len(records)} ---", _episode_line(record), render_text(settings, record)]
+    return "\n".join(parts)
+
+
+def held_html(settings: Settings, records: Sequence[dict[str, Any]]) -> str:
+    e = html.escape
+    parts = ["<!doctype html><html><body>", f"<h1>{len(records)} alerts held by quiet hours</h1>",
+             f"<p>{e(_held_intro(settings, records))}</p>"]  # fmt: skip
+    for record in records:
+        parts += ["<hr>", *_html_parts(settings, record, heading="h2"), f"<p>{e(_episode_line(record))}</p>"]
+    return "\n".join([*parts, "</body></html>"]) + "\n"
+
+
+def held_email_message(
+    settings: Settings, records: Sequence[dict[str, Any]], to: str, now: datetime
+) -> EmailMessage:
+    """One email listing every firing held by quiet hours for `to`."""
+    return _message(settings, held_subject(records), held_text(settings, records),
+                    held_html(settings, records), to, now)  # fmt: skip
+
+
+def _message(
+    settings: Settings, subject: str, text: str, body_html: str, to: str, now: datetime
+) -> EmailMessage:
     sender = settings.digest.sender if settings.digest else "tracker@localhost"
     msg = EmailMessage()
-    msg["Subject"] = " ".join(record["subject"].split())[:300]
+    msg["Subject"] = " ".join(subject.split())[:300]
     msg["From"] = formataddr((f"{settings.organisation.name} tracker", sender))
     msg["To"] = to
     msg["Date"] = format_datetime(now)
     msg["Message-ID"] = make_msgid("alert", domain=sender.rsplit("@", 1)[-1])
     msg["Auto-Submitted"] = "auto-generated"
-    msg.set_content(render_text(settings, record), subtype="plain", charset="utf-8", cte="quoted-printable")
-    msg.add_alternative(
-        render_html(settings, record), subtype="html", charset="utf-8", cte="quoted-printable"
-    )
+    msg.set_content(text, subtype="plain", charset="utf-8", cte="quoted-printable")
+    msg.add_alternative(body_html, subtype="html", charset="utf-8", cte="quoted-printable")
     return msg
 
 
@@ -616,6 +673,21 @@ def webhook_body(settings: Settings, alert: AlertConfig, record: dict[str, Any])
         payload: dict[str, Any] = {"text": "\n".join(lines)}
     else:
         payload = {"alert": record, "url": url}
+    return json.dumps(payload, ensure_ascii=False, sort_keys=True).encode("utf-8")
+
+
+def held_webhook_body(settings: Settings, alert: AlertConfig, records: Sequence[dict[str, Any]]) -> bytes:
+    """One payload for every firing held by quiet hours: json `{"alerts": [...], "count", "url"}`
+    (a single firing is `{"alert": ..., "url"}`), slack one `text` listing them all."""
+    url = f"http://{settings.web.host}:{settings.web.port}/alerts"
+    if alert.format == "slack":
+        lines = [f"*{len(records)} alerts held by quiet hours*"]
+        for r in records:
+            lines.append(f"• <{alert_url(settings, r['alert'])}|{r['subject']}> ({_episode_line(r)})")
+        lines.append(f"<{url}|Open the alerts>")
+        payload: dict[str, Any] = {"text": "\n".join(lines)}
+    else:
+        payload = {"alerts": list(records), "count": len(records), "url": url}
     return json.dumps(payload, ensure_ascii=False, sort_keys=True).encode("utf-8")
 
 
@@ -662,6 +734,7 @@ def _deliver_all(
             .order_by(AlertFiring.fired_at)
         ).all()
     done: list[tuple[int, str, str]] = []
+    held: dict[tuple[str, ...], list[tuple[AlertConfig, int, str]]] = {}
     for row in rows:
         alert = by_name.get(row.alert)
         if alert is None or (row.held_until is not None and row.held_until > now):
@@ -673,50 +746,88 @@ def _deliver_all(
             )  # fmt: skip
             if not due:
                 continue
-            status = _deliver_one(settings, store, alert, row.id, channel, now, transport)
+            if row.held_until is not None:  # held by quiet hours: sent together below
+                held.setdefault(destination(alert, channel), []).append((alert, row.id, channel))
+                continue
+            status = _deliver(settings, store, [(alert, row.id, channel)], now, transport)
             done.append((row.id, channel, status))
+    for members in held.values():  # one message per destination, however many firings it holds
+        status = _deliver(settings, store, members, now, transport)
+        done += [(firing_id, channel, status) for _, firing_id, channel in members]
     return done
 
 
-def _set_channel(store: Store, firing_id: int, channel: str, **fields: Any) -> dict[str, Any]:
+def destination(alert: AlertConfig, channel: str) -> tuple[str, ...]:
+    """Where a channel's message goes: firings held by quiet hours that share one are sent as
+    one message (an address; a webhook URL with its format and signing secret)."""
+    if channel == "webhook":
+        return ("webhook", alert.webhook or "", alert.format, alert.webhook_secret_env or "")
+    return ("email", channel)
+
+
+def _set_states(store: Store, members: Sequence[tuple[int, str]], **fields: Any) -> None:
+    """Update the state of each (firing, channel) in one transaction."""
+    if fields.get("error"):
+        fields["error"] = str(fields["error"])[:ERROR_LIMIT]
     with store.write() as session:
-        row = session.get(AlertFiring, firing_id)
-        assert row is not None
-        deliveries = dict(row.deliveries)
-        state = {**deliveries.get(channel, {}), **fields}
-        if state.get("error"):
-            state["error"] = str(state["error"])[:ERROR_LIMIT]
-        deliveries[channel] = state
-        row.deliveries = deliveries
-        return state
+        for firing_id, channel in members:
+            row = session.get(AlertFiring, firing_id)
+            assert row is not None
+            deliveries = dict(row.deliveries)
+            deliveries[channel] = {**deliveries.get(channel, {}), **fields}
+            row.deliveries = deliveries
 
 
-def _deliver_one(
-    settings: Settings, store: Store, alert: AlertConfig, firing_id: int, channel: str, now: datetime,
+def _deliver(
+    settings: Settings, store: Store, members: Sequence[tuple[AlertConfig, int, str]], now: datetime,
     transport: httpx.BaseTransport | None,
 ) -> str:  # fmt: skip
-    with store.read() as session:
-        row = session.get(AlertFiring, firing_id)
-        assert row is not None
-        record = firing_record(row, now)
-        attempts = int(row.deliveries.get(channel, {}).get("attempts", 0)) + 1
-    _set_channel(store, firing_id, channel, status="in_progress", attempts=attempts, started_at=iso_z(now))
+    """Send one message to the channel the members share: one firing's, or (quiet hours) one
+    listing every held firing. Every member is marked in_progress in one transaction before it
+    is tried and sent (or failed) in one after, so an interruption leaves each of them in doubt
+    and none is resent by itself."""
+    pairs = [(firing_id, channel) for _, firing_id, channel in members]
+    records, attempts = [], 0
+    batch = make_msgid("held").strip("<>") if len(members) > 1 else None
+    with store.write() as session:
+        for firing_id, channel in pairs:
+            row = session.get(AlertFiring, firing_id)
+            assert row is not None
+            records.append(firing_record(row, now, settings=settings))
+            deliveries = dict(row.deliveries)
+            state = dict(deliveries.get(channel, {}))
+            attempt = int(state.get("attempts", 0)) + 1
+            state.update(status="in_progress", attempts=attempt, started_at=iso_z(now))
+            if batch:  # which firings went in the same message
+                state.update(batch=batch, sent_with=[i for i, _ in pairs if i != firing_id])
+            attempts = max(attempts, state["attempts"])
+            deliveries[channel] = state
+            row.deliveries = deliveries
+    alert, _, channel = members[0]
+    names = ", ".join(dict.fromkeys(a.name for a, _, _ in members))
     try:
         if channel == "webhook":
-            send_webhook(settings, alert, webhook_body(settings, alert, record), transport)
+            body = (webhook_body(settings, alert, records[0]) if batch is None
+                    else held_webhook_body(settings, alert, records))  # fmt: skip
+            send_webhook(settings, alert, body, transport)
         else:
-            send_email(settings, record, channel.split(":", 1)[1], now)
+            to = channel.split(":", 1)[1]
+            message = (email_message(settings, records[0], to, now) if batch is None
+                       else held_email_message(settings, records, to, now))  # fmt: skip
+            send_email(settings, message, to)
     except _InDoubt as exc:
-        _set_channel(store, firing_id, channel, error=f"interrupted mid-way ({exc}): delivery unknown")
-        log.warning("alert %s: %s in doubt: %s", alert.name, channel, exc)
+        _set_states(store, pairs, error=f"interrupted mid-way ({exc}): delivery unknown")
+        log.warning("alert %s: %s in doubt: %s", names, channel, exc)
         return "in_doubt"
     except _Failed as exc:
         next_at = now + BACKOFF * (2 ** (attempts - 1))
-        _set_channel(store, firing_id, channel, status="failed", error=str(exc), next_at=iso_z(next_at))
-        log.warning("alert %s: %s failed (attempt %d, next at %s): %s", alert.name, channel, attempts,
+        _set_states(store, pairs, status="failed", error=str(exc), next_at=iso_z(next_at))
+        log.warning("alert %s: %s failed (attempt %d, next at %s): %s", names, channel, attempts,
                     iso_z(next_at), exc)  # fmt: skip
         return "failed"
-    _set_channel(store, firing_id, channel, status="sent", sent_at=iso_z(utcnow()), error=None, next_at=None)
+    _set_states(store, pairs, status="sent", sent_at=iso_z(utcnow()), error=None, next_at=None)
+    if batch:
+        log.info("alerts %s: %d held firings sent as one message to %s", names, len(pairs), channel)
     return "sent"
 
 
@@ -751,7 +862,7 @@ def _scrub(text: str, secret: str | None) -> str:
     return text.replace(secret, "[secret]") if secret else text
 
 
-def send_email(settings: Settings, record: dict[str, Any], to: str, now: datetime) -> None:
+def send_email(settings: Settings, message: EmailMessage, to: str) -> None:
     from tracker.digest.send import InDoubt, connect, describe, transact
 
     if settings.smtp is None or settings.digest is None:
@@ -761,7 +872,6 @@ def send_email(settings: Settings, record: dict[str, Any], to: str, now: datetim
         password = resolve_secret(smtp.password_env, "smtp.password_env") if smtp.username else None
     except Exception as exc:
         raise _Failed(str(exc)) from None
-    message = email_message(settings, record, to, now)
     try:
         client = connect(smtp, password)
     except (smtplib.SMTPException, OSError) as exc:
@@ -797,7 +907,9 @@ def history(
         return [firing_record(r, now, settings=settings) for r in session.scalars(query).all()]
 
 
-def active(store: Store, settings: Settings | None = None, now: datetime | None = None) -> list[dict[str, Any]]:
+def active(
+    store: Store, settings: Settings | None = None, now: datetime | None = None
+) -> list[dict[str, Any]]:
     """The firings whose episode is ongoing now (episode_status)."""
     return [r for r in history(store, settings, now=now) if r["active"]]
 
@@ -834,7 +946,8 @@ def send_test(
             if channel == "webhook":
                 send_webhook(settings, alert, webhook_body(settings, alert, record), transport)
             else:
-                send_email(settings, record, channel.split(":", 1)[1], now)
+                to = channel.split(":", 1)[1]
+                send_email(settings, email_message(settings, record, to, now), to)
             outcome[channel] = "sent"
         except (_Failed, _InDoubt) as exc:
             outcome[channel] = f"failed: {exc}"
