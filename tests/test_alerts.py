@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import insert, select, text
 
 from tests.conftest import write_config
 from tests.digest.world import HOSTILE
@@ -320,15 +320,18 @@ class World:
 
     def add(self, items: list[tuple[datetime, str]], *, seen: datetime | None = None, engagement: int = 1,
             sentiment: float | None = None, url: str | None = None) -> None:  # fmt: skip
+        mentions, links = [], []
+        for created, body in items:  # bulk inserts: a world of 4,500 mentions in well under a second
+            self.n += 1
+            mentions.append(dict(id=self.n, platform="rss", external_id=f"m{self.n}", text=body,
+                                 created_at=created, kind="mention", engagement=engagement + self.n % 7,
+                                 sentiment=sentiment, url=url or f"https://news.example/{self.n}",
+                                 author=f"writer{self.n}", first_seen_at=seen or created,
+                                 updated_at=seen or created))  # fmt: skip
+            links.append(dict(mention_id=self.n, stream_id=self.sid, created_at=created))
         with self.store.write() as session:
-            for created, body in items:
-                self.n += 1
-                m = Mention(id=self.n, platform="rss", external_id=f"m{self.n}", text=body, created_at=created,
-                            kind="mention", engagement=engagement + self.n % 7, sentiment=sentiment,
-                            url=url or f"https://news.example/{self.n}", author=f"writer{self.n}",
-                            first_seen_at=seen or created, updated_at=seen or created)  # fmt: skip
-                session.add(m)
-                session.add(MentionStream(mention_id=self.n, stream_id=self.sid, created_at=created))
+            session.execute(insert(Mention), mentions)
+            session.execute(insert(MentionStream), links)
 
     def burst(self, end: datetime, n: int = 40, body: str = "Acme is down again?") -> None:
         self.add([(end - timedelta(minutes=1 + i % 50), body) for i in range(n)], seen=end)
@@ -665,6 +668,7 @@ webhook = "{receiver.url}"
     assert unknown.code == 2 and "no alert named 'nope' (known: acme-spike)" in unknown.err
 
 
+@pytest.mark.slow
 def test_web_alerts_page_api_and_overview_link(tmp_path: Path, receiver: Receiver) -> None:
     import asyncio
 
