@@ -544,7 +544,7 @@ def test_firings_held_by_quiet_hours_go_out_as_one_message_per_channel(
         assert "/alerts/acme-spike" in part and "/alerts/crisis-words" in part
     assert "held until they ended at 17:00 (Europe/Vienna)" in parts["text/plain"]
     assert "ended 2026-11-25T15:50:00Z" in parts["text/plain"], "the keyword episode is said to be over"
-    (request,) = receiver.requests
+    assert len(receiver.requests) == 1
     body = receiver.verified()
     assert body["count"] == 2 and [a["alert"] for a in body["alerts"]] == ["acme-spike", "crisis-words"]
     assert body["url"].endswith("/alerts")

@@ -111,8 +111,9 @@ def alerts_history(
         typer.echo("no alert has fired" + (f" since {since}" if since else ""))
         return
     for r in rows:
-        state = {"active": "active", "ended": f"ended {r['cleared_at']}",
-                 "unchecked": f"not checked since {r['last_held_at']}, when it still held"}[r["status"]]  # fmt: skip
+        states = {"active": "active", "ended": f"ended {r['cleared_at']}",
+                  "unchecked": f"not checked since {r['last_held_at']}, when it held"}  # fmt: skip
+        state = states[r["status"]]
         sent = ", ".join(f"{c} {d['status']}" for c, d in r["deliveries"].items())
         typer.echo(f"{r['fired_at']}  {r['alert']}  {r['subject']}  [{state}; {sent}]")
 

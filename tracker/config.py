@@ -17,12 +17,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from tracker.errors import ConfigError, UserError
 from tracker.store.enums import Role
 from tracker.timeutil import parse_duration, parse_instant
+
+if TYPE_CHECKING:
+    from tracker.sandbox.episodes import Episode
 
 CONFIG_ENV = "TRACKER_CONFIG"
 DEFAULT_CONFIG_NAME = "tracker.toml"
@@ -81,10 +84,11 @@ SECTION_KEYS: dict[str, tuple[str, ...]] = {
     "sentiment": ("min_macro_f1", "min_labels", "retrain_after"),
     "sandbox": ("seed", "weeks", "port", "end", "brand", "competitor", "bluesky_login",
                 "mastodon_filtered", "bluesky_empty_pages", "bluesky_search_cap", "reddit_listing_cap",
-                "login_limits", "mastodon_tag_access", "deleted_share", "late"),
+                "login_limits", "mastodon_tag_access", "deleted_share", "late", "episodes"),
     "streams": STREAM_KEYS,
     "alerts": ALERT_KEYS,
 }
+EPISODE_KEYS = ("kind", "at", "after", "stream", "posts", "span", "keyword")  # [[sandbox.episodes]]
 # Keys people write by mistake instead of the `_env` form.
 SECRET_KEYS = {"password", "token", "app_password", "client_secret", "client_id", "api_key"}
 
@@ -215,6 +219,8 @@ class SandboxConfig:
     mastodon_tag_access: str = "public"  # "authenticated": tag timelines empty without a token
     deleted_share: float = 0.0  # share of posts their authors delete after a while
     late: timedelta | None = None  # the longest lag of late posts (None: 20 minutes)
+    # alert episodes injected on a schedule (tracker/sandbox/episodes.py); any makes the clock live
+    episodes: tuple[Episode, ...] = ()
 
     def switches(self) -> dict[str, Any]:
         """The quirks as keyword arguments of tracker.sandbox.server.serve / SandboxServer."""
@@ -757,6 +763,7 @@ class _Validator:
             self.add("sandbox.late", f'expected a duration from 1s to 7d like "3h", got {t["late"]!r}')
             late = None
         return SandboxConfig(
+            episodes=self.episodes(t.get("episodes", [])),
             seed=self.integer(t, "sandbox.seed", SANDBOX_DEFAULTS.seed, 0, 2**31),
             weeks=self.integer(t, "sandbox.weeks", SANDBOX_DEFAULTS.weeks, 1, 104),
             port=self.integer(t, "sandbox.port", SANDBOX_DEFAULTS.port, 0, 65535),
@@ -775,6 +782,53 @@ class _Validator:
             deleted_share=shares["deleted_share"],
             late=late,
         )
+
+    def episodes(self, raw: Any) -> tuple[Episode, ...]:
+        """`[[sandbox.episodes]]`: kind, at (a timestamp) or after (a duration after the server
+        starts), and optionally stream, posts, span and keyword."""
+        from tracker.sandbox.episodes import KINDS, Episode
+
+        if not isinstance(raw, list):
+            self.add("sandbox.episodes", "expected [[sandbox.episodes]] tables")
+            return ()
+        found = []
+        for index, t in enumerate(raw):
+            k = f"sandbox.episodes[{index}]"
+            if not isinstance(t, dict):
+                self.add(k, "expected a table like {kind = \"spike\", after = \"2m\"}")
+                continue
+            self.unknown_keys(t, EPISODE_KEYS, k + ".")
+            if "kind" not in t:
+                self.add(f"{k}.kind", f"required: one of {', '.join(KINDS)}")
+            kind = self.choice(t, f"{k}.kind", KINDS, "spike")
+            at, after = None, None
+            if ("at" in t) == ("after" in t):
+                self.add(k, 'give its start as at (a timestamp) or after (like "2m" after the server starts)')
+            elif "at" in t:
+                value = t["at"]
+                try:
+                    if isinstance(value, datetime):
+                        at = value if value.tzinfo else value.replace(tzinfo=UTC)
+                    else:
+                        at = parse_instant(str(value))
+                except ValueError:
+                    example = "2026-12-02T10:00:00Z"
+                    self.add(f"{k}.at", f"expected a timestamp with offset like {example}, got {value!r}")
+            else:
+                after = self.duration(t, f"{k}.after", timedelta(minutes=1))
+            stream = self.string(t, f"{k}.stream") or None
+            if stream is not None and not SLUG.match(stream):
+                self.add(f"{k}.stream", f"expected a sandbox stream name like acme-bluesky, got {stream!r}")
+            keyword = self.string(t, f"{k}.keyword") or "outage"
+            if "keyword" in t and kind != "keyword":
+                self.add(f"{k}.keyword", f"only keyword episodes name a keyword (this one is {kind})")
+            found.append(Episode(
+                kind, at=at, after=after, stream=stream,
+                posts=self.integer(t, f"{k}.posts", 1, 1, 10_000) if "posts" in t else None,
+                span=self.duration(t, f"{k}.span", timedelta(minutes=10)) if "span" in t else None,
+                keyword=keyword,
+            ))  # fmt: skip
+        return tuple(found)
 
     def sentiment(self, t: Mapping[str, Any]) -> SentimentConfig:
         floor = t.get("min_macro_f1", 0.60)
