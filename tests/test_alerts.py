@@ -766,88 +766,104 @@ webhook = "{receiver.url}"
     assert before["alerts"] == []
 
 
-def _feed(entries: list[tuple[str, datetime, str]]) -> bytes:
-    from email.utils import format_datetime
-
-    items = "".join(
-        f"<item><title>{title}</title><link>https://news.example/{guid}</link><guid>https://news.example/{guid}</guid>"
-        f"<description>{title}</description><pubDate>{format_datetime(moment)}</pubDate></item>"
-        for guid, moment, title in entries
-    )
-    return (
-        '<?xml version="1.0"?><rss version="2.0"><channel><title>Acme</title>'
-        f"<link>https://news.example/</link>{items}</channel></rss>"
-    ).encode()
-
-
 @pytest.mark.slow
-def test_tracker_run_every_10s_delivers_a_spike_within_two_runs_and_only_once(
+def test_tracker_run_against_the_sandbox_delivers_its_spike_episode_within_one_collection_once(
     tmp_path: Path, smtp: tuple[int, Inbox], receiver: Receiver
 ) -> None:
+    """`tracker sandbox serve` with a spike episode scheduled 20 s after it starts, `tracker run`
+    collecting its brand Mastodon stream every 10 s: the email (aiosmtpd) and the signed webhook
+    arrive after the collection run that first saw the episode's posts, nothing before the episode,
+    nothing again afterwards. Whether the first run (the backfill) ends before the episode or not,
+    the same holds; the latency is printed, not asserted."""
     import os
     import signal
+    import sqlite3
     import subprocess
     import sys
     import time as clock
+    import urllib.request
 
-    from tests.support import file_contains, local_server, running, wait_until
+    from tests.support import answers, file_contains, running, wait_until
 
     port, inbox = smtp
-    start = datetime.now(UTC)
-    body = {
-        "feed": _feed([(f"normal-{i}", start - timedelta(minutes=5 + i), "Acme as usual") for i in range(2)])
-    }
-    with local_server(lambda path: (200, {"Content-Type": "application/rss+xml"}, body["feed"])) as feed:
-        url = f"http://127.0.0.1:{feed.server_address[1]}/feed.xml"
-        extra = (
-            '[digest]\nto = ["team@acme.example"]\nfrom = "tracker@acme.example"\n'
-            f'[smtp]\nhost = "127.0.0.1"\nport = {port}\nsecurity = "none"\ntimeout = "5s"\n'
-            '[logging]\nfile = "tracker.log"\n'
-            f'[[alerts]]\nname = "acme-spike"\nkind = "spike"\nto = ["oncall@acme.example"]\n'
-            f'webhook = "{receiver.url}"\nwebhook_secret_env = "ALERT_SECRET"\n'
-        )
-        path = write_config(
-            tmp_path,
-            streams=[{"name": "acme-rss", "connector": "rss", "url": url, "every": "10s"}],
-            extra=extra,
-        )
-        settings = load_settings(path)
-        World(settings, now=start).store.close()
-        env = {**os.environ, "ALERT_SECRET": SECRET}
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "tracker", "--config", str(path), "run"],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-        )  # fmt: skip
-        log_file = tmp_path / "tracker.log"
+    arrivals: dict[str, float] = {}
+    handle = inbox.handle_DATA
+
+    async def timed(server: Any, session: Any, envelope: Any) -> str:
+        arrivals.setdefault("email", clock.time())
+        return await handle(server, session, envelope)
+
+    inbox.handle_DATA = timed  # type: ignore[method-assign]
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        sandbox_port = s.getsockname()[1]
+    base = f"http://127.0.0.1:{sandbox_port}"
+    extra = (
+        '[digest]\nto = ["team@acme.example"]\nfrom = "tracker@acme.example"\n'
+        f'[smtp]\nhost = "127.0.0.1"\nport = {port}\nsecurity = "none"\ntimeout = "5s"\n'
+        '[logging]\nfile = "tracker.log"\n'
+        f"[sandbox]\nweeks = 9\nport = {sandbox_port}\n"
+        '[[sandbox.episodes]]\nkind = "spike"\nafter = "20s"\nspan = "1s"\n'
+        '[[alerts]]\nname = "acme-spike"\nkind = "spike"\nstreams = ["acme-mastodon"]\n'
+        f'to = ["oncall@acme.example"]\nwebhook = "{receiver.url}"\nwebhook_secret_env = "ALERT_SECRET"\n'
+    )
+    stream = {"name": "acme-mastodon", "connector": "mastodon", "base_url": f"{base}/mastodon",
+              "hashtag": "acme", "role": "brand", "every": "10s", "backfill": 5000}  # fmt: skip
+    path = write_config(tmp_path, streams=[stream], extra=extra)
+    env = {**os.environ, "ALERT_SECRET": SECRET}
+    command = [sys.executable, "-m", "tracker", "--config", str(path)]
+    sandbox = subprocess.Popen([*command, "sandbox", "serve"], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE, text=True, env=env)  # fmt: skip
+    tracker: subprocess.Popen[str] | None = None
+    log_file = tmp_path / "tracker.log"
+    try:
+        wait_until(answers(f"{base}/_sandbox"), "the sandbox", alive=running(sandbox))
+        with urllib.request.urlopen(f"{base}/_sandbox", timeout=10) as answer:
+            described = json.load(answer)
+        (episode,) = described["episodes"]
+        assert described["clock"] == "live" and episode["stream"] == "acme-mastodon"
+        start = datetime.fromisoformat(episode["start"])
+        collectable = datetime.fromisoformat(episode["collectable_at"])
+        tracker = subprocess.Popen([*command, "run"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                   text=True, env=env)  # fmt: skip
+        wait_until(file_contains(log_file, "collect acme-mastodon: ok"), "the first run", alive=running(tracker))
+
+        def arrived() -> bool:
+            if receiver.requests:
+                arrivals.setdefault("webhook", clock.time())
+            return bool(inbox.messages) and bool(receiver.requests)
+
+        wait_until(arrived, "the alert email and webhook", alive=running(tracker))
+        assert inbox.messages[0]["Subject"].startswith("Spike on acme-mastodon: ")
+        assert receiver.verified()["alert"]["alert"] == "acme-spike"
+        db = sqlite3.connect(tmp_path / "tracker.db")
         try:
-            wait_until(file_contains(log_file, "collect acme-rss: ok"), "the first run", alive=running(proc))
-            assert inbox.messages == [] and receiver.requests == [], "a normal hour fires nothing"
-            now = datetime.now(UTC)
-            spike = [
-                (f"spike-{i}", now - timedelta(seconds=30 + i), "Acme is down, is it a breach?")
-                for i in range(40)
-            ]
-            body["feed"] = _feed(spike)
-            collectable, runs_before = clock.monotonic(), log_file.read_text().count("collect acme-rss:")
-            wait_until(lambda: len(inbox.messages) == 1, "the alert email", alive=running(proc))
-            email_after = clock.monotonic() - collectable
-            wait_until(lambda: len(receiver.requests) == 1, "the alert webhook", alive=running(proc))
-            webhook_after = clock.monotonic() - collectable
-            runs_to_deliver = log_file.read_text().count("collect acme-rss:") - runs_before
-            assert runs_to_deliver <= 2, "delivered within two collection intervals"
-            assert inbox.messages[0]["Subject"].startswith("Spike on acme-rss: 4")
-            assert receiver.verified()["alert"]["alert"] == "acme-spike"
-            later = log_file.read_text().count("collect acme-rss:") + 2
-            wait_until(lambda: log_file.read_text().count("collect acme-rss:") >= later, "two more runs",
-                       alive=running(proc))  # fmt: skip
-            assert len(inbox.messages) == 1 and len(receiver.requests) == 1, "not delivered again"
-            print(f"\nspike collectable -> email {email_after:.1f}s, webhook {webhook_after:.1f}s, "
-                  f"{runs_to_deliver} run(s)")  # fmt: skip
+            ((fired,),) = db.execute("SELECT fired_at FROM alert_firings").fetchall()
+            runs = db.execute("SELECT started_at, finished_at FROM collection_runs ORDER BY started_at").fetchall()
         finally:
-            proc.send_signal(signal.SIGTERM)
-            out, err = proc.communicate(timeout=60)
-        assert proc.returncode == 0, err
-        assert SECRET not in out + err + log_file.read_text()
+            db.close()
+        fired_at = datetime.fromisoformat(fired).replace(tzinfo=UTC)
+        run_starts = [datetime.fromisoformat(t).replace(tzinfo=UTC) for t, _ in runs]
+        backfilled = datetime.fromisoformat(runs[0][1]).replace(tzinfo=UTC)
+        assert fired_at >= start, "nothing fired before the episode"
+        runs_to_fire = [t for t in run_starts if collectable <= t <= fired_at]
+        assert len(runs_to_fire) <= 1, "delivered after the first collection run that could see the episode"
+        seen = log_file.read_text().count("collect acme-mastodon:")
+        wait_until(lambda: log_file.read_text().count("collect acme-mastodon:") >= seen + 2, "two more runs",
+                   alive=running(tracker))  # fmt: skip
+        assert len(inbox.messages) == 1 and len(receiver.requests) == 1, "not delivered again"
+        ended_first = backfilled < collectable
+        print(f"\nspike collectable -> email {arrivals['email'] - collectable.timestamp():.1f}s, webhook "
+              f"{arrivals['webhook'] - collectable.timestamp():.1f}s; {len(runs_to_fire)} run(s) started in "
+              f"between; the first run (the backfill) ended {'before' if ended_first else 'after'} the episode")  # fmt: skip
+    finally:
+        for process in (tracker, sandbox):
+            if process is not None and process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        out, err = tracker.communicate(timeout=60) if tracker is not None else ("", "")
+        sandbox.communicate(timeout=60)
+    assert tracker.returncode == 0, err
+    assert SECRET not in out + err + log_file.read_text()
 
 
 @pytest.mark.slow
@@ -919,3 +935,5 @@ def test_the_demo_writes_the_alert_it_fired(tmp_path: Path) -> None:
                             "alerts", "history", "--json"], capture_output=True, text=True)  # fmt: skip
     (firing,) = json.loads(shown.stdout)["firings"]
     assert firing["subject"] == " ".join(message["Subject"].split()) and len(firing["mentions"]) == 5
+    assert firing["status"] == "ended" and firing["active"] is False, "a weeks-old episode is over"
+    assert firing["cleared_at"] > firing["fired_at"]
