@@ -208,10 +208,37 @@ streams = ["competitor"]
 webhook = "https://hooks.example/x"
 """
     )
+    with pytest.raises(ConfigError) as caught:
+        parse_settings(raw, Path("/x/tracker.toml"))
+    assert caught.value.problems == [
+        "alerts[1].streams: 'competitor': no configured stream has the role competitor"
+    ], "an alert that would watch nothing is said, not kept silent"
+    raw["alerts"][1]["streams"] = ["brand"]
     spike, mood = parse_settings(raw, Path("/x/tracker.toml")).alerts
     assert spike.streams == ("acme-rss",) and spike.window == HOUR and spike.cooldown == 6 * HOUR
     assert spike.threshold == 5.0 and spike.min_mentions == 10 and spike.format == "json"
-    assert mood.streams == () and mood.window == 6 * HOUR and mood.threshold == 0.2
+    assert mood.streams == ("acme-rss",) and mood.window == 6 * HOUR and mood.threshold == 0.2
+
+
+def test_hostile_alert_config_is_said_once_in_the_alerts_words() -> None:
+    raw = tomllib.loads(
+        BASE
+        + """
+[[alerts]]
+name = "a"
+kind = "spike"
+webhook = "not a url"
+[[alerts]]
+name = "b"
+kind = "spike"
+webhook = "https://user:pw@hooks.example/x"
+"""
+    )
+    with pytest.raises(ConfigError) as caught:
+        parse_settings(raw, Path("/x/tracker.toml"))
+    assert caught.value.problems[0] == "alerts[0].webhook: expected an http:// or https:// URL, got 'not a url'"
+    assert "webhook_secret_env" in caught.value.problems[1] and "connector" not in caught.value.problems[1]
+    assert len(caught.value.problems) == 2, "a bad webhook is not also called a missing destination"
 
 
 # -- on a store -----------------------------------------------------------------------------------
@@ -666,6 +693,25 @@ webhook = "{receiver.url}"
     assert "[test]" in json.loads(receiver.requests[1][1])["alert"]["subject"]
     unknown = cli("alerts", "test", "nope", "--config", config)
     assert unknown.code == 2 and "no alert named 'nope' (known: acme-spike)" in unknown.err
+
+
+def test_cli_check_says_what_was_not_delivered_and_exits_1(tmp_path: Path, cli: Any) -> None:
+    settings = _settings(tmp_path, """
+[[alerts]]
+name = "crisis-words"
+kind = "keyword"
+query = "down"
+to = ["oncall@acme.example"]
+""")  # fmt: skip  # [smtp] on port 1: nothing listens there
+    world = World(settings, now=datetime.now(UTC))
+    world.burst(datetime.now(UTC), n=3)
+    done = cli("alerts", "check", "--config", settings.path)
+    assert done.code == 1 and "crisis-words: fired (3 new mentions match down); email:oncall@acme.example failed" in done.out
+    assert "email:oncall@acme.example not delivered: cannot reach 127.0.0.1:1" in done.err
+    assert "tried again from" in done.err and "Traceback" not in done.err
+    again = cli("alerts", "check", "--config", settings.path)
+    assert again.code == 1 and "crisis-words: active" in again.out, "still undelivered: still said"
+    world.store.close()
 
 
 @pytest.mark.slow

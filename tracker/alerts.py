@@ -216,7 +216,7 @@ def evaluate(settings: Settings, store: Store, alert: AlertConfig, now: datetime
         )
         stream_ids = [ids[n] for n in alert.streams if n in ids]
         if not stream_ids:
-            return Verdict(False, {"note": "no collected streams"})
+            return Verdict(False, {"note": "no collected streams"}, "none of its streams has mentions yet")
         if alert.kind == "collection":
             return _collection(session, alert, ids, now)
         start = now - alert.window
@@ -254,11 +254,15 @@ def _spike(session: Any, alert: AlertConfig, stream_ids: list[int], now: datetim
     period = max(int(WEEK / w), 1)
     holds, expected, score = spike_verdict(
         slots, current, period=period, threshold=alert.threshold, min_mentions=alert.min_mentions,
-        min_history=min(MIN_HISTORY_SLOTS, 2 * period),
+        min_history=min(MIN_HISTORY_SLOTS, 2 * max(int(WEEK / w), 1)),
     )  # fmt: skip
     recent = [mid for mid, created in seen.items() if created >= now - w]
-    headline = (f"{round(current):,} mentions in the last {duration_text(w)}, "
-                f"usually {round(expected):,}")  # fmt: skip
+    need = min(MIN_HISTORY_SLOTS, 2 * period)
+    said = f"{round(current):,} mention{'' if round(current) == 1 else 's'} in the last {duration_text(w)}"
+    headline = f"{said}, usually {round(expected):,}"
+    if len(slots) < need:  # nothing is called usual (nor unusual) before two weeks of history
+        known = f"{len(slots)} of {need} windows covered"
+        headline = f"{said}; too little history to know what is usual ({known})"
     figures = {"mentions": round(current), "usual": round(expected, 1), "score": round(score, 2),
                "history_slots": len(slots)}  # fmt: skip
     return Verdict(holds, figures, headline, tuple(recent))
@@ -851,11 +855,32 @@ def send_webhook(
         with httpx.Client(timeout=WEBHOOK_TIMEOUT, transport=transport, follow_redirects=False) as client:
             response = client.post(alert.webhook, content=body, headers=headers)
     except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
-        raise _Failed(f"cannot reach the webhook: {_scrub(str(exc) or type(exc).__name__, secret)}") from None
+        raise _Failed(f"cannot reach the webhook at {_where(alert.webhook)}: {_connect_words(exc)}") from None
     except httpx.HTTPError as exc:  # sent, then the connection broke or timed out: it may have arrived
         raise _InDoubt(_scrub(str(exc) or type(exc).__name__, secret)) from None
     if not 200 <= response.status_code < 300:
         raise _Failed(f"the webhook answered HTTP {response.status_code}")
+
+
+def _where(url: str) -> str:
+    """The host and port of a URL, never its path (a Slack webhook's path is its secret)."""
+    parts = httpx.URL(url)
+    return f"{parts.host}:{parts.port}" if parts.port else parts.host
+
+
+def _connect_words(exc: httpx.HTTPError) -> str:
+    """Why a connection failed, in words rather than errno numbers."""
+    if isinstance(exc, httpx.ConnectTimeout):
+        return "no answer in time"
+    text = str(exc).lower()
+    for needle, words in (("refused", "connection refused (nothing listens there)"),
+                          ("name or service not known", "no such host"), ("nodename", "no such host"),
+                          ("temporary failure in name resolution", "the host name could not be looked up"),
+                          ("certificate", "its TLS certificate is not trusted"),
+                          ("unreachable", "the network is unreachable")):  # fmt: skip
+        if needle in text:
+            return words
+    return "the connection failed"
 
 
 def _scrub(text: str, secret: str | None) -> str:

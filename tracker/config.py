@@ -519,9 +519,11 @@ class _Validator:
             self.add(key, f"expected an http:// or https:// URL, got {value!r}")
             return None
         if value is not None and _has_userinfo(value):
+            where = ("webhook_secret_env (its HMAC signature is how a receiver checks the sender)"
+                     if key.endswith(".webhook") else
+                     "the connector's token_env, app_password_env or client_secret_env key")  # fmt: skip
             self.add(key, "credentials do not belong in a URL (they would reach logs and errors): "
-                          "remove `user:password@` and name an environment variable with the "
-                          "connector's token_env, app_password_env or client_secret_env key")  # fmt: skip
+                          f"remove `user:password@` and name an environment variable in {where}")  # fmt: skip
             return None
         return value.rstrip("/") if value and key.endswith(("base_url", "auth_url")) else value
 
@@ -909,7 +911,7 @@ class _Validator:
             threshold = ALERT_THRESHOLDS[kind]
         to = self.strings(t, f"{k}.to", EMAIL)
         webhook = self.url(t, f"{k}.webhook")
-        if not to and not webhook:
+        if not to and not webhook and "to" not in t and "webhook" not in t:  # a bad value is said above
             self.add(f"{k}.to", "an alert needs somewhere to go: email addresses in to, a webhook, or both")
         if to and (settings.digest is None or settings.smtp is None):
             self.add(f"{k}.to", "emails are sent from [digest] from over [smtp]: add both sections")
@@ -952,7 +954,10 @@ class _Validator:
         known = [s.name for s in settings.streams]
         for item in given:
             if item in ROLES:
-                names += [s.name for s in settings.streams if s.role == item]
+                having = [s.name for s in settings.streams if s.role == item]
+                if not having and "streams" in t:
+                    self.add(key, f"{item!r}: no configured stream has the role {item}")
+                names += having
             elif item in known:
                 names.append(item)
             else:
@@ -960,6 +965,9 @@ class _Validator:
                 hint = f" (did you mean {near[0]!r}?)" if near else ""
                 roles = ", ".join(ROLES)
                 self.add(key, f"{item!r} is neither a configured stream nor a role ({roles}){hint}")
+        if not names and "streams" not in t and settings.streams:
+            self.add(key, "watches no stream: no stream has the role brand or owned, so name the streams "
+                          "(or roles) it watches")  # fmt: skip
         return tuple(dict.fromkeys(names))
 
     def quiet_hours(self, t: Mapping[str, Any], key: str) -> tuple[time, time] | None:
