@@ -725,23 +725,22 @@ class _Validator:
             self.add("smtp.password_env", "a username needs a password: name its variable here")
         return config
 
+    def instant(self, value: Any, key: str, example: str) -> datetime | None:
+        """A TOML datetime (naive: UTC) or an ISO 8601 string with offset, as aware UTC."""
+        try:
+            if isinstance(value, datetime):
+                return value if value.tzinfo else value.replace(tzinfo=UTC)
+            return parse_instant(str(value))
+        except ValueError:
+            self.add(key, f"expected a timestamp with offset like {example}, got {value!r}")
+            return None
+
     def sandbox(self, raw: Mapping[str, Any]) -> SandboxConfig | None:
         if "sandbox" not in raw:
             return None
         t = self.section(raw, "sandbox")
         end = t.get("end")
-        moment = None
-        if end is not None:
-            try:
-                if isinstance(end, datetime):
-                    moment = end if end.tzinfo else end.replace(tzinfo=UTC)
-                else:
-                    moment = parse_instant(str(end))
-            except ValueError:
-                self.add(
-                    "sandbox.end",
-                    f"expected a timestamp with offset like 2026-11-27T00:00:00+01:00, got {end!r}",
-                )
+        moment = None if end is None else self.instant(end, "sandbox.end", "2026-11-27T00:00:00+01:00")
         flags = {}
         for name, default in (("bluesky_login", True), ("login_limits", False)):
             flags[name] = t.get(name, default)
@@ -807,15 +806,7 @@ class _Validator:
             if ("at" in t) == ("after" in t):
                 self.add(k, 'give its start as at (a timestamp) or after (like "2m" after the server starts)')
             elif "at" in t:
-                value = t["at"]
-                try:
-                    if isinstance(value, datetime):
-                        at = value if value.tzinfo else value.replace(tzinfo=UTC)
-                    else:
-                        at = parse_instant(str(value))
-                except ValueError:
-                    example = "2026-12-02T10:00:00Z"
-                    self.add(f"{k}.at", f"expected a timestamp with offset like {example}, got {value!r}")
+                at = self.instant(t["at"], f"{k}.at", "2026-12-02T10:00:00Z")
             else:
                 after = self.duration(t, f"{k}.after", timedelta(minutes=1))
             stream = self.string(t, f"{k}.stream") or None
