@@ -32,7 +32,10 @@ from (one message per recipient, as the digest), a webhook POST signed with
 HMAC-SHA256 of the raw body (`X-Tracker-Signature: sha256=<hex>`). A channel is marked
 `in_progress` before it is tried: one found so later was interrupted mid-way and is
 "in doubt", never resent by itself. A certain failure is retried with backoff. During
-quiet hours a firing is held and sent when they end. Secrets (the SMTP password, the
+quiet hours a firing is held; when they end, every held firing bound for one destination
+(an address; a webhook with its format and secret) goes out as one message, all of them
+marked in one transaction before and after the send, so they succeed, fail, retry or
+fall in doubt together. Secrets (the SMTP password, the
 webhook secret) are read only when sending and never stored or logged.
 """
 
