@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import insert, select, text
 
 from tests.conftest import write_config
 from tests.digest.world import HOSTILE
@@ -208,10 +208,37 @@ streams = ["competitor"]
 webhook = "https://hooks.example/x"
 """
     )
+    with pytest.raises(ConfigError) as caught:
+        parse_settings(raw, Path("/x/tracker.toml"))
+    assert caught.value.problems == [
+        "alerts[1].streams: 'competitor': no configured stream has the role competitor"
+    ], "an alert that would watch nothing is said, not kept silent"
+    raw["alerts"][1]["streams"] = ["brand"]
     spike, mood = parse_settings(raw, Path("/x/tracker.toml")).alerts
     assert spike.streams == ("acme-rss",) and spike.window == HOUR and spike.cooldown == 6 * HOUR
     assert spike.threshold == 5.0 and spike.min_mentions == 10 and spike.format == "json"
-    assert mood.streams == () and mood.window == 6 * HOUR and mood.threshold == 0.2
+    assert mood.streams == ("acme-rss",) and mood.window == 6 * HOUR and mood.threshold == 0.2
+
+
+def test_hostile_alert_config_is_said_once_in_the_alerts_words() -> None:
+    raw = tomllib.loads(
+        BASE
+        + """
+[[alerts]]
+name = "a"
+kind = "spike"
+webhook = "not a url"
+[[alerts]]
+name = "b"
+kind = "spike"
+webhook = "https://user:pw@hooks.example/x"
+"""
+    )
+    with pytest.raises(ConfigError) as caught:
+        parse_settings(raw, Path("/x/tracker.toml"))
+    assert caught.value.problems[0] == "alerts[0].webhook: expected an http:// or https:// URL, got 'not a url'"
+    assert "webhook_secret_env" in caught.value.problems[1] and "connector" not in caught.value.problems[1]
+    assert len(caught.value.problems) == 2, "a bad webhook is not also called a missing destination"
 
 
 # -- on a store -----------------------------------------------------------------------------------
@@ -320,15 +347,18 @@ class World:
 
     def add(self, items: list[tuple[datetime, str]], *, seen: datetime | None = None, engagement: int = 1,
             sentiment: float | None = None, url: str | None = None) -> None:  # fmt: skip
+        mentions, links = [], []
+        for created, body in items:  # bulk inserts: a world of 4,500 mentions in well under a second
+            self.n += 1
+            mentions.append(dict(id=self.n, platform="rss", external_id=f"m{self.n}", text=body,
+                                 created_at=created, kind="mention", engagement=engagement + self.n % 7,
+                                 sentiment=sentiment, url=url or f"https://news.example/{self.n}",
+                                 author=f"writer{self.n}", first_seen_at=seen or created,
+                                 updated_at=seen or created))  # fmt: skip
+            links.append(dict(mention_id=self.n, stream_id=self.sid, created_at=created))
         with self.store.write() as session:
-            for created, body in items:
-                self.n += 1
-                m = Mention(id=self.n, platform="rss", external_id=f"m{self.n}", text=body, created_at=created,
-                            kind="mention", engagement=engagement + self.n % 7, sentiment=sentiment,
-                            url=url or f"https://news.example/{self.n}", author=f"writer{self.n}",
-                            first_seen_at=seen or created, updated_at=seen or created)  # fmt: skip
-                session.add(m)
-                session.add(MentionStream(mention_id=self.n, stream_id=self.sid, created_at=created))
+            session.execute(insert(Mention), mentions)
+            session.execute(insert(MentionStream), links)
 
     def burst(self, end: datetime, n: int = 40, body: str = "Acme is down again?") -> None:
         self.add([(end - timedelta(minutes=1 + i % 50), body) for i in range(n)], seen=end)
@@ -497,6 +527,116 @@ quiet_hours = "14:00-17:00"
     assert done[2] == "sent" and len(receiver.requests) == 1
 
 
+QUIET_PAIR = """
+[[alerts]]
+name = "acme-spike"
+kind = "spike"
+to = ["oncall@acme.example"]
+webhook = "{url}"
+webhook_secret_env = "ALERT_SECRET"
+quiet_hours = "14:00-17:00"
+[[alerts]]
+name = "crisis-words"
+kind = "keyword"
+query = "down OR outage"
+to = ["oncall@acme.example"]
+webhook = "{url}"
+webhook_secret_env = "ALERT_SECRET"
+quiet_hours = "14:00-17:00"
+"""
+QUIET_END = datetime(2026, 11, 25, 16, 0, tzinfo=UTC)  # 17:00 in Vienna
+
+
+def test_firings_held_by_quiet_hours_go_out_as_one_message_per_channel(
+    tmp_path: Path, smtp: tuple[int, Inbox], receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    port, inbox = smtp
+    monkeypatch.setenv("ALERT_SECRET", SECRET)
+    settings = _settings(tmp_path, QUIET_PAIR.format(url=receiver.url), smtp_port=port)
+    world = World(settings)
+    world.burst(NOW)  # 15:30 in Vienna: inside the quiet hours
+    assert [r.state for r in check(settings, world.store, now=NOW)] == ["fired", "fired"]
+    # the keyword episode is over before the quiet hours end; the spike is still on
+    check(settings, world.store, now=NOW + HOUR + timedelta(minutes=20))
+    assert inbox.messages == [] and receiver.requests == [], "nothing during the quiet hours"
+    assert deliver_due(settings, world.store, now=QUIET_END - timedelta(minutes=1)) == []
+    done = deliver_due(settings, world.store, now=QUIET_END)
+    assert sorted(status for _, _, status in done) == ["sent"] * 4, "two firings, two channels each"
+    (message,) = inbox.messages
+    assert message["Subject"].startswith("2 alerts held by quiet hours: ")
+    parts = {p.get_content_type(): p.get_payload(decode=True).decode() for p in message.walk()
+             if not p.is_multipart()}  # fmt: skip
+    for part in parts.values():
+        assert "Spike on acme-rss" in part and "Keyword alert on acme-rss" in part
+        assert "/alerts/acme-spike" in part and "/alerts/crisis-words" in part
+    assert "held until they ended at 17:00 (Europe/Vienna)" in parts["text/plain"]
+    assert "ended 2026-11-25T15:50:00Z" in parts["text/plain"], "the keyword episode is said to be over"
+    assert len(receiver.requests) == 1
+    body = receiver.verified()
+    assert body["count"] == 2 and [a["alert"] for a in body["alerts"]] == ["acme-spike", "crisis-words"]
+    assert body["url"].endswith("/alerts")
+    rows = history(world.store)
+    batches = {d["batch"] for r in rows for d in r["deliveries"].values()}
+    assert len(batches) == 2, "one message per channel, each firing records which one"
+    assert deliver_due(settings, world.store, now=QUIET_END + HOUR) == [], "never sent again"
+    assert len(inbox.messages) == 1 and len(receiver.requests) == 1
+    world.store.close()
+
+
+def test_a_held_message_that_fails_is_retried_whole_and_one_interrupted_is_in_doubt_for_all(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ALERT_SECRET", SECRET)
+    settings = _settings(tmp_path, QUIET_PAIR.format(url="https://hooks.example/x").replace(
+        'to = ["oncall@acme.example"]\n', ""))  # fmt: skip
+    world = World(settings)
+    world.burst(NOW)
+    check(settings, world.store, now=NOW, deliver=False)
+    sent: list[dict[str, Any]] = []
+    answers = [503]
+
+    def hook(request: httpx.Request) -> httpx.Response:
+        sent.append(json.loads(request.content))
+        if not answers:
+            raise httpx.ReadTimeout("no answer", request=request)
+        return httpx.Response(answers.pop(0))
+
+    transport = httpx.MockTransport(hook)
+    first = deliver_due(settings, world.store, now=QUIET_END, transport=transport)
+    assert [status for *_, status in first] == ["failed", "failed"] and len(sent) == 1
+    assert sent[0]["count"] == 2
+    assert deliver_due(settings, world.store, now=QUIET_END + timedelta(seconds=10), transport=transport) == []
+    again = deliver_due(settings, world.store, now=QUIET_END + timedelta(seconds=31), transport=transport)
+    assert [status for *_, status in again] == ["in_doubt", "in_doubt"] and len(sent) == 2
+    assert sent[1]["count"] == 2, "retried as the one message it was"
+    assert {r["deliveries"]["webhook"]["status"] for r in history(world.store)} == {"in_doubt"}
+    assert deliver_due(settings, world.store, now=QUIET_END + 3 * HOUR, transport=transport) == []
+    assert len(sent) == 2, "in doubt: never resent by itself"
+    world.store.close()
+
+
+def test_held_firings_for_different_webhooks_are_not_combined(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ALERT_SECRET", SECRET)
+    alerts = QUIET_PAIR.format(url="https://hooks.example/x").replace('to = ["oncall@acme.example"]\n', "")
+    alerts = alerts.replace("https://hooks.example/x", "https://other.example/y", 1)
+    settings = _settings(tmp_path, alerts)
+    world = World(settings)
+    world.burst(NOW)
+    check(settings, world.store, now=NOW, deliver=False)
+    seen: list[tuple[str, dict[str, Any]]] = []
+
+    def hook(request: httpx.Request) -> httpx.Response:
+        seen.append((request.url.host, json.loads(request.content)))
+        return httpx.Response(200)
+
+    deliver_due(settings, world.store, now=QUIET_END, transport=httpx.MockTransport(hook))
+    assert sorted((host, "alert" in body) for host, body in seen) == [("hooks.example", True),
+                                                                      ("other.example", True)]  # fmt: skip
+    world.store.close()
+
+
 def test_collection_alert_on_failed_runs(tmp_path: Path, receiver: Receiver) -> None:
     settings = _settings(
         tmp_path,
@@ -555,6 +695,26 @@ webhook = "{receiver.url}"
     assert unknown.code == 2 and "no alert named 'nope' (known: acme-spike)" in unknown.err
 
 
+def test_cli_check_says_what_was_not_delivered_and_exits_1(tmp_path: Path, cli: Any) -> None:
+    settings = _settings(tmp_path, """
+[[alerts]]
+name = "crisis-words"
+kind = "keyword"
+query = "down"
+to = ["oncall@acme.example"]
+""")  # fmt: skip  # [smtp] on port 1: nothing listens there
+    world = World(settings, now=datetime.now(UTC))
+    world.burst(datetime.now(UTC), n=3)
+    done = cli("alerts", "check", "--config", settings.path)
+    assert done.code == 1 and "crisis-words: fired (3 new mentions match down); email:oncall@acme.example failed" in done.out
+    assert "email:oncall@acme.example not delivered: cannot reach 127.0.0.1:1" in done.err
+    assert "tried again from" in done.err and "Traceback" not in done.err
+    again = cli("alerts", "check", "--config", settings.path)
+    assert again.code == 1 and "crisis-words: active" in again.out, "still undelivered: still said"
+    world.store.close()
+
+
+@pytest.mark.slow
 def test_web_alerts_page_api_and_overview_link(tmp_path: Path, receiver: Receiver) -> None:
     import asyncio
 
@@ -569,7 +729,8 @@ kind = "spike"
 webhook = "{receiver.url}"
 """,
     )
-    world = World(settings)
+    now = datetime.now(UTC).replace(microsecond=0)  # the web reads the wall clock
+    world = World(settings, now=now)
     app = create_app(settings, world.store)
 
     class Client:
@@ -582,10 +743,26 @@ webhook = "{receiver.url}"
             return asyncio.run(go())
 
     client = Client()
-    assert "alerts-active" not in client.get("/").text
-    world.add([(NOW - timedelta(minutes=2 + i % 40), HOSTILE["text"]) for i in range(40)], seen=NOW,
+    assert "alerts-active" not in client.get("/").text and "alerts-ended" not in client.get("/").text
+    # an episode three days ago, and no check since (tracker run stopped): not active
+    old = now - timedelta(days=3)
+    world.burst(old)
+    assert check(settings, world.store, now=old)[0].state == "fired"
+    overview = client.get("/").text
+    assert "alerts-active" not in overview and "alerts-ended" in overview and "not checked since" in overview
+    assert "ACTIVE" not in cli_free_list(client)
+    (firing,) = client.get("/api/v1/alerts/history").json()["firings"]
+    assert firing["status"] == "unchecked" and firing["active"] is False
+    # the next check finds it over: ended, with when it fired and when it ended
+    assert check(settings, world.store, now=now - timedelta(minutes=30))[0].state == "cleared"
+    overview = client.get("/").text
+    assert "alerts-ended" in overview and "ended" in overview and "alerts-active" not in overview
+    page = client.get("/alerts/acme-spike").text
+    assert "Ended: fired" in page and "Active" not in page
+    # an episode now is active, and links from the overview
+    world.add([(now - timedelta(minutes=2 + i % 40), HOSTILE["text"]) for i in range(40)], seen=now,
               url=HOSTILE["url"])  # fmt: skip
-    assert check(settings, world.store, now=NOW)[0].state == "fired"
+    assert check(settings, world.store, now=now)[0].state == "fired"
     overview = client.get("/").text
     assert "alerts-active" in overview and 'href="/alerts"' in overview
     page = client.get("/alerts/acme-spike")
@@ -594,9 +771,18 @@ webhook = "{receiver.url}"
     assert client.get("/alerts/nope").status_code == 404
     listed = client.get("/api/v1/alerts").json()
     assert listed["alerts"][0]["active"] is True and listed["active"][0]["alert"] == "acme-spike"
-    (firing,) = client.get("/api/v1/alerts/history", params={"since": "2026-11-25"}).json()["firings"]
-    assert firing["deliveries"]["webhook"]["status"] == "sent" and len(firing["mentions"]) == 5
-    assert client.get("/api/v1/alerts/history", params={"since": "2026-11-26"}).json()["firings"] == []
+    today = now.astimezone(settings.organisation.zone).date()
+    firings = client.get("/api/v1/alerts/history", params={"since": str(today)}).json()["firings"]
+    assert firings[0]["deliveries"]["webhook"]["status"] == "sent" and len(firings[0]["mentions"]) == 5
+    assert firings[0]["status"] == "active"
+    tomorrow = str(today + timedelta(days=1))
+    assert client.get("/api/v1/alerts/history", params={"since": tomorrow}).json()["firings"] == []
+
+
+def cli_free_list(client: Any) -> str:
+    """The Alerts page's table of configured alerts, as text."""
+    page: str = client.get("/alerts").text
+    return page.split("<h2>History</h2>")[0]
 
 
 def test_the_digest_lists_the_weeks_alerts(tmp_path: Path, receiver: Receiver) -> None:
@@ -626,88 +812,104 @@ webhook = "{receiver.url}"
     assert before["alerts"] == []
 
 
-def _feed(entries: list[tuple[str, datetime, str]]) -> bytes:
-    from email.utils import format_datetime
-
-    items = "".join(
-        f"<item><title>{title}</title><link>https://news.example/{guid}</link><guid>https://news.example/{guid}</guid>"
-        f"<description>{title}</description><pubDate>{format_datetime(moment)}</pubDate></item>"
-        for guid, moment, title in entries
-    )
-    return (
-        '<?xml version="1.0"?><rss version="2.0"><channel><title>Acme</title>'
-        f"<link>https://news.example/</link>{items}</channel></rss>"
-    ).encode()
-
-
 @pytest.mark.slow
-def test_tracker_run_every_10s_delivers_a_spike_within_two_runs_and_only_once(
+def test_tracker_run_against_the_sandbox_delivers_its_spike_episode_within_one_collection_once(
     tmp_path: Path, smtp: tuple[int, Inbox], receiver: Receiver
 ) -> None:
+    """`tracker sandbox serve` with a spike episode scheduled 20 s after it starts, `tracker run`
+    collecting its brand Mastodon stream every 10 s: the email (aiosmtpd) and the signed webhook
+    arrive after the collection run that first saw the episode's posts, nothing before the episode,
+    nothing again afterwards. Whether the first run (the backfill) ends before the episode or not,
+    the same holds; the latency is printed, not asserted."""
     import os
     import signal
+    import sqlite3
     import subprocess
     import sys
     import time as clock
+    import urllib.request
 
-    from tests.support import file_contains, local_server, running, wait_until
+    from tests.support import answers, file_contains, running, wait_until
 
     port, inbox = smtp
-    start = datetime.now(UTC)
-    body = {
-        "feed": _feed([(f"normal-{i}", start - timedelta(minutes=5 + i), "Acme as usual") for i in range(2)])
-    }
-    with local_server(lambda path: (200, {"Content-Type": "application/rss+xml"}, body["feed"])) as feed:
-        url = f"http://127.0.0.1:{feed.server_address[1]}/feed.xml"
-        extra = (
-            '[digest]\nto = ["team@acme.example"]\nfrom = "tracker@acme.example"\n'
-            f'[smtp]\nhost = "127.0.0.1"\nport = {port}\nsecurity = "none"\ntimeout = "5s"\n'
-            '[logging]\nfile = "tracker.log"\n'
-            f'[[alerts]]\nname = "acme-spike"\nkind = "spike"\nto = ["oncall@acme.example"]\n'
-            f'webhook = "{receiver.url}"\nwebhook_secret_env = "ALERT_SECRET"\n'
-        )
-        path = write_config(
-            tmp_path,
-            streams=[{"name": "acme-rss", "connector": "rss", "url": url, "every": "10s"}],
-            extra=extra,
-        )
-        settings = load_settings(path)
-        World(settings, now=start).store.close()
-        env = {**os.environ, "ALERT_SECRET": SECRET}
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "tracker", "--config", str(path), "run"],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-        )  # fmt: skip
-        log_file = tmp_path / "tracker.log"
+    arrivals: dict[str, float] = {}
+    handle = inbox.handle_DATA
+
+    async def timed(server: Any, session: Any, envelope: Any) -> str:
+        arrivals.setdefault("email", clock.time())
+        return await handle(server, session, envelope)
+
+    inbox.handle_DATA = timed  # type: ignore[method-assign]
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        sandbox_port = s.getsockname()[1]
+    base = f"http://127.0.0.1:{sandbox_port}"
+    extra = (
+        '[digest]\nto = ["team@acme.example"]\nfrom = "tracker@acme.example"\n'
+        f'[smtp]\nhost = "127.0.0.1"\nport = {port}\nsecurity = "none"\ntimeout = "5s"\n'
+        '[logging]\nfile = "tracker.log"\n'
+        f"[sandbox]\nweeks = 9\nport = {sandbox_port}\n"
+        '[[sandbox.episodes]]\nkind = "spike"\nafter = "20s"\nspan = "1s"\n'
+        '[[alerts]]\nname = "acme-spike"\nkind = "spike"\nstreams = ["acme-mastodon"]\n'
+        f'to = ["oncall@acme.example"]\nwebhook = "{receiver.url}"\nwebhook_secret_env = "ALERT_SECRET"\n'
+    )
+    stream = {"name": "acme-mastodon", "connector": "mastodon", "base_url": f"{base}/mastodon",
+              "hashtag": "acme", "role": "brand", "every": "10s", "backfill": 5000}  # fmt: skip
+    path = write_config(tmp_path, streams=[stream], extra=extra)
+    env = {**os.environ, "ALERT_SECRET": SECRET}
+    command = [sys.executable, "-m", "tracker", "--config", str(path)]
+    sandbox = subprocess.Popen([*command, "sandbox", "serve"], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE, text=True, env=env)  # fmt: skip
+    tracker: subprocess.Popen[str] | None = None
+    log_file = tmp_path / "tracker.log"
+    try:
+        wait_until(answers(f"{base}/_sandbox"), "the sandbox", alive=running(sandbox))
+        with urllib.request.urlopen(f"{base}/_sandbox", timeout=10) as answer:
+            described = json.load(answer)
+        (episode,) = described["episodes"]
+        assert described["clock"] == "live" and episode["stream"] == "acme-mastodon"
+        start = datetime.fromisoformat(episode["start"])
+        collectable = datetime.fromisoformat(episode["collectable_at"])
+        tracker = subprocess.Popen([*command, "run"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                   text=True, env=env)  # fmt: skip
+        wait_until(file_contains(log_file, "collect acme-mastodon: ok"), "the first run", alive=running(tracker))
+
+        def arrived() -> bool:
+            if receiver.requests:
+                arrivals.setdefault("webhook", clock.time())
+            return bool(inbox.messages) and bool(receiver.requests)
+
+        wait_until(arrived, "the alert email and webhook", alive=running(tracker))
+        assert inbox.messages[0]["Subject"].startswith("Spike on acme-mastodon: ")
+        assert receiver.verified()["alert"]["alert"] == "acme-spike"
+        db = sqlite3.connect(tmp_path / "tracker.db")
         try:
-            wait_until(file_contains(log_file, "collect acme-rss: ok"), "the first run", alive=running(proc))
-            assert inbox.messages == [] and receiver.requests == [], "a normal hour fires nothing"
-            now = datetime.now(UTC)
-            spike = [
-                (f"spike-{i}", now - timedelta(seconds=30 + i), "Acme is down, is it a breach?")
-                for i in range(40)
-            ]
-            body["feed"] = _feed(spike)
-            collectable, runs_before = clock.monotonic(), log_file.read_text().count("collect acme-rss:")
-            wait_until(lambda: len(inbox.messages) == 1, "the alert email", alive=running(proc))
-            email_after = clock.monotonic() - collectable
-            wait_until(lambda: len(receiver.requests) == 1, "the alert webhook", alive=running(proc))
-            webhook_after = clock.monotonic() - collectable
-            runs_to_deliver = log_file.read_text().count("collect acme-rss:") - runs_before
-            assert runs_to_deliver <= 2, "delivered within two collection intervals"
-            assert inbox.messages[0]["Subject"].startswith("Spike on acme-rss: 4")
-            assert receiver.verified()["alert"]["alert"] == "acme-spike"
-            later = log_file.read_text().count("collect acme-rss:") + 2
-            wait_until(lambda: log_file.read_text().count("collect acme-rss:") >= later, "two more runs",
-                       alive=running(proc))  # fmt: skip
-            assert len(inbox.messages) == 1 and len(receiver.requests) == 1, "not delivered again"
-            print(f"\nspike collectable -> email {email_after:.1f}s, webhook {webhook_after:.1f}s, "
-                  f"{runs_to_deliver} run(s)")  # fmt: skip
+            ((fired,),) = db.execute("SELECT fired_at FROM alert_firings").fetchall()
+            runs = db.execute("SELECT started_at, finished_at FROM collection_runs ORDER BY started_at").fetchall()
         finally:
-            proc.send_signal(signal.SIGTERM)
-            out, err = proc.communicate(timeout=60)
-        assert proc.returncode == 0, err
-        assert SECRET not in out + err + log_file.read_text()
+            db.close()
+        fired_at = datetime.fromisoformat(fired).replace(tzinfo=UTC)
+        run_starts = [datetime.fromisoformat(t).replace(tzinfo=UTC) for t, _ in runs]
+        backfilled = datetime.fromisoformat(runs[0][1]).replace(tzinfo=UTC)
+        assert fired_at >= start, "nothing fired before the episode"
+        runs_to_fire = [t for t in run_starts if collectable <= t <= fired_at]
+        assert len(runs_to_fire) <= 1, "delivered after the first collection run that could see the episode"
+        seen = log_file.read_text().count("collect acme-mastodon:")
+        wait_until(lambda: log_file.read_text().count("collect acme-mastodon:") >= seen + 2, "two more runs",
+                   alive=running(tracker))  # fmt: skip
+        assert len(inbox.messages) == 1 and len(receiver.requests) == 1, "not delivered again"
+        ended_first = backfilled < collectable
+        print(f"\nspike collectable -> email {arrivals['email'] - collectable.timestamp():.1f}s, webhook "
+              f"{arrivals['webhook'] - collectable.timestamp():.1f}s; {len(runs_to_fire)} run(s) started in "
+              f"between; the first run (the backfill) ended {'before' if ended_first else 'after'} the episode")  # fmt: skip
+    finally:
+        for process in (tracker, sandbox):
+            if process is not None and process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        out, err = tracker.communicate(timeout=60) if tracker is not None else ("", "")
+        sandbox.communicate(timeout=60)
+    assert tracker.returncode == 0, err
+    assert SECRET not in out + err + log_file.read_text()
 
 
 @pytest.mark.slow
@@ -779,3 +981,5 @@ def test_the_demo_writes_the_alert_it_fired(tmp_path: Path) -> None:
                             "alerts", "history", "--json"], capture_output=True, text=True)  # fmt: skip
     (firing,) = json.loads(shown.stdout)["firings"]
     assert firing["subject"] == " ".join(message["Subject"].split()) and len(firing["mentions"]) == 5
+    assert firing["status"] == "ended" and firing["active"] is False, "a weeks-old episode is over"
+    assert firing["cleared_at"] > firing["fired_at"]

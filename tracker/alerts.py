@@ -10,6 +10,10 @@ database, as `alert_firings` rows:
   holds     the condition still holds and a firing is open: nothing (once per episode)
   clears    the condition no longer holds: the open firing gets `cleared_at`
 
+A firing is active only while its episode is ongoing: not cleared, and its condition held
+at a recent check (`last_held_at`, within the alert's window or two collection intervals,
+see episode_status); one whose checks stopped is shown as "unchecked", never as active.
+
 The conditions (pure functions below, tested on synthetic data):
 
   spike           mentions in the last `window` against the same slot of the week over the
@@ -28,7 +32,10 @@ from (one message per recipient, as the digest), a webhook POST signed with
 HMAC-SHA256 of the raw body (`X-Tracker-Signature: sha256=<hex>`). A channel is marked
 `in_progress` before it is tried: one found so later was interrupted mid-way and is
 "in doubt", never resent by itself. A certain failure is retried with backoff. During
-quiet hours a firing is held and sent when they end. Secrets (the SMTP password, the
+quiet hours a firing is held; when they end, every held firing bound for one destination
+(an address; a webhook with its format and secret) goes out as one message, all of them
+marked in one transaction before and after the send, so they succeed, fail, retry or
+fall in doubt together. Secrets (the SMTP password, the
 webhook secret) are read only when sending and never stored or logged.
 """
 
@@ -59,8 +66,8 @@ from tracker.config import AlertConfig, Settings, resolve_secret
 from tracker.spikes import MAD_TO_SD, MIN_EXCESS
 from tracker.store import queries as store_queries
 from tracker.store.db import Store
-from tracker.store.models import AlertFiring, CollectionRun, Mention, MentionStream
-from tracker.timeutil import iso_z, utcnow
+from tracker.store.models import AlertFiring, CollectionRun, Mention, MentionStream, Stream
+from tracker.timeutil import iso_z, parse_instant, utcnow
 
 log = logging.getLogger("tracker.alerts")
 
@@ -211,7 +218,7 @@ def evaluate(settings: Settings, store: Store, alert: AlertConfig, now: datetime
         ids = store_queries.stream_ids(session, alert.streams)
         stream_ids = [ids[n] for n in alert.streams if n in ids]
         if not stream_ids:
-            return Verdict(False, {"note": "no collected streams"})
+            return Verdict(False, {"note": "no collected streams"}, "none of its streams has mentions yet")
         if alert.kind == "collection":
             return _collection(session, alert, ids, now)
         start = now - alert.window
@@ -249,11 +256,15 @@ def _spike(session: Any, alert: AlertConfig, stream_ids: list[int], now: datetim
     period = max(int(WEEK / w), 1)
     holds, expected, score = spike_verdict(
         slots, current, period=period, threshold=alert.threshold, min_mentions=alert.min_mentions,
-        min_history=min(MIN_HISTORY_SLOTS, 2 * period),
+        min_history=min(MIN_HISTORY_SLOTS, 2 * max(int(WEEK / w), 1)),
     )  # fmt: skip
     recent = [mid for mid, created in seen.items() if created >= now - w]
-    headline = (f"{round(current):,} mentions in the last {duration_text(w)}, "
-                f"usually {round(expected):,}")  # fmt: skip
+    need = min(MIN_HISTORY_SLOTS, 2 * period)
+    said = f"{round(current):,} mention{'' if round(current) == 1 else 's'} in the last {duration_text(w)}"
+    headline = f"{said}, usually {round(expected):,}"
+    if len(slots) < need:  # nothing is called usual (nor unusual) before two weeks of history
+        known = f"{len(slots)} of {need} windows covered"
+        headline = f"{said}; too little history to know what is usual ({known})"
     figures = {"mentions": round(current), "usual": round(expected, 1), "score": round(score, 2),
                "history_slots": len(slots)}  # fmt: skip
     return Verdict(holds, figures, headline, tuple(recent))
@@ -404,6 +415,11 @@ def _transition(
                 row.cleared_at = now
         return CheckResult(alert.name, "cleared" if open_firing else "quiet", verdict.headline)
     if open_firing is not None:
+        if not dry_run:  # still ongoing: what keeps it "active" (episode_status)
+            with store.write() as session:
+                row = session.get(AlertFiring, open_firing.id)
+                assert row is not None
+                row.last_held_at = max(now, row.last_held_at or now)
         return CheckResult(alert.name, "active", verdict.headline, open_firing.id)
     if last is not None and now < last.fired_at + alert.cooldown:
         return CheckResult(alert.name, "cooling_down", verdict.headline, last.id)
@@ -417,6 +433,7 @@ def _transition(
             window_start=now - alert.window,
             window_end=now,
             fired_at=now,
+            last_held_at=now,
             held_until=quiet_end(now, alert.quiet_hours, settings.organisation.zone),
             subject=subject_line(alert, verdict.headline),
             figures=verdict.figures,
@@ -459,9 +476,35 @@ def alert_url(settings: Settings, name: str) -> str:
     return f"http://{settings.web.host}:{settings.web.port}/alerts/{name}"
 
 
-def firing_record(row: AlertFiring, now: datetime | None = None) -> dict[str, Any]:
+def fresh_for(settings: Settings | None, row: AlertFiring) -> timedelta:
+    """How recent the last check must be for an open firing to count as ongoing: the alert's
+    window, or twice the longest `every` of the streams it watches (checks follow collection
+    runs), whichever is longer. A firing of an alert no longer configured: its own window."""
+    window = row.window_end - row.window_start
+    alert = next((a for a in settings.alerts if a.name == row.alert), None) if settings else None
+    if alert is None or settings is None:
+        return window
+    every = [s.every for s in settings.streams if s.name in alert.streams]
+    return max([alert.window, *(2 * e for e in every)])
+
+
+def episode_status(row: AlertFiring, now: datetime, fresh: timedelta) -> str:
+    """`active` while the episode is ongoing: not cleared, and the condition held at a check no
+    older than `fresh` (fresh_for). `ended`: a check found it no longer holds (cleared_at).
+    `unchecked`: not cleared, but no check since its condition last held is recent enough to
+    say it still does (say `tracker run` stopped, or the alert was removed): not active."""
+    if row.cleared_at is not None:
+        return "ended"
+    last = row.last_held_at or row.fired_at
+    return "active" if now - last <= fresh else "unchecked"
+
+
+def firing_record(
+    row: AlertFiring, now: datetime | None = None, *, settings: Settings | None = None
+) -> dict[str, Any]:
     """A firing as the CLI (--json), the API and messages show it."""
     now = now or utcnow()
+    episode = episode_status(row, now, fresh_for(settings, row))
     deliveries = {}
     for channel, state in (row.deliveries or {}).items():
         status = state.get("status")
@@ -474,7 +517,9 @@ def firing_record(row: AlertFiring, now: datetime | None = None) -> dict[str, An
         "window": {"start": iso_z(row.window_start), "end": iso_z(row.window_end)},
         "fired_at": iso_z(row.fired_at),
         "cleared_at": iso_z(row.cleared_at) if row.cleared_at else None,
-        "active": row.cleared_at is None,
+        "last_held_at": iso_z(row.last_held_at or row.fired_at),
+        "status": episode,  # active | ended | unchecked (episode_status)
+        "active": episode == "active",
         "held_until": iso_z(row.held_until) if row.held_until else None,  # quiet hours: sent then
         "subject": row.subject,
         "figures": dict(row.figures),
@@ -518,6 +563,11 @@ def render_text(settings: Settings, record: dict[str, Any]) -> str:
 
 
 def render_html(settings: Settings, record: dict[str, Any]) -> str:
+    body = _html_parts(settings, record, heading="h1")
+    return "\n".join(["<!doctype html><html><body>", *body, "</body></html>"]) + "\n"
+
+
+def _html_parts(settings: Settings, record: dict[str, Any], *, heading: str) -> list[str]:
     e = html.escape
     figures = []
     for key, value in record["figures"].items():
@@ -534,35 +584,87 @@ def render_html(settings: Settings, record: dict[str, Any]) -> str:
             f"<li><b>{who}</b> on {e(m['platform'])} ({m['engagement']} engagement): {text}{link}</li>"
         )
     url = e(alert_url(settings, record["alert"]), quote=True)
+    sub = "h3" if heading == "h2" else "h2"
     parts = [
-        "<!doctype html><html><body>",
-        f"<h1>{e(record['subject'])}</h1>",
+        f"<{heading}>{e(record['subject'])}</{heading}>",
         f"<p>Alert <b>{e(record['alert'])}</b> ({e(record['kind'])}) on {e(', '.join(record['streams']))}, "
         f"window {e(record['window']['start'])} to {e(record['window']['end'])}.</p>",
         "<ul>" + "".join(figures) + "</ul>",
     ]
     if mentions:
-        parts += ["<h2>Top mentions by engagement</h2>", "<ul>" + "".join(mentions) + "</ul>"]
+        parts += [f"<{sub}>Top mentions by engagement</{sub}>", "<ul>" + "".join(mentions) + "</ul>"]
     parts += [
         f'<p><a href="{url}">This alert on the web</a></p>',
         f"<p>{e(mute_hint(settings, record['alert']))}</p>",
     ]
-    return "\n".join([*parts, "</body></html>"]) + "\n"
+    return parts
 
 
 def email_message(settings: Settings, record: dict[str, Any], to: str, now: datetime) -> EmailMessage:
+    return _message(settings, record["subject"], render_text(settings, record),
+                    render_html(settings, record), to, now)  # fmt: skip
+
+
+def held_subject(records: Sequence[dict[str, Any]]) -> str:
+    """`3 alerts held by quiet hours: Spike on acme-mastodon: ...; Keyword alert on ...`."""
+    return f"{len(records)} alerts held by quiet hours: " + "; ".join(r["subject"] for r in records)
+
+
+def _held_intro(settings: Settings, records: Sequence[dict[str, Any]]) -> str:
+    zone = settings.organisation.zone
+    until = max(r["held_until"] for r in records if r["held_until"])
+    local = f"{parse_instant(until).astimezone(zone):%H:%M} ({settings.organisation.timezone})"
+    return (f"These {len(records)} alerts fired during quiet hours and were held until they ended at "
+            f"{local}. Each is shown as it was when it fired, and whether it is still on.")  # fmt: skip
+
+
+def _episode_line(record: dict[str, Any]) -> str:
+    if record["status"] == "ended":
+        return f"Fired {record['fired_at']}, ended {record['cleared_at']}."
+    if record["status"] == "active":
+        return f"Fired {record['fired_at']}, still holding at the last check ({record['last_held_at']})."
+    return f"Fired {record['fired_at']}, not checked since {record['last_held_at']}."
+
+
+def held_text(settings: Settings, records: Sequence[dict[str, Any]]) -> str:
+    from tracker.digest.fmt import plain
+
+    parts = [plain(held_subject(records)), "", _held_intro(settings, records)]
+    for i, record in enumerate(records, start=1):
+        parts += ["", f"--- {i} of {len(records)} ---", _episode_line(record), render_text(settings, record)]
+    return "\n".join(parts)
+
+
+def held_html(settings: Settings, records: Sequence[dict[str, Any]]) -> str:
+    e = html.escape
+    parts = ["<!doctype html><html><body>", f"<h1>{len(records)} alerts held by quiet hours</h1>",
+             f"<p>{e(_held_intro(settings, records))}</p>"]  # fmt: skip
+    for record in records:
+        parts += ["<hr>", *_html_parts(settings, record, heading="h2"), f"<p>{e(_episode_line(record))}</p>"]
+    return "\n".join([*parts, "</body></html>"]) + "\n"
+
+
+def held_email_message(
+    settings: Settings, records: Sequence[dict[str, Any]], to: str, now: datetime
+) -> EmailMessage:
+    """One email listing every firing held by quiet hours for `to`."""
+    return _message(settings, held_subject(records), held_text(settings, records),
+                    held_html(settings, records), to, now)  # fmt: skip
+
+
+def _message(
+    settings: Settings, subject: str, text: str, body_html: str, to: str, now: datetime
+) -> EmailMessage:
     sender = settings.digest.sender if settings.digest else "tracker@localhost"
     msg = EmailMessage()
-    msg["Subject"] = " ".join(record["subject"].split())[:300]
+    msg["Subject"] = " ".join(subject.split())[:300]
     msg["From"] = formataddr((f"{settings.organisation.name} tracker", sender))
     msg["To"] = to
     msg["Date"] = format_datetime(now)
     msg["Message-ID"] = make_msgid("alert", domain=sender.rsplit("@", 1)[-1])
     msg["Auto-Submitted"] = "auto-generated"
-    msg.set_content(render_text(settings, record), subtype="plain", charset="utf-8", cte="quoted-printable")
-    msg.add_alternative(
-        render_html(settings, record), subtype="html", charset="utf-8", cte="quoted-printable"
-    )
+    msg.set_content(text, subtype="plain", charset="utf-8", cte="quoted-printable")
+    msg.add_alternative(body_html, subtype="html", charset="utf-8", cte="quoted-printable")
     return msg
 
 
@@ -577,6 +679,21 @@ def webhook_body(settings: Settings, alert: AlertConfig, record: dict[str, Any])
         payload: dict[str, Any] = {"text": "\n".join(lines)}
     else:
         payload = {"alert": record, "url": url}
+    return json.dumps(payload, ensure_ascii=False, sort_keys=True).encode("utf-8")
+
+
+def held_webhook_body(settings: Settings, alert: AlertConfig, records: Sequence[dict[str, Any]]) -> bytes:
+    """One payload for every firing held by quiet hours: json `{"alerts": [...], "count", "url"}`
+    (a single firing is `{"alert": ..., "url"}`), slack one `text` listing them all."""
+    url = f"http://{settings.web.host}:{settings.web.port}/alerts"
+    if alert.format == "slack":
+        lines = [f"*{len(records)} alerts held by quiet hours*"]
+        for r in records:
+            lines.append(f"• <{alert_url(settings, r['alert'])}|{r['subject']}> ({_episode_line(r)})")
+        lines.append(f"<{url}|Open the alerts>")
+        payload: dict[str, Any] = {"text": "\n".join(lines)}
+    else:
+        payload = {"alerts": list(records), "count": len(records), "url": url}
     return json.dumps(payload, ensure_ascii=False, sort_keys=True).encode("utf-8")
 
 
@@ -623,6 +740,7 @@ def _deliver_all(
             .order_by(AlertFiring.fired_at)
         ).all()
     done: list[tuple[int, str, str]] = []
+    held: dict[tuple[str, ...], list[tuple[AlertConfig, int, str]]] = {}
     for row in rows:
         alert = by_name.get(row.alert)
         if alert is None or (row.held_until is not None and row.held_until > now):
@@ -634,50 +752,88 @@ def _deliver_all(
             )  # fmt: skip
             if not due:
                 continue
-            status = _deliver_one(settings, store, alert, row.id, channel, now, transport)
+            if row.held_until is not None:  # held by quiet hours: sent together below
+                held.setdefault(destination(alert, channel), []).append((alert, row.id, channel))
+                continue
+            status = _deliver(settings, store, [(alert, row.id, channel)], now, transport)
             done.append((row.id, channel, status))
+    for members in held.values():  # one message per destination, however many firings it holds
+        status = _deliver(settings, store, members, now, transport)
+        done += [(firing_id, channel, status) for _, firing_id, channel in members]
     return done
 
 
-def _set_channel(store: Store, firing_id: int, channel: str, **fields: Any) -> dict[str, Any]:
+def destination(alert: AlertConfig, channel: str) -> tuple[str, ...]:
+    """Where a channel's message goes: firings held by quiet hours that share one are sent as
+    one message (an address; a webhook URL with its format and signing secret)."""
+    if channel == "webhook":
+        return ("webhook", alert.webhook or "", alert.format, alert.webhook_secret_env or "")
+    return ("email", channel)
+
+
+def _set_states(store: Store, members: Sequence[tuple[int, str]], **fields: Any) -> None:
+    """Update the state of each (firing, channel) in one transaction."""
+    if fields.get("error"):
+        fields["error"] = str(fields["error"])[:ERROR_LIMIT]
     with store.write() as session:
-        row = session.get(AlertFiring, firing_id)
-        assert row is not None
-        deliveries = dict(row.deliveries)
-        state = {**deliveries.get(channel, {}), **fields}
-        if state.get("error"):
-            state["error"] = str(state["error"])[:ERROR_LIMIT]
-        deliveries[channel] = state
-        row.deliveries = deliveries
-        return state
+        for firing_id, channel in members:
+            row = session.get(AlertFiring, firing_id)
+            assert row is not None
+            deliveries = dict(row.deliveries)
+            deliveries[channel] = {**deliveries.get(channel, {}), **fields}
+            row.deliveries = deliveries
 
 
-def _deliver_one(
-    settings: Settings, store: Store, alert: AlertConfig, firing_id: int, channel: str, now: datetime,
+def _deliver(
+    settings: Settings, store: Store, members: Sequence[tuple[AlertConfig, int, str]], now: datetime,
     transport: httpx.BaseTransport | None,
 ) -> str:  # fmt: skip
-    with store.read() as session:
-        row = session.get(AlertFiring, firing_id)
-        assert row is not None
-        record = firing_record(row, now)
-        attempts = int(row.deliveries.get(channel, {}).get("attempts", 0)) + 1
-    _set_channel(store, firing_id, channel, status="in_progress", attempts=attempts, started_at=iso_z(now))
+    """Send one message to the channel the members share: one firing's, or (quiet hours) one
+    listing every held firing. Every member is marked in_progress in one transaction before it
+    is tried and sent (or failed) in one after, so an interruption leaves each of them in doubt
+    and none is resent by itself."""
+    pairs = [(firing_id, channel) for _, firing_id, channel in members]
+    records, attempts = [], 0
+    batch = make_msgid("held").strip("<>") if len(members) > 1 else None
+    with store.write() as session:
+        for firing_id, channel in pairs:
+            row = session.get(AlertFiring, firing_id)
+            assert row is not None
+            records.append(firing_record(row, now, settings=settings))
+            deliveries = dict(row.deliveries)
+            state = dict(deliveries.get(channel, {}))
+            attempt = int(state.get("attempts", 0)) + 1
+            state.update(status="in_progress", attempts=attempt, started_at=iso_z(now))
+            if batch:  # which firings went in the same message
+                state.update(batch=batch, sent_with=[i for i, _ in pairs if i != firing_id])
+            attempts = max(attempts, state["attempts"])
+            deliveries[channel] = state
+            row.deliveries = deliveries
+    alert, _, channel = members[0]
+    names = ", ".join(dict.fromkeys(a.name for a, _, _ in members))
     try:
         if channel == "webhook":
-            send_webhook(settings, alert, webhook_body(settings, alert, record), transport)
+            body = (webhook_body(settings, alert, records[0]) if batch is None
+                    else held_webhook_body(settings, alert, records))  # fmt: skip
+            send_webhook(settings, alert, body, transport)
         else:
-            send_email(settings, record, channel.split(":", 1)[1], now)
+            to = channel.split(":", 1)[1]
+            message = (email_message(settings, records[0], to, now) if batch is None
+                       else held_email_message(settings, records, to, now))  # fmt: skip
+            send_email(settings, message, to)
     except _InDoubt as exc:
-        _set_channel(store, firing_id, channel, error=f"interrupted mid-way ({exc}): delivery unknown")
-        log.warning("alert %s: %s in doubt: %s", alert.name, channel, exc)
+        _set_states(store, pairs, error=f"interrupted mid-way ({exc}): delivery unknown")
+        log.warning("alert %s: %s in doubt: %s", names, channel, exc)
         return "in_doubt"
     except _Failed as exc:
         next_at = now + BACKOFF * (2 ** (attempts - 1))
-        _set_channel(store, firing_id, channel, status="failed", error=str(exc), next_at=iso_z(next_at))
-        log.warning("alert %s: %s failed (attempt %d, next at %s): %s", alert.name, channel, attempts,
+        _set_states(store, pairs, status="failed", error=str(exc), next_at=iso_z(next_at))
+        log.warning("alert %s: %s failed (attempt %d, next at %s): %s", names, channel, attempts,
                     iso_z(next_at), exc)  # fmt: skip
         return "failed"
-    _set_channel(store, firing_id, channel, status="sent", sent_at=iso_z(utcnow()), error=None, next_at=None)
+    _set_states(store, pairs, status="sent", sent_at=iso_z(utcnow()), error=None, next_at=None)
+    if batch:
+        log.info("alerts %s: %d held firings sent as one message to %s", names, len(pairs), channel)
     return "sent"
 
 
@@ -701,18 +857,39 @@ def send_webhook(
         with httpx.Client(timeout=WEBHOOK_TIMEOUT, transport=transport, follow_redirects=False) as client:
             response = client.post(alert.webhook, content=body, headers=headers)
     except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
-        raise _Failed(f"cannot reach the webhook: {_scrub(str(exc) or type(exc).__name__, secret)}") from None
+        raise _Failed(f"cannot reach the webhook at {_where(alert.webhook)}: {_connect_words(exc)}") from None
     except httpx.HTTPError as exc:  # sent, then the connection broke or timed out: it may have arrived
         raise _InDoubt(_scrub(str(exc) or type(exc).__name__, secret)) from None
     if not 200 <= response.status_code < 300:
         raise _Failed(f"the webhook answered HTTP {response.status_code}")
 
 
+def _where(url: str) -> str:
+    """The host and port of a URL, never its path (a Slack webhook's path is its secret)."""
+    parts = httpx.URL(url)
+    return f"{parts.host}:{parts.port}" if parts.port else parts.host
+
+
+def _connect_words(exc: httpx.HTTPError) -> str:
+    """Why a connection failed, in words rather than errno numbers."""
+    if isinstance(exc, httpx.ConnectTimeout):
+        return "no answer in time"
+    text = str(exc).lower()
+    for needle, words in (("refused", "connection refused (nothing listens there)"),
+                          ("name or service not known", "no such host"), ("nodename", "no such host"),
+                          ("temporary failure in name resolution", "the host name could not be looked up"),
+                          ("certificate", "its TLS certificate is not trusted"),
+                          ("unreachable", "the network is unreachable")):  # fmt: skip
+        if needle in text:
+            return words
+    return "the connection failed"
+
+
 def _scrub(text: str, secret: str | None) -> str:
     return text.replace(secret, "[secret]") if secret else text
 
 
-def send_email(settings: Settings, record: dict[str, Any], to: str, now: datetime) -> None:
+def send_email(settings: Settings, message: EmailMessage, to: str) -> None:
     from tracker.digest.send import InDoubt, connect, describe, transact
 
     if settings.smtp is None or settings.digest is None:
@@ -722,7 +899,6 @@ def send_email(settings: Settings, record: dict[str, Any], to: str, now: datetim
         password = resolve_secret(smtp.password_env, "smtp.password_env") if smtp.username else None
     except Exception as exc:
         raise _Failed(str(exc)) from None
-    message = email_message(settings, record, to, now)
     try:
         client = connect(smtp, password)
     except (smtplib.SMTPException, OSError) as exc:
@@ -739,18 +915,30 @@ def send_email(settings: Settings, record: dict[str, Any], to: str, now: datetim
         client.close()
 
 
-def history(store: Store, *, since: datetime | None = None, alert: str | None = None) -> list[dict[str, Any]]:
+def history(
+    store: Store,
+    settings: Settings | None = None,
+    *,
+    since: datetime | None = None,
+    alert: str | None = None,
+    now: datetime | None = None,
+) -> list[dict[str, Any]]:
+    """Every firing, newest first; `settings` tells how recent a check keeps one active."""
+    now = now or utcnow()
     query = select(AlertFiring).order_by(AlertFiring.fired_at.desc())
     if since is not None:
         query = query.where(AlertFiring.fired_at >= since)
     if alert is not None:
         query = query.where(AlertFiring.alert == alert)
     with store.read() as session:
-        return [firing_record(r) for r in session.scalars(query).all()]
+        return [firing_record(r, now, settings=settings) for r in session.scalars(query).all()]
 
 
-def active(store: Store) -> list[dict[str, Any]]:
-    return [r for r in history(store) if r["active"]]
+def active(
+    store: Store, settings: Settings | None = None, now: datetime | None = None
+) -> list[dict[str, Any]]:
+    """The firings whose episode is ongoing now (episode_status)."""
+    return [r for r in history(store, settings, now=now) if r["active"]]
 
 
 def sample_record(settings: Settings, alert: AlertConfig, now: datetime) -> dict[str, Any]:
@@ -762,7 +950,8 @@ def sample_record(settings: Settings, alert: AlertConfig, now: datetime) -> dict
     return {
         "id": None, "alert": alert.name, "kind": alert.kind, "streams": list(alert.streams),
         "window": {"start": iso_z(now - alert.window), "end": iso_z(now)}, "fired_at": iso_z(now),
-        "cleared_at": None, "active": False, "held_until": None,
+        "cleared_at": None, "last_held_at": iso_z(now), "status": "active", "active": False,
+        "held_until": None,
         "subject": "[test] " + subject_line(alert, headline), "figures": {"test": True}, "mentions": [],
         "deliveries": {},
     }  # fmt: skip
@@ -784,7 +973,8 @@ def send_test(
             if channel == "webhook":
                 send_webhook(settings, alert, webhook_body(settings, alert, record), transport)
             else:
-                send_email(settings, record, channel.split(":", 1)[1], now)
+                to = channel.split(":", 1)[1]
+                send_email(settings, email_message(settings, record, to, now), to)
             outcome[channel] = "sent"
         except (_Failed, _InDoubt) as exc:
             outcome[channel] = f"failed: {exc}"

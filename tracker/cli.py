@@ -953,27 +953,46 @@ def sandbox_serve(
             help="Share of posts their authors delete (0..1; default: [sandbox] deleted_share, else 0).",
         ),
     ] = None,
+    episode: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--episode",
+            help="Inject an alert episode: KIND[:STREAM]@WHEN, KIND spike, sentiment_drop or keyword, "
+            "WHEN +2m (after the server starts) or a timestamp; repeatable, added to [sandbox] episodes.",
+        ),
+    ] = None,
 ) -> None:
     """Serve the simulated platforms on 127.0.0.1 until Ctrl-C; with a demo's config, its same world
     (and its quirks: [sandbox] mastodon_filtered, bluesky_empty_pages, late, deleted_share ...)."""
     from tracker.config import SANDBOX_DEFAULTS, find_config
+    from tracker.sandbox.episodes import EpisodeError, parse_episode
     from tracker.sandbox.server import serve as serve_sandbox
 
     sandbox = SANDBOX_DEFAULTS
     if config or state.config or find_config(None).exists():  # --config, $TRACKER_CONFIG, ./tracker.toml
         sandbox = settings_for(config).sandbox or SANDBOX_DEFAULTS
-    serve_sandbox(
-        seed if seed is not None else sandbox.seed,
-        weeks if weeks is not None else sandbox.weeks,
-        port if port is not None else sandbox.port,
-        end=sandbox.end,
-        require_bluesky_login=sandbox.bluesky_login,
-        brand=sandbox.brand,
-        competitor=sandbox.competitor,
-        out=typer.echo,
-        late=sandbox.late,
-        **{**sandbox.switches(), **({} if deleted_share is None else {"deleted_share": deleted_share})},
-    )
+    episodes = list(sandbox.episodes)
+    for text in episode or []:
+        try:
+            episodes.append(parse_episode(text))
+        except ValueError as exc:
+            fail(f"--episode: {exc}")
+    try:
+        serve_sandbox(
+            seed if seed is not None else sandbox.seed,
+            weeks if weeks is not None else sandbox.weeks,
+            port if port is not None else sandbox.port,
+            end=sandbox.end,
+            require_bluesky_login=sandbox.bluesky_login,
+            brand=sandbox.brand,
+            competitor=sandbox.competitor,
+            out=typer.echo,
+            late=sandbox.late,
+            episodes=episodes,
+            **{**sandbox.switches(), **({} if deleted_share is None else {"deleted_share": deleted_share})},
+        )
+    except EpisodeError as exc:  # raised before anything is served
+        fail(str(exc))
 
 
 # -- helpers ----------------------------------------------------------------------------------

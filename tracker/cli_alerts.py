@@ -36,7 +36,7 @@ def alerts_list(as_json: JsonOpt = False, config: ConfigOpt = None) -> None:
 
     settings = settings_for(config)
     with store_for(settings) as store:
-        now_active = {r["alert"]: r for r in active(store)}
+        now_active = {r["alert"]: r for r in active(store, settings)}
     rows: list[dict[str, Any]] = [
         {"name": a.name, "kind": a.kind, "streams": list(a.streams), "window": _window(a.window),
          "channels": channels(a), "active": a.name in now_active,
@@ -64,18 +64,38 @@ def alerts_check(
     config: ConfigOpt = None,
 ) -> None:
     """Evaluate every alert now (as `tracker run` does after each collection run) and send what fires."""
-    from tracker.alerts import check
+    from tracker.alerts import MAX_ATTEMPTS, check, history
 
     settings = settings_for(config)
     if not settings.alerts:
         fail("no alerts configured: add [[alerts]] tables to tracker.toml")
     with store_for(settings) as store:
         results = check(settings, store, dry_run=dry_run)
+        fired = {r.firing_id for r in results if r.state in ("fired", "active")}
+        sent = {f["id"]: f["deliveries"] for f in history(store, settings) if f["id"] in fired}
+    undelivered = [
+        (r.alert, channel, d) for r in results if r.firing_id in sent
+        for channel, d in sent[r.firing_id].items() if d["status"] in ("failed", "in_doubt")
+    ]  # fmt: skip
     if as_json:
-        print_json({"dry_run": dry_run, "alerts": [r.as_dict() for r in results]})
-        return
-    for r in results:
-        typer.echo(f"{r.alert}: {r.state.replace('_', ' ')}" + (f" ({r.headline})" if r.headline else ""))
+        print_json({"dry_run": dry_run, "alerts": [r.as_dict() | {"deliveries": sent.get(r.firing_id or -1)}
+                                                   for r in results]})  # fmt: skip
+    else:
+        for r in results:
+            line = f"{r.alert}: {r.state.replace('_', ' ')}" + (f" ({r.headline})" if r.headline else "")
+            for channel, d in sent.get(r.firing_id or -1, {}).items():
+                line += f"; {channel} {d['status'].replace('_', ' ')}"
+            typer.echo(line)
+        for name, channel, d in undelivered:
+            if d["status"] == "in_doubt":
+                later = "interrupted mid-way, so not resent by itself: check whether it arrived"
+            elif int(d.get("attempts", 0)) >= MAX_ATTEMPTS:
+                later = f"given up after {MAX_ATTEMPTS} attempts"
+            else:
+                later = f"tried again from {d['next_at']} by `tracker run` or the next `tracker alerts check`"
+            typer.echo(f"{name}: {channel} not delivered: {d.get('error') or d['status']}; {later}", err=True)
+    if undelivered:
+        raise typer.Exit(1)
 
 
 @alerts_app.command("history")
@@ -94,7 +114,7 @@ def alerts_history(
     settings = settings_for(config)
     first = parse_export_day(since, "--since")
     with store_for(settings) as store:
-        rows = history(store, since=day_start(first, settings.organisation.zone) if first else None)
+        rows = history(store, settings, since=day_start(first, settings.organisation.zone) if first else None)
     if as_json:
         print_json({"firings": rows})
         return
@@ -102,7 +122,9 @@ def alerts_history(
         typer.echo("no alert has fired" + (f" since {since}" if since else ""))
         return
     for r in rows:
-        state = "active" if r["active"] else f"cleared {r['cleared_at']}"
+        states = {"active": "active", "ended": f"ended {r['cleared_at']}",
+                  "unchecked": f"not checked since {r['last_held_at']}, when it held"}  # fmt: skip
+        state = states[r["status"]]
         sent = ", ".join(f"{c} {d['status']}" for c, d in r["deliveries"].items())
         typer.echo(f"{r['fired_at']}  {r['alert']}  {r['subject']}  [{state}; {sent}]")
 

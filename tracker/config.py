@@ -17,13 +17,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from connectors.base import SECRET, TEXT, URL, StreamKeys
 from tracker.errors import ConfigError, UserError
 from tracker.store.enums import Role
 from tracker.timeutil import parse_duration, parse_instant
+
+if TYPE_CHECKING:
+    from tracker.sandbox.episodes import Episode
 
 CONFIG_ENV = "TRACKER_CONFIG"
 DEFAULT_CONFIG_NAME = "tracker.toml"
@@ -65,10 +68,11 @@ SECTION_KEYS: dict[str, tuple[str, ...]] = {
     "sentiment": ("min_macro_f1", "min_labels", "retrain_after"),
     "sandbox": ("seed", "weeks", "port", "end", "brand", "competitor", "bluesky_login",
                 "mastodon_filtered", "bluesky_empty_pages", "bluesky_search_cap", "reddit_listing_cap",
-                "login_limits", "mastodon_tag_access", "deleted_share", "late"),
+                "login_limits", "mastodon_tag_access", "deleted_share", "late", "episodes"),
     "streams": GENERIC_STREAM_KEYS,
     "alerts": ALERT_KEYS,
 }
+EPISODE_KEYS = ("kind", "at", "after", "stream", "posts", "span", "keyword")  # [[sandbox.episodes]]
 # Keys people write by mistake instead of the `_env` form.
 SECRET_KEYS = {"password", "token", "app_password", "client_secret", "client_id", "api_key"}
 
@@ -188,6 +192,8 @@ class SandboxConfig:
     mastodon_tag_access: str = "public"  # "authenticated": tag timelines empty without a token
     deleted_share: float = 0.0  # share of posts their authors delete after a while
     late: timedelta | None = None  # the longest lag of late posts (None: 20 minutes)
+    # alert episodes injected on a schedule (tracker/sandbox/episodes.py); any makes the clock live
+    episodes: tuple[Episode, ...] = ()
 
     def switches(self) -> dict[str, Any]:
         """The quirks as keyword arguments of tracker.sandbox.server.serve / SandboxServer."""
@@ -486,9 +492,11 @@ class _Validator:
             self.add(key, f"expected an http:// or https:// URL, got {value!r}")
             return None
         if value is not None and _has_userinfo(value):
+            where = ("webhook_secret_env (its HMAC signature is how a receiver checks the sender)"
+                     if key.endswith(".webhook") else
+                     "the connector's token_env, app_password_env or client_secret_env key")  # fmt: skip
             self.add(key, "credentials do not belong in a URL (they would reach logs and errors): "
-                          "remove `user:password@` and name an environment variable with the "
-                          "connector's token_env, app_password_env or client_secret_env key")  # fmt: skip
+                          f"remove `user:password@` and name an environment variable in {where}")  # fmt: skip
             return None
         return value.rstrip("/") if value and key.endswith(("base_url", "auth_url")) else value
 
@@ -681,23 +689,22 @@ class _Validator:
             self.add("smtp.password_env", "a username needs a password: name its variable here")
         return config
 
+    def instant(self, value: Any, key: str, example: str) -> datetime | None:
+        """A TOML datetime (naive: UTC) or an ISO 8601 string with offset, as aware UTC."""
+        try:
+            if isinstance(value, datetime):
+                return value if value.tzinfo else value.replace(tzinfo=UTC)
+            return parse_instant(str(value))
+        except ValueError:
+            self.add(key, f"expected a timestamp with offset like {example}, got {value!r}")
+            return None
+
     def sandbox(self, raw: Mapping[str, Any]) -> SandboxConfig | None:
         if "sandbox" not in raw:
             return None
         t = self.section(raw, "sandbox")
         end = t.get("end")
-        moment = None
-        if end is not None:
-            try:
-                if isinstance(end, datetime):
-                    moment = end if end.tzinfo else end.replace(tzinfo=UTC)
-                else:
-                    moment = parse_instant(str(end))
-            except ValueError:
-                self.add(
-                    "sandbox.end",
-                    f"expected a timestamp with offset like 2026-11-27T00:00:00+01:00, got {end!r}",
-                )
+        moment = None if end is None else self.instant(end, "sandbox.end", "2026-11-27T00:00:00+01:00")
         flags = {}
         for name, default in (("bluesky_login", True), ("login_limits", False)):
             flags[name] = t.get(name, default)
@@ -721,6 +728,7 @@ class _Validator:
             self.add("sandbox.late", f'expected a duration from 1s to 7d like "3h", got {t["late"]!r}')
             late = None
         return SandboxConfig(
+            episodes=self.episodes(t.get("episodes", [])),
             seed=self.integer(t, "sandbox.seed", SANDBOX_DEFAULTS.seed, 0, 2**31),
             weeks=self.integer(t, "sandbox.weeks", SANDBOX_DEFAULTS.weeks, 1, 104),
             port=self.integer(t, "sandbox.port", SANDBOX_DEFAULTS.port, 0, 65535),
@@ -739,6 +747,45 @@ class _Validator:
             deleted_share=shares["deleted_share"],
             late=late,
         )
+
+    def episodes(self, raw: Any) -> tuple[Episode, ...]:
+        """`[[sandbox.episodes]]`: kind, at (a timestamp) or after (a duration after the server
+        starts), and optionally stream, posts, span and keyword."""
+        from tracker.sandbox.episodes import KINDS, Episode
+
+        if not isinstance(raw, list):
+            self.add("sandbox.episodes", "expected [[sandbox.episodes]] tables")
+            return ()
+        found = []
+        for index, t in enumerate(raw):
+            k = f"sandbox.episodes[{index}]"
+            if not isinstance(t, dict):
+                self.add(k, "expected a table like {kind = \"spike\", after = \"2m\"}")
+                continue
+            self.unknown_keys(t, EPISODE_KEYS, k + ".")
+            if "kind" not in t:
+                self.add(f"{k}.kind", f"required: one of {', '.join(KINDS)}")
+            kind = self.choice(t, f"{k}.kind", KINDS, "spike")
+            at, after = None, None
+            if ("at" in t) == ("after" in t):
+                self.add(k, 'give its start as at (a timestamp) or after (like "2m" after the server starts)')
+            elif "at" in t:
+                at = self.instant(t["at"], f"{k}.at", "2026-12-02T10:00:00Z")
+            else:
+                after = self.duration(t, f"{k}.after", timedelta(minutes=1))
+            stream = self.string(t, f"{k}.stream") or None
+            if stream is not None and not SLUG.match(stream):
+                self.add(f"{k}.stream", f"expected a sandbox stream name like acme-bluesky, got {stream!r}")
+            keyword = self.string(t, f"{k}.keyword") or "outage"
+            if "keyword" in t and kind != "keyword":
+                self.add(f"{k}.keyword", f"only keyword episodes name a keyword (this one is {kind})")
+            found.append(Episode(
+                kind, at=at, after=after, stream=stream,
+                posts=self.integer(t, f"{k}.posts", 1, 1, 10_000) if "posts" in t else None,
+                span=self.duration(t, f"{k}.span", timedelta(minutes=10)) if "span" in t else None,
+                keyword=keyword,
+            ))  # fmt: skip
+        return tuple(found)
 
     def sentiment(self, t: Mapping[str, Any]) -> SentimentConfig:
         floor = t.get("min_macro_f1", 0.60)
@@ -819,7 +866,7 @@ class _Validator:
             threshold = ALERT_THRESHOLDS[kind]
         to = self.strings(t, f"{k}.to", EMAIL)
         webhook = self.url(t, f"{k}.webhook")
-        if not to and not webhook:
+        if not to and not webhook and "to" not in t and "webhook" not in t:  # a bad value is said above
             self.add(f"{k}.to", "an alert needs somewhere to go: email addresses in to, a webhook, or both")
         if to and (settings.digest is None or settings.smtp is None):
             self.add(f"{k}.to", "emails are sent from [digest] from over [smtp]: add both sections")
@@ -862,7 +909,10 @@ class _Validator:
         known = [s.name for s in settings.streams]
         for item in given:
             if item in ROLES:
-                names += [s.name for s in settings.streams if s.role == item]
+                having = [s.name for s in settings.streams if s.role == item]
+                if not having and "streams" in t:
+                    self.add(key, f"{item!r}: no configured stream has the role {item}")
+                names += having
             elif item in known:
                 names.append(item)
             else:
@@ -870,6 +920,9 @@ class _Validator:
                 hint = f" (did you mean {near[0]!r}?)" if near else ""
                 roles = ", ".join(ROLES)
                 self.add(key, f"{item!r} is neither a configured stream nor a role ({roles}){hint}")
+        if not names and "streams" not in t and settings.streams:
+            self.add(key, "watches no stream: no stream has the role brand or owned, so name the streams "
+                          "(or roles) it watches")  # fmt: skip
         return tuple(dict.fromkeys(names))
 
     def quiet_hours(self, t: Mapping[str, Any], key: str) -> tuple[time, time] | None:

@@ -63,6 +63,12 @@ def write_demo_alert(settings: Settings, store: Store, world: Any, directory: Pa
         (result,) = check(with_alert, store, now=moment, deliver=False)
         if result.state != "fired" or result.firing_id is None:
             continue
+        # the checks `tracker run` would have made afterwards: the episode ends (cleared_at), so
+        # the web does not show a weeks-old alert as active
+        step = with_alert.alerts[0].window
+        later = moment + step
+        while later <= world.end and check(with_alert, store, now=later, deliver=False)[0].state == "active":
+            later += step
         with store.read() as session:
             row = session.get(AlertFiring, result.firing_id)
             assert row is not None

@@ -22,6 +22,9 @@ Time: the server's "now" starts at the world's end (so collections are reproduci
 a post is served once its visible_at <= now, with its engagement as of now.
 `set_now()` / `advance()` move it (incremental collection tests). Tokens (Bluesky
 sessions, Reddit OAuth) expire on the wall clock (`expire_sessions()` forces it).
+With scheduled alert episodes (`episodes=`, tracker/sandbox/episodes.py) the clock is
+live: the wall clock (shifted by set_now/advance), so each episode's posts appear when its
+time comes; GET /_sandbox lists them with `collectable_at` and whether they are yet.
 
 Faults: `server.faults.add(path_prefix, kind, count=1, **params)` (kinds in faults.py);
 `server.requests` logs every request (method, path, query, headers with Authorization
@@ -44,12 +47,12 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
 from tracker.sandbox import bluesky, hackernews, mastodon, reads, reddit, rss
@@ -58,6 +61,9 @@ from tracker.sandbox.poison import poison
 from tracker.sandbox.state import DEFAULT_RATE_LIMITS, Budget, Context, RateLimiter, ServerSwitches
 from tracker.sandbox.wire import JSON, Request, Response, html_response, json_response, page, parse_time
 from tracker.sandbox.world import Post, World
+
+if TYPE_CHECKING:
+    from tracker.sandbox.episodes import Episode
 
 log = logging.getLogger("tracker.sandbox")
 
@@ -144,8 +150,14 @@ class SandboxServer:
         hn_max_hits: int = 1000,
         now: datetime | None = None,
         deleted_share: float = 0.0,
+        episodes: Sequence[Episode] = (),
+        live: bool | None = None,
         **quirks: Any,
     ) -> None:
+        from tracker.sandbox.episodes import schedule
+
+        self.started = datetime.now(UTC).replace(microsecond=0)
+        world, self.episodes = schedule(world, episodes, self.started)
         self.world = world
         self.settings = ServerSwitches(
             require_bluesky_login, block_anonymous_reddit, feed_size, token_ttl, hn_max_hits,
@@ -155,7 +167,10 @@ class SandboxServer:
         self.faults = Faults()
         self.limiter = RateLimiter(DEFAULT_RATE_LIMITS if rate_limits is None else rate_limits)
         self._wanted_port = port
+        # a live clock is the wall clock (shifted by set_now/advance); a fixed one starts at the end
+        self.live = (bool(episodes) and now is None) if live is None else live
         self._now = now or world.end
+        self._shift = timedelta(0)
         self._lock = threading.Lock()
         self._log: list[RequestRecord] = []
         self._stopping = threading.Event()
@@ -227,17 +242,23 @@ class SandboxServer:
 
     @property
     def now(self) -> datetime:
+        if self.live:
+            return datetime.now(UTC) + self._shift
         return self._now
 
     def set_now(self, moment: datetime) -> None:
-        """Move the server's clock (forwards or back); a naive moment is taken as UTC."""
+        """Move the server's clock (forwards or back); a naive moment is taken as UTC. A live
+        clock keeps running from there."""
+        moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
         with self._lock:
-            self._now = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+            self._now = moment
+            self._shift = moment - datetime.now(UTC)
 
     def advance(self, delta: timedelta) -> datetime:
         with self._lock:
             self._now += delta
-            return self._now
+            self._shift += delta
+        return self.now
 
     def delete(self, post: Post, at: datetime | None = None) -> datetime:
         """Delete one post of the world at `at` (default: now); see tracker.sandbox.lifecycle."""
@@ -326,6 +347,9 @@ class SandboxServer:
             "start": world.start.isoformat(),
             "end": world.end.isoformat(),
             "now": self.now.isoformat(),
+            "clock": "live" if self.live else "fixed",
+            "started": self.started.isoformat(),
+            "episodes": [e.as_dict(self.now) for e in self.episodes],
             "brand": world.brand,
             "competitor": world.competitor,
             "posts": len(world.posts),
@@ -652,9 +676,14 @@ def serve(
     stop: threading.Event | None = None,
     deleted_share: float = 0.0,
     late: timedelta | None = None,
+    episodes: Sequence[Episode] = (),
     **quirks: Any,
 ) -> None:
     """Serve the world of `seed` on 127.0.0.1:`port` until SIGINT or SIGTERM (or `stop` is set).
+
+    With `episodes` (tracker/sandbox/episodes.py) the clock is the wall clock, so their posts
+    appear when their time comes; the world then ends when the server starts unless `end` says
+    otherwise.
 
     `late` is the longest lag of late posts (generate_world); `quirks` are SandboxServer's
     (mastodon_filtered, bluesky_empty_pages, ...). Prints the base URLs, the credentials'
@@ -662,6 +691,8 @@ def serve(
     """
     from tracker.sandbox.world import generate_world
 
+    if episodes and end is None:
+        end = datetime.now(UTC).replace(microsecond=0)
     world = generate_world(seed, weeks, end, brand=brand, competitor=competitor, timezone=timezone, late=late)
     stop = stop or threading.Event()
     restore = _on_signals(stop.set)
@@ -671,6 +702,7 @@ def serve(
         require_bluesky_login=require_bluesky_login,
         block_anonymous_reddit=block_anonymous_reddit,
         deleted_share=deleted_share,
+        episodes=episodes,
         **quirks,
     )
     try:
@@ -706,6 +738,9 @@ def summary(server: SandboxServer) -> list[str]:
         f"  experiment {e.key}: {e.metric} on {e.stream} {e.start}..{e.end}, true effect {e.effect:+g}"
         for e in world.experiments
     ]
+    if server.live:
+        lines.append(f"  clock: live (wall clock), started {server.started.isoformat()}")
+    lines += [e.line() for e in server.episodes]
     return lines
 
 

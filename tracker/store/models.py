@@ -517,6 +517,7 @@ class AlertFiring(Base):
     window_end: Mapped[utc]
     fired_at: Mapped[utc]
     cleared_at: Mapped[datetime | None]
+    last_held_at: Mapped[datetime | None]  # the last check at which the condition still held
     held_until: Mapped[datetime | None]  # quiet hours: delivered when they end
     subject: Mapped[str] = mapped_column(Text)
     figures: Mapped[dict[str, Any]]

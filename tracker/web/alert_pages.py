@@ -8,7 +8,7 @@ same data as `tracker alerts list --json` and `tracker alerts history --json`.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
@@ -16,7 +16,7 @@ from fastapi.responses import HTMLResponse
 
 from tracker import alerts
 from tracker.config import AlertConfig
-from tracker.timeutil import day_start
+from tracker.timeutil import day_start, utcnow
 from tracker.web.app import WebContext, context
 from tracker.web.pages import render
 
@@ -26,9 +26,11 @@ Ctx = Annotated[WebContext, Depends(context)]
 
 
 def _rows(ctx: WebContext) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    firings = alerts.history(ctx.store)
-    active = {f["alert"]: f for f in firings if f["active"]}
-    configured = [_alert(a, active.get(a.name)) for a in ctx.settings.alerts]
+    firings = alerts.history(ctx.store, ctx.settings)
+    latest: dict[str, dict[str, Any]] = {}
+    for f in firings:  # newest first: the first of each alert is its latest
+        latest.setdefault(f["alert"], f)
+    configured = [_alert(a, latest.get(a.name)) for a in ctx.settings.alerts]
     return configured, firings
 
 
@@ -40,32 +42,40 @@ def _alert(a: AlertConfig, firing: dict[str, Any] | None) -> dict[str, Any]:
         "window": alerts.duration_text(a.window),
         "channels": alerts.channels(a),
         "cooldown": alerts.duration_text(a.cooldown),
-        "active": firing is not None,
-        "since": firing["fired_at"] if firing else None,
-        "subject": firing["subject"] if firing else None,
+        "active": firing is not None and firing["active"],
+        "since": firing["fired_at"] if firing and firing["active"] else None,
+        "subject": firing["subject"] if firing and firing["active"] else None,
+        # the latest firing, whatever its state: the page says when it fired and that it ended
+        "last_fired_at": firing["fired_at"] if firing else None,
+        "last_status": firing["status"] if firing else None,
+        "last_held_at": firing["last_held_at"] if firing else None,
+        "ended_at": firing["cleared_at"] if firing else None,
     }
 
 
-def active_alerts(ctx: WebContext) -> list[dict[str, Any]]:
-    """The firings open now (the overview links to /alerts when there is one)."""
-    return alerts.active(ctx.store)
+def alert_banner(ctx: WebContext) -> dict[str, Any]:
+    """What the overview says of alerts: the firings whose episode is ongoing (`active_alerts`,
+    linked to /alerts), else the latest firing of the past 7 days (`ended_alert`): when it
+    fired and that it ended, or that nothing has checked it since."""
+    firings = alerts.history(ctx.store, ctx.settings, since=utcnow() - timedelta(days=7))
+    active = [f for f in firings if f["active"]]
+    return {"active_alerts": active, "ended_alert": None if active or not firings else firings[0]}
 
 
 @router.get("/alerts", response_class=HTMLResponse)
 def alerts_page(request: Request, ctx: Ctx) -> HTMLResponse:
     configured, firings = _rows(ctx)
     return render(request, "alerts.html", page="alerts", configured=configured, firings=firings[:100],
-                  one=None)  # fmt: skip
+                  one=None, mute=None)  # fmt: skip
 
 
 @router.get("/alerts/{name}", response_class=HTMLResponse)
 def alert_page(request: Request, ctx: Ctx, name: str) -> HTMLResponse:
     found = next((a for a in ctx.settings.alerts if a.name == name), None)
-    firings = alerts.history(ctx.store, alert=name)
+    firings = alerts.history(ctx.store, ctx.settings, alert=name)
     if found is None and not firings:
         raise HTTPException(404, f"There is no alert named {name!r} in the configuration.")
-    active = next((f for f in firings if f["active"]), None)
-    configured = [_alert(found, active)] if found else []
+    configured = [_alert(found, firings[0] if firings else None)] if found else []
     return render(request, "alerts.html", page="alerts", configured=configured, firings=firings[:100],
                   one=name, mute=alerts.mute_hint(ctx.settings, name))  # fmt: skip
 
@@ -83,4 +93,4 @@ def api_history(
     alert: Annotated[str | None, Query(max_length=100)] = None,
 ) -> dict[str, Any]:
     start = day_start(since, ctx.settings.organisation.zone) if since else None
-    return {"firings": alerts.history(ctx.store, since=start, alert=alert)}
+    return {"firings": alerts.history(ctx.store, ctx.settings, since=start, alert=alert)}

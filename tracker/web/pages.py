@@ -101,7 +101,7 @@ def overview(request: Request, ctx: Ctx) -> HTMLResponse:
     return render(
         request,
         "overview.html",
-        active_alerts=_active_alerts(ctx),
+        **_alert_banner(ctx),
         today=today,
         week=(today - timedelta(days=7), today - timedelta(days=1)),
         rows=rows,
@@ -591,7 +591,7 @@ def audit_page(request: Request, ctx: Ctx) -> HTMLResponse:
     return render(request, "audit.html", events=list(reversed(audit.events(ctx.store, limit=500))))
 
 
-def _active_alerts(ctx: WebContext) -> list[dict[str, Any]]:
-    from tracker.web.alert_pages import active_alerts
+def _alert_banner(ctx: WebContext) -> dict[str, Any]:
+    from tracker.web.alert_pages import alert_banner
 
-    return active_alerts(ctx)
+    return alert_banner(ctx)
