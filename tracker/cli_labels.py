@@ -194,3 +194,69 @@ def label_queue(
     for item in found:
         sure = "" if item["confidence"] is None else f" (model {item['confidence']:.0%} sure)"
         typer.echo(f"{item['id']}{sure}: {item['text'][:120]}")
+
+
+@label_app.command("exclusions")
+def label_exclusions(
+    stream: Annotated[str | None, typer.Option("--stream", help="Only this stream.")] = None,
+    as_json: JsonOpt = False,
+    config: ConfigOpt = None,
+) -> None:
+    """What "irrelevant" labels teach each stream's filter: exclusion terms, measured (config untouched)."""
+    from tracker.label_filters import streams_with_irrelevant, suggest
+
+    settings = settings_for(config)
+    store = store_for(settings)
+    try:
+        if stream is not None:
+            known = {s.name for s in settings.streams} | {name for name, _ in streams_with_irrelevant(store)}
+            if stream not in known:
+                fail(f"--stream: unknown stream {stream!r}")
+            names = [stream]
+        else:
+            names = [name for name, _ in streams_with_irrelevant(store)]
+        found = [suggest(store, settings, name) for name in names]
+    finally:
+        store.close()
+    if as_json:
+        print_json({"streams": found})
+        return
+    if not found:
+        typer.echo("no mention of any stream is labelled irrelevant yet")
+    for item in found:
+        typer.echo(exclusion_text(item))
+
+
+def exclusion_text(item: dict[str, Any]) -> str:
+    """A stream's proposal in words (the CLI's; the web shows the same figures)."""
+    lines = [
+        f"{item['stream']}: {item['irrelevant_labels']} irrelevant and "
+        f"{item['relevant_labels']} relevant labels of its mentions"
+    ]
+    if item["needs"]:
+        lines.append(f"  no exclusions proposed yet: needs {item['needs']}")
+        return "\n".join(lines)
+    if not item["terms"]:
+        lines.append(f"  no exclusions proposed: {item['why_none']}")
+        return "\n".join(lines)
+    m, h = item["measured"], item["held_out"]
+    lines += [
+        "  proposed exclusions: " + ", ".join(item["terms"]),
+        f"  on these labels: removes {m['irrelevant_removed']} of {m['irrelevant']} irrelevant, "
+        f"drops {m['relevant_dropped']} of {m['relevant']} relevant",
+        "  held out (terms chosen without the mentions they are tried on): "
+        f"removes {h['irrelevant_removed']} of {h['irrelevant']} irrelevant, "
+        f"drops {h['relevant_dropped']} of {h['relevant']} relevant",
+        f"  of the stream's newest {item['stored_checked']:,} stored mentions it would have dropped "
+        f"{item['stored_removed']:,}",
+    ]
+    if item["configured"]:
+        where = (
+            "replace the stream's exclude line in the config with"
+            if item["present_exclude"]
+            else "put this line under the stream's [[streams]] in the config"
+        )
+        lines += [f"  to adopt it, {where} (the config is not changed for you):", f"    {item['line']}"]
+    else:
+        lines.append("  the stream is not in the config (imported only): there is no filter to teach")
+    return "\n".join(lines)
