@@ -23,6 +23,16 @@ label_app = typer.Typer(
 app.add_typer(label_app, name="label")
 
 
+def _lang(value: str) -> str:
+    """--lang as the primary subtag, or one line of error."""
+    from tracker.labels import LANG, primary
+
+    code = primary(value) if LANG.fullmatch(value.strip()) else None
+    if code is None:
+        fail(f"--lang must be a language code such as de or de-AT, got {value[:40]!r}")
+    return code
+
+
 @label_app.command("import")
 def label_import(
     file: Annotated[Path, typer.Argument(help="CSV (header: external_id or text, label, lang) or JSONL.")],
@@ -104,7 +114,7 @@ def label_train(
     config: ConfigOpt = None,
 ) -> None:
     """Train each language's model, measure it, adopt it only above the floor, re-score its mentions."""
-    from tracker.labels import primary, train
+    from tracker.labels import train
 
     settings = settings_for(config)
     store = store_for(settings)
@@ -114,7 +124,8 @@ def label_train(
             typer.echo(f"  re-scored {done}/{total}", err=True)
 
     try:
-        found = train(store, settings, lang=primary(lang) if lang else None, force=force, progress=progress)
+        code = _lang(lang) if lang is not None else None
+        found = train(store, settings, lang=code, force=force, progress=progress)
     finally:
         store.close()
     if as_json:
@@ -181,16 +192,19 @@ def label_queue(
     config: ConfigOpt = None,
 ) -> None:
     """The unlabelled mentions the current model is least sure about ("label 20 more")."""
-    from tracker.labels import primary, queue
+    from tracker.labels import queue
 
+    code = _lang(lang)
     store = store_for(settings_for(config))
     try:
-        found = queue(store, primary(lang) or lang, count)
+        found = queue(store, code, count)
     finally:
         store.close()
     if as_json:
-        print_json({"lang": lang, "mentions": found})
+        print_json({"lang": code, "mentions": found})
         return
+    if not found:
+        typer.echo(f"nothing left to label in {code}: all its stored mentions are labelled, or none is")
     for item in found:
         sure = "" if item["confidence"] is None else f" (model {item['confidence']:.0%} sure)"
         typer.echo(f"{item['id']}{sure}: {item['text'][:120]}")
