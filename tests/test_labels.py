@@ -338,9 +338,13 @@ def test_adopting_a_model_rescores_history_and_results_name_one_scorer(tmp_path:
     with store.write() as session:
         session.add(SentimentModel(lang="en", version=1, trained_at=NOW, training_hash="x", labels=150, macro_f1=0.9,
                                    figures={}, weights=labels.pack(trained.weights), adopted=True))
+    english = next(i for i in labels.status(store, settings)["languages"] if i["lang"] == "en")
+    assert english["scorer"] == "model:en:1" and english["rescore_pending"] == english["mentions"] > 0
     steps: list[tuple[int, int]] = []
     done = labels.rescore(store, "en", progress=lambda a, b: steps.append((a, b)))
     assert done > 0 and steps[-1] == (done, done)
+    after_status = labels.status(store, settings)["languages"]
+    assert next(i for i in after_status if i["lang"] == "en")["rescore_pending"] == 0, "progress: all done"
     after = measure(store, settings, [exp_id])[0]
     assert after["scorers"] == {"baseline": ["model:en:1"], "treatment": ["model:en:1"]}
     # dropping it goes back to VADER for English, again for the whole history

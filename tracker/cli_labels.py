@@ -165,6 +165,9 @@ def label_status(as_json: JsonOpt = False, config: ConfigOpt = None) -> None:
             f"{item['lang']}: {item['mentions']} mentions ({item['share_of_mentions']:.1%}); labels: {counts}"
         )
         typer.echo(f"  scored by: {item['scorer'] or 'nothing (unscored)'}")
+        if item["rescore_pending"]:
+            pending, total = item["rescore_pending"], item["mentions"]
+            typer.echo(f"  re-scoring: {pending:,} of {total:,} mentions still to do")
         model = item["model"]
         if model is None:
             typer.echo("  no model yet")

@@ -649,6 +649,15 @@ def _of_language(lang: str) -> Any:
     return or_(lower == lang, lower.like(f"{lang}-%"), lower.like(f"{lang}\\_%", escape="\\"))
 
 
+def _stale(lang: str, target: str | None) -> Any:
+    """The mentions of `lang` not (yet) scored by `target`, the language's scorer."""
+    if target is None:  # unscored: anything still carrying a score
+        return _of_language(lang) & Mention.sentiment.is_not(None)
+    if target == VADER:  # back from a model (a score without a scorer is VADER's already)
+        return _of_language(lang) & Mention.sentiment_scorer.like("model:%")
+    return _of_language(lang) & Mention.sentiment_scorer.is_distinct_from(target)
+
+
 def rescore(store: Store, lang: str, *, progress: ProgressFn | None = None) -> int:
     """Score every mention of `lang` not yet scored by the language's current scorer.
 
@@ -659,13 +668,7 @@ def rescore(store: Store, lang: str, *, progress: ProgressFn | None = None) -> i
         model_row = adopted(session, lang)
         target = scorer_for(lang, model_row)
         model = Model(unpack(model_row.weights)) if model_row is not None else None
-        if target is None:  # unscored: anything still carrying a score
-            stale = _of_language(lang) & Mention.sentiment.is_not(None)
-        elif target == VADER:  # back from a model (a score without a scorer is VADER's already)
-            stale = _of_language(lang) & Mention.sentiment_scorer.like("model:%")
-        else:
-            stale = _of_language(lang) & Mention.sentiment_scorer.is_distinct_from(target)
-        ids = list(session.scalars(select(Mention.id).where(stale).order_by(Mention.id)).all())
+        ids = list(session.scalars(select(Mention.id).where(_stale(lang, target)).order_by(Mention.id)).all())
     done = 0
     for start in range(0, len(ids), BATCH):
         chunk = ids[start : start + BATCH]
@@ -731,6 +734,12 @@ def status(store: Store, settings: Settings) -> dict[str, Any]:
                 "mentions": by_lang.get(code, 0),
                 "share_of_mentions": round(by_lang.get(code, 0) / total, 4) if total else 0.0,
                 "scorer": scorer_for(code, using),
+                # Mentions still waiting to be re-scored by that scorer (`tracker run` or
+                # `tracker label train` works through them in batches): the re-scoring's progress.
+                "rescore_pending": session.scalar(
+                    select(func.count(Mention.id)).where(_stale(code, scorer_for(code, using)))
+                )
+                or 0,
                 "model": None,
             }
             if newest is not None:
