@@ -264,7 +264,8 @@ def exclusion_text(item: dict[str, Any]) -> str:
         "  held out (terms chosen without the mentions they are tried on): "
         f"removes {h['irrelevant_removed']} of {h['irrelevant']} irrelevant, "
         f"drops {h['relevant_dropped']} of {h['relevant']} relevant",
-        f"  of the stream's newest {item['stored_checked']:,} stored mentions it would have dropped "
+        f"  of the stream's {'' if item['stored_all'] else 'newest '}{item['stored_checked']:,} "
+        "stored mentions it would have dropped "
         f"{item['stored_removed']:,}",
     ]
     if item["configured"]:

@@ -210,6 +210,7 @@ def suggest(store: Store, settings: Settings, stream: str) -> dict[str, Any]:
         "measured": None,
         "held_out": None,
         "stored_checked": len(newest),
+        "stored_all": len(newest) < STORED,  # False: only the newest STORED were tried
         "stored_removed": 0,
         "line": None,
         "needs": None,

@@ -66,10 +66,19 @@ def test_a_mention_page_labels_without_javascript(live: tuple[str, World], tmp_p
             sync_api.expect(page.get_by_role("heading", name=name)).to_be_visible()
             sync_api.expect(page.get_by_text("not labelled yet")).to_have_count(0)
             page.screenshot(path=str(shots / "mention-page.png"), full_page=True)
+            import random
+
+            from tests.test_label_filters import _collect, _world
+
+            _collect(world.store, _world(random.Random(3), relevant=80, irrelevant=30, unlabelled=40))
+            page.goto(f"{base}/sentiment")
+            page.get_by_role("link", name="acme-mastodon").click()
+            sync_api.expect(page.locator("pre.config-line")).to_contain_text("coyote")
+            page.screenshot(path=str(shots / "exclusions.png"), full_page=True)
             page.goto(f"{base}/mentions/999999")
             sync_api.expect(page.get_by_text("There is no mention #999999")).to_be_visible()
             page.screenshot(path=str(shots / "mention-404.png"), full_page=True)
         finally:
             browser.close()
     with world.store.read() as session:
-        assert session.scalars(select(Label.label)).all() == ["irrelevant"]
+        assert session.scalars(select(Label.label).where(Label.source == "web")).all() == ["irrelevant"]

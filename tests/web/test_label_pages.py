@@ -127,3 +127,22 @@ async def test_a_mention_page_shows_markup_as_text(hostile: World) -> None:
     assert page.status_code == 200
     assert "<script>alert" not in page.text and "<svg onload" not in page.text
     assert "&lt;script&gt;" in page.text and HOSTILE_TEXT not in page.text
+
+
+async def test_the_exclusions_page_proposes_the_line_and_leaves_the_config(
+    local_client: httpx.AsyncClient, local: World
+) -> None:
+    import random
+
+    from tests.test_label_filters import _collect, _world
+
+    _collect(local.store, _world(random.Random(3), relevant=80, irrelevant=30, unlabelled=40))
+    before = local.config.read_bytes()
+    page = await local_client.get("/sentiment/exclusions?stream=acme-mastodon")
+    assert page.status_code == 200
+    assert "<code>coyote</code>" in page.text and "<code>anvil</code>" in page.text
+    assert "exclude = [&#34;" in page.text and "coyote" in page.text.split("config-line")[1]
+    assert "put this line under the stream" in page.text and "held out" in page.text
+    assert local.config.read_bytes() == before, "the config file is never changed"
+    sentiment = await local_client.get("/sentiment")
+    assert 'href="/sentiment/exclusions?stream=acme-mastodon"' in sentiment.text
