@@ -120,7 +120,7 @@ def label_mention(
         labels.label_mention(ctx.store, mention_id, label, source="web")
     except UserError as exc:
         if str(exc).startswith("no mention"):
-            raise HTTPException(404, str(exc)) from None
+            raise HTTPException(404, f"There is no mention #{mention_id}.") from None
         flash(request, str(exc), "error")
     else:
         teaches = " It also teaches the stream's filter: the Sentiment page proposes exclusions."
