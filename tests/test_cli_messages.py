@@ -64,6 +64,7 @@ WRONG: list[tuple[tuple[str, ...], int, str]] = [
     (("label", "train", "--lang"), 2, "'--lang' requires an argument"),
     (("label", "status", "--bogus"), 2, "no such option --bogus"),
     (("label", "queue", "--bogus"), 2, "no such option --bogus"),
+    (("label", "exclusions", "--stream"), 2, "'--stream' requires an argument"),
     (("experiment", "show"), 2, "ID: required"),
     (("experiment", "show", "99"), 2, "no experiment with id 99"),
     (("experiment", "show", "1.5"), 2, "ID: expected a whole number"),

@@ -125,6 +125,56 @@ def test_bad_import_is_one_line_and_imports_nothing(
     assert labels.export_labels(store) == []
 
 
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("a.jsonl", '{"text": ["x"], "label": "positive", "lang": "de"}\n', "line 1: text: expected text, got a list"),
+        ("b.jsonl", '{"text": "gut", "label": 5, "lang": "de"}\n', "line 1: label: expected text, got a number"),
+        ("c.jsonl", '{"text": "gut", "label": "positive", "lang": 7}\n', "lang: expected text, got a number"),
+        ("d.jsonl", '{"text": "a\\u0000b", "label": "positive", "lang": "de"}\n', "text contains a NUL"),
+        ("e.jsonl", '{"text": "gut", "label": "positive", "lang": "!!"}\n', "lang must be a language code"),
+        ("f.jsonl", "[1, 2]\n", "line 1 is not a JSON object"),
+        ("g.csv", "text,label,lang\nok,positive,de,extra\n", "line 2: 4 cells, the header has 3"),
+        ("h.csv", "text,label,lang\nok,Sehr gut,de\n", "line 2: label must be one of"),
+    ],
+)
+def test_hostile_label_files_are_one_line_each(
+    workspace: Any, tmp_path: Path, cli: Any, name: str, content: str, message: str
+) -> None:
+    path, _, store = workspace
+    bad = tmp_path / name
+    bad.write_text(content, encoding="utf-8")
+    got = cli("label", "import", bad, "--config", path)
+    assert got.code == 2, got.out
+    assert message in got.err and len(got.err.strip().splitlines()) == 1 and "Traceback" not in got.err
+    assert labels.export_labels(store) == []
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("suffix", [".jsonl", ".csv"])
+def test_a_50_mb_line_is_refused_without_being_held(workspace: Any, tmp_path: Path, cli: Any, suffix: str) -> None:
+    path, _, store = workspace
+    big = tmp_path / f"big{suffix}"
+    with big.open("w", encoding="utf-8") as handle:
+        handle.write("text,label,lang\n\"" if suffix == ".csv" else '{"text": "')
+        for _ in range(50):
+            handle.write("gut " * 250_000)  # 1 MB at a time: 50 MB on one line
+        handle.write('",positive,de\n' if suffix == ".csv" else '", "label": "positive", "lang": "de"}\n')
+    got = cli("label", "import", big, "--config", path)
+    assert got.code == 2
+    assert ("line 1 is longer than" in got.err) if suffix == ".jsonl" else ("line 2: not valid CSV" in got.err)
+    assert "Traceback" not in got.err and labels.export_labels(store) == []
+
+
+def test_label_options_refuse_what_is_not_a_language(workspace: Any, cli: Any) -> None:
+    path, _, _ = workspace
+    for args in (("queue", "--lang", ""), ("queue", "--lang", "!!"), ("train", "--lang", "12")):
+        got = cli("label", *args, "--config", path)
+        assert got.code == 2 and "--lang must be a language code" in got.err, args
+    empty = cli("label", "queue", "--lang", "de-AT", "--config", path)
+    assert empty.code == 0 and "nothing left to label in de" in empty.out
+
+
 # -- the model, measured ------------------------------------------------------------------------
 
 
@@ -288,9 +338,13 @@ def test_adopting_a_model_rescores_history_and_results_name_one_scorer(tmp_path:
     with store.write() as session:
         session.add(SentimentModel(lang="en", version=1, trained_at=NOW, training_hash="x", labels=150, macro_f1=0.9,
                                    figures={}, weights=labels.pack(trained.weights), adopted=True))
+    english = next(i for i in labels.status(store, settings)["languages"] if i["lang"] == "en")
+    assert english["scorer"] == "model:en:1" and english["rescore_pending"] == english["mentions"] > 0
     steps: list[tuple[int, int]] = []
     done = labels.rescore(store, "en", progress=lambda a, b: steps.append((a, b)))
     assert done > 0 and steps[-1] == (done, done)
+    after_status = labels.status(store, settings)["languages"]
+    assert next(i for i in after_status if i["lang"] == "en")["rescore_pending"] == 0, "progress: all done"
     after = measure(store, settings, [exp_id])[0]
     assert after["scorers"] == {"baseline": ["model:en:1"], "treatment": ["model:en:1"]}
     # dropping it goes back to VADER for English, again for the whole history

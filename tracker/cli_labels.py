@@ -23,6 +23,16 @@ label_app = typer.Typer(
 app.add_typer(label_app, name="label")
 
 
+def _lang(value: str) -> str:
+    """--lang as the primary subtag, or one line of error."""
+    from tracker.labels import LANG, primary
+
+    code = primary(value) if LANG.fullmatch(value.strip()) else None
+    if code is None:
+        fail(f"--lang must be a language code such as de or de-AT, got {value[:40]!r}")
+    return code
+
+
 @label_app.command("import")
 def label_import(
     file: Annotated[Path, typer.Argument(help="CSV (header: external_id or text, label, lang) or JSONL.")],
@@ -95,7 +105,7 @@ def label_train(
     config: ConfigOpt = None,
 ) -> None:
     """Train each language's model, measure it, adopt it only above the floor, re-score its mentions."""
-    from tracker.labels import primary, train
+    from tracker.labels import train
 
     settings = settings_for(config)
     store = store_for(settings)
@@ -105,7 +115,8 @@ def label_train(
             typer.echo(f"  re-scored {done}/{total}", err=True)
 
     with store:
-        found = train(store, settings, lang=primary(lang) if lang else None, force=force, progress=progress)
+        code = _lang(lang) if lang is not None else None
+        found = train(store, settings, lang=code, force=force, progress=progress)
     if as_json:
         print_json({"languages": found})
         return
@@ -140,6 +151,9 @@ def label_status(as_json: JsonOpt = False, config: ConfigOpt = None) -> None:
             f"{item['lang']}: {item['mentions']} mentions ({item['share_of_mentions']:.1%}); labels: {counts}"
         )
         typer.echo(f"  scored by: {item['scorer'] or 'nothing (unscored)'}")
+        if item["rescore_pending"]:
+            pending, total = item["rescore_pending"], item["mentions"]
+            typer.echo(f"  re-scoring: {pending:,} of {total:,} mentions still to do")
         model = item["model"]
         if model is None:
             typer.echo("  no model yet")
@@ -167,13 +181,83 @@ def label_queue(
     config: ConfigOpt = None,
 ) -> None:
     """The unlabelled mentions the current model is least sure about ("label 20 more")."""
-    from tracker.labels import primary, queue
+    from tracker.labels import queue
 
+    code = _lang(lang)
     with store_for(settings_for(config)) as store:
-        found = queue(store, primary(lang) or lang, count)
+        found = queue(store, code, count)
     if as_json:
-        print_json({"lang": lang, "mentions": found})
+        print_json({"lang": code, "mentions": found})
         return
+    if not found:
+        typer.echo(f"nothing left to label in {code}: all its stored mentions are labelled, or none is")
     for item in found:
         sure = "" if item["confidence"] is None else f" (model {item['confidence']:.0%} sure)"
         typer.echo(f"{item['id']}{sure}: {item['text'][:120]}")
+
+
+@label_app.command("exclusions")
+def label_exclusions(
+    stream: Annotated[str | None, typer.Option("--stream", help="Only this stream.")] = None,
+    as_json: JsonOpt = False,
+    config: ConfigOpt = None,
+) -> None:
+    """What "irrelevant" labels teach each stream's filter: exclusion terms, measured (config untouched)."""
+    from tracker.label_filters import streams_with_irrelevant, suggest
+
+    settings = settings_for(config)
+    store = store_for(settings)
+    try:
+        if stream is not None:
+            known = {s.name for s in settings.streams} | {name for name, _ in streams_with_irrelevant(store)}
+            if stream not in known:
+                fail(f"--stream: unknown stream {stream!r}")
+            names = [stream]
+        else:
+            names = [name for name, _ in streams_with_irrelevant(store)]
+        found = [suggest(store, settings, name) for name in names]
+    finally:
+        store.close()
+    if as_json:
+        print_json({"streams": found})
+        return
+    if not found:
+        typer.echo("no mention of any stream is labelled irrelevant yet")
+    for item in found:
+        typer.echo(exclusion_text(item))
+
+
+def exclusion_text(item: dict[str, Any]) -> str:
+    """A stream's proposal in words (the CLI's; the web shows the same figures)."""
+    lines = [
+        f"{item['stream']}: {item['irrelevant_labels']} irrelevant and "
+        f"{item['relevant_labels']} relevant labels of its mentions"
+    ]
+    if item["needs"]:
+        lines.append(f"  no exclusions proposed yet: needs {item['needs']}")
+        return "\n".join(lines)
+    if not item["terms"]:
+        lines.append(f"  no exclusions proposed: {item['why_none']}")
+        return "\n".join(lines)
+    m, h = item["measured"], item["held_out"]
+    lines += [
+        "  proposed exclusions: " + ", ".join(item["terms"]),
+        f"  on these labels: removes {m['irrelevant_removed']} of {m['irrelevant']} irrelevant, "
+        f"drops {m['relevant_dropped']} of {m['relevant']} relevant",
+        "  held out (terms chosen without the mentions they are tried on): "
+        f"removes {h['irrelevant_removed']} of {h['irrelevant']} irrelevant, "
+        f"drops {h['relevant_dropped']} of {h['relevant']} relevant",
+        f"  of the stream's {'' if item['stored_all'] else 'newest '}{item['stored_checked']:,} "
+        "stored mentions it would have dropped "
+        f"{item['stored_removed']:,}",
+    ]
+    if item["configured"]:
+        where = (
+            "replace the stream's exclude line in the config with"
+            if item["present_exclude"]
+            else "put this line under the stream's [[streams]] in the config"
+        )
+        lines += [f"  to adopt it, {where} (the config is not changed for you):", f"    {item['line']}"]
+    else:
+        lines.append("  the stream is not in the config (imported only): there is no filter to teach")
+    return "\n".join(lines)

@@ -31,11 +31,11 @@ import re
 import time
 import zlib
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
@@ -75,37 +75,103 @@ def scorer_name(model: SentimentModel | None) -> str:
 # -- labels in and out --------------------------------------------------------------------------
 
 
-def _rows(path: Path) -> list[tuple[int, dict[str, Any]]]:
+MAX_TEXT = 100_000  # characters of a label's text, as of an imported mention's (tracker/mentions.py)
+MAX_LINE = MAX_TEXT * 4 + 10_000  # bytes of one JSONL line or CSV field: the longest text, UTF-8, and room
+LANG = re.compile(r"[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8})*")
+FIELDS = ("external_id", "text", "label", "lang")
+
+
+def _rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line, row) of a CSV or JSONL file, read as a stream: a line over MAX_LINE is refused
+    after reading MAX_LINE bytes of it, never held whole."""
     try:
-        raw = path.read_text(encoding="utf-8-sig")
+        handle = path.open("rb")
     except FileNotFoundError:
         raise UserError(f"no file at {path}") from None
-    except UnicodeDecodeError:
-        raise UserError(f"{path} is not a text file (not UTF-8)") from None
+    except IsADirectoryError:
+        raise UserError(f"{path} is a directory, not a file") from None
     except OSError as exc:
         raise UserError(f"cannot read {path}: {exc.strerror or exc}") from None
-    first = raw.lstrip()[:1]
-    if path.suffix.lower() in (".jsonl", ".ndjson", ".json") or first == "{":
-        rows = []
-        for number, line in enumerate(raw.splitlines(), start=1):
-            if not line.strip():
-                continue
+    with handle:
+        try:
+            head = handle.read(4096)
+            handle.seek(0)
+            first = head.removeprefix(b"\xef\xbb\xbf").lstrip()[:1]
+            if path.suffix.lower() in (".jsonl", ".ndjson", ".json") or first == b"{":
+                yield from _jsonl_rows(path, handle)
+            else:
+                yield from _csv_rows(path, handle)
+        except UnicodeDecodeError:
+            raise UserError(f"{path} is not a text file (not UTF-8)") from None
+        except OSError as exc:
+            raise UserError(f"cannot read {path}: {exc.strerror or exc}") from None
+
+
+def _jsonl_rows(path: Path, handle: IO[bytes]) -> Iterator[tuple[int, dict[str, Any]]]:
+    number = 0
+    while True:
+        line = handle.readline(MAX_LINE + 1)
+        if not line:
+            return
+        number += 1
+        if len(line) > MAX_LINE:
+            raise UserError(f"{path}: line {number} is longer than {MAX_LINE:,} bytes")
+        text = line.decode("utf-8-sig" if number == 1 else "utf-8")
+        if not text.strip():
+            continue
+        try:
+            value = json.loads(text)
+        except (json.JSONDecodeError, RecursionError):
+            raise UserError(f"{path}: line {number} is not JSON") from None
+        if not isinstance(value, dict):
+            raise UserError(f"{path}: line {number} is not a JSON object")
+        yield number, value
+
+
+def _csv_rows(path: Path, handle: IO[bytes]) -> Iterator[tuple[int, dict[str, Any]]]:
+    text = io.TextIOWrapper(handle, encoding="utf-8-sig", newline="")
+    csv.field_size_limit(MAX_LINE)
+    reader = csv.reader(text)
+    start = 1
+    try:
+        header = [(name or "").strip().lower() for name in next(reader, [])]
+        if "label" not in header or not set(header) & {"text", "external_id"}:
+            raise UserError(f"{path}: a CSV needs a header with label and text or external_id columns")
+        while True:
+            start = reader.line_num + 1
             try:
-                value = json.loads(line)
-            except json.JSONDecodeError:
-                raise UserError(f"{path}: line {number} is not JSON") from None
-            if not isinstance(value, dict):
-                raise UserError(f"{path}: line {number} is not a JSON object")
-            rows.append((number, value))
-        return rows
-    reader = csv.DictReader(io.StringIO(raw))
-    names = {name.strip().lower() for name in reader.fieldnames or ()}
-    if "label" not in names or not names & {"text", "external_id"}:
-        raise UserError(f"{path}: a CSV needs a header with label and text or external_id columns")
-    return [
-        (number, {(k or "").strip().lower(): v for k, v in row.items()})
-        for number, row in enumerate(reader, start=2)
-    ]
+                row = next(reader)
+            except StopIteration:
+                return
+            if not any(cell.strip() for cell in row):
+                continue
+            if len(row) > len(header):
+                raise UserError(f"{path}: line {start}: {len(row)} cells, the header has {len(header)}")
+            yield start, dict(zip(header, row, strict=False))
+    except csv.Error as exc:
+        message = str(exc)
+        if "field larger than field limit" in message:
+            message = f"a cell is longer than {MAX_LINE:,} characters"
+        raise UserError(f"{path}: line {start}: not valid CSV: {message}") from None
+    finally:
+        text.detach()  # the caller closes the file
+
+
+def _field(path: Path, number: int, row: dict[str, Any], name: str) -> str:
+    """A row's text field ("" when absent or null); one line of error for any other kind."""
+    value = row.get(name)
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        kinds = ((bool, "true or false"), (int | float, "a number"), (list, "a list"), (dict, "an object"))
+        kind = next((k for t, k in kinds if isinstance(value, t)), "not text")
+        raise UserError(f"{path}: line {number}: {name}: expected text, got {kind}")
+    if "\x00" in value:
+        raise UserError(f"{path}: line {number}: {name} contains a NUL character")
+    limit = MAX_TEXT if name == "text" else 1_000
+    if len(value) > limit:
+        raise UserError(f"{path}: line {number}: {name} is longer than {limit:,} characters")
+    return value
 
 
 def import_labels(store: Store, path: Path, *, now: datetime | None = None) -> dict[str, int]:
@@ -116,18 +182,25 @@ def import_labels(store: Store, path: Path, *, now: datetime | None = None) -> d
     language are the mention's); a row with a text needs its lang or a detectable one.
     """
     now = now or datetime.now(UTC)
-    rows = _rows(path)
+    rows = list(_rows(path))  # every row read and its shape checked before the write starts
     with store.write() as session:
         ready: list[tuple[int | None, str | None, str, str, str]] = []
         for number, row in rows:
-            label = str(row.get("label") or "").strip().lower()
+            label = _field(path, number, row, "label").strip().lower()
             if label not in LABELS:
+                shown = label if len(label) <= 40 else label[:40] + "…"
                 raise UserError(
-                    f"{path}: line {number}: label must be one of {', '.join(LABELS)}, got {label!r}"
+                    f"{path}: line {number}: label must be one of {', '.join(LABELS)}, got {shown!r}"
                 )
-            external = str(row.get("external_id") or "").strip() or None
-            text = str(row.get("text") or "")
-            lang = primary(str(row.get("lang") or "")) or None
+            external = _field(path, number, row, "external_id").strip() or None
+            text = _field(path, number, row, "text")
+            given = _field(path, number, row, "lang").strip()
+            if given and not LANG.fullmatch(given):
+                raise UserError(
+                    f"{path}: line {number}: lang must be a language code such as de or de-AT, "
+                    f"got {given[:40]!r}"
+                )
+            lang = primary(given)
             mention_id = None
             if external:
                 found = session.execute(
@@ -576,6 +649,15 @@ def _of_language(lang: str) -> Any:
     return or_(lower == lang, lower.like(f"{lang}-%"), lower.like(f"{lang}\\_%", escape="\\"))
 
 
+def _stale(lang: str, target: str | None) -> Any:
+    """The mentions of `lang` not (yet) scored by `target`, the language's scorer."""
+    if target is None:  # unscored: anything still carrying a score
+        return _of_language(lang) & Mention.sentiment.is_not(None)
+    if target == VADER:  # back from a model (a score without a scorer is VADER's already)
+        return _of_language(lang) & Mention.sentiment_scorer.like("model:%")
+    return _of_language(lang) & Mention.sentiment_scorer.is_distinct_from(target)
+
+
 def rescore(store: Store, lang: str, *, progress: ProgressFn | None = None) -> int:
     """Score every mention of `lang` not yet scored by the language's current scorer.
 
@@ -586,13 +668,7 @@ def rescore(store: Store, lang: str, *, progress: ProgressFn | None = None) -> i
         model_row = adopted(session, lang)
         target = scorer_for(lang, model_row)
         model = Model(unpack(model_row.weights)) if model_row is not None else None
-        if target is None:  # unscored: anything still carrying a score
-            stale = _of_language(lang) & Mention.sentiment.is_not(None)
-        elif target == VADER:  # back from a model (a score without a scorer is VADER's already)
-            stale = _of_language(lang) & Mention.sentiment_scorer.like("model:%")
-        else:
-            stale = _of_language(lang) & Mention.sentiment_scorer.is_distinct_from(target)
-        ids = list(session.scalars(select(Mention.id).where(stale).order_by(Mention.id)).all())
+        ids = list(session.scalars(select(Mention.id).where(_stale(lang, target)).order_by(Mention.id)).all())
     done = 0
     for start in range(0, len(ids), BATCH):
         chunk = ids[start : start + BATCH]
@@ -658,6 +734,12 @@ def status(store: Store, settings: Settings) -> dict[str, Any]:
                 "mentions": by_lang.get(code, 0),
                 "share_of_mentions": round(by_lang.get(code, 0) / total, 4) if total else 0.0,
                 "scorer": scorer_for(code, using),
+                # Mentions still waiting to be re-scored by that scorer (`tracker run` or
+                # `tracker label train` works through them in batches): the re-scoring's progress.
+                "rescore_pending": session.scalar(
+                    select(func.count(Mention.id)).where(_stale(code, scorer_for(code, using)))
+                )
+                or 0,
                 "model": None,
             }
             if newest is not None:
