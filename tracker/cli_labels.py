@@ -206,8 +206,7 @@ def label_exclusions(
     from tracker.label_filters import streams_with_irrelevant, suggest
 
     settings = settings_for(config)
-    store = store_for(settings)
-    try:
+    with store_for(settings) as store:
         if stream is not None:
             known = {s.name for s in settings.streams} | {name for name, _ in streams_with_irrelevant(store)}
             if stream not in known:
@@ -216,8 +215,6 @@ def label_exclusions(
         else:
             names = [name for name, _ in streams_with_irrelevant(store)]
         found = [suggest(store, settings, name) for name in names]
-    finally:
-        store.close()
     if as_json:
         print_json({"streams": found})
         return
