@@ -81,6 +81,7 @@ WRONG: list[tuple[tuple[str, ...], int, str]] = [
     (("experiment", "add", "--metric", "vibes"), 2, "unknown metric 'vibes'"),
     (("experiment", "add", "--stream", "acme-linkedin"), 2, "unknown stream 'acme-linkedin' (known: brand, other)"),
     (("experiment", "add", "--control-stream", "nope"), 2, "--control-stream: unknown stream 'nope' (known:"),
+    (("experiment", "add", "--search", "nope"), 2, "--search: no saved search 'nope' (none saved yet)"),
     (("experiment", "add", "--start", "yesterday"), 2, "--start: expected a day like 2026-09-01, got 'yesterday'"),
     (("experiment", "add", "--min-effect", "abc"), 2, "--min-effect: expected a number, got 'abc'"),
     (("experiment", "add", "--expect", "up"), 2, "--expect: expected increase or decrease"),

@@ -426,6 +426,15 @@ CompetitorsOpt = Annotated[
     ),
 ]
 
+SearchOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--search",
+        help="A saved search (`tracker search list`): only the mentions matching it count; "
+        "without --stream, in every stream but the competitors' ('' on edit removes it).",
+    ),
+]
+
 
 EXPERIMENT_OPTIONS = (
     "title",
@@ -443,6 +452,7 @@ EXPERIMENT_OPTIONS = (
     "baseline_start",
     "baseline_end",
     "competitors",
+    "search",
 )
 
 
@@ -503,6 +513,7 @@ def experiment_add(
     baseline_start: BaseStartOpt = None,
     baseline_end: BaseEndOpt = None,
     competitors: CompetitorsOpt = None,
+    search: SearchOpt = None,
     config: ConfigOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -547,6 +558,7 @@ def experiment_edit(
     baseline_start: BaseStartOpt = None,
     baseline_end: BaseEndOpt = None,
     competitors: CompetitorsOpt = None,
+    search: SearchOpt = None,
     amend: Annotated[
         bool, typer.Option("--amend", help="Change the plan of a started experiment (needs --reason).")
     ] = False,
