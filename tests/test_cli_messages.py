@@ -47,6 +47,7 @@ WRONG: list[tuple[tuple[str, ...], int, str]] = [
     (("web", "rotate-key", "--bogus"), 2, "no such option --bogus"),
     (("mentions", "search"), 2, "QUERY: required"),
     (("mentions", "search", "(acme"), 2, "unbalanced parenthesis at position 1"),
+    (("mentions", "search", "--limt"), 2, "no such option --limt"),
     (("search", "add"), 2, "NAME: required"),
     (("search", "list", "--bogus"), 2, "no such option --bogus"),
     (("search", "show", "nope"), 2, "no saved search 'nope'"),

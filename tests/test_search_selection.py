@@ -159,9 +159,9 @@ def test_an_unknown_saved_search_of_an_alert_is_said_by_list_and_check(
     tmp_path: Path, db_url: str, cli: Any
 ) -> None:
     config = _alert_config(tmp_path, db_url, 'name = "outage-words"\nkind = "keyword"\nsearch = "outages"')
+    checked = cli("--config", config, "alerts", "check", "--dry-run")  # first: it logs the error too
     listed = cli("--config", config, "alerts", "list")
     assert listed.code == 1 and "alerts outage-words: search: no saved search 'outages'" in listed.err
-    checked = cli("--config", config, "alerts", "check", "--dry-run")
     assert checked.code == 1 and "outage-words: error (alerts outage-words: search: no saved search" in checked.out
     assert "Traceback" not in checked.err + listed.err
 
