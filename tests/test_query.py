@@ -19,7 +19,7 @@ from sqlalchemy import select, text
 from connectors.base import Item
 from tracker.ingest import upsert_items
 from tracker.query import QueryError, explain, matches, parse
-from tracker.search_index import where
+from tracker.search_index import engine_ids, where
 from tracker.store.db import Store, open_store
 from tracker.store.models import Mention, Stream
 
@@ -212,6 +212,15 @@ def _sql_keys(store: Store, query: str, *, per_row: bool = False) -> str:
     return "".join(sorted(k.removeprefix("x-") for k in found))
 
 
+def _index_keys(store: Store, query: str) -> str | None:
+    with store.read() as session:
+        ids = engine_ids(parse(query), store.dialect)
+        if ids is None:
+            return None
+        found = session.scalars(select(Mention.external_id).where(Mention.id.in_(ids))).all()
+    return "".join(sorted(k.removeprefix("x-") for k in found))
+
+
 def _python_keys(query: str) -> str:
     parsed = parse(query)
     found = []
@@ -249,6 +258,9 @@ def test_sql_on_each_database_matches_the_corpus(db_url: str) -> None:
                     wrong.append(
                         f"{query!r} (per row: {per_row}): got {got!r}, expected {''.join(sorted(expected))!r}"
                     )
+            direct = _index_keys(store, query)  # what the mention list counts, read from the index
+            if direct is not None and direct != "".join(sorted(expected)):
+                wrong.append(f"{query!r} (the index alone): got {direct!r}, expected {''.join(sorted(expected))!r}")
         assert not wrong, f"{store.dialect}:\n" + "\n".join(wrong)
     finally:
         store.close()

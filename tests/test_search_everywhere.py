@@ -124,6 +124,12 @@ def test_mentions_search_prints_text_json_and_csv(config: Path, cli: Any) -> Non
     assert [m["external_id"] for m in json.loads(one.out)["mentions"]] == ["x-h"]
 
 
+def test_mentions_search_takes_a_query_that_starts_with_a_negation(config: Path, cli: Any) -> None:
+    result = cli("--config", config, "mentions", "search", "-hiring acme", "--json")
+    assert result.code == 0, result.err
+    assert json.loads(result.out), "a query, not an option of the command line"
+
+
 def test_mentions_search_refuses_bad_input_in_one_line(config: Path, cli: Any) -> None:
     bad = cli("--config", config, "mentions", "search", "acme OR (broken")
     assert bad.code == 2 and bad.err.strip() == "error: unbalanced parenthesis at position 9"

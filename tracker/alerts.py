@@ -63,10 +63,11 @@ import httpx
 from sqlalchemy import select
 
 from tracker.config import AlertConfig, Settings, resolve_secret
+from tracker.selection import matching_ids
 from tracker.spikes import MAD_TO_SD, MIN_EXCESS
 from tracker.store import queries as store_queries
 from tracker.store.db import Store
-from tracker.store.models import AlertFiring, CollectionRun, Mention, MentionStream, Stream
+from tracker.store.models import AlertFiring, CollectionRun, Mention, MentionStream, SavedSearch
 from tracker.timeutil import iso_z, parse_instant, utcnow
 
 log = logging.getLogger("tracker.alerts")
@@ -95,6 +96,7 @@ class Verdict:
     figures: dict[str, Any] = field(default_factory=dict)
     headline: str = ""  # the subject's figure, e.g. "58 mentions in the last hour, usually 6"
     mention_ids: tuple[int, ...] = ()
+    error: str | None = None  # the alert cannot be evaluated (an unknown saved search)
 
 
 def spike_verdict(
@@ -217,29 +219,54 @@ def evaluate(settings: Settings, store: Store, alert: AlertConfig, now: datetime
     with store.read() as session:
         ids = store_queries.stream_ids(session, alert.streams)
         stream_ids = [ids[n] for n in alert.streams if n in ids]
+        searched = None
+        if alert.search and alert.kind != "collection":
+            searched = session.scalar(select(SavedSearch.query).where(SavedSearch.name == alert.search))
+            if searched is None:
+                problem = search_problem(alert)
+                return Verdict(False, {"note": problem}, problem, error=problem)
         if not stream_ids:
             return Verdict(False, {"note": "no collected streams"}, "none of its streams has mentions yet")
         if alert.kind == "collection":
             return _collection(session, alert, ids, now)
         start = now - alert.window
+        matching = matching_ids(session, searched) if searched is not None else None
         if alert.kind == "spike":
-            return _spike(session, alert, stream_ids, now)
+            return _spike(session, alert, stream_ids, now, matching)
         if alert.kind == "sentiment_drop":
-            return _sentiment(session, alert, stream_ids, now)
-        return _keyword(session, alert, stream_ids, start, now)
+            return _sentiment(session, alert, stream_ids, now, matching)
+        return _keyword(session, alert, stream_ids, start, now, searched)
 
 
-def _spike(session: Any, alert: AlertConfig, stream_ids: list[int], now: datetime) -> Verdict:
+def search_problem(alert: AlertConfig) -> str:
+    return (f"alerts {alert.name}: search: no saved search {alert.search!r} "
+            "(`tracker search list` shows them; `tracker search add` saves one)")  # fmt: skip
+
+
+def unknown_searches(store: Store, alerts: Sequence[AlertConfig]) -> dict[str, str]:
+    """Per alert whose saved search does not exist, what is wrong."""
+    wanted = {a.search for a in alerts if a.search and a.kind != "collection"}
+    if not wanted:
+        return {}
+    with store.read() as session:
+        saved = set(session.scalars(select(SavedSearch.name).where(SavedSearch.name.in_(wanted))))
+    return {a.name: search_problem(a) for a in alerts if a.search in wanted - saved}
+
+
+def _spike(
+    session: Any, alert: AlertConfig, stream_ids: list[int], now: datetime, matching: Any = None
+) -> Verdict:
     from tracker.coverage import coverage
 
     w = alert.window
     first = now - w * (int(SPIKE_WEEKS * WEEK / w) + 1)
-    rows = session.execute(
-        select(MentionStream.mention_id, MentionStream.created_at).where(
-            MentionStream.stream_id.in_(stream_ids), MentionStream.created_at >= first,
-            MentionStream.created_at < now,
-        )
-    ).all()  # fmt: skip
+    query = select(MentionStream.mention_id, MentionStream.created_at).where(
+        MentionStream.stream_id.in_(stream_ids), MentionStream.created_at >= first,
+        MentionStream.created_at < now,
+    )  # fmt: skip
+    if matching is not None:  # a saved search: its matches only, now and in the usual hours alike
+        query = query.where(MentionStream.mention_id.in_(matching))
+    rows = session.execute(query).all()
     seen: dict[int, datetime] = {mid: created for mid, created in rows}
     counts: dict[int, float] = {}
     for created in seen.values():
@@ -270,14 +297,19 @@ def _spike(session: Any, alert: AlertConfig, stream_ids: list[int], now: datetim
     return Verdict(holds, figures, headline, tuple(recent))
 
 
-def _sentiment(session: Any, alert: AlertConfig, stream_ids: list[int], now: datetime) -> Verdict:
+def _sentiment(
+    session: Any, alert: AlertConfig, stream_ids: list[int], now: datetime, matching: Any = None
+) -> Verdict:
     start = now - alert.window
-    rows = session.execute(
+    query = (
         select(Mention.id, Mention.created_at, Mention.sentiment)
         .join(MentionStream, MentionStream.mention_id == Mention.id)
         .where(MentionStream.stream_id.in_(stream_ids), Mention.sentiment.is_not(None),
                Mention.created_at >= now - timedelta(days=SENTIMENT_DAYS), Mention.created_at < now)
-    ).all()  # fmt: skip
+    )  # fmt: skip
+    if matching is not None:
+        query = query.where(Mention.id.in_(matching))
+    rows = session.execute(query).all()
     unique = {mid: (created, score) for mid, created, score in rows}
     recent = [s for c, s in unique.values() if c >= start]
     usual = [s for c, s in unique.values() if c < start]
@@ -295,11 +327,20 @@ def _sentiment(session: Any, alert: AlertConfig, stream_ids: list[int], now: dat
 
 
 def _keyword(
-    session: Any, alert: AlertConfig, stream_ids: list[int], start: datetime, now: datetime
+    session: Any,
+    alert: AlertConfig,
+    stream_ids: list[int],
+    start: datetime,
+    now: datetime,
+    searched: str | None = None,
 ) -> Verdict:
+    """New mentions matching the alert's query and its saved search (both, when both are set)."""
     from tracker.query import matches
 
-    assert alert.query is not None
+    queries = [q for q in (alert.query, searched) if q is not None]
+    shown = alert.query if alert.query is not None else f"saved search {alert.search!r}"
+    if alert.query is not None and searched is not None:
+        shown = f"{alert.query} (in saved search {alert.search!r})"
     names = store_queries.stream_names_by_id(session, stream_ids)
     rows = session.execute(
         select(Mention, MentionStream.stream_id)
@@ -312,10 +353,12 @@ def _keyword(
     for mention, sid in rows:
         by_id[mention.id] = mention
         streams_of.setdefault(mention.id, []).append(names[sid])
-    hits = [m.id for m in by_id.values() if matches(alert.query, _record(m, streams_of[m.id]))]
+    records = {mid: _record(m, streams_of[mid]) for mid, m in by_id.items()}
+    hits = [mid for mid, record in records.items() if all(matches(q, record) for q in queries)]
     n = len(hits)
-    headline = f"{n} new {'mention matches' if n == 1 else 'mentions match'} {alert.query}"
-    return Verdict(n > 0, {"matches": n, "query": alert.query}, headline, tuple(hits))
+    headline = f"{n} new {'mention matches' if n == 1 else 'mentions match'} {shown}"
+    figures = {"matches": n, "query": alert.query} | ({"search": alert.search} if alert.search else {})
+    return Verdict(n > 0, figures, headline, tuple(hits))
 
 
 def _record(m: Mention, streams: list[str]) -> dict[str, Any]:
@@ -357,7 +400,7 @@ def _collection(session: Any, alert: AlertConfig, ids: Mapping[str, int], now: d
 @dataclass
 class CheckResult:
     alert: str
-    state: str  # fired | active | cleared | quiet | cooling_down | would_fire
+    state: str  # fired | active | cleared | quiet | cooling_down | would_fire | error
     headline: str
     firing_id: int | None = None
 
@@ -393,6 +436,10 @@ def check(
             if touched is not None and not touched & set(alert.streams):
                 continue
             verdict = evaluate(settings, store, alert, now)
+            if verdict.error is not None:  # said, never fired nor cleared: the config needs fixing
+                log.error("%s", verdict.error)
+                results.append(CheckResult(alert.name, "error", verdict.error))
+                continue
             results.append(_transition(settings, store, alert, verdict, now, dry_run))
         if deliver and not dry_run:
             deliver_due(settings, store, now=now)
@@ -945,7 +992,7 @@ def sample_record(settings: Settings, alert: AlertConfig, now: datetime) -> dict
     """What `tracker alerts test NAME` sends: the alert's shape with made-up figures."""
     headline = {"spike": "58 mentions in the last hour, usually 6 (a test)",
                 "sentiment_drop": "mean sentiment -0.31 in the last 6 hours, usually +0.12 (a test)",
-                "keyword": f"1 new mention matches {alert.query} (a test)",
+                "keyword": f"1 new mention matches {alert.query or repr(alert.search)} (a test)",
                 "collection": "a stream failed 3 runs in a row (a test)"}[alert.kind]  # fmt: skip
     return {
         "id": None, "alert": alert.name, "kind": alert.kind, "streams": list(alert.streams),

@@ -407,6 +407,15 @@ CompetitorsOpt = Annotated[
     ),
 ]
 
+SearchOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--search",
+        help="A saved search (`tracker search list`): only the mentions matching it count; "
+        "without --stream, in every stream but the competitors' ('' on edit removes it).",
+    ),
+]
+
 
 EXPERIMENT_OPTIONS = (
     "title",
@@ -424,6 +433,7 @@ EXPERIMENT_OPTIONS = (
     "baseline_start",
     "baseline_end",
     "competitors",
+    "search",
 )
 
 
@@ -484,6 +494,7 @@ def experiment_add(
     baseline_start: BaseStartOpt = None,
     baseline_end: BaseEndOpt = None,
     competitors: CompetitorsOpt = None,
+    search: SearchOpt = None,
     config: ConfigOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -526,6 +537,7 @@ def experiment_edit(
     baseline_start: BaseStartOpt = None,
     baseline_end: BaseEndOpt = None,
     competitors: CompetitorsOpt = None,
+    search: SearchOpt = None,
     amend: Annotated[
         bool, typer.Option("--amend", help="Change the plan of a started experiment (needs --reason).")
     ] = False,

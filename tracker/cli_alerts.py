@@ -32,15 +32,18 @@ def _window(alert_window: object) -> str:
 @alerts_app.command("list")
 def alerts_list(as_json: JsonOpt = False, config: ConfigOpt = None) -> None:
     """The configured alerts, and whether each is active now."""
-    from tracker.alerts import active, channels
+    from tracker.alerts import active, channels, unknown_searches
 
     settings = settings_for(config)
     with store_for(settings) as store:
         now_active = {r["alert"]: r for r in active(store, settings)}
+        problems = unknown_searches(store, settings.alerts)
     rows: list[dict[str, Any]] = [
         {"name": a.name, "kind": a.kind, "streams": list(a.streams), "window": _window(a.window),
          "channels": channels(a), "active": a.name in now_active,
          "since": now_active[a.name]["fired_at"] if a.name in now_active else None}
+        | ({"search": a.search} if a.search else {})
+        | ({"error": problems[a.name]} if a.name in problems else {})
         for a in settings.alerts
     ]  # fmt: skip
     if as_json:
@@ -51,8 +54,14 @@ def alerts_list(as_json: JsonOpt = False, config: ConfigOpt = None) -> None:
         return
     for r in rows:
         state = f"ACTIVE since {r['since']}" if r["active"] else "quiet"
-        typer.echo(f"{r['name']}  {r['kind']}  last {r['window']}  on {', '.join(r['streams']) or '-'}  "
-                   f"to {', '.join(r['channels'])}  {state}")  # fmt: skip
+        searched = f"  matching saved search {r['search']!r}" if r.get("search") else ""
+        typer.echo(f"{r['name']}  {r['kind']}  last {r['window']}  on {', '.join(r['streams']) or '-'}"
+                   f"{searched}  to {', '.join(r['channels'])}  {state}")  # fmt: skip
+    for r in rows:
+        if "error" in r:
+            typer.echo(f"error: {r['error']}", err=True)
+    if problems:
+        raise typer.Exit(1)
 
 
 @alerts_app.command("check")
@@ -94,7 +103,7 @@ def alerts_check(
             else:
                 later = f"tried again from {d['next_at']} by `tracker run` or the next `tracker alerts check`"
             typer.echo(f"{name}: {channel} not delivered: {d.get('error') or d['status']}; {later}", err=True)
-    if undelivered:
+    if undelivered or any(r.state == "error" for r in results):
         raise typer.Exit(1)
 
 

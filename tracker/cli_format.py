@@ -166,7 +166,9 @@ def _short_day(value: str | None) -> str:
 
 def registered_lines(record: dict[str, Any]) -> list[str]:
     """What `experiment add` registered, in a few lines."""
-    streams = ", ".join(record.get("streams") or [])
+    streams = ", ".join(record.get("streams") or []) or "every stream but the competitors'"
+    if record.get("search"):
+        streams = f"the mentions matching saved search {record['search']!r} in {streams}"
     control = f"; control {record['control_stream']}" if record.get("control_stream") else ""
     lines = [
         f"registered experiment {record['id']}: {clean(record['title'], newlines=False)}",

@@ -24,7 +24,8 @@ QUERY_HELP = (
 )
 
 
-@mentions_app.command("search")
+# A query may start with a negation (`-hiring acme`): not an option to the command line.
+@mentions_app.command("search", context_settings={"ignore_unknown_options": True})
 def mentions_search(
     query: Annotated[str, typer.Argument(help=QUERY_HELP)],
     stream: Annotated[str | None, typer.Option("--stream", help="Only mentions of this stream.")] = None,
@@ -45,6 +46,8 @@ def mentions_search(
     from tracker.search import first_matches, iter_csv
     from tracker.web.queries import MentionFilter
 
+    if query.startswith("--"):  # a mistyped option, not a query
+        fail(f"no such option {query.split('=', 1)[0]}")
     if as_json and as_csv:
         fail("--json and --csv: choose one")
     parse(query)

@@ -49,7 +49,7 @@ GENERIC_STREAM_KEYS = (
 )  # fmt: skip
 ALERT_KEYS = (
     "name", "streams", "kind", "window", "min_mentions", "threshold", "min_scored", "query", "runs",
-    "gap", "to", "webhook", "webhook_secret_env", "format", "cooldown", "quiet_hours",
+    "gap", "to", "webhook", "webhook_secret_env", "format", "cooldown", "quiet_hours", "search",
 )  # fmt: skip
 ALERT_KINDS = ("spike", "sentiment_drop", "keyword", "collection")
 
@@ -234,6 +234,7 @@ class AlertConfig:
     min_scored: int = 10
     query: str | None = None
     runs: int = 3
+    search: str | None = None  # a saved search's name: only the mentions matching it count
     gap: timedelta = timedelta(hours=2)
     to: tuple[str, ...] = ()
     webhook: str | None = None
@@ -874,8 +875,15 @@ class _Validator:
         if secret and not webhook:
             self.add(f"{k}.webhook_secret_env", "signs webhook requests: set webhook too")
         query = self.query(t, f"{k}.query")
-        if kind == "keyword" and query is None and "query" not in t:
-            self.add(f"{k}.query", 'required for a keyword alert, like \'outage OR breach OR "data leak"\'')
+        search = self.string(t, f"{k}.search")
+        if search is not None and kind == "collection":
+            self.add(f"{k}.search", "a collection alert watches streams, not mentions: drop search")
+        if kind == "keyword" and query is None and "query" not in t and search is None:
+            self.add(
+                f"{k}.query",
+                "required for a keyword alert (or search, a saved search), "
+                'like \'outage OR breach OR "data leak"\'',
+            )
         elif kind != "keyword" and "query" in t:
             self.add(f"{k}.query", f"only keyword alerts have a query (this one is {kind})")
         window = self.duration(t, f"{k}.window", ALERT_WINDOWS[kind])
@@ -892,6 +900,7 @@ class _Validator:
             min_scored=self.integer(t, f"{k}.min_scored", 10, 2, 1_000_000),
             query=query,
             runs=self.integer(t, f"{k}.runs", 3, 1, 1000),
+            search=" ".join(search.split()) if search else None,
             gap=self.duration(t, f"{k}.gap", timedelta(hours=2)),
             to=to,
             webhook=webhook,

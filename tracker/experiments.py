@@ -9,7 +9,7 @@ measurement is kept; the newest valid one is the experiment's result.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from tracker import audit, lifecycle, plans
+from tracker import audit, lifecycle, plans, selection
 from tracker.config import Settings
 from tracker.errors import UserError
 from tracker.ingest import sync_streams
@@ -30,6 +30,7 @@ from tracker.store.models import (
     ExperimentNote,
     ExperimentResult,
     ExperimentStream,
+    SavedSearch,
     Stream,
 )
 from tracker.store.queries import stream_names
@@ -68,6 +69,7 @@ class ExperimentInput:
     baseline_end: date | None = None
     control_streams: list[str] = field(default_factory=list)  # several: a synthetic control
     competitors: list[str] = field(default_factory=list)  # share_of_voice against these (else like for like)
+    search: str | None = None  # a saved search's name: only its matches count (tracker/selection.py)
 
     def controls(self) -> list[str]:
         """The control streams: `control_streams`, else `control_stream` alone."""
@@ -86,8 +88,12 @@ def parse_day(value: str | None, name: str, problems: list[tuple[str, str]]) -> 
         return None
 
 
-def validate(data: ExperimentInput, *, model: Model, streams: set[str]) -> list[tuple[str, str]]:
-    """Every problem with the fields, each naming its field; empty when valid."""
+def validate(
+    data: ExperimentInput, *, model: Model, streams: set[str], searches: Collection[str] | None = None
+) -> list[tuple[str, str]]:
+    """Every problem with the fields, each naming its field; empty when valid.
+
+    `searches`: the saved searches' names (None: the search is not checked here)."""
     problems: list[tuple[str, str]] = _too_long(
         {"title": data.title, "hypothesis": data.hypothesis, "owner": data.owner, "team": data.team}
     )
@@ -108,8 +114,11 @@ def validate(data: ExperimentInput, *, model: Model, streams: set[str]) -> list[
         problems.append(("metric", f"required (one of {', '.join(METRICS)})"))
     elif data.metric not in METRICS:
         problems.append(("metric", f"unknown metric {data.metric!r} (one of {', '.join(METRICS)})"))
-    if not data.streams:
-        problems.append(("streams", "name at least one stream"))
+    if data.search and searches is not None and data.search not in searches:
+        known_names = f" (saved: {', '.join(sorted(searches))})" if searches else " (none saved yet)"
+        problems.append(("search", f"no saved search {data.search!r}{known_names}"))
+    if not data.streams and not data.search:
+        problems.append(("streams", "name at least one stream (or a saved search)"))
     known = f" (known: {', '.join(sorted(streams))})" if streams else " (no streams yet)"
     for name in data.streams:
         if name not in streams:
@@ -176,6 +185,10 @@ def known_streams(session: Session) -> set[str]:
     return set(stream_names(session))
 
 
+def known_searches(session: Session) -> set[str]:
+    return set(session.scalars(select(SavedSearch.name)))
+
+
 def status_of(exp: Experiment, today: date) -> str:
     """planned, running, ended, concluded or cancelled (the rule lives in tracker/lifecycle.py)."""
     return lifecycle.status_at(exp, today)
@@ -214,7 +227,9 @@ class Registry:
         now = utcnow()
         with self.store.write() as session:
             sync_streams(session=session, settings=self.settings, now=now)
-            problems = validate(data, model=self.model, streams=known_streams(session))
+            problems = validate(
+                data, model=self.model, streams=known_streams(session), searches=known_searches(session)
+            )
             if problems:
                 raise ValidationError(problems)
             exp = Experiment(created_at=now, updated_at=now)
@@ -222,6 +237,7 @@ class Registry:
             session.add(exp)
             session.flush()
             self._link(session, exp, data.streams)
+            self._link_search(session, exp, data.search)
             plans.set_controls(session, exp, data.controls())
             self._link_competitors(session, exp, data.competitors)
             warnings = self._overlaps(session, exp, data.streams)
@@ -254,7 +270,9 @@ class Registry:
             for key, value in changes.items():
                 if value is not None:
                     setattr(data, key, value)
-            problems = validate(data, model=self.model, streams=known_streams(session))
+            problems = validate(
+                data, model=self.model, streams=known_streams(session), searches=known_searches(session)
+            )
             if problems:
                 raise ValidationError(problems)
             plan_after = plans.plan_of(asdict(data))
@@ -281,11 +299,13 @@ class Registry:
                 exp.control_stream_id,
                 sorted(self._stream_names(session, exp)),
                 plans.control_names(session, exp),
+                self._search_name(session, exp),
             )
             self._apply(session, exp, data)
             exp.updated_at = now
             session.execute(delete(ExperimentStream).where(ExperimentStream.experiment_id == exp.id))
             self._link(session, exp, data.streams)
+            self._link_search(session, exp, data.search)
             plans.set_controls(session, exp, data.controls())
             competitors_before = self._competitor_names(session, exp)
             self._link_competitors(session, exp, data.competitors)
@@ -298,6 +318,7 @@ class Registry:
                 exp.control_stream_id,
                 sorted(data.streams),
                 data.controls(),
+                self._search_name(session, exp),
             )
             if before != after or competitors_before != sorted(data.competitors):
                 session.execute(
@@ -426,6 +447,14 @@ class Registry:
         session.add_all([ExperimentStream(experiment_id=exp.id, stream_id=sid) for sid in ids])
         session.flush()
 
+    def _link_search(self, session: Session, exp: Experiment, name: str | None) -> None:
+        found = session.scalar(select(SavedSearch.id).where(SavedSearch.name == name)) if name else None
+        selection.set_experiment_search(session, exp.id, found)
+
+    def _search_name(self, session: Session, exp: Experiment) -> str | None:
+        found = selection.experiment_search(session, exp.id)
+        return found.name if found is not None else None
+
     def _link_competitors(self, session: Session, exp: Experiment, names: Sequence[str]) -> None:
         session.execute(delete(ExperimentCompetitor).where(ExperimentCompetitor.experiment_id == exp.id))
         ids = session.scalars(select(Stream.id).where(Stream.name.in_(list(names)))).all() if names else []
@@ -464,6 +493,7 @@ class Registry:
             baseline_end=exp.baseline_end,
             control_streams=controls,
             competitors=self._competitor_names(session, exp),
+            search=self._search_name(session, exp),
         )
 
     def _overlaps(self, session: Session, exp: Experiment, names: Sequence[str]) -> list[str]:

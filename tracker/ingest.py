@@ -107,6 +107,7 @@ def upsert_items(
     existing = _existing(bulk, list(merged))
     changes: list[dict[str, Any]] = []
     history: list[dict[str, Any]] = []
+    new_history: list[tuple[Any, ...]] = []  # the first reading of each new item, as rows
     fresh: list[Item] = []
     for key, item in merged.items():
         old = existing.get(key)
@@ -134,38 +135,27 @@ def upsert_items(
         )
         counts.new += len(fresh)
         search_rows = []
+        stamp = bulk.time(now)
         for item in fresh:
             key = (item.platform, item.external_id)
             mention_id = inserted[key]
             existing[key] = {"id": mention_id}
             search_rows.append(search_row(mention_id, item.text, item.author))
-            if (
-                item.likes is not None
-                or item.reposts is not None
-                or item.replies is not None
-                or item.quotes is not None
-            ):
-                history.append(
-                    {
-                        "mention_id": mention_id,
-                        "observed_at": now,
-                        "likes": item.likes,
-                        "reposts": item.reposts,
-                        "replies": item.replies,
-                        "quotes": item.quotes,
-                        "engagement": item.engagement,
-                    }
-                )
+            likes, reposts, replies, quotes = item.likes, item.reposts, item.replies, item.quotes
+            if likes is not None or reposts is not None or replies is not None or quotes is not None:
+                engagement = (likes or 0) + (reposts or 0) + (replies or 0) + (quotes or 0)  # Item.engagement
+                new_history.append((mention_id, stamp, likes, reposts, replies, quotes, engagement))
         write_rows(bulk.connection, search_rows)
     if changes:
         _apply_changes(session, changes)
         _reindex_changed(bulk, changes, existing)
-    if history:
+    if history or new_history:
         columns = ("mention_id", "observed_at", "likes", "reposts", "replies", "quotes", "engagement")
         bulk.insert(
             "engagement_history",
             columns,
-            [(h["mention_id"], bulk.time(h["observed_at"]), *(h[c] for c in columns[2:])) for h in history],
+            [(h["mention_id"], bulk.time(h["observed_at"]), *(h[c] for c in columns[2:])) for h in history]
+            + new_history,
         )
     _link_streams(bulk, merged, existing, stream_ids)
     return counts
@@ -382,6 +372,15 @@ def _insert_new(bulk: Bulk, rows: list[tuple[Any, ...]]) -> dict[tuple[str, str]
     A row another writer inserted meanwhile is skipped by ON CONFLICT and found by the
     lookup that follows, so concurrent collectors never fail on the unique constraint.
     """
-    bulk.insert("mentions", _NEW, rows, conflict="platform, external_id")
+    if not bulk.postgres:
+        # SQLite writers take turns: with every row inserted, the new ids are the ones after the
+        # largest before, in order (rowid = max + 1), which saves looking each row up again.
+        before = bulk.connection.exec_driver_sql("SELECT max(id) FROM mentions").scalar() or 0
+        inserted = bulk.insert("mentions", _NEW, rows, conflict="platform, external_id")
+        after = bulk.connection.exec_driver_sql("SELECT max(id) FROM mentions").scalar() or 0
+        if inserted == len(rows) and after == before + len(rows):
+            return {(r[0], r[1]): before + 1 + i for i, r in enumerate(rows)}
+    else:
+        bulk.insert("mentions", _NEW, rows, conflict="platform, external_id")
     found = bulk.lookup("mentions", ("id", "platform", "external_id"), [(r[0], r[1]) for r in rows])
     return {(platform, external_id): mention_id for mention_id, platform, external_id in found}

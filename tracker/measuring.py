@@ -23,8 +23,9 @@ from tracker.config import Settings
 from tracker.coverage import uncovered_days
 from tracker.metrics import COUNT_METRICS, RELATIVE_METRICS, daily, engagement_posts
 from tracker.outages import possible_outages
+from tracker.selection import experiment_selection
 from tracker.store.enums import Role
-from tracker.store.models import Experiment, ExperimentCompetitor, ExperimentStream, MentionStream, Stream
+from tracker.store.models import Experiment, ExperimentCompetitor, MentionStream, Stream
 from tracker.store.queries import stream_names_by_id
 from tracker.timeutil import iso_z
 
@@ -38,9 +39,7 @@ def measure_one(session: Session, settings: Settings, exp: Experiment, now: date
 
     zone = settings.organisation.zone
     today = now.astimezone(zone).date()
-    stream_ids = list(
-        session.scalars(select(ExperimentStream.stream_id).where(ExperimentStream.experiment_id == exp.id))
-    )
+    stream_ids, matching = experiment_selection(session, exp)
     control_ids = plans.control_ids(session, exp)
     competitors, compared_with, like_for_like = _competitors_for(session, stream_ids, exp.id)
     base_first, base_last = baseline_window(exp)
@@ -55,6 +54,7 @@ def measure_one(session: Session, settings: Settings, exp: Experiment, now: date
     outages = _outages(session, stream_ids + control_ids, base_first, last, zone, excluded)
 
     def series(ids: list[int], first: date, end: date) -> list[stats.Day]:
+        """The metric per day; a saved search narrows the experiment's own streams, not controls."""
         if end < first:
             return []
         values = daily(
@@ -67,13 +67,17 @@ def measure_one(session: Session, settings: Settings, exp: Experiment, now: date
             competitor_ids=competitors,
             engagement_age=settings.experiments.engagement_age,
             now=now,
+            matching=matching if ids is stream_ids else None,
         )
         return [stats.Day(d, v.value, v.weight) for d, v in sorted(values.items()) if d not in excluded]
 
     def posts(ids: list[int], first: date, end: date) -> dict[date, list[float]]:
         if end < first:
             return {}
-        found = engagement_posts(session, ids, first, end, zone, settings.experiments.engagement_age, now)
+        found = engagement_posts(
+            session, ids, first, end, zone, settings.experiments.engagement_age, now,
+            matching=matching if ids is stream_ids else None,
+        )  # fmt: skip
         return {d: v for d, v in found.items() if d not in excluded}
 
     baseline = series(stream_ids, base_first, base_last)

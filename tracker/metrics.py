@@ -101,18 +101,23 @@ def daily(
     competitor_ids: Sequence[int] = (),
     engagement_age: timedelta = timedelta(hours=48),
     now: datetime | None = None,
+    matching: Any = None,
 ) -> dict[date, DayValue]:
-    """The metric for each day of first..last that has data (counts: every day, zeros included)."""
+    """The metric for each day of first..last that has data (counts: every day, zeros included).
+
+    `matching`: a subquery of mention ids (a saved search, tracker/selection.py); only those
+    of the streams' mentions count. Competitor mentions (share_of_voice) are never narrowed.
+    """
     now = now or datetime.now(UTC)
     if metric == "mentions":
-        counts = _counts(session, stream_ids, first, last, zone)
+        counts = _counts(session, stream_ids, first, last, zone, matching=matching)
         return {d: DayValue(d, float(counts.get(d, 0)), 1.0) for d in _days(first, last)}
     if metric in ("sentiment", "positive_share"):
-        return _scores(session, metric, stream_ids, first, last, zone)
+        return _scores(session, metric, stream_ids, first, last, zone, matching)
     if metric == "engagement":
-        return _engagement(session, stream_ids, first, last, zone, engagement_age, now)
+        return _engagement(session, stream_ids, first, last, zone, engagement_age, now, matching)
     if metric == "share_of_voice":
-        ours = _counts(session, stream_ids, first, last, zone)
+        ours = _counts(session, stream_ids, first, last, zone, matching=matching)
         theirs = _counts(session, competitor_ids, first, last, zone, exclude=stream_ids)
         found = {}
         for d in _days(first, last):
@@ -127,7 +132,9 @@ def _days(first: date, last: date) -> list[date]:
     return [first + timedelta(days=i) for i in range((last - first).days + 1)]
 
 
-def _linked(stream_ids: Sequence[int], lo: datetime, hi: datetime, exclude: Sequence[int] = ()) -> Any:
+def _linked(
+    stream_ids: Sequence[int], lo: datetime, hi: datetime, exclude: Sequence[int] = (), matching: Any = None
+) -> Any:
     """Distinct (mention id, created_at) of the streams in [lo, hi), deleted posts left out.
 
     A post the platform has deleted (tracker.refresh marks it) is kept in the store but no
@@ -143,6 +150,8 @@ def _linked(stream_ids: Sequence[int], lo: datetime, hi: datetime, exclude: Sequ
     if exclude:
         ours = select(MentionStream.mention_id).where(MentionStream.stream_id.in_(list(exclude)))
         query = query.where(MentionStream.mention_id.not_in(ours))
+    if matching is not None:
+        query = query.where(MentionStream.mention_id.in_(matching))
     return query.distinct().subquery()
 
 
@@ -153,6 +162,8 @@ def _counts(
     last: date,
     zone: ZoneInfo,
     exclude: Sequence[int] = (),
+    *,
+    matching: Any = None,
 ) -> dict[date, int]:
     if not stream_ids:
         return {}
@@ -160,7 +171,7 @@ def _counts(
     found: dict[date, int] = {}
     for run_first, run_last, offset in day_runs(first, last, zone):
         lo, hi = day_start(run_first, zone), day_start(run_last + timedelta(days=1), zone)
-        linked = _linked(stream_ids, lo, hi, exclude)
+        linked = _linked(stream_ids, lo, hi, exclude, matching)
         query = select(func.count(distinct(linked.c.mention_id)))
         query = _by_day(query, linked.c.created_at, run_first, offset, dialect)
         for count, number in session.execute(query):
@@ -170,13 +181,19 @@ def _counts(
 
 
 def _scores(
-    session: Session, metric: str, stream_ids: Sequence[int], first: date, last: date, zone: ZoneInfo
+    session: Session,
+    metric: str,
+    stream_ids: Sequence[int],
+    first: date,
+    last: date,
+    zone: ZoneInfo,
+    matching: Any = None,
 ) -> dict[date, DayValue]:
     dialect = session.get_bind().dialect.name
     found: dict[date, DayValue] = {}
     for run_first, run_last, offset in day_runs(first, last, zone):
         lo, hi = day_start(run_first, zone), day_start(run_last + timedelta(days=1), zone)
-        linked = _linked(stream_ids, lo, hi)
+        linked = _linked(stream_ids, lo, hi, matching=matching)
         positive = func.sum(cast(Mention.sentiment >= POSITIVE, Integer))
         query = (
             select(func.count(Mention.sentiment), func.sum(Mention.sentiment), positive)
@@ -202,9 +219,10 @@ def _engagement(
     zone: ZoneInfo,
     age: timedelta,
     now: datetime,
+    matching: Any = None,
 ) -> dict[date, DayValue]:
     """Own posts only; each post's engagement as it stood `age` after posting."""
-    sums = engagement_posts(session, stream_ids, first, last, zone, age, now)
+    sums = engagement_posts(session, stream_ids, first, last, zone, age, now, matching=matching)
     return {d: DayValue(d, sum(v) / len(v), float(len(v))) for d, v in sums.items()}
 
 
@@ -216,12 +234,14 @@ def engagement_posts(
     zone: ZoneInfo,
     age: timedelta,
     now: datetime,
+    *,
+    matching: Any = None,
 ) -> dict[date, list[float]]:
     """Per day, the engagement of each own post (as `engagement` reads them), for robust estimates."""
     lo, hi = day_start(first, zone), min(day_start(last + timedelta(days=1), zone), now - age)
     if hi <= lo:
         return {}
-    linked = _linked(stream_ids, lo, hi)
+    linked = _linked(stream_ids, lo, hi, matching=matching)
     posts = session.execute(
         select(Mention.id, Mention.created_at, Mention.engagement)
         .join(linked, linked.c.mention_id == Mention.id)

@@ -40,6 +40,7 @@ PLAN_FIELDS = (
     "control_stream",
     "control_streams",
     "expect",
+    "search",
 )
 
 

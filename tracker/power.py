@@ -183,8 +183,10 @@ def stream_noise(
     first: date,
     last: date,
     now: datetime,
+    matching: Any = None,
 ) -> Noise | None:
-    """The noise of `metric` on the streams over first..last (days the collection covered)."""
+    """The noise of `metric` on the streams over first..last (days the collection covered);
+    `matching`: only these mentions count (a saved search, tracker/selection.py)."""
     from tracker.coverage import uncovered_days
     from tracker.metrics import COUNT_METRICS, daily, engagement_posts
 
@@ -194,8 +196,9 @@ def stream_noise(
     uncovered = set(uncovered_days(session, list(stream_ids), first, last, zone))
     if metric == "engagement":
         posts = engagement_posts(
-            session, stream_ids, first, last, zone, settings.experiments.engagement_age, now
-        )
+            session, stream_ids, first, last, zone, settings.experiments.engagement_age, now,
+            matching=matching,
+        )  # fmt: skip
         return noise("mean", [d for d in log_days(dict(posts.items())) if d.day not in uncovered])
     competitors = list(session.scalars(select(Stream.id).where(Stream.role == "competitor")))
     values = daily(
@@ -208,6 +211,7 @@ def stream_noise(
         competitor_ids=competitors,
         engagement_age=settings.experiments.engagement_age,
         now=now,
+        matching=matching,
     )
     days = [Day(d, v.value, v.weight) for d, v in sorted(values.items()) if d not in uncovered]
     return noise("count" if metric in COUNT_METRICS else "mean", days)
@@ -227,20 +231,18 @@ def for_experiment(
     from tracker import plans
     from tracker.experiments import baseline_window
     from tracker.metrics import RELATIVE_METRICS
-    from tracker.store.models import ExperimentStream
+    from tracker.selection import experiment_selection
     from tracker.timeutil import utcnow
 
     now = utcnow()
-    stream_ids = list(
-        session.scalars(select(ExperimentStream.stream_id).where(ExperimentStream.experiment_id == exp.id))
-    )
+    stream_ids, matching = experiment_selection(session, exp)
     base_first, base_last = baseline_window(exp)
     first, last = source_window(base_first, base_last, today)
-    own = stream_noise(session, settings, exp.metric, stream_ids, first, last, now)
+    own = stream_noise(session, settings, exp.metric, stream_ids, first, last, now, matching)
     if own is None and last < today - timedelta(days=1):
         # an old baseline without data: the streams' recent days say what they are like now
         first, last = today - timedelta(days=RECENT_DAYS), today - timedelta(days=1)
-        own = stream_noise(session, settings, exp.metric, stream_ids, first, last, now)
+        own = stream_noise(session, settings, exp.metric, stream_ids, first, last, now, matching)
     controls = plans.control_ids(session, exp)
     control = stream_noise(session, settings, exp.metric, controls, first, last, now) if controls else None
     relative = exp.metric in RELATIVE_METRICS

@@ -15,13 +15,15 @@ from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy import update as sa_update
 from sqlalchemy.exc import IntegrityError
 
 from tracker.config import Settings
 from tracker.errors import UserError
 from tracker.query import parse
+from tracker.selection import experiments_using
 from tracker.store.db import Store
-from tracker.store.models import Mention, SavedSearch
+from tracker.store.models import ExperimentResult, Mention, SavedSearch
 from tracker.timeutil import utcnow
 
 NAME = re.compile(r"^[^\x00-\x1f\x7f]{1,100}$")
@@ -91,6 +93,14 @@ def update(store: Store, key: str | int, *, name: str | None = None, query: str 
             row = session.get(SavedSearch, found.id)
             assert row is not None
             row.name, row.query, row.updated_at = new_name, new_query, utcnow()
+            if new_query != found.query:  # the experiments measured on it measure other mentions now
+                using = experiments_using(session, found.id)
+                if using:
+                    session.execute(
+                        sa_update(ExperimentResult)
+                        .where(ExperimentResult.experiment_id.in_(using))
+                        .values(valid=False)
+                    )
     except IntegrityError:
         raise UserError(f"a saved search named {new_name!r} exists already") from None
     return Search(found.id, new_name, new_query)
@@ -99,6 +109,13 @@ def update(store: Store, key: str | int, *, name: str | None = None, query: str 
 def remove(store: Store, key: str | int) -> Search:
     found = find(store, key)
     with store.write() as session:
+        using = experiments_using(session, found.id)
+        if using:
+            shown = ", ".join(str(i) for i in using)
+            raise UserError(
+                f"saved search {found.name!r} selects the mentions of experiment {shown}: "
+                "it stays while they use it (`tracker experiment edit ID --search ''` lets go of it)"
+            )
         row = session.get(SavedSearch, found.id)
         if row is not None:
             session.delete(row)

@@ -40,7 +40,8 @@ from sqlalchemy import (
     table,
 )
 from sqlalchemy.dialects.postgresql import TSQUERY
-from sqlalchemy.sql.expression import cast
+from sqlalchemy.sql import operators
+from sqlalchemy.sql.expression import UnaryExpression, cast
 
 from tracker.query import TEXT_LEAVES, And, Field, Node, Not, Or, Phrase, Query, Word, document, fold_author
 from tracker.store.models import Mention, MentionSearch, MentionStream, Stream
@@ -156,6 +157,18 @@ def where(query: Query, dialect: str, *, per_row: bool = False) -> ColumnElement
     return _compile(query.tree, engine)
 
 
+def engine_ids(query: Query, dialect: str) -> Any:
+    """The mention ids of a query the engine answers alone (words and phrases, no field filters,
+    not only negations), as a subquery read straight from the index; None for any other query.
+
+    Counting the first 10,001 matches this way stops after them, where `mentions.id IN (...)`
+    would gather every match first (a third of a million rows for a brand's name).
+    """
+    engine = _Postgres() if dialect == "postgresql" else _Fts5()
+    text = _engine_text(query.tree, engine)
+    return engine.ids(text) if text is not None else None
+
+
 class _Engine:
     def word(self, node: Word) -> str:
         raise NotImplementedError
@@ -192,6 +205,15 @@ class _Fts5(_Engine):
     def member(self, expression: str) -> ColumnElement[bool]:
         if not self.per_row:
             return super().member(expression)
+        if " *" in expression or " AND " in expression:  # words are quoted and folded: AND is ours
+            # A prefix is expanded into every word it starts, on each call: checked row by row it
+            # would be expanded again for every row read; an AND of words is set up again for each
+            # row too (on 1,000,000 mentions `acme cloud` took 470 ms of CPU that way, 34 ms so).
+            # Gathered once instead (SQLite keeps the subquery's ids in a temporary index), and `+`
+            # keeps the time index driving the read. A single word or an OR is cheaper row by row.
+            plain: Any = UnaryExpression(Mention.__table__.c.id, operator=operators.custom_op("+"))
+            gathered: ColumnElement[bool] = plain.in_(self.ids(expression))
+            return gathered
         fts = table("mention_fts", column("rowid"))
         match = literal_column("mention_fts").op("MATCH")(literal(expression))
         return exists(select(literal(1)).select_from(fts).where(match, fts.c.rowid == Mention.id))

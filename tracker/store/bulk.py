@@ -53,15 +53,16 @@ class Bulk:
         return json.dumps(value, ensure_ascii=False)
 
     def insert(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], *,
-               conflict: str | None = None) -> None:  # fmt: skip
-        """INSERT rows (ON CONFLICT (...) DO NOTHING when `conflict` names the unique columns)."""
+               conflict: str | None = None) -> int:  # fmt: skip
+        """INSERT rows (ON CONFLICT (...) DO NOTHING when `conflict` names the unique columns);
+        returns how many were inserted, as the driver counts them (-1: it cannot say)."""
         if not rows:
-            return
+            return 0
         marks = ", ".join([self.mark] * len(columns))
         sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})"
         if conflict:
             sql += f" ON CONFLICT ({conflict}) DO NOTHING"
-        self.connection.exec_driver_sql(sql, list(map(tuple, rows)))
+        return int(self.connection.exec_driver_sql(sql, list(map(tuple, rows))).rowcount)
 
     def lookup(
         self, table: str, columns: Sequence[str], keys: Iterable[tuple[str, str]]

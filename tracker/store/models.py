@@ -371,6 +371,18 @@ class SavedSearch(Base):
     updated_at: Mapped[utc]
 
 
+class ExperimentSearch(Base):
+    """The saved search an experiment's selection is narrowed to (tracker/selection.py)."""
+
+    __tablename__ = "experiment_searches"
+    __table_args__ = (Index("ix_experiment_searches_search", "search_id"),)
+
+    experiment_id: Mapped[int] = mapped_column(
+        BigInt, ForeignKey("experiments.id", ondelete="CASCADE"), primary_key=True
+    )
+    search_id: Mapped[int] = mapped_column(BigInt, ForeignKey("saved_searches.id"))
+
+
 class Label(Base):
     """The team's label of a mention or an imported text (tracker/labels.py)."""
 

@@ -24,7 +24,7 @@ from tracker.config import Settings
 from tracker.metrics import DayValue, daily
 from tracker.query import QueryError, parse
 from tracker.samples import comparable
-from tracker.search_index import where
+from tracker.search_index import engine_ids, where
 from tracker.store import queries as store_queries
 from tracker.store.models import Mention, MentionStream, Stream
 from tracker.store.queries import stream_names as stream_names  # the pages' name for it
@@ -204,7 +204,7 @@ def search_mentions(
     query, created = found
     total = 0
     if count:
-        capped = query.with_only_columns(Mention.id).limit(COUNT_CAP + 1).subquery()
+        capped = _capped_ids(session, f, query)
         total = int(session.scalar(select(func.count()).select_from(capped)) or 0)
         if total == 0:
             return MentionPage([], 0, False, f.page, f.per_page, False)
@@ -238,6 +238,19 @@ def search_mentions(
     return MentionPage(
         mentions, min(total, COUNT_CAP), total > COUNT_CAP, f.page, f.per_page, len(rows) > f.per_page
     )
+
+
+def _capped_ids(session: Session, f: MentionFilter, query: Select[Any]) -> Any:
+    """At most COUNT_CAP + 1 ids of the matches, to count: from the full-text index alone when
+    the query is all there is to match (it holds one row per mention), else from the filter."""
+    if f.q and not (f.stream or f.since or f.until or f.platform or f.kind or f.sentiment):
+        try:
+            direct = engine_ids(parse(f.q), session.get_bind().dialect.name)
+        except QueryError:
+            direct = None
+        if direct is not None:
+            return direct.limit(COUNT_CAP + 1).subquery()
+    return query.with_only_columns(Mention.id).limit(COUNT_CAP + 1).subquery()
 
 
 def _matching(
