@@ -178,6 +178,7 @@ def test_a_running_experiment_has_an_interim_estimate(tmp_path: Path, config: Pa
         "ci_abs_low",
         "ci_abs_high",
         "method",
+        "alpha",
     }
     # the always-valid interval is wider than the fixed one
     assert interim["ci_low"] < result["ci_low"] and interim["ci_high"] > result["ci_high"]
@@ -202,8 +203,12 @@ def test_the_reason_for_a_missing_interval_and_post_hoc_reach_the_text() -> None
     assert "owed to one post (without it" in result_line({**result, "largest_post_share": 4.5})
     assert "owed to one post" not in result_line({**result, "largest_post_share": -4.5})
     running = {**result, "post_hoc": False, "note": None, "interim": {"lift_rel": 0.2, "lift_abs": 4.0,
-               "ci_low": -0.1, "ci_high": 0.6, "ci_abs_low": -2.0, "ci_abs_high": 12.0, "method": "asymptotic_cs"}}  # fmt: skip
+               "ci_low": -0.1, "ci_high": 0.6, "ci_abs_low": -2.0, "ci_abs_high": 12.0, "method": "asymptotic_cs",
+               "alpha": 0.005}}  # fmt: skip
     assert lift_text(running).startswith("interim lift +20.0 % (always-valid 99.5 % CI -10.0 % to +60.0 %)")
+    # a result stored before the daily looks spent 0.5 % (no alpha) keeps its 95 % label
+    older = {**running, "interim": {k: v for k, v in running["interim"].items() if k != "alpha"}}
+    assert lift_text(older).startswith("interim lift +20.0 % (always-valid 95 % CI")
 
 
 def test_engagement_is_robust_to_one_viral_post_end_to_end(tmp_path: Path, config: Path, cli: Any) -> None:

@@ -110,7 +110,9 @@ def noise(kind: str, days: Sequence[Day]) -> Noise | None:
     sigma2 = float(resid @ resid) / df
     if not sigma2 > 0:
         return None
-    return Noise("mean", float(np.average(y, weights=w)), sigma2, float(np.mean(w)), len(y))
+    # observations per calendar day: days without any are gaps, and the simulated days have them too
+    span = (order[-1] - order[0]).days + 1
+    return Noise("mean", float(np.average(y, weights=w)), sigma2, float(np.sum(w)) / span, len(y))
 
 
 def _variance(n: Noise, n_b: int, n_t: int, effect: float, relative: bool) -> float:

@@ -45,8 +45,10 @@ def _interim_text(result: dict[str, Any], interim: dict[str, Any]) -> str:
     """The running estimate with its confidence sequence (safe to look at every day)."""
     base = _lift_text({**result, **{k: interim.get(k) for k in ("lift_rel", "lift_abs", "ci_low", "ci_high",
                                                                 "ci_abs_low", "ci_abs_high")}})  # fmt: skip
-    # The confidence sequence spends 0.5 % of the 5 % (tracker/sequential.py): a 99.5 % interval.
-    return "interim " + base.replace("95 % CI", "always-valid 99.5 % CI")
+    # The confidence sequence spends 0.5 % of the 5 % (tracker/sequential.py): a 99.5 % interval;
+    # results stored before it did (no `alpha`) spent 5 %.
+    level = f"{(1 - float(interim.get('alpha') or 0.05)) * 100:g}"
+    return "interim " + base.replace("95 % CI", f"always-valid {level} % CI")
 
 
 def _lift_text(result: dict[str, Any]) -> str:

@@ -77,9 +77,11 @@ class Interim:
     ci_abs_low: float | None
     ci_abs_high: float | None
     method: str = METHOD
+    alpha: float = SEQUENTIAL_ALPHA  # the error the sequence spends: a (1 - alpha) interval
 
     def as_dict(self) -> dict[str, Any]:
         return {
+            "alpha": self.alpha,
             "lift_rel": self.lift_rel,
             "lift_abs": self.lift_abs,
             "ci_low": self.ci_low,
@@ -93,7 +95,7 @@ class Interim:
 def interim(estimate: Estimate | None, planned_days: int, alpha: float = SEQUENTIAL_ALPHA) -> Interim:
     """The running estimate with its confidence-sequence intervals (None where no standard error)."""
     if estimate is None:
-        return Interim(None, None, None, None, None, None)
+        return Interim(None, None, None, None, None, None, alpha=alpha)
     m = multiplier(estimate.treatment_days, planned_days, alpha)
     low = high = abs_low = abs_high = None
     rel = estimate.lift_rel
@@ -110,7 +112,7 @@ def interim(estimate: Estimate | None, planned_days: int, alpha: float = SEQUENT
         if not estimate.log_scale and estimate.baseline_value is not None and estimate.baseline_value > 0:
             # means: relative interval as the absolute one over the baseline value
             low, high = abs_low / estimate.baseline_value, abs_high / estimate.baseline_value
-    return Interim(estimate.lift_rel, estimate.lift_abs, low, high, abs_low, abs_high)
+    return Interim(estimate.lift_rel, estimate.lift_abs, low, high, abs_low, abs_high, alpha=alpha)
 
 
 def early_verdict(found: Interim, *, expect: str, relative: bool, enough_days: bool) -> str:
