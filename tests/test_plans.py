@@ -206,6 +206,9 @@ def test_the_reason_for_a_missing_interval_and_post_hoc_reach_the_text() -> None
                "ci_low": -0.1, "ci_high": 0.6, "ci_abs_low": -2.0, "ci_abs_high": 12.0, "method": "asymptotic_cs",
                "alpha": 0.005}}  # fmt: skip
     assert lift_text(running).startswith("interim lift +20.0 % (always-valid 99.5 % CI -10.0 % to +60.0 %)")
+    warned = {**result, "verdict": "success", "note": None, "trend_warning": "only 3 days with data"}
+    assert "trend not checked: only 3 days with data" in lift_text(warned)
+    assert "trend not checked" not in lift_text({**warned, "verdict": "inconclusive"})
     # a result stored before the daily looks spent 0.5 % (no alpha) keeps its 95 % label
     older = {**running, "interim": {k: v for k, v in running["interim"].items() if k != "alpha"}}
     assert lift_text(older).startswith("interim lift +20.0 % (always-valid 95 % CI")
@@ -245,6 +248,8 @@ def test_engagement_is_robust_to_one_viral_post_end_to_end(tmp_path: Path, confi
         assert result[window]["value"] == pytest.approx(sum(values) / len(values))
         assert 0 < result[window]["typical"] < result[window]["value"]
     assert result["lift_of"] == "typical"
+    # no days before the baseline: the trend test cannot work, and the result says so
+    assert result["trend_history_days"] == 0 and "(42 needed)" in result["trend_warning"]
     assert result["treatment"]["value"] > 2 * result["baseline"]["value"]  # the viral post's plain mean
     text = run(cli, config, "experiment", "measure", "1").out
     assert "owed to one post" in text and "per post (typical post " in text and "lift of the typical post" in text

@@ -6,8 +6,16 @@ control (tracker/synthetic.py). Days the collection did not cover, and days a us
 confirmed as uncovered (`experiment measure --exclude-days`), are left out; runs of
 zero days implausible for a stream (tracker/outages.py) are listed as
 `possible_outages`. A running experiment gets an interim estimate with an
-always-valid interval (tracker/sequential.py) and may stop early only on it. A
-result under an amended plan is `post_hoc` (tracker/plans.py).
+always-valid interval (tracker/sequential.py) and may stop early only on it; the
+verdict at the end spends what those looks left of the 5 % (`verdict_note` says when
+that changes it). A result under an amended plan is `post_hoc` (tracker/plans.py).
+
+Engagement (SPEC §6): each window's `value` is the plain mean engagement per own post;
+`typical` beside it is the robust level (the typical post, tracker/stats.py) and the
+lift, its intervals and the verdict are those of the typical post: `lift_of` is
+"typical" then, "value" for every other metric (`typical` null). A pre_post result
+whose streams have fewer than TREND_MIN_HISTORY days with data before the baseline
+carries `trend_warning`: the baseline trend could not be tested well enough.
 """
 
 from __future__ import annotations

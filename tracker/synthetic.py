@@ -62,16 +62,23 @@ def combine(
     base_days = sorted(set(own).intersection(*[set(m[0]) for m in maps]))
     if not base_days:
         return [1.0 / len(controls)] * len(controls), ([], [])
-    scales = np.ones(len(controls))
-    if kind == "count":
-        level = float(np.mean([own[d] for d in base_days]))
-        for j, (b, _) in enumerate(maps):
-            mean_j = float(np.mean([b[d].value for d in base_days]))
-            scales[j] = level / mean_j if mean_j > 0 else 0.0
-    target = np.array([own[d] for d in base_days])
-    columns = np.array([[maps[j][0][d].value * scales[j] for j in range(len(maps))] for d in base_days])
-    w = simplex_weights(target, columns)
+    w, scales = _fit(kind, own, maps, base_days)
     return [float(x) for x in w], _series(kind, maps, w, scales)
+
+
+def _fit(
+    kind: str, own: dict[date, float], maps: list[tuple[dict[date, Day], dict[date, Day]]], days: list[date]
+) -> tuple[np.ndarray, np.ndarray]:
+    """(weights, scales) fitted on these baseline days (counts: each control scaled to the level)."""
+    scales = np.ones(len(maps))
+    if kind == "count":
+        level = float(np.mean([own[d] for d in days]))
+        for j, (b, _) in enumerate(maps):
+            mean_j = float(np.mean([b[d].value for d in days]))
+            scales[j] = level / mean_j if mean_j > 0 else 0.0
+    target = np.array([own[d] for d in days])
+    columns = np.array([[maps[j][0][d].value * scales[j] for j in range(len(maps))] for d in days])
+    return simplex_weights(target, columns), scales
 
 
 def weight_variance(
@@ -93,15 +100,7 @@ def weight_variance(
     changes = []
     for _ in range(BOOTSTRAP):
         drawn = [base_days[i] for i in rng.integers(0, len(base_days), len(base_days))]
-        scales = np.ones(len(controls))
-        if kind == "count":
-            level = float(np.mean([own[d] for d in drawn]))
-            for j, (b, _) in enumerate(maps):
-                mean_j = float(np.mean([b[d].value for d in drawn]))
-                scales[j] = level / mean_j if mean_j > 0 else 0.0
-        target = np.array([own[d] for d in drawn])
-        columns = np.array([[maps[j][0][d].value * scales[j] for j in range(len(maps))] for d in drawn])
-        w = simplex_weights(target, columns)
+        w, scales = _fit(kind, own, maps, drawn)
         before, after = _series(kind, maps, w, scales)
         if not before or not after:
             return 0.0
