@@ -32,7 +32,8 @@ and values with the stream's residual variance per observation, measured by
 tracker/stats.py exactly as a result is. Adding a shift to every experiment day
 moves that model's lift by exactly the shift and leaves its standard error as it
 is, so the power of any effect is the share of the draws whose ``(lift + effect) /
-se`` clears the quantile: one set of draws serves every effect.
+se`` clears the quantile: one set of draws serves every effect. With 200 draws a
+predicted power is known to about ±3.5 points (one standard error at 50 %).
 
 Both use the level the verdict at the end is judged on (``sequential.FINAL_LEVEL``,
 95.5 %: the daily looks spend 0.5 % of the 5 %). The MDE is the effect with 80 %
@@ -163,7 +164,8 @@ def _null_draws(
     experiment: Noise, n_b: int, n_t: int, control: Noise | None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(lift, standard error, quantile) of the mean model on SIMULATIONS seeded null experiments."""
-    rng = np.random.default_rng(20240607 + 31 * n_b + n_t)
+    # the same seed for every window length (common random numbers): powers of windows compare
+    rng = np.random.default_rng(20240607)
     first = date(2024, 1, 1)
 
     def days(noise: Noise, offset: int, count: int) -> list[Day]:
