@@ -30,14 +30,14 @@ def sandwich(name: str) -> Iterator[None]:
         stats.MEAN_SANDWICH = saved
 
 
-def world(rng: np.random.Generator, n: int, shift: float) -> tuple[np.ndarray, ...]:
+def world(rng: np.random.Generator, n: int, shift: float, per_day: int = 3) -> tuple[np.ndarray, ...]:
     start = rng.integers(0, 7, n)
     after = np.arange(2 * T.DAYS) >= T.DAYS
     swing = 0.05 * (T._weekday_multiplier(rng, n, start, swing=1.0) - 1)
     mean = rng.uniform(-0.1, 0.3, n)[:, None] + swing + rng.normal(0, 0.03, (n, 2 * T.DAYS)) + shift * after
     unit = (mean + 1) / 2
     concentration = unit * (1 - unit) / 0.25**2 - 1
-    scored = rng.poisson(3, mean.shape)
+    scored = rng.poisson(per_day, mean.shape)
     width = int(scored.max())
     draws = 2 * rng.beta((unit * concentration)[..., None], ((1 - unit) * concentration)[..., None],
                          (*mean.shape, width)) - 1  # fmt: skip

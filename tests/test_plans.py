@@ -178,6 +178,7 @@ def test_a_running_experiment_has_an_interim_estimate(tmp_path: Path, config: Pa
         "ci_abs_low",
         "ci_abs_high",
         "method",
+        "alpha",
     }
     # the always-valid interval is wider than the fixed one
     assert interim["ci_low"] < result["ci_low"] and interim["ci_high"] > result["ci_high"]
@@ -198,10 +199,19 @@ def test_the_reason_for_a_missing_interval_and_post_hoc_reach_the_text() -> None
     assert "no interval: no residual degrees of freedom" in text and "post hoc" in text
     line = result_line(result)
     assert "possible outage: 2026-07-01" in line and "synthetic control a 0.70, b 0.30" in line
-    assert "97 % of the plain lift is owed to one post" in line
+    assert "97 % of the plain lift in mean engagement is owed to one post" in line
+    assert "owed to one post (without it" in result_line({**result, "largest_post_share": 4.5})
+    assert "owed to one post" not in result_line({**result, "largest_post_share": -4.5})
     running = {**result, "post_hoc": False, "note": None, "interim": {"lift_rel": 0.2, "lift_abs": 4.0,
-               "ci_low": -0.1, "ci_high": 0.6, "ci_abs_low": -2.0, "ci_abs_high": 12.0, "method": "asymptotic_cs"}}  # fmt: skip
-    assert lift_text(running).startswith("interim lift +20.0 % (always-valid 95 % CI -10.0 % to +60.0 %)")
+               "ci_low": -0.1, "ci_high": 0.6, "ci_abs_low": -2.0, "ci_abs_high": 12.0, "method": "asymptotic_cs",
+               "alpha": 0.005}}  # fmt: skip
+    assert lift_text(running).startswith("interim lift +20.0 % (always-valid 99.5 % CI -10.0 % to +60.0 %)")
+    warned = {**result, "verdict": "success", "note": None, "trend_warning": "only 3 days with data"}
+    assert "trend not checked: only 3 days with data" in lift_text(warned)
+    assert "trend not checked" not in lift_text({**warned, "verdict": "inconclusive"})
+    # a result stored before the daily looks spent 0.5 % (no alpha) keeps its 95 % label
+    older = {**running, "interim": {k: v for k, v in running["interim"].items() if k != "alpha"}}
+    assert lift_text(older).startswith("interim lift +20.0 % (always-valid 95 % CI")
 
 
 def test_engagement_is_robust_to_one_viral_post_end_to_end(tmp_path: Path, config: Path, cli: Any) -> None:
@@ -226,4 +236,20 @@ def test_engagement_is_robust_to_one_viral_post_end_to_end(tmp_path: Path, confi
     assert result["ci_low"] < 0 < result["ci_high"] and result["verdict"] in ("inconclusive", "no_effect")
     assert result["largest_post_share"] is not None and result["largest_post_share"] > 0.9
     assert result["note"] is None
-    assert "owed to one post" in run(cli, config, "experiment", "measure", "1").out
+    # SPEC §6: `value` is the plain mean engagement per own post; the lift (and the verdict) is
+    # that of the robust typical post, beside it in `typical`, and says so in `lift_of`.
+    posts: dict[str, list[int]] = {"baseline": [], "treatment": []}
+    for line in lines:
+        day = date.fromisoformat(str(line["created_at"])[:10])
+        window = "treatment" if day >= date.fromisoformat(result["treatment"]["start"]) else "baseline"
+        if str(day) >= result["baseline"]["start"] and str(day) <= result["treatment"]["end"]:
+            posts[window].append(int(line["likes"]))  # type: ignore[call-overload]
+    for window, values in posts.items():
+        assert result[window]["value"] == pytest.approx(sum(values) / len(values))
+        assert 0 < result[window]["typical"] < result[window]["value"]
+    assert result["lift_of"] == "typical"
+    # no days before the baseline: the trend test cannot work, and the result says so
+    assert result["trend_history_days"] == 0 and "(42 needed)" in result["trend_warning"]
+    assert result["treatment"]["value"] > 2 * result["baseline"]["value"]  # the viral post's plain mean
+    text = run(cli, config, "experiment", "measure", "1").out
+    assert "owed to one post" in text and "per post (typical post " in text and "lift of the typical post" in text

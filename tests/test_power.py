@@ -17,7 +17,7 @@ import math
 import numpy as np
 import pytest
 
-from tracker import power
+from tracker import power, sequential
 from tracker.stats import Day, measure, verdict
 
 D0 = datetime.date(2024, 1, 1)
@@ -49,7 +49,8 @@ def simulated_and_predicted(
             first = D0 + datetime.timedelta(days=int(start[i]))
             base = _days(y[i, :DAYS], first)
             e = measure("count", base, _days(y[i, DAYS:], first + datetime.timedelta(days=DAYS)))
-            found += verdict(e, ended=True, expect="increase", min_effect=0.05, relative=True) == "success"
+            final = sequential.final_look(e)  # the product's verdict at the end (tracker/measuring.py)
+            found += verdict(final, ended=True, expect="increase", min_effect=0.05, relative=True) == "success"
             noise = power.noise("count", base)
             predicted += power.power(lift, noise, DAYS, DAYS) if noise else 0.0
         out.append((lift, predicted / n, found / n))
@@ -97,3 +98,48 @@ def test_mean_metrics_have_an_absolute_mde() -> None:
     found = power.mde(noise, 28, 28, relative=False)
     # sd of a day's mean 0.1, 28 + 28 days: (1.96 + 0.84) * 0.1 * sqrt(2 / 28) = 0.075, inflated a little
     assert found is not None and 0.06 < found < 0.10
+
+
+def sentiment_power(seed: int, n: int, shift: float, per_day: int, *, from_baseline: bool) -> tuple[float, float]:
+    """(predicted, simulated) power for a sentiment shift, in the world of tests/test_means.py.
+
+    Predicted as `experiment add` predicts it (tracker/power.py, the mean model simulated)
+    from each experiment's own baseline days, or (``from_baseline=False``) from the true
+    noise: 0.25 per scored mention plus the day effect, `per_day` scored mentions a day.
+    Simulated: the share of `success` verdicts the product gives (the verdict at the end,
+    on the alpha the daily looks left).
+    """
+    import tests.test_stats as T
+    from tests.test_means import world
+
+    rng = np.random.default_rng(seed)
+    daily, scored, start, _, _ = world(rng, n, shift, per_day=per_day)
+    truth = power.Noise("mean", 0.1, 0.25 + 0.03**2 * per_day, float(per_day), DAYS)
+    found = predicted = 0.0
+    for i in range(n):
+        base, treat = T.windows(daily[i], start[i], scored[i])
+        e = measure("mean", base, treat, check_trend=False)
+        final = sequential.final_look(e)
+        found += verdict(final, ended=True, expect="increase", min_effect=0.05, relative=False) == "success"
+        if from_baseline:
+            noise = power.noise("mean", base)
+            predicted += power.power(shift, noise, DAYS, DAYS, relative=False) if noise else 0.0
+    if not from_baseline:
+        predicted = n * power.power(shift, truth, DAYS, DAYS, relative=False)
+    return predicted / n, found / n
+
+
+@pytest.mark.parametrize("per_day,shift", [(3, 0.115), (3, 0.2), (20, 0.06)])
+def test_predicted_sentiment_power_matches_the_model_it_fits(per_day: int, shift: float) -> None:
+    predicted, simulated = sentiment_power(40 + per_day, 150, shift, per_day, from_baseline=False)
+    print(f"\nsentiment {per_day} scored/day, +{shift}: predicted {predicted:.3f}, simulated {simulated:.3f}")
+    assert abs(predicted - simulated) <= 0.10
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("per_day,shift", [(3, 0.115), (3, 0.2), (20, 0.06)])
+def test_predicted_sentiment_power_from_each_baseline(per_day: int, shift: float) -> None:
+    predicted, simulated = sentiment_power(50 + per_day, 200, shift, per_day, from_baseline=True)
+    print(f"\nsentiment {per_day} scored/day, +{shift}, from each baseline: "
+          f"predicted {predicted:.3f}, simulated {simulated:.3f}")  # fmt: skip
+    assert abs(predicted - simulated) <= 0.10

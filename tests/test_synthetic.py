@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from tracker.stats import Day, measure, verdict
-from tracker.synthetic import combine, simplex_weights
+from tracker.synthetic import combine, simplex_weights, weight_variance, widen
 
 D0 = datetime.date(2024, 1, 1)
 DAYS = 28
@@ -37,16 +37,18 @@ def split(values: np.ndarray) -> tuple[list[Day], list[Day]]:
 
 def coverage(seed: int, n: int) -> dict[str, float]:
     rng = np.random.default_rng(seed)
-    out = {"synthetic_coverage": 0.0, "synthetic_false": 0.0, "single_unrelated_false": 0.0,
+    out = {"before_coverage": 0.0, "synthetic_coverage": 0.0, "synthetic_false": 0.0, "single_unrelated_false": 0.0,
            "single_a_false": 0.0, "weight_a": 0.0, "weight_c": 0.0}  # fmt: skip
-    for _ in range(n):
+    for i in range(n):
         a, b, c = pattern(rng, 0.4), pattern(rng, 0.0), pattern(rng, -0.3)
         own = rng.poisson(30 * (0.6 * a + 0.4 * b))
         controls = [rng.poisson(level * p) for level, p in ((50, a), (20, b), (40, c))]
         base, treat = split(own)
         parts = [split(x) for x in controls]
         weights, synthetic = combine("count", base, parts)
-        e = measure("count", base, treat, synthetic)
+        plain = measure("count", base, treat, synthetic)
+        out["before_coverage"] += plain.ci_low is not None and plain.ci_low <= 0 <= plain.ci_high  # type: ignore[operator]
+        e = widen(plain, weight_variance("count", base, parts, seed=i))
         out["synthetic_coverage"] += e.ci_low is not None and e.ci_low <= 0 <= e.ci_high  # type: ignore[operator]
         v = verdict(e, ended=True, expect="increase", min_effect=0.05, relative=True)
         out["synthetic_false"] += v in ("success", "failure")
@@ -62,8 +64,8 @@ def coverage(seed: int, n: int) -> dict[str, float]:
 
 
 def test_synthetic_control_covers_the_truth() -> None:
-    f = coverage(61, 120)
-    print(f"\nsynthetic control, 120 null experiments: {f}")
+    f = coverage(61, 60)
+    print(f"\nsynthetic control, 60 null experiments: {f}")
     assert f["synthetic_coverage"] >= 0.90
     assert f["synthetic_false"] <= 0.10
     assert f["single_unrelated_false"] >= 0.5  # before: the wrong single control
@@ -73,13 +75,15 @@ def test_synthetic_control_covers_the_truth() -> None:
 @pytest.mark.slow
 def test_synthetic_control_covers_the_truth_400() -> None:
     f = coverage(62, 400)
-    print(f"\nsynthetic control, 400 null experiments: {f}")
-    # Measured: coverage 0.90, false verdicts 0.10 (the single unrelated control: 1.00). Below
-    # the nominal 0.95: the weights are fitted on noisy baselines (errors in variables) and
-    # give the misleading control about 0.12 of the weight; their uncertainty is not in the
-    # interval (with the true weights the coverage is 0.99).
-    assert f["synthetic_coverage"] >= 0.88
-    assert f["synthetic_false"] <= 0.12
+    n = 400
+    se = (f["synthetic_coverage"] * (1 - f["synthetic_coverage"]) / n) ** 0.5
+    print(f"\nsynthetic control, {n} null experiments: {f}; coverage ± {se:.3f} (one standard error)")
+    # Before: the combination treated as one observed control covered 0.89-0.90 (its fitted
+    # weights give the misleading control about 0.12 by chance). After: the weights' bootstrap
+    # variance added to the lift's (tracker/synthetic.py); measured 0.975 on 200 of these.
+    assert f["before_coverage"] <= 0.92
+    assert 0.93 <= f["synthetic_coverage"] <= 0.99
+    assert f["synthetic_false"] <= 0.06
 
 
 def test_simplex_weights() -> None:

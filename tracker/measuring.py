@@ -6,8 +6,16 @@ control (tracker/synthetic.py). Days the collection did not cover, and days a us
 confirmed as uncovered (`experiment measure --exclude-days`), are left out; runs of
 zero days implausible for a stream (tracker/outages.py) are listed as
 `possible_outages`. A running experiment gets an interim estimate with an
-always-valid interval (tracker/sequential.py) and may stop early only on it. A
-result under an amended plan is `post_hoc` (tracker/plans.py).
+always-valid interval (tracker/sequential.py) and may stop early only on it; the
+verdict at the end spends what those looks left of the 5 % (`verdict_note` says when
+that changes it). A result under an amended plan is `post_hoc` (tracker/plans.py).
+
+Engagement (SPEC §6): each window's `value` is the plain mean engagement per own post;
+`typical` beside it is the robust level (the typical post, tracker/stats.py) and the
+lift, its intervals and the verdict are those of the typical post: `lift_of` is
+"typical" then, "value" for every other metric (`typical` null). A pre_post result
+whose streams have fewer than TREND_MIN_HISTORY days with data before the baseline
+carries `trend_warning`: the baseline trend could not be tested well enough.
 """
 
 from __future__ import annotations
@@ -32,6 +40,10 @@ from tracker.timeutil import iso_z
 MIN_DAYS = 7
 # Days before the baseline used (with it) to test a pre_post baseline for a trend.
 TREND_HISTORY_DAYS = 56
+# Fewer days with data before the baseline than this, and the trend test cannot do its job:
+# under +1 %/day and no effect (tests/test_trend.py) false successes were 53 % with 14 days of
+# history, 33 % with 28, 10 % with 42, 3.5 % with 56, and 58 % with the baseline alone.
+TREND_MIN_HISTORY = 42
 
 
 def measure_one(session: Session, settings: Settings, exp: Experiment, now: datetime) -> dict[str, Any]:
@@ -91,12 +103,20 @@ def measure_one(session: Session, settings: Settings, exp: Experiment, now: date
     names = stream_names_by_id(session)
     share: float | None = None
     estimate: stats.Estimate | None = None
+    # Engagement: `value` is the plain mean per post (SPEC §6); `typical` the robust level the
+    # lift and the verdict are computed on (tracker/stats.py, "Robust engagement").
+    plain: tuple[float | None, float | None] | None = None
+    hist_posts: dict[date, list[float]] = {}
     if exp.metric == "engagement":
         base_posts, treat_posts = (
             posts(stream_ids, base_first, base_last),
             posts(stream_ids, exp.start, treat_last),
         )
         share = stats.largest_post_share(base_posts, treat_posts)
+        hist_posts = (
+            posts(stream_ids, history_first, base_first - timedelta(days=1)) if not control_ids else {}
+        )
+        plain = (_plain_mean(base_posts), _plain_mean(treat_posts))
         control_posts = None
         if control_ids:
             per = [
@@ -112,9 +132,6 @@ def measure_one(session: Session, settings: Settings, exp: Experiment, now: date
                 posts(control_ids, exp.start, treat_last),
             )
         if baseline and treatment:
-            hist_posts = (
-                posts(stream_ids, history_first, base_first - timedelta(days=1)) if not control_ids else {}
-            )
             estimate = stats.measure_engagement(base_posts, treat_posts, control_posts, history=hist_posts)
     else:
         kind: Literal["count", "mean"] = "count" if exp.metric in COUNT_METRICS else "mean"
@@ -130,6 +147,11 @@ def measure_one(session: Session, settings: Settings, exp: Experiment, now: date
             weights = {names[c]: w for c, w in zip(control_ids, found, strict=True)}
         if baseline and treatment:
             estimate = stats.measure(kind, baseline, treatment, control, seed=exp.id, history=history)
+            if len(control_ids) > 1:
+                # the fitted weights' own uncertainty widens the interval (tracker/synthetic.py)
+                estimate = synthetic.widen(
+                    estimate, synthetic.weight_variance(kind, baseline, parts, seed=exp.id)
+                )
         if control is not None:
             # Drawn beside the experiment's own series, and put in words (tracker/explain.py).
             drawn = {
@@ -140,14 +162,20 @@ def measure_one(session: Session, settings: Settings, exp: Experiment, now: date
             }
     relative = exp.metric in RELATIVE_METRICS
     running = today <= exp.end
-    judged = stats.verdict(
-        estimate,
-        ended=True,
-        expect=exp.expect,  # type: ignore[arg-type]
-        min_effect=exp.min_effect,
-        relative=relative,
-        min_days=MIN_DAYS,
-    )
+
+    def judge(found: stats.Estimate | None) -> str:
+        return stats.verdict(
+            found,
+            ended=True,
+            expect=exp.expect,  # type: ignore[arg-type]
+            min_effect=exp.min_effect,
+            relative=relative,
+            min_days=MIN_DAYS,
+        )
+
+    # The verdict at the end spends what the daily looks left of the 5 % (tracker/sequential.py).
+    judged = judge(sequential.final_look(estimate))
+    judged_note = sequential.verdict_note(judge(estimate), judged)
     interim = None
     verdict = judged
     if running:
@@ -155,50 +183,70 @@ def measure_one(session: Session, settings: Settings, exp: Experiment, now: date
         enough = judged != "insufficient_data" and estimate is not None and estimate.ci_abs_low is not None
         verdict = sequential.early_verdict(interim, expect=exp.expect, relative=relative, enough_days=enough)
     note = estimate.note if estimate is not None else _why_no_estimate(baseline, treatment, running)
-    return {
-        "id": exp.id,
-        "title": exp.title,
-        "metric": exp.metric,
-        "practice": exp.practice,
-        "method": "diff_in_diff" if control_ids else "pre_post",
-        "expect": exp.expect,
-        "min_effect": exp.min_effect,
-        "baseline": _window((base_first, base_last), baseline, estimate.baseline_value if estimate else None),
-        "treatment": _window((exp.start, exp.end), treatment, estimate.treatment_value if estimate else None),
-        "lift_abs": estimate.lift_abs if estimate else None,
-        "lift_rel": estimate.lift_rel if estimate else None,
-        "ci_low": estimate.ci_low if estimate else None,
-        "ci_high": estimate.ci_high if estimate else None,
-        "ci_abs_low": estimate.ci_abs_low if estimate else None,
-        "ci_abs_high": estimate.ci_abs_high if estimate else None,
-        "verdict": verdict,
-        "excluded_days": [d.isoformat() for d in sorted(excluded & _days(base_first, exp.end))],
-        "measured_at": iso_z(now),
-        "series": {
-            "baseline": [[d.day.isoformat(), d.value] for d in baseline],
-            "treatment": [[d.day.isoformat(), d.value] for d in treatment],
-        }
-        | (
-            {
-                "control_baseline": [[d.day.isoformat(), d.value] for d in drawn["series"][0]],
-                "control_treatment": [[d.day.isoformat(), d.value] for d in drawn["series"][1]],
+    history_days = len(hist_posts if exp.metric == "engagement" else history) if not control_ids else None
+    trend_warning = None
+    if history_days is not None and history_days < TREND_MIN_HISTORY and estimate is not None:
+        trend_warning = (
+            f"only {history_days} days with data before the baseline ({TREND_MIN_HISTORY} needed): "
+            "a steady trend cannot be told from an effect, so a before/after comparison may credit "
+            "the trend to the practice; add a --control-stream that shares the trend"
+        )
+    return (
+        {
+            "id": exp.id,
+            "title": exp.title,
+            "metric": exp.metric,
+            "practice": exp.practice,
+            "method": "diff_in_diff" if control_ids else "pre_post",
+            "expect": exp.expect,
+            "min_effect": exp.min_effect,
+            "baseline": _window(
+                (base_first, base_last), baseline, estimate.baseline_value if estimate else None, plain, 0
+            ),
+            "treatment": _window(
+                (exp.start, exp.end), treatment, estimate.treatment_value if estimate else None, plain, 1
+            ),
+            "lift_of": "typical" if plain is not None else "value",
+            "lift_abs": estimate.lift_abs if estimate else None,
+            "lift_rel": estimate.lift_rel if estimate else None,
+            "ci_low": estimate.ci_low if estimate else None,
+            "ci_high": estimate.ci_high if estimate else None,
+            "ci_abs_low": estimate.ci_abs_low if estimate else None,
+            "ci_abs_high": estimate.ci_abs_high if estimate else None,
+            "verdict": verdict,
+            "verdict_note": None if running else judged_note,
+            "excluded_days": [d.isoformat() for d in sorted(excluded & _days(base_first, exp.end))],
+            "measured_at": iso_z(now),
+            "series": {
+                "baseline": [[d.day.isoformat(), d.value] for d in baseline],
+                "treatment": [[d.day.isoformat(), d.value] for d in treatment],
             }
-            if drawn
+            | (
+                {
+                    "control_baseline": [[d.day.isoformat(), d.value] for d in drawn["series"][0]],
+                    "control_treatment": [[d.day.isoformat(), d.value] for d in drawn["series"][1]],
+                }
+                if drawn
+                else {}
+            ),
+            "post_hoc": plans.is_amended(session, exp.id),
+            "scorers": _scorers(session, exp, stream_ids + control_ids, (base_first, base_last), zone),
+            "interim": interim.as_dict() if interim else None,
+            "stopped_early": running and verdict in ("success", "failure"),
+            "possible_outages": [d.isoformat() for d in outages],
+            "weights": weights,
+            "note": note,
+            "largest_post_share": share,
+            "trend_per_day": estimate.trend_per_day if estimate else None,
+            "trend_history_days": history_days,
+            "trend_warning": trend_warning,
+        }
+        | ({"control": {k: v for k, v in drawn.items() if k != "series"}} if drawn else {})
+        | (
+            {"compared_with": compared_with, "like_for_like": like_for_like}
+            if exp.metric == "share_of_voice"
             else {}
-        ),
-        "post_hoc": plans.is_amended(session, exp.id),
-        "scorers": _scorers(session, exp, stream_ids + control_ids, (base_first, base_last), zone),
-        "interim": interim.as_dict() if interim else None,
-        "stopped_early": running and verdict in ("success", "failure"),
-        "possible_outages": [d.isoformat() for d in outages],
-        "weights": weights,
-        "note": note,
-        "largest_post_share": share,
-        "trend_per_day": estimate.trend_per_day if estimate else None,
-    } | ({"control": {k: v for k, v in drawn.items() if k != "series"}} if drawn else {}) | (
-        {"compared_with": compared_with, "like_for_like": like_for_like}
-        if exp.metric == "share_of_voice"
-        else {}
+        )
     )
 
 
@@ -242,8 +290,29 @@ def _why_no_estimate(baseline: list[stats.Day], treatment: list[stats.Day], runn
     )
 
 
-def _window(bounds: tuple[date, date], days: list[stats.Day], value: float | None) -> dict[str, Any]:
-    return {"start": bounds[0].isoformat(), "end": bounds[1].isoformat(), "days": len(days), "value": value}
+def _window(
+    bounds: tuple[date, date],
+    days: list[stats.Day],
+    value: float | None,
+    plain: tuple[float | None, float | None] | None,
+    which: int,
+) -> dict[str, Any]:
+    """One window of the result. With `plain` (engagement) `value` is the plain mean per post
+    and `typical` the model's robust level; otherwise `value` is the model's level, `typical` null."""
+    shown, typical = (value, None) if plain is None else (plain[which], value)
+    return {
+        "start": bounds[0].isoformat(),
+        "end": bounds[1].isoformat(),
+        "days": len(days),
+        "value": shown,
+        "typical": typical,
+    }
+
+
+def _plain_mean(posts: dict[date, list[float]]) -> float | None:
+    """Mean engagement per post over a window's posts (SPEC §6), None without posts."""
+    values = [max(0.0, float(v)) for vs in posts.values() for v in vs]
+    return sum(values) / len(values) if values else None
 
 
 def _scorers(

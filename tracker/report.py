@@ -32,6 +32,10 @@ def lift_text(result: dict[str, Any]) -> str:
     shown = interim if interim else result
     if result.get("note") and (shown.get(low) is None or shown.get(high) is None):
         text += f" (no interval: {result['note']})"
+    if result.get("trend_warning") and result.get("verdict") in ("success", "failure", "running"):
+        text += f"; trend not checked: {result['trend_warning']}"
+    if result.get("verdict_note"):
+        text += f"; {result['verdict_note']}"
     if result.get("post_hoc"):
         text += "; post hoc: measured under an amended plan, not evidence for adoption"
     return text
@@ -41,7 +45,10 @@ def _interim_text(result: dict[str, Any], interim: dict[str, Any]) -> str:
     """The running estimate with its confidence sequence (safe to look at every day)."""
     base = _lift_text({**result, **{k: interim.get(k) for k in ("lift_rel", "lift_abs", "ci_low", "ci_high",
                                                                 "ci_abs_low", "ci_abs_high")}})  # fmt: skip
-    return "interim " + base.replace("95 % CI", "always-valid 95 % CI")
+    # The confidence sequence spends 0.5 % of the 5 % (tracker/sequential.py): a 99.5 % interval;
+    # results stored before it did (no `alpha`) spent 5 %.
+    level = f"{(1 - float(interim.get('alpha') or 0.05)) * 100:g}"
+    return "interim " + base.replace("95 % CI", f"always-valid {level} % CI")
 
 
 def _lift_text(result: dict[str, Any]) -> str:
@@ -54,7 +61,9 @@ def _lift_text(result: dict[str, Any]) -> str:
             if result["ci_low"] is not None
             else ""
         )
-        return f"lift {percent(result['lift_rel'])}{interval}"
+        # engagement: the lift and the verdict are those of the typical post (robust), not the mean
+        of = " of the typical post" if result.get("lift_of") == "typical" else ""
+        return f"lift{of} {percent(result['lift_rel'])}{interval}"
     if result["lift_abs"] is None:
         return "lift n/a"
     scale = 100 if metric in ("positive_share", "share_of_voice") else 1
@@ -82,9 +91,9 @@ def result_line(result: dict[str, Any]) -> str:
         )
     if result.get("weights") and len(result["weights"]) > 1:
         note += "; synthetic control " + ", ".join(f"{k} {v:.2f}" for k, v in result["weights"].items())
-    share = result.get("largest_post_share")
-    if share is not None and abs(share) >= 0.5:
-        note += f"; {share * 100:.0f} % of the plain lift is owed to one post"
+    share = post_share_text(result)
+    if share:
+        note += f"; {share}"
     if result.get("stopped_early"):
         note += "; stopped early: the always-valid interval excludes 0"
     if result.get("compared_with"):
@@ -93,7 +102,29 @@ def result_line(result: dict[str, Any]) -> str:
     return (
         f"#{result['id']} {result['metric']} ({result['method']}): {result['verdict']}; "
         f"{number(result['baseline']['value'], result['metric'])} -> "
-        f"{number(result['treatment']['value'], result['metric'])}, {lift_text(result)}{note}"
+        f"{number(result['treatment']['value'], result['metric'])}{_typical_text(result)}, "
+        f"{lift_text(result)}{note}"
+    )
+
+
+def post_share_text(result: dict[str, Any]) -> str | None:
+    """Engagement: how much of the plain lift in mean engagement one post makes, when it is most of
+    it (a share above 1: without that post the plain lift would turn the other way)."""
+    share = result.get("largest_post_share")
+    if share is None or share < 0.5:
+        return None
+    if share > 1:
+        return "the plain lift in mean engagement is owed to one post (without it, it turns the other way)"
+    return f"{share * 100:.0f} % of the plain lift in mean engagement is owed to one post"
+
+
+def _typical_text(result: dict[str, Any]) -> str:
+    """Engagement: the plain means are per post; the typical post's levels (what the lift is of)."""
+    if result.get("lift_of") != "typical":
+        return ""
+    base, treat = result["baseline"].get("typical"), result["treatment"].get("typical")
+    return (
+        f" per post (typical post {number(base, result['metric'])} -> {number(treat, result['metric'])})"
     )
 
 

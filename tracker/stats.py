@@ -69,6 +69,8 @@ result keeps its lift but has no interval, so the verdict is ``inconclusive``, a
 false successes fall from 62 % to 3.5 % (with 56 days of history; with the
 baseline alone the trend is rarely detectable at 12-40 mentions a day, 60 %);
 without a trend, power at +30 % drops by under a point (tests/test_trend.py).
+With less history the test is weak (false successes 53 % with 14 days of history,
+33 % with 28, 10 % with 42): tracker/measuring.py then says so (``trend_warning``).
 
 Degenerate data never raise. When no interval can be computed the Estimate
 carries ``None`` intervals and says why in ``note``: a window without days with

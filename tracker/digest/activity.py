@@ -117,6 +117,10 @@ def _entry(
         shown.update(
             baseline_value=result["baseline"]["value"],
             treatment_value=result["treatment"]["value"],
+            # engagement: the typical post's levels, which the lift is of (`lift_of`)
+            baseline_typical=result["baseline"].get("typical"),
+            treatment_typical=result["treatment"].get("typical"),
+            lift_of=result.get("lift_of", "value"),
             excluded_days=len(result.get("excluded_days", [])),
             measured_at=result["measured_at"],
             text=lift_text(result),

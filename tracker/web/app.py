@@ -220,6 +220,7 @@ def _templates(settings: Settings) -> Jinja2Templates:
         org=settings.organisation.name,
         version=__version__,
         lift_text=report.lift_text,
+        post_share_text=report.post_share_text,
         event_text=report.event_text,
         effect_text=effect_text,
         did_text=explain.diff_in_diff_text,
