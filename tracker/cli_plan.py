@@ -28,7 +28,7 @@ def plan_command(
 ) -> None:
     if expect not in (None, "increase", "decrease"):
         raise UserError(f"--expect: expected increase or decrease, got {expect!r}")
-    store = open_store(settings.database_url)
+    store = open_store(settings.database_url, settings.organisation.timezone)
     try:
         now = utcnow()
         with store.write() as session:

@@ -17,6 +17,11 @@ Metrics (SPEC §6), per day:
   share_of_voice  mentions of the streams / (those + mentions of every competitor stream)
 
 Posts the platform has deleted since they were collected are left out of every metric.
+
+Counts, sentiment and positive share are read from the daily aggregates
+(tracker/aggregates.py) when they are built in the organisation's zone: a cost that
+does not grow with the history. Otherwise (the zone changed, not yet repaired) they
+are computed from the mentions as below, with the same figures.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from sqlalchemy import Integer, cast, distinct, func, literal, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
+from tracker import aggregates
 from tracker.sentiment import POSITIVE
 from tracker.store.models import EngagementSnapshot, Mention, MentionStream
 from tracker.timeutil import day_start
@@ -153,9 +159,14 @@ def _counts(
     last: date,
     zone: ZoneInfo,
     exclude: Sequence[int] = (),
+    *,
+    use_aggregates: bool | None = None,
 ) -> dict[date, int]:
     if not stream_ids:
         return {}
+    if _aggregated(session, zone, use_aggregates):
+        cells = aggregates.daily(session, stream_ids, first, last, exclude=exclude)
+        return {d: v[0] for d, v in cells.items() if v[0]}
     dialect = session.get_bind().dialect.name
     found: dict[date, int] = {}
     for run_first, run_last, offset in day_runs(first, last, zone):
@@ -169,11 +180,28 @@ def _counts(
     return found
 
 
+def _aggregated(session: Session, zone: ZoneInfo, use: bool | None) -> bool:
+    """Whether to read the daily aggregates (tracker/aggregates.py): when built in this zone."""
+    return aggregates.usable(session, zone) if use is None else use
+
+
 def _scores(
-    session: Session, metric: str, stream_ids: Sequence[int], first: date, last: date, zone: ZoneInfo
+    session: Session,
+    metric: str,
+    stream_ids: Sequence[int],
+    first: date,
+    last: date,
+    zone: ZoneInfo,
+    *,
+    use_aggregates: bool | None = None,
 ) -> dict[date, DayValue]:
-    dialect = session.get_bind().dialect.name
     found: dict[date, DayValue] = {}
+    if _aggregated(session, zone, use_aggregates):
+        for d, (_, n, total, positives, _, _) in aggregates.daily(session, stream_ids, first, last).items():
+            if n:
+                found[d] = DayValue(d, (total if metric == "sentiment" else positives) / n, float(n))
+        return found
+    dialect = session.get_bind().dialect.name
     for run_first, run_last, offset in day_runs(first, last, zone):
         lo, hi = day_start(run_first, zone), day_start(run_last + timedelta(days=1), zone)
         linked = _linked(stream_ids, lo, hi)
