@@ -91,27 +91,36 @@ def contributions(
 
 
 def _read(connection: Connection, ids: Sequence[int], *, lock: bool) -> tuple[list[Any], list[Any]]:
+    """The mentions (id, sentiment, kind, deleted_at) and their links, in the driver's own
+    statements: this runs twice per ingest batch, and SQLAlchemy's per-value processing
+    would cost more than the database."""
+    postgres = connection.dialect.name == "postgresql"
+    mark = "%s" if postgres else "?"
     mentions: list[Any] = []
     links: list[Any] = []
     ordered = sorted(set(ids))
     for i in range(0, len(ordered), CHUNK):
         chunk = ordered[i : i + CHUNK]
-        query = (
-            select(Mention.id, Mention.sentiment, Mention.kind, Mention.deleted_at)
-            .where(Mention.id.in_(chunk))
-            .order_by(Mention.id)
-        )
-        if lock:
-            query = query.with_for_update()
-        mentions.extend(connection.execute(query).all())
-        links.extend(
-            connection.execute(
-                select(MentionStream.mention_id, MentionStream.stream_id, MentionStream.created_at).where(
-                    MentionStream.mention_id.in_(chunk)
-                )
+        marks = ", ".join([mark] * len(chunk))
+        lock_sql = " FOR UPDATE" if lock and postgres else ""
+        mentions.extend(
+            connection.exec_driver_sql(
+                f"SELECT id, sentiment, kind, deleted_at FROM mentions WHERE id IN ({marks}) "
+                f"ORDER BY id{lock_sql}",
+                tuple(chunk),
             ).all()
         )
+        rows = connection.exec_driver_sql(
+            f"SELECT mention_id, stream_id, created_at FROM mention_streams WHERE mention_id IN ({marks})",
+            tuple(chunk),
+        ).all()
+        links.extend(rows if postgres else [(m, s, _parsed(c)) for m, s, c in rows])
     return mentions, links
+
+
+def _parsed(stored: Any) -> datetime:
+    """A timestamp as SQLite stores it (naive UTC text)."""
+    return stored if isinstance(stored, datetime) else datetime.fromisoformat(stored)
 
 
 def stored_zone(connection: Connection | Session) -> ZoneInfo | None:
@@ -162,22 +171,21 @@ def _add(into: dict[Cell, list[float]], cell: Cell, values: Sequence[float], sig
 
 def apply(connection: Connection, delta: dict[Cell, list[float]]) -> None:
     """Add the differences to the cells (sorted, so two writers lock cells in one order)."""
-    rows = [
-        {"streams": key, "day": day, **dict(zip(FIELDS, _typed(values), strict=True))}
-        for (key, day), values in sorted(delta.items())
-        if any(values)
+    rows: list[tuple[Any, ...]] = [
+        (key, day, *_typed(values)) for (key, day), values in sorted(delta.items()) if any(values)
     ]
     if not rows:
         return
-    from tracker.store.db import insert_for
-
-    table = TABLE
-    stmt = insert_for(connection.dialect.name)(table)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["streams", "day"],
-        set_={f: table.c[f] + stmt.excluded[f] for f in FIELDS},
+    mark = "%s" if connection.dialect.name == "postgresql" else "?"
+    if mark == "?":  # SQLite stores a date as its ISO text
+        rows = [(r[0], r[1].isoformat(), *r[2:]) for r in rows]
+    columns = ("streams", "day", *FIELDS)
+    sums = ", ".join(f"{f} = daily_aggregates.{f} + excluded.{f}" for f in FIELDS)
+    connection.exec_driver_sql(
+        f"INSERT INTO daily_aggregates ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))}) "
+        f"ON CONFLICT (streams, day) DO UPDATE SET {sums}",
+        rows,
     )
-    connection.execute(stmt, rows)
 
 
 def _typed(values: Sequence[float]) -> Values:
