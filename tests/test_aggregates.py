@@ -182,3 +182,22 @@ def test_the_migration_builds_the_aggregates_of_existing_mentions(db_url: str) -
         cells = aggregates.daily(session, [ids["other"]], date(2026, 9, 1), date(2026, 9, 9))
     assert {d: v[0] for d, v in cells.items()} == {date(2026, 9, 4): 4}  # 23:30 in Vienna
     store.close()
+
+
+def test_writers_of_the_same_mentions_at_once_keep_the_cells_right(db_url: str) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    store, ids = setup(db_url)
+    day = datetime(2026, 9, 5, 9, 0, tzinfo=UTC)
+
+    def write(stream: str) -> None:  # each writer sees the same 30 mentions, for its own stream
+        for start in range(0, 30, 10):
+            put(store, ids, [item(n, day + timedelta(minutes=n), stream) for n in range(start, start + 10)])
+
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        list(pool.map(write, ["brand", "other", "rival"]))
+    assert check(store) == []
+    with store.read() as session:
+        cells = aggregates.daily(session, list(ids.values()), day.date(), day.date())
+    assert cells[day.date()][0] == 30
+    store.close()

@@ -244,13 +244,18 @@ class Difference:
 def differences(connection: Connection, zone: ZoneInfo) -> list[Difference]:
     """Cells whose stored figures differ from the raw mentions' (empty cells count as absent)."""
     want = {c: v for c, v in build(connection, zone).items() if v[0]}
-    have = {c: v for c, v in stored(connection).items() if any(v)}
+    have = {c: v for c, v in stored(connection).items() if not _empty(v)}
     found = []
     for cell in sorted(want.keys() | have.keys()):
         a, b = have.get(cell), want.get(cell)
         if a is None or b is None or not _same(a, b):
             found.append(Difference(cell[0], cell[1], a, b))
     return found
+
+
+def _empty(values: Values) -> bool:
+    """No mention left (a sum of added and removed scores may keep a residue like 1e-15)."""
+    return not any(values[i] for i in (0, 1, 3, 4, 5)) and abs(values[2]) <= TOLERANCE
 
 
 def _same(a: Values, b: Values) -> bool:
