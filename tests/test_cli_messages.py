@@ -122,6 +122,7 @@ WRONG: list[tuple[tuple[str, ...], int, str]] = [
     (("status", "--bogus"), 2, "no such option --bogus"),
     (("frobnicate",), 2, "no such command 'frobnicate'"),
     (("db", "frob"), 2, "no such command 'frob'"),
+    (("db", "check", "--fix"), 2, "no such option --fix"),
     (("init", "{dir}"), 2, "already exists: edit it, or pass --force"),
     (("init", "{dir}/new", "--name", 'a"b'), 2, "--name: expected a plain name"),
     (("user", "add"), 2, "NAME: required"),

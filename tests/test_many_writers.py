@@ -80,3 +80,5 @@ def test_scheduler_and_24_concurrent_writers_share_one_sqlite_file(tmp_path: Pat
     store.close()
     assert imported == WRITERS * ROUNDS * LINES, "no write is lost"
     assert collected == 60 and runs and set(runs) == {"ok"}
+    check = subprocess.run([*tracker, "db", "check"], capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout + check.stderr  # the daily aggregates kept up

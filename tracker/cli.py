@@ -97,7 +97,7 @@ def store_for(settings: Settings) -> Store:
     from tracker.store.db import open_store
 
     state.database = settings.database_url
-    return open_store(settings.database_url)
+    return open_store(settings.database_url, settings.organisation.timezone)
 
 
 def print_json(document: Any) -> None:
@@ -152,12 +152,34 @@ def db_upgrade(config: ConfigOpt = None) -> None:
     settings = settings_for(config)
     with Store(settings.database_url) as store:
         before = current_revision(store.engine)
-        upgrade(store)
+        upgrade(store, settings.organisation.timezone)
         after = current_revision(store.engine)
     if before == after:
         typer.echo(f"database is up to date (revision {after})")
     else:
         typer.echo(f"upgraded the database from {before or 'empty'} to {after}")
+
+
+@db_app.command("check")
+def db_check(
+    repair: Annotated[
+        bool, typer.Option("--repair", help="Rebuild the daily aggregates from the raw mentions.")
+    ] = False,
+    config: ConfigOpt = None,
+) -> None:
+    """Check the daily aggregates against the raw mentions (exit 1 naming what differs)."""
+    from tracker.db_check import check
+
+    settings = settings_for(config)
+    store = store_for(settings)
+    try:
+        lines, ok = check(store, settings.organisation.zone, repair=repair)
+    finally:
+        store.close()
+    for line in lines:
+        typer.echo(line)
+    if not ok:
+        raise typer.Exit(1)
 
 
 # -- mentions ---------------------------------------------------------------------------------

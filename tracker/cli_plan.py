@@ -28,7 +28,7 @@ def plan_command(
 ) -> None:
     if expect not in (None, "increase", "decrease"):
         raise UserError(f"--expect: expected increase or decrease, got {expect!r}")
-    with open_store(settings.database_url) as store:
+    with open_store(settings.database_url, settings.organisation.timezone) as store:
         now = utcnow()
         with store.write() as session:
             sync_streams(session=session, settings=settings, now=now)

@@ -216,7 +216,7 @@ def _build(directory: Path, *, weeks: int, seed: int, echo: Echo, progress: bool
         settings = load_settings(config)
         from tracker.store.db import open_store
 
-        with open_store(settings.database_url) as store:
+        with open_store(settings.database_url, settings.organisation.timezone) as store:
             report.collected, report.runs = _collect(settings, store, server, world, echo, progress)
             report.verdicts = _experiments(settings, store, world, echo)
             report.stage = _reflect(settings, store)

@@ -2,7 +2,8 @@
 
 An item is stored once per (platform, external_id), however many streams or runs see
 it. A re-seen item updates its figures, and every change of figures adds a row to the
-engagement history, so engagement can be read at any age of a post. Work is done per
+engagement history, so engagement can be read at any age of a post. The daily aggregates
+(tracker/aggregates.py) follow in the same transaction. Work is done per
 batch in set-based statements (no query per row): this is the hot path of imports.
 """
 
@@ -17,7 +18,7 @@ from sqlalchemy import Table, bindparam, update
 from sqlalchemy.orm import Session
 
 from connectors.base import Item
-from tracker import sentiment
+from tracker import aggregates, sentiment
 from tracker.config import Settings
 from tracker.search_index import search_row, write_rows
 from tracker.store.bulk import Bulk
@@ -146,6 +147,10 @@ def upsert_items(
                 engagement = (likes or 0) + (reposts or 0) + (replies or 0) + (quotes or 0)  # Item.engagement
                 new_history.append((mention_id, stamp, likes, reposts, replies, quotes, engagement))
         write_rows(bulk.connection, search_rows)
+    # The daily aggregates change with the mentions, in this transaction (tracker/aggregates.py):
+    # read here, after the new rows exist and before any change or link, and again at the end.
+    cells = aggregates.Change(session)
+    cells.before(row["id"] for row in existing.values())
     if changes:
         _apply_changes(session, changes)
         _reindex_changed(bulk, changes, existing)
@@ -158,6 +163,7 @@ def upsert_items(
             + new_history,
         )
     _link_streams(bulk, merged, existing, stream_ids)
+    cells.after()
     return counts
 
 

@@ -75,7 +75,8 @@ def _guarded(stream: StreamConfig | None) -> set[str]:
         return set()
     words: set[str] = set()
     # The stream's selectors (hashtag, account, query, subreddit, ...: each connector declares its own).
-    listened = (*(value for key, value in stream.selectors if key not in ("url", "instance", "base_url")), stream.name)
+    addresses = ("url", "instance", "base_url")
+    listened = (*(value for key, value in stream.selectors if key not in addresses), stream.name)
     for part in (*stream.include, *(p for p in listened if p)):
         words.update(w.lower() for w in re.findall(r"[^\W_]+", part))
     return words

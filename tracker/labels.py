@@ -40,7 +40,7 @@ from typing import IO, Any
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
-from tracker import sentiment
+from tracker import aggregates, sentiment
 from tracker.config import SentimentConfig, Settings
 from tracker.errors import UserError
 from tracker.store.db import Store
@@ -688,12 +688,15 @@ def rescore(store: Store, lang: str, *, progress: ProgressFn | None = None) -> i
                     values.append((mid, s, sentiment.label(s), VADER if s is not None else None))
             else:
                 values = [(mid, None, None, None) for mid, _ in texts]
+            change = aggregates.Change(session)  # new scores move the daily aggregates too
+            change.before(chunk)
             for mid, value, lab, scorer in values:
                 session.execute(
                     update(Mention)
                     .where(Mention.id == mid)
                     .values(sentiment=value, sentiment_label=lab, sentiment_scorer=scorer)
                 )
+            change.after()
         done += len(chunk)
         if progress is not None:
             progress(done, len(ids))

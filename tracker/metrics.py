@@ -17,6 +17,11 @@ Metrics (SPEC §6), per day:
   share_of_voice  mentions of the streams / (those + mentions of every competitor stream)
 
 Posts the platform has deleted since they were collected are left out of every metric.
+
+Counts, sentiment and positive share are read from the daily aggregates
+(tracker/aggregates.py) when they are built in the organisation's zone: a cost that
+does not grow with the history. Otherwise (the zone changed, not yet repaired) they
+are computed from the mentions as below, with the same figures.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from sqlalchemy import Integer, cast, distinct, func, literal, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
+from tracker import aggregates
 from tracker.sentiment import POSITIVE
 from tracker.store.models import EngagementSnapshot, Mention, MentionStream
 from tracker.timeutil import day_start
@@ -164,9 +170,13 @@ def _counts(
     exclude: Sequence[int] = (),
     *,
     matching: Any = None,
+    use_aggregates: bool | None = None,
 ) -> dict[date, int]:
     if not stream_ids:
         return {}
+    if matching is None and _aggregated(session, zone, use_aggregates):
+        cells = aggregates.daily(session, stream_ids, first, last, exclude=exclude)
+        return {d: v[0] for d, v in cells.items() if v[0]}
     dialect = session.get_bind().dialect.name
     found: dict[date, int] = {}
     for run_first, run_last, offset in day_runs(first, last, zone):
@@ -180,6 +190,11 @@ def _counts(
     return found
 
 
+def _aggregated(session: Session, zone: ZoneInfo, use: bool | None) -> bool:
+    """Whether to read the daily aggregates (tracker/aggregates.py): when built in this zone."""
+    return aggregates.usable(session, zone) if use is None else use
+
+
 def _scores(
     session: Session,
     metric: str,
@@ -188,9 +203,16 @@ def _scores(
     last: date,
     zone: ZoneInfo,
     matching: Any = None,
+    *,
+    use_aggregates: bool | None = None,
 ) -> dict[date, DayValue]:
-    dialect = session.get_bind().dialect.name
     found: dict[date, DayValue] = {}
+    if matching is None and _aggregated(session, zone, use_aggregates):
+        for d, (_, n, total, positives, _, _) in aggregates.daily(session, stream_ids, first, last).items():
+            if n:
+                found[d] = DayValue(d, (total if metric == "sentiment" else positives) / n, float(n))
+        return found
+    dialect = session.get_bind().dialect.name
     for run_first, run_last, offset in day_runs(first, last, zone):
         lo, hi = day_start(run_first, zone), day_start(run_last + timedelta(days=1), zone)
         linked = _linked(stream_ids, lo, hi, matching=matching)

@@ -28,6 +28,7 @@ from sqlalchemy import select, update
 
 from connectors._http import HttpClient
 from connectors.base import ConnectorError, Known, Refreshed
+from tracker import aggregates
 from tracker.ingest import upsert_items
 from tracker.store.db import Store
 from tracker.store.models import Mention, MentionStream
@@ -180,12 +181,15 @@ def _store(
             session.execute(
                 update(Mention).where(Mention.id.in_(read[start : start + 500])).values(refreshed_at=now)
             )
+        change = aggregates.Change(session)  # a deleted post leaves the daily aggregates
+        change.before(gone)
         for start in range(0, len(gone), 500):
             session.execute(
                 update(Mention)
                 .where(Mention.id.in_(gone[start : start + 500]), Mention.deleted_at.is_(None))
                 .values(deleted_at=now, refreshed_at=now)
             )
+        change.after()
     report.refreshed += len(read)
     report.deleted += len(gone)
     report.requests += batch.requests

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from tracker.errors import UserError
 
 # The newest migration; tests/test_store.py checks it is Alembic's head.
-HEAD_REVISION = "0006_i21"
+HEAD_REVISION = "0006_i22"
 BUSY_TIMEOUT_S = 60.0
 MIGRATION_LOCK_ID = 7_311_004_201  # pg_advisory_lock key for migrations
 
@@ -137,8 +137,10 @@ def current_revision(engine: Engine) -> str | None:
         return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
 
 
-def upgrade(store: Store) -> None:
+def upgrade(store: Store, zone: str | None = None) -> None:
     """Apply every pending migration (`tracker db upgrade`).
+
+    `zone` is the organisation's time zone, the days the daily aggregates are built in.
 
     On PostgreSQL an advisory lock makes two workers starting at once take turns.
     """
@@ -150,6 +152,7 @@ def upgrade(store: Store) -> None:
             conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": MIGRATION_LOCK_ID})
         try:
             cfg.attributes["connection"] = conn
+            cfg.attributes["zone"] = zone
             command.upgrade(cfg, "head")
             conn.commit()
         finally:
@@ -167,7 +170,7 @@ def alembic_config(store: Store) -> Any:
     return cfg
 
 
-def open_store(url: str) -> Store:
+def open_store(url: str, zone: str | None = None) -> Store:
     """Open the database, creating the schema when it is empty.
 
     A database at an older revision is not upgraded behind the operator's back (other
@@ -184,7 +187,7 @@ def open_store(url: str) -> Store:
             explain(exc, url) or f"database.url: cannot open {redact_url(url)}: {exc.orig}"
         ) from None
     if revision is None:
-        upgrade(store)
+        upgrade(store, zone)
     elif revision != HEAD_REVISION:
         store.close()
         raise UserError(

@@ -535,3 +535,30 @@ class AlertFiring(Base):
     figures: Mapped[dict[str, Any]]
     mentions: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
     deliveries: Mapped[dict[str, Any]]
+
+
+class DailyAggregate(Base):
+    """One organisation day of one set of streams (tracker/aggregates.py): what analysis reads.
+
+    `streams` is the set's key (",3,7,"): the streams a mention is linked to on that day."""
+
+    __tablename__ = "daily_aggregates"
+    __table_args__ = (Index("ix_daily_aggregates_day", "day"),)
+
+    streams: Mapped[str] = mapped_column(String(400), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    mentions: Mapped[int] = mapped_column(default=0)
+    scored: Mapped[int] = mapped_column(default=0)
+    sentiment_sum: Mapped[float] = mapped_column(Float, default=0.0)
+    positive: Mapped[int] = mapped_column(default=0)
+    negative: Mapped[int] = mapped_column(default=0)
+    own: Mapped[int] = mapped_column(default=0)
+
+
+class AggregateMeta(Base):
+    """Facts about the aggregates: the time zone (`zone`) their days are in."""
+
+    __tablename__ = "aggregate_meta"
+
+    name: Mapped[str] = mapped_column(String(50), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)

@@ -1,0 +1,203 @@
+"""Daily aggregates (tracker/aggregates.py): kept by every writer, in the organisation's days,
+equal to the raw mentions, and checked and repaired by `tracker db check`.
+
+Hostile cases: the same mention imported again, a mention found later by a second stream,
+an edited text that changes its score, a refresh that finds a post deleted, a mention at
+23:30 local time on both DST days, a cell tampered with, and a changed organisation zone.
+Each runs on SQLite and (when configured) PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import update
+
+from connectors.base import Item, Refreshed
+from tests.conftest import write_config
+from tracker import aggregates, metrics
+from tracker.ingest import upsert_items
+from tracker.refresh import RefreshReport, _store
+from tracker.store.db import Store, open_store
+from tracker.store.models import DailyAggregate, Mention, Stream
+
+ZONE = ZoneInfo("Europe/Vienna")
+NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
+
+
+def item(n: int, when: datetime, *streams: str, text: str = "acme is great", kind: str = "mention") -> Item:
+    return Item(platform="mastodon", external_id=f"https://m.example/s/{n}", text=text, lang="en",
+                created_at=when, kind=kind, likes=n, streams=streams)  # fmt: skip
+
+
+def setup(url: str) -> tuple[Store, dict[str, int]]:
+    store = open_store(url, ZONE.key)
+    with store.write() as session:
+        for name in ("brand", "other", "rival"):
+            session.add(
+                Stream(name=name, connector="mastodon", role="brand", source="config", created_at=NOW)
+            )
+    with store.read() as session:
+        ids = {s.name: s.id for s in session.query(Stream)}
+    return store, ids
+
+
+def put(store: Store, ids: dict[str, int], items: list[Item]) -> None:
+    with store.write() as session:
+        upsert_items(session=session, items=items, stream_ids=ids, now=NOW)
+
+
+def check(store: Store) -> list[aggregates.Difference]:
+    with store.read() as session:
+        return aggregates.differences(session.connection(), ZONE)
+
+
+def raw_and_cells(store: Store, stream_ids: list[int], first: date, last: date) -> tuple[Any, Any]:
+    """Counts and sentiment per day, from the raw mentions and from the cells."""
+    with store.read() as session:
+        raw_counts = metrics._counts(session, stream_ids, first, last, ZONE, use_aggregates=False)
+        raw_scores = metrics._scores(
+            session, "sentiment", stream_ids, first, last, ZONE, use_aggregates=False
+        )
+        cells = aggregates.daily(session, stream_ids, first, last)
+    counts = {d: v[0] for d, v in cells.items() if v[0]}
+    scores = {d: pytest.approx(v[2] / v[1]) for d, v in cells.items() if v[1]}
+    return (raw_counts, {d: v.value for d, v in raw_scores.items()}), (counts, scores)
+
+
+def test_import_again_and_a_second_stream_count_each_mention_once(db_url: str) -> None:
+    store, ids = setup(db_url)
+    day = datetime(2026, 9, 1, 10, 0, tzinfo=UTC)
+    batch = [item(n, day + timedelta(hours=n), "brand") for n in range(5)]
+    put(store, ids, batch)
+    put(store, ids, batch)  # the same file imported again
+    put(store, ids, [item(0, day, "other")])  # found later by a second stream
+    assert check(store) == []
+    with store.read() as session:
+        both = aggregates.daily(session, [ids["brand"], ids["other"]], date(2026, 9, 1), date(2026, 9, 2))
+        other = aggregates.daily(session, [ids["other"]], date(2026, 9, 1), date(2026, 9, 2))
+    assert sum(v[0] for v in both.values()) == 5  # mention 0 is in both streams, counted once
+    assert sum(v[0] for v in other.values()) == 1
+    raw, cells = raw_and_cells(store, [ids["brand"], ids["other"]], date(2026, 8, 30), date(2026, 9, 3))
+    assert raw == cells
+    store.close()
+
+
+def test_an_edited_text_moves_the_sentiment_and_a_deletion_the_count(db_url: str) -> None:
+    store, ids = setup(db_url)
+    day = datetime(2026, 9, 2, 10, 0, tzinfo=UTC)
+    put(store, ids, [item(1, day, "brand"), item(2, day, "brand", kind="own")])
+    with store.read() as session:
+        before = aggregates.daily(session, [ids["brand"]], day.date(), day.date())[day.date()]
+    assert before[:2] == (2, 2) and before[3] == 2 and before[5] == 1
+    put(store, ids, [item(1, day, "brand", text="acme is awful and broken")])
+    with store.read() as session:
+        after = aggregates.daily(session, [ids["brand"]], day.date(), day.date())[day.date()]
+    assert after[3] == 1 and after[4] == 1 and after[2] < before[2]
+    with store.read() as session:
+        mention_id = session.query(Mention.id).filter(Mention.external_id.endswith("/2")).scalar()
+    # The engagement refresh: new figures for one post, the other one gone on the platform.
+    report = RefreshReport()
+    refreshed = Refreshed(items=[item(1, day, "brand", text="acme is awful and broken")],
+                          deleted=["https://m.example/s/2"])  # fmt: skip
+    with store.read() as session:
+        known = {m.external_id: m.id for m in session.query(Mention)}
+    _store(store, "brand", ids["brand"], known, refreshed, report)
+    assert report.deleted == 1 and mention_id in known.values()
+    with store.read() as session:
+        gone = aggregates.daily(session, [ids["brand"]], day.date(), day.date())[day.date()]
+    assert gone[0] == 1 and gone[5] == 0  # the deleted own post left every figure
+    assert check(store) == []
+    store.close()
+
+
+@pytest.mark.parametrize("local", [datetime(2026, 3, 29, 23, 30), datetime(2026, 10, 25, 23, 30)])
+def test_half_past_eleven_on_a_dst_day_is_that_day(db_url: str, local: datetime) -> None:
+    store, ids = setup(db_url)
+    when = local.replace(tzinfo=ZONE).astimezone(UTC)
+    assert when.date() == local.date()  # 21:30 / 22:30 UTC: the same date, one hour apart
+    put(store, ids, [item(1, when, "brand"), item(2, when + timedelta(hours=1), "brand")])
+    with store.read() as session:
+        cells = aggregates.daily(session, [ids["brand"]], local.date() - timedelta(days=1),
+                                 local.date() + timedelta(days=1))  # fmt: skip
+    assert {d: v[0] for d, v in cells.items()} == {local.date(): 1, local.date() + timedelta(days=1): 1}
+    raw, agg = raw_and_cells(
+        store, [ids["brand"]], local.date() - timedelta(days=2), local.date() + timedelta(days=2)
+    )
+    assert raw == agg
+    store.close()
+
+
+def test_db_check_names_what_differs_and_repairs_it(tmp_path: Path, db_url: str, cli: Any) -> None:
+    config = write_config(tmp_path, db_url=db_url, streams=[])
+    store, ids = setup(db_url)
+    put(store, ids, [item(n, datetime(2026, 9, 3, 8, n, tzinfo=UTC), "brand") for n in range(3)])
+    assert cli("--config", config, "db", "check").code == 0
+    with store.write() as session:
+        session.execute(update(DailyAggregate).values(mentions=DailyAggregate.mentions + 1))
+    found = cli("--config", config, "db", "check")
+    assert found.code == 1, found
+    assert "stream brand, day 2026-09-03: aggregates say 4 mentions" in found.out, found.out
+    assert "the mentions say 3 mentions" in found.out and "--repair" in found.out
+    repaired = cli("--config", config, "db", "check", "--repair")
+    assert repaired.code == 0 and "repaired" in repaired.out, repaired
+    assert cli("--config", config, "db", "check").code == 0
+    store.close()
+
+
+def test_another_zone_reads_the_raw_mentions_until_repaired(tmp_path: Path, db_url: str, cli: Any) -> None:
+    store, ids = setup(db_url)
+    put(store, ids, [item(1, datetime(2026, 9, 3, 23, 30, tzinfo=UTC), "brand")])
+    config = write_config(tmp_path, db_url=db_url, streams=[], timezone="America/New_York")
+    with store.read() as session:
+        assert not aggregates.usable(session, ZoneInfo("America/New_York"))
+    found = cli("--config", config, "db", "check")
+    assert found.code == 1 and "time zone Europe/Vienna" in found.out, found
+    assert cli("--config", config, "db", "check", "--repair").code == 0
+    with store.read() as session:
+        assert aggregates.usable(session, ZoneInfo("America/New_York"))
+        cells = aggregates.daily(session, [ids["brand"]], date(2026, 9, 1), date(2026, 9, 5))
+    assert {d: v[0] for d, v in cells.items()} == {date(2026, 9, 3): 1}  # 19:30 in New York
+    store.close()
+
+
+def test_the_migration_builds_the_aggregates_of_existing_mentions(db_url: str) -> None:
+    from sqlalchemy import text
+
+    from tracker.store.db import upgrade
+
+    store, ids = setup(db_url)
+    put(store, ids, [item(n, datetime(2026, 9, 4, 21, 30, tzinfo=UTC), "brand", "other") for n in range(4)])
+    with store.write() as session:  # the store as it was before this revision
+        session.execute(text("DROP TABLE daily_aggregates"))
+        session.execute(text("DROP TABLE aggregate_meta"))
+        session.execute(text("UPDATE alembic_version SET version_num = '0005_i20'"))
+    upgrade(store, ZONE.key)
+    assert check(store) == []
+    with store.read() as session:
+        cells = aggregates.daily(session, [ids["other"]], date(2026, 9, 1), date(2026, 9, 9))
+    assert {d: v[0] for d, v in cells.items()} == {date(2026, 9, 4): 4}  # 23:30 in Vienna
+    store.close()
+
+
+def test_writers_of_the_same_mentions_at_once_keep_the_cells_right(db_url: str) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    store, ids = setup(db_url)
+    day = datetime(2026, 9, 5, 9, 0, tzinfo=UTC)
+
+    def write(stream: str) -> None:  # each writer sees the same 30 mentions, for its own stream
+        for start in range(0, 30, 10):
+            put(store, ids, [item(n, day + timedelta(minutes=n), stream) for n in range(start, start + 10)])
+
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        list(pool.map(write, ["brand", "other", "rival"]))
+    assert check(store) == []
+    with store.read() as session:
+        cells = aggregates.daily(session, list(ids.values()), day.date(), day.date())
+    assert cells[day.date()][0] == 30
+    store.close()
