@@ -164,3 +164,19 @@ def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> 
         return Result(code, captured.out, captured.err)
 
     return run
+
+
+@pytest.fixture(autouse=True)
+def _no_logging_into_a_finished_test() -> Iterator[None]:
+    """`setup_logging` (run by every CLI command) binds a handler to the sys.stderr of its moment,
+    which for an in-process CLI test is pytest's capture of that test; a later test in the same
+    process that logs would write into the closed capture. Each test ends with none left."""
+    import logging
+
+    yield
+    for name in ("tracker", "apscheduler"):
+        logger = logging.getLogger(name)
+        for handler in list(logger.handlers):
+            logger.removeHandler(handler)
+            handler.close()
+        logger.propagate = True

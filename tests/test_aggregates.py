@@ -175,7 +175,7 @@ def test_the_migration_builds_the_aggregates_of_existing_mentions(db_url: str) -
     with store.write() as session:  # the store as it was before this revision
         session.execute(text("DROP TABLE daily_aggregates"))
         session.execute(text("DROP TABLE aggregate_meta"))
-        session.execute(text("UPDATE alembic_version SET version_num = '0005_i20'"))
+        session.execute(text("UPDATE alembic_version SET version_num = '0006_i21'"))
     upgrade(store, ZONE.key)
     assert check(store) == []
     with store.read() as session:

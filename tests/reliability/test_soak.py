@@ -61,7 +61,8 @@ def test_scheduler_web_and_30_writers_share_one_sqlite_file(tmp_path: Path) -> N
 
         def writer(n: int) -> None:
             round_ = 0
-            while time.monotonic() < stop:
+            # At least one import and one note each, however slow a busy machine makes a round.
+            while time.monotonic() < stop or round_ < 2:
                 round_ += 1
                 if round_ % 2:
                     path = tmp_path / f"w{n}-{round_}.jsonl"

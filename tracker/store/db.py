@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, inspect, text
+from sqlalchemy import Engine, create_engine, event, inspect, select, text
 from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.orm import Session
 
@@ -194,4 +194,25 @@ def open_store(url: str, zone: str | None = None) -> Store:
             f"the database is at schema revision {revision}, this version needs {HEAD_REVISION}: "
             "run `tracker db upgrade`"
         )
+    elif zone is not None:
+        _adopt_zone_while_empty(store, zone)
     return store
+
+
+def _adopt_zone_while_empty(store: Store, zone: str) -> None:
+    """A database with no mentions yet has no days to be wrong about: its daily aggregates take
+    the organisation's zone (a schema made without one, or before the zone was changed, would
+    otherwise read the raw mentions for ever after, or until `tracker db check --repair`)."""
+    from zoneinfo import ZoneInfo
+
+    from tracker import aggregates
+    from tracker.store.models import Mention
+
+    with store.engine.connect() as conn:
+        found = aggregates.stored_zone(conn)
+        if found is not None and found.key == zone:
+            return
+        if conn.execute(select(Mention.id).limit(1)).first() is not None:
+            return
+    with store.engine.begin() as conn:
+        aggregates.set_zone(conn, ZoneInfo(zone))
