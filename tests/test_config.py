@@ -220,3 +220,15 @@ def test_secret_value_never_printed_by_config_errors(tmp_path: Path, cli, monkey
 def test_every_stream_key_is_a_known_section_key() -> None:
     assert set(GENERIC_STREAM_KEYS) == set(SECTION_KEYS["streams"])
     assert {"hashtag", "account", "query", "url", "subreddit", "token_env", "auth_url"} <= set(stream_keys())
+
+
+def test_a_config_with_a_sandbox_table_but_no_episodes_does_not_load_the_sandbox(tmp_path: Path) -> None:
+    """Every command loads the config: the demo's [sandbox] table must not bring the sandbox server in."""
+    import subprocess
+    import sys
+
+    config = write_config(tmp_path, extra="[sandbox]\nseed = 3\n")
+    probe = ("import sys; from tracker.config import load_settings; load_settings(sys.argv[1]); "
+             "print(sorted(m for m in sys.modules if m.startswith('tracker.sandbox')))")  # fmt: skip
+    found = subprocess.run([sys.executable, "-c", probe, str(config)], capture_output=True, text=True, check=True)
+    assert found.stdout.strip() == "[]", found.stdout

@@ -752,6 +752,8 @@ class _Validator:
     def episodes(self, raw: Any) -> tuple[Episode, ...]:
         """`[[sandbox.episodes]]`: kind, at (a timestamp) or after (a duration after the server
         starts), and optionally stream, posts, span and keyword."""
+        if raw == []:  # none: loading a config never imports the sandbox server (the demo's has [sandbox])
+            return ()
         from tracker.sandbox.episodes import KINDS, Episode
 
         if not isinstance(raw, list):
