@@ -180,3 +180,23 @@ def _no_logging_into_a_finished_test() -> Iterator[None]:
             logger.removeHandler(handler)
             handler.close()
         logger.propagate = True
+
+
+@pytest.fixture(autouse=True)
+def _cheap_password_hashing(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """In-process tests hash passwords with argon2id's cheapest parameters.
+
+    The product's argon2id defaults (64 MiB, 3 passes, 4 lanes) cost about a quarter of a CPU
+    second per login, on purpose; the suite logs in hundreds of times, and what it tests is
+    the flow around the hash, not its cost. A hash made elsewhere (the defaults) still verifies:
+    argon2 reads its parameters from the hash. Tests marked `real_hasher` keep the product's
+    hasher, and tests/web/test_security.py pins its parameters. Subprocesses (`tracker serve`)
+    always use the real one.
+    """
+    if request.node.get_closest_marker("real_hasher") is not None:
+        return
+    from argon2 import PasswordHasher, profiles
+
+    from tracker.web import auth
+
+    monkeypatch.setattr(auth, "_hasher", PasswordHasher.from_parameters(profiles.CHEAPEST))

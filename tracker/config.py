@@ -384,6 +384,7 @@ class _Validator:
 
     def __init__(self) -> None:
         self.problems: list[str] = []
+        self._known: frozenset[str] | None = None  # the entry points, read once per config
 
     def add(self, key: str, message: str) -> None:
         self.problems.append(f"{key}: {message}")
@@ -610,7 +611,9 @@ class _Validator:
         name = self.string(table, f"{k}.connector", required=True)
         if name is None:
             return None
-        known = known_connectors()
+        if self._known is None:
+            self._known = known_connectors()  # a scan of every installed distribution
+        known = self._known
         if name not in known:
             self.add(f"{k}.connector", f"unknown connector {name!r} (known: {', '.join(sorted(known))})")
             return None

@@ -246,12 +246,15 @@ async def test_loopback_serving_answers_only_to_localhost(local: World) -> None:
 # -- users, tokens, key, serve ----------------------------------------------------------------
 
 
+@pytest.mark.real_hasher
 def test_add_user_validates_and_hashes(world: World) -> None:
     assert add_user(world.store, "ana.k@acme", PASSWORD) is True
     assert add_user(world.store, "ana.k@acme", PASSWORD + "!") is False
     with world.store.read() as session:
         user = session.scalars(select(User)).one()
-    assert user.password_hash.startswith("$argon2id$") and PASSWORD not in user.password_hash
+    # the product's argon2id parameters (RFC 9106's second recommendation: 64 MiB, 3 passes)
+    assert user.password_hash.startswith("$argon2id$v=19$m=65536,t=3,p=4$")
+    assert PASSWORD not in user.password_hash
     with pytest.raises(UserError, match="at least 8 characters"):
         add_user(world.store, "bob", "short")
     with pytest.raises(UserError, match="is not a user name"):
