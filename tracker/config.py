@@ -16,6 +16,7 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, time, timedelta
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -384,10 +385,14 @@ class _Validator:
 
     def __init__(self) -> None:
         self.problems: list[str] = []
-        self._known: frozenset[str] | None = None  # the entry points, read once per config
 
     def add(self, key: str, message: str) -> None:
         self.problems.append(f"{key}: {message}")
+
+    @cached_property
+    def known_connectors(self) -> frozenset[str]:
+        """Read once per config: each read scans every installed distribution's entry points."""
+        return known_connectors()
 
     # -- generic shapes --------------------------------------------------------------------
 
@@ -611,9 +616,7 @@ class _Validator:
         name = self.string(table, f"{k}.connector", required=True)
         if name is None:
             return None
-        if self._known is None:
-            self._known = known_connectors()  # a scan of every installed distribution
-        known = self._known
+        known = self.known_connectors
         if name not in known:
             self.add(f"{k}.connector", f"unknown connector {name!r} (known: {', '.join(sorted(known))})")
             return None
