@@ -30,15 +30,21 @@ def config(tmp_path: Path, db_url: str) -> Path:
 
 
 def history(path: Path, first: date, days: int, per_day: Any, stream: str, seed: int = 1,
-            text: Any = lambda rng, d: "a plain update") -> Path:  # fmt: skip
-    """A JSONL file of mentions, `per_day(rng, day_index)` of them on each local day."""
-    rng = random.Random(seed)
+            text: Any = lambda rng, d: "a plain update", lead_in: int = 0) -> Path:  # fmt: skip
+    """A JSONL file of mentions, `per_day(rng, day_index)` of them on each local day.
+
+    `lead_in` days before `first` are drawn like day 0 (from their own random numbers, so
+    the days from `first` on are the same with or without them): the history a pre_post
+    needs before its baseline to get a verdict (tracker/stats.py, "Trends").
+    """
+    rng, early = random.Random(seed), random.Random(seed + 7919)
     lines = []
-    for i in range(days):
+    for i in range(-lead_in, days):
         day = first + timedelta(days=i)
-        for n in range(per_day(rng, i)):
-            moment = datetime(day.year, day.month, day.day, 8, tzinfo=VIENNA) + timedelta(minutes=rng.randrange(720))
-            lines.append({"platform": "rss", "external_id": f"{stream}-{day}-{n}", "text": text(rng, i),
+        draw = early if i < 0 else rng
+        for n in range(per_day(draw, max(i, 0))):
+            moment = datetime(day.year, day.month, day.day, 8, tzinfo=VIENNA) + timedelta(minutes=draw.randrange(720))
+            lines.append({"platform": "rss", "external_id": f"{stream}-{day}-{n}", "text": text(draw, max(i, 0)),
                           "lang": "en", "created_at": moment.isoformat(), "stream": stream})  # fmt: skip
     path.write_text("".join(json.dumps(line) + "\n" for line in lines))
     return path
@@ -127,7 +133,8 @@ def test_notes_and_conclusion_are_kept(config: Path, cli: Any) -> None:
 
 def test_measure_finds_a_real_effect_and_keeps_the_history(tmp_path: Path, config: Path, cli: Any,
                                                            db_url: str) -> None:  # fmt: skip
-    boost = history(tmp_path / "h.jsonl", date(2026, 6, 1), 56, lambda rng, i: rng.randint(14, 26) + (12 if i >= 28 else 0), "brand")
+    boost = history(tmp_path / "h.jsonl", date(2026, 6, 1), 56, lambda rng, i: rng.randint(14, 26) + (12 if i >= 28 else 0), "brand",
+                    lead_in=49)  # fmt: skip
     assert cli("--config", config, "mentions", "import", boost).code == 0
     add(cli, config)
     result = cli("--config", config, "experiment", "measure", "1", "--json")
@@ -205,9 +212,10 @@ def test_days_follow_the_organisation_time_zone(tmp_path: Path, config: Path, cl
 
 def test_diff_in_diff_removes_a_shared_trend(tmp_path: Path, config: Path, cli: Any) -> None:
     trend = lambda rng, i: rng.randint(14, 26) + (9 if i >= 28 else 0)  # noqa: E731  (+40 % for both)
-    cli("--config", config, "mentions", "import", history(tmp_path / "a.jsonl", date(2026, 6, 1), 56, trend, "brand"))
     cli("--config", config, "mentions", "import",
-        history(tmp_path / "b.jsonl", date(2026, 6, 1), 56, trend, "other", seed=2))  # fmt: skip
+        history(tmp_path / "a.jsonl", date(2026, 6, 1), 56, trend, "brand", lead_in=49))  # fmt: skip
+    cli("--config", config, "mentions", "import",
+        history(tmp_path / "b.jsonl", date(2026, 6, 1), 56, trend, "other", seed=2, lead_in=49))  # fmt: skip
     add(cli, config)
     add(cli, config, control_stream="other", title="With control")
     results = json.loads(cli("--config", config, "experiment", "measure", "--all", "--json").out)
@@ -220,9 +228,9 @@ def test_sentiment_and_share_of_voice_metrics(tmp_path: Path, config: Path, cli:
     words = lambda rng, i: rng.choice(["great launch", "bad outage", "an update", "love it"] if i >= 28  # noqa: E731
                                       else ["bad outage", "an update", "awful", "fine day"])  # fmt: skip
     cli("--config", config, "mentions", "import",
-        history(tmp_path / "a.jsonl", date(2026, 6, 1), 56, lambda rng, i: 20, "brand", text=words))  # fmt: skip
+        history(tmp_path / "a.jsonl", date(2026, 6, 1), 56, lambda rng, i: 20, "brand", text=words, lead_in=49))  # fmt: skip
     cli("--config", config, "mentions", "import",
-        history(tmp_path / "b.jsonl", date(2026, 6, 1), 56, lambda rng, i: rng.randint(15, 25), "rival"))  # fmt: skip
+        history(tmp_path / "b.jsonl", date(2026, 6, 1), 56, lambda rng, i: rng.randint(15, 25), "rival", lead_in=49))  # fmt: skip
     add(cli, config, metric="sentiment", title="Tone")
     add(cli, config, metric="share_of_voice", title="Voice", practice="influencer-outreach")
     results = {r["metric"]: r for r in json.loads(cli("--config", config, "experiment", "measure", "--all",

@@ -34,7 +34,7 @@ def env(tmp_path: Path, db_url: str, cli: Any) -> dict[str, Any]:
     ])  # fmt: skip
     rng = random.Random(14)
     lines = []
-    for i in range(-70, 0):  # 70 days up to yesterday: +60 % over the last 28 days
+    for i in range(-105, 0):  # 105 days up to yesterday (49 before the baseline): +60 % over the last 28 days
         d = TODAY + timedelta(days=i)
         for n in range(rng.randint(15, 25) + (12 if i >= -28 else 0)):
             lines.append({"platform": "rss", "external_id": f"m-{d}-{n}", "text": "t", "stream": "brand",

@@ -33,7 +33,8 @@ def run(cli: Any, config: Path, *args: str) -> Any:
 def boosted(tmp_path: Path, cli: Any, config: Path, stream: str = "brand", name: str = "h.jsonl",
             lift: int = 12, seed: int = 1) -> None:  # fmt: skip
     path = history(tmp_path / name, date(2026, 6, 1), 56,
-                   lambda rng, i: rng.randint(14, 26) + (lift if i >= 28 else 0), stream, seed=seed)  # fmt: skip
+                   lambda rng, i: rng.randint(14, 26) + (lift if i >= 28 else 0), stream, seed=seed,
+                   lead_in=49)  # fmt: skip
     assert run(cli, config, "mentions", "import", path).code == 0
 
 
@@ -163,7 +164,7 @@ def test_several_control_streams_are_a_synthetic_control(tmp_path: Path, config:
 def test_a_running_experiment_has_an_interim_estimate(tmp_path: Path, config: Path, cli: Any) -> None:
     first = TODAY - timedelta(days=48)
     path = history(tmp_path / "h.jsonl", first, 48, lambda rng, i: rng.randint(14, 26) + (30 if i >= 28 else 0),
-                   "brand")  # fmt: skip
+                   "brand", lead_in=49)  # fmt: skip
     run(cli, config, "mentions", "import", path)
     start = first + timedelta(days=28)
     add(cli, config, start=start.isoformat(), end=(start + timedelta(days=27)).isoformat())
@@ -219,7 +220,7 @@ def test_engagement_is_robust_to_one_viral_post_end_to_end(tmp_path: Path, confi
 
     rng = random.Random(5)
     lines = []
-    for i in range(56):
+    for i in range(-49, 56):  # 49 days before the baseline: the history a pre_post needs
         day = date(2026, 6, 1) + timedelta(days=i)
         for n in range(rng.randint(3, 5)):
             likes = int(30 * rng.lognormvariate(0, 1))
@@ -248,8 +249,50 @@ def test_engagement_is_robust_to_one_viral_post_end_to_end(tmp_path: Path, confi
         assert result[window]["value"] == pytest.approx(sum(values) / len(values))
         assert 0 < result[window]["typical"] < result[window]["value"]
     assert result["lift_of"] == "typical"
-    # no days before the baseline: the trend test cannot work, and the result says so
-    assert result["trend_history_days"] == 0 and "(42 needed)" in result["trend_warning"]
+    assert result["trend_history_days"] == 49 and result["trend_warning"] is None
     assert result["treatment"]["value"] > 2 * result["baseline"]["value"]  # the viral post's plain mean
     text = run(cli, config, "experiment", "measure", "1").out
     assert "owed to one post" in text and "per post (typical post " in text and "lift of the typical post" in text
+
+
+def test_a_before_after_comparison_on_a_young_stream_gets_no_verdict(tmp_path: Path, config: Path,
+                                                                     cli: Any) -> None:  # fmt: skip
+    """Without 49 days before the baseline a trend passes for an effect (tests/test_trend.py)."""
+    path = history(tmp_path / "h.jsonl", date(2026, 6, 1), 56,
+                   lambda rng, i: rng.randint(14, 26) + (12 if i >= 28 else 0), "brand")  # fmt: skip
+    assert run(cli, config, "mentions", "import", path).code == 0
+    assert run(cli, config, "mentions", "import",
+               history(tmp_path / "c.jsonl", date(2026, 6, 1), 56, lambda rng, i: rng.randint(14, 26), "other",
+                       seed=2)).code == 0  # fmt: skip
+    added = add(cli, config, "--json")
+    assert added.code == 0, added.err
+    (warning,) = [w for w in json.loads(added.out)["warnings"] if "no verdict" in w]
+    assert "only 0 days before the baseline" in warning and "--control-stream" in warning
+    assert warning in added.err, "warnings are printed to stderr too"
+    result = json.loads(run(cli, config, "experiment", "measure", "1", "--json").out)[0]
+    assert result["method"] == "pre_post" and result["verdict"] == "inconclusive"
+    assert result["lift_rel"] > 0.3, "the lift is still shown"
+    assert result["ci_low"] is None and result["ci_abs_low"] is None
+    assert "only 0 days with data before the baseline" in result["note"] and "needs 49" in result["note"]
+    assert result["trend_history_days"] == 0 and "(49 needed)" in result["trend_warning"]
+    text = run(cli, config, "experiment", "measure", "1").out
+    assert "no interval: only 0 days with data before the baseline" in text
+    # a control stream shares any trend: the same data then get a verdict, and no warning
+    controlled = add(cli, config, "--json", control_stream="other", title="With control")
+    assert not [w for w in json.loads(controlled.out)["warnings"] if "no verdict" in w]
+    result = json.loads(run(cli, config, "experiment", "measure", "2", "--json").out)[0]
+    assert result["method"] == "diff_in_diff" and result["verdict"] == "success" and result["ci_low"] > 0
+
+
+def test_planning_on_a_young_stream_warns_that_a_control_is_needed(tmp_path: Path, config: Path, cli: Any) -> None:
+    young = history(tmp_path / "y.jsonl", TODAY - timedelta(days=20), 20, lambda rng, i: rng.randint(14, 26), "quiet")
+    assert run(cli, config, "mentions", "import", young).code == 0
+    planned = run(cli, config, "experiment", "plan", "--metric", "mentions", "--stream", "quiet", "--json")
+    assert planned.code == 0, planned.err
+    (warning,) = json.loads(planned.out)["warnings"]
+    assert "no verdict" in warning and "--control-stream" in warning and warning in planned.err
+    assert run(cli, config, "mentions", "import",
+               history(tmp_path / "o.jsonl", TODAY - timedelta(days=20), 20, lambda rng, i: 20, "other")).code == 0
+    controlled = run(cli, config, "experiment", "plan", "--metric", "mentions", "--stream", "quiet",
+                     "--control-stream", "other", "--json")  # fmt: skip
+    assert controlled.code == 0 and json.loads(controlled.out)["warnings"] == []

@@ -93,7 +93,9 @@ def env(tmp_path: Path, db_url: str, cli: Any) -> dict[str, Any]:
     ], extra='[maturity]\nmodel = "model.toml"\n')  # fmt: skip
     rng = random.Random(5)
     lines = []
-    for i in range(56):  # 2026-01-05 .. 2026-03-01: +60 % from 2026-02-02 on
+    # 2025-11-17 .. 2026-03-01: +60 % from 2026-02-02 on; the 49 days before the baselines
+    # (2026-01-05 on) give a before/after comparison its verdict (tracker/stats.py, "Trends")
+    for i in range(-49, 56):
         day = date(2026, 1, 5) + timedelta(days=i)
         for n in range(rng.randint(15, 25) + (12 if i >= 28 else 0)):
             lines.append({"platform": "rss", "external_id": f"m-{day}-{n}", "text": "t", "stream": "brand",

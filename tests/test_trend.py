@@ -5,6 +5,8 @@ Counts as in tests/test_stats.py (negative binomial, shape 8, 12 to 40 mentions 
 history and no effect; the product tests the trend on the 28-day baseline and the
 56 days before it (`TREND_HISTORY_DAYS`, when the stream has them). Before: the same
 pre_post without the trend test. The power check uses a +30 % effect and no trend.
+With fewer than `TREND_MIN_HISTORY` days before the baseline the product gives no
+verdict (`short_history`), as tracker/measuring.py does for every pre_post.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import numpy as np
 import pytest
 
 from tracker.measuring import TREND_HISTORY_DAYS
-from tracker.stats import Day, baseline_trend, measure, verdict
+from tracker.stats import TREND_MIN_HISTORY, Day, baseline_trend, measure, short_history, verdict
 
 D0 = datetime.date(2024, 1, 1)
 DAYS = 28
@@ -58,25 +60,37 @@ def rates(
             ("after_baseline_only", {}),
         ):
             e = measure("count", base, treat, **kwargs)  # type: ignore[arg-type]
+            if name != "before":  # what tracker/measuring.py does for a pre_post
+                e = short_history(e, len(kwargs.get("history", ())))  # type: ignore[arg-type]
             out[name] += (
                 verdict(e, ended=True, expect="increase", min_effect=0.05, relative=True) == "success"
             )
     return {k: v / n for k, v in out.items()}
 
 
-def test_a_trend_is_not_an_effect() -> None:
-    trended = rates(7, 150, trend=0.01, effect=0.0)
-    flat = rates(8, 150, trend=0.0, effect=0.30)
+@pytest.mark.parametrize("history", [TREND_MIN_HISTORY, TREND_HISTORY_DAYS])
+def test_a_trend_is_not_an_effect(history: int) -> None:
+    trended = rates(7, 150, trend=0.01, effect=0.0, history=history)
+    flat = rates(8, 150, trend=0.0, effect=0.30, history=history)
     print(f"\n+1 %/day, no effect, successes: {trended}\nno trend, +30 %, successes: {flat}")
     assert trended["before"] >= 0.5  # the trend passed off as an effect
     assert trended["after"] <= 0.10
     assert flat["after"] >= flat["before"] - 0.10
+    # the baseline alone cannot tell a trend from an effect: no verdict either way
+    assert trended["after_baseline_only"] == 0 and flat["after_baseline_only"] == 0
+
+
+@pytest.mark.parametrize("history", [0, 14, 28, TREND_MIN_HISTORY - 1])
+def test_too_little_history_gives_no_verdict(history: int) -> None:
+    assert rates(9, 40, trend=0.01, effect=0.0, history=history)["after"] == 0
+    assert rates(10, 40, trend=0.0, effect=0.5, history=history)["after"] == 0
 
 
 @pytest.mark.slow
-def test_a_trend_is_not_an_effect_400() -> None:
-    trended = rates(17, 400, trend=0.01, effect=0.0)
-    flat = rates(18, 400, trend=0.0, effect=0.30)
+@pytest.mark.parametrize("history", [TREND_MIN_HISTORY, TREND_HISTORY_DAYS])
+def test_a_trend_is_not_an_effect_400(history: int) -> None:
+    trended = rates(17, 400, trend=0.01, effect=0.0, history=history)
+    flat = rates(18, 400, trend=0.0, effect=0.30, history=history)
     print(f"\n+1 %/day, no effect, successes: {trended}\nno trend, +30 %, successes: {flat}")
     assert trended["after"] <= 0.10
     assert flat["after"] >= flat["before"] - 0.10

@@ -37,6 +37,8 @@ def plan_command(
             found = plan(
                 session, settings, metric, streams, controls, days, effect, expect or "increase", today
             )
+    for warning in found["warnings"]:
+        typer.echo(f"warning: {warning}", err=True)
     if as_json:
         sys.stdout.write(json.dumps(found, indent=2) + "\n")
         return

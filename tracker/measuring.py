@@ -15,7 +15,8 @@ Engagement (SPEC §6): each window's `value` is the plain mean engagement per ow
 lift, its intervals and the verdict are those of the typical post: `lift_of` is
 "typical" then, "value" for every other metric (`typical` null). A pre_post result
 whose streams have fewer than TREND_MIN_HISTORY days with data before the baseline
-carries `trend_warning`: the baseline trend could not be tested well enough.
+gets no interval, so no verdict (`note` says why, `trend_warning` too): the baseline
+trend cannot be tested, and a trend would pass for an effect.
 """
 
 from __future__ import annotations
@@ -40,10 +41,9 @@ from tracker.timeutil import iso_z
 MIN_DAYS = 7
 # Days before the baseline used (with it) to test a pre_post baseline for a trend.
 TREND_HISTORY_DAYS = 56
-# Fewer days with data before the baseline than this, and the trend test cannot do its job:
-# under +1 %/day and no effect (tests/test_trend.py) false successes were 53 % with 14 days of
-# history, 33 % with 28, 10 % with 42, 3.5 % with 56, and 58 % with the baseline alone.
-TREND_MIN_HISTORY = 42
+# Fewer days with data before the baseline than this, and a pre_post gets no interval
+# (stats.short_history): the trend test cannot tell a steady trend from an effect.
+TREND_MIN_HISTORY = stats.TREND_MIN_HISTORY
 
 
 def measure_one(session: Session, settings: Settings, exp: Experiment, now: datetime) -> dict[str, Any]:
@@ -95,7 +95,7 @@ def measure_one(session: Session, settings: Settings, exp: Experiment, now: date
     baseline = series(stream_ids, base_first, base_last)
     treatment = series(stream_ids, exp.start, treat_last)
     history_first = max(
-        base_first - timedelta(days=TREND_HISTORY_DAYS), _first_day(session, stream_ids, zone)
+        base_first - timedelta(days=TREND_HISTORY_DAYS), first_day(session, stream_ids, zone)
     )
     history = series(stream_ids, history_first, base_first - timedelta(days=1)) if not control_ids else []
     weights: dict[str, float] | None = None
@@ -160,6 +160,10 @@ def measure_one(session: Session, settings: Settings, exp: Experiment, now: date
                 "treatment": _mean(control[1], kind),
                 "series": (control[0], control[1]),
             }
+    history_days = len(hist_posts if exp.metric == "engagement" else history) if not control_ids else None
+    if history_days is not None and estimate is not None:
+        # pre_post: without enough history the trend test cannot work, so no verdict (tracker/stats.py)
+        estimate = stats.short_history(estimate, history_days)
     relative = exp.metric in RELATIVE_METRICS
     running = today <= exp.end
 
@@ -183,7 +187,6 @@ def measure_one(session: Session, settings: Settings, exp: Experiment, now: date
         enough = judged != "insufficient_data" and estimate is not None and estimate.ci_abs_low is not None
         verdict = sequential.early_verdict(interim, expect=exp.expect, relative=relative, enough_days=enough)
     note = estimate.note if estimate is not None else _why_no_estimate(baseline, treatment, running)
-    history_days = len(hist_posts if exp.metric == "engagement" else history) if not control_ids else None
     trend_warning = None
     if history_days is not None and history_days < TREND_MIN_HISTORY and estimate is not None:
         trend_warning = (
@@ -333,7 +336,7 @@ def _days(first: date, last: date) -> set[date]:
     return {first + timedelta(days=i) for i in range((last - first).days + 1)}
 
 
-def _first_day(session: Session, stream_ids: list[int], zone: Any) -> date:
+def first_day(session: Session, stream_ids: list[int], zone: Any) -> date:
     """The local day of the streams' first mention (history before it is not data)."""
     first = session.scalar(
         select(func.min(MentionStream.created_at)).where(MentionStream.stream_id.in_(stream_ids))

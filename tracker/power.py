@@ -322,7 +322,7 @@ def for_experiment(
             f"this {n_t}-day window cannot detect any plausible effect with 80 % power on these streams: "
             "make it longer or add streams (see `tracker experiment plan`)"
         ]
-    warnings = []
+    warnings = [] if controls else _history_warning(session, settings, stream_ids, base_first)
     if exp.min_effect < found:
         warnings.append(
             f"--min-effect {describe(exp.min_effect, relative).lstrip('+')} is smaller than the smallest "
@@ -332,6 +332,24 @@ def for_experiment(
             "`tracker experiment plan` suggests a longer window"
         )
     return found, warnings
+
+
+def _history_warning(
+    session: Session, settings: Settings, stream_ids: Sequence[int], base_first: date
+) -> list[str]:
+    """A pre_post whose streams cannot have TREND_MIN_HISTORY days before the baseline gets no verdict."""
+    from tracker.measuring import first_day
+    from tracker.stats import TREND_MIN_HISTORY
+
+    first = first_day(session, list(stream_ids), settings.organisation.zone)
+    days = max(0, (base_first - first).days) if first != date.max else 0
+    if days >= TREND_MIN_HISTORY:
+        return []
+    return [
+        f"the streams have data for only {days} days before the baseline, and a before/after "
+        f"comparison needs {TREND_MIN_HISTORY} to tell a steady trend from an effect: this "
+        "experiment will get no verdict; add a --control-stream that shares the trend"
+    ]
 
 
 def plan(
@@ -391,10 +409,14 @@ def plan(
         rows.append(
             {"days": n, "mde": mde(own, n, n, control, relative=relative, decrease=decrease), "power": chance}
         )
+    # a window starting tomorrow has its baseline from today - days on
+    own_ids = [known[n] for n in streams]
+    warnings = [] if controls else _history_warning(session, settings, own_ids, today - timedelta(days=days))
     return {
         "metric": metric,
         "streams": list(streams),
         "control_streams": list(controls),
+        "warnings": warnings,
         "days": days,
         "mde": next(r["mde"] for r in rows if r["days"] == days),
         "effect": target,

@@ -33,6 +33,7 @@ VIENNA = ZoneInfo("Europe/Vienna")
 WEEK = "2026-W40"
 WEEK_START = date(2026, 9, 28)
 FIRST_DAY = WEEK_START - timedelta(days=56)  # 8 weeks of history before the digest week
+LEAD_IN = 42  # days before FIRST_DAY: experiment 1 gets the 49 days before its baseline a verdict needs
 SPIKE_DAY = date(2026, 9, 30)
 MEASURED = datetime(2026, 10, 5, 5, 0, tzinfo=UTC)  # Monday morning's measurement
 
@@ -125,7 +126,8 @@ def lines(hostile: bool = True) -> list[dict[str, Any]]:
     found = []
     platform = {"acme-mastodon": "mastodon", "acme-hn": "hackernews", "acme-owned": "mastodon",
                 "globex-reddit": "reddit"}  # fmt: skip
-    for i in range(63):
+    # from FIRST_DAY, and LEAD_IN days before it: the history a before/after comparison needs
+    for i in range(-LEAD_IN, 63):
         day = FIRST_DAY + timedelta(days=i)
         for stream in WEEKLY:
             for n in range(count(stream, day)):

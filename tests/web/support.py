@@ -107,9 +107,10 @@ def build(directory: Path, db_url: str, *, hostile: bool = False, seed: int = 7)
 
 def _mentions(today: date, rng: random.Random, hostile: bool) -> str:
     lines: list[dict[str, object]] = []
-    first = today - timedelta(days=70)
+    # ten weeks, and six before them: the history a before/after comparison needs (tracker/stats.py)
+    first = today - timedelta(days=112)
     now = utcnow().astimezone(ZONE).isoformat()
-    for i in range(71):
+    for i in range(113):
         day = first + timedelta(days=i)
         weekday_boost = 0 if day.weekday() >= 5 else 1
         for stream in PLATFORM:
