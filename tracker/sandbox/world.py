@@ -551,16 +551,16 @@ def _base32(number: int, length: int, alphabet: str = "abcdefghijklmnopqrstuvwxy
 # key, block, stream suffix, metric, effect, practice, expect, control suffix, owner, team, title, hypothesis
 # fmt: off
 _PLAN: tuple[tuple[str, int, str, str, float, str, str, str | None, str, str, str, str], ...] = (
-    ("calendar", 1, "owned-mastodon", "engagement", 0.6, "content-calendar", "increase", None,
+    ("calendar", 1, "owned-mastodon", "engagement", 0.6, "content-calendar", "increase", "owned-bluesky",
      "Mara Lind", "social", "Content calendar for Mastodon",
      "Planning posts a week ahead raises engagement per post on our Mastodon account"),
-    ("policy", 1, "reddit", "positive_share", 0.0, "social-media-policy", "increase", None,
+    ("policy", 1, "reddit", "positive_share", 0.0, "social-media-policy", "increase", "competitor-reddit",
      "Jonas Berg", "communications", "Publish a social media policy",
      "A public social media policy for staff makes Reddit threads about us more positive"),
     ("advocacy", 2, "bluesky", "mentions", 0.6, "employee-advocacy", "increase", "competitor-bluesky",
      "Ana Sousa", "marketing", "Employee advocacy on Bluesky",
      "Colleagues sharing our news on Bluesky brings more mentions"),
-    ("answers", 2, "mastodon", "sentiment", 0.2, "public-customer-answers", "increase", None,
+    ("answers", 2, "mastodon", "sentiment", 0.2, "public-customer-answers", "increase", "competitor-mastodon",
      "Lee Park", "support", "Answer customers in public on Mastodon",
      "Answering questions in public on Mastodon improves the tone of mentions"),
     ("boost", 2, "owned-bluesky", "engagement", 0.0, "paid-amplification", "increase", None,
@@ -569,10 +569,10 @@ _PLAN: tuple[tuple[str, int, str, str, float, str, str, str | None, str, str, st
     ("influencers", 3, "hn", "share_of_voice", 0.0, "influencer-outreach", "increase", None,
      "Mara Lind", "marketing", "Influencer outreach on Hacker News",
      "Briefing well-known developers wins us share of voice on Hacker News"),
-    ("care", 3, "reddit", "positive_share", 0.15, "social-customer-care", "increase", None,
+    ("care", 3, "reddit", "positive_share", 0.15, "social-customer-care", "increase", "competitor-reddit",
      "Lee Park", "support", "Social customer care on Reddit",
      "A support rota answering on Reddit within hours raises the share of positive posts"),
-    ("community", -1, "mastodon", "mentions", 0.35, "community-management", "increase", None,
+    ("community", -1, "mastodon", "mentions", 0.35, "community-management", "increase", "competitor-mastodon",
      "Jonas Berg", "social", "Weekly community thread on Mastodon",
      "A weekly community thread under our hashtag brings more mentions"),
 )
@@ -615,12 +615,20 @@ def _experiments(
                 end=start + timedelta(days=length - 1),
                 expect=expect,
                 effect=effect,
-                control_stream=f"{c}-{control.split('-', 1)[1]}" if control else None,
+                control_stream=_control(control, b, c),
                 owner=owner,
                 team=team,
             )
         )
     return tuple(found)
+
+
+def _control(suffix: str | None, b: str, c: str) -> str | None:
+    """The control stream of a plan line: "competitor-<x>" is the competitor's <x>, else the brand's."""
+    if suffix is None:
+        return None
+    kind, _, rest = suffix.partition("-")
+    return f"{c}-{rest}" if kind == "competitor" else f"{b}-{suffix}"
 
 
 def _spikes(days: tuple[date, ...], b: str, experiments: tuple[Experiment, ...]) -> tuple[Spike, ...]:
