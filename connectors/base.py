@@ -116,6 +116,23 @@ class StreamKeys:
     rules: Rules = no_rules
 
 
+@dataclass(frozen=True)
+class ContractCase:
+    """What the shared connector contract suite (tests/connectors/test_contract.py) needs of a
+    connector: the selectors of a stream it can run, and the platform's answer to that stream
+    when nothing matches (`empty_body`, sent with `empty_type`).
+
+    Declared in the connector's package (`connectors/<name>/contract.py` for the built-ins) and
+    found through the `tracker.connector_contracts` entry points, so the suite runs over every
+    registered connector, a third-party one exactly as a built-in. Pure data: nothing heavy is
+    imported to read it.
+    """
+
+    selectors: Mapping[str, str]
+    empty_body: str
+    empty_type: str = "application/json"
+
+
 @dataclass
 class Page:
     """One page of a run, stored in one transaction with its cursor.
