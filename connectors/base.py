@@ -101,8 +101,10 @@ def no_rules(values: Mapping[str, str]) -> Iterable[tuple[str, str]]:
 class StreamKeys:
     """The keys a connector reads from its [[streams]] tables, beside the keys every stream has.
 
-    Declared by the connector (its class's `stream_keys`), found through its entry point:
-    the tracker's config checks them and builds the StreamSpec from them.
+    Declared by the connector in a light module of its package (the built-ins'
+    `connectors/<name>/settings.py`, importing nothing heavy) registered in the
+    `tracker.stream_keys` entry points, or else as its class's `stream_keys`: the tracker's
+    config checks them and builds the StreamSpec from them.
     `selectors`: what a stream follows; exactly one must be given, and the first names the
     problem when none is. `keys`: each of the connector's own keys (selectors included) with
     its kind: TEXT (a non-empty string, in StreamSpec.selectors), URL (http:// or https://, in
@@ -240,8 +242,9 @@ class Refreshed:
 class Connector(Protocol):
     """What every connector provides; registered in the `tracker.connectors` entry points.
 
-    A connector with keys of its own declares them as a class attribute `stream_keys`
-    (a StreamKeys); one without it accepts only the keys every stream has.
+    A connector with keys of its own declares them as a StreamKeys in the `tracker.stream_keys`
+    entry points (a light module, so loading a config does not import the connector) or as a
+    class attribute `stream_keys`; one without either accepts only the keys every stream has.
     """
 
     platform: ClassVar[str]

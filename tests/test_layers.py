@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import ast
 import re
+import subprocess
+import sys
 from functools import cache
 from pathlib import Path
 
@@ -23,14 +25,28 @@ def module_file(name: str) -> Path | None:
     return None
 
 
+def _runtime_nodes(tree: ast.AST) -> list[ast.AST]:
+    """Every node of `tree` but those under `if TYPE_CHECKING:` (imported for mypy only)."""
+    found, todo = [], [tree]
+    while todo:
+        node = todo.pop()
+        found.append(node)
+        if isinstance(node, ast.If) and isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING":
+            todo += node.orelse
+            continue
+        todo += ast.iter_child_nodes(node)
+    return found
+
+
 @cache
 def imports_of(name: str) -> frozenset[str]:
-    """Every module `name` names in an import statement, anywhere in its source."""
+    """Every module `name` names in an import statement, anywhere in its source (functions
+    included) but under `if TYPE_CHECKING:`."""
     path = module_file(name)
     if path is None:
         return frozenset()
     found: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+    for node in _runtime_nodes(ast.parse(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.Import):
             found.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
@@ -96,3 +112,34 @@ def test_connectors_read_the_clock_only_through_their_http_client() -> None:
             continue
         found = reads.findall(path.read_text(encoding="utf-8"))
         assert not found, f"{path.relative_to(ROOT)} reads the clock itself: {found}"
+
+
+def test_connector_settings_and_contract_cases_are_light() -> None:
+    """What the config and the contract suite read of a connector imports only connectors.base
+    and the standard library: never the connector, httpx or another third-party module."""
+    for path in sorted((ROOT / "connectors").glob("*/settings.py")) + sorted((ROOT / "connectors").glob("*/contract.py")):
+        name = ".".join(path.relative_to(ROOT).with_suffix("").parts)
+        pulled = {m for m in reachable(name) if m.split(".")[0] not in sys.stdlib_module_names}
+        assert pulled <= {name, "connectors", "connectors.base"}, f"{name} imports {sorted(pulled)}"
+    assert len(list((ROOT / "connectors").glob("*/settings.py"))) == 5
+
+
+def test_loading_a_config_imports_no_connector(tmp_path: Path) -> None:
+    """A config with a stream of every built-in is validated from their settings modules alone
+    (the `tracker.stream_keys` entry points): no connector module is imported, nor httpx."""
+    from tests.conftest import write_config
+
+    path = write_config(tmp_path, streams=[
+        {"name": "m", "connector": "mastodon", "every": "15m", "hashtag": "acme"},
+        {"name": "b", "connector": "bluesky", "every": "15m", "query": "acme"},
+        {"name": "h", "connector": "hackernews", "every": "15m", "query": "acme"},
+        {"name": "r", "connector": "reddit", "every": "15m", "query": "acme", "user_agent": "t/1"},
+        {"name": "f", "connector": "rss", "every": "15m", "url": "https://feeds.example/a.xml"},
+    ])  # fmt: skip
+    probe = (
+        "import sys\nfrom tracker.config import load_settings\n"
+        f"assert len(load_settings({str(path)!r}).streams) == 5\n"
+        "print(sorted(m for m in sys.modules if m == 'httpx' or m.endswith('.connector')))"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
