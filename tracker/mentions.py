@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypedDict
 
 from sqlalchemy import select
 
@@ -545,7 +545,28 @@ def export(
     return count
 
 
-def mention_record(mention: Mention, streams: list[str]) -> dict[str, Any]:
+class MentionRecord(TypedDict):
+    """One mention in the normalised fields of SPEC §4, as `mentions export` and `search` give it."""
+
+    platform: str
+    external_id: str
+    url: str | None
+    author: str | None
+    text: str
+    lang: str | None
+    created_at: str
+    kind: str
+    likes: int | None
+    reposts: int | None
+    replies: int | None
+    quotes: int | None
+    engagement: int
+    sentiment: float | None
+    sentiment_label: str | None
+    streams: list[str]
+
+
+def mention_record(mention: Mention, streams: list[str]) -> MentionRecord:
     """The normalised fields of SPEC §4 for one stored mention."""
     return {
         "platform": mention.platform,
@@ -596,10 +617,10 @@ def _chunks(rows: Any, size: int) -> Iterator[list[Any]]:
         yield chunk
 
 
-def _writer(out: IO[str], fmt: str) -> Callable[[dict[str, Any]], None]:
+def _writer(out: IO[str], fmt: str) -> Callable[[MentionRecord], None]:
     if fmt == "jsonl":
 
-        def write_jsonl(record: dict[str, Any]) -> None:
+        def write_jsonl(record: MentionRecord) -> None:
             out.write(json.dumps(record, ensure_ascii=False) + "\n")
 
         return write_jsonl
@@ -618,7 +639,7 @@ def _writer(out: IO[str], fmt: str) -> Callable[[dict[str, Any]], None]:
     writer.writeheader()
     emit()
 
-    def write_csv(record: dict[str, Any]) -> None:
+    def write_csv(record: MentionRecord) -> None:
         row = {
             k: ("" if v is None else guard_cell(v) if isinstance(v, str) else v) for k, v in record.items()
         }

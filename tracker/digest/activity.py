@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from tracker.config import Settings
 from tracker.digest.weeks import Week
-from tracker.experiments import Registry
+from tracker.experiments import ExperimentRecord, Registry
 from tracker.maturity import Model
 from tracker.reflection import reflect
 from tracker.report import lift_text
@@ -90,7 +90,7 @@ def _verdicts_before(store: Store, moment: datetime) -> dict[int, str]:
         return {exp_id: verdict for exp_id, verdict in session.execute(query)}
 
 
-def _tags(record: dict[str, Any], week: Week, zone: Any, *, measured: bool) -> list[str]:
+def _tags(record: ExperimentRecord, week: Week, zone: Any, *, measured: bool) -> list[str]:
     start, end = date.fromisoformat(record["start"]), date.fromisoformat(record["end"])
     concluded = record["concluded_at"]
     tags = []
@@ -108,7 +108,7 @@ def _tags(record: dict[str, Any], week: Week, zone: Any, *, measured: bool) -> l
 
 
 def _entry(
-    record: dict[str, Any], result: dict[str, Any] | None, tags: list[str], model: Model
+    record: ExperimentRecord, result: dict[str, Any] | None, tags: list[str], model: Model
 ) -> dict[str, Any]:
     practice = model.practice(record["practice"])
     shown = None

@@ -49,8 +49,8 @@ class _Stream:
 
 
 @dataclass(frozen=True)
-class _Ctx:
-    """What every part of the build needs."""
+class _WeekBuild:
+    """One week's build: the session, settings, week and clock every part of it reads."""
 
     session: Session
     settings: Settings
@@ -87,7 +87,7 @@ def build_digest(
     now = now or utcnow()
     zone = settings.organisation.zone
     with store.read() as session:
-        ctx = _Ctx(session, settings, week, zone, now)
+        ctx = _WeekBuild(session, settings, week, zone, now)
         streams = _streams(session, settings)
         uncovered = _uncovered(ctx, streams)
         data: dict[str, Any] = {
@@ -110,7 +110,7 @@ def build_digest(
     return data
 
 
-def _header(ctx: _Ctx) -> dict[str, Any]:
+def _header(ctx: _WeekBuild) -> dict[str, Any]:
     week, previous = ctx.week, ctx.week.previous
     return {
         "organisation": ctx.settings.organisation.name,
@@ -188,7 +188,7 @@ def _entry(values: dict[date, DayValue], week: Week, metric: str) -> dict[str, A
     }
 
 
-def _figures(ctx: _Ctx, ids: Sequence[int], competitors: Sequence[int] = ()) -> dict[str, Any]:
+def _figures(ctx: _WeekBuild, ids: Sequence[int], competitors: Sequence[int] = ()) -> dict[str, Any]:
     first = ctx.week.previous.start
     figures = {metric: _entry(ctx.series(metric, ids, first), ctx.week, metric) for metric in METRICS}
     if competitors:
@@ -197,14 +197,14 @@ def _figures(ctx: _Ctx, ids: Sequence[int], competitors: Sequence[int] = ()) -> 
     return figures
 
 
-def _summary(ctx: _Ctx, streams: Sequence[_Stream]) -> dict[str, Any]:
+def _summary(ctx: _WeekBuild, streams: Sequence[_Stream]) -> dict[str, Any]:
     ours = _ours(streams)
     names = [s.name for s in streams if s.role != "competitor"] or [s.name for s in streams]
     figures = _figures(ctx, ours, _competitors(streams)) if ours else _figures(ctx, [])
     return {"streams": names, **figures}
 
 
-def _stream_figures(ctx: _Ctx, stream: _Stream, uncovered: list[date]) -> dict[str, Any]:
+def _stream_figures(ctx: _WeekBuild, stream: _Stream, uncovered: list[date]) -> dict[str, Any]:
     week_days = set(ctx.week.days())
     return {
         "name": stream.name,
@@ -215,7 +215,7 @@ def _stream_figures(ctx: _Ctx, stream: _Stream, uncovered: list[date]) -> dict[s
     }
 
 
-def _chart(ctx: _Ctx, streams: Sequence[_Stream]) -> dict[str, Any]:
+def _chart(ctx: _WeekBuild, streams: Sequence[_Stream]) -> dict[str, Any]:
     """Daily mentions and mean sentiment of our streams over the last 8 weeks."""
     ours = _ours(streams)
     first = ctx.history_first + timedelta(days=7)
@@ -240,7 +240,7 @@ def _chart(ctx: _Ctx, streams: Sequence[_Stream]) -> dict[str, Any]:
 # -- spikes, top mentions, health -------------------------------------------------------------
 
 
-def _uncovered(ctx: _Ctx, streams: Sequence[_Stream]) -> dict[str, list[date]]:
+def _uncovered(ctx: _WeekBuild, streams: Sequence[_Stream]) -> dict[str, list[date]]:
     """Per collected stream, the days of the chart window its collection did not cover."""
     last = min(ctx.week.end, ctx.last_complete_day)
     found: dict[str, list[date]] = {}
@@ -250,7 +250,9 @@ def _uncovered(ctx: _Ctx, streams: Sequence[_Stream]) -> dict[str, list[date]]:
     return found
 
 
-def _spikes(ctx: _Ctx, streams: Sequence[_Stream], uncovered: dict[str, list[date]]) -> list[dict[str, Any]]:
+def _spikes(
+    ctx: _WeekBuild, streams: Sequence[_Stream], uncovered: dict[str, list[date]]
+) -> list[dict[str, Any]]:
     found = []
     for s in streams:
         if s.id is None:
@@ -273,7 +275,7 @@ def _spikes(ctx: _Ctx, streams: Sequence[_Stream], uncovered: dict[str, list[dat
     return sorted(found, key=lambda f: (f["day"], -f["score"]))
 
 
-def _top(ctx: _Ctx, streams: Sequence[_Stream], *, kind: str, limit: int) -> list[dict[str, Any]]:
+def _top(ctx: _WeekBuild, streams: Sequence[_Stream], *, kind: str, limit: int) -> list[dict[str, Any]]:
     """The week's items of our streams with the most engagement (latest figures): what others
     said (`mention`), or our own posts (`own`), which would otherwise crowd the others out."""
     ours = _ours(streams)
@@ -299,7 +301,7 @@ def _top(ctx: _Ctx, streams: Sequence[_Stream], *, kind: str, limit: int) -> lis
     return [_mention(m, sorted(links.get(m.id, [])), ctx.zone) for m in rows]
 
 
-def _alerts(ctx: _Ctx) -> list[dict[str, Any]]:
+def _alerts(ctx: _WeekBuild) -> list[dict[str, Any]]:
     """The week's alert firings, oldest first (tracker/alerts.py)."""
     from tracker.store.models import AlertFiring
 
@@ -317,7 +319,7 @@ def _alerts(ctx: _Ctx) -> list[dict[str, Any]]:
     ]  # fmt: skip
 
 
-def _saved_searches(ctx: _Ctx, streams: Sequence[_Stream]) -> list[dict[str, Any]]:
+def _saved_searches(ctx: _WeekBuild, streams: Sequence[_Stream]) -> list[dict[str, Any]]:
     """Per saved search: its mentions this week and last, and this week's most engaging ones
     (any stream), read through the full-text index (tracker/saved_searches.py)."""
     from tracker.query import QueryError, parse
@@ -384,7 +386,7 @@ def _mention(m: Mention, streams: list[str], zone: ZoneInfo) -> dict[str, Any]:
     }
 
 
-def _health(ctx: _Ctx, streams: Sequence[_Stream], uncovered: dict[str, list[date]]) -> dict[str, Any]:
+def _health(ctx: _WeekBuild, streams: Sequence[_Stream], uncovered: dict[str, list[date]]) -> dict[str, Any]:
     """Collection runs of the week per configured stream, failures, and days not covered."""
     lo, hi = ctx.week.bounds(ctx.zone)
     in_week = (CollectionRun.started_at >= lo, CollectionRun.started_at < hi)

@@ -168,7 +168,7 @@ class _Delivery:
                     error = "not attempted: another worker took over this week's digest"
                     outcomes += [self._failed(r, error, attempted=False) for r in plan[index:]]
                     break
-                outcome, broken = self._one(client, recipient)
+                outcome, broken = self._deliver_to(client, recipient)
                 outcomes.append(outcome)
                 if broken:  # the session is gone: the others are retried later
                     error = "not attempted: the connection to the server was lost"
@@ -180,7 +180,7 @@ class _Delivery:
             client.close()
         return outcomes
 
-    def _one(self, client: smtplib.SMTP, recipient: str) -> tuple[Outcome, bool]:
+    def _deliver_to(self, client: smtplib.SMTP, recipient: str) -> tuple[Outcome, bool]:
         """Deliver to one recipient: (what happened, whether the connection is broken)."""
         message = build_message(self.rendered, sender=self.sender, to=[recipient], now=self.now())
         attempts = self._record(recipient, status=SendStatus.IN_PROGRESS, started_at=self.now(), sent_at=None,

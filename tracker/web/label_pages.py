@@ -13,7 +13,7 @@ The work is in tracker/labels.py (the same as `tracker label ...`).
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
@@ -63,12 +63,12 @@ def mention_page(request: Request, ctx: Ctx, mention_id: int) -> HTMLResponse:
                 .where(MentionStream.mention_id == mention_id)
             )
         )
-        record = mention_record(mention, streams)
-        record.update(
-            id=mention.id,
-            deleted_at=mention.deleted_at.isoformat() if mention.deleted_at else None,
-            scorer=mention.sentiment_scorer or (labels.VADER if mention.sentiment is not None else None),
-        )
+        record: dict[str, Any] = {
+            **mention_record(mention, streams),
+            "id": mention.id,
+            "deleted_at": mention.deleted_at.isoformat() if mention.deleted_at else None,
+            "scorer": mention.sentiment_scorer or (labels.VADER if mention.sentiment is not None else None),
+        }
         lang = labels.primary(mention.lang)
         found = session.scalar(
             select(Label.label)

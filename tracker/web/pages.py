@@ -19,12 +19,12 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from tracker import accounts, audit
 from tracker.config import StreamConfig
 from tracker.errors import UserError
-from tracker.experiments import STATUSES, Registry, ValidationError, measure
+from tracker.experiments import STATUSES, ExperimentRecord, Registry, ValidationError, measure
 from tracker.metrics import METRICS
 from tracker.reflection import reflect
 from tracker.report import lift_text
 from tracker.samples import MIN_ITEMS
-from tracker.status import stream_status
+from tracker.status import StreamStatus, stream_status
 from tracker.store.models import Experiment
 from tracker.timeutil import parse_instant, utcnow
 from tracker.web import auth, charts, forms, queries
@@ -254,7 +254,7 @@ async def _run(request: Request, handler: Any, *args: Any) -> Response:
     return response
 
 
-def _experiment_or_404(ctx: WebContext, exp_id: int) -> dict[str, Any]:
+def _experiment_or_404(ctx: WebContext, exp_id: int) -> ExperimentRecord:
     if not 1 <= exp_id <= queries.MAX_ID:
         raise HTTPException(404, f"There is no experiment #{exp_id}.")
     with ctx.store.read() as session:
@@ -415,13 +415,12 @@ def maturity(request: Request, ctx: Ctx, as_of: str | None = None) -> HTMLRespon
 
 @router.get("/sources", response_class=HTMLResponse)
 def sources(request: Request, ctx: Ctx) -> HTMLResponse:
-    streams = stream_status(store=ctx.store, settings=ctx.settings)
-    for stream in streams:
-        stream["health"] = health(stream, ctx.settings.stream(stream["name"]))
+    streams = [{**stream, "health": health(stream, ctx.settings.stream(stream["name"]))}
+               for stream in stream_status(store=ctx.store, settings=ctx.settings)]  # fmt: skip
     return render(request, "sources.html", streams=streams)
 
 
-def health(stream: dict[str, Any], conf: StreamConfig | None) -> str:
+def health(stream: StreamStatus, conf: StreamConfig | None) -> str:
     """One word for a stream's state: healthy, late (no run for 3 intervals), partial, failing..."""
     run = stream["last_run"]
     if conf is None:
