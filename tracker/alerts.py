@@ -260,10 +260,7 @@ def _spike(
 
     w = alert.window
     first = now - w * (int(SPIKE_WEEKS * WEEK / w) + 1)
-    query = select(MentionStream.mention_id, MentionStream.created_at).where(
-        MentionStream.stream_id.in_(stream_ids), MentionStream.created_at >= first,
-        MentionStream.created_at < now,
-    )  # fmt: skip
+    query = store_queries.links_in_window(stream_ids, first, now)
     if matching is not None:  # a saved search: its matches only, now and in the usual hours alike
         query = query.where(MentionStream.mention_id.in_(matching))
     rows = session.execute(query).all()

@@ -33,7 +33,7 @@ from tracker.store.models import (
     SavedSearch,
     Stream,
 )
-from tracker.store.queries import stream_names
+from tracker.store.queries import stream_names, valid_results
 from tracker.timeutil import iso_z, utcnow
 
 EXPECT = ("increase", "decrease")
@@ -584,11 +584,7 @@ class Registry:
         data = self._input_of(session, exp)
         baseline = baseline_window(exp)
         amendments = plans.amendments(session, exp.id)
-        results = session.scalars(
-            select(ExperimentResult)
-            .where(ExperimentResult.experiment_id == exp.id, ExperimentResult.valid.is_(True))
-            .order_by(ExperimentResult.measured_at.desc(), ExperimentResult.id.desc())
-        ).all()
+        results = valid_results(session, exp.id)
         notes = session.scalars(
             select(ExperimentNote).where(ExperimentNote.experiment_id == exp.id).order_by(ExperimentNote.id)
         ).all()

@@ -27,7 +27,7 @@ from tracker.errors import UserError
 from tracker.ingest import UpsertCounts, ensure_import_streams, sync_streams, upsert_items
 from tracker.store.db import Store
 from tracker.store.models import Mention, MentionStream
-from tracker.store.queries import stream_ids, stream_names, stream_names_by_id
+from tracker.store.queries import mention_streams, stream_ids, stream_names, stream_names_by_id
 from tracker.timeutil import day_bounds, iso_z, parse_instant, utcnow
 
 FIELDS = (
@@ -538,7 +538,7 @@ def export(
         names = stream_names_by_id(session)
         rows = session.execute(query.execution_options(yield_per=BATCH)).scalars()
         for chunk in _chunks(rows, BATCH):
-            links = _links(session, [m.id for m in chunk], names)
+            links = mention_streams(session, [m.id for m in chunk], names)
             for mention in chunk:
                 writer(mention_record(mention, links.get(mention.id, [])))
                 count += 1
@@ -596,14 +596,6 @@ def _stream_ids(session: Any, names: Sequence[str]) -> list[int] | None:
     if unknown:
         raise UserError(f"--stream: unknown stream {unknown[0]!r}")
     return list(found.values())
-
-
-def _links(session: Any, ids: list[int], names: dict[int, str]) -> dict[int, list[str]]:
-    links: dict[int, list[str]] = {}
-    query = select(MentionStream.mention_id, MentionStream.stream_id).where(MentionStream.mention_id.in_(ids))
-    for mention_id, stream_id in session.execute(query):
-        links.setdefault(mention_id, []).append(names[stream_id])
-    return links
 
 
 def _chunks(rows: Any, size: int) -> Iterator[list[Any]]:

@@ -28,7 +28,7 @@ from tracker.samples import MIN_ITEMS, comparable
 from tracker.spikes import find_spikes
 from tracker.store.db import Store
 from tracker.store.models import CollectionRun, Mention, MentionStream
-from tracker.store.queries import streams_by_name
+from tracker.store.queries import links_in_window, mention_streams, streams_by_name
 from tracker.timeutil import iso_z, utcnow
 
 CHART_WEEKS = 8
@@ -282,9 +282,7 @@ def _top(ctx: _WeekBuild, streams: Sequence[_Stream], *, kind: str, limit: int) 
     if not ours:
         return []
     lo, hi = ctx.week.bounds(ctx.zone)
-    linked = select(MentionStream.mention_id).where(
-        MentionStream.stream_id.in_(ours), MentionStream.created_at >= lo, MentionStream.created_at < hi
-    )
+    linked = links_in_window(ours, lo, hi).with_only_columns(MentionStream.mention_id)
     rows = ctx.session.scalars(
         select(Mention)
         .where(Mention.id.in_(linked), Mention.kind == kind)
@@ -292,12 +290,7 @@ def _top(ctx: _WeekBuild, streams: Sequence[_Stream], *, kind: str, limit: int) 
         .limit(limit)
     ).all()
     names = {s.id: s.name for s in streams if s.id is not None}
-    links: dict[int, list[str]] = {}
-    query = select(MentionStream.mention_id, MentionStream.stream_id).where(
-        MentionStream.mention_id.in_([m.id for m in rows])
-    )
-    for mention_id, stream_id in ctx.session.execute(query):
-        links.setdefault(mention_id, []).append(names.get(stream_id, "?"))
+    links = mention_streams(ctx.session, [m.id for m in rows], names)
     return [_mention(m, sorted(links.get(m.id, [])), ctx.zone) for m in rows]
 
 
@@ -346,12 +339,7 @@ def _saved_searches(ctx: _WeekBuild, streams: Sequence[_Stream]) -> list[dict[st
             .order_by(Mention.engagement.desc(), Mention.created_at.desc(), Mention.id)
             .limit(TOP_SAVED)
         ).all()
-        links: dict[int, list[str]] = {}
-        query = select(MentionStream.mention_id, MentionStream.stream_id).where(
-            MentionStream.mention_id.in_([m.id for m in top])
-        )
-        for mention_id, stream_id in ctx.session.execute(query):
-            links.setdefault(mention_id, []).append(names.get(stream_id, "?"))
+        links = mention_streams(ctx.session, [m.id for m in top], names)
         found.append(
             {
                 "name": search.name,

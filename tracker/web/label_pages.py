@@ -22,7 +22,8 @@ from sqlalchemy import select
 from tracker import label_filters, labels
 from tracker.errors import UserError
 from tracker.mentions import mention_record
-from tracker.store.models import Label, Mention, MentionStream, Stream
+from tracker.store.models import Label, Mention
+from tracker.store.queries import mention_streams
 from tracker.web.app import WebContext, context
 from tracker.web.pages import csrf_protect, flash, redirect, render
 
@@ -56,13 +57,7 @@ def mention_page(request: Request, ctx: Ctx, mention_id: int) -> HTMLResponse:
                 404,
                 f"There is no mention #{mention_id}: it was never collected, or its id is mistyped.",
             )
-        streams = list(
-            session.scalars(
-                select(Stream.name)
-                .join(MentionStream, MentionStream.stream_id == Stream.id)
-                .where(MentionStream.mention_id == mention_id)
-            )
-        )
+        streams = mention_streams(session, [mention_id]).get(mention_id, [])
         record: dict[str, Any] = {
             **mention_record(mention, streams),
             "id": mention.id,

@@ -27,6 +27,7 @@ from tracker.samples import comparable
 from tracker.search_index import engine_ids, where
 from tracker.store import queries as store_queries
 from tracker.store.models import Mention, MentionStream, Stream
+from tracker.store.queries import mention_streams
 from tracker.store.queries import stream_names as stream_names  # the pages' name for it
 from tracker.timeutil import day_bounds, iso_z, utcnow
 
@@ -229,7 +230,7 @@ def search_mentions(
     )
     rows: list[Mention] = list(session.scalars(page))
     shown = rows[: f.per_page]
-    links = _stream_links(session, [m.id for m in shown])
+    links = mention_streams(session, [m.id for m in shown])
     mentions = [
         {"id": m.id, "deleted_at": iso_z(m.deleted_at) if m.deleted_at else None,
          **mention_record(m, links.get(m.id, []))}
@@ -303,20 +304,6 @@ def _ordered(query: Select[Any], created: Any, sort: str) -> Select[Any]:
     if sort == "engagement":
         return query.order_by(Mention.engagement.desc(), created.desc(), Mention.id.desc())
     return query.order_by(created.desc(), Mention.id.desc())
-
-
-def _stream_links(session: Session, ids: list[int]) -> dict[int, list[str]]:
-    if not ids:
-        return {}
-    links: dict[int, list[str]] = {}
-    query = (
-        select(MentionStream.mention_id, Stream.name)
-        .join(Stream, Stream.id == MentionStream.stream_id)
-        .where(MentionStream.mention_id.in_(ids))
-    )
-    for mention_id, name in session.execute(query):
-        links.setdefault(mention_id, []).append(name)
-    return links
 
 
 # -- overview ---------------------------------------------------------------------------------
