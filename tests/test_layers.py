@@ -89,17 +89,20 @@ def test_connectors_never_import_the_application() -> None:
 
 
 def test_stored_statuses_and_roles_are_spelt_once() -> None:
-    """The writers of collection_runs.status, digest_sends.status and streams.role use the StrEnums
-    of tracker/store/enums.py, which stay the plain strings SPEC's JSON fields carry."""
-    from tracker.store.enums import Role, RunStatus, SendStatus
+    """The writers and readers of collection_runs.status, digest_sends.status, an alert delivery's
+    status and streams.role use the StrEnums of tracker/store/enums.py (a digest send's reported
+    outcome: tracker.digest.send.Delivery), which stay the plain strings SPEC's JSON fields carry."""
+    from tracker.store.enums import DeliveryStatus, Role, RunStatus, SendStatus
 
     assert [str(r) for r in Role] == ["brand", "competitor", "owned"]
     assert {"running", "ok", "partial", "failed"} <= set(RunStatus)
     assert set(SendStatus) == {"in_progress", "sent", "failed"}
-    written = re.compile(
-        r'(?:status|role)\s*(?:==|=|!=)\s*"(?:ok|partial|failed|running|in_progress|sent|brand|owned|competitor)"'
-    )
-    for module in ("collect.py", "digest/send.py", "reflection.py", "experiments.py"):
+    assert set(DeliveryStatus) == {"pending", "in_progress", "sent", "failed", "in_doubt"}
+    words = "ok|partial|failed|running|in_progress|in_doubt|pending|sent|already_sent|skipped_in_doubt|brand|owned|competitor"
+    written = re.compile(rf'(?:status|role)["\])]*\s*(?:==|=|!=|in\s*\()\s*"(?:{words})"')
+    assert written.search('if d["status"] in ("failed", "in_doubt"):') and written.search('o.status == "sent"')
+    for module in ("collect.py", "digest/send.py", "reflection.py", "experiments.py", "alerts.py", "cli_alerts.py",
+                   "digest/command.py", "digest/job.py", "digest/data.py", "status.py"):  # fmt: skip
         spelt = written.findall((ROOT / "tracker" / module).read_text(encoding="utf-8"))
         assert not spelt, f"tracker/{module} spells {spelt} instead of using tracker.store.enums"
 
@@ -143,3 +146,14 @@ def test_loading_a_config_imports_no_connector(tmp_path: Path) -> None:
     )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_the_spike_rule_lives_in_one_analysis_module() -> None:
+    """The digest, the web overview and the alerts judge spikes with tracker/spikes.py's rule,
+    on days (find_spikes) or on slots of an alert's window (spike_verdict): no copy elsewhere."""
+    rule = re.compile(r"def (?:find_spikes|spike_verdict)\b|MAD_TO_SD\s*=")
+    for path in sorted((ROOT / "tracker").rglob("*.py")):
+        if path.name == "spikes.py" or "sandbox" in path.parts:
+            continue
+        text = path.read_text(encoding="utf-8")
+        assert not rule.search(text), f"{path.relative_to(ROOT)} has its own spike rule"

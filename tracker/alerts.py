@@ -55,7 +55,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr, make_msgid
-from statistics import mean, median, stdev
+from statistics import mean, stdev
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -64,9 +64,10 @@ from sqlalchemy import select
 
 from tracker.config import AlertConfig, Settings, resolve_secret
 from tracker.selection import matching_ids
-from tracker.spikes import MAD_TO_SD, MIN_EXCESS
+from tracker.spikes import MIN_HISTORY_SLOTS, spike_verdict
 from tracker.store import queries as store_queries
 from tracker.store.db import Store
+from tracker.store.enums import DeliveryStatus, RunStatus
 from tracker.store.models import AlertFiring, CollectionRun, Mention, MentionStream, SavedSearch
 from tracker.timeutil import iso_z, parse_instant, utcnow
 
@@ -74,7 +75,6 @@ log = logging.getLogger("tracker.alerts")
 
 WEEK = timedelta(days=7)
 SPIKE_WEEKS = 8
-MIN_HISTORY_SLOTS = 14 * 24  # two weeks of hourly slots before anything is called unusual
 SENTIMENT_DAYS = 28
 TOP = 5
 BACKOFF = timedelta(seconds=30)  # after a certain failure: 30s, 1m, 2m, ... up to MAX_ATTEMPTS
@@ -99,59 +99,6 @@ class Verdict:
     error: str | None = None  # the alert cannot be evaluated (an unknown saved search)
 
 
-def spike_verdict(
-    slots: Mapping[int, float],
-    current: float,
-    *,
-    period: int,
-    threshold: float,
-    min_mentions: int,
-    min_excess: float = MIN_EXCESS,
-    min_history: int = MIN_HISTORY_SLOTS,
-) -> tuple[bool, float, float]:
-    """(holds, expected, score) for `current` mentions in the latest slot.
-
-    `slots` maps k >= 1 (the slot k windows before the latest) to its count, covered slots
-    only; `period` is the number of slots in a week, so slot k has the same hour and weekday
-    as the latest when k % period == 0. The rule is tracker/spikes.py's, on slots: expected
-    is the median of the same slot of the week (the median of all slots when fewer than 3
-    are known), the scale 1.4826 x the MAD of every slot from its own slot-of-week median,
-    at least sqrt(expected), times sqrt(1 + pi / 2n) for the error of a median of n slots
-    (so four weeks of history need a bigger jump than eight)."""
-    if len(slots) < min_history:
-        return False, 0.0, 0.0
-    day = period // 7 if period % 7 == 0 and period >= 7 else period
-    by_week: dict[int, list[float]] = {}
-    by_day: dict[int, list[float]] = {}
-    for k, v in slots.items():
-        by_week.setdefault(k % period, []).append(v)
-        by_day.setdefault(k % day, []).append(v)
-
-    def normal(k: int) -> float | None:
-        found = _median_of(by_week.get(k % period, []))
-        return found if found is not None else _median_of(by_day.get(k % day, []))
-
-    expected_now = normal(0)
-    if expected_now is None:  # not three of this slot of the week, nor of the day: unknown
-        return False, 0.0, 0.0
-    known = len(by_week.get(0, []))
-    known = known if known >= 3 else len(by_day.get(0, []))
-    medians = {phase: normal(phase) for phase in by_week}
-    residuals = [v - m for k, v in slots.items() if (m := medians[k % period]) is not None]
-    centre = median(residuals)
-    mad = median(abs(r - centre) for r in residuals)
-    expected = expected_now
-    # the expected count is itself a median of `known` slots: its own error adds to the scale
-    scale = max(MAD_TO_SD * mad, math.sqrt(max(expected, 1.0))) * math.sqrt(1 + math.pi / (2 * known))
-    score = (current - expected) / scale
-    holds = score >= threshold and current >= min_mentions and current - expected >= min_excess
-    return holds, expected, score
-
-
-def _median_of(values: list[float]) -> float | None:
-    return median(values) if len(values) >= 3 else None
-
-
 def sentiment_verdict(
     recent: Sequence[float], usual: Sequence[float], *, threshold: float, min_scored: int
 ) -> tuple[bool, dict[str, Any]]:
@@ -172,7 +119,7 @@ def collection_problem(
 ) -> str | None:
     """What is wrong with one stream's collection, or None. `statuses`: newest run first."""
     recent = list(statuses[:runs])
-    if len(recent) >= runs and all(s == "failed" for s in recent):
+    if len(recent) >= runs and all(s == RunStatus.FAILED for s in recent):
         return f"failed {runs} runs in a row"
     if covered_until is not None and now - covered_until > gap:
         return f"not covered for {duration_text(now - covered_until)} (more than {duration_text(gap)})"
@@ -373,7 +320,7 @@ def _collection(session: Any, alert: AlertConfig, ids: Mapping[str, int], now: d
         statuses = list(
             session.scalars(
                 select(CollectionRun.status)
-                .where(CollectionRun.stream_id == ids[name], CollectionRun.status != "running")
+                .where(CollectionRun.stream_id == ids[name], CollectionRun.status != RunStatus.RUNNING)
                 .order_by(CollectionRun.started_at.desc())
                 .limit(alert.runs)
             )
@@ -482,7 +429,7 @@ def _transition(
             subject=subject_line(alert, verdict.headline),
             figures=verdict.figures,
             mentions=_top_mentions(session, verdict.mention_ids),
-            deliveries={channel: {"status": "pending", "attempts": 0} for channel in channels(alert)},
+            deliveries={c: {"status": DeliveryStatus.PENDING, "attempts": 0} for c in channels(alert)},
         )
         session.add(firing)
         session.flush()
@@ -552,7 +499,8 @@ def firing_record(
     deliveries = {}
     for channel, state in (row.deliveries or {}).items():
         status = state.get("status")
-        deliveries[channel] = {**state, "status": "in_doubt" if status == "in_progress" else status}
+        shown = DeliveryStatus.IN_DOUBT if status == DeliveryStatus.IN_PROGRESS else status
+        deliveries[channel] = {**state, "status": shown}
     return {
         "id": row.id,
         "alert": row.alert,
@@ -790,8 +738,8 @@ def _deliver_all(
         if alert is None or (row.held_until is not None and row.held_until > now):
             continue
         for channel, state in dict(row.deliveries).items():
-            due = state.get("status") == "pending" or (
-                state.get("status") == "failed" and state.get("attempts", 0) < MAX_ATTEMPTS
+            due = state.get("status") == DeliveryStatus.PENDING or (
+                state.get("status") == DeliveryStatus.FAILED and state.get("attempts", 0) < MAX_ATTEMPTS
                 and (state.get("next_at") is None or state["next_at"] <= iso_z(now))
             )  # fmt: skip
             if not due:
@@ -847,7 +795,7 @@ def _deliver(
             deliveries = dict(row.deliveries)
             state = dict(deliveries.get(channel, {}))
             attempt = int(state.get("attempts", 0)) + 1
-            state.update(status="in_progress", attempts=attempt, started_at=iso_z(now))
+            state.update(status=DeliveryStatus.IN_PROGRESS, attempts=attempt, started_at=iso_z(now))
             if batch:  # which firings went in the same message
                 state.update(batch=batch, sent_with=[i for i, _ in pairs if i != firing_id])
             attempts = max(attempts, state["attempts"])
@@ -868,17 +816,17 @@ def _deliver(
     except _InDoubt as exc:
         _set_states(store, pairs, error=f"interrupted mid-way ({exc}): delivery unknown")
         log.warning("alert %s: %s in doubt: %s", names, channel, exc)
-        return "in_doubt"
+        return DeliveryStatus.IN_DOUBT
     except _Failed as exc:
         next_at = now + BACKOFF * (2 ** (attempts - 1))
-        _set_states(store, pairs, status="failed", error=str(exc), next_at=iso_z(next_at))
+        _set_states(store, pairs, status=DeliveryStatus.FAILED, error=str(exc), next_at=iso_z(next_at))
         log.warning("alert %s: %s failed (attempt %d, next at %s): %s", names, channel, attempts,
                     iso_z(next_at), exc)  # fmt: skip
-        return "failed"
-    _set_states(store, pairs, status="sent", sent_at=iso_z(utcnow()), error=None, next_at=None)
+        return DeliveryStatus.FAILED
+    _set_states(store, pairs, status=DeliveryStatus.SENT, sent_at=iso_z(utcnow()), error=None, next_at=None)
     if batch:
         log.info("alerts %s: %d held firings sent as one message to %s", names, len(pairs), channel)
-    return "sent"
+    return DeliveryStatus.SENT
 
 
 class _Failed(Exception):
@@ -1019,7 +967,7 @@ def send_test(
             else:
                 to = channel.split(":", 1)[1]
                 send_email(settings, email_message(settings, record, to, now), to)
-            outcome[channel] = "sent"
+            outcome[channel] = DeliveryStatus.SENT
         except (_Failed, _InDoubt) as exc:
             outcome[channel] = f"failed: {exc}"
     return outcome

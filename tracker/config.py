@@ -922,7 +922,7 @@ class _Validator:
 
     def alert_streams(self, t: Mapping[str, Any], key: str, settings: Settings) -> tuple[str, ...]:
         """Stream names and roles, resolved to names; default every brand and owned stream."""
-        given = self.strings(t, key) if "streams" in t else ("brand", "owned")
+        given = self.strings(t, key) if "streams" in t else (Role.BRAND, Role.OWNED)
         names: list[str] = []
         known = [s.name for s in settings.streams]
         for item in given:

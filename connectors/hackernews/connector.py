@@ -94,7 +94,7 @@ class HackerNewsConnector:
                 search_by_date_url(self.spec.base_url), params=params, errors=ERRORS
             )
             results = _results(data)
-            items, rejected, poison = _map_page(results.hits, run, self._now())
+            items, rejected, poison = _map_page(results.hits, run, self.http.now())
             more = bool(results.hits) and page + 1 < results.nb_pages
             oldest = min((_epoch(item) for item in items), default=None)
             restart = not more and _window_full(results, page) and oldest is not None
@@ -145,9 +145,6 @@ class HackerNewsConnector:
         if self.spec.owned:
             after = min(after, int(self.http.now().timestamp()) - self.spec.refresh_days * DAY_SECONDS)
         return after
-
-    def _now(self) -> datetime:
-        return self.http.now()
 
     @staticmethod
     def _final(

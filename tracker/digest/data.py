@@ -27,6 +27,7 @@ from tracker.metrics import DayValue, daily
 from tracker.samples import MIN_ITEMS, comparable
 from tracker.spikes import find_spikes
 from tracker.store.db import Store
+from tracker.store.enums import Role, RunStatus
 from tracker.store.models import CollectionRun, Mention, MentionStream
 from tracker.store.queries import links_in_window, mention_streams, streams_by_name
 from tracker.timeutil import iso_z, utcnow
@@ -142,16 +143,16 @@ def _streams(session: Session, settings: Settings) -> list[_Stream]:
     for name in sorted(set(rows) - {s.name for s in settings.streams}):
         row = rows[name]
         found.append(_Stream(name, row.role, row.connector, row.id, False))
-    return sorted(found, key=lambda s: s.role == "competitor")
+    return sorted(found, key=lambda s: s.role == Role.COMPETITOR)
 
 
 def _ours(streams: Sequence[_Stream]) -> list[int]:
-    ids = [s.id for s in streams if s.id is not None and s.role != "competitor"]
+    ids = [s.id for s in streams if s.id is not None and s.role != Role.COMPETITOR]
     return ids or [s.id for s in streams if s.id is not None]
 
 
 def _competitors(streams: Sequence[_Stream]) -> list[int]:
-    return [s.id for s in streams if s.id is not None and s.role == "competitor"]
+    return [s.id for s in streams if s.id is not None and s.role == Role.COMPETITOR]
 
 
 # -- figures ----------------------------------------------------------------------------------
@@ -199,7 +200,7 @@ def _figures(ctx: _WeekBuild, ids: Sequence[int], competitors: Sequence[int] = (
 
 def _summary(ctx: _WeekBuild, streams: Sequence[_Stream]) -> dict[str, Any]:
     ours = _ours(streams)
-    names = [s.name for s in streams if s.role != "competitor"] or [s.name for s in streams]
+    names = [s.name for s in streams if s.role != Role.COMPETITOR] or [s.name for s in streams]
     figures = _figures(ctx, ours, _competitors(streams)) if ours else _figures(ctx, [])
     return {"streams": names, **figures}
 
@@ -403,17 +404,16 @@ def _health(ctx: _WeekBuild, streams: Sequence[_Stream], uncovered: dict[str, li
 def _health_row(
     s: _Stream, counts: dict[tuple[int, str], int], errors: dict[int, CollectionRun], uncovered: list[date]
 ) -> dict[str, Any]:
-    by_status = {
-        st: counts.get((s.id, st), 0) if s.id else 0 for st in ("ok", "partial", "failed", "running")
-    }
+    stored = (RunStatus.OK, RunStatus.PARTIAL, RunStatus.FAILED, RunStatus.RUNNING)
+    by_status = {st: counts.get((s.id, st), 0) if s.id else 0 for st in stored}
     error = errors.get(s.id) if s.id else None
     return {
         "name": s.name,
         "connector": s.connector,
         "runs": sum(by_status.values()),
-        "ok": by_status["ok"],
-        "partial": by_status["partial"],
-        "failed": by_status["failed"],
+        "ok": by_status[RunStatus.OK],
+        "partial": by_status[RunStatus.PARTIAL],
+        "failed": by_status[RunStatus.FAILED],
         "last_error": (
             {"at": iso_z(error.started_at), "status": error.status, "error": error.error} if error else None
         ),

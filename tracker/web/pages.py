@@ -25,6 +25,7 @@ from tracker.reflection import reflect
 from tracker.report import lift_text
 from tracker.samples import MIN_ITEMS
 from tracker.status import StreamStatus, stream_status
+from tracker.store.enums import Role, RunStatus
 from tracker.store.models import Experiment
 from tracker.timeutil import parse_instant, utcnow
 from tracker.web import auth, charts, forms, queries
@@ -95,8 +96,8 @@ def overview(request: Request, ctx: Ctx) -> HTMLResponse:
     experiments = _registry(ctx).list_all()
     reflection = reflect(ctx.store, ctx.settings, ctx.model)
     totals = {
-        "this": sum(r.this["mentions"] or 0 for r in rows if r.role != "competitor"),
-        "last": sum(r.last["mentions"] or 0 for r in rows if r.role != "competitor"),
+        "this": sum(r.this["mentions"] or 0 for r in rows if r.role != Role.COMPETITOR),
+        "last": sum(r.last["mentions"] or 0 for r in rows if r.role != Role.COMPETITOR),
     }
     return render(
         request,
@@ -427,8 +428,9 @@ def health(stream: StreamStatus, conf: StreamConfig | None) -> str:
         return "imported"
     if run is None:
         return "never collected"
-    if run["status"] != "ok":
-        return {"failed": "failing", "partial": "partial"}.get(run["status"], str(run["status"]))
+    if run["status"] != RunStatus.OK:
+        words: dict[str, str] = {RunStatus.FAILED: "failing", RunStatus.PARTIAL: "partial"}
+        return words.get(run["status"], run["status"])
     age = utcnow() - parse_instant(run["started_at"])
     return "late" if age > 3 * conf.every + timedelta(minutes=5) else "healthy"
 
