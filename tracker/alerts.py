@@ -56,7 +56,7 @@ from datetime import datetime, time, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr, make_msgid
 from statistics import mean, stdev
-from typing import Any
+from typing import Any, TypedDict
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -490,9 +490,34 @@ def episode_status(row: AlertFiring, now: datetime, fresh: timedelta) -> str:
     return "active" if now - last <= fresh else "unchecked"
 
 
+class Window(TypedDict):
+    start: str
+    end: str
+
+
+class FiringRecord(TypedDict):
+    """A firing as `alerts history --json`, the API, the web's alert pages and messages show it."""
+
+    id: int | None  # None: the sample `alerts test` sends (sample_record)
+    alert: str
+    kind: str
+    streams: list[str]
+    window: Window
+    fired_at: str
+    cleared_at: str | None
+    last_held_at: str
+    status: str  # active | ended | unchecked (episode_status)
+    active: bool
+    held_until: str | None  # quiet hours: sent then
+    subject: str
+    figures: dict[str, Any]
+    mentions: list[dict[str, Any]]
+    deliveries: dict[str, dict[str, Any]]  # channel -> its delivery state (DeliveryStatus)
+
+
 def firing_record(
     row: AlertFiring, now: datetime | None = None, *, settings: Settings | None = None
-) -> dict[str, Any]:
+) -> FiringRecord:
     """A firing as the CLI (--json), the API and messages show it."""
     now = now or utcnow()
     episode = episode_status(row, now, fresh_for(settings, row))
@@ -525,7 +550,7 @@ def mute_hint(settings: Settings, name: str) -> str:
             f"{settings.path.name} (a longer cooldown sends it less often).")  # fmt: skip
 
 
-def render_text(settings: Settings, record: dict[str, Any]) -> str:
+def render_text(settings: Settings, record: FiringRecord) -> str:
     from tracker.digest.fmt import plain
 
     lines = [plain(record["subject"]), ""]
@@ -554,12 +579,12 @@ def render_text(settings: Settings, record: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def render_html(settings: Settings, record: dict[str, Any]) -> str:
+def render_html(settings: Settings, record: FiringRecord) -> str:
     body = _html_parts(settings, record, heading="h1")
     return "\n".join(["<!doctype html><html><body>", *body, "</body></html>"]) + "\n"
 
 
-def _html_parts(settings: Settings, record: dict[str, Any], *, heading: str) -> list[str]:
+def _html_parts(settings: Settings, record: FiringRecord, *, heading: str) -> list[str]:
     e = html.escape
     figures = []
     for key, value in record["figures"].items():
@@ -592,17 +617,17 @@ def _html_parts(settings: Settings, record: dict[str, Any], *, heading: str) -> 
     return parts
 
 
-def email_message(settings: Settings, record: dict[str, Any], to: str, now: datetime) -> EmailMessage:
+def email_message(settings: Settings, record: FiringRecord, to: str, now: datetime) -> EmailMessage:
     return _message(settings, record["subject"], render_text(settings, record),
                     render_html(settings, record), to, now)  # fmt: skip
 
 
-def held_subject(records: Sequence[dict[str, Any]]) -> str:
+def held_subject(records: Sequence[FiringRecord]) -> str:
     """`3 alerts held by quiet hours: Spike on acme-mastodon: ...; Keyword alert on ...`."""
     return f"{len(records)} alerts held by quiet hours: " + "; ".join(r["subject"] for r in records)
 
 
-def _held_intro(settings: Settings, records: Sequence[dict[str, Any]]) -> str:
+def _held_intro(settings: Settings, records: Sequence[FiringRecord]) -> str:
     zone = settings.organisation.zone
     until = max(r["held_until"] for r in records if r["held_until"])
     local = f"{parse_instant(until).astimezone(zone):%H:%M} ({settings.organisation.timezone})"
@@ -610,7 +635,7 @@ def _held_intro(settings: Settings, records: Sequence[dict[str, Any]]) -> str:
             f"{local}. Each is shown as it was when it fired, and whether it is still on.")  # fmt: skip
 
 
-def _episode_line(record: dict[str, Any]) -> str:
+def _episode_line(record: FiringRecord) -> str:
     if record["status"] == "ended":
         return f"Fired {record['fired_at']}, ended {record['cleared_at']}."
     if record["status"] == "active":
@@ -618,7 +643,7 @@ def _episode_line(record: dict[str, Any]) -> str:
     return f"Fired {record['fired_at']}, not checked since {record['last_held_at']}."
 
 
-def held_text(settings: Settings, records: Sequence[dict[str, Any]]) -> str:
+def held_text(settings: Settings, records: Sequence[FiringRecord]) -> str:
     from tracker.digest.fmt import plain
 
     parts = [plain(held_subject(records)), "", _held_intro(settings, records)]
@@ -627,7 +652,7 @@ def held_text(settings: Settings, records: Sequence[dict[str, Any]]) -> str:
     return "\n".join(parts)
 
 
-def held_html(settings: Settings, records: Sequence[dict[str, Any]]) -> str:
+def held_html(settings: Settings, records: Sequence[FiringRecord]) -> str:
     e = html.escape
     parts = ["<!doctype html><html><body>", f"<h1>{len(records)} alerts held by quiet hours</h1>",
              f"<p>{e(_held_intro(settings, records))}</p>"]  # fmt: skip
@@ -637,7 +662,7 @@ def held_html(settings: Settings, records: Sequence[dict[str, Any]]) -> str:
 
 
 def held_email_message(
-    settings: Settings, records: Sequence[dict[str, Any]], to: str, now: datetime
+    settings: Settings, records: Sequence[FiringRecord], to: str, now: datetime
 ) -> EmailMessage:
     """One email listing every firing held by quiet hours for `to`."""
     return _message(settings, held_subject(records), held_text(settings, records),
@@ -660,7 +685,7 @@ def _message(
     return msg
 
 
-def webhook_body(settings: Settings, alert: AlertConfig, record: dict[str, Any]) -> bytes:
+def webhook_body(settings: Settings, alert: AlertConfig, record: FiringRecord) -> bytes:
     url = alert_url(settings, record["alert"])
     if alert.format == "slack":
         lines = [f"*{record['subject']}*"]
@@ -674,7 +699,7 @@ def webhook_body(settings: Settings, alert: AlertConfig, record: dict[str, Any])
     return json.dumps(payload, ensure_ascii=False, sort_keys=True).encode("utf-8")
 
 
-def held_webhook_body(settings: Settings, alert: AlertConfig, records: Sequence[dict[str, Any]]) -> bytes:
+def held_webhook_body(settings: Settings, alert: AlertConfig, records: Sequence[FiringRecord]) -> bytes:
     """One payload for every firing held by quiet hours: json `{"alerts": [...], "count", "url"}`
     (a single firing is `{"alert": ..., "url"}`), slack one `text` listing them all."""
     url = f"http://{settings.web.host}:{settings.web.port}/alerts"
@@ -914,7 +939,7 @@ def history(
     since: datetime | None = None,
     alert: str | None = None,
     now: datetime | None = None,
-) -> list[dict[str, Any]]:
+) -> list[FiringRecord]:
     """Every firing, newest first; `settings` tells how recent a check keeps one active."""
     now = now or utcnow()
     query = select(AlertFiring).order_by(AlertFiring.fired_at.desc())
@@ -928,12 +953,12 @@ def history(
 
 def active(
     store: Store, settings: Settings | None = None, now: datetime | None = None
-) -> list[dict[str, Any]]:
+) -> list[FiringRecord]:
     """The firings whose episode is ongoing now (episode_status)."""
     return [r for r in history(store, settings, now=now) if r["active"]]
 
 
-def sample_record(settings: Settings, alert: AlertConfig, now: datetime) -> dict[str, Any]:
+def sample_record(settings: Settings, alert: AlertConfig, now: datetime) -> FiringRecord:
     """What `tracker alerts test NAME` sends: the alert's shape with made-up figures."""
     headline = {"spike": "58 mentions in the last hour, usually 6 (a test)",
                 "sentiment_drop": "mean sentiment -0.31 in the last 6 hours, usually +0.12 (a test)",
