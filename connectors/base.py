@@ -101,8 +101,10 @@ def no_rules(values: Mapping[str, str]) -> Iterable[tuple[str, str]]:
 class StreamKeys:
     """The keys a connector reads from its [[streams]] tables, beside the keys every stream has.
 
-    Declared by the connector (its class's `stream_keys`), found through its entry point:
-    the tracker's config checks them and builds the StreamSpec from them.
+    Declared by the connector in a light module of its package (the built-ins'
+    `connectors/<name>/settings.py`, importing nothing heavy) registered in the
+    `tracker.stream_keys` entry points, or else as its class's `stream_keys`: the tracker's
+    config checks them and builds the StreamSpec from them.
     `selectors`: what a stream follows; exactly one must be given, and the first names the
     problem when none is. `keys`: each of the connector's own keys (selectors included) with
     its kind: TEXT (a non-empty string, in StreamSpec.selectors), URL (http:// or https://, in
@@ -114,6 +116,23 @@ class StreamKeys:
     selectors: tuple[str, ...]
     keys: Mapping[str, str]
     rules: Rules = no_rules
+
+
+@dataclass(frozen=True)
+class ContractCase:
+    """What the shared connector contract suite (tests/connectors/test_contract.py) needs of a
+    connector: the selectors of a stream it can run, and the platform's answer to that stream
+    when nothing matches (`empty_body`, sent with `empty_type`).
+
+    Declared in the connector's package (`connectors/<name>/contract.py` for the built-ins) and
+    found through the `tracker.connector_contracts` entry points, so the suite runs over every
+    registered connector, a third-party one exactly as a built-in. Pure data: nothing heavy is
+    imported to read it.
+    """
+
+    selectors: Mapping[str, str]
+    empty_body: str
+    empty_type: str = "application/json"
 
 
 @dataclass
@@ -223,8 +242,9 @@ class Refreshed:
 class Connector(Protocol):
     """What every connector provides; registered in the `tracker.connectors` entry points.
 
-    A connector with keys of its own declares them as a class attribute `stream_keys`
-    (a StreamKeys); one without it accepts only the keys every stream has.
+    A connector with keys of its own declares them as a StreamKeys in the `tracker.stream_keys`
+    entry points (a light module, so loading a config does not import the connector) or as a
+    class attribute `stream_keys`; one without either accepts only the keys every stream has.
     """
 
     platform: ClassVar[str]

@@ -146,6 +146,17 @@ class Result:
     err: str
 
 
+def register_connectors(monkeypatch: pytest.MonkeyPatch, found: dict[str, Any]) -> None:
+    """Stand `found` (name -> connector class) in for the registered connectors: their classes,
+    and the stream keys the config reads (each class's `stream_keys`, as for a plugin without a
+    `tracker.stream_keys` entry point)."""
+    from tracker import registry
+
+    monkeypatch.setattr(registry, "connectors", lambda: found)
+    keys = {name: cls.stream_keys for name, cls in found.items() if hasattr(cls, "stream_keys")}
+    monkeypatch.setattr(registry, "stream_keys", lambda: keys)
+
+
 @pytest.fixture
 def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Any:
     """Run `tracker ARGS` in-process through the real entry point (exit-code mapping included)."""

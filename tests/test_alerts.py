@@ -32,10 +32,10 @@ from tracker.alerts import (
     history,
     quiet_end,
     sentiment_verdict,
-    spike_verdict,
 )
 from tracker.config import ConfigError, Settings, load_settings, parse_settings
 from tracker.ingest import sync_streams
+from tracker.spikes import spike_verdict
 from tracker.store.db import Store, open_store
 from tracker.store.models import AlertFiring, CollectionRun, Mention, MentionStream
 

@@ -13,8 +13,7 @@ import pytest
 from sqlalchemy import select
 
 from connectors.base import SECRET, TEXT, AccountStats, AuthRequired, Item, Page, StreamKeys, StreamSpec
-from tests.conftest import write_config
-from tracker import registry
+from tests.conftest import register_connectors, write_config
 from tracker.store.db import open_store
 from tracker.store.models import AccountSnapshot, CollectionRun, Cursor, Mention, Stream
 
@@ -58,7 +57,7 @@ class FakeConnector:
 def fake_registry(monkeypatch: pytest.MonkeyPatch) -> None:
     FakeConnector.script, FakeConnector.cursors = {}, []
     found = {"mastodon": FakeConnector, "hackernews": FakeConnector}
-    monkeypatch.setattr(registry, "connectors", lambda: found)
+    register_connectors(monkeypatch, found)
 
 
 def config(tmp_path: Path, db_url: str, *streams: dict[str, Any]) -> Path:

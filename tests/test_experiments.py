@@ -248,3 +248,14 @@ def test_a_running_experiment_is_measured_but_says_running(tmp_path: Path, confi
     (measured,) = json.loads(cli("--config", config, "experiment", "measure", "1", "--json").out)
     assert measured["verdict"] == "running"
     assert measured["treatment"]["days"] == 10, "only complete days so far"
+
+
+def test_an_experiment_record_carries_every_input_field_in_order() -> None:
+    """ExperimentRecord (the JSON of `experiment show`) lists ExperimentInput's fields after its
+    id, in their order: a field added to the input must be added to the record too."""
+    from dataclasses import fields
+
+    from tracker.experiments import ExperimentInput, ExperimentRecord
+
+    names = [f.name for f in fields(ExperimentInput)]
+    assert list(ExperimentRecord.__annotations__)[: len(names) + 1] == ["id", *names]

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import ast
 import re
+import subprocess
+import sys
 from functools import cache
 from pathlib import Path
 
@@ -23,14 +25,28 @@ def module_file(name: str) -> Path | None:
     return None
 
 
+def _runtime_nodes(tree: ast.AST) -> list[ast.AST]:
+    """Every node of `tree` but those under `if TYPE_CHECKING:` (imported for mypy only)."""
+    found, todo = [], [tree]
+    while todo:
+        node = todo.pop()
+        found.append(node)
+        if isinstance(node, ast.If) and isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING":
+            todo += node.orelse
+            continue
+        todo += ast.iter_child_nodes(node)
+    return found
+
+
 @cache
 def imports_of(name: str) -> frozenset[str]:
-    """Every module `name` names in an import statement, anywhere in its source."""
+    """Every module `name` names in an import statement, anywhere in its source (functions
+    included) but under `if TYPE_CHECKING:`."""
     path = module_file(name)
     if path is None:
         return frozenset()
     found: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+    for node in _runtime_nodes(ast.parse(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.Import):
             found.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
@@ -73,17 +89,20 @@ def test_connectors_never_import_the_application() -> None:
 
 
 def test_stored_statuses_and_roles_are_spelt_once() -> None:
-    """The writers of collection_runs.status, digest_sends.status and streams.role use the StrEnums
-    of tracker/store/enums.py, which stay the plain strings SPEC's JSON fields carry."""
-    from tracker.store.enums import Role, RunStatus, SendStatus
+    """The writers and readers of collection_runs.status, digest_sends.status, an alert delivery's
+    status and streams.role use the StrEnums of tracker/store/enums.py (a digest send's reported
+    outcome: tracker.digest.send.Delivery), which stay the plain strings SPEC's JSON fields carry."""
+    from tracker.store.enums import DeliveryStatus, Role, RunStatus, SendStatus
 
     assert [str(r) for r in Role] == ["brand", "competitor", "owned"]
     assert {"running", "ok", "partial", "failed"} <= set(RunStatus)
     assert set(SendStatus) == {"in_progress", "sent", "failed"}
-    written = re.compile(
-        r'(?:status|role)\s*(?:==|=|!=)\s*"(?:ok|partial|failed|running|in_progress|sent|brand|owned|competitor)"'
-    )
-    for module in ("collect.py", "digest/send.py", "reflection.py", "experiments.py"):
+    assert set(DeliveryStatus) == {"pending", "in_progress", "sent", "failed", "in_doubt"}
+    words = "ok|partial|failed|running|in_progress|in_doubt|pending|sent|already_sent|skipped_in_doubt|brand|owned|competitor"
+    written = re.compile(rf'(?:status|role)["\])]*\s*(?:==|=|!=|in\s*\()\s*"(?:{words})"')
+    assert written.search('if d["status"] in ("failed", "in_doubt"):') and written.search('o.status == "sent"')
+    for module in ("collect.py", "digest/send.py", "reflection.py", "experiments.py", "alerts.py", "cli_alerts.py",
+                   "digest/command.py", "digest/job.py", "digest/data.py", "status.py"):  # fmt: skip
         spelt = written.findall((ROOT / "tracker" / module).read_text(encoding="utf-8"))
         assert not spelt, f"tracker/{module} spells {spelt} instead of using tracker.store.enums"
 
@@ -96,3 +115,45 @@ def test_connectors_read_the_clock_only_through_their_http_client() -> None:
             continue
         found = reads.findall(path.read_text(encoding="utf-8"))
         assert not found, f"{path.relative_to(ROOT)} reads the clock itself: {found}"
+
+
+def test_connector_settings_and_contract_cases_are_light() -> None:
+    """What the config and the contract suite read of a connector imports only connectors.base
+    and the standard library: never the connector, httpx or another third-party module."""
+    for path in sorted((ROOT / "connectors").glob("*/settings.py")) + sorted((ROOT / "connectors").glob("*/contract.py")):
+        name = ".".join(path.relative_to(ROOT).with_suffix("").parts)
+        pulled = {m for m in reachable(name) if m.split(".")[0] not in sys.stdlib_module_names}
+        assert pulled <= {name, "connectors", "connectors.base"}, f"{name} imports {sorted(pulled)}"
+    assert len(list((ROOT / "connectors").glob("*/settings.py"))) == 5
+
+
+def test_loading_a_config_imports_no_connector(tmp_path: Path) -> None:
+    """A config with a stream of every built-in is validated from their settings modules alone
+    (the `tracker.stream_keys` entry points): no connector module is imported, nor httpx."""
+    from tests.conftest import write_config
+
+    path = write_config(tmp_path, streams=[
+        {"name": "m", "connector": "mastodon", "every": "15m", "hashtag": "acme"},
+        {"name": "b", "connector": "bluesky", "every": "15m", "query": "acme"},
+        {"name": "h", "connector": "hackernews", "every": "15m", "query": "acme"},
+        {"name": "r", "connector": "reddit", "every": "15m", "query": "acme", "user_agent": "t/1"},
+        {"name": "f", "connector": "rss", "every": "15m", "url": "https://feeds.example/a.xml"},
+    ])  # fmt: skip
+    probe = (
+        "import sys\nfrom tracker.config import load_settings\n"
+        f"assert len(load_settings({str(path)!r}).streams) == 5\n"
+        "print(sorted(m for m in sys.modules if m == 'httpx' or m.endswith('.connector')))"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_the_spike_rule_lives_in_one_analysis_module() -> None:
+    """The digest, the web overview and the alerts judge spikes with tracker/spikes.py's rule,
+    on days (find_spikes) or on slots of an alert's window (spike_verdict): no copy elsewhere."""
+    rule = re.compile(r"def (?:find_spikes|spike_verdict)\b|MAD_TO_SD\s*=")
+    for path in sorted((ROOT / "tracker").rglob("*.py")):
+        if path.name == "spikes.py" or "sandbox" in path.parts:
+            continue
+        text = path.read_text(encoding="utf-8")
+        assert not rule.search(text), f"{path.relative_to(ROOT)} has its own spike rule"

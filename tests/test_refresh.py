@@ -28,10 +28,9 @@ from connectors.base import (
     StreamKeys,
     StreamSpec,
 )
-from tests.conftest import write_config
+from tests.conftest import register_connectors, write_config
 from tracker import collect as collect_module
 from tracker import refresh as refresh_module
-from tracker import registry
 from tracker.config import parse_settings
 from tracker.store.db import open_store
 from tracker.store.models import EngagementSnapshot, Mention
@@ -85,7 +84,7 @@ class Clock:
 @pytest.fixture(autouse=True)
 def fake(monkeypatch: pytest.MonkeyPatch) -> None:
     Fake.pages_, Fake.figures, Fake.asked, Fake.fail, Fake.batch = [], {}, [], None, 2
-    monkeypatch.setattr(registry, "connectors", lambda: {"mastodon": Fake})
+    register_connectors(monkeypatch, {"mastodon": Fake})
     monkeypatch.setattr(collect_module, "utcnow", lambda: Clock.now)
     monkeypatch.setattr(refresh_module, "utcnow", lambda: Clock.now)
 

@@ -22,7 +22,7 @@ import pytest
 from sqlalchemy import select
 
 from connectors.base import Item
-from tests.conftest import write_config
+from tests.conftest import register_connectors, write_config
 from tests.test_query import CORPUS, DOCS
 from tracker.config import load_settings
 from tracker.filters import StreamFilter
@@ -262,10 +262,9 @@ def test_collect_applies_a_streams_filter_like_the_search(tmp_path: Path, db_url
     """`tracker collect` with `filter`: what is stored is what the same search finds in all items."""
     from connectors.base import Page
     from tests import test_collect
-    from tracker import registry
 
     test_collect.FakeConnector.script, test_collect.FakeConnector.cursors = {}, []
-    monkeypatch.setattr(registry, "connectors", lambda: {"hackernews": test_collect.FakeConnector})
+    register_connectors(monkeypatch, {"hackernews": test_collect.FakeConnector})
     t0 = datetime(2026, 9, 1, tzinfo=UTC)
     items = [
         Item(platform=p, external_id=f"x-{k}", text=body, created_at=t0 - timedelta(minutes=i), author=author,

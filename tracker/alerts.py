@@ -55,8 +55,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr, make_msgid
-from statistics import mean, median, stdev
-from typing import Any
+from statistics import mean, stdev
+from typing import Any, TypedDict
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -64,9 +64,10 @@ from sqlalchemy import select
 
 from tracker.config import AlertConfig, Settings, resolve_secret
 from tracker.selection import matching_ids
-from tracker.spikes import MAD_TO_SD, MIN_EXCESS
+from tracker.spikes import MIN_HISTORY_SLOTS, spike_verdict
 from tracker.store import queries as store_queries
 from tracker.store.db import Store
+from tracker.store.enums import DeliveryStatus, RunStatus
 from tracker.store.models import AlertFiring, CollectionRun, Mention, MentionStream, SavedSearch
 from tracker.timeutil import iso_z, parse_instant, utcnow
 
@@ -74,7 +75,6 @@ log = logging.getLogger("tracker.alerts")
 
 WEEK = timedelta(days=7)
 SPIKE_WEEKS = 8
-MIN_HISTORY_SLOTS = 14 * 24  # two weeks of hourly slots before anything is called unusual
 SENTIMENT_DAYS = 28
 TOP = 5
 BACKOFF = timedelta(seconds=30)  # after a certain failure: 30s, 1m, 2m, ... up to MAX_ATTEMPTS
@@ -99,59 +99,6 @@ class Verdict:
     error: str | None = None  # the alert cannot be evaluated (an unknown saved search)
 
 
-def spike_verdict(
-    slots: Mapping[int, float],
-    current: float,
-    *,
-    period: int,
-    threshold: float,
-    min_mentions: int,
-    min_excess: float = MIN_EXCESS,
-    min_history: int = MIN_HISTORY_SLOTS,
-) -> tuple[bool, float, float]:
-    """(holds, expected, score) for `current` mentions in the latest slot.
-
-    `slots` maps k >= 1 (the slot k windows before the latest) to its count, covered slots
-    only; `period` is the number of slots in a week, so slot k has the same hour and weekday
-    as the latest when k % period == 0. The rule is tracker/spikes.py's, on slots: expected
-    is the median of the same slot of the week (the median of all slots when fewer than 3
-    are known), the scale 1.4826 x the MAD of every slot from its own slot-of-week median,
-    at least sqrt(expected), times sqrt(1 + pi / 2n) for the error of a median of n slots
-    (so four weeks of history need a bigger jump than eight)."""
-    if len(slots) < min_history:
-        return False, 0.0, 0.0
-    day = period // 7 if period % 7 == 0 and period >= 7 else period
-    by_week: dict[int, list[float]] = {}
-    by_day: dict[int, list[float]] = {}
-    for k, v in slots.items():
-        by_week.setdefault(k % period, []).append(v)
-        by_day.setdefault(k % day, []).append(v)
-
-    def normal(k: int) -> float | None:
-        found = _median_of(by_week.get(k % period, []))
-        return found if found is not None else _median_of(by_day.get(k % day, []))
-
-    expected_now = normal(0)
-    if expected_now is None:  # not three of this slot of the week, nor of the day: unknown
-        return False, 0.0, 0.0
-    known = len(by_week.get(0, []))
-    known = known if known >= 3 else len(by_day.get(0, []))
-    medians = {phase: normal(phase) for phase in by_week}
-    residuals = [v - m for k, v in slots.items() if (m := medians[k % period]) is not None]
-    centre = median(residuals)
-    mad = median(abs(r - centre) for r in residuals)
-    expected = expected_now
-    # the expected count is itself a median of `known` slots: its own error adds to the scale
-    scale = max(MAD_TO_SD * mad, math.sqrt(max(expected, 1.0))) * math.sqrt(1 + math.pi / (2 * known))
-    score = (current - expected) / scale
-    holds = score >= threshold and current >= min_mentions and current - expected >= min_excess
-    return holds, expected, score
-
-
-def _median_of(values: list[float]) -> float | None:
-    return median(values) if len(values) >= 3 else None
-
-
 def sentiment_verdict(
     recent: Sequence[float], usual: Sequence[float], *, threshold: float, min_scored: int
 ) -> tuple[bool, dict[str, Any]]:
@@ -172,7 +119,7 @@ def collection_problem(
 ) -> str | None:
     """What is wrong with one stream's collection, or None. `statuses`: newest run first."""
     recent = list(statuses[:runs])
-    if len(recent) >= runs and all(s == "failed" for s in recent):
+    if len(recent) >= runs and all(s == RunStatus.FAILED for s in recent):
         return f"failed {runs} runs in a row"
     if covered_until is not None and now - covered_until > gap:
         return f"not covered for {duration_text(now - covered_until)} (more than {duration_text(gap)})"
@@ -260,10 +207,7 @@ def _spike(
 
     w = alert.window
     first = now - w * (int(SPIKE_WEEKS * WEEK / w) + 1)
-    query = select(MentionStream.mention_id, MentionStream.created_at).where(
-        MentionStream.stream_id.in_(stream_ids), MentionStream.created_at >= first,
-        MentionStream.created_at < now,
-    )  # fmt: skip
+    query = store_queries.links_in_window(stream_ids, first, now)
     if matching is not None:  # a saved search: its matches only, now and in the usual hours alike
         query = query.where(MentionStream.mention_id.in_(matching))
     rows = session.execute(query).all()
@@ -376,7 +320,7 @@ def _collection(session: Any, alert: AlertConfig, ids: Mapping[str, int], now: d
         statuses = list(
             session.scalars(
                 select(CollectionRun.status)
-                .where(CollectionRun.stream_id == ids[name], CollectionRun.status != "running")
+                .where(CollectionRun.stream_id == ids[name], CollectionRun.status != RunStatus.RUNNING)
                 .order_by(CollectionRun.started_at.desc())
                 .limit(alert.runs)
             )
@@ -485,7 +429,7 @@ def _transition(
             subject=subject_line(alert, verdict.headline),
             figures=verdict.figures,
             mentions=_top_mentions(session, verdict.mention_ids),
-            deliveries={channel: {"status": "pending", "attempts": 0} for channel in channels(alert)},
+            deliveries={c: {"status": DeliveryStatus.PENDING, "attempts": 0} for c in channels(alert)},
         )
         session.add(firing)
         session.flush()
@@ -546,16 +490,42 @@ def episode_status(row: AlertFiring, now: datetime, fresh: timedelta) -> str:
     return "active" if now - last <= fresh else "unchecked"
 
 
+class Window(TypedDict):
+    start: str
+    end: str
+
+
+class FiringRecord(TypedDict):
+    """A firing as `alerts history --json`, the API, the web's alert pages and messages show it."""
+
+    id: int | None  # None: the sample `alerts test` sends (sample_record)
+    alert: str
+    kind: str
+    streams: list[str]
+    window: Window
+    fired_at: str
+    cleared_at: str | None
+    last_held_at: str
+    status: str  # active | ended | unchecked (episode_status)
+    active: bool
+    held_until: str | None  # quiet hours: sent then
+    subject: str
+    figures: dict[str, Any]
+    mentions: list[dict[str, Any]]
+    deliveries: dict[str, dict[str, Any]]  # channel -> its delivery state (DeliveryStatus)
+
+
 def firing_record(
     row: AlertFiring, now: datetime | None = None, *, settings: Settings | None = None
-) -> dict[str, Any]:
+) -> FiringRecord:
     """A firing as the CLI (--json), the API and messages show it."""
     now = now or utcnow()
     episode = episode_status(row, now, fresh_for(settings, row))
     deliveries = {}
     for channel, state in (row.deliveries or {}).items():
         status = state.get("status")
-        deliveries[channel] = {**state, "status": "in_doubt" if status == "in_progress" else status}
+        shown = DeliveryStatus.IN_DOUBT if status == DeliveryStatus.IN_PROGRESS else status
+        deliveries[channel] = {**state, "status": shown}
     return {
         "id": row.id,
         "alert": row.alert,
@@ -580,7 +550,7 @@ def mute_hint(settings: Settings, name: str) -> str:
             f"{settings.path.name} (a longer cooldown sends it less often).")  # fmt: skip
 
 
-def render_text(settings: Settings, record: dict[str, Any]) -> str:
+def render_text(settings: Settings, record: FiringRecord) -> str:
     from tracker.digest.fmt import plain
 
     lines = [plain(record["subject"]), ""]
@@ -609,12 +579,12 @@ def render_text(settings: Settings, record: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def render_html(settings: Settings, record: dict[str, Any]) -> str:
+def render_html(settings: Settings, record: FiringRecord) -> str:
     body = _html_parts(settings, record, heading="h1")
     return "\n".join(["<!doctype html><html><body>", *body, "</body></html>"]) + "\n"
 
 
-def _html_parts(settings: Settings, record: dict[str, Any], *, heading: str) -> list[str]:
+def _html_parts(settings: Settings, record: FiringRecord, *, heading: str) -> list[str]:
     e = html.escape
     figures = []
     for key, value in record["figures"].items():
@@ -647,17 +617,17 @@ def _html_parts(settings: Settings, record: dict[str, Any], *, heading: str) -> 
     return parts
 
 
-def email_message(settings: Settings, record: dict[str, Any], to: str, now: datetime) -> EmailMessage:
+def email_message(settings: Settings, record: FiringRecord, to: str, now: datetime) -> EmailMessage:
     return _message(settings, record["subject"], render_text(settings, record),
                     render_html(settings, record), to, now)  # fmt: skip
 
 
-def held_subject(records: Sequence[dict[str, Any]]) -> str:
+def held_subject(records: Sequence[FiringRecord]) -> str:
     """`3 alerts held by quiet hours: Spike on acme-mastodon: ...; Keyword alert on ...`."""
     return f"{len(records)} alerts held by quiet hours: " + "; ".join(r["subject"] for r in records)
 
 
-def _held_intro(settings: Settings, records: Sequence[dict[str, Any]]) -> str:
+def _held_intro(settings: Settings, records: Sequence[FiringRecord]) -> str:
     zone = settings.organisation.zone
     until = max(r["held_until"] for r in records if r["held_until"])
     local = f"{parse_instant(until).astimezone(zone):%H:%M} ({settings.organisation.timezone})"
@@ -665,7 +635,7 @@ def _held_intro(settings: Settings, records: Sequence[dict[str, Any]]) -> str:
             f"{local}. Each is shown as it was when it fired, and whether it is still on.")  # fmt: skip
 
 
-def _episode_line(record: dict[str, Any]) -> str:
+def _episode_line(record: FiringRecord) -> str:
     if record["status"] == "ended":
         return f"Fired {record['fired_at']}, ended {record['cleared_at']}."
     if record["status"] == "active":
@@ -673,7 +643,7 @@ def _episode_line(record: dict[str, Any]) -> str:
     return f"Fired {record['fired_at']}, not checked since {record['last_held_at']}."
 
 
-def held_text(settings: Settings, records: Sequence[dict[str, Any]]) -> str:
+def held_text(settings: Settings, records: Sequence[FiringRecord]) -> str:
     from tracker.digest.fmt import plain
 
     parts = [plain(held_subject(records)), "", _held_intro(settings, records)]
@@ -682,7 +652,7 @@ def held_text(settings: Settings, records: Sequence[dict[str, Any]]) -> str:
     return "\n".join(parts)
 
 
-def held_html(settings: Settings, records: Sequence[dict[str, Any]]) -> str:
+def held_html(settings: Settings, records: Sequence[FiringRecord]) -> str:
     e = html.escape
     parts = ["<!doctype html><html><body>", f"<h1>{len(records)} alerts held by quiet hours</h1>",
              f"<p>{e(_held_intro(settings, records))}</p>"]  # fmt: skip
@@ -692,7 +662,7 @@ def held_html(settings: Settings, records: Sequence[dict[str, Any]]) -> str:
 
 
 def held_email_message(
-    settings: Settings, records: Sequence[dict[str, Any]], to: str, now: datetime
+    settings: Settings, records: Sequence[FiringRecord], to: str, now: datetime
 ) -> EmailMessage:
     """One email listing every firing held by quiet hours for `to`."""
     return _message(settings, held_subject(records), held_text(settings, records),
@@ -715,7 +685,7 @@ def _message(
     return msg
 
 
-def webhook_body(settings: Settings, alert: AlertConfig, record: dict[str, Any]) -> bytes:
+def webhook_body(settings: Settings, alert: AlertConfig, record: FiringRecord) -> bytes:
     url = alert_url(settings, record["alert"])
     if alert.format == "slack":
         lines = [f"*{record['subject']}*"]
@@ -729,7 +699,7 @@ def webhook_body(settings: Settings, alert: AlertConfig, record: dict[str, Any])
     return json.dumps(payload, ensure_ascii=False, sort_keys=True).encode("utf-8")
 
 
-def held_webhook_body(settings: Settings, alert: AlertConfig, records: Sequence[dict[str, Any]]) -> bytes:
+def held_webhook_body(settings: Settings, alert: AlertConfig, records: Sequence[FiringRecord]) -> bytes:
     """One payload for every firing held by quiet hours: json `{"alerts": [...], "count", "url"}`
     (a single firing is `{"alert": ..., "url"}`), slack one `text` listing them all."""
     url = f"http://{settings.web.host}:{settings.web.port}/alerts"
@@ -793,8 +763,8 @@ def _deliver_all(
         if alert is None or (row.held_until is not None and row.held_until > now):
             continue
         for channel, state in dict(row.deliveries).items():
-            due = state.get("status") == "pending" or (
-                state.get("status") == "failed" and state.get("attempts", 0) < MAX_ATTEMPTS
+            due = state.get("status") == DeliveryStatus.PENDING or (
+                state.get("status") == DeliveryStatus.FAILED and state.get("attempts", 0) < MAX_ATTEMPTS
                 and (state.get("next_at") is None or state["next_at"] <= iso_z(now))
             )  # fmt: skip
             if not due:
@@ -850,7 +820,7 @@ def _deliver(
             deliveries = dict(row.deliveries)
             state = dict(deliveries.get(channel, {}))
             attempt = int(state.get("attempts", 0)) + 1
-            state.update(status="in_progress", attempts=attempt, started_at=iso_z(now))
+            state.update(status=DeliveryStatus.IN_PROGRESS, attempts=attempt, started_at=iso_z(now))
             if batch:  # which firings went in the same message
                 state.update(batch=batch, sent_with=[i for i, _ in pairs if i != firing_id])
             attempts = max(attempts, state["attempts"])
@@ -871,17 +841,17 @@ def _deliver(
     except _InDoubt as exc:
         _set_states(store, pairs, error=f"interrupted mid-way ({exc}): delivery unknown")
         log.warning("alert %s: %s in doubt: %s", names, channel, exc)
-        return "in_doubt"
+        return DeliveryStatus.IN_DOUBT
     except _Failed as exc:
         next_at = now + BACKOFF * (2 ** (attempts - 1))
-        _set_states(store, pairs, status="failed", error=str(exc), next_at=iso_z(next_at))
+        _set_states(store, pairs, status=DeliveryStatus.FAILED, error=str(exc), next_at=iso_z(next_at))
         log.warning("alert %s: %s failed (attempt %d, next at %s): %s", names, channel, attempts,
                     iso_z(next_at), exc)  # fmt: skip
-        return "failed"
-    _set_states(store, pairs, status="sent", sent_at=iso_z(utcnow()), error=None, next_at=None)
+        return DeliveryStatus.FAILED
+    _set_states(store, pairs, status=DeliveryStatus.SENT, sent_at=iso_z(utcnow()), error=None, next_at=None)
     if batch:
         log.info("alerts %s: %d held firings sent as one message to %s", names, len(pairs), channel)
-    return "sent"
+    return DeliveryStatus.SENT
 
 
 class _Failed(Exception):
@@ -969,7 +939,7 @@ def history(
     since: datetime | None = None,
     alert: str | None = None,
     now: datetime | None = None,
-) -> list[dict[str, Any]]:
+) -> list[FiringRecord]:
     """Every firing, newest first; `settings` tells how recent a check keeps one active."""
     now = now or utcnow()
     query = select(AlertFiring).order_by(AlertFiring.fired_at.desc())
@@ -983,12 +953,12 @@ def history(
 
 def active(
     store: Store, settings: Settings | None = None, now: datetime | None = None
-) -> list[dict[str, Any]]:
+) -> list[FiringRecord]:
     """The firings whose episode is ongoing now (episode_status)."""
     return [r for r in history(store, settings, now=now) if r["active"]]
 
 
-def sample_record(settings: Settings, alert: AlertConfig, now: datetime) -> dict[str, Any]:
+def sample_record(settings: Settings, alert: AlertConfig, now: datetime) -> FiringRecord:
     """What `tracker alerts test NAME` sends: the alert's shape with made-up figures."""
     headline = {"spike": "58 mentions in the last hour, usually 6 (a test)",
                 "sentiment_drop": "mean sentiment -0.31 in the last 6 hours, usually +0.12 (a test)",
@@ -1022,7 +992,7 @@ def send_test(
             else:
                 to = channel.split(":", 1)[1]
                 send_email(settings, email_message(settings, record, to, now), to)
-            outcome[channel] = "sent"
+            outcome[channel] = DeliveryStatus.SENT
         except (_Failed, _InDoubt) as exc:
             outcome[channel] = f"failed: {exc}"
     return outcome

@@ -15,7 +15,7 @@ from __future__ import annotations
 import getpass
 import os
 from datetime import datetime
-from typing import Any
+from typing import Any, TypedDict
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -76,7 +76,7 @@ def author(session: Session, target: str, action: str = "experiment.create") -> 
     return session.scalar(query)
 
 
-def events(store: Store, *, since: datetime | None = None, limit: int = 10_000) -> list[dict[str, Any]]:
+def events(store: Store, *, since: datetime | None = None, limit: int = 10_000) -> list[AuditRecord]:
     """Events oldest first (the newest `limit` of them), from `since` on when given."""
     query = select(AuditEvent).order_by(AuditEvent.id.desc()).limit(limit)
     if since is not None:
@@ -86,7 +86,19 @@ def events(store: Store, *, since: datetime | None = None, limit: int = 10_000) 
     return [event_record(e) for e in reversed(rows)]
 
 
-def event_record(event: AuditEvent) -> dict[str, Any]:
+class AuditRecord(TypedDict):
+    """One audit event as `tracker audit --json`, the web's audit page and the API give it."""
+
+    id: int
+    at: str
+    actor: str
+    action: str
+    target: str | None
+    client: str | None
+    detail: dict[str, Any] | None
+
+
+def event_record(event: AuditEvent) -> AuditRecord:
     return {
         "id": event.id,
         "at": iso_z(event.at),

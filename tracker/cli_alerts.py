@@ -11,6 +11,7 @@ from typing import Annotated, Any
 import typer
 
 from tracker.cli import ConfigOpt, JsonOpt, app, fail, print_json, settings_for, store_for
+from tracker.store.enums import DeliveryStatus
 
 alerts_app = typer.Typer(
     help="Alerts: spikes, sentiment drops, keywords and collection problems, pushed as they start.",
@@ -84,7 +85,8 @@ def alerts_check(
         sent = {f["id"]: f["deliveries"] for f in history(store, settings) if f["id"] in fired}
     undelivered = [
         (r.alert, channel, d) for r in results if r.firing_id in sent
-        for channel, d in sent[r.firing_id].items() if d["status"] in ("failed", "in_doubt")
+        for channel, d in sent[r.firing_id].items()
+        if d["status"] in (DeliveryStatus.FAILED, DeliveryStatus.IN_DOUBT)
     ]  # fmt: skip
     if as_json:
         print_json({"dry_run": dry_run, "alerts": [r.as_dict() | {"deliveries": sent.get(r.firing_id or -1)}
@@ -96,7 +98,7 @@ def alerts_check(
                 line += f"; {channel} {d['status'].replace('_', ' ')}"
             typer.echo(line)
         for name, channel, d in undelivered:
-            if d["status"] == "in_doubt":
+            if d["status"] == DeliveryStatus.IN_DOUBT:
                 later = "interrupted mid-way, so not resent by itself: check whether it arrived"
             elif int(d.get("attempts", 0)) >= MAX_ATTEMPTS:
                 later = f"given up after {MAX_ATTEMPTS} attempts"
@@ -154,5 +156,5 @@ def alerts_test(
     outcome = send_test(settings, alert)
     for channel, status in outcome.items():
         typer.echo(f"{channel}: {status}")
-    if any(s != "sent" for s in outcome.values()):
+    if any(s != DeliveryStatus.SENT for s in outcome.values()):
         raise typer.Exit(1)

@@ -6,13 +6,17 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from tracker import report
 from tracker.terminal import clean
 from tracker.timeutil import parse_instant, utcnow
+
+if TYPE_CHECKING:
+    from tracker.status import StreamStatus
 
 WIDTH = 80
 
@@ -66,7 +70,7 @@ def fit(text: str, width: int) -> str:
 
 
 def status_lines(
-    streams: list[dict[str, Any]],
+    streams: Sequence[StreamStatus],
     digests: list[dict[str, Any]],
     upcoming: datetime | None,
     zone: ZoneInfo,

@@ -42,7 +42,8 @@ SECURITY = ("starttls", "ssl", "none")
 BUILTIN_CONNECTORS = ("mastodon", "bluesky", "hackernews", "reddit", "rss")
 
 # The keys every stream has. Each connector declares its own (its selectors of SPEC §4 and
-# the rest) in its class's `stream_keys`, found through its entry point: see stream_keys().
+# the rest) in a light module of its package (connectors/<name>/settings.py), found through
+# the `tracker.stream_keys` entry points: see stream_keys().
 GENERIC_STREAM_KEYS = (
     "name", "connector", "base_url", "every", "role", "include", "exclude", "languages",
     "backfill", "run_timeout", "refresh_days", "overlap",
@@ -921,7 +922,7 @@ class _Validator:
 
     def alert_streams(self, t: Mapping[str, Any], key: str, settings: Settings) -> tuple[str, ...]:
         """Stream names and roles, resolved to names; default every brand and owned stream."""
-        given = self.strings(t, key) if "streams" in t else ("brand", "owned")
+        given = self.strings(t, key) if "streams" in t else (Role.BRAND, Role.OWNED)
         names: list[str] = []
         known = [s.name for s in settings.streams]
         for item in given:
@@ -975,11 +976,11 @@ def _given(own: Mapping[str, str], values: Mapping[str, str | None]) -> tuple[tu
 
 
 def connector_keys() -> dict[str, StreamKeys]:
-    """Each registered connector's own stream keys, as its class declares them (`stream_keys`)."""
-    from tracker.registry import connectors
+    """Each registered connector's own stream keys, read from its light settings module
+    (`tracker.stream_keys` entry points) without importing the connector: tracker/registry.py."""
+    from tracker.registry import stream_keys
 
-    found = {name: getattr(cls, "stream_keys", None) for name, cls in connectors().items()}
-    return {name: keys for name, keys in found.items() if isinstance(keys, StreamKeys)}
+    return stream_keys()
 
 
 def stream_keys() -> dict[str, str]:

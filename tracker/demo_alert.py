@@ -16,9 +16,11 @@ from email.policy import SMTP as SMTP_POLICY
 from pathlib import Path
 from typing import Any
 
-from tracker.alerts import check, email_message, firing_record, sentiment_verdict, spike_verdict
+from tracker.alerts import check, email_message, firing_record, sentiment_verdict
 from tracker.config import AlertConfig, Settings
+from tracker.spikes import spike_verdict
 from tracker.store.db import Store
+from tracker.store.enums import Role
 from tracker.store.models import AlertFiring
 
 HOUR = timedelta(hours=1)
@@ -31,7 +33,7 @@ def candidates(world: Any) -> list[tuple[datetime, str, str]]:
     first = max(world.start + timedelta(weeks=3), world.end - timedelta(weeks=4))
     found: list[tuple[datetime, str, str]] = []
     for stream in world.streams:
-        if stream.role != "brand":
+        if stream.role != Role.BRAND:
             continue
         posts = world.posts_of(stream.name)
         scores = score_many([p.text for p in posts], [p.lang for p in posts])

@@ -10,9 +10,9 @@ measurement is kept; the newest valid one is the experiment's result.
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, NotRequired, TypedDict
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
@@ -33,7 +33,7 @@ from tracker.store.models import (
     SavedSearch,
     Stream,
 )
-from tracker.store.queries import stream_names
+from tracker.store.queries import stream_names, valid_results
 from tracker.timeutil import iso_z, utcnow
 
 EXPECT = ("increase", "decrease")
@@ -76,6 +76,67 @@ class ExperimentInput:
         if self.control_streams:
             return list(self.control_streams)
         return [self.control_stream] if self.control_stream else []
+
+
+class Window(TypedDict):
+    start: str
+    end: str
+
+
+class NoteRecord(TypedDict):
+    at: str
+    text: str
+    author: str | None
+
+
+class ExperimentRecord(TypedDict):
+    """An experiment as `experiment show --json`, the web's pages and `/api/experiments` give it.
+
+    Its plan fields are ExperimentInput's, in their order (days as ISO text); then its state,
+    the latest valid result, the notes and the lifecycle events (SPEC §6)."""
+
+    id: int
+    title: str
+    hypothesis: str
+    practice: str
+    metric: str
+    streams: list[str]
+    control_stream: str | None
+    start: str
+    end: str
+    expect: str
+    owner: str | None
+    team: str | None
+    min_effect: float
+    baseline_start: str | None
+    baseline_end: str | None
+    control_streams: list[str]
+    competitors: list[str]
+    search: str | None
+    status: str
+    baseline: Window
+    learning: str | None
+    decision: str | None
+    concluded_at: str | None
+    cancelled_at: str | None
+    created_at: str
+    updated_at: str
+    mde: float | None
+    created_by: str | None
+    amendments: list[dict[str, Any]]
+    original_plan: dict[str, Any]
+    post_hoc: bool
+    result: dict[str, Any] | None
+    verdict: str | None
+    results: NotRequired[list[dict[str, Any]]]  # every valid result, newest first (`--history`)
+    notes: list[NoteRecord]
+    events: list[dict[str, Any]]
+    adopted_by: str | None
+    judgement: str | None
+
+
+def _day(value: date | None) -> str | None:
+    return value.isoformat() if value else None
 
 
 def parse_day(value: str | None, name: str, problems: list[tuple[str, str]]) -> date | None:
@@ -222,7 +283,7 @@ class Registry:
     def _day(self, moment: datetime) -> date:
         return moment.astimezone(self.settings.organisation.zone).date()
 
-    def add(self, data: ExperimentInput) -> tuple[dict[str, Any], list[str]]:
+    def add(self, data: ExperimentInput) -> tuple[ExperimentRecord, list[str]]:
         """Register; return the experiment's record and warnings (overlaps)."""
         now = utcnow()
         with self.store.write() as session:
@@ -250,7 +311,7 @@ class Registry:
 
     def edit(
         self, exp_id: int, changes: dict[str, Any], *, amend: bool = False, reason: str | None = None
-    ) -> tuple[dict[str, Any], list[str]]:
+    ) -> tuple[ExperimentRecord, list[str]]:
         """Change some fields (same validation); a changed window or stream set voids old results.
 
         Once the experiment has started its plan (tracker/plans.py) is locked: a change
@@ -331,7 +392,7 @@ class Registry:
             return self.record(session, exp), self._overlaps(session, exp, data.streams)
 
     def cancel(self, exp_id: int, reason: str | None = None, *, now: datetime | None = None,
-               author: str | None = None) -> dict[str, Any]:  # fmt: skip
+               author: str | None = None) -> ExperimentRecord:  # fmt: skip
         now = now or utcnow()
         with self.store.write() as session:
             exp = self._get(session, exp_id)
@@ -344,7 +405,7 @@ class Registry:
 
     def note(
         self, exp_id: int, text: str, author: str | None = None, *, now: datetime | None = None
-    ) -> dict[str, Any]:
+    ) -> ExperimentRecord:
         if not text.strip():
             raise ValidationError([("text", "must not be empty")])
         problems = _too_long({"text": text, "author": author})
@@ -380,7 +441,7 @@ class Registry:
 
     def conclude(self, exp_id: int, learning: str, decision: str | None, *, judgement: str | None = None,
                  early: bool = False, reason: str | None = None, now: datetime | None = None,
-                 author: str | None = None) -> dict[str, Any]:  # fmt: skip
+                 author: str | None = None) -> ExperimentRecord:  # fmt: skip
         """Close with a learning (lifecycle rules: tracker/lifecycle.py); `decision` is adopt, reject or
         None (a usable success adopts); `judgement` adopts on the team's judgement instead."""
         now = now or utcnow()
@@ -399,7 +460,7 @@ class Registry:
             return self.record(session, exp)
 
     def reopen(self, exp_id: int, reason: str, *, now: datetime | None = None,
-               author: str | None = None) -> dict[str, Any]:  # fmt: skip
+               author: str | None = None) -> ExperimentRecord:  # fmt: skip
         """Undo a conclusion or a cancellation; the event keeps what the conclusion said."""
         now = now or utcnow()
         with self.store.write() as session:
@@ -408,11 +469,11 @@ class Registry:
             audit.record(session, self.actor, "experiment.reopen", f"experiment:{exp.id}", {"reason": reason})
             return self.record(session, exp)
 
-    def get(self, exp_id: int) -> dict[str, Any]:
+    def get(self, exp_id: int) -> ExperimentRecord:
         with self.store.read() as session:
             return self.record(session, self._get(session, exp_id), history=True)
 
-    def list_all(self, status: str | None = None) -> list[dict[str, Any]]:
+    def list_all(self, status: str | None = None) -> list[ExperimentRecord]:
         if status is not None and status not in STATUSES:
             raise UserError(f"--status: expected one of {', '.join(STATUSES)}, got {status!r}")
         with self.store.read() as session:
@@ -518,48 +579,60 @@ class Registry:
             for o in others
         ]
 
-    def record(self, session: Session, exp: Experiment, *, history: bool = False) -> dict[str, Any]:
+    def record(self, session: Session, exp: Experiment, *, history: bool = False) -> ExperimentRecord:
         """The experiment as JSON: its fields, status, streams, latest result and notes."""
         data = self._input_of(session, exp)
-        record: dict[str, Any] = {"id": exp.id}
-        for f in fields(ExperimentInput):
-            value = getattr(data, f.name)
-            record[f.name] = value.isoformat() if isinstance(value, date) else value
         baseline = baseline_window(exp)
-        record.update(
-            status=status_of(exp, self.today()),
-            baseline={"start": baseline[0].isoformat(), "end": baseline[1].isoformat()},
-            learning=exp.learning,
-            decision=exp.decision,
-            concluded_at=iso_z(exp.concluded_at) if exp.concluded_at else None,
-            cancelled_at=iso_z(exp.cancelled_at) if exp.cancelled_at else None,
-            created_at=iso_z(exp.created_at),
-            updated_at=iso_z(exp.updated_at),
-            mde=exp.mde,
-            created_by=audit.author(session, f"experiment:{exp.id}"),
-        )
-        record["amendments"] = plans.amendments(session, exp.id)
-        record["original_plan"] = (
-            record["amendments"][0]["before"] if record["amendments"] else plans.plan_of(record)
-        )
-        record["post_hoc"] = bool(record["amendments"])
-        results = session.scalars(
-            select(ExperimentResult)
-            .where(ExperimentResult.experiment_id == exp.id, ExperimentResult.valid.is_(True))
-            .order_by(ExperimentResult.measured_at.desc(), ExperimentResult.id.desc())
-        ).all()
-        record["result"] = results[0].payload if results else None
-        record["verdict"] = results[0].verdict if results else None
-        if history:
-            record["results"] = [r.payload for r in results]
+        amendments = plans.amendments(session, exp.id)
+        results = valid_results(session, exp.id)
         notes = session.scalars(
             select(ExperimentNote).where(ExperimentNote.experiment_id == exp.id).order_by(ExperimentNote.id)
         ).all()
-        record["notes"] = [{"at": iso_z(n.created_at), "text": n.text, "author": n.author} for n in notes]
-        record["events"] = lifecycle.events(session, exp)
-        record["adopted_by"] = lifecycle.adopted_by(exp, record["events"], record["result"])
-        conclusion = next((e for e in reversed(record["events"]) if e["status"] == "concluded"), None)
-        record["judgement"] = conclusion.get("judgement") if conclusion and exp.concluded_at else None
+        events = lifecycle.events(session, exp)
+        result = results[0].payload if results else None
+        conclusion = next((e for e in reversed(events) if e["status"] == "concluded"), None)
+        record: ExperimentRecord = {
+            "id": exp.id,
+            "title": exp.title,
+            "hypothesis": exp.hypothesis,
+            "practice": exp.practice,
+            "metric": exp.metric,
+            "streams": data.streams,
+            "control_stream": data.control_stream,
+            "start": exp.start.isoformat(),
+            "end": exp.end.isoformat(),
+            "expect": data.expect,
+            "owner": data.owner,
+            "team": data.team,
+            "min_effect": data.min_effect,
+            "baseline_start": _day(data.baseline_start),
+            "baseline_end": _day(data.baseline_end),
+            "control_streams": data.control_streams,
+            "competitors": data.competitors,
+            "search": data.search,
+            "status": status_of(exp, self.today()),
+            "baseline": {"start": baseline[0].isoformat(), "end": baseline[1].isoformat()},
+            "learning": exp.learning,
+            "decision": exp.decision,
+            "concluded_at": iso_z(exp.concluded_at) if exp.concluded_at else None,
+            "cancelled_at": iso_z(exp.cancelled_at) if exp.cancelled_at else None,
+            "created_at": iso_z(exp.created_at),
+            "updated_at": iso_z(exp.updated_at),
+            "mde": exp.mde,
+            "created_by": audit.author(session, f"experiment:{exp.id}"),
+            "amendments": amendments,
+            "original_plan": amendments[0]["before"] if amendments else plans.plan_of(asdict(data)),
+            "post_hoc": bool(amendments),
+            "result": result,
+            "verdict": results[0].verdict if results else None,
+            "results": [r.payload for r in results],
+            "notes": [{"at": iso_z(n.created_at), "text": n.text, "author": n.author} for n in notes],
+            "events": events,
+            "adopted_by": lifecycle.adopted_by(exp, events, result),
+            "judgement": conclusion.get("judgement") if conclusion and exp.concluded_at else None,
+        }
+        if not history:
+            del record["results"]
         return record
 
 

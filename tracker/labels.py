@@ -35,7 +35,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypedDict
 
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
@@ -706,7 +706,48 @@ def rescore(store: Store, lang: str, *, progress: ProgressFn | None = None) -> i
 # -- status, queue, upkeep ----------------------------------------------------------------------
 
 
-def status(store: Store, settings: Settings) -> dict[str, Any]:
+class ModelFigures(TypedDict):
+    """A language's newest model as `label status` shows it."""
+
+    version: int
+    trained_at: str
+    training_hash: str
+    labels: int
+    macro_f1: float
+    per_class_f1: dict[str, float]
+    vader_macro_f1: float | None
+    adopted: bool
+    labels_needed: int | None
+    curve: list[Any]
+    new_labels_since: int
+
+
+class LanguageStatus(TypedDict):
+    lang: str
+    labels: dict[str, int]
+    sentiment_labels: int
+    mentions: int
+    share_of_mentions: float
+    scorer: str | None
+    rescore_pending: int
+    model: ModelFigures | None
+
+
+class AdoptionFloor(TypedDict):
+    min_macro_f1: float
+    min_labels: int
+
+
+class LabelStatus(TypedDict):
+    """`tracker label status --json` and the web's labels page: per language, labels, the newest
+    model's figures, the scorer in use and its reach."""
+
+    floor: AdoptionFloor
+    mentions: int
+    languages: list[LanguageStatus]
+
+
+def status(store: Store, settings: Settings) -> LabelStatus:
     """Per language: labels, the newest model's figures, the scorer in use and its reach."""
     conf = settings.sentiment
     with store.read() as session:
@@ -724,13 +765,13 @@ def status(store: Store, settings: Settings) -> dict[str, Any]:
         ).all():
             label_counts.setdefault(lang, Counter())[lab] = int(n)
         langs = sorted(set(label_counts) | ({"en"} if by_lang.get("en") else set()))
-        out = []
+        out: list[LanguageStatus] = []
         for code in langs:
             newest = latest(session, code)
             using = adopted(session, code)
             counts = label_counts.get(code, Counter())
             sentiment_labels = sum(counts[c] for c in CLASSES)
-            item: dict[str, Any] = {
+            item: LanguageStatus = {
                 "lang": code,
                 "labels": {c: counts[c] for c in LABELS},
                 "sentiment_labels": sentiment_labels,

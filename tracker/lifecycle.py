@@ -28,7 +28,8 @@ from sqlalchemy.orm import Session
 
 from tracker.errors import UserError
 from tracker.metrics import COUNT_METRICS
-from tracker.store.models import Experiment, ExperimentEvent, ExperimentResult
+from tracker.store.models import Experiment, ExperimentEvent
+from tracker.store.queries import valid_results
 from tracker.timeutil import iso_z
 
 UNUSABLE = ("running", "insufficient_data")
@@ -84,13 +85,8 @@ def status_at(exp: Experiment, today: date) -> str:
 
 
 def latest_result(session: Session, exp: Experiment) -> dict[str, Any] | None:
-    row = session.scalars(
-        select(ExperimentResult)
-        .where(ExperimentResult.experiment_id == exp.id, ExperimentResult.valid.is_(True))
-        .order_by(ExperimentResult.measured_at.desc(), ExperimentResult.id.desc())
-        .limit(1)
-    ).first()
-    return dict(row.payload) if row is not None else None
+    rows = valid_results(session, exp.id, limit=1)
+    return dict(rows[0].payload) if rows else None
 
 
 def plan_conclusion(

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypedDict
 
 from sqlalchemy import select
 
@@ -27,7 +27,7 @@ from tracker.errors import UserError
 from tracker.ingest import UpsertCounts, ensure_import_streams, sync_streams, upsert_items
 from tracker.store.db import Store
 from tracker.store.models import Mention, MentionStream
-from tracker.store.queries import stream_ids, stream_names, stream_names_by_id
+from tracker.store.queries import mention_streams, stream_ids, stream_names, stream_names_by_id
 from tracker.timeutil import day_bounds, iso_z, parse_instant, utcnow
 
 FIELDS = (
@@ -538,14 +538,35 @@ def export(
         names = stream_names_by_id(session)
         rows = session.execute(query.execution_options(yield_per=BATCH)).scalars()
         for chunk in _chunks(rows, BATCH):
-            links = _links(session, [m.id for m in chunk], names)
+            links = mention_streams(session, [m.id for m in chunk], names)
             for mention in chunk:
                 writer(mention_record(mention, links.get(mention.id, [])))
                 count += 1
     return count
 
 
-def mention_record(mention: Mention, streams: list[str]) -> dict[str, Any]:
+class MentionRecord(TypedDict):
+    """One mention in the normalised fields of SPEC §4, as `mentions export` and `search` give it."""
+
+    platform: str
+    external_id: str
+    url: str | None
+    author: str | None
+    text: str
+    lang: str | None
+    created_at: str
+    kind: str
+    likes: int | None
+    reposts: int | None
+    replies: int | None
+    quotes: int | None
+    engagement: int
+    sentiment: float | None
+    sentiment_label: str | None
+    streams: list[str]
+
+
+def mention_record(mention: Mention, streams: list[str]) -> MentionRecord:
     """The normalised fields of SPEC §4 for one stored mention."""
     return {
         "platform": mention.platform,
@@ -577,14 +598,6 @@ def _stream_ids(session: Any, names: Sequence[str]) -> list[int] | None:
     return list(found.values())
 
 
-def _links(session: Any, ids: list[int], names: dict[int, str]) -> dict[int, list[str]]:
-    links: dict[int, list[str]] = {}
-    query = select(MentionStream.mention_id, MentionStream.stream_id).where(MentionStream.mention_id.in_(ids))
-    for mention_id, stream_id in session.execute(query):
-        links.setdefault(mention_id, []).append(names[stream_id])
-    return links
-
-
 def _chunks(rows: Any, size: int) -> Iterator[list[Any]]:
     chunk: list[Any] = []
     for row in rows:
@@ -596,10 +609,10 @@ def _chunks(rows: Any, size: int) -> Iterator[list[Any]]:
         yield chunk
 
 
-def _writer(out: IO[str], fmt: str) -> Callable[[dict[str, Any]], None]:
+def _writer(out: IO[str], fmt: str) -> Callable[[MentionRecord], None]:
     if fmt == "jsonl":
 
-        def write_jsonl(record: dict[str, Any]) -> None:
+        def write_jsonl(record: MentionRecord) -> None:
             out.write(json.dumps(record, ensure_ascii=False) + "\n")
 
         return write_jsonl
@@ -618,7 +631,7 @@ def _writer(out: IO[str], fmt: str) -> Callable[[dict[str, Any]], None]:
     writer.writeheader()
     emit()
 
-    def write_csv(record: dict[str, Any]) -> None:
+    def write_csv(record: MentionRecord) -> None:
         row = {
             k: ("" if v is None else guard_cell(v) if isinstance(v, str) else v) for k, v in record.items()
         }

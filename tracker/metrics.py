@@ -39,6 +39,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from tracker import aggregates
 from tracker.sentiment import POSITIVE
 from tracker.store.models import EngagementSnapshot, Mention, MentionStream
+from tracker.store.queries import links_in_window
 from tracker.timeutil import day_start
 
 METRICS = ("mentions", "sentiment", "positive_share", "engagement", "share_of_voice")
@@ -147,12 +148,7 @@ def _linked(
     longer counted; the deleted ones are few, found through their own index.
     """
     deleted = select(Mention.id).where(Mention.deleted_at.is_not(None))
-    query = select(MentionStream.mention_id, MentionStream.created_at).where(
-        MentionStream.stream_id.in_(list(stream_ids)),
-        MentionStream.created_at >= lo,
-        MentionStream.created_at < hi,
-        MentionStream.mention_id.not_in(deleted),
-    )
+    query = links_in_window(stream_ids, lo, hi).where(MentionStream.mention_id.not_in(deleted))
     if exclude:
         ours = select(MentionStream.mention_id).where(MentionStream.stream_id.in_(list(exclude)))
         query = query.where(MentionStream.mention_id.not_in(ours))

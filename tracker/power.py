@@ -60,6 +60,7 @@ from tracker.config import Settings
 from tracker.sequential import FINAL_LEVEL
 from tracker.stats import Day, _clean, _poisson_irls
 from tracker.stats import measure as _measure
+from tracker.store.enums import Role
 from tracker.store.models import Experiment, MentionStream, Stream
 from tracker.store.queries import stream_ids
 
@@ -267,7 +268,7 @@ def stream_noise(
             matching=matching,
         )  # fmt: skip
         return noise("mean", [d for d in log_days(dict(posts.items())) if d.day not in uncovered])
-    competitors = list(session.scalars(select(Stream.id).where(Stream.role == "competitor")))
+    competitors = list(session.scalars(select(Stream.id).where(Stream.role == Role.COMPETITOR)))
     values = daily(
         session,
         metric,

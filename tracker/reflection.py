@@ -45,7 +45,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, TypedDict
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -310,7 +310,44 @@ def stage_of(model: Model, f: _Facts) -> Stage:
 # -- the reflection ---------------------------------------------------------------------------
 
 
-def reflect(store: Store, settings: Settings, model: Model, *, as_of: date | None = None) -> dict[str, Any]:
+class StageRef(TypedDict):
+    key: str
+    number: int
+    name: str
+
+
+class StageRecord(StageRef):
+    description: str
+
+
+# A change of stage on one day, and the requirements that made it (`from` is a keyword).
+MoveRecord = TypedDict(
+    "MoveRecord", {"date": str, "from": StageRef, "to": StageRef, "because": list[str], "reasons": list[str]}
+)
+
+
+class SnapshotRef(TypedDict):
+    as_of: str
+    stage: int
+    key: str
+
+
+class Reflection(TypedDict):
+    """Where the organisation stands on the stage model: `tracker reflect --json`, the web's
+    maturity page, the digest and the weekly snapshot (SPEC §7)."""
+
+    as_of: str
+    model: str
+    stage: StageRecord
+    since: str | None
+    dimensions: dict[str, dict[str, Any]]
+    practices: list[dict[str, Any]]
+    moves: list[MoveRecord]
+    next_steps: list[dict[str, Any]]
+    snapshots: list[SnapshotRef]
+
+
+def reflect(store: Store, settings: Settings, model: Model, *, as_of: date | None = None) -> Reflection:
     """The whole reflection as of the end of `as_of` (default: now)."""
     zone = settings.organisation.zone
     now = utcnow()
@@ -322,7 +359,7 @@ def reflect(store: Store, settings: Settings, model: Model, *, as_of: date | Non
     today = cutoff.astimezone(zone).date()
     with store.read() as session:
         record = load_record(session)
-        snapshots = [
+        snapshots: list[SnapshotRef] = [
             {"as_of": s.as_of.isoformat(), "stage": s.stage_number, "key": s.stage_key}
             for s in session.scalars(select(MaturitySnapshot).order_by(MaturitySnapshot.as_of))
             if s.as_of <= today
@@ -343,11 +380,11 @@ def reflect(store: Store, settings: Settings, model: Model, *, as_of: date | Non
     }
 
 
-def _stage(stage: Stage) -> dict[str, Any]:
+def _stage(stage: Stage) -> StageRecord:
     return {"key": stage.key, "number": stage.number, "name": stage.name, "description": stage.description}
 
 
-def _moves(record: _Record, model: Model, cutoff: datetime, zone: Any) -> list[dict[str, Any]]:
+def _moves(record: _Record, model: Model, cutoff: datetime, zone: Any) -> list[MoveRecord]:
     """Replay the record day by day; every change of stage is a move with its causes."""
     events = [e.created for e in record.experiments] + record.digests
     if not events and not record.runs:
@@ -356,7 +393,7 @@ def _moves(record: _Record, model: Model, cutoff: datetime, zone: Any) -> list[d
     firsts += [days[0] for days in record.runs.values() if days]
     day = min(firsts)
     last = cutoff.astimezone(zone).date()
-    moves: list[dict[str, Any]] = []
+    moves: list[MoveRecord] = []
     current = model.stages[0]
     before = None
     while day <= last:
@@ -373,7 +410,7 @@ def _moves(record: _Record, model: Model, cutoff: datetime, zone: Any) -> list[d
 
 def _move(
     day: date, old: Stage, new: Stage, model: Model, f: _Facts, before: _Facts | None
-) -> dict[str, Any]:
+) -> MoveRecord:
     because: list[str] = []
     reasons: list[str] = []
     if new.number > old.number:
@@ -437,7 +474,7 @@ def _adopted_text(key: str, f: _Facts, model: Model) -> str:
     return f"adopted {_name(model, key)}{how}"
 
 
-def _stage_ref(stage: Stage) -> dict[str, Any]:
+def _stage_ref(stage: Stage) -> StageRef:
     return {"key": stage.key, "number": stage.number, "name": stage.name}
 
 
@@ -559,7 +596,7 @@ def rank_key(row: dict[str, Any]) -> tuple[Any, ...]:
 
 
 def _practices(
-    model: Model, record: _Record, f: _Facts, moves: Sequence[dict[str, Any]], cutoff: datetime
+    model: Model, record: _Record, f: _Facts, moves: Sequence[MoveRecord], cutoff: datetime
 ) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     for p in model.practices:
@@ -671,7 +708,7 @@ def _next_steps(model: Model, stage: Stage, f: _Facts) -> list[dict[str, Any]]:
     return steps
 
 
-def snapshot(store: Store, settings: Settings, model: Model, *, as_of: date | None = None) -> dict[str, Any]:
+def snapshot(store: Store, settings: Settings, model: Model, *, as_of: date | None = None) -> Reflection:
     """Store the reflection (the weekly job), so the history survives edits of the model."""
     result = reflect(store, settings, model, as_of=as_of)
     with store.write() as session:
@@ -681,13 +718,13 @@ def snapshot(store: Store, settings: Settings, model: Model, *, as_of: date | No
                 taken_at=utcnow(),
                 stage_number=result["stage"]["number"],
                 stage_key=result["stage"]["key"],
-                payload=result,
+                payload=dict(result),
             )
         )
     return result
 
 
-def review_text(result: dict[str, Any]) -> str:
+def review_text(result: Reflection) -> str:
     """`tracker reflect` for people: where we are, what moved us, what to try next."""
     stage = result["stage"]
     since = f" since {result['since']}" if result["since"] else ""

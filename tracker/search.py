@@ -20,7 +20,8 @@ from sqlalchemy.orm import Session, defer
 from tracker.config import Settings
 from tracker.mentions import FIELDS, mention_record
 from tracker.store.models import Mention
-from tracker.web.queries import MentionFilter, _matching, _ordered, _stream_links
+from tracker.store.queries import mention_streams
+from tracker.web.queries import MentionFilter, _matching, _ordered
 
 BATCH = 1000
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -45,7 +46,7 @@ def iter_matches(session: Session, settings: Settings, f: MentionFilter) -> Iter
 
 
 def _records(session: Session, batch: list[Any]) -> Iterator[dict[str, Any]]:
-    links = _stream_links(session, [m.id for m in batch])
+    links = mention_streams(session, [m.id for m in batch])
     for m in batch:
         yield {"id": m.id, **mention_record(m, links.get(m.id, []))}
 

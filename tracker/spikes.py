@@ -13,7 +13,8 @@ hide the next one and a weekly rhythm (quiet weekends, busy Mondays) is not news
             mentions than expected, so a quiet stream going from 1 to 4 is not a spike
 
 Only covered days are passed in: an outage is not a quiet day. The one rule behind the
-digest's spikes and the web overview's (and any alert on spikes): both import it from here.
+digest's spikes and the web overview's (`find_spikes`, on days) and the spike alerts'
+(`spike_verdict`, the same rule on slots of the alert's window, tracker/alerts.py).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ THRESHOLD = 3.5
 MIN_EXCESS = 5.0
 MIN_HISTORY = 14  # trailing days with data needed before anything is called unusual
 MAD_TO_SD = 1.4826
+MIN_HISTORY_SLOTS = 14 * 24  # two weeks of hourly slots before an alert calls anything unusual
 
 
 @dataclass(frozen=True)
@@ -76,3 +78,56 @@ def _normal(trailing: Mapping[date, float], weekday: int) -> tuple[float, float]
     mad = median(abs(r - centre) for r in residuals)
     expected = by_weekday[weekday]
     return expected, max(MAD_TO_SD * mad, math.sqrt(max(expected, 1.0)))
+
+
+def spike_verdict(
+    slots: Mapping[int, float],
+    current: float,
+    *,
+    period: int,
+    threshold: float,
+    min_mentions: int,
+    min_excess: float = MIN_EXCESS,
+    min_history: int = MIN_HISTORY_SLOTS,
+) -> tuple[bool, float, float]:
+    """(holds, expected, score) for `current` mentions in the latest slot.
+
+    `slots` maps k >= 1 (the slot k windows before the latest) to its count, covered slots
+    only; `period` is the number of slots in a week, so slot k has the same hour and weekday
+    as the latest when k % period == 0. The rule is find_spikes', on slots: expected
+    is the median of the same slot of the week (the median of all slots when fewer than 3
+    are known), the scale 1.4826 x the MAD of every slot from its own slot-of-week median,
+    at least sqrt(expected), times sqrt(1 + pi / 2n) for the error of a median of n slots
+    (so four weeks of history need a bigger jump than eight)."""
+    if len(slots) < min_history:
+        return False, 0.0, 0.0
+    day = period // 7 if period % 7 == 0 and period >= 7 else period
+    by_week: dict[int, list[float]] = {}
+    by_day: dict[int, list[float]] = {}
+    for k, v in slots.items():
+        by_week.setdefault(k % period, []).append(v)
+        by_day.setdefault(k % day, []).append(v)
+
+    def normal(k: int) -> float | None:
+        found = _median_of(by_week.get(k % period, []))
+        return found if found is not None else _median_of(by_day.get(k % day, []))
+
+    expected_now = normal(0)
+    if expected_now is None:  # not three of this slot of the week, nor of the day: unknown
+        return False, 0.0, 0.0
+    known = len(by_week.get(0, []))
+    known = known if known >= 3 else len(by_day.get(0, []))
+    medians = {phase: normal(phase) for phase in by_week}
+    residuals = [v - m for k, v in slots.items() if (m := medians[k % period]) is not None]
+    centre = median(residuals)
+    mad = median(abs(r - centre) for r in residuals)
+    expected = expected_now
+    # the expected count is itself a median of `known` slots: its own error adds to the scale
+    scale = max(MAD_TO_SD * mad, math.sqrt(max(expected, 1.0))) * math.sqrt(1 + math.pi / (2 * known))
+    score = (current - expected) / scale
+    holds = score >= threshold and current >= min_mentions and current - expected >= min_excess
+    return holds, expected, score
+
+
+def _median_of(values: list[float]) -> float | None:
+    return median(values) if len(values) >= 3 else None

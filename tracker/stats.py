@@ -464,21 +464,21 @@ def _measure(
         windows += [(_clean(control[0], kind), _CONTROL, 0), (_clean(control[1], kind), _CONTROL, 1)]
     counts = [len(days) for days, _, _ in windows]
     data = _assemble(windows)
-    shell = _Shell("diff_in_diff" if did else "pre_post", counts)
+    outline = _EstimateOutline("diff_in_diff" if did else "pre_post", counts)
     if min(counts) == 0:
-        return shell.without_model(data, "a window has no days with data")
+        return outline.without_model(data, "a window has no days with data")
     try:
         # Numerical trouble (absurd magnitudes, near-singular fits) must not pass silently.
         with np.errstate(divide="raise", over="raise", invalid="raise"):
             if kind == "count":
-                return _measure_counts(data, did, shell)
-            return _measure_means(data, did, shell)
+                return _measure_counts(data, did, outline)
+            return _measure_means(data, did, outline)
     except (FloatingPointError, OverflowError, ValueError, np.linalg.LinAlgError) as exc:
-        return shell.without_model(data, f"the model could not be fitted: {exc}")
+        return outline.without_model(data, f"the model could not be fitted: {exc}")
 
 
 @dataclass(frozen=True)
-class _Shell:
+class _EstimateOutline:
     """Method and day counts shared by every outcome."""
 
     method: str
@@ -522,10 +522,10 @@ def _raw_mean(data: _Data, group: int, period: int) -> float | None:
 # --------------------------------------------------------------------------- counts
 
 
-def _measure_counts(data: _Data, did: bool, shell: _Shell) -> Estimate:
+def _measure_counts(data: _Data, did: bool, outline: _EstimateOutline) -> Estimate:
     experiment = data.group == _EXPERIMENT
     if not data.y[experiment].any():
-        return shell.make(
+        return outline.make(
             baseline_value=0.0,
             treatment_value=0.0,
             lift_abs=0.0,
@@ -535,12 +535,12 @@ def _measure_counts(data: _Data, did: bool, shell: _Shell) -> Estimate:
     weekdays = sorted(set(data.weekday[experiment].tolist()))
     fit_data, absent = _drop_silent_weekdays(data)
     if not _cells_have_counts(fit_data, did):
-        return _linear_fallback(data, did, shell, "a window has no mentions at all: no finite count model")
+        return _linear_fallback(data, did, outline, "a window has no mentions at all: no finite count model")
     design = _design(fit_data, did, [d for d in weekdays if d not in absent])
     beta = _poisson_irls(design.X, fit_data.y)
     if beta is None:
-        return _linear_fallback(data, did, shell, "the count model did not converge")
-    return _count_estimate(fit_data, design, beta, shell, len(weekdays))
+        return _linear_fallback(data, did, outline, "the count model did not converge")
+    return _count_estimate(fit_data, design, beta, outline, len(weekdays))
 
 
 def _drop_silent_weekdays(data: _Data) -> tuple[_Data, set[int]]:
@@ -598,7 +598,9 @@ def _poisson_deviance(y: Array, mu: Array) -> float:
     return float(2 * np.sum(np.where(positive, y * np.log(ratio), 0.0) - (y - mu)))
 
 
-def _count_estimate(data: _Data, design: _Design, beta: Array, shell: _Shell, n_weekdays: int) -> Estimate:
+def _count_estimate(
+    data: _Data, design: _Design, beta: Array, outline: _EstimateOutline, n_weekdays: int
+) -> Estimate:
     X, y = design.X, data.y
     mu = np.exp(X @ beta)
     df = len(y) - X.shape[1]
@@ -610,7 +612,7 @@ def _count_estimate(data: _Data, design: _Design, beta: Array, shell: _Shell, n_
         baseline_value=b[0], treatment_value=t[0], lift_abs=t[0] - c[0], lift_rel=math.expm1(coef)
     )
     if df < 1:
-        return shell.make(**values, note="no residual degrees of freedom: no interval")
+        return outline.make(**values, note="no residual degrees of freedom: no interval")
     bread = np.linalg.inv((X.T * mu) @ X)
     phi = max(MIN_DISPERSION, float(np.sum((y - mu) ** 2 / mu)) / df)
     psi = (bread @ X.T)[design.target] * (y - mu)
@@ -623,7 +625,7 @@ def _count_estimate(data: _Data, design: _Design, beta: Array, shell: _Shell, n_
     lift_abs = t[0] - c[0]
     # An upper bound beyond exp(700) says nothing and cannot be stored: no relative interval.
     bounded = coef + q * se < 700
-    return shell.make(
+    return outline.make(
         **values,
         ci_low=math.expm1(coef - q * se) if bounded else None,
         ci_high=math.expm1(coef + q * se) if bounded else None,
@@ -646,10 +648,10 @@ def _typical_day(rows: Array, beta: Array, n_weekdays: int) -> tuple[float, Arra
     return value, (rows * fitted[:, None]).sum(axis=0) / n_weekdays
 
 
-def _linear_fallback(data: _Data, did: bool, shell: _Shell, note: str) -> Estimate:
+def _linear_fallback(data: _Data, did: bool, outline: _EstimateOutline, note: str) -> Estimate:
     """Absolute lift of counts from the robust linear model; no relative interval."""
-    estimate = _measure_means(data, did, shell)
-    return shell.make(
+    estimate = _measure_means(data, did, outline)
+    return outline.make(
         baseline_value=estimate.baseline_value,
         treatment_value=estimate.treatment_value,
         lift_abs=estimate.lift_abs,
@@ -666,7 +668,7 @@ def _linear_fallback(data: _Data, did: bool, shell: _Shell, note: str) -> Estima
 # --------------------------------------------------------------------------- means
 
 
-def _measure_means(data: _Data, did: bool, shell: _Shell) -> Estimate:
+def _measure_means(data: _Data, did: bool, outline: _EstimateOutline) -> Estimate:
     weekdays = sorted(set(data.weekday[data.group == _EXPERIMENT].tolist()))
     design = _design(data, did, weekdays)
     sw = np.sqrt(data.w)
@@ -685,9 +687,9 @@ def _measure_means(data: _Data, did: bool, shell: _Shell) -> Estimate:
     df = len(yw) - Xw.shape[1]
     resid = yw - Xw @ beta
     if df < 1:
-        return shell.make(**values, note="no residual degrees of freedom: no interval")
+        return outline.make(**values, note="no residual degrees of freedom: no interval")
     if float(np.abs(resid).max()) <= 1e-12 * scale * float(sw.max()):
-        return shell.make(
+        return outline.make(
             **values, df=df, note="the model fits every day exactly (no variation left): no interval"
         )
     cov, factor = _hc3_cov(Xw, resid, gram_inv, design.target, data)
@@ -695,10 +697,10 @@ def _measure_means(data: _Data, did: bool, shell: _Shell) -> Estimate:
     var = float(cov[design.target, design.target])
     if not var > 1e-20 * scale * scale:
         # Only days fitted exactly (leverage 1) inform the lift: its noise cannot be estimated.
-        return shell.make(**values, df=df, note="no residual variation informs the lift: no interval")
+        return outline.make(**values, df=df, note="no residual variation informs the lift: no interval")
     se = math.sqrt(var)
     rel = _fieller(lift, base, cov, t - c, b, q) if base > 0 else None
-    return shell.make(
+    return outline.make(
         **values,
         ci_abs_low=lift - q * se,
         ci_abs_high=lift + q * se,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, TypedDict
 
 from sqlalchemy import func, select
 
@@ -15,7 +15,57 @@ from tracker.store.queries import streams_by_name
 from tracker.timeutil import iso_z, utcnow
 
 
-def stream_status(*, store: Store, settings: Settings, now: datetime | None = None) -> list[dict[str, Any]]:
+class RunRecord(TypedDict):
+    """One collection run as `status --json` shows it (SPEC: `last_run`)."""
+
+    started_at: str
+    finished_at: str | None
+    status: str
+    fetched: int
+    new: int
+    updated: int
+    rejected: int
+    error: str | None
+    worker: str | None
+    covered_from: str | None
+    covered_until: str | None
+
+
+class ErrorRecord(TypedDict):
+    at: str
+    status: str
+    error: str | None
+
+
+class FollowersRecord(TypedDict):
+    account: str
+    count: int | None
+    at: str
+
+
+class GapRecord(TypedDict("GapRecord", {"from": str})):
+    until: str
+
+
+class StreamStatus(TypedDict):
+    """One stream's line of `tracker status --json`, the web's streams page and `/api/streams`."""
+
+    name: str
+    connector: str | None
+    role: str | None
+    source: str
+    every: str | None
+    items: int
+    last_run: RunRecord | None
+    last_error: ErrorRecord | None
+    covered_until: str | None
+    gaps: list[GapRecord]
+    next_run: str | None
+    followers: FollowersRecord | None
+    deleted: int  # posts the platform no longer has: kept, left out of counts
+
+
+def stream_status(*, store: Store, settings: Settings, now: datetime | None = None) -> list[StreamStatus]:
     """One record per stream (configured streams first, then import-only ones)."""
     now = now or utcnow()
     with store.read() as session:
@@ -34,18 +84,22 @@ def stream_status(*, store: Store, settings: Settings, now: datetime | None = No
             ).all()
         )
         names = [s.name for s in settings.streams] + sorted(n for n in rows if settings.stream(n) is None)
-        records = [_one(session, settings, name, rows.get(name), counts, now) for name in names]
-        for record in records:  # posts the platform no longer has: kept, left out of counts
-            row = rows.get(record["name"])
-            record["deleted"] = deleted.get(row.id, 0) if row else 0
-        return records
+        return [
+            _status_of_stream(session, settings, name, rows.get(name), counts, deleted, now) for name in names
+        ]
 
 
-def _one(
-    session: Any, settings: Settings, name: str, row: Stream | None, counts: dict[int, int], now: datetime
-) -> dict[str, Any]:
+def _status_of_stream(
+    session: Any,
+    settings: Settings,
+    name: str,
+    row: Stream | None,
+    counts: dict[int, int],
+    deleted: dict[int, int],
+    now: datetime,
+) -> StreamStatus:
     conf = settings.stream(name)
-    record: dict[str, Any] = {
+    record: StreamStatus = {
         "name": name,
         "connector": conf.connector if conf else (row.connector if row else None),
         "role": conf.role if conf else (row.role if row else None),
@@ -58,6 +112,7 @@ def _one(
         "gaps": [],
         "next_run": iso_z(now) if conf else None,
         "followers": None,
+        "deleted": deleted.get(row.id, 0) if row else 0,
     }
     if row is None:
         return record
@@ -86,7 +141,7 @@ def _one(
     if conf:
         cov = coverage(session, row.id)
         record["covered_until"] = iso_z(cov.covered_until) if cov.covered_until else None
-        record["gaps"] = [{"from": iso_z(a), "until": iso_z(b)} for a, b in cov.gaps()]
+        record["gaps"] = [GapRecord({"from": iso_z(a), "until": iso_z(b)}) for a, b in cov.gaps()]
     snapshot = session.scalars(
         select(AccountSnapshot)
         .where(AccountSnapshot.stream_id == row.id)
@@ -102,7 +157,7 @@ def _one(
     return record
 
 
-def _run(run: CollectionRun) -> dict[str, Any]:
+def _run(run: CollectionRun) -> RunRecord:
     return {
         "started_at": iso_z(run.started_at),
         "finished_at": iso_z(run.finished_at) if run.finished_at else None,

@@ -1,5 +1,6 @@
-"""The Bluesky connector: search posts or read an account's feed over the AT Protocol."""
+"""The Bluesky connector: search posts or read an account's feed over the AT Protocol.
 
-from connectors.bluesky.connector import BlueskyConnector
-
-__all__ = ["BlueskyConnector"]
+`connector.py` is the connector (registered in the `tracker.connectors` entry points);
+`settings.py` its stream keys and `contract.py` its case of the shared contract suite, both
+light: reading them imports neither the connector nor httpx.
+"""

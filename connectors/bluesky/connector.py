@@ -30,9 +30,6 @@ from connectors._http import THREAD_PARSE, HttpClient, decode_json
 from connectors._paging import readable
 from connectors._text import parse_time
 from connectors.base import (
-    SECRET,
-    TEXT,
-    URL,
     AccountStats,
     AuthRequired,
     ConnectorError,
@@ -49,6 +46,7 @@ from connectors.base import (
     Unavailable,
 )
 from connectors.bluesky import mapping, urls
+from connectors.bluesky.settings import STREAM_KEYS
 
 log = logging.getLogger("tracker.connectors.bluesky")
 
@@ -104,23 +102,11 @@ class _Run:
         return {"newest": urls.iso_z(self.newest, "microseconds") if self.newest else None}
 
 
-def _rules(given: Mapping[str, str]) -> list[tuple[str, str]]:
-    """A login is an identifier with its app password."""
-    if bool(given.get("identifier")) != bool(given.get("app_password_env")):
-        return [("app_password_env", "identifier and app_password_env go together")]
-    return []
-
-
 class BlueskyConnector:
     """One Bluesky stream: `query` (search) or `account` (a handle's posts)."""
 
     platform: ClassVar[str] = "bluesky"
-    stream_keys: ClassVar[StreamKeys] = StreamKeys(
-        selectors=("query", "account"),
-        keys={"query": TEXT, "account": TEXT, "identifier": TEXT, "app_password_env": SECRET,
-              "auth_url": URL},
-        rules=_rules,
-    )  # fmt: skip
+    stream_keys: ClassVar[StreamKeys] = STREAM_KEYS
 
     def __init__(self, spec: StreamSpec, http: HttpClient) -> None:
         self.spec = spec

@@ -19,7 +19,6 @@ from typing import Any, ClassVar
 from connectors._http import HttpClient
 from connectors._paging import readable
 from connectors.base import (
-    TEXT,
     AccountStats,
     ConnectorError,
     Cursor,
@@ -34,6 +33,7 @@ from connectors.base import (
 )
 from connectors.hackernews import urls
 from connectors.hackernews.mapping import map_hit
+from connectors.hackernews.settings import STREAM_KEYS
 from connectors.hackernews.urls import HITS_PER_PAGE, search_by_date_url, search_params
 
 OVERLAP_SECONDS = 30 * 60  # search-index lag seen on HN is seconds to minutes
@@ -68,7 +68,7 @@ class HackerNewsConnector:
     """Stories and comments matching a stream's `query` (and optional `tags`), newest first."""
 
     platform: ClassVar[str] = "hackernews"
-    stream_keys: ClassVar[StreamKeys] = StreamKeys(selectors=("query",), keys={"query": TEXT, "tags": TEXT})
+    stream_keys: ClassVar[StreamKeys] = STREAM_KEYS
 
     def __init__(self, spec: StreamSpec, http: HttpClient) -> None:
         self.spec = spec
@@ -94,7 +94,7 @@ class HackerNewsConnector:
                 search_by_date_url(self.spec.base_url), params=params, errors=ERRORS
             )
             results = _results(data)
-            items, rejected, poison = _map_page(results.hits, run, self._now())
+            items, rejected, poison = _map_page(results.hits, run, self.http.now())
             more = bool(results.hits) and page + 1 < results.nb_pages
             oldest = min((_epoch(item) for item in items), default=None)
             restart = not more and _window_full(results, page) and oldest is not None
@@ -145,9 +145,6 @@ class HackerNewsConnector:
         if self.spec.owned:
             after = min(after, int(self.http.now().timestamp()) - self.spec.refresh_days * DAY_SECONDS)
         return after
-
-    def _now(self) -> datetime:
-        return self.http.now()
 
     @staticmethod
     def _final(

@@ -1,5 +1,6 @@
-"""Mastodon connector: hashtag timelines, owned account statuses, statuses search."""
+"""Mastodon connector: hashtag timelines, owned account statuses, statuses search.
 
-from connectors.mastodon.connector import MastodonConnector
-
-__all__ = ["MastodonConnector"]
+`connector.py` is the connector (registered in the `tracker.connectors` entry points);
+`settings.py` its stream keys and `contract.py` its case of the shared contract suite, both
+light: reading them imports neither the connector nor httpx.
+"""

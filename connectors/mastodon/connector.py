@@ -32,8 +32,6 @@ from connectors._http import HttpClient
 from connectors._paging import readable
 from connectors._text import parse_time
 from connectors.base import (
-    SECRET,
-    TEXT,
     AccountStats,
     AuthRequired,
     ConnectorError,
@@ -50,10 +48,10 @@ from connectors.base import (
 )
 from connectors.mastodon import urls
 from connectors.mastodon.mapping import is_boost, map_account_stats, map_status, status_mark
+from connectors.mastodon.settings import SELECTORS, STREAM_KEYS
 
 log = logging.getLogger("tracker.connectors.mastodon")
 
-SELECTORS = ("hashtag", "account", "query")
 OVERLAP = timedelta(hours=2)  # default of the stream's `overlap`
 RECENT = 20  # known statuses kept in the cursor: ids that may bound a later run's requests
 Mark = tuple[str, datetime]  # (status id, created_at)
@@ -130,22 +128,11 @@ class _Run:
         return cursor
 
 
-def _rules(given: Mapping[str, str]) -> list[tuple[str, str]]:
-    """The search API answers only with a token."""
-    if given.get("query") and not given.get("token_env"):
-        return [("token_env", "mastodon search (query) needs a token: set token_env")]
-    return []
-
-
 class MastodonConnector:
     """One Mastodon stream (see the module docstring for the paging and cursor)."""
 
     platform: ClassVar[str] = "mastodon"
-    stream_keys: ClassVar[StreamKeys] = StreamKeys(
-        selectors=SELECTORS,
-        keys={"hashtag": TEXT, "account": TEXT, "query": TEXT, "token_env": SECRET},
-        rules=_rules,
-    )
+    stream_keys: ClassVar[StreamKeys] = STREAM_KEYS
 
     def __init__(self, spec: StreamSpec, http: HttpClient) -> None:
         self.spec = spec

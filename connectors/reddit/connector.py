@@ -18,7 +18,7 @@ when they expire or are refused with 401.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, ClassVar
@@ -28,9 +28,6 @@ import httpx
 from connectors._http import HttpClient, decode_json
 from connectors._paging import readable
 from connectors.base import (
-    SECRET,
-    TEXT,
-    URL,
     AccountStats,
     AuthRequired,
     ConnectorError,
@@ -46,6 +43,7 @@ from connectors.base import (
 )
 from connectors.reddit import urls
 from connectors.reddit.mapping import is_gone, map_child
+from connectors.reddit.settings import STREAM_KEYS
 from connectors.reddit.urls import base_url, search_params, search_url, subreddit_name, token_url
 
 OVERLAP_SECONDS = 30 * 60
@@ -87,30 +85,11 @@ class _Run:
     listed: int = 0  # children the listings answered this run
 
 
-def _rules(given: Mapping[str, str]) -> list[tuple[str, str]]:
-    """Reddit throttles generic clients; OAuth keys come in pairs, and a login needs the app."""
-    problems: list[tuple[str, str]] = []
-    if not given.get("user_agent"):
-        problems.append(("user_agent", "required: Reddit asks for a descriptive User-Agent"))
-    if bool(given.get("client_id_env")) != bool(given.get("client_secret_env")):
-        problems.append(("client_secret_env", "client_id_env and client_secret_env go together"))
-    if bool(given.get("username")) != bool(given.get("password_env")):
-        problems.append(("password_env", "username and password_env go together (a script app's login)"))
-    elif given.get("username") and not given.get("client_id_env"):
-        problems.append(("client_id_env", "username needs the script app's client_id_env and secret"))
-    return problems
-
-
 class RedditConnector:
     """Posts matching a stream's `query`, optionally in one `subreddit`, newest first."""
 
     platform: ClassVar[str] = "reddit"
-    stream_keys: ClassVar[StreamKeys] = StreamKeys(
-        selectors=("query",),
-        keys={"query": TEXT, "subreddit": TEXT, "user_agent": TEXT, "client_id_env": SECRET,
-              "client_secret_env": SECRET, "auth_url": URL, "username": TEXT, "password_env": SECRET},
-        rules=_rules,
-    )  # fmt: skip
+    stream_keys: ClassVar[StreamKeys] = STREAM_KEYS
 
     def __init__(self, spec: StreamSpec, http: HttpClient) -> None:
         self.spec = spec

@@ -19,8 +19,9 @@ from typing import Any, ClassVar
 import httpx
 
 from connectors._http import HttpClient
-from connectors.base import URL, AccountStats, ConnectorError, Cursor, Item, Page, StreamKeys, StreamSpec
+from connectors.base import AccountStats, ConnectorError, Cursor, Item, Page, StreamKeys, StreamSpec
 from connectors.rss import mapping, urls
+from connectors.rss.settings import STREAM_KEYS
 
 # Entries dated up to this long before the newest stored one may still be new: feeds
 # backdate (scheduled posts, aggregators such as Google Alerts index late).
@@ -65,7 +66,7 @@ class RssConnector:
     """RSS 0.9x/1.0/2.0 and Atom feeds (selector `url`), Google Alerts links unwrapped."""
 
     platform: ClassVar[str] = "rss"
-    stream_keys: ClassVar[StreamKeys] = StreamKeys(selectors=("url",), keys={"url": URL})
+    stream_keys: ClassVar[StreamKeys] = STREAM_KEYS
 
     def __init__(self, spec: StreamSpec, http: HttpClient) -> None:
         self.spec = spec

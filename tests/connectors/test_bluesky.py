@@ -28,8 +28,8 @@ from connectors.base import (
     PayloadError,
     StreamSpec,
 )
-from connectors.bluesky import BlueskyConnector, mapping
-from connectors.bluesky.connector import SEARCH_NEEDS_LOGIN, SESSION_REFUSED
+from connectors.bluesky import mapping
+from connectors.bluesky.connector import SEARCH_NEEDS_LOGIN, SESSION_REFUSED, BlueskyConnector
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "bluesky"
 PUBLIC = "public.api.bsky.app"

@@ -14,7 +14,8 @@ import pytest
 
 from connectors._http import MB, HttpClient, HttpPolicy
 from connectors.base import ConnectorError, PayloadError, RateLimited, StreamSpec
-from connectors.rss import RssConnector, mapping
+from connectors.rss import mapping
+from connectors.rss.connector import RssConnector
 from tests.support import rss_feed
 from tracker.config import parse_settings
 

@@ -15,7 +15,7 @@ import pytest
 
 from connectors._http import HttpClient
 from connectors.base import ConnectorError, MappingError, Page, PayloadError, StreamSpec
-from connectors.hackernews import HackerNewsConnector
+from connectors.hackernews.connector import HackerNewsConnector
 from connectors.hackernews.mapping import map_hit
 from connectors.hackernews.urls import search_params
 

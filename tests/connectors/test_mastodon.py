@@ -16,8 +16,8 @@ import pytest
 
 from connectors._http import HttpClient
 from connectors.base import AccountStats, AuthRequired, MappingError, NotFound, Page, PayloadError, StreamSpec
-from connectors.mastodon import MastodonConnector, urls
-from connectors.mastodon.connector import OVERLAP, RECENT, _known
+from connectors.mastodon import urls
+from connectors.mastodon.connector import OVERLAP, RECENT, MastodonConnector, _known
 from connectors.mastodon.mapping import is_boost, map_account_stats, map_status
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "mastodon"

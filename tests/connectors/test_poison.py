@@ -16,10 +16,10 @@ import pytest
 from connectors._clean import MAX_TEXT, clean_item
 from connectors._http import HttpClient
 from connectors.base import Page, StreamSpec
-from connectors.bluesky import BlueskyConnector
-from connectors.hackernews import HackerNewsConnector
-from connectors.mastodon import MastodonConnector
-from connectors.reddit import RedditConnector
+from connectors.bluesky.connector import BlueskyConnector
+from connectors.hackernews.connector import HackerNewsConnector
+from connectors.mastodon.connector import MastodonConnector
+from connectors.reddit.connector import RedditConnector
 from tracker import mentions
 from tracker.sandbox.poison import KINDS, poison_json
 

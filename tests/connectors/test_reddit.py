@@ -25,7 +25,7 @@ from connectors.base import (
     PayloadError,
     StreamSpec,
 )
-from connectors.reddit import RedditConnector
+from connectors.reddit.connector import RedditConnector
 from connectors.reddit.mapping import map_child
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "reddit"

@@ -20,12 +20,12 @@ import pytest
 
 from connectors._http import HttpClient
 from connectors.base import Known, Refreshed, StreamSpec
-from connectors.bluesky import BlueskyConnector
-from connectors.hackernews import HackerNewsConnector
-from connectors.mastodon import MastodonConnector
-from connectors.reddit import RedditConnector
+from connectors.bluesky.connector import BlueskyConnector
+from connectors.hackernews.connector import HackerNewsConnector
+from connectors.mastodon.connector import MastodonConnector
+from connectors.reddit.connector import RedditConnector
 from connectors.reddit.mapping import is_gone
-from connectors.rss import RssConnector
+from connectors.rss.connector import RssConnector
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
 T = datetime(2026, 8, 1, tzinfo=UTC)

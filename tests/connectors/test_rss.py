@@ -22,8 +22,8 @@ from connectors.base import (
     PayloadError,
     StreamSpec,
 )
-from connectors.rss import RssConnector, mapping, urls
-from connectors.rss.connector import OVERLAP
+from connectors.rss import mapping, urls
+from connectors.rss.connector import OVERLAP, RssConnector
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "rss"
 ALERTS = (FIXTURES / "google_alerts_atom_slack.xml").read_bytes()

@@ -16,11 +16,11 @@ import pytest
 
 from connectors._http import HttpClient, HttpPolicy
 from connectors.base import AccountStats, Item, Page, StreamSpec
-from connectors.bluesky import BlueskyConnector
-from connectors.hackernews import HackerNewsConnector
-from connectors.mastodon import MastodonConnector
-from connectors.reddit import RedditConnector
-from connectors.rss import RssConnector
+from connectors.bluesky.connector import BlueskyConnector
+from connectors.hackernews.connector import HackerNewsConnector
+from connectors.mastodon.connector import MastodonConnector
+from connectors.reddit.connector import RedditConnector
+from connectors.rss.connector import RssConnector
 from tracker.collect import stream_spec
 from tracker.config import parse_settings
 from tracker.sandbox import SandboxServer, World, generate_world

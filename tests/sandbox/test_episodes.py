@@ -13,12 +13,13 @@ from pathlib import Path
 import pytest
 
 from tests.sandbox.conftest import END
-from tracker.alerts import sentiment_verdict, spike_verdict
+from tracker.alerts import sentiment_verdict
 from tracker.config import ConfigError, parse_settings
 from tracker.query import matches
 from tracker.sandbox import SandboxServer, World
 from tracker.sandbox.episodes import Episode, EpisodeError, parse_episode, schedule
 from tracker.sandbox.mastodon import status_uri
+from tracker.spikes import spike_verdict
 
 HOUR = timedelta(hours=1)
 START = END.astimezone(UTC) + timedelta(hours=10)  # 10:00 local on the day after the world's end

@@ -13,7 +13,7 @@ import pytest
 
 from connectors._http import HttpClient
 from connectors.base import AuthRequired, StreamSpec
-from connectors.reddit import RedditConnector
+from connectors.reddit.connector import RedditConnector
 from tests.sandbox.conftest import collect, spec_for
 from tracker.sandbox import SandboxServer, World
 from tracker.sandbox.reddit import USERNAME

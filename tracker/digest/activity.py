@@ -5,16 +5,17 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from tracker.config import Settings
 from tracker.digest.weeks import Week
-from tracker.experiments import Registry
+from tracker.experiments import ExperimentRecord, Registry
 from tracker.maturity import Model
 from tracker.reflection import reflect
 from tracker.report import lift_text
 from tracker.store.db import Store
 from tracker.store.models import ExperimentResult
+from tracker.store.queries import newest_valid_result_ids
 from tracker.timeutil import parse_instant
 
 TAGS = ("started", "running", "ended", "measured", "concluded")
@@ -66,11 +67,7 @@ def experiments(
 
 def _results_before(store: Store, cutoff: datetime) -> dict[int, dict[str, Any]]:
     """Per experiment, the payload of its newest valid result measured before `cutoff`."""
-    newest = (
-        select(func.max(ExperimentResult.id))
-        .where(ExperimentResult.valid.is_(True), ExperimentResult.measured_at < cutoff)
-        .group_by(ExperimentResult.experiment_id)
-    )
+    newest = newest_valid_result_ids(cutoff)
     with store.read() as session:
         rows = session.scalars(select(ExperimentResult).where(ExperimentResult.id.in_(newest)))
         return {r.experiment_id: {**r.payload, "id": r.experiment_id} for r in rows}
@@ -78,11 +75,7 @@ def _results_before(store: Store, cutoff: datetime) -> dict[int, dict[str, Any]]
 
 def _verdicts_before(store: Store, moment: datetime) -> dict[int, str]:
     """Per experiment, the verdict of its newest valid result measured before `moment`."""
-    newest = (
-        select(func.max(ExperimentResult.id))
-        .where(ExperimentResult.valid.is_(True), ExperimentResult.measured_at < moment)
-        .group_by(ExperimentResult.experiment_id)
-    )
+    newest = newest_valid_result_ids(moment)
     query = select(ExperimentResult.experiment_id, ExperimentResult.verdict).where(
         ExperimentResult.id.in_(newest)
     )
@@ -90,7 +83,7 @@ def _verdicts_before(store: Store, moment: datetime) -> dict[int, str]:
         return {exp_id: verdict for exp_id, verdict in session.execute(query)}
 
 
-def _tags(record: dict[str, Any], week: Week, zone: Any, *, measured: bool) -> list[str]:
+def _tags(record: ExperimentRecord, week: Week, zone: Any, *, measured: bool) -> list[str]:
     start, end = date.fromisoformat(record["start"]), date.fromisoformat(record["end"])
     concluded = record["concluded_at"]
     tags = []
@@ -108,7 +101,7 @@ def _tags(record: dict[str, Any], week: Week, zone: Any, *, measured: bool) -> l
 
 
 def _entry(
-    record: dict[str, Any], result: dict[str, Any] | None, tags: list[str], model: Model
+    record: ExperimentRecord, result: dict[str, Any] | None, tags: list[str], model: Model
 ) -> dict[str, Any]:
     practice = model.practice(record["practice"])
     shown = None

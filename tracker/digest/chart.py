@@ -11,6 +11,8 @@ import io
 from datetime import date
 from typing import Any
 
+from tracker.store.enums import Role
+
 WIDTH_IN, HEIGHT_IN, DPI = 6.0, 3.0, 200  # shown 600 px wide: sharp on high-density screens
 PAST, WEEK, SPIKE, LINE = "#c7d2fe", "#4f46e5", "#dc2626", "#d97706"
 INK, MUTED, GRID, SHADE = "#111827", "#6b7280", "#e5e7eb", "#eef2ff"
@@ -24,7 +26,7 @@ def chart_png(data: dict[str, Any]) -> bytes:
     days = [date.fromisoformat(d["day"]) for d in data["chart"]["days"]]
     counts = [d["mentions"] for d in data["chart"]["days"]]
     week_start = date.fromisoformat(data["week"]["start"])
-    spikes = {date.fromisoformat(s["day"]) for s in data["spikes"] if s["role"] != "competitor"}
+    spikes = {date.fromisoformat(s["day"]) for s in data["spikes"] if s["role"] != Role.COMPETITOR}
     colours = [WEEK if d >= week_start else PAST for d in days]
 
     fig = Figure(figsize=(WIDTH_IN, HEIGHT_IN), dpi=DPI)

@@ -17,7 +17,7 @@ from pathlib import Path
 import typer
 
 from tracker.config import Settings
-from tracker.digest.send import Outcome, SendReport, send_week
+from tracker.digest.send import Delivery, Outcome, SendReport, send_week
 from tracker.digest.service import builder, check_usage, file_bytes, target_week, write_atomic
 from tracker.store.db import Store
 from tracker.timeutil import utcnow
@@ -72,20 +72,20 @@ def _print_report(report: SendReport, *, err: bool) -> None:
 
 def _outcome_line(week: str, o: Outcome) -> tuple[str, bool]:
     """(a line for people, whether it is a problem)."""
-    if o.status == "sent":
+    if o.status == Delivery.SENT:
         return f"sent the {week} digest to {o.recipient}", False
-    if o.status == "already_sent":
+    if o.status == Delivery.ALREADY_SENT:
         when = f" (sent {o.sent_at:%Y-%m-%d %H:%M} UTC)" if o.sent_at else ""
         return (
             f"{o.recipient} already has the {week} digest{when}: nothing sent (--force sends it again)",
             False,
         )
-    if o.status == "skipped_in_doubt":
+    if o.status == Delivery.SKIPPED_IN_DOUBT:
         return (
             f"error: {o.recipient}: the {week} digest is in doubt (a send was interrupted and may have "
             "arrived): not resent; check with them, then --force sends it again"
         ), True
-    if o.status == "in_doubt":
+    if o.status == Delivery.IN_DOUBT:
         return (
             f"error: {o.recipient}: {o.error}; it is not resent automatically (--force sends it again)",
             True,

@@ -27,8 +27,9 @@ from tracker.metrics import DayValue, daily
 from tracker.samples import MIN_ITEMS, comparable
 from tracker.spikes import find_spikes
 from tracker.store.db import Store
+from tracker.store.enums import Role, RunStatus
 from tracker.store.models import CollectionRun, Mention, MentionStream
-from tracker.store.queries import streams_by_name
+from tracker.store.queries import links_in_window, mention_streams, streams_by_name
 from tracker.timeutil import iso_z, utcnow
 
 CHART_WEEKS = 8
@@ -49,8 +50,8 @@ class _Stream:
 
 
 @dataclass(frozen=True)
-class _Ctx:
-    """What every part of the build needs."""
+class _WeekBuild:
+    """One week's build: the session, settings, week and clock every part of it reads."""
 
     session: Session
     settings: Settings
@@ -87,7 +88,7 @@ def build_digest(
     now = now or utcnow()
     zone = settings.organisation.zone
     with store.read() as session:
-        ctx = _Ctx(session, settings, week, zone, now)
+        ctx = _WeekBuild(session, settings, week, zone, now)
         streams = _streams(session, settings)
         uncovered = _uncovered(ctx, streams)
         data: dict[str, Any] = {
@@ -110,7 +111,7 @@ def build_digest(
     return data
 
 
-def _header(ctx: _Ctx) -> dict[str, Any]:
+def _header(ctx: _WeekBuild) -> dict[str, Any]:
     week, previous = ctx.week, ctx.week.previous
     return {
         "organisation": ctx.settings.organisation.name,
@@ -142,16 +143,16 @@ def _streams(session: Session, settings: Settings) -> list[_Stream]:
     for name in sorted(set(rows) - {s.name for s in settings.streams}):
         row = rows[name]
         found.append(_Stream(name, row.role, row.connector, row.id, False))
-    return sorted(found, key=lambda s: s.role == "competitor")
+    return sorted(found, key=lambda s: s.role == Role.COMPETITOR)
 
 
 def _ours(streams: Sequence[_Stream]) -> list[int]:
-    ids = [s.id for s in streams if s.id is not None and s.role != "competitor"]
+    ids = [s.id for s in streams if s.id is not None and s.role != Role.COMPETITOR]
     return ids or [s.id for s in streams if s.id is not None]
 
 
 def _competitors(streams: Sequence[_Stream]) -> list[int]:
-    return [s.id for s in streams if s.id is not None and s.role == "competitor"]
+    return [s.id for s in streams if s.id is not None and s.role == Role.COMPETITOR]
 
 
 # -- figures ----------------------------------------------------------------------------------
@@ -188,7 +189,7 @@ def _entry(values: dict[date, DayValue], week: Week, metric: str) -> dict[str, A
     }
 
 
-def _figures(ctx: _Ctx, ids: Sequence[int], competitors: Sequence[int] = ()) -> dict[str, Any]:
+def _figures(ctx: _WeekBuild, ids: Sequence[int], competitors: Sequence[int] = ()) -> dict[str, Any]:
     first = ctx.week.previous.start
     figures = {metric: _entry(ctx.series(metric, ids, first), ctx.week, metric) for metric in METRICS}
     if competitors:
@@ -197,14 +198,14 @@ def _figures(ctx: _Ctx, ids: Sequence[int], competitors: Sequence[int] = ()) -> 
     return figures
 
 
-def _summary(ctx: _Ctx, streams: Sequence[_Stream]) -> dict[str, Any]:
+def _summary(ctx: _WeekBuild, streams: Sequence[_Stream]) -> dict[str, Any]:
     ours = _ours(streams)
-    names = [s.name for s in streams if s.role != "competitor"] or [s.name for s in streams]
+    names = [s.name for s in streams if s.role != Role.COMPETITOR] or [s.name for s in streams]
     figures = _figures(ctx, ours, _competitors(streams)) if ours else _figures(ctx, [])
     return {"streams": names, **figures}
 
 
-def _stream_figures(ctx: _Ctx, stream: _Stream, uncovered: list[date]) -> dict[str, Any]:
+def _stream_figures(ctx: _WeekBuild, stream: _Stream, uncovered: list[date]) -> dict[str, Any]:
     week_days = set(ctx.week.days())
     return {
         "name": stream.name,
@@ -215,7 +216,7 @@ def _stream_figures(ctx: _Ctx, stream: _Stream, uncovered: list[date]) -> dict[s
     }
 
 
-def _chart(ctx: _Ctx, streams: Sequence[_Stream]) -> dict[str, Any]:
+def _chart(ctx: _WeekBuild, streams: Sequence[_Stream]) -> dict[str, Any]:
     """Daily mentions and mean sentiment of our streams over the last 8 weeks."""
     ours = _ours(streams)
     first = ctx.history_first + timedelta(days=7)
@@ -240,7 +241,7 @@ def _chart(ctx: _Ctx, streams: Sequence[_Stream]) -> dict[str, Any]:
 # -- spikes, top mentions, health -------------------------------------------------------------
 
 
-def _uncovered(ctx: _Ctx, streams: Sequence[_Stream]) -> dict[str, list[date]]:
+def _uncovered(ctx: _WeekBuild, streams: Sequence[_Stream]) -> dict[str, list[date]]:
     """Per collected stream, the days of the chart window its collection did not cover."""
     last = min(ctx.week.end, ctx.last_complete_day)
     found: dict[str, list[date]] = {}
@@ -250,7 +251,9 @@ def _uncovered(ctx: _Ctx, streams: Sequence[_Stream]) -> dict[str, list[date]]:
     return found
 
 
-def _spikes(ctx: _Ctx, streams: Sequence[_Stream], uncovered: dict[str, list[date]]) -> list[dict[str, Any]]:
+def _spikes(
+    ctx: _WeekBuild, streams: Sequence[_Stream], uncovered: dict[str, list[date]]
+) -> list[dict[str, Any]]:
     found = []
     for s in streams:
         if s.id is None:
@@ -273,16 +276,14 @@ def _spikes(ctx: _Ctx, streams: Sequence[_Stream], uncovered: dict[str, list[dat
     return sorted(found, key=lambda f: (f["day"], -f["score"]))
 
 
-def _top(ctx: _Ctx, streams: Sequence[_Stream], *, kind: str, limit: int) -> list[dict[str, Any]]:
+def _top(ctx: _WeekBuild, streams: Sequence[_Stream], *, kind: str, limit: int) -> list[dict[str, Any]]:
     """The week's items of our streams with the most engagement (latest figures): what others
     said (`mention`), or our own posts (`own`), which would otherwise crowd the others out."""
     ours = _ours(streams)
     if not ours:
         return []
     lo, hi = ctx.week.bounds(ctx.zone)
-    linked = select(MentionStream.mention_id).where(
-        MentionStream.stream_id.in_(ours), MentionStream.created_at >= lo, MentionStream.created_at < hi
-    )
+    linked = links_in_window(ours, lo, hi).with_only_columns(MentionStream.mention_id)
     rows = ctx.session.scalars(
         select(Mention)
         .where(Mention.id.in_(linked), Mention.kind == kind)
@@ -290,16 +291,11 @@ def _top(ctx: _Ctx, streams: Sequence[_Stream], *, kind: str, limit: int) -> lis
         .limit(limit)
     ).all()
     names = {s.id: s.name for s in streams if s.id is not None}
-    links: dict[int, list[str]] = {}
-    query = select(MentionStream.mention_id, MentionStream.stream_id).where(
-        MentionStream.mention_id.in_([m.id for m in rows])
-    )
-    for mention_id, stream_id in ctx.session.execute(query):
-        links.setdefault(mention_id, []).append(names.get(stream_id, "?"))
+    links = mention_streams(ctx.session, [m.id for m in rows], names)
     return [_mention(m, sorted(links.get(m.id, [])), ctx.zone) for m in rows]
 
 
-def _alerts(ctx: _Ctx) -> list[dict[str, Any]]:
+def _alerts(ctx: _WeekBuild) -> list[dict[str, Any]]:
     """The week's alert firings, oldest first (tracker/alerts.py)."""
     from tracker.store.models import AlertFiring
 
@@ -317,7 +313,7 @@ def _alerts(ctx: _Ctx) -> list[dict[str, Any]]:
     ]  # fmt: skip
 
 
-def _saved_searches(ctx: _Ctx, streams: Sequence[_Stream]) -> list[dict[str, Any]]:
+def _saved_searches(ctx: _WeekBuild, streams: Sequence[_Stream]) -> list[dict[str, Any]]:
     """Per saved search: its mentions this week and last, and this week's most engaging ones
     (any stream), read through the full-text index (tracker/saved_searches.py)."""
     from tracker.query import QueryError, parse
@@ -344,12 +340,7 @@ def _saved_searches(ctx: _Ctx, streams: Sequence[_Stream]) -> list[dict[str, Any
             .order_by(Mention.engagement.desc(), Mention.created_at.desc(), Mention.id)
             .limit(TOP_SAVED)
         ).all()
-        links: dict[int, list[str]] = {}
-        query = select(MentionStream.mention_id, MentionStream.stream_id).where(
-            MentionStream.mention_id.in_([m.id for m in top])
-        )
-        for mention_id, stream_id in ctx.session.execute(query):
-            links.setdefault(mention_id, []).append(names.get(stream_id, "?"))
+        links = mention_streams(ctx.session, [m.id for m in top], names)
         found.append(
             {
                 "name": search.name,
@@ -384,7 +375,7 @@ def _mention(m: Mention, streams: list[str], zone: ZoneInfo) -> dict[str, Any]:
     }
 
 
-def _health(ctx: _Ctx, streams: Sequence[_Stream], uncovered: dict[str, list[date]]) -> dict[str, Any]:
+def _health(ctx: _WeekBuild, streams: Sequence[_Stream], uncovered: dict[str, list[date]]) -> dict[str, Any]:
     """Collection runs of the week per configured stream, failures, and days not covered."""
     lo, hi = ctx.week.bounds(ctx.zone)
     in_week = (CollectionRun.started_at >= lo, CollectionRun.started_at < hi)
@@ -413,17 +404,16 @@ def _health(ctx: _Ctx, streams: Sequence[_Stream], uncovered: dict[str, list[dat
 def _health_row(
     s: _Stream, counts: dict[tuple[int, str], int], errors: dict[int, CollectionRun], uncovered: list[date]
 ) -> dict[str, Any]:
-    by_status = {
-        st: counts.get((s.id, st), 0) if s.id else 0 for st in ("ok", "partial", "failed", "running")
-    }
+    stored = (RunStatus.OK, RunStatus.PARTIAL, RunStatus.FAILED, RunStatus.RUNNING)
+    by_status = {st: counts.get((s.id, st), 0) if s.id else 0 for st in stored}
     error = errors.get(s.id) if s.id else None
     return {
         "name": s.name,
         "connector": s.connector,
         "runs": sum(by_status.values()),
-        "ok": by_status["ok"],
-        "partial": by_status["partial"],
-        "failed": by_status["failed"],
+        "ok": by_status[RunStatus.OK],
+        "partial": by_status[RunStatus.PARTIAL],
+        "failed": by_status[RunStatus.FAILED],
         "last_error": (
             {"at": iso_z(error.started_at), "status": error.status, "error": error.error} if error else None
         ),

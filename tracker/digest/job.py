@@ -14,7 +14,7 @@ import logging
 from datetime import UTC, datetime, timedelta
 
 from tracker.config import Settings
-from tracker.digest.send import in_doubt, pending, send_week
+from tracker.digest.send import Delivery, in_doubt, pending, send_week
 from tracker.digest.weeks import due_week, send_time
 from tracker.errors import UserError
 from tracker.store.db import Store
@@ -48,9 +48,9 @@ def digest_job(settings: Settings, store: Store, now: datetime) -> None:
         log.info("digest %s: another worker (%s) is sending it", week.label, report.busy)
         return
     for o in report.outcomes:
-        if o.status == "sent":
+        if o.status == Delivery.SENT:
             log.info("digest %s sent to %s", week.label, o.recipient)
-        elif o.status in ("failed", "in_doubt"):
+        elif o.status in (Delivery.FAILED, Delivery.IN_DOUBT):
             log.warning("digest %s to %s: %s: %s (attempt %d)", week.label, o.recipient, o.status, o.error,
                         o.attempts)  # fmt: skip
 

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.policy import SMTP as SMTP_POLICY
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import select
@@ -46,12 +47,23 @@ class InDoubt(Exception):
     """The connection broke while the message was being transferred: it may have been delivered."""
 
 
+class Delivery(StrEnum):
+    """What happened for one recipient in one `send_week` (an Outcome's status: reported, not
+    stored; the stored digest_sends.status is a SendStatus)."""
+
+    SENT = "sent"
+    FAILED = "failed"
+    IN_DOUBT = "in_doubt"  # interrupted while the message was transferred: delivery unknown
+    ALREADY_SENT = "already_sent"
+    SKIPPED_IN_DOUBT = "skipped_in_doubt"  # an earlier send is in doubt: not resent without --force
+
+
 @dataclass
 class Outcome:
     """What happened for one recipient in one `send_week`."""
 
     recipient: str
-    status: str  # sent | failed | in_doubt | already_sent | skipped_in_doubt
+    status: Delivery
     error: str | None = None
     attempts: int = 0
     sent_at: datetime | None = None
@@ -75,7 +87,8 @@ class SendReport:
     @property
     def ok(self) -> bool:
         """True when every recipient has the digest (sent now or before)."""
-        return self.busy is None and all(o.status in ("sent", "already_sent") for o in self.outcomes)
+        has_it = (Delivery.SENT, Delivery.ALREADY_SENT)
+        return self.busy is None and all(o.status in has_it for o in self.outcomes)
 
 
 def lease_name(week: str) -> str:
@@ -131,9 +144,9 @@ def _plan(store: Store, week: str, recipients: Sequence[str], force: bool, repor
         if force or row is None or row.status == SendStatus.FAILED:
             plan.append(recipient)
         elif row.status == SendStatus.SENT:
-            report.outcomes.append(Outcome(recipient, "already_sent", None, row.attempts, row.sent_at))
+            report.outcomes.append(Outcome(recipient, Delivery.ALREADY_SENT, None, row.attempts, row.sent_at))
         else:
-            report.outcomes.append(Outcome(recipient, "skipped_in_doubt", row.error, row.attempts))
+            report.outcomes.append(Outcome(recipient, Delivery.SKIPPED_IN_DOUBT, row.error, row.attempts))
     return plan
 
 
@@ -168,7 +181,7 @@ class _Delivery:
                     error = "not attempted: another worker took over this week's digest"
                     outcomes += [self._failed(r, error, attempted=False) for r in plan[index:]]
                     break
-                outcome, broken = self._one(client, recipient)
+                outcome, broken = self._deliver_to(client, recipient)
                 outcomes.append(outcome)
                 if broken:  # the session is gone: the others are retried later
                     error = "not attempted: the connection to the server was lost"
@@ -180,7 +193,7 @@ class _Delivery:
             client.close()
         return outcomes
 
-    def _one(self, client: smtplib.SMTP, recipient: str) -> tuple[Outcome, bool]:
+    def _deliver_to(self, client: smtplib.SMTP, recipient: str) -> tuple[Outcome, bool]:
         """Deliver to one recipient: (what happened, whether the connection is broken)."""
         message = build_message(self.rendered, sender=self.sender, to=[recipient], now=self.now())
         attempts = self._record(recipient, status=SendStatus.IN_PROGRESS, started_at=self.now(), sent_at=None,
@@ -190,7 +203,7 @@ class _Delivery:
         except InDoubt as exc:
             error = f"interrupted while the message was being transferred ({exc}): delivery unknown"
             self._record(recipient, error=error)  # stays in_progress: in doubt, never resent by itself
-            return Outcome(recipient, "in_doubt", error, attempts), True
+            return Outcome(recipient, Delivery.IN_DOUBT, error, attempts), True
         except smtplib.SMTPServerDisconnected as exc:  # before DATA: certainly not delivered
             return self._refused(recipient, exc, attempts, broken=True)
         except smtplib.SMTPException as exc:  # the server said no; the session goes on
@@ -199,18 +212,18 @@ class _Delivery:
             return self._refused(recipient, exc, attempts, broken=True)
         sent = self.now()
         self._record(recipient, status=SendStatus.SENT, sent_at=sent, error=None)
-        return Outcome(recipient, "sent", None, attempts, sent), False
+        return Outcome(recipient, Delivery.SENT, None, attempts, sent), False
 
     def _refused(self, recipient: str, exc: OSError, attempts: int, *, broken: bool) -> tuple[Outcome, bool]:
         error = describe(exc, self.smtp, self.password)
         self._record(recipient, status=SendStatus.FAILED, error=error)
-        return Outcome(recipient, "failed", error, attempts), broken
+        return Outcome(recipient, Delivery.FAILED, error, attempts), broken
 
     def _failed(self, recipient: str, error: str, *, attempted: bool) -> Outcome:
         attempts = self._record(
             recipient, status=SendStatus.FAILED, started_at=self.now(), error=error, attempt=attempted
         )
-        return Outcome(recipient, "failed", error, attempts)
+        return Outcome(recipient, Delivery.FAILED, error, attempts)
 
     def _record(self, recipient: str, *, attempt: bool = False, **fields: Any) -> int:
         """Update (or create) the row of (week, recipient); return its attempts."""

@@ -27,6 +27,19 @@ class RunStatus(StrEnum):
     SKIPPED = "skipped"  # another worker holds the stream's lease
 
 
+class DeliveryStatus(StrEnum):
+    """One alert firing's delivery to one channel (`alert_firings.deliveries[channel].status`).
+
+    IN_DOUBT is shown, never stored: a delivery left IN_PROGRESS (interrupted mid-way) may or
+    may not have arrived, and is never resent by itself."""
+
+    PENDING = "pending"
+    IN_PROGRESS = "in_progress"
+    SENT = "sent"
+    FAILED = "failed"
+    IN_DOUBT = "in_doubt"
+
+
 class SendStatus(StrEnum):
     """One digest send to one recipient (`digest_sends.status`): IN_PROGRESS left behind means in doubt."""
 

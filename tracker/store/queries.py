@@ -1,17 +1,22 @@
-"""Reads of the streams table that many modules share: one place for each, not one per module.
+"""Reads that many modules share: one place for each, not one per module.
 
 Pages, digest, status, ingest, experiments and alerts all look streams up by name or id;
-these are the lookups themselves, read in the caller's session (no transaction of their own).
+the CLI's export and search, the web's pages and the digest name each mention's streams;
+the metrics, the alerts and the digest read a set of streams' mentions in a window; the
+registry, the lifecycle rules and the digest read experiments' valid results. These are
+the queries themselves, run in the caller's session (no transaction of their own), or the
+statements a caller narrows further.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
-from tracker.store.models import Stream
+from tracker.store.models import ExperimentResult, MentionStream, Stream
 
 
 def streams_by_name(session: Session) -> dict[str, Stream]:
@@ -43,3 +48,68 @@ def stream_names_by_id(session: Session, ids: Iterable[int] | None = None) -> di
     if ids is not None:
         query = query.where(Stream.id.in_(list(ids)))
     return {sid: name for sid, name in session.execute(query)}
+
+
+# -- mentions and their streams ---------------------------------------------------------------
+
+
+def mention_streams(
+    session: Session, mention_ids: Sequence[int], names: Mapping[int, str] | None = None
+) -> dict[int, list[str]]:
+    """Mention id -> the names of its streams (in no particular order), for `mention_ids`.
+
+    With `names` (stream id -> name, read once by a caller that pages through many mentions),
+    streams are named from it, "?" for one it lacks, instead of joining the streams table."""
+    if not mention_ids:
+        return {}
+    links: dict[int, list[str]] = {}
+    if names is None:
+        query = (
+            select(MentionStream.mention_id, Stream.name)
+            .join(Stream, Stream.id == MentionStream.stream_id)
+            .where(MentionStream.mention_id.in_(list(mention_ids)))
+        )
+        for mention_id, name in session.execute(query):
+            links.setdefault(mention_id, []).append(name)
+        return links
+    query_ids = select(MentionStream.mention_id, MentionStream.stream_id).where(
+        MentionStream.mention_id.in_(list(mention_ids))
+    )
+    for mention_id, stream_id in session.execute(query_ids):
+        links.setdefault(mention_id, []).append(names.get(stream_id, "?"))
+    return links
+
+
+def links_in_window(stream_ids: Collection[int], lo: datetime, hi: datetime) -> Select[int, datetime]:
+    """(mention id, created_at) of the streams' mentions created in [lo, hi): one row per
+    mention and stream. A statement for the caller to narrow (deleted posts, a saved search)."""
+    return select(MentionStream.mention_id, MentionStream.created_at).where(
+        MentionStream.stream_id.in_(list(stream_ids)),
+        MentionStream.created_at >= lo,
+        MentionStream.created_at < hi,
+    )
+
+
+# -- experiments' results ---------------------------------------------------------------------
+
+
+def valid_results(
+    session: Session, experiment_id: int, *, limit: int | None = None
+) -> list[ExperimentResult]:
+    """The experiment's valid results (not voided by an amendment), newest first."""
+    query = (
+        select(ExperimentResult)
+        .where(ExperimentResult.experiment_id == experiment_id, ExperimentResult.valid.is_(True))
+        .order_by(ExperimentResult.measured_at.desc(), ExperimentResult.id.desc())
+        .limit(limit)
+    )
+    return list(session.scalars(query))
+
+
+def newest_valid_result_ids(before: datetime) -> Select[int]:
+    """The id of each experiment's newest valid result measured before `before` (a subquery)."""
+    return (
+        select(func.max(ExperimentResult.id))
+        .where(ExperimentResult.valid.is_(True), ExperimentResult.measured_at < before)
+        .group_by(ExperimentResult.experiment_id)
+    )

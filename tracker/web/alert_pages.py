@@ -25,16 +25,16 @@ api_router = APIRouter(prefix="/api/v1", tags=["api"])
 Ctx = Annotated[WebContext, Depends(context)]
 
 
-def _rows(ctx: WebContext) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def _rows(ctx: WebContext) -> tuple[list[dict[str, Any]], list[alerts.FiringRecord]]:
     firings = alerts.history(ctx.store, ctx.settings)
-    latest: dict[str, dict[str, Any]] = {}
+    latest: dict[str, alerts.FiringRecord] = {}
     for f in firings:  # newest first: the first of each alert is its latest
         latest.setdefault(f["alert"], f)
     configured = [_alert(a, latest.get(a.name)) for a in ctx.settings.alerts]
     return configured, firings
 
 
-def _alert(a: AlertConfig, firing: dict[str, Any] | None) -> dict[str, Any]:
+def _alert(a: AlertConfig, firing: alerts.FiringRecord | None) -> dict[str, Any]:
     return {
         "name": a.name,
         "kind": a.kind,

@@ -13,7 +13,7 @@ The work is in tracker/labels.py (the same as `tracker label ...`).
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
@@ -22,7 +22,8 @@ from sqlalchemy import select
 from tracker import label_filters, labels
 from tracker.errors import UserError
 from tracker.mentions import mention_record
-from tracker.store.models import Label, Mention, MentionStream, Stream
+from tracker.store.models import Label, Mention
+from tracker.store.queries import mention_streams
 from tracker.web.app import WebContext, context
 from tracker.web.pages import csrf_protect, flash, redirect, render
 
@@ -56,19 +57,13 @@ def mention_page(request: Request, ctx: Ctx, mention_id: int) -> HTMLResponse:
                 404,
                 f"There is no mention #{mention_id}: it was never collected, or its id is mistyped.",
             )
-        streams = list(
-            session.scalars(
-                select(Stream.name)
-                .join(MentionStream, MentionStream.stream_id == Stream.id)
-                .where(MentionStream.mention_id == mention_id)
-            )
-        )
-        record = mention_record(mention, streams)
-        record.update(
-            id=mention.id,
-            deleted_at=mention.deleted_at.isoformat() if mention.deleted_at else None,
-            scorer=mention.sentiment_scorer or (labels.VADER if mention.sentiment is not None else None),
-        )
+        streams = mention_streams(session, [mention_id]).get(mention_id, [])
+        record: dict[str, Any] = {
+            **mention_record(mention, streams),
+            "id": mention.id,
+            "deleted_at": mention.deleted_at.isoformat() if mention.deleted_at else None,
+            "scorer": mention.sentiment_scorer or (labels.VADER if mention.sentiment is not None else None),
+        }
         lang = labels.primary(mention.lang)
         found = session.scalar(
             select(Label.label)

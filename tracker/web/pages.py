@@ -19,12 +19,13 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from tracker import accounts, audit
 from tracker.config import StreamConfig
 from tracker.errors import UserError
-from tracker.experiments import STATUSES, Registry, ValidationError, measure
+from tracker.experiments import STATUSES, ExperimentRecord, Registry, ValidationError, measure
 from tracker.metrics import METRICS
 from tracker.reflection import reflect
 from tracker.report import lift_text
 from tracker.samples import MIN_ITEMS
-from tracker.status import stream_status
+from tracker.status import StreamStatus, stream_status
+from tracker.store.enums import Role, RunStatus
 from tracker.store.models import Experiment
 from tracker.timeutil import parse_instant, utcnow
 from tracker.web import auth, charts, forms, queries
@@ -95,8 +96,8 @@ def overview(request: Request, ctx: Ctx) -> HTMLResponse:
     experiments = _registry(ctx).list_all()
     reflection = reflect(ctx.store, ctx.settings, ctx.model)
     totals = {
-        "this": sum(r.this["mentions"] or 0 for r in rows if r.role != "competitor"),
-        "last": sum(r.last["mentions"] or 0 for r in rows if r.role != "competitor"),
+        "this": sum(r.this["mentions"] or 0 for r in rows if r.role != Role.COMPETITOR),
+        "last": sum(r.last["mentions"] or 0 for r in rows if r.role != Role.COMPETITOR),
     }
     return render(
         request,
@@ -254,7 +255,7 @@ async def _run(request: Request, handler: Any, *args: Any) -> Response:
     return response
 
 
-def _experiment_or_404(ctx: WebContext, exp_id: int) -> dict[str, Any]:
+def _experiment_or_404(ctx: WebContext, exp_id: int) -> ExperimentRecord:
     if not 1 <= exp_id <= queries.MAX_ID:
         raise HTTPException(404, f"There is no experiment #{exp_id}.")
     with ctx.store.read() as session:
@@ -415,21 +416,21 @@ def maturity(request: Request, ctx: Ctx, as_of: str | None = None) -> HTMLRespon
 
 @router.get("/sources", response_class=HTMLResponse)
 def sources(request: Request, ctx: Ctx) -> HTMLResponse:
-    streams = stream_status(store=ctx.store, settings=ctx.settings)
-    for stream in streams:
-        stream["health"] = health(stream, ctx.settings.stream(stream["name"]))
+    streams = [{**stream, "health": health(stream, ctx.settings.stream(stream["name"]))}
+               for stream in stream_status(store=ctx.store, settings=ctx.settings)]  # fmt: skip
     return render(request, "sources.html", streams=streams)
 
 
-def health(stream: dict[str, Any], conf: StreamConfig | None) -> str:
+def health(stream: StreamStatus, conf: StreamConfig | None) -> str:
     """One word for a stream's state: healthy, late (no run for 3 intervals), partial, failing..."""
     run = stream["last_run"]
     if conf is None:
         return "imported"
     if run is None:
         return "never collected"
-    if run["status"] != "ok":
-        return {"failed": "failing", "partial": "partial"}.get(run["status"], str(run["status"]))
+    if run["status"] != RunStatus.OK:
+        words: dict[str, str] = {RunStatus.FAILED: "failing", RunStatus.PARTIAL: "partial"}
+        return words.get(run["status"], run["status"])
     age = utcnow() - parse_instant(run["started_at"])
     return "late" if age > 3 * conf.every + timedelta(minutes=5) else "healthy"
 

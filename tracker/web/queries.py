@@ -26,7 +26,9 @@ from tracker.query import QueryError, parse
 from tracker.samples import comparable
 from tracker.search_index import engine_ids, where
 from tracker.store import queries as store_queries
+from tracker.store.enums import Role
 from tracker.store.models import Mention, MentionStream, Stream
+from tracker.store.queries import mention_streams
 from tracker.store.queries import stream_names as stream_names  # the pages' name for it
 from tracker.timeutil import day_bounds, iso_z, utcnow
 
@@ -229,7 +231,7 @@ def search_mentions(
     )
     rows: list[Mention] = list(session.scalars(page))
     shown = rows[: f.per_page]
-    links = _stream_links(session, [m.id for m in shown])
+    links = mention_streams(session, [m.id for m in shown])
     mentions = [
         {"id": m.id, "deleted_at": iso_z(m.deleted_at) if m.deleted_at else None,
          **mention_record(m, links.get(m.id, []))}
@@ -303,20 +305,6 @@ def _ordered(query: Select[Any], created: Any, sort: str) -> Select[Any]:
     if sort == "engagement":
         return query.order_by(Mention.engagement.desc(), created.desc(), Mention.id.desc())
     return query.order_by(created.desc(), Mention.id.desc())
-
-
-def _stream_links(session: Session, ids: list[int]) -> dict[int, list[str]]:
-    if not ids:
-        return {}
-    links: dict[int, list[str]] = {}
-    query = (
-        select(MentionStream.mention_id, Stream.name)
-        .join(Stream, Stream.id == MentionStream.stream_id)
-        .where(MentionStream.mention_id.in_(ids))
-    )
-    for mention_id, name in session.execute(query):
-        links.setdefault(mention_id, []).append(name)
-    return links
 
 
 # -- overview ---------------------------------------------------------------------------------
@@ -403,13 +391,13 @@ class DailyPoint:
 def chart_streams(session: Session, settings: Settings) -> set[str]:
     """The streams the overview's daily chart adds up: all but competitors (all, if only those)."""
     streams = _streams(session, settings)
-    return {s.name for s in streams if s.role != "competitor"} or {s.name for s in streams}
+    return {s.name for s in streams if s.role != Role.COMPETITOR} or {s.name for s in streams}
 
 
 def daily_series(session: Session, settings: Settings, first: date, last: date) -> list[DailyPoint]:
     """Daily mentions and mean sentiment of the organisation's own streams (all but competitors)."""
     streams = _streams(session, settings)
-    ids = [s.id for s in streams if s.role != "competitor"] or [s.id for s in streams]
+    ids = [s.id for s in streams if s.role != Role.COMPETITOR] or [s.id for s in streams]
     zone = settings.organisation.zone
     counts = daily(session, "mentions", ids, first, last, zone) if ids else {}
     scores = daily(session, "sentiment", ids, first, last, zone) if ids else {}
@@ -438,7 +426,7 @@ class Spike:
 def spikes(session: Session, settings: Settings, first: date, last: date, *, recent: int = 28) -> list[Spike]:
     """Days of the last `recent` days far above a stream's normal volume for that weekday.
 
-    The same rule as the digest (tracker/digest/spikes.py): judged robustly (median and
+    The same rule as the digest (tracker/spikes.py): judged robustly (median and
     MAD) against the trailing weeks of the same weekday, so a page and the email agree.
     """
     from tracker.spikes import find_spikes
