@@ -8,16 +8,16 @@ times the default mention rates: about 116 mentions a day per stream) behind 5 o
 (loopback ports), one per platform: Mastodon, Bluesky, Hacker News, Reddit and the news
 feeds. Each origin serves its platform of every world under /w<k>/..., so it holds 40
 streams (each world's brand and competitor stream) whose posts are all distinct. One
-`tracker run` (APScheduler 3, the product's own scheduler, unchanged) collects them.
+`tracker run` (the product's scheduler, APScheduler 3, as shipped) collects them.
 
 How time is compressed, by `--factor` F: each world's timeline is squeezed F times around
 the moment the bench starts (a post written a simulated hour after the start appears
 60/F real minutes after it), the sandbox clock is the wall clock, and every duration the
 tracker uses against post times is divided by F: `every` (15 min / F: 60 s at F = 15),
-`overlap` (the connectors' 2 h / 30 min) and `refresh_ages` (1 h, 24 h, 48 h, 7 d). So each run finds what a real 15-minute run finds
-(new posts, the overlap read again, posts reaching a refresh age), and the tracker's
-clock, the sandbox's and the posts' agree, as in production; only the idle time between
-two rounds is F times shorter. Not compressed: the sandbox's engagement curve (posts gain
+`overlap` (the connectors' 2 h / 30 min) and `refresh_ages` (1 h, 24 h, 48 h, 7 d). So
+each run finds what a real 15-minute run finds (new posts, the overlap read again, posts
+reaching a refresh age), and the tracker's clock, the sandbox's and the posts' agree, as
+in production; only the idle time between two rounds is F times shorter. Not compressed: the sandbox's engagement curve (posts gain
 their likes F times slower), tokens and rate limits (switched off: they are the
 platforms' limits, not the scheduler's).
 
