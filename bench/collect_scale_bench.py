@@ -17,9 +17,9 @@ tracker uses against post times is divided by F: `every` (15 min / F: 60 s at F 
 `overlap` (the connectors' 2 h / 30 min) and `refresh_ages` (1 h, 24 h, 48 h, 7 d). So
 each run finds what a real 15-minute run finds (new posts, the overlap read again, posts
 reaching a refresh age), and the tracker's clock, the sandbox's and the posts' agree, as
-in production; only the idle time between two rounds is F times shorter. Not compressed: the sandbox's engagement curve (posts gain
-their likes F times slower), tokens and rate limits (switched off: they are the
-platforms' limits, not the scheduler's).
+in production; only the idle time between two rounds is F times shorter. Not compressed:
+the sandbox's engagement curve (posts gain their likes F times slower), tokens and rate
+limits (switched off: they are the platforms' limits, not the scheduler's).
 
 Reported, beside references measured in the same run:
   (a) CPU time (user + system, from wait4) of the `tracker run` process per collected item
