@@ -110,13 +110,14 @@ def test_two_workers_never_collect_one_stream_at_once(tmp_path: Path, db_url: st
 
 WORKERS, WORLDS, ROUNDS = 3, 6, 3  # six sandbox worlds, ten brand and competitor streams each
 EVERY = timedelta(seconds=20)
+SCHEDULED = re.compile(r"scheduled from (\S+)")  # the instant a worker's schedule is built from
 
 
 @pytest.mark.slow
 def test_three_workers_collect_sixty_streams_on_time_and_never_one_twice_at_once(
     tmp_path: Path, db_url: str
 ) -> None:
-    """Three workers, 60 sandbox streams every 20 s, until each stream had three runs (about a minute).
+    """Three workers, 60 sandbox streams every 20 s, for three periods after the last worker started.
 
     On time: every due time of every worker's schedule (built from the database at its
     start, logged as "scheduled from": a stream is due `every` after its last recorded run,
@@ -151,14 +152,17 @@ def test_three_workers_collect_sixty_streams_on_time_and_never_one_twice_at_once
         try:
             for path, worker in zip(paths, workers, strict=True):
                 wait_until(file_contains(path, "scheduled from"), "a worker's schedule", alive=running(worker))
+            origins = [datetime.fromisoformat(SCHEDULED.findall(path.read_text())[0]) for path in paths]
 
-            def every_stream_ran_by_the_workers_and_all_took_part() -> bool:
+            def rounds_since_the_last_worker_started_and_all_took_part() -> bool:
                 runs = finished_runs(db_url, "w")
                 mine = [[w for w in ws if w.split(":")[1] in pids] for ws in runs.values()]
-                return len(runs) == len(streams) and all(len(ws) >= ROUNDS for ws in mine) and pids <= {
-                    w.split(":")[1] for ws in mine for w in ws}  # fmt: skip
+                return utcnow() >= max(origins) + ROUNDS * EVERY and len(runs) == len(streams) and all(
+                    len(ws) >= ROUNDS for ws in mine) and pids <= {w.split(":")[1] for ws in mine for w in ws}  # fmt: skip
 
-            wait_until(every_stream_ran_by_the_workers_and_all_took_part, f"{ROUNDS} rounds by the workers",
+            # Three periods after the last worker built its schedule: each worker's first due time
+            # is at most a period after its start, so each has due times with a period to run in.
+            wait_until(rounds_since_the_last_worker_started_and_all_took_part, f"{ROUNDS} rounds by the workers",
                        every=0.5, alive=lambda: all(w.poll() is None for w in workers))  # fmt: skip
             stop = utcnow()
             for worker in workers:
@@ -176,7 +180,6 @@ def test_three_workers_collect_sixty_streams_on_time_and_never_one_twice_at_once
                 output.append(log.read())
                 log.close()
     assert [w.returncode for w in workers] == [0] * WORKERS, output
-    origins = [datetime.fromisoformat(re.findall(r"scheduled from (\S+)", text)[0]) for text in output]
     store = open_store(db_url)
     with store.read() as session:
         rows = session.execute(
@@ -189,7 +192,7 @@ def test_three_workers_collect_sixty_streams_on_time_and_never_one_twice_at_once
     for name, started, finished, holder in rows:
         by_stream[name].append((started, finished, holder))
     assert len(by_stream) == len(streams)
-    late = []
+    late, checked = [], 0
     for name, runs in by_stream.items():
         for (_, end, _), (start, _, _) in pairwise(runs):
             assert end is not None and end <= start, f"{name}: two runs overlapped"
@@ -200,7 +203,9 @@ def test_three_workers_collect_sixty_streams_on_time_and_never_one_twice_at_once
             while due <= stop - EVERY:
                 if not any(due - EVERY / 2 <= start < due + EVERY for start in starts):
                     late.append(f"{name} due {due.isoformat()}")
+                checked += 1
                 due += EVERY
+    assert checked >= 2 * len(streams) * WORKERS, "every worker's schedule had due times to check"
     assert not late, f"due times without a run within one period: {late[:10]}"
     took_part = {worker.split(":")[1] for runs in by_stream.values() for *_, worker in runs if worker}
     assert took_part >= {str(w.pid) for w in workers}, "all three workers took part"
