@@ -35,8 +35,8 @@ Reported, beside references measured in the same run:
       the lag of the run that finally came; one still waiting at the end counts with the
       time waited so far.
 
-Why real seconds: the lag is a queue. At each due time all 200 streams fall due together
-(as they do for a worker started on a configuration, and every 15 minutes after), and
+Why real seconds: the lag is a queue. All 200 streams fall due together (their first
+collection began together, and the schedule keeps that phase every 15 minutes), and
 the worker works the queue down at the speed of this machine; the work of each run is a
 real 15-minute run's. Compression shortens only the idle time after the queue is empty,
 so a lag in real seconds is what a real deployment would see (if anything more, as the
