@@ -11,6 +11,8 @@ import subprocess
 import sys
 import time
 from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from itertools import pairwise
 from pathlib import Path
@@ -28,6 +30,46 @@ from tracker.store.models import CollectionRun, Mention, Stream
 from tracker.timeutil import utcnow
 
 STREAMS = 6
+
+
+@dataclass
+class Workers:
+    processes: list[subprocess.Popen[str]]
+    logs: list[Path]
+    output: list[str] = field(default_factory=list)  # their logs, once stopped
+
+    @property
+    def pids(self) -> set[str]:
+        return {str(w.pid) for w in self.processes}
+
+    def alive(self) -> bool:
+        return all(w.poll() is None for w in self.processes)
+
+    def stop(self, timeout: float) -> list[int | None]:
+        """SIGTERM to each, then wait: their exit codes (0 is a clean stop)."""
+        for worker in self.processes:
+            worker.send_signal(signal.SIGTERM)
+        return [worker.wait(timeout=timeout) for worker in self.processes]
+
+
+@contextlib.contextmanager
+def running_workers(tracker: list[str], directory: Path, count: int) -> Iterator[Workers]:
+    """`count` `tracker run` processes, each logging to a file (a full pipe would block it); on
+    leaving, any still running is killed and `output` holds every log."""
+    paths = [directory / f"worker-{i}.log" for i in range(count)]
+    files = [path.open("w+") for path in paths]
+    workers = Workers([subprocess.Popen([*tracker, "run"], stderr=f, text=True) for f in files], paths)
+    try:
+        yield workers
+    finally:
+        for worker in workers.processes:
+            if worker.poll() is None:
+                worker.kill()
+                worker.wait()
+        for f in files:
+            f.seek(0)
+            workers.output.append(f.read())
+            f.close()
 
 
 def slow_feed(path: str) -> tuple[int, dict[str, str], bytes]:
@@ -51,10 +93,8 @@ def test_two_workers_never_collect_one_stream_at_once(tmp_path: Path, db_url: st
         # and which of them gets it is a genuine race (started seconds apart, the first to
         # start would win every round and the other would never take part).
         subprocess.run([*tracker, "collect"], check=True, capture_output=True)
-        logs = [(tmp_path / f"worker-{i}.log").open("w+") for i in range(2)]  # a full pipe would block a worker
-        workers = [subprocess.Popen([*tracker, "run"], stderr=log, text=True) for log in logs]
-        pids = {str(w.pid) for w in workers}
-        try:
+        with running_workers(tracker, tmp_path, 2) as workers:
+            pids = workers.pids
 
             def both_took_part_and_every_stream_ran_twice() -> bool:
                 runs = finished_runs(db_url, "feed-")
@@ -64,22 +104,9 @@ def test_two_workers_never_collect_one_stream_at_once(tmp_path: Path, db_url: st
 
             # Until each stream has run twice under the workers (two rounds) and both have collected.
             wait_until(both_took_part_and_every_stream_ran_twice, "two rounds by both workers", every=0.5,
-                       alive=lambda: all(w.poll() is None for w in workers))  # fmt: skip
-            for worker in workers:
-                worker.send_signal(signal.SIGTERM)
-            for worker in workers:
-                worker.wait(timeout=60)
-        finally:
-            for worker in workers:
-                if worker.poll() is None:
-                    worker.kill()
-                    worker.wait()
-            output = []
-            for log in logs:
-                log.seek(0)
-                output.append(log.read())
-                log.close()
-    assert [w.returncode for w in workers] == [0, 0], output
+                       alive=workers.alive)  # fmt: skip
+            codes = workers.stop(timeout=60)
+    assert codes == [0, 0], workers.output
     store = open_store(db_url)
     with store.read() as session:
         rows = session.execute(
@@ -104,7 +131,7 @@ def test_two_workers_never_collect_one_stream_at_once(tmp_path: Path, db_url: st
         for (_, end, _, _), (start, _, _, _) in pairwise(runs):
             assert end is not None and end <= start, f"{name}: two runs overlapped"
     pids = {worker.split(":")[1] for runs in by_stream.values() for *_, worker, _ in runs}
-    assert pids >= {str(w.pid) for w in workers}, "both workers took part"
+    assert pids >= workers.pids, "both workers took part"
     assert mentions == 30, "every stream reads the same feed: stored once"
 
 
@@ -145,14 +172,11 @@ def test_three_workers_collect_sixty_streams_on_time_and_never_one_twice_at_once
         tracker = [sys.executable, "-m", "tracker", "--config", str(config)]
         subprocess.run([*tracker, "db", "upgrade"], check=True, capture_output=True)
         subprocess.run([*tracker, "collect"], check=True, capture_output=True)  # the same due times for all
-        paths = [tmp_path / f"worker-{i}.log" for i in range(WORKERS)]
-        logs = [path.open("w+") for path in paths]  # files: a full pipe would block a worker
-        workers = [subprocess.Popen([*tracker, "run"], stderr=log, text=True) for log in logs]
-        pids = {str(w.pid) for w in workers}
-        try:
-            for path, worker in zip(paths, workers, strict=True):
+        with running_workers(tracker, tmp_path, WORKERS) as workers:
+            pids = workers.pids
+            for path, worker in zip(workers.logs, workers.processes, strict=True):
                 wait_until(file_contains(path, "scheduled from"), "a worker's schedule", alive=running(worker))
-            origins = [datetime.fromisoformat(SCHEDULED.findall(path.read_text())[0]) for path in paths]
+            origins = [datetime.fromisoformat(SCHEDULED.findall(path.read_text())[0]) for path in workers.logs]
 
             def rounds_since_the_last_worker_started_and_all_took_part() -> bool:
                 runs = finished_runs(db_url, "w")
@@ -163,23 +187,10 @@ def test_three_workers_collect_sixty_streams_on_time_and_never_one_twice_at_once
             # Three periods after the last worker built its schedule: each worker's first due time
             # is at most a period after its start, so each has due times with a period to run in.
             wait_until(rounds_since_the_last_worker_started_and_all_took_part, f"{ROUNDS} rounds by the workers",
-                       every=0.5, alive=lambda: all(w.poll() is None for w in workers))  # fmt: skip
+                       every=0.5, alive=workers.alive)  # fmt: skip
             stop = utcnow()
-            for worker in workers:
-                worker.send_signal(signal.SIGTERM)
-            for worker in workers:
-                worker.wait(timeout=120)
-        finally:
-            for worker in workers:
-                if worker.poll() is None:
-                    worker.kill()
-                    worker.wait()
-            output = []
-            for log in logs:
-                log.seek(0)
-                output.append(log.read())
-                log.close()
-    assert [w.returncode for w in workers] == [0] * WORKERS, output
+            codes = workers.stop(timeout=120)
+    assert codes == [0] * WORKERS, workers.output
     store = open_store(db_url)
     with store.read() as session:
         rows = session.execute(
@@ -208,7 +219,7 @@ def test_three_workers_collect_sixty_streams_on_time_and_never_one_twice_at_once
     assert checked >= 2 * len(streams) * WORKERS, "every worker's schedule had due times to check"
     assert not late, f"due times without a run within one period: {late[:10]}"
     took_part = {worker.split(":")[1] for runs in by_stream.values() for *_, worker in runs if worker}
-    assert took_part >= {str(w.pid) for w in workers}, "all three workers took part"
+    assert took_part >= workers.pids, "all three workers took part"
 
 
 def test_a_crashed_holders_lease_runs_out(db_url: str) -> None:
