@@ -198,7 +198,8 @@ class Worker:
         from apscheduler.triggers.interval import IntervalTrigger
 
         scheduler = AsyncIOScheduler(timezone=self.settings.organisation.zone)
-        for spec in self.jobs(utcnow()):
+        now = utcnow()
+        for spec in self.jobs(now):
             scheduler.add_job(
                 self._guarded(spec),
                 trigger=IntervalTrigger(seconds=spec.every.total_seconds(), start_date=spec.first_run),
@@ -212,7 +213,9 @@ class Worker:
             )
         self._install_signals()
         scheduler.start()
-        log.info("worker started: %d jobs", len(scheduler.get_jobs()))
+        # The instant the schedule was built from: a stream never collected, or overdue, is due
+        # then, the others at their last run + `every`; then every `every` (what a lag is measured against).
+        log.info("worker started: %d jobs, scheduled from %s", len(scheduler.get_jobs()), now.isoformat())
         waiters = [asyncio.create_task(self.stopping.wait())]
         if until is not None:
             waiters.append(asyncio.create_task(until.wait()))
