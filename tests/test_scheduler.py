@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import re
 import signal
@@ -103,7 +104,7 @@ def test_worker_runs_due_jobs_once_and_a_failing_job_does_not_stop_the_others(tm
     assert runs == {"good": "ok", "bad": "failed", "buggy": "failed"}
 
 
-def test_stopping_cancels_a_running_collection_cleanly(tmp_path: Path) -> None:
+def test_stopping_cancels_a_running_collection_cleanly(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     FakeConnector.script["slow"] = [
         Page(items=[item(1)]),
         30.0,
@@ -117,7 +118,10 @@ def test_stopping_cancels_a_running_collection_cleanly(tmp_path: Path) -> None:
         asyncio.get_running_loop().call_later(1.0, until.set)
         await Worker(settings, store).run(until=until)
 
-    asyncio.run(go())  # the fake connector's 30 s wait is cancelled: the run below is partial, not ok
+    with caplog.at_level(logging.INFO):
+        asyncio.run(go())  # the fake connector's 30 s wait is cancelled: the run below is partial, not ok
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert not errors, "a shutdown is not an error: " + "; ".join(r.getMessage() for r in errors)
     with store.read() as session:
         run = session.scalars(select(CollectionRun)).one()
     store.close()

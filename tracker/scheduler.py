@@ -181,7 +181,11 @@ class Worker:
             try:
                 await spec.run()
             except asyncio.CancelledError:
-                raise
+                if not self.stopping.is_set():
+                    raise
+                # cancelled by the shutdown, after the job has unwound: a clean end, not an
+                # error for APScheduler to log with a traceback
+                log.debug("job %s stopped by the shutdown", spec.id)
             except Exception as exc:  # one failing job must not stop the others
                 log.error(
                     "job %s failed: %s: %s (next try at its next time)", spec.id, type(exc).__name__, exc
