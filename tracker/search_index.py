@@ -23,6 +23,7 @@ engine query (FTS5 MATCH or tsquery); field filters and negations around it are 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import (
@@ -60,10 +61,16 @@ MARK = {"words": "", "tags": "#", "handles": "@"}
 
 def search_row(mention_id: int, text: str, author: str | None) -> tuple[Any, ...]:
     """A mention's row of `mention_search`, in SEARCH_COLUMNS order."""
+    return (mention_id, *_text_columns(text), fold_author(author))
+
+
+@lru_cache(maxsize=8192)
+def _text_columns(text: str) -> tuple[str, str, str]:
+    """A text's words, tags and handles as stored; cached, as reposts and copies repeat texts."""
     doc = document(text)
     tags = " ".join("#" + t for t in doc.tags.split(" ")) if doc.tags else ""
     handles = " ".join("@" + h for h in doc.handles.split(" ")) if doc.handles else ""
-    return (mention_id, doc.words, tags, handles, fold_author(author))
+    return doc.words, tags, handles
 
 
 def write_rows(connection: Any, rows: Sequence[Sequence[Any]], *, replace: bool = False) -> None:
