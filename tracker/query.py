@@ -33,7 +33,7 @@ SENTIMENT_VALUES = ("positive", "negative", "neutral")
 KIND_VALUES = ("mention", "own")
 MAX_QUERY = 1_000  # characters of a query
 # Parentheses inside parentheses: FTS5's parser overflows at 32 levels of its own expression,
-# and a level of ours can take two of them (a group with negated terms); Python's recursion
+# which a query with negated terms in each group reaches at 27 of ours; Python's recursion
 # limit would stop the parser itself near 250.
 MAX_DEPTH = 10
 MAX_TOKEN = 100  # characters of one word kept (longer words are cut, here and in the index)
