@@ -35,6 +35,7 @@ import argparse
 import os
 import random
 import statistics
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -43,29 +44,22 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import (
-    column,
-    create_engine,
-    exists,
-    func,
-    literal,
-    literal_column,
-    make_url,
-    select,
-    table,
-    text,
-)
+from sqlalchemy import column, exists, func, literal, literal_column, make_url, select, table, text
 from sqlalchemy.orm import defer
 from sqlalchemy.sql import operators
 from sqlalchemy.sql.expression import UnaryExpression
 
-from connectors.base import Item
-from tracker import ingest, search_index
-from tracker.config import load_settings
-from tracker.ingest import sync_streams, upsert_items
-from tracker.store.db import Store, open_store
-from tracker.store.models import Mention
-from tracker.web.queries import COUNT_CAP, MentionFilter, like_match, search_mentions
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from connectors.base import Item  # noqa: E402
+from tests.conftest import _pg_database  # noqa: E402  (a database of its own on a server, dropped after)
+from tracker import ingest, search_index  # noqa: E402
+from tracker.config import load_settings  # noqa: E402
+from tracker.ingest import sync_streams, upsert_items  # noqa: E402
+from tracker.store.db import Store, open_store  # noqa: E402
+from tracker.store.models import Mention  # noqa: E402
+from tracker.web.queries import COUNT_CAP, MentionFilter, like_match, search_mentions  # noqa: E402
 
 BATCH = 5000
 QUERY = '"acme cloud" (outage OR broken) -hiring'
@@ -148,22 +142,6 @@ def build(path: Path, rows: int, *, index: bool, url: str | None = None) -> tupl
     finally:
         ingest.write_rows = keep
     return store, settings, spent, cpu
-
-
-@contextmanager
-def postgres_database(server: str) -> Iterator[str]:
-    """A new, empty database on the server named by `server` (a SQLAlchemy URL), dropped after."""
-    name = f"tracker_search_bench_{os.getpid()}"
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f"DROP DATABASE IF EXISTS {name}"))
-        connection.execute(text(f"CREATE DATABASE {name}"))
-    try:
-        yield make_url(server).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f"DROP DATABASE IF EXISTS {name}"))
-        admin.dispose()
 
 
 def like_first_page(session: Any, q: str) -> int:
@@ -281,7 +259,7 @@ def ingest_lines(rows: int, index: tuple[float, float], plain: tuple[float, floa
 
 def postgres_figures(server: str, work: Path, rows: int, repeat: int) -> None:
     """The same mentions on PostgreSQL: first page of QUERY beside the LIKE reference."""
-    with postgres_database(server) as url:
+    with contextmanager(_pg_database)(server) as url:  # a database of its own, dropped after
         store, settings, ingest_s, ingest_cpu = build(work / "postgres" / "t.db", rows, index=True, url=url)
         try:
             f = MentionFilter(q=QUERY)
