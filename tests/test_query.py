@@ -126,6 +126,13 @@ CORPUS: list[tuple[str, str]] = [
     ("cloud -#acme", "g"),
     ("acme AND cloud", "bg"),
     ('"acme cloud" OR #acmecloud', "gn"),
+    # phrases beside other terms (on PostgreSQL one index search with the phrases' words)
+    ('"teams is broken" acme -hiring', "a"),
+    ('"acme cloud" outage', "g"),
+    ('"acme hiring" -awfully', "f"),
+    ('"acme cloud" lang:en', "g"),
+    ('"teams is broken" "after the update"', "a"),
+    ('-"teams is broken" broken', "l"),
     ("support (slow OR great)", "go"),
     ("(acme OR globex) -(broken OR hiring)", "bceghim"),
     ("-acme -globex -straße", "djnop"),

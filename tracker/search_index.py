@@ -257,8 +257,7 @@ class _Postgres(_Engine):
 
     def phrase_ids(self, node: Phrase) -> Any:
         words = " & ".join(f"'{w}'" for w in dict.fromkeys(node.words))
-        padded = literal(" ") + MentionSearch.words + literal(" ")
-        return self.ids(words).where(padded.like(f"% {' '.join(node.words)} %"))
+        return self.ids(words).where(_phrase_check(node))
 
     def all(self, parts: list[str]) -> str:
         return parts[0] if len(parts) == 1 else "(" + " & ".join(parts) + ")"
@@ -272,6 +271,12 @@ class _Postgres(_Engine):
     def ids(self, expression: str) -> Any:
         tsv: Any = literal_column(f"({TSVECTOR})")
         return select(MentionSearch.mention_id).where(tsv.op("@@")(cast(literal(expression), TSQUERY)))
+
+
+def _phrase_check(node: Phrase) -> ColumnElement[bool]:
+    """The exact word sequence, on the search rows the tsquery found (PostgreSQL)."""
+    padded = literal(" ") + MentionSearch.words + literal(" ")
+    return padded.like(f"% {' '.join(node.words)} %")
 
 
 def _engine_text(node: Node, e: _Engine) -> str | None:
@@ -320,7 +325,14 @@ def _compile(node: Node, e: _Engine) -> ColumnElement[bool]:
     if isinstance(node, And):
         positive, negative, other = _split(node, e)
         clauses: list[ColumnElement[bool]] = []
-        if positive:
+        phrases = [c for c in other if isinstance(c, Phrase)] if isinstance(e, _Postgres) else []
+        if phrases:  # one index search for all of it: the phrases' words are among its terms
+            other = [c for c in other if not isinstance(c, Phrase)]
+            terms = positive + [e.all([f"'{w}'" for w in dict.fromkeys(p.words)]) for p in phrases]
+            joined = e.all(terms)
+            ids = e.ids(e.but_not(joined, e.any(negative)) if negative else joined)
+            clauses.append(Mention.id.in_(ids.where(*[_phrase_check(p) for p in phrases])))
+        elif positive:
             joined = e.all(positive)
             clauses.append(e.member(e.but_not(joined, e.any(negative)) if negative else joined))
         else:
