@@ -15,7 +15,9 @@ Every writer of mentions (the ingest path, engagement refresh, rescoring) change
 cells in the same transaction as the mentions, by difference: the touched mentions'
 contribution is read before the change (locked with FOR UPDATE on PostgreSQL, so two
 writers of one mention take turns) and after it, and the difference is added to the
-cells with one INSERT ... ON CONFLICT DO UPDATE. `tracker db check` rebuilds the
+cells with one INSERT ... ON CONFLICT DO UPDATE (mentions the ingest path has just
+inserted are not read back: their cells follow from the values it wrote, see
+Change.written). `tracker db check` rebuilds the
 cells from the raw mentions and compares; `--repair` writes the rebuilt ones.
 
 The zone the cells were built in is stored beside them; when the organisation's zone
