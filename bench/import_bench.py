@@ -31,7 +31,7 @@ PLATFORMS = ("mastodon", "bluesky", "hackernews", "reddit", "rss")
 
 def make_file(path: Path, rows: int, seed: int = 7) -> None:
     rng = random.Random(seed)
-    start = datetime(2026, 1, 1, tzinfo=UTC)
+    start = datetime(2025, 1, 1, tzinfo=UTC)  # one a minute: 1,000,000 rows end before 2026-12
     with path.open("w", encoding="utf-8") as out:
         for i in range(rows):
             platform = PLATFORMS[i % len(PLATFORMS)]
@@ -43,7 +43,7 @@ def make_file(path: Path, rows: int, seed: int = 7) -> None:
                 "author": f"user{rng.randrange(5000)}",
                 "text": " ".join(rng.choice(WORDS) for _ in range(12)),
                 "lang": "en",
-                "created_at": (start + timedelta(seconds=i * 300)).isoformat().replace("+00:00", "Z"),
+                "created_at": (start + timedelta(seconds=i * 60)).isoformat().replace("+00:00", "Z"),
                 "likes": rng.randrange(50),
                 "reposts": rng.randrange(10),
                 "replies": rng.randrange(10),

@@ -18,7 +18,7 @@ from sqlalchemy import select, text
 
 from connectors.base import Item
 from tracker.ingest import upsert_items
-from tracker.query import QueryError, explain, matches, parse
+from tracker.query import MAX_DEPTH, QueryError, explain, matches, parse
 from tracker.search_index import engine_ids, where
 from tracker.store.db import Store, open_store
 from tracker.store.models import Mention, Stream
@@ -126,6 +126,13 @@ CORPUS: list[tuple[str, str]] = [
     ("cloud -#acme", "g"),
     ("acme AND cloud", "bg"),
     ('"acme cloud" OR #acmecloud', "gn"),
+    # phrases beside other terms (on PostgreSQL one index search with the phrases' words)
+    ('"teams is broken" acme -hiring', "a"),
+    ('"acme cloud" outage', "g"),
+    ('"acme hiring" -awfully', "f"),
+    ('"acme cloud" lang:en', "g"),
+    ('"teams is broken" "after the update"', "a"),
+    ('-"teams is broken" broken', "l"),
     ("support (slow OR great)", "go"),
     ("(acme OR globex) -(broken OR hiring)", "bceghim"),
     ("-acme -globex -straße", "djnop"),
@@ -165,6 +172,14 @@ ERRORS: list[tuple[str, str]] = [
     ("#acme-corp", "a hashtag is one word: '#acme-corp' at position 1"),
     ("author:", "author: needs a value at position 1"),
     ("lang:english!", "lang: 'english!' is not a lang name (position 1)"),
+    # hostile ones: deep nesting, very long, a lone wildcard, a NUL byte
+    ("(" * 11 + "acme" + ")" * 11, "parentheses nested more than 10 deep at position 11"),
+    ("acme (" + "(" * 400 + "x1" + ")" * 401, "parentheses nested more than 10 deep at position 16"),
+    ("acme " * 201, "the query is longer than 1,000 characters"),
+    ("*", "'*' at position 1 has no letters or digits to search for"),
+    ("acme \x00", "control character U+0000 at position 6"),
+    ("author:ja\x00ne", "control character U+0000 at position 10"),
+    ('"', "unclosed quote at position 1"),
 ]
 
 
@@ -341,3 +356,34 @@ def test_migration_indexes_existing_mentions(tmp_path: Any) -> None:
         ).all()
     assert found == ["old-1"]
     store.close()
+
+
+def _nested(depth: int, inner: str) -> str:
+    """`inner` inside `depth` parentheses, alternating a group with negated terms and an OR: the
+    deepest expression for the engines (FTS5 stops at 32 levels of its own)."""
+    for k in range(depth):
+        inner = f"(x{k} OR {inner})" if k % 2 else f"(acme -y{k} -z{k} {inner})"
+    return inner
+
+
+def test_the_deepest_nesting_allowed_runs_on_each_database(db_url: str) -> None:
+    store = _filled(db_url)
+    try:
+        for inner in ("acme", '"acme cloud"', "acm*", "-hiring", "sentiment:negative"):
+            query = _nested(MAX_DEPTH, inner)
+            expected = _python_keys(query)
+            assert expected, query  # each matches something, so agreeing means something
+            for per_row in (False, True):
+                assert _sql_keys(store, query, per_row=per_row) == expected, (store.dialect, query, per_row)
+            assert _index_keys(store, query) in (None, expected), (store.dialect, query)
+        with pytest.raises(QueryError, match="nested more than 10 deep"):
+            parse(_nested(MAX_DEPTH + 1, "acme"))
+    finally:
+        store.close()
+
+
+def test_tabs_and_newlines_are_spaces_other_control_characters_are_refused() -> None:
+    assert explain(parse("acme\ttab\r\nnewline").tree) == "(acme AND tab AND newline)"
+    for control in ("\x00", "\x1b", "\x7f"):
+        with pytest.raises(QueryError, match=f"control character U\\+{ord(control):04X} at position 5"):
+            parse("acme" + control)

@@ -23,11 +23,11 @@ from sqlalchemy import select
 
 from connectors.base import Item
 from tests.conftest import register_connectors, write_config
-from tests.test_query import CORPUS, DOCS
+from tests.test_query import CORPUS, DOCS, _nested
 from tracker.config import load_settings
 from tracker.filters import StreamFilter
 from tracker.ingest import sync_streams, upsert_items
-from tracker.query import parse
+from tracker.query import MAX_DEPTH, parse
 from tracker.search import iter_csv, safe_cell
 from tracker.search_index import where
 from tracker.store.db import open_store
@@ -286,3 +286,55 @@ def test_collect_applies_a_streams_filter_like_the_search(tmp_path: Path, db_url
         assert not any("broken" in t for t in [DOCS[k.removeprefix("x-")][0] for k in stored])
     finally:
         store.close()
+
+
+# -- hostile queries ---------------------------------------------------------------------------------
+
+HOSTILE = {
+    "deep": "(" * 400 + "acme" + ")" * 400,
+    "long": "acme " * 2000,
+    "quote": '"acme cloud',
+    "star": "*",
+    "nul": "acme\x00",
+    "nul-author": "author:ja\x00ne",
+    "nul-phrase-author": 'author:"ja\x00ne*"',
+    "nested-engine": _nested(MAX_DEPTH, '"acme cloud" OR acm*'),
+}
+
+
+@pytest.mark.anyio
+async def test_hostile_queries_get_one_clear_answer_on_the_web_and_the_api(client: httpx.AsyncClient) -> None:
+    for name, q in HOSTILE.items():
+        page = await client.get("/mentions", params={"q": q})
+        assert page.status_code == 200, name
+        api = await client.get("/api/v1/mentions", params={"q": q})
+        assert api.status_code in (200, 422), (name, api.status_code, api.text[:300])
+        if api.status_code == 422:
+            (problem,) = api.json()["detail"]
+            assert problem["field"] == "q" and "\n" not in problem["msg"], name
+            assert problem["msg"] in page.text.replace("&#39;", "'"), name
+        export = await client.get("/mentions/export.csv", params={"q": q})
+        assert export.status_code in (200, 400), name
+    nested = (await client.get("/api/v1/mentions", params={"q": HOSTILE["nested-engine"]})).json()
+    assert nested["total"] > 0, "ten levels of parentheses are searched, not refused"
+    deep = (await client.get("/api/v1/mentions", params={"q": HOSTILE["deep"]})).json()
+    assert deep["detail"][0]["msg"] == "parentheses nested more than 10 deep at position 11"
+    nul = (await client.get("/api/v1/mentions", params={"q": HOSTILE["nul-author"]})).json()
+    assert nul["detail"][0]["msg"] == "control character U+0000 at position 10"
+
+
+def test_hostile_queries_get_one_line_from_the_command_line(config: Path, cli: Any) -> None:
+    for name, q in HOSTILE.items():
+        if "\x00" in q:
+            continue  # a command line cannot carry a NUL byte
+        for command in (("mentions", "search", q), ("mentions", "export", "--query", q), ("search", "add", "x", q)):
+            result = cli("--config", config, *command)
+            assert "Traceback" not in result.err, (name, command)
+            if name == "nested-engine":
+                assert result.code == 0, (command, result.err)
+            else:
+                assert result.code == 2 and result.err.startswith("error: ") and result.err.count("\n") == 1, (
+                    name,
+                    command,
+                    result.err,
+                )

@@ -15,7 +15,9 @@ Every writer of mentions (the ingest path, engagement refresh, rescoring) change
 cells in the same transaction as the mentions, by difference: the touched mentions'
 contribution is read before the change (locked with FOR UPDATE on PostgreSQL, so two
 writers of one mention take turns) and after it, and the difference is added to the
-cells with one INSERT ... ON CONFLICT DO UPDATE. `tracker db check` rebuilds the
+cells with one INSERT ... ON CONFLICT DO UPDATE (mentions the ingest path has just
+inserted are not read back: their cells follow from the values it wrote, see
+Change.written). `tracker db check` rebuilds the
 cells from the raw mentions and compares; `--repair` writes the rebuilt ones.
 
 The zone the cells were built in is stored beside them; when the organisation's zone
@@ -25,7 +27,8 @@ and `tracker db check` says to repair.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import heapq
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, cast
@@ -70,16 +73,41 @@ def contributions(
 ) -> dict[Cell, list[float]]:
     """The cells of these mentions: (id, sentiment, kind, deleted_at) and their (mention id,
     stream id, created_at) links. A mention adds to one cell per local day its links fall on."""
+    return _sum(_mention_cells(mentions, links, zone))
+
+
+Entry = tuple[int, float | None, str, list[Cell]]  # a mention's id, sentiment, kind and cells
+
+
+def _mention_cells(
+    mentions: Iterable[tuple[int, float | None, str, datetime | None]],
+    links: Iterable[tuple[int, int, datetime]],
+    zone: ZoneInfo,
+) -> Iterator[Entry]:
     days: dict[int, dict[date, set[int]]] = {}
     for mention_id, stream_id, created in links:
         day = _utc(created).astimezone(zone).date()
         days.setdefault(mention_id, {}).setdefault(day, set()).add(stream_id)
-    cells: dict[Cell, list[float]] = {}
     for mention_id, score, kind, deleted in mentions:
         if deleted is not None:
             continue
-        for day, streams in days.get(mention_id, {}).items():
-            cell = cells.setdefault((key_of(streams), day), [0, 0, 0.0, 0, 0, 0])
+        found = days.get(mention_id)
+        if found:
+            yield mention_id, score, kind, [(key_of(streams), day) for day, streams in found.items()]
+
+
+def _first(entry: Entry) -> int:
+    return entry[0]
+
+
+def _sum(entries: Iterable[Entry]) -> dict[Cell, list[float]]:
+    """The cells' figures, each mention added in the order given (sums of floats depend on it)."""
+    cells: dict[Cell, list[float]] = {}
+    for _, score, kind, keys in entries:
+        for key in keys:
+            cell = cells.get(key)
+            if cell is None:
+                cell = cells[key] = [0, 0, 0.0, 0, 0, 0]
             cell[0] += 1
             if score is not None:
                 cell[1] += 1
@@ -132,6 +160,9 @@ class Change:
     """The difference a write makes to the cells: `before(ids)` ahead of it, `after()` once done.
 
     `before` may be called more than once (ids learnt as the write goes); each id is read once.
+    `written(mentions, links)` gives mentions the write has just created (no cells before it)
+    with the values it wrote, in the form `_read` returns: they are not read back, and `after`
+    adds them in id order among the ones it reads, so every cell is summed as if all were read.
     """
 
     def __init__(self, session: Session) -> None:
@@ -139,9 +170,25 @@ class Change:
         self.zone = stored_zone(self.connection) or ZoneInfo("UTC")
         self.ids: set[int] = set()
         self.old: dict[Cell, list[float]] = {}
+        self.given: set[int] = set()
+        self.entries: list[Entry] = []
+
+    def written(self, mentions: Iterable[tuple[int, float | None, str, tuple[int, ...], datetime]]) -> None:
+        """New mentions as written: (id, sentiment, kind, its streams' ids, the links' created_at),
+        every link of a new mention made at its created_at."""
+        keys: dict[tuple[int, ...], str] = {}
+        zone = self.zone
+        for mention_id, score, kind, streams, created in mentions:
+            self.given.add(mention_id)
+            if not streams:
+                continue
+            key = keys.get(streams)
+            if key is None:
+                key = keys[streams] = key_of(streams)
+            self.entries.append((mention_id, score, kind, [(key, created.astimezone(zone).date())]))
 
     def before(self, ids: Iterable[int]) -> None:
-        todo = set(ids) - self.ids
+        todo = set(ids) - self.ids - self.given
         if not todo:
             return
         self.ids |= todo
@@ -150,17 +197,21 @@ class Change:
             _add(self.old, cell, values, 1)
 
     def after(self) -> None:
-        if not self.ids:
+        if not self.ids and not self.given:
             return
-        mentions, links = _read(self.connection, list(self.ids), lock=False)
+        mentions, links = _read(self.connection, list(self.ids), lock=False) if self.ids else ([], [])
+        read = _mention_cells(mentions, links, self.zone)
+        entries = heapq.merge(read, sorted(self.entries, key=_first), key=_first) if self.entries else read
         delta: dict[Cell, list[float]] = {}
-        for cell, values in contributions(mentions, links, self.zone).items():
+        for cell, values in _sum(entries).items():
             _add(delta, cell, values, 1)
         for cell, values in self.old.items():
             _add(delta, cell, values, -1)
         apply(self.connection, delta)
         self.ids.clear()
         self.old.clear()
+        self.given.clear()
+        self.entries.clear()
 
 
 def _add(into: dict[Cell, list[float]], cell: Cell, values: Sequence[float], sign: int) -> None:

@@ -9,7 +9,9 @@ batch in set-based statements (no query per row): this is the hot path of import
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import gc
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, cast
@@ -29,6 +31,9 @@ from tracker.store.queries import stream_ids, streams_by_name
 
 MENTIONS = cast(Table, Mention.__table__)
 FIGURES = ("likes", "reposts", "replies", "quotes")
+# The new mentions' daily aggregates from the values written (False: read back from the
+# database as every other mention's are; tests/test_ingest_identical.py compares the two).
+FROM_WRITTEN = True
 
 
 @dataclass
@@ -102,6 +107,34 @@ def upsert_items(
     sentiment (unless the item carries one) are computed for the new items in one batch;
     `scored` may hold them already, computed ahead by identity (the import's pipeline).
     """
+    with _collector_paused():
+        return _upsert(session, items, stream_ids, now, scored, readings)
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector off while a batch is stored: the batch allocates tens of
+    thousands of rows (tuples, none in a cycle), and the collections they set off scanned every
+    live object again and again, 13% of the ingest's CPU time at 200,000 rows. The count of
+    allocations goes on, so a collection runs as soon as it is back on."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+def _upsert(
+    session: Session,
+    items: Sequence[Item],
+    stream_ids: Mapping[str, int],
+    now: datetime,
+    scored: Scored | None,
+    readings: bool,
+) -> UpsertCounts:
     counts = UpsertCounts()
     bulk = Bulk(session)
     merged = _dedupe(items)
@@ -125,32 +158,51 @@ def upsert_items(
         changes.append(change)
         if any(f in change for f in FIGURES) or readings:
             history.append(_history_row(old["id"], {**old, **change}, now))
+    # The daily aggregates change with the mentions, in this transaction (tracker/aggregates.py):
+    # read here, after the new rows exist and before any change or link, and again at the end.
+    # Mentions this call inserted (all of them on SQLite) have no cells yet, and their cells
+    # after it follow from the values just written: they are given, not read back.
+    cells = aggregates.Change(session)
+    new_times: dict[tuple[str, str], Any] = {}  # the new items' created_at, stored
     if fresh:
         pairs = _scored_many(fresh, scored)
-        inserted = _insert_new(
+        stamp = bulk.time(now)
+        times = [bulk.stored_time(item.created_at) for item in fresh]
+        inserted, all_ours = _insert_new(
             bulk,
             [
-                _new_values(bulk, item, now, lang, score)
-                for item, (lang, score) in zip(fresh, pairs, strict=True)
+                _new_values(bulk, item, stamp, created, lang, score)
+                for item, created, (lang, score) in zip(fresh, times, pairs, strict=True)
             ],
         )
         counts.new += len(fresh)
+        new_times = {(item.platform, item.external_id): t for item, t in zip(fresh, times, strict=True)}
+        ours = all_ours and FROM_WRITTEN
         search_rows = []
-        stamp = bulk.time(now)
-        for item in fresh:
+        written: list[tuple[int, float | None, str, tuple[int, ...], datetime]] = []
+        for item, (_, score) in zip(fresh, pairs, strict=True):
             key = (item.platform, item.external_id)
             mention_id = inserted[key]
             existing[key] = {"id": mention_id}
             search_rows.append(search_row(mention_id, item.text, item.author))
+            if ours:
+                written.append(
+                    (
+                        mention_id,
+                        score,
+                        item.kind,
+                        tuple(stream_ids[n] for n in item.streams),
+                        item.created_at,
+                    )
+                )
             likes, reposts, replies, quotes = item.likes, item.reposts, item.replies, item.quotes
             if likes is not None or reposts is not None or replies is not None or quotes is not None:
                 engagement = (likes or 0) + (reposts or 0) + (replies or 0) + (quotes or 0)  # Item.engagement
                 new_history.append((mention_id, stamp, likes, reposts, replies, quotes, engagement))
         write_rows(bulk.connection, search_rows)
-    # The daily aggregates change with the mentions, in this transaction (tracker/aggregates.py):
-    # read here, after the new rows exist and before any change or link, and again at the end.
-    cells = aggregates.Change(session)
-    cells.before(row["id"] for row in existing.values())
+        if ours:
+            cells.written(written)
+    cells.before(row["id"] for row in existing.values() if row["id"] not in cells.given)
     if changes:
         _apply_changes(session, changes)
         _reindex_changed(bulk, changes, existing)
@@ -162,7 +214,7 @@ def upsert_items(
             [(h["mention_id"], bulk.time(h["observed_at"]), *(h[c] for c in columns[2:])) for h in history]
             + new_history,
         )
-    _link_streams(bulk, merged, existing, stream_ids)
+    _link_streams(bulk, merged, existing, stream_ids, new_times)
     cells.after()
     return counts
 
@@ -310,9 +362,10 @@ def _link_streams(
     merged: Mapping[tuple[str, str], Item],
     ids: Mapping[tuple[str, str], Mapping[str, Any]],
     stream_ids: Mapping[str, int],
+    times: Mapping[tuple[str, str], Any],
 ) -> None:
     links = [
-        (ids[key]["id"], stream_ids[name], bulk.time(item.created_at))
+        (ids[key]["id"], stream_ids[name], times[key] if key in times else bulk.time(item.created_at))
         for key, item in merged.items()
         for name in item.streams
     ]
@@ -345,10 +398,10 @@ _NEW = (
 
 
 def _new_values(
-    bulk: Bulk, item: Item, now: datetime, lang: str | None, score: float | None
+    bulk: Bulk, item: Item, stamp: Any, created: Any, lang: str | None, score: float | None
 ) -> tuple[Any, ...]:
-    """A new mention's row in the column order of _NEW, values in storage form."""
-    stamp = bulk.time(now)
+    """A new mention's row in the column order of _NEW, values in storage form (`stamp`: now,
+    `created`: its created_at, both stored)."""
     return (
         item.platform,
         item.external_id,
@@ -356,13 +409,13 @@ def _new_values(
         item.author,
         item.text,
         lang,
-        bulk.time(item.created_at),
+        created,
         item.kind,
         item.likes,
         item.reposts,
         item.replies,
         item.quotes,
-        item.engagement,
+        (item.likes or 0) + (item.reposts or 0) + (item.replies or 0) + (item.quotes or 0),  # Item.engagement
         score,
         sentiment.label(score),
         bulk.json(item.raw),
@@ -372,8 +425,9 @@ def _new_values(
     )
 
 
-def _insert_new(bulk: Bulk, rows: list[tuple[Any, ...]]) -> dict[tuple[str, str], int]:
-    """Insert new mentions (rows in _NEW order) and return their ids by identity.
+def _insert_new(bulk: Bulk, rows: list[tuple[Any, ...]]) -> tuple[dict[tuple[str, str], int], bool]:
+    """Insert new mentions (rows in _NEW order); return their ids by identity, and whether
+    every one of them is a row this call wrote (else some may be another writer's).
 
     A row another writer inserted meanwhile is skipped by ON CONFLICT and found by the
     lookup that follows, so concurrent collectors never fail on the unique constraint.
@@ -385,8 +439,8 @@ def _insert_new(bulk: Bulk, rows: list[tuple[Any, ...]]) -> dict[tuple[str, str]
         inserted = bulk.insert("mentions", _NEW, rows, conflict="platform, external_id")
         after = bulk.connection.exec_driver_sql("SELECT max(id) FROM mentions").scalar() or 0
         if inserted == len(rows) and after == before + len(rows):
-            return {(r[0], r[1]): before + 1 + i for i, r in enumerate(rows)}
+            return {(r[0], r[1]): before + 1 + i for i, r in enumerate(rows)}, True
     else:
         bulk.insert("mentions", _NEW, rows, conflict="platform, external_id")
     found = bulk.lookup("mentions", ("id", "platform", "external_id"), [(r[0], r[1]) for r in rows])
-    return {(platform, external_id): mention_id for mention_id, platform, external_id in found}
+    return {(platform, external_id): mention_id for mention_id, platform, external_id in found}, False

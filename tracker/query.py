@@ -32,6 +32,10 @@ FIELDS = ("author", "platform", "lang", "stream", "sentiment", "kind")
 SENTIMENT_VALUES = ("positive", "negative", "neutral")
 KIND_VALUES = ("mention", "own")
 MAX_QUERY = 1_000  # characters of a query
+# Parentheses inside parentheses: FTS5's parser overflows at 32 levels of its own expression,
+# which a query with negated terms in each group reaches at 27 of ours; Python's recursion
+# limit would stop the parser itself near 250.
+MAX_DEPTH = 10
 MAX_TOKEN = 100  # characters of one word kept (longer words are cut, here and in the index)
 MAX_WORDS = 16_000  # words of a text kept searchable (PostgreSQL positions end at 16,383)
 MAX_DOCUMENT = 400_000  # characters of the normalised words (a tsvector holds at most 1 MB)
@@ -48,6 +52,7 @@ _COMBINING = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\u
 # A word: letters and digits (not `_`); a hashtag or handle: # or @ not preceded by one.
 _TOKEN = re.compile(r"(?<![^\W_])([#@]?)([^\W_]+)")
 _ASCII_WORD = re.compile(r"[a-z0-9]+")
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # C0 controls and DEL, not tab or newlines
 
 
 def fold(text: str) -> str:
@@ -245,6 +250,7 @@ def _bare(text: str, i: int, found: list[_Tok]) -> int:
 class _Parser:
     def __init__(self, tokens: list[_Tok], length: int) -> None:
         self.tokens, self.i, self.end = tokens, 0, length + 1
+        self.depth = 0  # parentheses open around the current term
 
     def peek(self) -> _Tok | None:
         return self.tokens[self.i] if self.i < len(self.tokens) else None
@@ -300,7 +306,11 @@ class _Parser:
         if tok.kind == "(":
             if (nxt := self.peek()) is not None and nxt.kind == ")":
                 raise QueryError(f"empty parentheses at position {tok.pos}")
+            if self.depth == MAX_DEPTH:
+                raise QueryError(f"parentheses nested more than {MAX_DEPTH} deep at position {tok.pos}")
+            self.depth += 1
             node = self.any_of()
+            self.depth -= 1
             close = self.peek()
             if close is None or close.kind != ")":
                 raise QueryError(f"unbalanced parenthesis at position {tok.pos}")
@@ -386,6 +396,9 @@ def parse(text: str) -> Query:
     """Parse a query; a QueryError names what is wrong and its 1-based position."""
     if len(text) > MAX_QUERY:
         raise QueryError(f"the query is longer than {MAX_QUERY:,} characters")
+    control = _CONTROL.search(text)
+    if control:  # a NUL byte cannot even be stored by PostgreSQL (a saved search, an author: filter)
+        raise QueryError(f"control character U+{ord(control.group()):04X} at position {control.start() + 1}")
     tokens = _tokens(text)
     if not tokens:
         raise QueryError("the query is empty")

@@ -23,6 +23,7 @@ engine query (FTS5 MATCH or tsquery); field filters and negations around it are 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import (
@@ -60,10 +61,16 @@ MARK = {"words": "", "tags": "#", "handles": "@"}
 
 def search_row(mention_id: int, text: str, author: str | None) -> tuple[Any, ...]:
     """A mention's row of `mention_search`, in SEARCH_COLUMNS order."""
+    return (mention_id, *_text_columns(text), fold_author(author))
+
+
+@lru_cache(maxsize=8192)
+def _text_columns(text: str) -> tuple[str, str, str]:
+    """A text's words, tags and handles as stored; cached, as reposts and copies repeat texts."""
     doc = document(text)
     tags = " ".join("#" + t for t in doc.tags.split(" ")) if doc.tags else ""
     handles = " ".join("@" + h for h in doc.handles.split(" ")) if doc.handles else ""
-    return (mention_id, doc.words, tags, handles, fold_author(author))
+    return doc.words, tags, handles
 
 
 def write_rows(connection: Any, rows: Sequence[Sequence[Any]], *, replace: bool = False) -> None:
@@ -250,8 +257,7 @@ class _Postgres(_Engine):
 
     def phrase_ids(self, node: Phrase) -> Any:
         words = " & ".join(f"'{w}'" for w in dict.fromkeys(node.words))
-        padded = literal(" ") + MentionSearch.words + literal(" ")
-        return self.ids(words).where(padded.like(f"% {' '.join(node.words)} %"))
+        return self.ids(words).where(_phrase_check(node))
 
     def all(self, parts: list[str]) -> str:
         return parts[0] if len(parts) == 1 else "(" + " & ".join(parts) + ")"
@@ -265,6 +271,12 @@ class _Postgres(_Engine):
     def ids(self, expression: str) -> Any:
         tsv: Any = literal_column(f"({TSVECTOR})")
         return select(MentionSearch.mention_id).where(tsv.op("@@")(cast(literal(expression), TSQUERY)))
+
+
+def _phrase_check(node: Phrase) -> ColumnElement[bool]:
+    """The exact word sequence, on the search rows the tsquery found (PostgreSQL)."""
+    padded = literal(" ") + MentionSearch.words + literal(" ")
+    return padded.like(f"% {' '.join(node.words)} %")
 
 
 def _engine_text(node: Node, e: _Engine) -> str | None:
@@ -313,7 +325,14 @@ def _compile(node: Node, e: _Engine) -> ColumnElement[bool]:
     if isinstance(node, And):
         positive, negative, other = _split(node, e)
         clauses: list[ColumnElement[bool]] = []
-        if positive:
+        phrases = [c for c in other if isinstance(c, Phrase)] if isinstance(e, _Postgres) else []
+        if phrases:  # one index search for all of it: the phrases' words are among its terms
+            other = [c for c in other if not isinstance(c, Phrase)]
+            terms = positive + [e.all([f"'{w}'" for w in dict.fromkeys(p.words)]) for p in phrases]
+            joined = e.all(terms)
+            ids = e.ids(e.but_not(joined, e.any(negative)) if negative else joined)
+            clauses.append(Mention.id.in_(ids.where(*[_phrase_check(p) for p in phrases])))
+        elif positive:
             joined = e.all(positive)
             clauses.append(e.member(e.but_not(joined, e.any(negative)) if negative else joined))
         else:

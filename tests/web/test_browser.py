@@ -20,6 +20,7 @@ import pytest
 
 from tests.support import DEADLINE, wait_until
 from tests.web.support import World, build
+from tracker import saved_searches
 from tracker.web.app import LOOPBACK_HOSTS, create_app
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -66,6 +67,7 @@ def test_register_list_open_and_conclude_in_a_real_browser(live: tuple[str, Worl
             page.on("pageerror", lambda e: problems.append(str(e)))
             _register(page, base, world, shots, sync_api.expect)
             _conclude(page, base, shots, sync_api.expect)
+            _on_a_saved_search(page, base, world, shots, sync_api.expect)
             _tour(page, base, shots)
         finally:
             browser.close()
@@ -126,6 +128,23 @@ def _conclude(page: Any, base: str, shots: Path, expect: Any) -> None:
     expect(page.locator(".badges .status-concluded")).to_be_visible()
     expect(page.locator(".badges .decision-adopt")).to_be_visible()
     _shot(page, shots, "experiment-concluded")
+
+
+def _on_a_saved_search(page: Any, base: str, world: World, shots: Path, expect: Any) -> None:
+    saved_searches.add(world.store, "slow-dashboard", "dashboard slow")
+    page.goto(f"{base}/experiments/new")
+    expect(page.locator("#search option")).to_have_text(["None: every mention of the streams counts",
+                                                         "slow-dashboard"])  # fmt: skip
+    page.fill("#title", "Answer dashboard complaints first")
+    page.fill("#hypothesis", "Fewer people repeat the complaint.")
+    page.select_option("#practice", "public-customer-answers")
+    page.select_option("#metric", "mentions")
+    page.select_option("#search", "slow-dashboard")
+    _shot(page, shots, "experiment-form-saved-search")
+    page.get_by_role("button", name="Register the experiment").click()
+    expect(page).to_have_url(re.compile(r"/experiments/\d+$"))
+    expect(page.locator(".facts")).to_contain_text("only the mentions matching slow-dashboard")
+    _shot(page, shots, "experiment-saved-search")
 
 
 def _tour(page: Any, base: str, shots: Path) -> None:

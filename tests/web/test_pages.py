@@ -11,6 +11,7 @@ import pytest
 
 from tests.web.conftest import client_for, csrf_of
 from tests.web.support import World
+from tracker import saved_searches
 from tracker.web.app import create_app
 
 pytestmark = pytest.mark.anyio
@@ -199,3 +200,41 @@ async def test_a_fresh_installation_shows_what_to_do(tmp_path: Path) -> None:
             response = await client.get(path)
             assert response.status_code == 200 and hint in response.text, path
     store.close()
+
+
+async def test_the_form_registers_an_experiment_on_a_saved_search(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    empty = await client.get("/experiments/new")
+    assert '<select id="search" name="search"' in empty.text and "None saved yet" in empty.text
+    saved_searches.add(world.store, "outages", '"dashboard" slow')
+    form = await client.get("/experiments/new")
+    token = csrf_of(form.text)
+    assert '<option value="outages" >outages</option>' in form.text.replace("  ", " ")
+    fields = {
+        "csrf_token": token, "title": "Answer outage reports fast", "hypothesis": "Fewer complaints",
+        "practice": "public-customer-answers", "metric": "mentions", "start": "2026-06-29",
+        "end": "2026-07-26", "expect": "decrease", "min_effect": "0.1",
+    }  # fmt: skip
+    listed = await client.get("/experiments")
+    unknown = await client.post(
+        "/experiments", data={**fields, "search": "outagez", "streams": ["acme-mastodon"]}
+    )
+    assert unknown.status_code == 400
+    assert re.search(
+        r'id="search-error">[^<]*no saved search &#39;outagez&#39; \(saved: outages\)', unknown.text
+    )
+    assert (await client.get("/experiments")).text.count("/experiments/") == listed.text.count(
+        "/experiments/"
+    )
+    both = await client.post("/experiments", data={**fields, "search": "nope", "min_effect": "lots"})
+    assert 'id="search-error">no saved search' in both.text and 'id="min_effect-error"' in both.text, (
+        "an unknown search is said with the other problems of the same submission"
+    )
+    good = await client.post(
+        "/experiments", data={**fields, "search": "outages"}
+    )  # no stream: all but rivals
+    assert good.status_code == 303, good.text
+    page = await client.get(good.headers["location"])
+    assert "Saved search" in page.text and ">outages</a>" in page.text
+    assert "in every stream but the competitors" in page.text.replace("&#39;", "'")

@@ -34,14 +34,16 @@ class Bulk:
     def time(self, moment: datetime) -> Any:
         stored = self._times.get(moment)
         if stored is None:
-            utc = moment.astimezone(UTC).replace(tzinfo=None)
-            if self.postgres:
-                stored = utc
-            else:  # SQLITE_TIME, written the fast way: isoformat drops zero microseconds
-                text = utc.isoformat(" ")
-                stored = text if len(text) > 19 else text + ".000000"
-            self._times[moment] = stored
+            stored = self._times[moment] = self.stored_time(moment)
         return stored
+
+    def stored_time(self, moment: datetime) -> Any:
+        """A moment in storage form, not cached (for moments seen once, like new items' times)."""
+        utc = moment.astimezone(UTC).replace(tzinfo=None)
+        if self.postgres:
+            return utc
+        text = utc.isoformat(" ")  # SQLITE_TIME, written the fast way: isoformat drops zero microseconds
+        return text if len(text) > 19 else text + ".000000"
 
     def json(self, value: Any) -> Any:
         if value is None:

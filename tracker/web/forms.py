@@ -7,7 +7,7 @@ from dataclasses import fields
 from typing import Any
 
 from tracker.config import Settings
-from tracker.experiments import ExperimentInput, ValidationError, parse_day, validate
+from tracker.experiments import ExperimentInput, ValidationError, known_searches, parse_day, validate
 from tracker.maturity import Model
 from tracker.store.db import Store
 from tracker.web.queries import stream_names
@@ -60,8 +60,10 @@ def check(data: ExperimentInput, parse_problems: list[tuple[str, str]], *, store
         return
     with store.read() as session:
         known = set(stream_names(session)) | {s.name for s in settings.streams}
+        searches = known_searches(session)
     named = {name for name, _ in parse_problems}
-    rest = [(n, m) for n, m in validate(data, model=model, streams=known) if n not in named]
+    found = validate(data, model=model, streams=known, searches=searches)
+    rest = [(n, m) for n, m in found if n not in named]
     raise ValidationError(parse_problems + rest)
 
 

@@ -19,7 +19,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from tracker import accounts, audit
 from tracker.config import StreamConfig
 from tracker.errors import UserError
-from tracker.experiments import STATUSES, ExperimentRecord, Registry, ValidationError, measure
+from tracker.experiments import STATUSES, ExperimentRecord, Registry, ValidationError, known_searches, measure
 from tracker.metrics import METRICS
 from tracker.reflection import reflect
 from tracker.report import lift_text
@@ -203,6 +203,7 @@ def _form_page(request: Request, ctx: WebContext, values: dict[str, Any], errors
     """The registration form; `values` and `errors` may lack any field (it renders empty)."""
     with ctx.store.read() as session:
         streams = sorted(set(queries.stream_names(session)) | {s.name for s in ctx.settings.streams})
+        searches = sorted(known_searches(session))
     return render(
         request,
         "experiment_new.html",
@@ -211,6 +212,7 @@ def _form_page(request: Request, ctx: WebContext, values: dict[str, Any], errors
         values=defaultdict(str, values),
         errors=defaultdict(list, errors),
         streams=streams,
+        searches=searches,
         practices=ctx.model.practices,
         metrics=METRICS,
     )
