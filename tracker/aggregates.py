@@ -8,8 +8,17 @@ set, not by each stream, the cells give exact distinct counts of any union of st
 count it): a set of streams S reads every cell whose set meets S.
 
 Per cell: mentions, scored mentions, their sentiment sum, positive and negative ones
-(tracker/sentiment.py thresholds), and own posts. Posts the platform has deleted are
-left out, as every metric leaves them out.
+(tracker/sentiment.py thresholds), own posts, and the sum of the own posts' engagement at
+the fixed age (`experiments.engagement_age`: the last reading at or before that age, else
+the earliest reading, else the post's figure, as tracker/metrics.py reads the history).
+Posts the platform has deleted are left out, as every metric leaves them out.
+
+The robust engagement estimate (tracker/stats.py) trims posts by the median and MAD of
+the pooled posts of both windows, which no sum gives: it needs each post's value. Those
+are kept too, one row per own post and linked stream and day (`post_engagement`), so the
+estimate reads a range of days by index instead of the posts' engagement history. The
+age they are built at is stored beside the zone; another age in the config reads the
+raw history until `tracker db check --repair`.
 
 Every writer of mentions (the ingest path, engagement refresh, rescoring) changes the
 cells in the same transaction as the mentions, by difference: the touched mentions'
@@ -27,7 +36,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
@@ -35,19 +44,30 @@ from sqlalchemy import Connection, Table, delete, select, text
 from sqlalchemy.orm import Session
 
 from tracker.sentiment import NEGATIVE, POSITIVE
-from tracker.store.models import AggregateMeta, DailyAggregate, Mention, MentionStream
+from tracker.store.models import (
+    AggregateMeta,
+    DailyAggregate,
+    EngagementSnapshot,
+    Mention,
+    MentionStream,
+    PostEngagement,
+)
 
 TABLE = cast(Table, DailyAggregate.__table__)
 META = cast(Table, AggregateMeta.__table__)
+POSTS = cast(Table, PostEngagement.__table__)
 
 CHUNK = 500
-FIELDS = ("mentions", "scored", "sentiment_sum", "positive", "negative", "own")
+FIELDS = ("mentions", "scored", "sentiment_sum", "positive", "negative", "own", "engagement")
 ZONE_KEY = "zone"
+AGE_KEY = "engagement_age"  # seconds
+DEFAULT_AGE = timedelta(hours=48)  # experiments.engagement_age's default (tracker/config.py)
 # Sums of floats added and taken away in another order than a rebuild adds them.
 TOLERANCE = 1e-6
 
 Cell = tuple[str, date]  # (streams key, local day)
-Values = tuple[int, int, float, int, int, int]
+Values = tuple[int, int, float, int, int, int, int]
+Post = tuple[int, date, int]  # (stream id, local day, mention id) -> engagement at the fixed age
 
 
 def key_of(stream_ids: Iterable[int]) -> str:
@@ -64,58 +84,105 @@ def _utc(moment: datetime) -> datetime:
 
 
 def contributions(
-    mentions: Iterable[tuple[int, float | None, str, datetime | None]],
+    mentions: Iterable[Sequence[Any]],
     links: Iterable[tuple[int, int, datetime]],
     zone: ZoneInfo,
-) -> dict[Cell, list[float]]:
-    """The cells of these mentions: (id, sentiment, kind, deleted_at) and their (mention id,
-    stream id, created_at) links. A mention adds to one cell per local day its links fall on."""
+    at_age: dict[int, int] | None = None,
+) -> tuple[dict[Cell, list[float]], dict[Post, int]]:
+    """The cells and own-post rows of these mentions: (id, sentiment, kind, deleted_at, ...) and
+    their (mention id, stream id, created_at) links; `at_age`: each own post's engagement at the
+    fixed age. A mention adds to one cell per local day its links fall on."""
+    at_age = at_age or {}
     days: dict[int, dict[date, set[int]]] = {}
     for mention_id, stream_id, created in links:
         day = _utc(created).astimezone(zone).date()
         days.setdefault(mention_id, {}).setdefault(day, set()).add(stream_id)
     cells: dict[Cell, list[float]] = {}
-    for mention_id, score, kind, deleted in mentions:
+    posts: dict[Post, int] = {}
+    for mention_id, score, kind, deleted, *_ in mentions:
         if deleted is not None:
             continue
+        own = kind == "own"
         for day, streams in days.get(mention_id, {}).items():
-            cell = cells.setdefault((key_of(streams), day), [0, 0, 0.0, 0, 0, 0])
+            cell = cells.setdefault((key_of(streams), day), [0, 0, 0.0, 0, 0, 0, 0])
             cell[0] += 1
             if score is not None:
                 cell[1] += 1
                 cell[2] += score
                 cell[3] += score >= POSITIVE
                 cell[4] += score <= NEGATIVE
-            cell[5] += kind == "own"
-    return cells
+            if own:
+                value = at_age.get(mention_id, 0)
+                cell[5] += 1
+                cell[6] += value
+                for stream_id in streams:
+                    posts[(stream_id, day, mention_id)] = value
+    return cells, posts
 
 
-def _read(connection: Connection, ids: Sequence[int], *, lock: bool) -> tuple[list[Any], list[Any]]:
-    """The mentions (id, sentiment, kind, deleted_at) and their links, in the driver's own
-    statements: this runs twice per ingest batch, and SQLAlchemy's per-value processing
-    would cost more than the database."""
+def engagement_at_age(
+    posts: Iterable[tuple[int, datetime, int]],
+    history: Iterable[tuple[int, datetime, int]],
+    age: timedelta,
+) -> dict[int, int]:
+    """Per own post (id, created_at, engagement now), its engagement `age` after posting: the last
+    reading (history rows: mention id, observed_at, engagement, in order) at or before then; a
+    post first read only later (history imported late) its earliest reading; one never read,
+    its figure."""
+    readings: dict[int, list[tuple[datetime, int]]] = {}
+    for mention_id, observed, engagement in history:
+        readings.setdefault(mention_id, []).append((_utc(_parsed(observed)), int(engagement)))
+    found: dict[int, int] = {}
+    for mention_id, created, engagement in posts:
+        snapshots = readings.get(mention_id)
+        if not snapshots:
+            found[mention_id] = int(engagement or 0)
+            continue
+        mark = _utc(_parsed(created)) + age
+        before = [e for observed, e in snapshots if observed <= mark]
+        found[mention_id] = before[-1] if before else snapshots[0][1]
+    return found
+
+
+def _read(
+    connection: Connection, ids: Sequence[int], *, lock: bool, age: timedelta
+) -> tuple[list[Any], list[Any], dict[int, int]]:
+    """The mentions (id, sentiment, kind, deleted_at, created_at, engagement), their links and
+    the own posts' engagement at the fixed age, in the driver's own statements: this runs twice
+    per ingest batch, and SQLAlchemy's per-value processing would cost more than the database."""
     postgres = connection.dialect.name == "postgresql"
     mark = "%s" if postgres else "?"
     mentions: list[Any] = []
     links: list[Any] = []
+    history: list[Any] = []
     ordered = sorted(set(ids))
     for i in range(0, len(ordered), CHUNK):
         chunk = ordered[i : i + CHUNK]
         marks = ", ".join([mark] * len(chunk))
         lock_sql = " FOR UPDATE" if lock and postgres else ""
-        mentions.extend(
-            connection.exec_driver_sql(
-                f"SELECT id, sentiment, kind, deleted_at FROM mentions WHERE id IN ({marks}) "
-                f"ORDER BY id{lock_sql}",
-                tuple(chunk),
-            ).all()
-        )
+        found = connection.exec_driver_sql(
+            f"SELECT id, sentiment, kind, deleted_at, created_at, engagement FROM mentions "
+            f"WHERE id IN ({marks}) ORDER BY id{lock_sql}",
+            tuple(chunk),
+        ).all()
+        mentions.extend(found)
         rows = connection.exec_driver_sql(
             f"SELECT mention_id, stream_id, created_at FROM mention_streams WHERE mention_id IN ({marks})",
             tuple(chunk),
         ).all()
         links.extend(rows if postgres else [(m, s, _parsed(c)) for m, s, c in rows])
-    return mentions, links
+        own = [m[0] for m in found if m[2] == "own" and m[3] is None]
+        if own:
+            history.extend(
+                connection.exec_driver_sql(
+                    "SELECT mention_id, observed_at, engagement FROM engagement_history "
+                    f"WHERE mention_id IN ({', '.join([mark] * len(own))}) "
+                    "ORDER BY mention_id, observed_at, id",
+                    tuple(own),
+                ).all()
+            )
+    own_posts = [(m[0], m[4], m[5]) for m in mentions if m[2] == "own" and m[3] is None]
+    return mentions, links, engagement_at_age(own_posts, history, age)
 
 
 def _parsed(stored: Any) -> datetime:
@@ -128,6 +195,12 @@ def stored_zone(connection: Connection | Session) -> ZoneInfo | None:
     return ZoneInfo(name) if name else None
 
 
+def stored_age(connection: Connection | Session) -> timedelta | None:
+    """The engagement age the own posts' figures are built at (None: not recorded)."""
+    found = connection.execute(select(AggregateMeta.value).where(AggregateMeta.name == AGE_KEY)).scalar()
+    return timedelta(seconds=float(found)) if found else None
+
+
 class Change:
     """The difference a write makes to the cells: `before(ids)` ahead of it, `after()` once done.
 
@@ -137,36 +210,47 @@ class Change:
     def __init__(self, session: Session) -> None:
         self.connection = session.connection()
         self.zone = stored_zone(self.connection) or ZoneInfo("UTC")
+        self.age = stored_age(self.connection) or DEFAULT_AGE
         self.ids: set[int] = set()
         self.old: dict[Cell, list[float]] = {}
+        self.old_posts: dict[Post, int] = {}
 
     def before(self, ids: Iterable[int]) -> None:
         todo = set(ids) - self.ids
         if not todo:
             return
         self.ids |= todo
-        mentions, links = _read(self.connection, list(todo), lock=True)
-        for cell, values in contributions(mentions, links, self.zone).items():
+        mentions, links, at_age = _read(self.connection, list(todo), lock=True, age=self.age)
+        cells, posts = contributions(mentions, links, self.zone, at_age)
+        for cell, values in cells.items():
             _add(self.old, cell, values, 1)
+        self.old_posts.update(posts)
 
     def after(self) -> None:
         if not self.ids:
             return
-        mentions, links = _read(self.connection, list(self.ids), lock=False)
+        mentions, links, at_age = _read(self.connection, list(self.ids), lock=False, age=self.age)
+        cells, posts = contributions(mentions, links, self.zone, at_age)
         delta: dict[Cell, list[float]] = {}
-        for cell, values in contributions(mentions, links, self.zone).items():
+        for cell, values in cells.items():
             _add(delta, cell, values, 1)
         for cell, values in self.old.items():
             _add(delta, cell, values, -1)
         apply(self.connection, delta)
+        apply_posts(self.connection, self.old_posts, posts)
         self.ids.clear()
         self.old.clear()
+        self.old_posts.clear()
 
 
-def _add(into: dict[Cell, list[float]], cell: Cell, values: Sequence[float], sign: int) -> None:
-    found = into.setdefault(cell, [0, 0, 0.0, 0, 0, 0])
+def _add(into: dict[Any, list[float]], cell: Any, values: Sequence[float], sign: int) -> None:
+    found = into.setdefault(cell, [0, 0, 0.0, 0, 0, 0, 0])
     for i, v in enumerate(values):
         found[i] += sign * v
+
+
+def _marks(connection: Connection) -> str:
+    return "%s" if connection.dialect.name == "postgresql" else "?"
 
 
 def apply(connection: Connection, delta: dict[Cell, list[float]]) -> None:
@@ -176,7 +260,7 @@ def apply(connection: Connection, delta: dict[Cell, list[float]]) -> None:
     ]
     if not rows:
         return
-    mark = "%s" if connection.dialect.name == "postgresql" else "?"
+    mark = _marks(connection)
     if mark == "?":  # SQLite stores a date as its ISO text
         rows = [(r[0], r[1].isoformat(), *r[2:]) for r in rows]
     columns = ("streams", "day", *FIELDS)
@@ -188,16 +272,43 @@ def apply(connection: Connection, delta: dict[Cell, list[float]]) -> None:
     )
 
 
+def apply_posts(connection: Connection, old: dict[Post, int], new: dict[Post, int]) -> None:
+    """The own-post rows from `old` to `new`: gone ones deleted, new or changed ones written."""
+    mark = _marks(connection)
+
+    def day(d: date) -> Any:
+        return d if mark == "%s" else d.isoformat()
+
+    gone = [(s, day(d), m) for (s, d, m) in sorted(old.keys() - new.keys())]
+    if gone:
+        connection.exec_driver_sql(
+            f"DELETE FROM post_engagement WHERE stream_id = {mark} AND day = {mark} AND mention_id = {mark}",
+            gone,
+        )
+    changed = [(s, day(d), m, v) for (s, d, m), v in sorted(new.items()) if old.get((s, d, m)) != v]
+    if changed:
+        connection.exec_driver_sql(
+            "INSERT INTO post_engagement (stream_id, day, mention_id, engagement) "
+            f"VALUES ({mark}, {mark}, {mark}, {mark}) "
+            "ON CONFLICT (stream_id, day, mention_id) DO UPDATE SET engagement = excluded.engagement",
+            changed,
+        )
+
+
 def _typed(values: Sequence[float]) -> Values:
-    return (int(values[0]), int(values[1]), float(values[2]), int(values[3]), int(values[4]), int(values[5]))
+    return (int(values[0]), int(values[1]), float(values[2]), int(values[3]), int(values[4]),
+            int(values[5]), int(values[6]))  # fmt: skip
 
 
 # -- building and checking -----------------------------------------------------------------------
 
 
-def build(connection: Connection, zone: ZoneInfo) -> dict[Cell, Values]:
-    """The cells as the raw mentions give them, read in slices of mention ids."""
+def build(
+    connection: Connection, zone: ZoneInfo, age: timedelta
+) -> tuple[dict[Cell, Values], dict[Post, int]]:
+    """The cells and own-post rows as the raw mentions give them, read in slices of mention ids."""
     cells: dict[Cell, list[float]] = {}
+    posts: dict[Post, int] = {}
     last = 0
     while True:
         ids = list(
@@ -210,23 +321,46 @@ def build(connection: Connection, zone: ZoneInfo) -> dict[Cell, Values]:
         last = ids[-1]
         lo, hi = ids[0], ids[-1]
         mentions = connection.execute(
-            select(Mention.id, Mention.sentiment, Mention.kind, Mention.deleted_at).where(
-                Mention.id >= lo, Mention.id <= hi
-            )
-        ).all()
+            select(
+                Mention.id, Mention.sentiment, Mention.kind, Mention.deleted_at, Mention.created_at,
+                Mention.engagement,
+            ).where(Mention.id >= lo, Mention.id <= hi)
+        ).all()  # fmt: skip
         links = connection.execute(
             select(MentionStream.mention_id, MentionStream.stream_id, MentionStream.created_at).where(
                 MentionStream.mention_id >= lo, MentionStream.mention_id <= hi
             )
         ).all()
-        for cell, values in contributions(mentions, links, zone).items():
+        history = connection.execute(
+            select(
+                EngagementSnapshot.mention_id, EngagementSnapshot.observed_at, EngagementSnapshot.engagement
+            )
+            .join(Mention, Mention.id == EngagementSnapshot.mention_id)
+            .where(Mention.id >= lo, Mention.id <= hi, Mention.kind == "own")
+            .order_by(EngagementSnapshot.mention_id, EngagementSnapshot.observed_at, EngagementSnapshot.id)
+        ).all()
+        own = [(m[0], m[4], m[5]) for m in mentions if m[2] == "own" and m[3] is None]
+        found, found_posts = contributions(
+            mentions, links, zone, engagement_at_age(own, [(h[0], h[1], h[2]) for h in history], age)
+        )
+        for cell, values in found.items():
             _add(cells, cell, values, 1)
-    return {cell: _typed(values) for cell, values in cells.items()}
+        posts.update(found_posts)
+    return {cell: _typed(values) for cell, values in cells.items()}, posts
 
 
 def stored(connection: Connection) -> dict[Cell, Values]:
     rows = connection.execute(select(DailyAggregate.streams, DailyAggregate.day, *_columns()))
     return {(r[0], r[1]): _typed(r[2:]) for r in rows}
+
+
+def stored_posts(connection: Connection) -> dict[Post, int]:
+    rows = connection.execute(
+        select(
+            PostEngagement.stream_id, PostEngagement.day, PostEngagement.mention_id, PostEngagement.engagement
+        )
+    )
+    return {(r[0], r[1], r[2]): int(r[3]) for r in rows}
 
 
 def _columns() -> list[Any]:
@@ -241,21 +375,39 @@ class Difference:
     raw: Values | None
 
 
-def differences(connection: Connection, zone: ZoneInfo) -> list[Difference]:
-    """Cells whose stored figures differ from the raw mentions' (empty cells count as absent)."""
-    want = {c: v for c, v in build(connection, zone).items() if v[0]}
+@dataclass(frozen=True)
+class PostDifference:
+    stream_id: int
+    day: date
+    mention_id: int
+    stored: int | None
+    raw: int | None
+
+
+def differences(
+    connection: Connection, zone: ZoneInfo, age: timedelta = DEFAULT_AGE
+) -> list[Difference | PostDifference]:
+    """Cells whose stored figures differ from the raw mentions' (empty cells count as absent),
+    then own-post rows whose engagement at the fixed age differs."""
+    built, built_posts = build(connection, zone, age)
+    want = {c: v for c, v in built.items() if v[0]}
     have = {c: v for c, v in stored(connection).items() if not _empty(v)}
-    found = []
+    found: list[Difference | PostDifference] = []
     for cell in sorted(want.keys() | have.keys()):
         a, b = have.get(cell), want.get(cell)
         if a is None or b is None or not _same(a, b):
             found.append(Difference(cell[0], cell[1], a, b))
+    have_posts = stored_posts(connection)
+    for post in sorted(built_posts.keys() | have_posts.keys()):
+        x, y = have_posts.get(post), built_posts.get(post)
+        if x != y:
+            found.append(PostDifference(*post, x, y))
     return found
 
 
 def _empty(values: Values) -> bool:
     """No mention left (a sum of added and removed scores may keep a residue like 1e-15)."""
-    return not any(values[i] for i in (0, 1, 3, 4, 5)) and abs(values[2]) <= TOLERANCE
+    return not any(values[i] for i in (0, 1, 3, 4, 5, 6)) and abs(values[2]) <= TOLERANCE
 
 
 def _same(a: Values, b: Values) -> bool:
@@ -264,17 +416,25 @@ def _same(a: Values, b: Values) -> bool:
     )
 
 
-def rebuild(connection: Connection, zone: ZoneInfo) -> int:
-    """Replace every cell by the raw mentions' figures in `zone`; returns how many cells."""
-    cells = build(connection, zone)
+def rebuild(connection: Connection, zone: ZoneInfo, age: timedelta = DEFAULT_AGE) -> int:
+    """Replace every cell and own-post row by the raw mentions' figures in `zone` at `age`;
+    returns how many cells."""
+    cells, posts = build(connection, zone, age)
     connection.execute(delete(DailyAggregate))
+    connection.execute(delete(PostEngagement))
     rows = [
         {"streams": key, "day": day, **dict(zip(FIELDS, values, strict=True))}
         for (key, day), values in sorted(cells.items())
     ]
     for i in range(0, len(rows), 5000):
         connection.execute(TABLE.insert(), rows[i : i + 5000])
+    post_rows = [
+        {"stream_id": s, "day": d, "mention_id": m, "engagement": v} for (s, d, m), v in sorted(posts.items())
+    ]
+    for i in range(0, len(post_rows), 5000):
+        connection.execute(POSTS.insert(), post_rows[i : i + 5000])
     set_zone(connection, zone)
+    set_age(connection, age)
     return len(rows)
 
 
@@ -283,13 +443,29 @@ def set_zone(connection: Connection, zone: ZoneInfo) -> None:
     connection.execute(META.insert(), [{"name": ZONE_KEY, "value": zone.key}])
 
 
+def set_age(connection: Connection, age: timedelta) -> None:
+    connection.execute(delete(AggregateMeta).where(AggregateMeta.name == AGE_KEY))
+    connection.execute(META.insert(), [{"name": AGE_KEY, "value": str(int(age.total_seconds()))}])
+
+
 # -- reading -------------------------------------------------------------------------------------
 
 
-def usable(session: Session, zone: ZoneInfo) -> bool:
-    """Whether the cells are in this zone (else the raw mentions are read)."""
+def usable(session: Session, zone: ZoneInfo, age: timedelta | None = None) -> bool:
+    """Whether the cells are in this zone (else the raw mentions are read); with `age`, also
+    whether the own posts' engagement is built at that age."""
     found = stored_zone(session)
-    return found is not None and found.key == zone.key
+    if found is None or found.key != zone.key:
+        return False
+    return age is None or (stored_age(session) or DEFAULT_AGE) == age
+
+
+def _keys(session: Session, wanted: set[int], unwanted: set[int]) -> list[str]:
+    return [
+        k
+        for k in session.execute(text("SELECT DISTINCT streams FROM daily_aggregates")).scalars()
+        if streams_of(k) & wanted and not streams_of(k) & unwanted
+    ]
 
 
 def daily(
@@ -305,11 +481,7 @@ def daily(
     wanted, unwanted = set(stream_ids), set(exclude)
     if not wanted:
         return {}
-    keys = [
-        k
-        for k in session.execute(text("SELECT DISTINCT streams FROM daily_aggregates")).scalars()
-        if streams_of(k) & wanted and not streams_of(k) & unwanted
-    ]
+    keys = _keys(session, wanted, unwanted)
     found: dict[date, list[float]] = {}
     for i in range(0, len(keys), CHUNK):
         rows = session.execute(
@@ -320,5 +492,27 @@ def daily(
             )
         )
         for row in rows:
-            _add(found, row[0], row[1:], 1)  # type: ignore[arg-type]
+            _add(found, row[0], row[1:], 1)
     return {d: _typed(v) for d, v in found.items()}
+
+
+def posts(session: Session, stream_ids: Sequence[int], first: date, last: date) -> dict[date, list[float]]:
+    """Per day of first..last, each own post's engagement at the fixed age (a post of two of the
+    streams once): one range scan of `post_engagement` by stream and day."""
+    seen: set[int] = set()
+    found: dict[date, list[float]] = {}
+    rows = session.execute(
+        select(PostEngagement.day, PostEngagement.mention_id, PostEngagement.engagement)
+        .where(
+            PostEngagement.stream_id.in_(sorted(set(stream_ids))),
+            PostEngagement.day >= first,
+            PostEngagement.day <= last,
+        )
+        .order_by(PostEngagement.day, PostEngagement.mention_id)
+    )
+    for day, mention_id, engagement in rows:
+        if mention_id in seen:
+            continue
+        seen.add(mention_id)
+        found.setdefault(day, []).append(float(engagement))
+    return found
