@@ -281,7 +281,7 @@ def test_a_deleted_own_post_leaves_its_rows(db_url: str) -> None:
            RefreshReport())  # fmt: skip
     with store.read() as session:
         assert aggregates.posts(session, [ids["brand"]], day, day) == {day: [7.0]}
-        assert aggregates.daily(session, [ids["brand"]], day, day)[day][5:] == (1, 7)
+        assert aggregates.daily(session, [ids["brand"]], day, day)[day][5:7] == (1, 7)
     assert check(store) == []
     store.close()
 
@@ -336,6 +336,7 @@ def test_the_migration_builds_engagement_for_existing_posts(db_url: str) -> None
     with store.write() as session:  # the store as 0006_i22 left it
         session.execute(text("DROP TABLE post_engagement"))
         session.execute(text("ALTER TABLE daily_aggregates DROP COLUMN engagement"))
+        session.execute(text("ALTER TABLE daily_aggregates DROP COLUMN sentiment_sq"))
         session.execute(text("DELETE FROM aggregate_meta WHERE name = 'engagement_age'"))
         session.execute(text("UPDATE alembic_version SET version_num = '0006_i22'"))
     upgrade(store, ZONE.key, timedelta(hours=24))  # the config's age: the reading at 20 h

@@ -7,7 +7,8 @@ set, not by each stream, the cells give exact distinct counts of any union of st
 (a mention matched by two streams of an experiment counts once, as the raw metrics
 count it): a set of streams S reads every cell whose set meets S.
 
-Per cell: mentions, scored mentions, their sentiment sum, positive and negative ones
+Per cell: mentions, scored mentions, their sentiment sum (and sum of squares, for the
+spread the sentiment-drop alert compares with), positive and negative ones
 (tracker/sentiment.py thresholds), own posts, and the sum of the own posts' engagement at
 the fixed age (`experiments.engagement_age`: the last reading at or before that age, else
 the earliest reading, else the post's figure, as tracker/metrics.py reads the history).
@@ -58,7 +59,8 @@ META = cast(Table, AggregateMeta.__table__)
 POSTS = cast(Table, PostEngagement.__table__)
 
 CHUNK = 500
-FIELDS = ("mentions", "scored", "sentiment_sum", "positive", "negative", "own", "engagement")
+FIELDS = ("mentions", "scored", "sentiment_sum", "positive", "negative", "own", "engagement", "sentiment_sq")
+FLOATS = (2, 7)  # the sums of scores and of squared scores
 ZONE_KEY = "zone"
 AGE_KEY = "engagement_age"  # seconds
 DEFAULT_AGE = timedelta(hours=48)  # experiments.engagement_age's default (tracker/config.py)
@@ -66,7 +68,7 @@ DEFAULT_AGE = timedelta(hours=48)  # experiments.engagement_age's default (track
 TOLERANCE = 1e-6
 
 Cell = tuple[str, date]  # (streams key, local day)
-Values = tuple[int, int, float, int, int, int, int]
+Values = tuple[int, int, float, int, int, int, int, float]
 Post = tuple[int, date, int]  # (stream id, local day, mention id) -> engagement at the fixed age
 
 
@@ -104,13 +106,14 @@ def contributions(
             continue
         own = kind == "own"
         for day, streams in days.get(mention_id, {}).items():
-            cell = cells.setdefault((key_of(streams), day), [0, 0, 0.0, 0, 0, 0, 0])
+            cell = cells.setdefault((key_of(streams), day), [0, 0, 0.0, 0, 0, 0, 0, 0.0])
             cell[0] += 1
             if score is not None:
                 cell[1] += 1
                 cell[2] += score
                 cell[3] += score >= POSITIVE
                 cell[4] += score <= NEGATIVE
+                cell[7] += score * score
             if own:
                 value = at_age.get(mention_id, 0)
                 cell[5] += 1
@@ -244,7 +247,7 @@ class Change:
 
 
 def _add(into: dict[Any, list[float]], cell: Any, values: Sequence[float], sign: int) -> None:
-    found = into.setdefault(cell, [0, 0, 0.0, 0, 0, 0, 0])
+    found = into.setdefault(cell, [0, 0, 0.0, 0, 0, 0, 0, 0.0])
     for i, v in enumerate(values):
         found[i] += sign * v
 
@@ -297,7 +300,7 @@ def apply_posts(connection: Connection, old: dict[Post, int], new: dict[Post, in
 
 def _typed(values: Sequence[float]) -> Values:
     return (int(values[0]), int(values[1]), float(values[2]), int(values[3]), int(values[4]),
-            int(values[5]), int(values[6]))  # fmt: skip
+            int(values[5]), int(values[6]), float(values[7]))  # fmt: skip
 
 
 # -- building and checking -----------------------------------------------------------------------
@@ -407,12 +410,12 @@ def differences(
 
 def _empty(values: Values) -> bool:
     """No mention left (a sum of added and removed scores may keep a residue like 1e-15)."""
-    return not any(values[i] for i in (0, 1, 3, 4, 5, 6)) and abs(values[2]) <= TOLERANCE
+    return not any(values[i] for i in (0, 1, 3, 4, 5, 6)) and all(abs(values[i]) <= TOLERANCE for i in FLOATS)
 
 
 def _same(a: Values, b: Values) -> bool:
     return all(
-        abs(x - y) <= TOLERANCE if i == 2 else x == y for i, (x, y) in enumerate(zip(a, b, strict=True))
+        abs(x - y) <= TOLERANCE if i in FLOATS else x == y for i, (x, y) in enumerate(zip(a, b, strict=True))
     )
 
 

@@ -81,9 +81,9 @@ def check(
 def _figures(values: aggregates.Values | None) -> str:
     if values is None:
         return "nothing"
-    mentions, scored, total, positive, negative, own, engagement = values
+    mentions, scored, total, positive, negative, own, engagement, squares = values
     return (
-        f"{mentions} mentions ({scored} scored, sentiment sum {total:.4f}, "
+        f"{mentions} mentions ({scored} scored, sentiment sum {total:.4f}, squares {squares:.4f}, "
         f"{positive} positive, {negative} negative, {own} own posts, "
         f"engagement {engagement} at the fixed age)"
     )

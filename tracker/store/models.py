@@ -555,6 +555,7 @@ class DailyAggregate(Base):
     own: Mapped[int] = mapped_column(default=0)
     # the own posts' engagement at experiments.engagement_age, summed
     engagement: Mapped[int] = mapped_column(BigInt, default=0, server_default="0")
+    sentiment_sq: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")  # squared scores
 
 
 class PostEngagement(Base):

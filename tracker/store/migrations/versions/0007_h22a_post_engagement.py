@@ -1,6 +1,7 @@
 """Engagement at the fixed age in the daily aggregates, and each own post's figure by day.
 
-`daily_aggregates.engagement` sums the own posts' engagement at
+`daily_aggregates.sentiment_sq` sums the squared scores (the sentiment-drop alert's
+spread); `daily_aggregates.engagement` sums the own posts' engagement at
 `experiments.engagement_age`; `post_engagement` holds each own post's figure per linked
 stream and organisation day, what the robust engagement estimate reads
 (tracker/aggregates.py). Both are built here for existing mentions, in the zone the
@@ -33,6 +34,7 @@ def upgrade() -> None:
 
     with op.batch_alter_table("daily_aggregates") as batch:
         batch.add_column(sa.Column("engagement", BIG_INT, nullable=False, server_default="0"))
+        batch.add_column(sa.Column("sentiment_sq", sa.Float(), nullable=False, server_default="0"))
     op.create_table(
         "post_engagement",
         sa.Column("stream_id", BIG_INT, nullable=False),
@@ -54,5 +56,6 @@ def downgrade() -> None:
     op.drop_index("ix_post_engagement_mention", table_name="post_engagement")
     op.drop_table("post_engagement")
     with op.batch_alter_table("daily_aggregates") as batch:
+        batch.drop_column("sentiment_sq")
         batch.drop_column("engagement")
     op.execute("DELETE FROM aggregate_meta WHERE name = 'engagement_age'")
