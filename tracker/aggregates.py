@@ -41,7 +41,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, Table, delete, select, text
+from sqlalchemy import Connection, Table, delete, select
 from sqlalchemy.orm import Session
 
 from tracker.sentiment import NEGATIVE, POSITIVE
@@ -463,12 +463,12 @@ def usable(session: Session, zone: ZoneInfo, age: timedelta | None = None) -> bo
     return age is None or (stored_age(session) or DEFAULT_AGE) == age
 
 
-def _keys(session: Session, wanted: set[int], unwanted: set[int]) -> list[str]:
-    return [
-        k
-        for k in session.execute(text("SELECT DISTINCT streams FROM daily_aggregates")).scalars()
-        if streams_of(k) & wanted and not streams_of(k) & unwanted
-    ]
+def _meets(key: str, wanted: set[int], unwanted: set[int], memo: dict[str, bool]) -> bool:
+    found = memo.get(key)
+    if found is None:
+        members = streams_of(key)
+        found = memo[key] = bool(members & wanted) and not members & unwanted
+    return found
 
 
 def daily(
@@ -480,22 +480,24 @@ def daily(
     exclude: Sequence[int] = (),
 ) -> dict[date, Values]:
     """Per day of first..last, the figures of the mentions of any of the streams (each once),
-    leaving out mentions also in `exclude` (share of voice: competitors' mentions not ours)."""
+    leaving out mentions also in `exclude` (share of voice: competitors' mentions not ours).
+
+    One range scan of the days (their index): the cells of every set of streams in the range
+    are read and those whose set meets the streams added, a cost that grows with the range,
+    not with the history (a list of the sets, read first, would scan every cell)."""
     wanted, unwanted = set(stream_ids), set(exclude)
     if not wanted:
         return {}
-    keys = _keys(session, wanted, unwanted)
+    memo: dict[str, bool] = {}
     found: dict[date, list[float]] = {}
-    for i in range(0, len(keys), CHUNK):
-        rows = session.execute(
-            select(DailyAggregate.day, *_columns()).where(
-                DailyAggregate.streams.in_(keys[i : i + CHUNK]),
-                DailyAggregate.day >= first,
-                DailyAggregate.day <= last,
-            )
+    rows = session.execute(
+        select(DailyAggregate.streams, DailyAggregate.day, *_columns()).where(
+            DailyAggregate.day >= first, DailyAggregate.day <= last
         )
-        for row in rows:
-            _add(found, row[0], row[1:], 1)
+    )
+    for row in rows:
+        if _meets(row[0], wanted, unwanted, memo):
+            _add(found, row[1], row[2:], 1)
     return {d: _typed(v) for d, v in found.items()}
 
 

@@ -67,11 +67,12 @@ def find_spikes(
 def _normal(trailing: Mapping[date, float], weekday: int) -> tuple[float, float]:
     """(expected count for `weekday`, robust scale) from the trailing days."""
     overall = median(trailing.values())
-    by_weekday: dict[int, float] = {}
-    for wd in range(7):
-        same = [v for d, v in trailing.items() if d.weekday() == wd]
-        by_weekday[wd] = median(same) if len(same) >= 3 else overall
-    residuals = [v - by_weekday[d.weekday()] for d, v in trailing.items()]
+    pairs = [(d.weekday(), v) for d, v in trailing.items()]  # each weekday computed once
+    same: dict[int, list[float]] = {}
+    for wd, v in pairs:
+        same.setdefault(wd, []).append(v)
+    by_weekday = {wd: median(same[wd]) if len(same.get(wd, ())) >= 3 else overall for wd in range(7)}
+    residuals = [v - by_weekday[wd] for wd, v in pairs]
     centre = median(residuals)
     mad = median(abs(r - centre) for r in residuals)
     expected = by_weekday[weekday]
