@@ -349,6 +349,7 @@ def main() -> None:
     parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "tracker-scale-cache")
     parser.add_argument("--extra", type=int, default=0, help="mentions imported into each full store")
     parser.add_argument("--import-cli", action="store_true", help="build with `tracker mentions import`")
+    parser.add_argument("--build-only", action="store_true", help="build and cache the stores only")
     args = parser.parse_args()
     sizes = [int(x) for x in args.sizes.split(",")]
     admin = os.environ.get("TRACKER_BENCH_POSTGRES")
@@ -358,15 +359,19 @@ def main() -> None:
     shown = ", ".join(f"{n:,}" for n in sizes)
     print(f"machine: {machine()}; {'PostgreSQL' if admin else 'SQLite'}; sizes {shown} "
           f"mentions over {days} days in {len(names)} streams, {args.experiments} experiments")  # fmt: skip
+    import hashlib
+
+    import tracker.store.models
     from tracker.store.db import HEAD_REVISION
 
+    schema = hashlib.sha256(Path(tracker.store.models.__file__).read_bytes()).hexdigest()[:8]  # the tables
     results: list[Figures] = []
     pg_names: list[str] = []
     ref: Run | None = None
     try:
         for size in sizes:
             work = Path(tempfile.mkdtemp(prefix=f"bench-scale-{size}-"))
-            tag = f"{size}_{args.streams}s_{args.years:g}y_{args.experiments}e_{HEAD_REVISION}"
+            tag = f"{size}_{args.streams}s_{args.years:g}y_{args.experiments}e_{HEAD_REVISION}_{schema}"
             cached = args.cache / f"{tag}.db"
             if admin:
                 url, pg_name = postgres_database(admin)
@@ -395,6 +400,9 @@ def main() -> None:
                     shutil.copy(work / "tracker.db", cached)
                     shutil.copy(meta, cached.with_suffix(".json"))
             exp_ids = json.loads(meta.read_text())
+            if args.build_only:
+                shutil.rmtree(work, ignore_errors=True)
+                continue
             if args.extra:
                 extra = work / "extra.jsonl"
                 write_mentions(extra, names, args.extra, first, days, random.Random(23), offset=size)
@@ -424,7 +432,8 @@ def main() -> None:
     finally:
         for pg_name in pg_names:
             drop_database(admin or "", pg_name)
-    report(results, ref, args.requests)
+    if results:
+        report(results, ref, args.requests)
 
 
 TARGETS = [("experiment measure --all", 10.0), ("digest --out", 2.0), ("reflect --json", 1.0)]

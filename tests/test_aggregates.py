@@ -176,6 +176,7 @@ def test_the_migration_builds_the_aggregates_of_existing_mentions(db_url: str) -
         session.execute(text("DROP TABLE daily_aggregates"))
         session.execute(text("DROP TABLE aggregate_meta"))
         session.execute(text("DROP TABLE post_engagement"))
+        session.execute(text("DROP TABLE daily_scorers"))
         session.execute(text("UPDATE alembic_version SET version_num = '0006_i21'"))
     upgrade(store, ZONE.key)
     assert check(store) == []
@@ -335,6 +336,7 @@ def test_the_migration_builds_engagement_for_existing_posts(db_url: str) -> None
     read_at(store, ids, [own(1, POSTED, 30)], POSTED + timedelta(hours=30))
     with store.write() as session:  # the store as 0006_i22 left it
         session.execute(text("DROP TABLE post_engagement"))
+        session.execute(text("DROP TABLE daily_scorers"))
         session.execute(text("ALTER TABLE daily_aggregates DROP COLUMN engagement"))
         session.execute(text("ALTER TABLE daily_aggregates DROP COLUMN sentiment_sq"))
         session.execute(text("DELETE FROM aggregate_meta WHERE name = 'engagement_age'"))
@@ -346,3 +348,36 @@ def test_the_migration_builds_engagement_for_existing_posts(db_url: str) -> None
         assert aggregates.daily(session, [ids["brand"]], day, day)[day][6] == 8
         assert aggregates.differences(session.connection(), ZONE, timedelta(hours=24)) == []
     store.close()
+
+
+def test_the_scorers_of_a_window_follow_a_rescoring(db_url: str) -> None:
+    from tracker.labels import scorers_between
+
+    store, ids = setup(db_url)
+    day = datetime(2026, 9, 6, 10, 0, tzinfo=UTC)
+    put(store, ids, [item(n, day, "brand") for n in range(3)] + [item(9, day, "rival")])
+    local = day.astimezone(ZONE).date()
+    with store.read() as session:
+        assert aggregates.scorers(session, [ids["brand"]], local, local) == ["vader"]
+        mention_id = session.query(Mention.id).filter(Mention.external_id.endswith("/s/1")).scalar()
+    with store.write() as session:  # a language model rescoring one mention (tracker/labels.py)
+        change = aggregates.Change(session)
+        change.before([mention_id])
+        session.execute(update(Mention).where(Mention.id == mention_id).values(sentiment_scorer="model:en:2"))
+        change.after()
+    assert check(store) == []
+    with store.read() as session:
+        assert aggregates.scorers(session, [ids["brand"]], local, local) == ["model:en:2", "vader"]
+        assert aggregates.scorers(session, [ids["rival"]], local, local) == ["vader"]
+        assert scorers_between(session, [ids["brand"]], local, local, ZONE) == ["model:en:2", "vader"]
+    with store.write() as session:
+        session.execute(text_sql("UPDATE daily_scorers SET scored = scored + 1"))
+    found = check(store)
+    assert found and all(isinstance(d, aggregates.ScorerDifference) for d in found)
+    store.close()
+
+
+def text_sql(statement: str) -> Any:
+    from sqlalchemy import text
+
+    return text(statement)

@@ -28,6 +28,10 @@ writers of one mention take turns) and after it, and the difference is added to 
 cells with one INSERT ... ON CONFLICT DO UPDATE. `tracker db check` rebuilds the
 cells from the raw mentions and compares; `--repair` writes the rebuilt ones.
 
+Which sentiment scorers the scores of a cell come from (`daily_scorers`: scored mentions
+per cell and scorer, a score without a recorded scorer counted as VADER's) is kept beside
+them, so a measurement can say which scorers its windows rest on without reading them.
+
 The zone the cells were built in is stored beside them; when the organisation's zone
 differs (the config changed), readers go back to the raw mentions, which stay right,
 and `tracker db check` says to repair.
@@ -52,11 +56,14 @@ from tracker.store.models import (
     Mention,
     MentionStream,
     PostEngagement,
+    ScorerAggregate,
 )
 
 TABLE = cast(Table, DailyAggregate.__table__)
 META = cast(Table, AggregateMeta.__table__)
 POSTS = cast(Table, PostEngagement.__table__)
+SCORERS = cast(Table, ScorerAggregate.__table__)
+VADER = "vader"  # the scorer of a score without one recorded (tracker/labels.py's VADER)
 
 CHUNK = 500
 FIELDS = ("mentions", "scored", "sentiment_sum", "positive", "negative", "own", "engagement", "sentiment_sq")
@@ -70,6 +77,16 @@ TOLERANCE = 1e-6
 Cell = tuple[str, date]  # (streams key, local day)
 Values = tuple[int, int, float, int, int, int, int, float]
 Post = tuple[int, date, int]  # (stream id, local day, mention id) -> engagement at the fixed age
+Scored = tuple[str, date, str]  # (streams key, local day, scorer) -> scored mentions
+
+
+@dataclass
+class Parts:
+    """What some mentions contribute: cells, own-post rows and scored mentions per scorer."""
+
+    cells: dict[Cell, list[float]]
+    posts: dict[Post, int]
+    scorers: dict[Scored, int]
 
 
 def key_of(stream_ids: Iterable[int]) -> str:
@@ -90,8 +107,9 @@ def contributions(
     links: Iterable[tuple[int, int, datetime]],
     zone: ZoneInfo,
     at_age: dict[int, int] | None = None,
-) -> tuple[dict[Cell, list[float]], dict[Post, int]]:
-    """The cells and own-post rows of these mentions: (id, sentiment, kind, deleted_at, ...) and
+) -> Parts:
+    """The cells, own-post rows and scorers of these mentions: (id, sentiment, kind, deleted_at,
+    created_at, engagement, sentiment_scorer) and
     their (mention id, stream id, created_at) links; `at_age`: each own post's engagement at the
     fixed age. A mention adds to one cell per local day its links fall on."""
     at_age = at_age or {}
@@ -101,14 +119,18 @@ def contributions(
         days.setdefault(mention_id, {}).setdefault(day, set()).add(stream_id)
     cells: dict[Cell, list[float]] = {}
     posts: dict[Post, int] = {}
-    for mention_id, score, kind, deleted, *_ in mentions:
+    scorers: dict[Scored, int] = {}
+    for mention_id, score, kind, deleted, _, _, scorer in mentions:
         if deleted is not None:
             continue
         own = kind == "own"
         for day, streams in days.get(mention_id, {}).items():
-            cell = cells.setdefault((key_of(streams), day), [0, 0, 0.0, 0, 0, 0, 0, 0.0])
+            key = key_of(streams)
+            cell = cells.setdefault((key, day), [0, 0, 0.0, 0, 0, 0, 0, 0.0])
             cell[0] += 1
             if score is not None:
+                scored = (key, day, scorer or VADER)
+                scorers[scored] = scorers.get(scored, 0) + 1
                 cell[1] += 1
                 cell[2] += score
                 cell[3] += score >= POSITIVE
@@ -120,7 +142,7 @@ def contributions(
                 cell[6] += value
                 for stream_id in streams:
                     posts[(stream_id, day, mention_id)] = value
-    return cells, posts
+    return Parts(cells, posts, scorers)
 
 
 def engagement_at_age(
@@ -164,7 +186,7 @@ def _read(
         marks = ", ".join([mark] * len(chunk))
         lock_sql = " FOR UPDATE" if lock and postgres else ""
         found = connection.exec_driver_sql(
-            f"SELECT id, sentiment, kind, deleted_at, created_at, engagement FROM mentions "
+            f"SELECT id, sentiment, kind, deleted_at, created_at, engagement, sentiment_scorer FROM mentions "
             f"WHERE id IN ({marks}) ORDER BY id{lock_sql}",
             tuple(chunk),
         ).all()
@@ -217,6 +239,7 @@ class Change:
         self.ids: set[int] = set()
         self.old: dict[Cell, list[float]] = {}
         self.old_posts: dict[Post, int] = {}
+        self.old_scorers: dict[Scored, int] = {}
 
     def before(self, ids: Iterable[int]) -> None:
         todo = set(ids) - self.ids
@@ -224,26 +247,33 @@ class Change:
             return
         self.ids |= todo
         mentions, links, at_age = _read(self.connection, list(todo), lock=True, age=self.age)
-        cells, posts = contributions(mentions, links, self.zone, at_age)
-        for cell, values in cells.items():
+        parts = contributions(mentions, links, self.zone, at_age)
+        for cell, values in parts.cells.items():
             _add(self.old, cell, values, 1)
-        self.old_posts.update(posts)
+        self.old_posts.update(parts.posts)
+        for scored, n in parts.scorers.items():
+            self.old_scorers[scored] = self.old_scorers.get(scored, 0) + n
 
     def after(self) -> None:
         if not self.ids:
             return
         mentions, links, at_age = _read(self.connection, list(self.ids), lock=False, age=self.age)
-        cells, posts = contributions(mentions, links, self.zone, at_age)
+        parts = contributions(mentions, links, self.zone, at_age)
         delta: dict[Cell, list[float]] = {}
-        for cell, values in cells.items():
+        for cell, values in parts.cells.items():
             _add(delta, cell, values, 1)
         for cell, values in self.old.items():
             _add(delta, cell, values, -1)
         apply(self.connection, delta)
-        apply_posts(self.connection, self.old_posts, posts)
+        apply_posts(self.connection, self.old_posts, parts.posts)
+        scored = dict(parts.scorers)
+        for key, n in self.old_scorers.items():
+            scored[key] = scored.get(key, 0) - n
+        apply_scorers(self.connection, scored)
         self.ids.clear()
         self.old.clear()
         self.old_posts.clear()
+        self.old_scorers.clear()
 
 
 def _add(into: dict[Any, list[float]], cell: Any, values: Sequence[float], sign: int) -> None:
@@ -298,6 +328,19 @@ def apply_posts(connection: Connection, old: dict[Post, int], new: dict[Post, in
         )
 
 
+def apply_scorers(connection: Connection, delta: dict[Scored, int]) -> None:
+    """Add the differences to the scored mentions per cell and scorer."""
+    mark = _marks(connection)
+    rows = [(k, d if mark == "%s" else d.isoformat(), s, n) for (k, d, s), n in sorted(delta.items()) if n]
+    if rows:
+        connection.exec_driver_sql(
+            "INSERT INTO daily_scorers (streams, day, scorer, scored) "
+            f"VALUES ({mark}, {mark}, {mark}, {mark}) ON CONFLICT (streams, day, scorer) "
+            "DO UPDATE SET scored = daily_scorers.scored + excluded.scored",
+            rows,
+        )
+
+
 def _typed(values: Sequence[float]) -> Values:
     return (int(values[0]), int(values[1]), float(values[2]), int(values[3]), int(values[4]),
             int(values[5]), int(values[6]), float(values[7]))  # fmt: skip
@@ -306,12 +349,18 @@ def _typed(values: Sequence[float]) -> Values:
 # -- building and checking -----------------------------------------------------------------------
 
 
-def build(
-    connection: Connection, zone: ZoneInfo, age: timedelta
-) -> tuple[dict[Cell, Values], dict[Post, int]]:
-    """The cells and own-post rows as the raw mentions give them, read in slices of mention ids."""
+@dataclass(frozen=True)
+class Built:
+    cells: dict[Cell, Values]
+    posts: dict[Post, int]
+    scorers: dict[Scored, int]
+
+
+def build(connection: Connection, zone: ZoneInfo, age: timedelta) -> Built:
+    """The cells, own-post rows and scorers as the raw mentions give them, read in slices of ids."""
     cells: dict[Cell, list[float]] = {}
     posts: dict[Post, int] = {}
+    by_scorer: dict[Scored, int] = {}
     last = 0
     while True:
         ids = list(
@@ -326,7 +375,7 @@ def build(
         mentions = connection.execute(
             select(
                 Mention.id, Mention.sentiment, Mention.kind, Mention.deleted_at, Mention.created_at,
-                Mention.engagement,
+                Mention.engagement, Mention.sentiment_scorer,
             ).where(Mention.id >= lo, Mention.id <= hi)
         ).all()  # fmt: skip
         links = connection.execute(
@@ -343,13 +392,15 @@ def build(
             .order_by(EngagementSnapshot.mention_id, EngagementSnapshot.observed_at, EngagementSnapshot.id)
         ).all()
         own = [(m[0], m[4], m[5]) for m in mentions if m[2] == "own" and m[3] is None]
-        found, found_posts = contributions(
+        parts = contributions(
             mentions, links, zone, engagement_at_age(own, [(h[0], h[1], h[2]) for h in history], age)
         )
-        for cell, values in found.items():
+        for cell, values in parts.cells.items():
             _add(cells, cell, values, 1)
-        posts.update(found_posts)
-    return {cell: _typed(values) for cell, values in cells.items()}, posts
+        posts.update(parts.posts)
+        for scored, n in parts.scorers.items():
+            by_scorer[scored] = by_scorer.get(scored, 0) + n
+    return Built({cell: _typed(values) for cell, values in cells.items()}, posts, by_scorer)
 
 
 def stored(connection: Connection) -> dict[Cell, Values]:
@@ -366,6 +417,13 @@ def stored_posts(connection: Connection) -> dict[Post, int]:
     return {(r[0], r[1], r[2]): int(r[3]) for r in rows}
 
 
+def stored_scorers(connection: Connection) -> dict[Scored, int]:
+    rows = connection.execute(
+        select(ScorerAggregate.streams, ScorerAggregate.day, ScorerAggregate.scorer, ScorerAggregate.scored)
+    )
+    return {(r[0], r[1], r[2]): int(r[3]) for r in rows if r[3]}
+
+
 def _columns() -> list[Any]:
     return [TABLE.c[f] for f in FIELDS]
 
@@ -379,6 +437,15 @@ class Difference:
 
 
 @dataclass(frozen=True)
+class ScorerDifference:
+    streams: str
+    day: date
+    scorer: str
+    stored: int
+    raw: int
+
+
+@dataclass(frozen=True)
 class PostDifference:
     stream_id: int
     day: date
@@ -389,13 +456,15 @@ class PostDifference:
 
 def differences(
     connection: Connection, zone: ZoneInfo, age: timedelta = DEFAULT_AGE
-) -> list[Difference | PostDifference]:
+) -> list[Difference | PostDifference | ScorerDifference]:
     """Cells whose stored figures differ from the raw mentions' (empty cells count as absent),
-    then own-post rows whose engagement at the fixed age differs."""
-    built, built_posts = build(connection, zone, age)
-    want = {c: v for c, v in built.items() if v[0]}
+    then own-post rows whose engagement at the fixed age differs, then scored mentions per
+    scorer."""
+    built = build(connection, zone, age)
+    built_posts = built.posts
+    want = {c: v for c, v in built.cells.items() if v[0]}
     have = {c: v for c, v in stored(connection).items() if not _empty(v)}
-    found: list[Difference | PostDifference] = []
+    found: list[Difference | PostDifference | ScorerDifference] = []
     for cell in sorted(want.keys() | have.keys()):
         a, b = have.get(cell), want.get(cell)
         if a is None or b is None or not _same(a, b):
@@ -405,6 +474,11 @@ def differences(
         x, y = have_posts.get(post), built_posts.get(post)
         if x != y:
             found.append(PostDifference(*post, x, y))
+    have_scorers = stored_scorers(connection)
+    for scored in sorted(built.scorers.keys() | have_scorers.keys()):
+        m, n = have_scorers.get(scored, 0), built.scorers.get(scored, 0)
+        if m != n:
+            found.append(ScorerDifference(*scored, m, n))
     return found
 
 
@@ -422,9 +496,11 @@ def _same(a: Values, b: Values) -> bool:
 def rebuild(connection: Connection, zone: ZoneInfo, age: timedelta = DEFAULT_AGE) -> int:
     """Replace every cell and own-post row by the raw mentions' figures in `zone` at `age`;
     returns how many cells."""
-    cells, posts = build(connection, zone, age)
+    built = build(connection, zone, age)
+    cells, posts = built.cells, built.posts
     connection.execute(delete(DailyAggregate))
     connection.execute(delete(PostEngagement))
+    connection.execute(delete(ScorerAggregate))
     rows = [
         {"streams": key, "day": day, **dict(zip(FIELDS, values, strict=True))}
         for (key, day), values in sorted(cells.items())
@@ -436,6 +512,11 @@ def rebuild(connection: Connection, zone: ZoneInfo, age: timedelta = DEFAULT_AGE
     ]
     for i in range(0, len(post_rows), 5000):
         connection.execute(POSTS.insert(), post_rows[i : i + 5000])
+    scorer_rows = [
+        {"streams": k, "day": d, "scorer": s, "scored": n} for (k, d, s), n in sorted(built.scorers.items())
+    ]
+    for i in range(0, len(scorer_rows), 5000):
+        connection.execute(SCORERS.insert(), scorer_rows[i : i + 5000])
     set_zone(connection, zone)
     set_age(connection, age)
     return len(rows)
@@ -454,21 +535,20 @@ def set_age(connection: Connection, age: timedelta) -> None:
 # -- reading -------------------------------------------------------------------------------------
 
 
+_META_CACHE = "tracker.aggregates.meta"
+
+
 def usable(session: Session, zone: ZoneInfo, age: timedelta | None = None) -> bool:
     """Whether the cells are in this zone (else the raw mentions are read); with `age`, also
     whether the own posts' engagement is built at that age."""
-    found = stored_zone(session)
-    if found is None or found.key != zone.key:
+    meta = session.info.get(_META_CACHE)
+    if meta is None:  # read once per session (one transaction): analysis asks for every series
+        rows = dict(session.connection().execute(select(AggregateMeta.name, AggregateMeta.value)).all())
+        meta = session.info[_META_CACHE] = (rows.get(ZONE_KEY), rows.get(AGE_KEY))
+    zone_name, seconds = meta
+    if zone_name != zone.key:
         return False
-    return age is None or (stored_age(session) or DEFAULT_AGE) == age
-
-
-def _meets(key: str, wanted: set[int], unwanted: set[int], memo: dict[str, bool]) -> bool:
-    found = memo.get(key)
-    if found is None:
-        members = streams_of(key)
-        found = memo[key] = bool(members & wanted) and not members & unwanted
-    return found
+    return age is None or (timedelta(seconds=float(seconds)) if seconds else DEFAULT_AGE) == age
 
 
 def daily(
@@ -482,23 +562,41 @@ def daily(
     """Per day of first..last, the figures of the mentions of any of the streams (each once),
     leaving out mentions also in `exclude` (share of voice: competitors' mentions not ours).
 
-    One range scan of the days (their index): the cells of every set of streams in the range
-    are read and those whose set meets the streams added, a cost that grows with the range,
-    not with the history (a list of the sets, read first, would scan every cell)."""
+    The stream sets present in the range are found first (a DISTINCT over the day index),
+    then only the cells of the sets that meet the streams are read (the primary key): a cost
+    that grows with the range, not with the history. Core statements on the session's
+    connection: the ORM's row loading would cost more than the database."""
     wanted, unwanted = set(stream_ids), set(exclude)
     if not wanted:
         return {}
-    memo: dict[str, bool] = {}
+    connection = session.connection()
+    in_range = (DailyAggregate.day >= first, DailyAggregate.day <= last)
+    keys = [
+        k
+        for k in connection.execute(select(DailyAggregate.streams).where(*in_range).distinct()).scalars()
+        if streams_of(k) & wanted and not streams_of(k) & unwanted
+    ]
     found: dict[date, list[float]] = {}
-    rows = session.execute(
-        select(DailyAggregate.streams, DailyAggregate.day, *_columns()).where(
-            DailyAggregate.day >= first, DailyAggregate.day <= last
+    for i in range(0, len(keys), CHUNK):
+        rows = connection.execute(
+            select(DailyAggregate.day, *_columns()).where(
+                DailyAggregate.streams.in_(keys[i : i + CHUNK]), *in_range
+            )
         )
-    )
-    for row in rows:
-        if _meets(row[0], wanted, unwanted, memo):
-            _add(found, row[1], row[2:], 1)
+        for row in rows:
+            _add(found, row[0], row[1:], 1)
     return {d: _typed(v) for d, v in found.items()}
+
+
+def scorers(session: Session, stream_ids: Sequence[int], first: date, last: date) -> list[str]:
+    """The scorers behind the scores of the streams' mentions of first..last, sorted."""
+    wanted = set(stream_ids)
+    rows = session.connection().execute(
+        select(ScorerAggregate.streams, ScorerAggregate.scorer)
+        .where(ScorerAggregate.day >= first, ScorerAggregate.day <= last, ScorerAggregate.scored > 0)
+        .distinct()
+    )
+    return sorted({scorer for key, scorer in rows if streams_of(key) & wanted})
 
 
 def posts(session: Session, stream_ids: Sequence[int], first: date, last: date) -> dict[date, list[float]]:
@@ -506,7 +604,7 @@ def posts(session: Session, stream_ids: Sequence[int], first: date, last: date) 
     streams once): one range scan of `post_engagement` by stream and day."""
     seen: set[int] = set()
     found: dict[date, list[float]] = {}
-    rows = session.execute(
+    rows = session.connection().execute(
         select(PostEngagement.day, PostEngagement.mention_id, PostEngagement.engagement)
         .where(
             PostEngagement.stream_id.in_(sorted(set(stream_ids))),

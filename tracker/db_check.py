@@ -53,6 +53,12 @@ def check(
                 )
                 continue
             streams = ", ".join(sorted(names.get(s, f"#{s}") for s in aggregates.streams_of(diff.streams)))
+            if isinstance(diff, aggregates.ScorerDifference):
+                lines.append(
+                    f"stream {streams}, day {diff.day.isoformat()}, scorer {diff.scorer}: aggregates say "
+                    f"{diff.stored} scored mentions, the mentions say {diff.raw}"
+                )
+                continue
             lines.append(
                 f"stream {streams}, day {diff.day.isoformat()}: "
                 f"aggregates say {_figures(diff.stored)}, the mentions say {_figures(diff.raw)}"

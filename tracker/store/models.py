@@ -571,6 +571,19 @@ class PostEngagement(Base):
     engagement: Mapped[int] = mapped_column(BigInt)
 
 
+class ScorerAggregate(Base):
+    """Scored mentions of one cell of the daily aggregates by one sentiment scorer
+    (tracker/aggregates.py): which scorers a window's scores rest on, without the mentions."""
+
+    __tablename__ = "daily_scorers"
+    __table_args__ = (Index("ix_daily_scorers_day", "day"),)
+
+    streams: Mapped[str] = mapped_column(String(400), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    scorer: Mapped[str] = mapped_column(String(40), primary_key=True)
+    scored: Mapped[int] = mapped_column(BigInt, default=0)
+
+
 class AggregateMeta(Base):
     """Facts about the aggregates: the time zone (`zone`) their days are in, and the engagement
     age (`engagement_age`, seconds) the own posts' figures are read at."""

@@ -4,7 +4,8 @@
 spread); `daily_aggregates.engagement` sums the own posts' engagement at
 `experiments.engagement_age`; `post_engagement` holds each own post's figure per linked
 stream and organisation day, what the robust engagement estimate reads
-(tracker/aggregates.py). Both are built here for existing mentions, in the zone the
+(tracker/aggregates.py); `daily_scorers` the scored mentions per cell and sentiment scorer.
+All are built here for existing mentions, in the zone the
 aggregates already have, at the age `tracker db upgrade` names (else the default 48 hours;
 another age in the config reads the raw history until `tracker db check --repair`).
 
@@ -44,6 +45,15 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("stream_id", "day", "mention_id"),
     )
     op.create_index("ix_post_engagement_mention", "post_engagement", ["mention_id"])
+    op.create_table(
+        "daily_scorers",
+        sa.Column("streams", sa.String(length=400), nullable=False),
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("scorer", sa.String(length=40), nullable=False),
+        sa.Column("scored", BIG_INT, nullable=False),
+        sa.PrimaryKeyConstraint("streams", "day", "scorer"),
+    )
+    op.create_index("ix_daily_scorers_day", "daily_scorers", ["day"])
     config = op.get_context().config
     attributes = config.attributes if config is not None else {}
     bind = op.get_bind()
@@ -53,6 +63,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index("ix_daily_scorers_day", table_name="daily_scorers")
+    op.drop_table("daily_scorers")
     op.drop_index("ix_post_engagement_mention", table_name="post_engagement")
     op.drop_table("post_engagement")
     with op.batch_alter_table("daily_aggregates") as batch:
