@@ -1,38 +1,51 @@
-"""Scale (issue 22 items 2-3): analysis that reads the daily aggregates, and import into a full store.
+"""Scale (issue 22 items 2-3): analysis that reads the daily aggregates, at several sizes.
 
-    python bench/scale_bench.py [--mentions 300000] [--streams 12] [--years 3]
-                                [--experiments 100] [--extra 100000] [--keep DIR] [--skip-raw]
+    python bench/scale_bench.py [--sizes 300000,1000000] [--streams 12] [--years 3]
+                                [--experiments 100] [--requests 20] [--raw-upto 300000]
+                                [--cache DIR] [--extra 0] [--import-cli]
 
-Builds the data set once (generated, already scored mentions over `--years` in
-`--streams` streams, imported with `tracker mentions import`; 100 experiments
-registered through the service), then times whole processes:
+For each size the store is built once and cached in `--cache` (default
+/tmp/tracker-scale-cache): generated, already scored mentions over `--years` in
+`--streams` streams, written with bulk SQL (every 20th mention also in a second stream;
+own posts of the owned streams with two engagement readings, 2 and 60 hours after
+posting), the daily aggregates built from them by tracker/aggregates.py's own rebuild, and
+100 experiments registered through the service. Each run works on a copy, so what
+`measure` writes never reaches the cache. `--import-cli` builds with `tracker mentions
+import` instead (slow: a few hundred rows/s on a loaded machine). Then whole processes
+are timed:
 
   experiment measure --all   (issue target at 3 M: <= 10 s)
   digest --out               (<= 2 s)
   reflect --json             (<= 1 s)
   web overview /, experiment page /experiments/<id>, served by `tracker serve` and
-  timed with an HTTP client: the median of 15 requests after one warm-up (<= 150 ms)
-  import of `--extra` more scored mentions into the populated store: rows/s, peak MB
+  timed with an HTTP client: the median of `--requests` requests after one warm-up
+  (<= 150 ms)
+  with --extra N: import of N more scored mentions into the populated store: rows/s, peak MB
 
-The references measured in the same run, beside each figure: the same command reading
-the raw mentions instead of the aggregates (the aggregates' recorded zone is set to
-one that is not the organisation's, which makes every reader fall back to the raw
-mentions, as it does after a zone change; restored afterwards), and `tracker --help`,
-the cost of starting a process at all.
+The references measured in the same run, beside each figure: at sizes up to
+`--raw-upto`, the same command reading the raw mentions instead of the aggregates (the
+aggregates' recorded zone is set to one that is not the organisation's, which makes
+every reader fall back to the raw mentions, as it does after a zone change; restored
+afterwards); at every size, the ratio to the first size's figure (flatness: the issue
+asks <= 1.5 times the figure at 300,000); and `tracker --help`, the cost of starting a
+process at all.
 
 With TRACKER_BENCH_POSTGRES set to a server URL (an admin URL such as
-postgresql+psycopg://postgres@127.0.0.1:5432/postgres), the store is a new database
-on that server (dropped at the end unless --keep), else a SQLite file.
+postgresql+psycopg://postgres@127.0.0.1:5432/postgres), the stores are new databases
+on that server (not cached; dropped at the end), else SQLite files.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
 import random
+import shutil
 import socket
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -146,7 +159,7 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def pages(tracker: list[str], work: Path, paths: list[str], requests: int = 15) -> list[tuple[float, float]]:
+def pages(tracker: list[str], work: Path, paths: list[str], requests: int = 20) -> list[tuple[float, float]]:
     """Per page: median milliseconds per request, and the server's CPU milliseconds per request,
     served by `tracker serve` (waited for until it answers)."""
     port = free_port()
@@ -213,84 +226,242 @@ def drop_database(admin: str, name: str) -> None:
     engine.dispose()
 
 
+def build_bulk(config: Path, names: list[tuple[str, str]], count: int, first: date, days: int,
+               rng: random.Random) -> None:  # fmt: skip
+    """The mentions, their links and the own posts' engagement history in bulk SQL, then the
+    daily aggregates by tracker/aggregates.py's rebuild (what `tracker db check --repair` does)."""
+    from zoneinfo import ZoneInfo
+
+    from tracker import aggregates
+    from tracker.config import load_settings
+    from tracker.ingest import sync_streams
+    from tracker.sentiment import label
+    from tracker.store.db import open_store
+
+    settings = load_settings(config)
+    store = open_store(
+        settings.database_url, settings.organisation.timezone, settings.experiments.engagement_age
+    )
+    now = datetime(2026, 11, 2, tzinfo=UTC)
+    with store.write() as session:
+        ids = sync_streams(session=session, settings=settings, now=now)
+    stream_ids = [ids[n] for n, _ in names]
+    postgres = store.dialect == "postgresql"
+    mark = "%s" if postgres else "?"
+
+    def stamp(moment: datetime) -> object:
+        naive = moment.replace(tzinfo=None)
+        return naive if postgres else naive.isoformat(" ", "microseconds")
+
+    start = datetime(first.year, first.month, first.day, tzinfo=UTC)
+    seconds = days * 86400
+    mention_sql = (
+        "INSERT INTO mentions (id, platform, external_id, text, lang, created_at, kind, likes, replies, "
+        "engagement, sentiment, sentiment_label, sentiment_scorer, first_seen_at, updated_at, "
+        "date_estimated) "
+        f"VALUES ({', '.join([mark] * 16)})"
+    )
+    link_sql = (
+        f"INSERT INTO mention_streams (mention_id, stream_id, created_at) VALUES ({mark}, {mark}, {mark})"
+    )
+    history_sql = ("INSERT INTO engagement_history (mention_id, observed_at, likes, replies, engagement) "
+                   f"VALUES ({mark}, {mark}, {mark}, {mark}, {mark})")  # fmt: skip
+    chunk = 50_000
+    with store.engine.begin() as conn:
+        for lo in range(0, count, chunk):
+            mentions, links, history = [], [], []
+            for i in range(lo, min(lo + chunk, count)):
+                n = i % len(names)
+                role = names[n][1]
+                created = start + timedelta(seconds=rng.randrange(seconds))
+                when = stamp(created)
+                score = round(rng.uniform(-1, 1), 4)
+                likes, replies = rng.randrange(40), rng.randrange(9)
+                own = role == "owned"
+                mentions.append((i + 1, "hackernews", f"m{i}", TEXTS[i % len(TEXTS)], "en", when,
+                                 "own" if own else "mention", likes, replies, likes + replies, score,
+                                 label(score), "vader", when, when, False))  # fmt: skip
+                links.append((i + 1, stream_ids[n], when))
+                if i % 20 == 0:
+                    links.append(
+                        (i + 1, stream_ids[(n + 4) % len(names)], when)
+                    )  # the same role, another stream
+                if own:
+                    early = (likes + replies) // 2
+                    history.append(
+                        (i + 1, stamp(created + timedelta(hours=2)), likes // 2, replies // 2, early)
+                    )
+                    history.append(
+                        (i + 1, stamp(created + timedelta(hours=60)), likes, replies, likes + replies)
+                    )
+            conn.exec_driver_sql(mention_sql, mentions)
+            conn.exec_driver_sql(link_sql, links)
+            conn.exec_driver_sql(history_sql, history)
+        aggregates.rebuild(
+            conn, ZoneInfo(settings.organisation.timezone), settings.experiments.engagement_age
+        )
+    store.close()
+
+
+def build_cli(config: Path, work: Path, names: list[tuple[str, str]], count: int, first: date, days: int,
+              rng: random.Random, tracker: list[str]) -> None:  # fmt: skip
+    data = work / "mentions.jsonl"
+    write_mentions(data, names, count, first, days, rng)
+    subprocess.run([*tracker, "mentions", "import", str(data)], check=True, capture_output=True)
+    data.unlink()
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    memory = ""
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        kb = int(Path("/proc/meminfo").read_text().split("\n")[0].split()[1])
+        memory = f", {kb / 1024 / 1024:.1f} GB RAM"
+    return (f"{platform.machine()}, {os.cpu_count()} cores ({cpu}){memory}, "
+            f"Python {platform.python_version()}, SQLite {sqlite3.sqlite_version}, "
+            f"load average {os.getloadavg()[0]:.1f} at the start")  # fmt: skip
+
+
+@dataclass
+class Figures:
+    size: int
+    runs: list[Run]
+    pages: list[tuple[float, float]]
+    raw: list[Run] | None = None
+    raw_pages: list[tuple[float, float]] | None = None
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--mentions", type=int, default=300_000)
+    parser.add_argument("--sizes", default="300000,1000000", help="mention counts, comma-separated")
     parser.add_argument("--streams", type=int, default=12)
     parser.add_argument("--years", type=float, default=3.0)
     parser.add_argument("--experiments", type=int, default=100)
-    parser.add_argument("--extra", type=int, default=100_000, help="mentions imported into the full store")
-    parser.add_argument("--keep", type=Path, default=None)
-    parser.add_argument("--skip-raw", action="store_true", help="leave out the raw-mentions reference")
+    parser.add_argument("--requests", type=int, default=20, help="timed requests per page, after a warm-up")
+    parser.add_argument(
+        "--raw-upto", type=int, default=300_000, help="largest size also timed on raw mentions"
+    )
+    parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "tracker-scale-cache")
+    parser.add_argument("--extra", type=int, default=0, help="mentions imported into each full store")
+    parser.add_argument("--import-cli", action="store_true", help="build with `tracker mentions import`")
+    parser.add_argument("--build-only", action="store_true", help="build and cache the stores only")
     args = parser.parse_args()
-    work = args.keep or Path(tempfile.mkdtemp(prefix="bench-scale-"))
-    work.mkdir(parents=True, exist_ok=True)
+    sizes = [int(x) for x in args.sizes.split(",")]
     admin = os.environ.get("TRACKER_BENCH_POSTGRES")
-    pg_name = None
-    if admin:
-        url, pg_name = postgres_database(admin)
-    else:
-        url = f"sqlite:///{work / 'tracker.db'}"
     names = streams(args.streams)
-    config = write_config(work, names, url)
-    tracker = [sys.executable, "-m", "tracker", "--config", str(config)]
     days = int(args.years * 365)
     first = date(2026, 11, 1) - timedelta(days=days)
-    rng = random.Random(22)
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-          f"{'PostgreSQL' if admin else 'SQLite'}; {args.mentions:,} mentions over {days} days "
-          f"in {len(names)} streams, {args.experiments} experiments")  # fmt: skip
+    shown = ", ".join(f"{n:,}" for n in sizes)
+    print(f"machine: {machine()}; {'PostgreSQL' if admin else 'SQLite'}; sizes {shown} "
+          f"mentions over {days} days in {len(names)} streams, {args.experiments} experiments")  # fmt: skip
+    import hashlib
+
+    import tracker.store.models
+    from tracker.store.db import HEAD_REVISION
+
+    schema = hashlib.sha256(Path(tracker.store.models.__file__).read_bytes()).hexdigest()[:8]  # the tables
+    results: list[Figures] = []
+    pg_names: list[str] = []
+    ref: Run | None = None
     try:
-        data = work / "mentions.jsonl"
-        write_mentions(data, names, args.mentions, first, days, rng)
-        started = time.perf_counter()
-        subprocess.run([*tracker, "mentions", "import", str(data)], check=True, capture_output=True)
-        built = time.perf_counter() - started
-        print(f"(set-up: imported {args.mentions:,} mentions into an empty store in {built:.1f} s wall, "
-              f"{args.mentions / built:,.0f} rows/s)")  # fmt: skip
-        data.unlink()
-        exp_ids = register(config, names, args.experiments, first, days, rng)
-        extra = work / "extra.jsonl"
-        write_mentions(extra, names, args.extra, first, days, rng, offset=args.mentions)
-        run = timed([*tracker, "mentions", "import", str(extra)], work)
-        print(f"import of {args.extra:,} into the populated store: {args.extra / run.wall:,.0f} rows/s "
-              f"({run.wall:.1f} s wall, {run.cpu:.1f} s CPU: {args.extra / run.cpu:,.0f} rows per CPU s; "
-              f"peak {run.peak:.0f} MB)")  # fmt: skip
-        extra.unlink()
-        check = timed([*tracker, "db", "check"], work)
-        print(f"tracker db check: {check.wall:.1f} s wall, {check.cpu:.1f} s CPU, peak {check.peak:.0f} MB")
-        ref = timed([*tracker, "--help"], work)
-        rows = [("experiment measure --all", [*tracker, "experiment", "measure", "--all", "--json"], 10.0),
-                ("digest --out", [*tracker, "digest", "--out", str(work / "digest.html")], 2.0),
-                ("reflect --json", [*tracker, "reflect", "--json"], 1.0)]  # fmt: skip
-        paths = ["/", f"/experiments/{exp_ids[1]}"]
-
-        def run_all() -> tuple[list[Run], list[tuple[float, float]]]:
-            return [timed(cmd, work) for _, cmd, _ in rows], pages(tracker, work, paths)
-
-        fast, fast_pages = run_all()
-        slow: list[Run] | None = None
-        slow_pages: list[tuple[float, float]] | None = None
-        if not args.skip_raw:
-            before = set_zone(url, "Etc/GMT-14")  # no organisation's zone: readers use the raw mentions
-            try:
-                slow, slow_pages = run_all()
-            finally:
-                set_zone(url, before)
-        print("| command | aggregates: wall | CPU | peak MB | raw mentions: wall | CPU | target (wall) |")
-        print("|---|---|---|---|---|---|---|")
-        for i, (label, _, target) in enumerate(rows):
-            a = fast[i]
-            raw = f"{slow[i].wall:.2f} s | {slow[i].cpu:.2f} s" if slow else "- | -"
-            print(f"| {label} | {a.wall:.2f} s | {a.cpu:.2f} s | {a.peak:.0f} | {raw} | {target:.0f} s |")
-        for i, label in enumerate(["web overview /", "web experiment page"]):
-            wall, cpu = fast_pages[i]
-            raw = f"{slow_pages[i][0]:.0f} ms | {slow_pages[i][1]:.0f} ms" if slow_pages else "- | -"
-            print(f"| {label} (median of 15) | {wall:.0f} ms | {cpu:.0f} ms (server) | | {raw} | 150 ms |")
-        print(f"| reference: tracker --help | {ref.wall:.2f} s | {ref.cpu:.2f} s | {ref.peak:.0f} | | | |")
+        for size in sizes:
+            work = Path(tempfile.mkdtemp(prefix=f"bench-scale-{size}-"))
+            tag = f"{size}_{args.streams}s_{args.years:g}y_{args.experiments}e_{HEAD_REVISION}_{schema}"
+            cached = args.cache / f"{tag}.db"
+            if admin:
+                url, pg_name = postgres_database(admin)
+                pg_names.append(pg_name)
+            else:
+                url = f"sqlite:///{work / 'tracker.db'}"
+            config = write_config(work, names, url)
+            tracker = [sys.executable, "-m", "tracker", "--config", str(config)]
+            meta = work / "experiments.json"
+            if not admin and cached.exists():
+                shutil.copy(cached, work / "tracker.db")
+                shutil.copy(cached.with_suffix(".json"), meta)
+                print(f"({size:,}: the cached store {cached})")
+            else:
+                rng = random.Random(22)
+                started = time.perf_counter()
+                if args.import_cli:
+                    build_cli(config, work, names, size, first, days, rng, tracker)
+                else:
+                    build_bulk(config, names, size, first, days, rng)
+                exp_ids = register(config, names, args.experiments, first, days, rng)
+                meta.write_text(json.dumps(exp_ids))
+                print(f"({size:,}: built in {time.perf_counter() - started:.0f} s wall)")
+                if not admin:
+                    args.cache.mkdir(parents=True, exist_ok=True)
+                    shutil.copy(work / "tracker.db", cached)
+                    shutil.copy(meta, cached.with_suffix(".json"))
+            exp_ids = json.loads(meta.read_text())
+            if args.build_only:
+                shutil.rmtree(work, ignore_errors=True)
+                continue
+            if args.extra:
+                extra = work / "extra.jsonl"
+                write_mentions(extra, names, args.extra, first, days, random.Random(23), offset=size)
+                run = timed([*tracker, "mentions", "import", str(extra)], work)
+                rate = args.extra / run.wall
+                print(f"import of {args.extra:,} into the store of {size:,}: {rate:,.0f} rows/s "
+                      f"({run.wall:.1f} s wall, {run.cpu:.1f} s CPU; peak {run.peak:.0f} MB)")  # fmt: skip
+                extra.unlink()
+            if ref is None:
+                ref = timed([*tracker, "--help"], work)
+            rows = [[*tracker, "experiment", "measure", "--all", "--json"],
+                    [*tracker, "digest", "--out", str(work / "digest.html")],
+                    [*tracker, "reflect", "--json"]]  # fmt: skip
+            paths = ["/", f"/experiments/{exp_ids[1]}"]
+            figures = Figures(
+                size, [timed(cmd, work) for cmd in rows], pages(tracker, work, paths, args.requests)
+            )
+            if size <= args.raw_upto:
+                before = set_zone(url, "Etc/GMT-14")  # no organisation's zone: readers use the raw mentions
+                try:
+                    figures.raw = [timed(cmd, work) for cmd in rows]
+                    figures.raw_pages = pages(tracker, work, paths, args.requests)
+                finally:
+                    set_zone(url, before)
+            results.append(figures)
+            shutil.rmtree(work, ignore_errors=True)
     finally:
-        if admin and pg_name and not args.keep:
-            drop_database(admin, pg_name)
+        for pg_name in pg_names:
+            drop_database(admin or "", pg_name)
+    if results:
+        report(results, ref, args.requests)
+
+
+TARGETS = [("experiment measure --all", 10.0), ("digest --out", 2.0), ("reflect --json", 1.0)]
+
+
+def report(results: list[Figures], ref: Run | None, requests: int) -> None:
+    base = results[0]
+    print("| command | mentions | aggregates: wall | CPU | peak MB | x first size (CPU) "
+          "| raw mentions: wall | CPU | target (wall, at 3 M) |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|---|---|")
+    for i, (label, target) in enumerate(TARGETS):
+        for f in results:
+            a = f.runs[i]
+            raw = f"{f.raw[i].wall:.2f} s | {f.raw[i].cpu:.2f} s" if f.raw else "- | -"
+            ratio = a.cpu / base.runs[i].cpu if base.runs[i].cpu else float("nan")
+            print(f"| {label} | {f.size:,} | {a.wall:.2f} s | {a.cpu:.2f} s | {a.peak:.0f} | {ratio:.2f} "
+                  f"| {raw} | {target:.0f} s |")  # fmt: skip
+    for i, label in enumerate(["web overview /", "web experiment page"]):
+        for f in results:
+            wall, cpu = f.pages[i]
+            raw = f"{f.raw_pages[i][0]:.0f} ms | {f.raw_pages[i][1]:.0f} ms" if f.raw_pages else "- | -"
+            ratio = wall / base.pages[i][0] if base.pages[i][0] else float("nan")
+            print(f"| {label} (median of {requests}) | {f.size:,} | {wall:.0f} ms | {cpu:.0f} ms (server) | "
+                  f"| {ratio:.2f} (wall) | {raw} | 150 ms |")  # fmt: skip
+    if ref is not None:
+        print(
+            f"| reference: tracker --help | | {ref.wall:.2f} s | {ref.cpu:.2f} s | {ref.peak:.0f} | | | | |"
+        )
 
 
 if __name__ == "__main__":

@@ -175,6 +175,8 @@ def test_the_migration_builds_the_aggregates_of_existing_mentions(db_url: str) -
     with store.write() as session:  # the store as it was before this revision
         session.execute(text("DROP TABLE daily_aggregates"))
         session.execute(text("DROP TABLE aggregate_meta"))
+        session.execute(text("DROP TABLE post_engagement"))
+        session.execute(text("DROP TABLE daily_scorers"))
         session.execute(text("UPDATE alembic_version SET version_num = '0006_i21'"))
     upgrade(store, ZONE.key)
     assert check(store) == []
@@ -201,3 +203,181 @@ def test_writers_of_the_same_mentions_at_once_keep_the_cells_right(db_url: str) 
         cells = aggregates.daily(session, list(ids.values()), day.date(), day.date())
     assert cells[day.date()][0] == 30
     store.close()
+
+
+# -- engagement at the fixed age (own posts) -----------------------------------------------------
+
+AGE = timedelta(hours=48)
+POSTED = datetime(2026, 9, 10, 9, 0, tzinfo=UTC)  # 11:00 in Vienna
+
+
+def own(n: int, when: datetime, likes: int, *streams: str) -> Item:
+    return Item(platform="mastodon", external_id=f"https://m.example/own/{n}", text="our launch", lang="en",
+                created_at=when, kind="own", likes=likes, streams=streams or ("brand",))  # fmt: skip
+
+
+def read_at(store: Store, ids: dict[str, int], items: list[Item], now: datetime) -> None:
+    """A refresh at a fixed age: every figure goes into the history (tracker/refresh.py)."""
+    with store.write() as session:
+        upsert_items(session=session, items=items, stream_ids=ids, now=now, readings=True)
+
+
+def engagement_both(store: Store, stream_ids: list[int], first: date, last: date, now: datetime) -> Any:
+    """Per-post engagement and the daily mean, from the raw history and from the aggregates."""
+    out = []
+    for use in (False, True):
+        with store.read() as session:
+            posts = metrics.engagement_posts(session, stream_ids, first, last, ZONE, AGE, now, use_aggregates=use)
+            means = metrics._engagement(session, stream_ids, first, last, ZONE, AGE, now, use_aggregates=use)
+        out.append(({d: sorted(v) for d, v in posts.items()},
+                    {d: (pytest.approx(v.value), v.weight) for d, v in means.items()}))  # fmt: skip
+    return out
+
+
+def test_engagement_at_the_fixed_age_follows_import_and_refresh(db_url: str) -> None:
+    store, ids = setup(db_url)
+    day = POSTED.astimezone(ZONE).date()
+    with store.write() as session:
+        upsert_items(session=session, items=[own(1, POSTED, 3), own(2, POSTED, 40)], stream_ids=ids,
+                     now=POSTED + timedelta(hours=1))  # fmt: skip
+    later = POSTED + timedelta(days=30)
+    with store.read() as session:
+        assert aggregates.posts(session, [ids["brand"]], day, day) == {day: [3.0, 40.0]}
+    read_at(store, ids, [own(1, POSTED, 9), own(2, POSTED, 41)], POSTED + timedelta(hours=24))
+    read_at(store, ids, [own(1, POSTED, 50)], POSTED + timedelta(hours=72))  # after the age: not counted
+    put(store, ids, [own(1, POSTED, 50), own(2, POSTED, 41)])  # the same file imported again
+    with store.read() as session:
+        assert aggregates.posts(session, [ids["brand"]], day, day) == {day: [9.0, 41.0]}
+        cell = aggregates.daily(session, [ids["brand"]], day, day)[day]
+    assert cell[5] == 2 and cell[6] == 50
+    raw, cells = engagement_both(store, [ids["brand"]], day - timedelta(days=1), day + timedelta(days=1), later)
+    assert raw == cells and raw[0] == {day: [9.0, 41.0]}
+    # found later by a second stream: one row per stream, the post counted once for both
+    put(store, ids, [own(2, POSTED, 41, "other")])
+    with store.read() as session:
+        assert aggregates.posts(session, [ids["brand"], ids["other"]], day, day) == {day: [9.0, 41.0]}
+    assert check(store) == []
+    store.close()
+
+
+def test_the_day_not_yet_old_enough_is_read_from_the_history(db_url: str) -> None:
+    store, ids = setup(db_url)
+    posts = [own(n, POSTED + timedelta(hours=7 * n), 10 + n) for n in range(12)]  # 3.5 days of posts
+    with store.write() as session:
+        upsert_items(session=session, items=posts, stream_ids=ids, now=POSTED + timedelta(days=4))
+    first, last = POSTED.date() - timedelta(days=1), POSTED.date() + timedelta(days=5)
+    for hours in (60, 75, 90, 100, 130):  # `now` - 48 h falls inside a day, or past them all
+        raw, cells = engagement_both(store, [ids["brand"]], first, last, POSTED + timedelta(hours=hours))
+        assert raw == cells, hours
+    store.close()
+
+
+def test_a_deleted_own_post_leaves_its_rows(db_url: str) -> None:
+    store, ids = setup(db_url)
+    day = POSTED.astimezone(ZONE).date()
+    put(store, ids, [own(1, POSTED, 5), own(2, POSTED, 7)])
+    with store.read() as session:
+        known = {m.external_id: m.id for m in session.query(Mention)}
+    _store(store, "brand", ids["brand"], known, Refreshed(items=[], deleted=["https://m.example/own/1"]),
+           RefreshReport())  # fmt: skip
+    with store.read() as session:
+        assert aggregates.posts(session, [ids["brand"]], day, day) == {day: [7.0]}
+        assert aggregates.daily(session, [ids["brand"]], day, day)[day][5:7] == (1, 7)
+    assert check(store) == []
+    store.close()
+
+
+def test_db_check_finds_a_tampered_post_and_repairs_it(tmp_path: Path, db_url: str, cli: Any) -> None:
+    from tracker.store.models import PostEngagement
+
+    config = write_config(tmp_path, db_url=db_url, streams=[])
+    store, ids = setup(db_url)
+    put(store, ids, [own(1, POSTED, 5)])
+    assert cli("--config", config, "db", "check").code == 0
+    with store.write() as session:
+        session.execute(update(PostEngagement).values(engagement=PostEngagement.engagement + 100))
+    found = cli("--config", config, "db", "check")
+    assert found.code == 1, found
+    assert "own post #" in found.out and "aggregates say engagement 105" in found.out, found.out
+    assert "the mentions say engagement 5" in found.out
+    with store.write() as session:
+        session.execute(update(DailyAggregate).values(engagement=DailyAggregate.engagement + 1))
+    found = cli("--config", config, "db", "check")
+    assert found.code == 1 and "engagement 6 at the fixed age" in found.out, found.out
+    assert cli("--config", config, "db", "check", "--repair").code == 0
+    assert cli("--config", config, "db", "check").code == 0
+    store.close()
+
+
+def test_another_engagement_age_reads_the_history_until_repaired(tmp_path: Path, db_url: str, cli: Any) -> None:
+    store, ids = setup(db_url)
+    put(store, ids, [own(1, POSTED, 5)])
+    config = write_config(tmp_path, db_url=db_url, streams=[], extra='[experiments]\nengagement_age = "24h"\n')
+    with store.read() as session:
+        assert aggregates.usable(session, ZONE, AGE) and not aggregates.usable(session, ZONE, timedelta(hours=24))
+    found = cli("--config", config, "db", "check")
+    assert found.code == 1 and "aggregated at age 48 hours" in found.out, found
+    assert cli("--config", config, "db", "check", "--repair").code == 0
+    with store.read() as session:
+        assert aggregates.usable(session, ZONE, timedelta(hours=24))
+    store.close()
+
+
+def test_the_migration_builds_engagement_for_existing_posts(db_url: str) -> None:
+    from sqlalchemy import text
+
+    from tracker.store.db import upgrade
+
+    store, ids = setup(db_url)
+    day = POSTED.astimezone(ZONE).date()
+    with store.write() as session:
+        upsert_items(session=session, items=[own(1, POSTED, 3)], stream_ids=ids, now=POSTED + timedelta(hours=1))
+    read_at(store, ids, [own(1, POSTED, 8)], POSTED + timedelta(hours=20))
+    read_at(store, ids, [own(1, POSTED, 30)], POSTED + timedelta(hours=30))
+    with store.write() as session:  # the store as 0006_i22 left it
+        session.execute(text("DROP TABLE post_engagement"))
+        session.execute(text("DROP TABLE daily_scorers"))
+        session.execute(text("ALTER TABLE daily_aggregates DROP COLUMN engagement"))
+        session.execute(text("ALTER TABLE daily_aggregates DROP COLUMN sentiment_sq"))
+        session.execute(text("DELETE FROM aggregate_meta WHERE name = 'engagement_age'"))
+        session.execute(text("UPDATE alembic_version SET version_num = '0006_i22'"))
+    upgrade(store, ZONE.key, timedelta(hours=24))  # the config's age: the reading at 20 h
+    with store.read() as session:
+        assert aggregates.usable(session, ZONE, timedelta(hours=24))
+        assert aggregates.posts(session, [ids["brand"]], day, day) == {day: [8.0]}
+        assert aggregates.daily(session, [ids["brand"]], day, day)[day][6] == 8
+        assert aggregates.differences(session.connection(), ZONE, timedelta(hours=24)) == []
+    store.close()
+
+
+def test_the_scorers_of_a_window_follow_a_rescoring(db_url: str) -> None:
+    from tracker.labels import scorers_between
+
+    store, ids = setup(db_url)
+    day = datetime(2026, 9, 6, 10, 0, tzinfo=UTC)
+    put(store, ids, [item(n, day, "brand") for n in range(3)] + [item(9, day, "rival")])
+    local = day.astimezone(ZONE).date()
+    with store.read() as session:
+        assert aggregates.scorers(session, [ids["brand"]], local, local) == ["vader"]
+        mention_id = session.query(Mention.id).filter(Mention.external_id.endswith("/s/1")).scalar()
+    with store.write() as session:  # a language model rescoring one mention (tracker/labels.py)
+        change = aggregates.Change(session)
+        change.before([mention_id])
+        session.execute(update(Mention).where(Mention.id == mention_id).values(sentiment_scorer="model:en:2"))
+        change.after()
+    assert check(store) == []
+    with store.read() as session:
+        assert aggregates.scorers(session, [ids["brand"]], local, local) == ["model:en:2", "vader"]
+        assert aggregates.scorers(session, [ids["rival"]], local, local) == ["vader"]
+        assert scorers_between(session, [ids["brand"]], local, local, ZONE) == ["model:en:2", "vader"]
+    with store.write() as session:
+        session.execute(text_sql("UPDATE daily_scorers SET scored = scored + 1"))
+    found = check(store)
+    assert found and all(isinstance(d, aggregates.ScorerDifference) for d in found)
+    store.close()
+
+
+def text_sql(statement: str) -> Any:
+    from sqlalchemy import text
+
+    return text(statement)

@@ -13,6 +13,9 @@ import pytest
 from sqlalchemy import select
 
 from tests.conftest import write_config
+from tracker.config import load_settings
+from tracker.experiments import Registry
+from tracker.maturity import load_model
 from tracker.store.db import open_store
 from tracker.store.models import CollectionRun, ExperimentResult, Stream
 
@@ -151,6 +154,11 @@ def test_measure_finds_a_real_effect_and_keeps_the_history(tmp_path: Path, confi
     store.close()
     shown = json.loads(cli("--config", config, "experiment", "show", "1", "--json").out)
     assert shown["verdict"] == "success" and len(shown["results"]) == 2
+    summary_fields = ("id", "title", "start", "end", "status", "verdict")
+    settings = load_settings(config)
+    with open_store(db_url) as store:  # the overview's two-query summaries agree with the records
+        registry = Registry(store, settings, load_model(settings))
+        assert registry.summaries() == [{k: r[k] for k in summary_fields} for r in registry.list_all()]
     text = cli("--config", config, "experiment", "show", "1").out
     assert "success" in text and "95 % CI" in text
     refused = cli("--config", config, "experiment", "edit", "1", "--end", "2026-07-19")

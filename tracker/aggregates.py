@@ -7,18 +7,30 @@ set, not by each stream, the cells give exact distinct counts of any union of st
 (a mention matched by two streams of an experiment counts once, as the raw metrics
 count it): a set of streams S reads every cell whose set meets S.
 
-Per cell: mentions, scored mentions, their sentiment sum, positive and negative ones
-(tracker/sentiment.py thresholds), and own posts. Posts the platform has deleted are
-left out, as every metric leaves them out.
+Per cell: mentions, scored mentions, their sentiment sum (and sum of squares, for the
+spread the sentiment-drop alert compares with), positive and negative ones
+(tracker/sentiment.py thresholds), own posts, and the sum of the own posts' engagement at
+the fixed age (`experiments.engagement_age`: the last reading at or before that age, else
+the earliest reading, else the post's figure, as tracker/metrics.py reads the history).
+Posts the platform has deleted are left out, as every metric leaves them out.
+
+The robust engagement estimate (tracker/stats.py) trims posts by the median and MAD of
+the pooled posts of both windows, which no sum gives: it needs each post's value. Those
+are kept too, one row per own post and linked stream and day (`post_engagement`), so the
+estimate reads a range of days by index instead of the posts' engagement history. The
+age they are built at is stored beside the zone; another age in the config reads the
+raw history until `tracker db check --repair`.
 
 Every writer of mentions (the ingest path, engagement refresh, rescoring) changes the
 cells in the same transaction as the mentions, by difference: the touched mentions'
 contribution is read before the change (locked with FOR UPDATE on PostgreSQL, so two
 writers of one mention take turns) and after it, and the difference is added to the
-cells with one INSERT ... ON CONFLICT DO UPDATE (mentions the ingest path has just
-inserted are not read back: their cells follow from the values it wrote, see
-Change.written). `tracker db check` rebuilds the
+cells with one INSERT ... ON CONFLICT DO UPDATE. `tracker db check` rebuilds the
 cells from the raw mentions and compares; `--repair` writes the rebuilt ones.
+
+Which sentiment scorers the scores of a cell come from (`daily_scorers`: scored mentions
+per cell and scorer, a score without a recorded scorer counted as VADER's) is kept beside
+them, so a measurement can say which scorers its windows rest on without reading them.
 
 The zone the cells were built in is stored beside them; when the organisation's zone
 differs (the config changed), readers go back to the raw mentions, which stay right,
@@ -27,30 +39,54 @@ and `tracker db check` says to repair.
 
 from __future__ import annotations
 
-import heapq
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, Table, delete, select, text
+from sqlalchemy import Connection, Table, delete, select
 from sqlalchemy.orm import Session
 
 from tracker.sentiment import NEGATIVE, POSITIVE
-from tracker.store.models import AggregateMeta, DailyAggregate, Mention, MentionStream
+from tracker.store.models import (
+    AggregateMeta,
+    DailyAggregate,
+    EngagementSnapshot,
+    Mention,
+    MentionStream,
+    PostEngagement,
+    ScorerAggregate,
+)
 
 TABLE = cast(Table, DailyAggregate.__table__)
 META = cast(Table, AggregateMeta.__table__)
+POSTS = cast(Table, PostEngagement.__table__)
+SCORERS = cast(Table, ScorerAggregate.__table__)
+VADER = "vader"  # the scorer of a score without one recorded (tracker/labels.py's VADER)
 
 CHUNK = 500
-FIELDS = ("mentions", "scored", "sentiment_sum", "positive", "negative", "own")
+FIELDS = ("mentions", "scored", "sentiment_sum", "positive", "negative", "own", "engagement", "sentiment_sq")
+FLOATS = (2, 7)  # the sums of scores and of squared scores
 ZONE_KEY = "zone"
+AGE_KEY = "engagement_age"  # seconds
+DEFAULT_AGE = timedelta(hours=48)  # experiments.engagement_age's default (tracker/config.py)
 # Sums of floats added and taken away in another order than a rebuild adds them.
 TOLERANCE = 1e-6
 
 Cell = tuple[str, date]  # (streams key, local day)
-Values = tuple[int, int, float, int, int, int]
+Values = tuple[int, int, float, int, int, int, int, float]
+Post = tuple[int, date, int]  # (stream id, local day, mention id) -> engagement at the fixed age
+Scored = tuple[str, date, str]  # (streams key, local day, scorer) -> scored mentions
+
+
+@dataclass
+class Parts:
+    """What some mentions contribute: cells, own-post rows and scored mentions per scorer."""
+
+    cells: dict[Cell, list[float]]
+    posts: dict[Post, int]
+    scorers: dict[Scored, int]
 
 
 def key_of(stream_ids: Iterable[int]) -> str:
@@ -67,83 +103,111 @@ def _utc(moment: datetime) -> datetime:
 
 
 def contributions(
-    mentions: Iterable[tuple[int, float | None, str, datetime | None]],
+    mentions: Iterable[Sequence[Any]],
     links: Iterable[tuple[int, int, datetime]],
     zone: ZoneInfo,
-) -> dict[Cell, list[float]]:
-    """The cells of these mentions: (id, sentiment, kind, deleted_at) and their (mention id,
-    stream id, created_at) links. A mention adds to one cell per local day its links fall on."""
-    return _sum(_mention_cells(mentions, links, zone))
-
-
-Entry = tuple[int, float | None, str, list[Cell]]  # a mention's id, sentiment, kind and cells
-
-
-def _mention_cells(
-    mentions: Iterable[tuple[int, float | None, str, datetime | None]],
-    links: Iterable[tuple[int, int, datetime]],
-    zone: ZoneInfo,
-) -> Iterator[Entry]:
+    at_age: dict[int, int] | None = None,
+) -> Parts:
+    """The cells, own-post rows and scorers of these mentions: (id, sentiment, kind, deleted_at,
+    created_at, engagement, sentiment_scorer) and
+    their (mention id, stream id, created_at) links; `at_age`: each own post's engagement at the
+    fixed age. A mention adds to one cell per local day its links fall on."""
+    at_age = at_age or {}
     days: dict[int, dict[date, set[int]]] = {}
     for mention_id, stream_id, created in links:
         day = _utc(created).astimezone(zone).date()
         days.setdefault(mention_id, {}).setdefault(day, set()).add(stream_id)
-    for mention_id, score, kind, deleted in mentions:
+    cells: dict[Cell, list[float]] = {}
+    posts: dict[Post, int] = {}
+    scorers: dict[Scored, int] = {}
+    for mention_id, score, kind, deleted, _, _, scorer in mentions:
         if deleted is not None:
             continue
-        found = days.get(mention_id)
-        if found:
-            yield mention_id, score, kind, [(key_of(streams), day) for day, streams in found.items()]
-
-
-def _first(entry: Entry) -> int:
-    return entry[0]
-
-
-def _sum(entries: Iterable[Entry]) -> dict[Cell, list[float]]:
-    """The cells' figures, each mention added in the order given (sums of floats depend on it)."""
-    cells: dict[Cell, list[float]] = {}
-    for _, score, kind, keys in entries:
-        for key in keys:
-            cell = cells.get(key)
-            if cell is None:
-                cell = cells[key] = [0, 0, 0.0, 0, 0, 0]
+        own = kind == "own"
+        for day, streams in days.get(mention_id, {}).items():
+            key = key_of(streams)
+            cell = cells.setdefault((key, day), [0, 0, 0.0, 0, 0, 0, 0, 0.0])
             cell[0] += 1
             if score is not None:
+                scored = (key, day, scorer or VADER)
+                scorers[scored] = scorers.get(scored, 0) + 1
                 cell[1] += 1
                 cell[2] += score
                 cell[3] += score >= POSITIVE
                 cell[4] += score <= NEGATIVE
-            cell[5] += kind == "own"
-    return cells
+                cell[7] += score * score
+            if own:
+                value = at_age.get(mention_id, 0)
+                cell[5] += 1
+                cell[6] += value
+                for stream_id in streams:
+                    posts[(stream_id, day, mention_id)] = value
+    return Parts(cells, posts, scorers)
 
 
-def _read(connection: Connection, ids: Sequence[int], *, lock: bool) -> tuple[list[Any], list[Any]]:
-    """The mentions (id, sentiment, kind, deleted_at) and their links, in the driver's own
-    statements: this runs twice per ingest batch, and SQLAlchemy's per-value processing
-    would cost more than the database."""
+def engagement_at_age(
+    posts: Iterable[tuple[int, datetime, int]],
+    history: Iterable[tuple[int, datetime, int]],
+    age: timedelta,
+) -> dict[int, int]:
+    """Per own post (id, created_at, engagement now), its engagement `age` after posting: the last
+    reading (history rows: mention id, observed_at, engagement, in order) at or before then; a
+    post first read only later (history imported late) its earliest reading; one never read,
+    its figure."""
+    readings: dict[int, list[tuple[datetime, int]]] = {}
+    for mention_id, observed, engagement in history:
+        readings.setdefault(mention_id, []).append((_utc(_parsed(observed)), int(engagement)))
+    found: dict[int, int] = {}
+    for mention_id, created, engagement in posts:
+        snapshots = readings.get(mention_id)
+        if not snapshots:
+            found[mention_id] = int(engagement or 0)
+            continue
+        mark = _utc(_parsed(created)) + age
+        before = [e for observed, e in snapshots if observed <= mark]
+        found[mention_id] = before[-1] if before else snapshots[0][1]
+    return found
+
+
+def _read(
+    connection: Connection, ids: Sequence[int], *, lock: bool, age: timedelta
+) -> tuple[list[Any], list[Any], dict[int, int]]:
+    """The mentions (id, sentiment, kind, deleted_at, created_at, engagement), their links and
+    the own posts' engagement at the fixed age, in the driver's own statements: this runs twice
+    per ingest batch, and SQLAlchemy's per-value processing would cost more than the database."""
     postgres = connection.dialect.name == "postgresql"
     mark = "%s" if postgres else "?"
     mentions: list[Any] = []
     links: list[Any] = []
+    history: list[Any] = []
     ordered = sorted(set(ids))
     for i in range(0, len(ordered), CHUNK):
         chunk = ordered[i : i + CHUNK]
         marks = ", ".join([mark] * len(chunk))
         lock_sql = " FOR UPDATE" if lock and postgres else ""
-        mentions.extend(
-            connection.exec_driver_sql(
-                f"SELECT id, sentiment, kind, deleted_at FROM mentions WHERE id IN ({marks}) "
-                f"ORDER BY id{lock_sql}",
-                tuple(chunk),
-            ).all()
-        )
+        found = connection.exec_driver_sql(
+            f"SELECT id, sentiment, kind, deleted_at, created_at, engagement, sentiment_scorer FROM mentions "
+            f"WHERE id IN ({marks}) ORDER BY id{lock_sql}",
+            tuple(chunk),
+        ).all()
+        mentions.extend(found)
         rows = connection.exec_driver_sql(
             f"SELECT mention_id, stream_id, created_at FROM mention_streams WHERE mention_id IN ({marks})",
             tuple(chunk),
         ).all()
         links.extend(rows if postgres else [(m, s, _parsed(c)) for m, s, c in rows])
-    return mentions, links
+        own = [m[0] for m in found if m[2] == "own" and m[3] is None]
+        if own:
+            history.extend(
+                connection.exec_driver_sql(
+                    "SELECT mention_id, observed_at, engagement FROM engagement_history "
+                    f"WHERE mention_id IN ({', '.join([mark] * len(own))}) "
+                    "ORDER BY mention_id, observed_at, id",
+                    tuple(own),
+                ).all()
+            )
+    own_posts = [(m[0], m[4], m[5]) for m in mentions if m[2] == "own" and m[3] is None]
+    return mentions, links, engagement_at_age(own_posts, history, age)
 
 
 def _parsed(stored: Any) -> datetime:
@@ -156,68 +220,70 @@ def stored_zone(connection: Connection | Session) -> ZoneInfo | None:
     return ZoneInfo(name) if name else None
 
 
+def stored_age(connection: Connection | Session) -> timedelta | None:
+    """The engagement age the own posts' figures are built at (None: not recorded)."""
+    found = connection.execute(select(AggregateMeta.value).where(AggregateMeta.name == AGE_KEY)).scalar()
+    return timedelta(seconds=float(found)) if found else None
+
+
 class Change:
     """The difference a write makes to the cells: `before(ids)` ahead of it, `after()` once done.
 
     `before` may be called more than once (ids learnt as the write goes); each id is read once.
-    `written(mentions, links)` gives mentions the write has just created (no cells before it)
-    with the values it wrote, in the form `_read` returns: they are not read back, and `after`
-    adds them in id order among the ones it reads, so every cell is summed as if all were read.
     """
 
     def __init__(self, session: Session) -> None:
         self.connection = session.connection()
         self.zone = stored_zone(self.connection) or ZoneInfo("UTC")
+        self.age = stored_age(self.connection) or DEFAULT_AGE
         self.ids: set[int] = set()
         self.old: dict[Cell, list[float]] = {}
-        self.given: set[int] = set()
-        self.entries: list[Entry] = []
-
-    def written(self, mentions: Iterable[tuple[int, float | None, str, tuple[int, ...], datetime]]) -> None:
-        """New mentions as written: (id, sentiment, kind, its streams' ids, the links' created_at),
-        every link of a new mention made at its created_at."""
-        keys: dict[tuple[int, ...], str] = {}
-        zone = self.zone
-        for mention_id, score, kind, streams, created in mentions:
-            self.given.add(mention_id)
-            if not streams:
-                continue
-            key = keys.get(streams)
-            if key is None:
-                key = keys[streams] = key_of(streams)
-            self.entries.append((mention_id, score, kind, [(key, created.astimezone(zone).date())]))
+        self.old_posts: dict[Post, int] = {}
+        self.old_scorers: dict[Scored, int] = {}
 
     def before(self, ids: Iterable[int]) -> None:
-        todo = set(ids) - self.ids - self.given
+        todo = set(ids) - self.ids
         if not todo:
             return
         self.ids |= todo
-        mentions, links = _read(self.connection, list(todo), lock=True)
-        for cell, values in contributions(mentions, links, self.zone).items():
+        mentions, links, at_age = _read(self.connection, list(todo), lock=True, age=self.age)
+        parts = contributions(mentions, links, self.zone, at_age)
+        for cell, values in parts.cells.items():
             _add(self.old, cell, values, 1)
+        self.old_posts.update(parts.posts)
+        for scored, n in parts.scorers.items():
+            self.old_scorers[scored] = self.old_scorers.get(scored, 0) + n
 
     def after(self) -> None:
-        if not self.ids and not self.given:
+        if not self.ids:
             return
-        mentions, links = _read(self.connection, list(self.ids), lock=False) if self.ids else ([], [])
-        read = _mention_cells(mentions, links, self.zone)
-        entries = heapq.merge(read, sorted(self.entries, key=_first), key=_first) if self.entries else read
+        mentions, links, at_age = _read(self.connection, list(self.ids), lock=False, age=self.age)
+        parts = contributions(mentions, links, self.zone, at_age)
         delta: dict[Cell, list[float]] = {}
-        for cell, values in _sum(entries).items():
+        for cell, values in parts.cells.items():
             _add(delta, cell, values, 1)
         for cell, values in self.old.items():
             _add(delta, cell, values, -1)
         apply(self.connection, delta)
+        apply_posts(self.connection, self.old_posts, parts.posts)
+        scored = dict(parts.scorers)
+        for key, n in self.old_scorers.items():
+            scored[key] = scored.get(key, 0) - n
+        apply_scorers(self.connection, scored)
         self.ids.clear()
         self.old.clear()
-        self.given.clear()
-        self.entries.clear()
+        self.old_posts.clear()
+        self.old_scorers.clear()
 
 
-def _add(into: dict[Cell, list[float]], cell: Cell, values: Sequence[float], sign: int) -> None:
-    found = into.setdefault(cell, [0, 0, 0.0, 0, 0, 0])
+def _add(into: dict[Any, list[float]], cell: Any, values: Sequence[float], sign: int) -> None:
+    found = into.setdefault(cell, [0, 0, 0.0, 0, 0, 0, 0, 0.0])
     for i, v in enumerate(values):
         found[i] += sign * v
+
+
+def _marks(connection: Connection) -> str:
+    return "%s" if connection.dialect.name == "postgresql" else "?"
 
 
 def apply(connection: Connection, delta: dict[Cell, list[float]]) -> None:
@@ -227,7 +293,7 @@ def apply(connection: Connection, delta: dict[Cell, list[float]]) -> None:
     ]
     if not rows:
         return
-    mark = "%s" if connection.dialect.name == "postgresql" else "?"
+    mark = _marks(connection)
     if mark == "?":  # SQLite stores a date as its ISO text
         rows = [(r[0], r[1].isoformat(), *r[2:]) for r in rows]
     columns = ("streams", "day", *FIELDS)
@@ -239,16 +305,62 @@ def apply(connection: Connection, delta: dict[Cell, list[float]]) -> None:
     )
 
 
+def apply_posts(connection: Connection, old: dict[Post, int], new: dict[Post, int]) -> None:
+    """The own-post rows from `old` to `new`: gone ones deleted, new or changed ones written."""
+    mark = _marks(connection)
+
+    def day(d: date) -> Any:
+        return d if mark == "%s" else d.isoformat()
+
+    gone = [(s, day(d), m) for (s, d, m) in sorted(old.keys() - new.keys())]
+    if gone:
+        connection.exec_driver_sql(
+            f"DELETE FROM post_engagement WHERE stream_id = {mark} AND day = {mark} AND mention_id = {mark}",
+            gone,
+        )
+    changed = [(s, day(d), m, v) for (s, d, m), v in sorted(new.items()) if old.get((s, d, m)) != v]
+    if changed:
+        connection.exec_driver_sql(
+            "INSERT INTO post_engagement (stream_id, day, mention_id, engagement) "
+            f"VALUES ({mark}, {mark}, {mark}, {mark}) "
+            "ON CONFLICT (stream_id, day, mention_id) DO UPDATE SET engagement = excluded.engagement",
+            changed,
+        )
+
+
+def apply_scorers(connection: Connection, delta: dict[Scored, int]) -> None:
+    """Add the differences to the scored mentions per cell and scorer."""
+    mark = _marks(connection)
+    rows = [(k, d if mark == "%s" else d.isoformat(), s, n) for (k, d, s), n in sorted(delta.items()) if n]
+    if rows:
+        connection.exec_driver_sql(
+            "INSERT INTO daily_scorers (streams, day, scorer, scored) "
+            f"VALUES ({mark}, {mark}, {mark}, {mark}) ON CONFLICT (streams, day, scorer) "
+            "DO UPDATE SET scored = daily_scorers.scored + excluded.scored",
+            rows,
+        )
+
+
 def _typed(values: Sequence[float]) -> Values:
-    return (int(values[0]), int(values[1]), float(values[2]), int(values[3]), int(values[4]), int(values[5]))
+    return (int(values[0]), int(values[1]), float(values[2]), int(values[3]), int(values[4]),
+            int(values[5]), int(values[6]), float(values[7]))  # fmt: skip
 
 
 # -- building and checking -----------------------------------------------------------------------
 
 
-def build(connection: Connection, zone: ZoneInfo) -> dict[Cell, Values]:
-    """The cells as the raw mentions give them, read in slices of mention ids."""
+@dataclass(frozen=True)
+class Built:
+    cells: dict[Cell, Values]
+    posts: dict[Post, int]
+    scorers: dict[Scored, int]
+
+
+def build(connection: Connection, zone: ZoneInfo, age: timedelta) -> Built:
+    """The cells, own-post rows and scorers as the raw mentions give them, read in slices of ids."""
     cells: dict[Cell, list[float]] = {}
+    posts: dict[Post, int] = {}
+    by_scorer: dict[Scored, int] = {}
     last = 0
     while True:
         ids = list(
@@ -261,23 +373,55 @@ def build(connection: Connection, zone: ZoneInfo) -> dict[Cell, Values]:
         last = ids[-1]
         lo, hi = ids[0], ids[-1]
         mentions = connection.execute(
-            select(Mention.id, Mention.sentiment, Mention.kind, Mention.deleted_at).where(
-                Mention.id >= lo, Mention.id <= hi
-            )
-        ).all()
+            select(
+                Mention.id, Mention.sentiment, Mention.kind, Mention.deleted_at, Mention.created_at,
+                Mention.engagement, Mention.sentiment_scorer,
+            ).where(Mention.id >= lo, Mention.id <= hi)
+        ).all()  # fmt: skip
         links = connection.execute(
             select(MentionStream.mention_id, MentionStream.stream_id, MentionStream.created_at).where(
                 MentionStream.mention_id >= lo, MentionStream.mention_id <= hi
             )
         ).all()
-        for cell, values in contributions(mentions, links, zone).items():
+        history = connection.execute(
+            select(
+                EngagementSnapshot.mention_id, EngagementSnapshot.observed_at, EngagementSnapshot.engagement
+            )
+            .join(Mention, Mention.id == EngagementSnapshot.mention_id)
+            .where(Mention.id >= lo, Mention.id <= hi, Mention.kind == "own")
+            .order_by(EngagementSnapshot.mention_id, EngagementSnapshot.observed_at, EngagementSnapshot.id)
+        ).all()
+        own = [(m[0], m[4], m[5]) for m in mentions if m[2] == "own" and m[3] is None]
+        parts = contributions(
+            mentions, links, zone, engagement_at_age(own, [(h[0], h[1], h[2]) for h in history], age)
+        )
+        for cell, values in parts.cells.items():
             _add(cells, cell, values, 1)
-    return {cell: _typed(values) for cell, values in cells.items()}
+        posts.update(parts.posts)
+        for scored, n in parts.scorers.items():
+            by_scorer[scored] = by_scorer.get(scored, 0) + n
+    return Built({cell: _typed(values) for cell, values in cells.items()}, posts, by_scorer)
 
 
 def stored(connection: Connection) -> dict[Cell, Values]:
     rows = connection.execute(select(DailyAggregate.streams, DailyAggregate.day, *_columns()))
     return {(r[0], r[1]): _typed(r[2:]) for r in rows}
+
+
+def stored_posts(connection: Connection) -> dict[Post, int]:
+    rows = connection.execute(
+        select(
+            PostEngagement.stream_id, PostEngagement.day, PostEngagement.mention_id, PostEngagement.engagement
+        )
+    )
+    return {(r[0], r[1], r[2]): int(r[3]) for r in rows}
+
+
+def stored_scorers(connection: Connection) -> dict[Scored, int]:
+    rows = connection.execute(
+        select(ScorerAggregate.streams, ScorerAggregate.day, ScorerAggregate.scorer, ScorerAggregate.scored)
+    )
+    return {(r[0], r[1], r[2]): int(r[3]) for r in rows if r[3]}
 
 
 def _columns() -> list[Any]:
@@ -292,40 +436,89 @@ class Difference:
     raw: Values | None
 
 
-def differences(connection: Connection, zone: ZoneInfo) -> list[Difference]:
-    """Cells whose stored figures differ from the raw mentions' (empty cells count as absent)."""
-    want = {c: v for c, v in build(connection, zone).items() if v[0]}
+@dataclass(frozen=True)
+class ScorerDifference:
+    streams: str
+    day: date
+    scorer: str
+    stored: int
+    raw: int
+
+
+@dataclass(frozen=True)
+class PostDifference:
+    stream_id: int
+    day: date
+    mention_id: int
+    stored: int | None
+    raw: int | None
+
+
+def differences(
+    connection: Connection, zone: ZoneInfo, age: timedelta = DEFAULT_AGE
+) -> list[Difference | PostDifference | ScorerDifference]:
+    """Cells whose stored figures differ from the raw mentions' (empty cells count as absent),
+    then own-post rows whose engagement at the fixed age differs, then scored mentions per
+    scorer."""
+    built = build(connection, zone, age)
+    built_posts = built.posts
+    want = {c: v for c, v in built.cells.items() if v[0]}
     have = {c: v for c, v in stored(connection).items() if not _empty(v)}
-    found = []
+    found: list[Difference | PostDifference | ScorerDifference] = []
     for cell in sorted(want.keys() | have.keys()):
         a, b = have.get(cell), want.get(cell)
         if a is None or b is None or not _same(a, b):
             found.append(Difference(cell[0], cell[1], a, b))
+    have_posts = stored_posts(connection)
+    for post in sorted(built_posts.keys() | have_posts.keys()):
+        x, y = have_posts.get(post), built_posts.get(post)
+        if x != y:
+            found.append(PostDifference(*post, x, y))
+    have_scorers = stored_scorers(connection)
+    for scored in sorted(built.scorers.keys() | have_scorers.keys()):
+        m, n = have_scorers.get(scored, 0), built.scorers.get(scored, 0)
+        if m != n:
+            found.append(ScorerDifference(*scored, m, n))
     return found
 
 
 def _empty(values: Values) -> bool:
     """No mention left (a sum of added and removed scores may keep a residue like 1e-15)."""
-    return not any(values[i] for i in (0, 1, 3, 4, 5)) and abs(values[2]) <= TOLERANCE
+    return not any(values[i] for i in (0, 1, 3, 4, 5, 6)) and all(abs(values[i]) <= TOLERANCE for i in FLOATS)
 
 
 def _same(a: Values, b: Values) -> bool:
     return all(
-        abs(x - y) <= TOLERANCE if i == 2 else x == y for i, (x, y) in enumerate(zip(a, b, strict=True))
+        abs(x - y) <= TOLERANCE if i in FLOATS else x == y for i, (x, y) in enumerate(zip(a, b, strict=True))
     )
 
 
-def rebuild(connection: Connection, zone: ZoneInfo) -> int:
-    """Replace every cell by the raw mentions' figures in `zone`; returns how many cells."""
-    cells = build(connection, zone)
+def rebuild(connection: Connection, zone: ZoneInfo, age: timedelta = DEFAULT_AGE) -> int:
+    """Replace every cell and own-post row by the raw mentions' figures in `zone` at `age`;
+    returns how many cells."""
+    built = build(connection, zone, age)
+    cells, posts = built.cells, built.posts
     connection.execute(delete(DailyAggregate))
+    connection.execute(delete(PostEngagement))
+    connection.execute(delete(ScorerAggregate))
     rows = [
         {"streams": key, "day": day, **dict(zip(FIELDS, values, strict=True))}
         for (key, day), values in sorted(cells.items())
     ]
     for i in range(0, len(rows), 5000):
         connection.execute(TABLE.insert(), rows[i : i + 5000])
+    post_rows = [
+        {"stream_id": s, "day": d, "mention_id": m, "engagement": v} for (s, d, m), v in sorted(posts.items())
+    ]
+    for i in range(0, len(post_rows), 5000):
+        connection.execute(POSTS.insert(), post_rows[i : i + 5000])
+    scorer_rows = [
+        {"streams": k, "day": d, "scorer": s, "scored": n} for (k, d, s), n in sorted(built.scorers.items())
+    ]
+    for i in range(0, len(scorer_rows), 5000):
+        connection.execute(SCORERS.insert(), scorer_rows[i : i + 5000])
     set_zone(connection, zone)
+    set_age(connection, age)
     return len(rows)
 
 
@@ -334,13 +527,28 @@ def set_zone(connection: Connection, zone: ZoneInfo) -> None:
     connection.execute(META.insert(), [{"name": ZONE_KEY, "value": zone.key}])
 
 
+def set_age(connection: Connection, age: timedelta) -> None:
+    connection.execute(delete(AggregateMeta).where(AggregateMeta.name == AGE_KEY))
+    connection.execute(META.insert(), [{"name": AGE_KEY, "value": str(int(age.total_seconds()))}])
+
+
 # -- reading -------------------------------------------------------------------------------------
 
 
-def usable(session: Session, zone: ZoneInfo) -> bool:
-    """Whether the cells are in this zone (else the raw mentions are read)."""
-    found = stored_zone(session)
-    return found is not None and found.key == zone.key
+_META_CACHE = "tracker.aggregates.meta"
+
+
+def usable(session: Session, zone: ZoneInfo, age: timedelta | None = None) -> bool:
+    """Whether the cells are in this zone (else the raw mentions are read); with `age`, also
+    whether the own posts' engagement is built at that age."""
+    meta = session.info.get(_META_CACHE)
+    if meta is None:  # read once per session (one transaction): analysis asks for every series
+        rows = dict(session.connection().execute(select(AggregateMeta.name, AggregateMeta.value)).all())
+        meta = session.info[_META_CACHE] = (rows.get(ZONE_KEY), rows.get(AGE_KEY))
+    zone_name, seconds = meta
+    if zone_name != zone.key:
+        return False
+    return age is None or (timedelta(seconds=float(seconds)) if seconds else DEFAULT_AGE) == age
 
 
 def daily(
@@ -352,24 +560,62 @@ def daily(
     exclude: Sequence[int] = (),
 ) -> dict[date, Values]:
     """Per day of first..last, the figures of the mentions of any of the streams (each once),
-    leaving out mentions also in `exclude` (share of voice: competitors' mentions not ours)."""
+    leaving out mentions also in `exclude` (share of voice: competitors' mentions not ours).
+
+    The stream sets present in the range are found first (a DISTINCT over the day index),
+    then only the cells of the sets that meet the streams are read (the primary key): a cost
+    that grows with the range, not with the history. Core statements on the session's
+    connection: the ORM's row loading would cost more than the database."""
     wanted, unwanted = set(stream_ids), set(exclude)
     if not wanted:
         return {}
+    connection = session.connection()
+    in_range = (DailyAggregate.day >= first, DailyAggregate.day <= last)
     keys = [
         k
-        for k in session.execute(text("SELECT DISTINCT streams FROM daily_aggregates")).scalars()
+        for k in connection.execute(select(DailyAggregate.streams).where(*in_range).distinct()).scalars()
         if streams_of(k) & wanted and not streams_of(k) & unwanted
     ]
     found: dict[date, list[float]] = {}
     for i in range(0, len(keys), CHUNK):
-        rows = session.execute(
+        rows = connection.execute(
             select(DailyAggregate.day, *_columns()).where(
-                DailyAggregate.streams.in_(keys[i : i + CHUNK]),
-                DailyAggregate.day >= first,
-                DailyAggregate.day <= last,
+                DailyAggregate.streams.in_(keys[i : i + CHUNK]), *in_range
             )
         )
         for row in rows:
-            _add(found, row[0], row[1:], 1)  # type: ignore[arg-type]
+            _add(found, row[0], row[1:], 1)
     return {d: _typed(v) for d, v in found.items()}
+
+
+def scorers(session: Session, stream_ids: Sequence[int], first: date, last: date) -> list[str]:
+    """The scorers behind the scores of the streams' mentions of first..last, sorted."""
+    wanted = set(stream_ids)
+    rows = session.connection().execute(
+        select(ScorerAggregate.streams, ScorerAggregate.scorer)
+        .where(ScorerAggregate.day >= first, ScorerAggregate.day <= last, ScorerAggregate.scored > 0)
+        .distinct()
+    )
+    return sorted({scorer for key, scorer in rows if streams_of(key) & wanted})
+
+
+def posts(session: Session, stream_ids: Sequence[int], first: date, last: date) -> dict[date, list[float]]:
+    """Per day of first..last, each own post's engagement at the fixed age (a post of two of the
+    streams once): one range scan of `post_engagement` by stream and day."""
+    seen: set[int] = set()
+    found: dict[date, list[float]] = {}
+    rows = session.connection().execute(
+        select(PostEngagement.day, PostEngagement.mention_id, PostEngagement.engagement)
+        .where(
+            PostEngagement.stream_id.in_(sorted(set(stream_ids))),
+            PostEngagement.day >= first,
+            PostEngagement.day <= last,
+        )
+        .order_by(PostEngagement.day, PostEngagement.mention_id)
+    )
+    for day, mention_id, engagement in rows:
+        if mention_id in seen:
+            continue
+        seen.add(mention_id)
+        found.setdefault(day, []).append(float(engagement))
+    return found

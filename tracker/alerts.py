@@ -21,11 +21,21 @@ The conditions (pure functions below, tested on synthetic data):
                   (tracker/spikes.py) adapted from days to slots of `window`; `min_mentions`
   sentiment_drop  mean sentiment of the last `window` at least `threshold` below the mean of
                   the 28 days before, with at least `min_scored` scored mentions, and the drop
-                  at least 4 standard errors (chance alone: about 3 in 100,000 windows)
+                  at least 4 standard errors (chance alone: about 3 in 100,000 windows);
+                  posts the platform has deleted are left out, as every metric leaves them
   keyword         mentions first seen in the last `window` that match `query` (the query
                   language of the mention search, tracker/query.py)
   collection      a stream's last `runs` runs all failed, or it has not been covered for
                   longer than `gap`
+
+What they read: the sentiment drop's 28 usual days come from the daily aggregates
+(tracker/aggregates.py: count, sum and sum of squares of the scores) for the organisation
+days wholly inside them, and from the mentions for the rest (the partial days at both ends
+and the alert's window, whose worst mentions are named); a saved-search selection reads
+the mentions. The spike's slots are windows counted back from the moment of the check
+(the last hour, the hour before, ...), which no organisation day contains whole: it reads
+the links of its 8 weeks by the (stream, created_at) index, a cost bounded by those weeks,
+not by the history.
 
 Delivery (`deliver_due`) sends each pending channel: email over [smtp] from [digest]
 from (one message per recipient, as the digest), a webhook POST signed with
@@ -62,6 +72,7 @@ from zoneinfo import ZoneInfo
 import httpx
 from sqlalchemy import select
 
+from tracker import aggregates
 from tracker.config import AlertConfig, Settings, resolve_secret
 from tracker.selection import matching_ids
 from tracker.spikes import MIN_HISTORY_SLOTS, spike_verdict
@@ -69,7 +80,7 @@ from tracker.store import queries as store_queries
 from tracker.store.db import Store
 from tracker.store.enums import DeliveryStatus, RunStatus
 from tracker.store.models import AlertFiring, CollectionRun, Mention, MentionStream, SavedSearch
-from tracker.timeutil import iso_z, parse_instant, utcnow
+from tracker.timeutil import day_start, iso_z, parse_instant, utcnow
 
 log = logging.getLogger("tracker.alerts")
 
@@ -99,17 +110,47 @@ class Verdict:
     error: str | None = None  # the alert cannot be evaluated (an unknown saved search)
 
 
+@dataclass(frozen=True)
+class Moments:
+    """How many scores, their sum and their sum of squares: a mean and a spread that add up."""
+
+    n: int = 0
+    total: float = 0.0
+    squares: float = 0.0
+
+    @classmethod
+    def of(cls, values: Sequence[float]) -> Moments:
+        return cls(len(values), math.fsum(values), math.fsum(v * v for v in values))
+
+    def __add__(self, other: Moments) -> Moments:
+        return Moments(self.n + other.n, self.total + other.total, self.squares + other.squares)
+
+    def __len__(self) -> int:
+        return self.n
+
+    def mean(self) -> float:
+        return self.total / self.n
+
+    def stdev(self) -> float:
+        return math.sqrt(max(0.0, (self.squares - self.total * self.total / self.n) / (self.n - 1)))
+
+
 def sentiment_verdict(
-    recent: Sequence[float], usual: Sequence[float], *, threshold: float, min_scored: int
+    recent: Sequence[float], usual: Sequence[float] | Moments, *, threshold: float, min_scored: int
 ) -> tuple[bool, dict[str, Any]]:
     """Whether the mean of `recent` is at least `threshold` below the mean of `usual`, with at
-    least `min_scored` recent scores and a drop of at least 4 standard errors."""
+    least `min_scored` recent scores and a drop of at least 4 standard errors. `usual` may be
+    the scores or their Moments (what the daily aggregates give)."""
     figures: dict[str, Any] = {"scored": len(recent), "mean": None, "usual": None}
     if len(recent) < min_scored or len(usual) < max(30, min_scored):
         return False, figures
-    now_mean, usual_mean = mean(recent), mean(usual)
+    now_mean = mean(recent)
+    if isinstance(usual, Moments):
+        usual_mean, spread = usual.mean(), usual.stdev()
+    else:
+        usual_mean, spread = mean(usual), stdev(usual)
     figures.update(mean=round(now_mean, 3), usual=round(usual_mean, 3))
-    standard_error = stdev(usual) / math.sqrt(len(recent))
+    standard_error = spread / math.sqrt(len(recent))
     drop = usual_mean - now_mean
     return drop >= threshold and drop >= 4 * standard_error, figures
 
@@ -181,7 +222,7 @@ def evaluate(settings: Settings, store: Store, alert: AlertConfig, now: datetime
         if alert.kind == "spike":
             return _spike(session, alert, stream_ids, now, matching)
         if alert.kind == "sentiment_drop":
-            return _sentiment(session, alert, stream_ids, now, matching)
+            return _sentiment(session, alert, stream_ids, now, matching, settings.organisation.zone)
         return _keyword(session, alert, stream_ids, start, now, searched)
 
 
@@ -242,21 +283,41 @@ def _spike(
 
 
 def _sentiment(
-    session: Any, alert: AlertConfig, stream_ids: list[int], now: datetime, matching: Any = None
+    session: Any,
+    alert: AlertConfig,
+    stream_ids: list[int],
+    now: datetime,
+    matching: Any = None,
+    zone: ZoneInfo | None = None,
+    *,
+    use_aggregates: bool | None = None,
 ) -> Verdict:
-    start = now - alert.window
-    query = (
-        select(Mention.id, Mention.created_at, Mention.sentiment)
-        .join(MentionStream, MentionStream.mention_id == Mention.id)
-        .where(MentionStream.stream_id.in_(stream_ids), Mention.sentiment.is_not(None),
-               Mention.created_at >= now - timedelta(days=SENTIMENT_DAYS), Mention.created_at < now)
-    )  # fmt: skip
-    if matching is not None:
-        query = query.where(Mention.id.in_(matching))
-    rows = session.execute(query).all()
-    unique = {mid: (created, score) for mid, created, score in rows}
+    start, lo = now - alert.window, now - timedelta(days=SENTIMENT_DAYS)
+    usual_cells = Moments()
+    ranges = [(lo, now)]
+    if matching is None and zone is not None:
+        first, last = lo.astimezone(zone).date(), start.astimezone(zone).date() - timedelta(days=1)
+        if day_start(first, zone) < lo:
+            first += timedelta(days=1)  # the days wholly inside the usual span [lo, start)
+        use = aggregates.usable(session, zone) if use_aggregates is None else use_aggregates
+        if use and first <= last:
+            for values in aggregates.daily(session, stream_ids, first, last).values():
+                usual_cells += Moments(values[1], values[2], values[7])
+            ranges = [(lo, day_start(first, zone)), (day_start(last + timedelta(days=1), zone), now)]
+    unique: dict[int, tuple[datetime, float]] = {}
+    for range_lo, range_hi in ranges:
+        query = (
+            select(Mention.id, Mention.created_at, Mention.sentiment)
+            .join(MentionStream, MentionStream.mention_id == Mention.id)
+            .where(MentionStream.stream_id.in_(stream_ids), Mention.sentiment.is_not(None),
+                   Mention.deleted_at.is_(None),
+                   Mention.created_at >= range_lo, Mention.created_at < range_hi)
+        )  # fmt: skip
+        if matching is not None:
+            query = query.where(Mention.id.in_(matching))
+        unique.update({mid: (created, score) for mid, created, score in session.execute(query)})
     recent = [s for c, s in unique.values() if c >= start]
-    usual = [s for c, s in unique.values() if c < start]
+    usual = usual_cells + Moments.of([s for c, s in unique.values() if c < start])
     holds, figures = sentiment_verdict(recent, usual, threshold=alert.threshold, min_scored=alert.min_scored)
     headline = (
         f"mean sentiment {figures['mean']:+.2f} in the last {duration_text(alert.window)}, "

@@ -97,7 +97,9 @@ def store_for(settings: Settings) -> Store:
     from tracker.store.db import open_store
 
     state.database = settings.database_url
-    return open_store(settings.database_url, settings.organisation.timezone)
+    return open_store(
+        settings.database_url, settings.organisation.timezone, settings.experiments.engagement_age
+    )
 
 
 def print_json(document: Any) -> None:
@@ -152,7 +154,7 @@ def db_upgrade(config: ConfigOpt = None) -> None:
     settings = settings_for(config)
     with Store(settings.database_url) as store:
         before = current_revision(store.engine)
-        upgrade(store, settings.organisation.timezone)
+        upgrade(store, settings.organisation.timezone, settings.experiments.engagement_age)
         after = current_revision(store.engine)
     if before == after:
         typer.echo(f"database is up to date (revision {after})")
@@ -173,7 +175,9 @@ def db_check(
     settings = settings_for(config)
     store = store_for(settings)
     try:
-        lines, ok = check(store, settings.organisation.zone, repair=repair)
+        lines, ok = check(
+            store, settings.organisation.zone, settings.experiments.engagement_age, repair=repair
+        )
     finally:
         store.close()
     for line in lines:
@@ -1061,8 +1065,6 @@ def _problem_lines(exc: UserError) -> list[str]:
         return [str(exc)]
     names = {"streams": "--stream", "text": "TEXT", "decision": "--adopt/--reject"}
     return [f"{names.get(name, '--' + name.replace('_', '-'))}: {message}" for name, message in problems]
-
-
 
 
 # Registers the `label` sub-app (sentiment labels and per-language models).

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, NotRequired, TypedDict
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from tracker import audit, lifecycle, plans, selection
@@ -482,6 +482,42 @@ class Registry:
             ]
         return [r for r in records if status is None or r["status"] == status]
 
+    def summaries(self) -> list[dict[str, Any]]:
+        """Every experiment's id, title, window, status and latest verdict, in two queries: what
+        the overview lists (the full records cost about ten queries each)."""
+        with self.store.read() as session:
+            ranked = (
+                select(
+                    ExperimentResult.experiment_id,
+                    ExperimentResult.verdict,
+                    func.row_number()
+                    .over(
+                        partition_by=ExperimentResult.experiment_id,
+                        order_by=(ExperimentResult.measured_at.desc(), ExperimentResult.id.desc()),
+                    )
+                    .label("rank"),
+                )
+                .where(ExperimentResult.valid.is_(True))
+                .subquery()
+            )
+            verdicts = dict(
+                session.execute(
+                    select(ranked.c.experiment_id, ranked.c.verdict).where(ranked.c.rank == 1)
+                ).all()
+            )
+            today = self.today()
+            return [
+                {
+                    "id": e.id,
+                    "title": e.title,
+                    "start": e.start.isoformat(),
+                    "end": e.end.isoformat(),
+                    "status": status_of(e, today),
+                    "verdict": verdicts.get(e.id),
+                }
+                for e in session.scalars(select(Experiment).order_by(Experiment.id))
+            ]
+
     # -- helpers ---------------------------------------------------------------------------
 
     def _get(self, session: Session, exp_id: int) -> Experiment:
@@ -584,7 +620,8 @@ class Registry:
         data = self._input_of(session, exp)
         baseline = baseline_window(exp)
         amendments = plans.amendments(session, exp.id)
-        results = valid_results(session, exp.id)
+        # the newest result only, unless the history is asked for: a daily measurement keeps one a day
+        results = valid_results(session, exp.id, limit=None if history else 1)
         notes = session.scalars(
             select(ExperimentNote).where(ExperimentNote.experiment_id == exp.id).order_by(ExperimentNote.id)
         ).all()

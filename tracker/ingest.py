@@ -31,9 +31,6 @@ from tracker.store.queries import stream_ids, streams_by_name
 
 MENTIONS = cast(Table, Mention.__table__)
 FIGURES = ("likes", "reposts", "replies", "quotes")
-# The new mentions' daily aggregates from the values written (False: read back from the
-# database as every other mention's are; tests/test_ingest_identical.py compares the two).
-FROM_WRITTEN = True
 
 
 @dataclass
@@ -160,15 +157,13 @@ def _upsert(
             history.append(_history_row(old["id"], {**old, **change}, now))
     # The daily aggregates change with the mentions, in this transaction (tracker/aggregates.py):
     # read here, after the new rows exist and before any change or link, and again at the end.
-    # Mentions this call inserted (all of them on SQLite) have no cells yet, and their cells
-    # after it follow from the values just written: they are given, not read back.
     cells = aggregates.Change(session)
     new_times: dict[tuple[str, str], Any] = {}  # the new items' created_at, stored
     if fresh:
         pairs = _scored_many(fresh, scored)
         stamp = bulk.time(now)
         times = [bulk.stored_time(item.created_at) for item in fresh]
-        inserted, all_ours = _insert_new(
+        inserted, _ = _insert_new(
             bulk,
             [
                 _new_values(bulk, item, stamp, created, lang, score)
@@ -177,32 +172,18 @@ def _upsert(
         )
         counts.new += len(fresh)
         new_times = {(item.platform, item.external_id): t for item, t in zip(fresh, times, strict=True)}
-        ours = all_ours and FROM_WRITTEN
         search_rows = []
-        written: list[tuple[int, float | None, str, tuple[int, ...], datetime]] = []
-        for item, (_, score) in zip(fresh, pairs, strict=True):
+        for item in fresh:
             key = (item.platform, item.external_id)
             mention_id = inserted[key]
             existing[key] = {"id": mention_id}
             search_rows.append(search_row(mention_id, item.text, item.author))
-            if ours:
-                written.append(
-                    (
-                        mention_id,
-                        score,
-                        item.kind,
-                        tuple(stream_ids[n] for n in item.streams),
-                        item.created_at,
-                    )
-                )
             likes, reposts, replies, quotes = item.likes, item.reposts, item.replies, item.quotes
             if likes is not None or reposts is not None or replies is not None or quotes is not None:
                 engagement = (likes or 0) + (reposts or 0) + (replies or 0) + (quotes or 0)  # Item.engagement
                 new_history.append((mention_id, stamp, likes, reposts, replies, quotes, engagement))
         write_rows(bulk.connection, search_rows)
-        if ours:
-            cells.written(written)
-    cells.before(row["id"] for row in existing.values() if row["id"] not in cells.given)
+    cells.before(row["id"] for row in existing.values())
     if changes:
         _apply_changes(session, changes)
         _reindex_changed(bulk, changes, existing)

@@ -866,11 +866,14 @@ def scorers_between(
     by ingest, which scores English only). `sentiment` and `positive_share` results carry
     these for each window: windows scored alike list the same scorers.
     """
+    from tracker import aggregates
     from tracker.metrics import _linked
     from tracker.timeutil import day_start
 
     if last < first or not stream_ids:
         return []
+    if aggregates.usable(session, zone):  # the daily aggregates keep the scored mentions per scorer
+        return aggregates.scorers(session, stream_ids, first, last)
     linked = _linked(stream_ids, day_start(first, zone), day_start(last + timedelta(days=1), zone))
     found = session.scalars(
         select(func.coalesce(Mention.sentiment_scorer, VADER))

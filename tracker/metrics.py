@@ -21,7 +21,10 @@ Posts the platform has deleted since they were collected are left out of every m
 Counts, sentiment and positive share are read from the daily aggregates
 (tracker/aggregates.py) when they are built in the organisation's zone: a cost that
 does not grow with the history. Otherwise (the zone changed, not yet repaired) they
-are computed from the mentions as below, with the same figures.
+are computed from the mentions as below, with the same figures. Engagement reads them
+too (the cells' sums for the mean, the own posts' rows for the robust estimate) when
+they are also built at `engagement_age`, for the days that are wholly older than that
+age; the day still growing old enough is read from the history.
 """
 
 from __future__ import annotations
@@ -204,7 +207,7 @@ def _scores(
 ) -> dict[date, DayValue]:
     found: dict[date, DayValue] = {}
     if matching is None and _aggregated(session, zone, use_aggregates):
-        for d, (_, n, total, positives, _, _) in aggregates.daily(session, stream_ids, first, last).items():
+        for d, (_, n, total, positives, *_) in aggregates.daily(session, stream_ids, first, last).items():
             if n:
                 found[d] = DayValue(d, (total if metric == "sentiment" else positives) / n, float(n))
         return found
@@ -238,10 +241,41 @@ def _engagement(
     age: timedelta,
     now: datetime,
     matching: Any = None,
+    *,
+    use_aggregates: bool | None = None,
 ) -> dict[date, DayValue]:
     """Own posts only; each post's engagement as it stood `age` after posting."""
-    sums = engagement_posts(session, stream_ids, first, last, zone, age, now, matching=matching)
-    return {d: DayValue(d, sum(v) / len(v), float(len(v))) for d, v in sums.items()}
+    found: dict[date, DayValue] = {}
+    old_enough = _old_enough(session, first, last, zone, age, now, matching, use_aggregates)
+    if old_enough is not None:
+        for d, values in aggregates.daily(session, stream_ids, first, old_enough).items():
+            own, total = values[5], values[6]
+            if own:
+                found[d] = DayValue(d, total / own, float(own))
+        first = old_enough + timedelta(days=1)
+    sums = _posts_raw(session, stream_ids, first, last, zone, age, now, matching)
+    found.update({d: DayValue(d, sum(v) / len(v), float(len(v))) for d, v in sums.items()})
+    return found
+
+
+def _old_enough(
+    session: Session,
+    first: date,
+    last: date,
+    zone: ZoneInfo,
+    age: timedelta,
+    now: datetime,
+    matching: Any,
+    use: bool | None,
+) -> date | None:
+    """The last day of first..last wholly older than `age` when the aggregates can give them
+    (built in this zone at this age, no saved search), else None."""
+    if matching is not None or not (aggregates.usable(session, zone, age) if use is None else use):
+        return None
+    cut = min(day_start(last + timedelta(days=1), zone), now - age)
+    # the days before the one `cut` falls in (or starts) end at or before it
+    end = min(last, cut.astimezone(zone).date() - timedelta(days=1))
+    return end if end >= first else None
 
 
 def engagement_posts(
@@ -254,8 +288,34 @@ def engagement_posts(
     now: datetime,
     *,
     matching: Any = None,
+    use_aggregates: bool | None = None,
 ) -> dict[date, list[float]]:
-    """Per day, the engagement of each own post (as `engagement` reads them), for robust estimates."""
+    """Per day, the engagement of each own post (as `engagement` reads them), for robust estimates.
+
+    Days wholly older than `age` come from the own posts' rows of the aggregates (a range scan
+    by day); the rest from the engagement history."""
+    found: dict[date, list[float]] = {}
+    old_enough = _old_enough(session, first, last, zone, age, now, matching, use_aggregates)
+    if old_enough is not None:
+        found.update(aggregates.posts(session, stream_ids, first, old_enough))
+        first = old_enough + timedelta(days=1)
+    found.update(_posts_raw(session, stream_ids, first, last, zone, age, now, matching))
+    return found
+
+
+def _posts_raw(
+    session: Session,
+    stream_ids: Sequence[int],
+    first: date,
+    last: date,
+    zone: ZoneInfo,
+    age: timedelta,
+    now: datetime,
+    matching: Any = None,
+) -> dict[date, list[float]]:
+    """`engagement_posts` from the mentions and their engagement history."""
+    if last < first:
+        return {}
     lo, hi = day_start(first, zone), min(day_start(last + timedelta(days=1), zone), now - age)
     if hi <= lo:
         return {}
@@ -288,7 +348,7 @@ def _engagement_at_age(session: Session, marks: list[tuple[int, datetime]]) -> d
                 EngagementSnapshot.mention_id, EngagementSnapshot.observed_at, EngagementSnapshot.engagement
             )
             .where(EngagementSnapshot.mention_id.in_(ids[i : i + 500]))
-            .order_by(EngagementSnapshot.mention_id, EngagementSnapshot.observed_at)
+            .order_by(EngagementSnapshot.mention_id, EngagementSnapshot.observed_at, EngagementSnapshot.id)
         )
         for mention_id, observed, engagement in rows:
             history.setdefault(mention_id, []).append((observed, engagement))

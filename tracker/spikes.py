@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from statistics import median
 
 THRESHOLD = 3.5
@@ -48,14 +48,17 @@ def find_spikes(
     threshold: float = THRESHOLD,
     min_excess: float = MIN_EXCESS,
 ) -> list[Spike]:
-    """The spikes among `days`, each judged against the `weeks` weeks before it in `history`."""
+    """The spikes among `days`, each judged against the `weeks` weeks before it in `history`.
+
+    Days are handled as ordinals (date.toordinal; its weekday is (ordinal - 1) % 7): the web
+    overview judges 28 days of 12 streams on every request."""
+    by_ordinal = {d.toordinal(): v for d, v in history.items()}
     found = []
     for day in days:
         if day not in history:
             continue
-        trailing = {
-            d: history[d] for k in range(1, weeks * 7 + 1) if (d := day - timedelta(days=k)) in history
-        }
+        n = day.toordinal()
+        trailing = [(o, by_ordinal[o]) for o in range(n - weeks * 7, n) if o in by_ordinal]
         if len(trailing) < MIN_HISTORY:
             continue
         expected, scale = _normal(trailing, day.weekday())
@@ -66,14 +69,15 @@ def find_spikes(
     return found
 
 
-def _normal(trailing: Mapping[date, float], weekday: int) -> tuple[float, float]:
-    """(expected count for `weekday`, robust scale) from the trailing days."""
-    overall = median(trailing.values())
-    by_weekday: dict[int, float] = {}
-    for wd in range(7):
-        same = [v for d, v in trailing.items() if d.weekday() == wd]
-        by_weekday[wd] = median(same) if len(same) >= 3 else overall
-    residuals = [v - by_weekday[d.weekday()] for d, v in trailing.items()]
+def _normal(trailing: list[tuple[int, float]], weekday: int) -> tuple[float, float]:
+    """(expected count for `weekday`, robust scale) from the trailing days (ordinal, count)."""
+    overall = median(v for _, v in trailing)
+    pairs = [((o - 1) % 7, v) for o, v in trailing]  # date.fromordinal(1) is a Monday (weekday 0)
+    same: dict[int, list[float]] = {}
+    for wd, v in pairs:
+        same.setdefault(wd, []).append(v)
+    by_weekday = {wd: median(same[wd]) if len(same.get(wd, ())) >= 3 else overall for wd in range(7)}
+    residuals = [v - by_weekday[wd] for wd, v in pairs]
     centre = median(residuals)
     mad = median(abs(r - centre) for r in residuals)
     expected = by_weekday[weekday]

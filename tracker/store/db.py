@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ from sqlalchemy.orm import Session
 from tracker.errors import UserError
 
 # The newest migration; tests/test_store.py checks it is Alembic's head.
-HEAD_REVISION = "0006_i22"
+HEAD_REVISION = "0007_h22a"
 BUSY_TIMEOUT_S = 60.0
 MIGRATION_LOCK_ID = 7_311_004_201  # pg_advisory_lock key for migrations
 
@@ -137,10 +138,11 @@ def current_revision(engine: Engine) -> str | None:
         return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
 
 
-def upgrade(store: Store, zone: str | None = None) -> None:
+def upgrade(store: Store, zone: str | None = None, engagement_age: timedelta | None = None) -> None:
     """Apply every pending migration (`tracker db upgrade`).
 
-    `zone` is the organisation's time zone, the days the daily aggregates are built in.
+    `zone` is the organisation's time zone, the days the daily aggregates are built in;
+    `engagement_age` the age their own posts' engagement is read at.
 
     On PostgreSQL an advisory lock makes two workers starting at once take turns.
     """
@@ -153,6 +155,7 @@ def upgrade(store: Store, zone: str | None = None) -> None:
         try:
             cfg.attributes["connection"] = conn
             cfg.attributes["zone"] = zone
+            cfg.attributes["engagement_age"] = engagement_age
             command.upgrade(cfg, "head")
             conn.commit()
         finally:
@@ -170,7 +173,7 @@ def alembic_config(store: Store) -> Any:
     return cfg
 
 
-def open_store(url: str, zone: str | None = None) -> Store:
+def open_store(url: str, zone: str | None = None, engagement_age: timedelta | None = None) -> Store:
     """Open the database, creating the schema when it is empty.
 
     A database at an older revision is not upgraded behind the operator's back (other
@@ -187,7 +190,7 @@ def open_store(url: str, zone: str | None = None) -> Store:
             explain(exc, url) or f"database.url: cannot open {redact_url(url)}: {exc.orig}"
         ) from None
     if revision is None:
-        upgrade(store, zone)
+        upgrade(store, zone, engagement_age)
     elif revision != HEAD_REVISION:
         store.close()
         raise UserError(
@@ -195,11 +198,11 @@ def open_store(url: str, zone: str | None = None) -> Store:
             "run `tracker db upgrade`"
         )
     elif zone is not None:
-        _adopt_zone_while_empty(store, zone)
+        _adopt_zone_while_empty(store, zone, engagement_age)
     return store
 
 
-def _adopt_zone_while_empty(store: Store, zone: str) -> None:
+def _adopt_zone_while_empty(store: Store, zone: str, engagement_age: timedelta | None = None) -> None:
     """A database with no mentions yet has no days to be wrong about: its daily aggregates take
     the organisation's zone (a schema made without one, or before the zone was changed, would
     otherwise read the raw mentions for ever after, or until `tracker db check --repair`)."""
@@ -210,9 +213,12 @@ def _adopt_zone_while_empty(store: Store, zone: str) -> None:
 
     with store.engine.connect() as conn:
         found = aggregates.stored_zone(conn)
-        if found is not None and found.key == zone:
+        age = aggregates.stored_age(conn) or aggregates.DEFAULT_AGE
+        if found is not None and found.key == zone and (engagement_age is None or age == engagement_age):
             return
         if conn.execute(select(Mention.id).limit(1)).first() is not None:
             return
     with store.engine.begin() as conn:
         aggregates.set_zone(conn, ZoneInfo(zone))
+        if engagement_age is not None:
+            aggregates.set_age(conn, engagement_age)

@@ -553,10 +553,40 @@ class DailyAggregate(Base):
     positive: Mapped[int] = mapped_column(default=0)
     negative: Mapped[int] = mapped_column(default=0)
     own: Mapped[int] = mapped_column(default=0)
+    # the own posts' engagement at experiments.engagement_age, summed
+    engagement: Mapped[int] = mapped_column(BigInt, default=0, server_default="0")
+    sentiment_sq: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")  # squared scores
+
+
+class PostEngagement(Base):
+    """One own post's engagement at the fixed age, per linked stream and organisation day
+    (tracker/aggregates.py): what the robust engagement estimate reads by a range of days."""
+
+    __tablename__ = "post_engagement"
+    __table_args__ = (Index("ix_post_engagement_mention", "mention_id"),)
+
+    stream_id: Mapped[int] = mapped_column(BigInt, primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    mention_id: Mapped[int] = mapped_column(BigInt, primary_key=True)
+    engagement: Mapped[int] = mapped_column(BigInt)
+
+
+class ScorerAggregate(Base):
+    """Scored mentions of one cell of the daily aggregates by one sentiment scorer
+    (tracker/aggregates.py): which scorers a window's scores rest on, without the mentions."""
+
+    __tablename__ = "daily_scorers"
+    __table_args__ = (Index("ix_daily_scorers_day", "day"),)
+
+    streams: Mapped[str] = mapped_column(String(400), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    scorer: Mapped[str] = mapped_column(String(40), primary_key=True)
+    scored: Mapped[int] = mapped_column(BigInt, default=0)
 
 
 class AggregateMeta(Base):
-    """Facts about the aggregates: the time zone (`zone`) their days are in."""
+    """Facts about the aggregates: the time zone (`zone`) their days are in, and the engagement
+    age (`engagement_age`, seconds) the own posts' figures are read at."""
 
     __tablename__ = "aggregate_meta"
 

@@ -93,7 +93,7 @@ def overview(request: Request, ctx: Ctx) -> HTMLResponse:
         top = queries.top_mentions(
             session, ctx.settings, today - timedelta(days=7), today - timedelta(days=1)
         )
-    experiments = _registry(ctx).list_all()
+    experiments = _registry(ctx).summaries()
     reflection = reflect(ctx.store, ctx.settings, ctx.model)
     totals = {
         "this": sum(r.this["mentions"] or 0 for r in rows if r.role != Role.COMPETITOR),
