@@ -207,7 +207,7 @@ def created_at(entry: Mapping[str, Any]) -> datetime:
 def _utc(parsed: Any, key: str) -> datetime:
     try:
         year, month, day, hour, minute, second = (int(part) for part in parsed[:6])
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, OverflowError) as exc:  # OverflowError: int(float("inf"))
         raise MappingError(f"created_at: bad {key} time {parsed!r:.60}") from exc
     if not 1 <= year <= 9999:  # datetime() would raise OverflowError for year 2147483648
         raise ImpossibleValue(f"created_at: {year} is not a possible year for a post")

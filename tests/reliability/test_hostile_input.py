@@ -104,7 +104,7 @@ def test_mutated_real_items_map_or_are_rejected(name: str, data: st.DataObject) 
 
 
 # Moments no datetime holds: a year past 2**31 in a feed's parsed time (once an OverflowError that
-# failed the whole stream), Unix seconds past year 9999, an offset that pushes year 1 out of range.
+# failed the whole stream), an infinite year (an OverflowError too), Unix seconds past year 9999, an offset that pushes year 1 out of range.
 def _dated(name: str, path: tuple[Any, ...], value: Any) -> Any:
     return mutate(SAMPLES[name][0], path, value, delete=False)
 
@@ -112,6 +112,7 @@ def _dated(name: str, path: tuple[Any, ...], value: Any) -> Any:
 OUT_OF_RANGE = [
     {"id": "x", "title": "t", "published_parsed": [2147483648, 1, 1, 0, 0, 0, 0, 1, 0]},
     {"id": "x", "title": "t", "updated_parsed": [2147483648, 1, 1, 0, 0, 0, 0, 1, 0]},
+    {"id": "x", "title": "t", "published_parsed": [float("inf"), 1, 1, 0, 0, 0, 0, 1, 0]},
     {"objectID": "1", "title": "t", "created_at_i": 2**70, "story_text": "t"},
     {"objectID": "1", "title": "t", "created_at_i": 253402300800, "story_text": "t"},
     _dated("reddit", ("data", "created_utc"), 1e300),
@@ -130,6 +131,7 @@ OUT_OF_RANGE = [
 @example(raw=OUT_OF_RANGE[4])
 @example(raw=OUT_OF_RANGE[5])
 @example(raw=OUT_OF_RANGE[6])
+@example(raw=OUT_OF_RANGE[7])
 def test_random_values_map_or_are_rejected(name: str, raw: Any) -> None:
     if name == "rss" and not isinstance(raw, dict):
         raw = {"entry": raw}
