@@ -404,6 +404,11 @@ def measure(
     note = _trend_note(
         f"{abs(per_day) * 100:.1f} %" if kind == "count" else f"{abs(per_day):.4f}", per_day > 0
     )
+    return without_interval(estimate, note)
+
+
+def without_interval(estimate: Estimate, note: str) -> Estimate:
+    """The estimate with its lift but no interval (so no verdict), and why in ``note``."""
     return dataclasses.replace(
         estimate,
         ci_low=None,
@@ -426,19 +431,11 @@ def short_history(estimate: Estimate, history_days: int) -> Estimate:
     """
     if history_days >= TREND_MIN_HISTORY or estimate.ci_abs_low is None:
         return estimate
-    return dataclasses.replace(
+    return without_interval(
         estimate,
-        ci_low=None,
-        ci_high=None,
-        ci_abs_low=None,
-        ci_abs_high=None,
-        se=None,
-        se_abs=None,
-        note=(
-            f"only {history_days} days with data before the baseline, and a before/after comparison "
-            f"needs {TREND_MIN_HISTORY} to tell a steady trend from an effect, so no interval is "
-            "given; add a --control-stream that shares the trend"
-        ),
+        f"only {history_days} days with data before the baseline, and a before/after comparison "
+        f"needs {TREND_MIN_HISTORY} to tell a steady trend from an effect, so no interval is "
+        "given; add a --control-stream that shares the trend",
     )
 
 
