@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -11,6 +12,7 @@ from tracker.config import Settings
 from tracker.digest.weeks import Week
 from tracker.experiments import ExperimentRecord, Registry
 from tracker.maturity import Model
+from tracker.measuring import MeasurementResult, stored
 from tracker.reflection import reflect
 from tracker.report import lift_text
 from tracker.store.db import Store
@@ -65,12 +67,12 @@ def experiments(
     return found
 
 
-def _results_before(store: Store, cutoff: datetime) -> dict[int, dict[str, Any]]:
+def _results_before(store: Store, cutoff: datetime) -> dict[int, MeasurementResult]:
     """Per experiment, the payload of its newest valid result measured before `cutoff`."""
     newest = newest_valid_result_ids(cutoff)
     with store.read() as session:
         rows = session.scalars(select(ExperimentResult).where(ExperimentResult.id.in_(newest)))
-        return {r.experiment_id: {**r.payload, "id": r.experiment_id} for r in rows}
+        return {r.experiment_id: stored({**r.payload, "id": r.experiment_id}) for r in rows}
 
 
 def _verdicts_before(store: Store, moment: datetime) -> dict[int, str]:
@@ -101,12 +103,13 @@ def _tags(record: ExperimentRecord, week: Week, zone: Any, *, measured: bool) ->
 
 
 def _entry(
-    record: ExperimentRecord, result: dict[str, Any] | None, tags: list[str], model: Model
+    record: ExperimentRecord, result: MeasurementResult | None, tags: list[str], model: Model
 ) -> dict[str, Any]:
     practice = model.practice(record["practice"])
     shown = None
     if result is not None:
-        shown = {key: result.get(key) for key in RESULT_FIELDS}
+        fields: Mapping[str, object] = result  # the listed fields by name, as stored
+        shown = {key: fields.get(key) for key in RESULT_FIELDS}
         shown.update(
             baseline_value=result["baseline"]["value"],
             treatment_value=result["treatment"]["value"],
