@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, TypedDict
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
@@ -38,6 +38,79 @@ TOP_OWN_POSTS = 3
 TOP_SAVED = 3  # top mentions per saved search
 TEXT_LIMIT = 400  # characters of a mention's text shown in the digest
 METRICS = ("mentions", "sentiment", "positive_share", "engagement")
+
+
+class WeekHeader(TypedDict):
+    label: str
+    start: str
+    end: str
+    title: str
+    complete: bool
+
+
+class PreviousWeek(TypedDict):
+    label: str
+    start: str
+    end: str
+
+
+class DigestHeader(TypedDict):
+    """The digest's first fields: whose it is, which week, and when it was built."""
+
+    organisation: str
+    timezone: str
+    week: WeekHeader
+    previous_week: PreviousWeek
+    engagement_age_hours: float
+    generated_at: str
+
+
+class WeekFigure(TypedDict):
+    """A metric this week and last (`change_rel` only for counts and engagement)."""
+
+    value: float | None
+    previous: float | None
+    change: float | None
+    change_rel: float | None
+    n: float
+    previous_n: float
+    comparable: bool
+    min_items: int
+
+
+class ChartDay(TypedDict):
+    day: str
+    mentions: int
+    sentiment: float | None
+    scored: int
+
+
+class ChartRecord(TypedDict):
+    """Daily mentions and mean sentiment of our streams over the chart's weeks."""
+
+    first: str
+    last: str
+    days: list[ChartDay]
+
+
+class DigestMention(TypedDict):
+    """A top mention or own post as the digest shows it (text cut at TEXT_LIMIT)."""
+
+    platform: str
+    author: str | None
+    url: str | None
+    text: str
+    created_at: str
+    local_time: str
+    kind: str
+    engagement: int
+    likes: int | None
+    reposts: int | None
+    replies: int | None
+    quotes: int | None
+    sentiment: float | None
+    sentiment_label: str | None
+    streams: list[str]
 
 
 @dataclass(frozen=True)
@@ -111,7 +184,7 @@ def build_digest(
     return data
 
 
-def _header(ctx: _WeekBuild) -> dict[str, Any]:
+def _header(ctx: _WeekBuild) -> DigestHeader:
     week, previous = ctx.week, ctx.week.previous
     return {
         "organisation": ctx.settings.organisation.name,
@@ -169,7 +242,7 @@ def _week_value(values: dict[date, DayValue], week: Week, metric: str) -> tuple[
     return sum(v.value * v.weight for v in days) / weight, weight
 
 
-def _entry(values: dict[date, DayValue], week: Week, metric: str) -> dict[str, Any]:
+def _entry(values: dict[date, DayValue], week: Week, metric: str) -> WeekFigure:
     """A metric this week and last, with the change (relative only for counts and engagement)."""
     value, n = _week_value(values, week, metric)
     previous, previous_n = _week_value(values, week.previous, metric)
@@ -189,7 +262,7 @@ def _entry(values: dict[date, DayValue], week: Week, metric: str) -> dict[str, A
     }
 
 
-def _figures(ctx: _WeekBuild, ids: Sequence[int], competitors: Sequence[int] = ()) -> dict[str, Any]:
+def _figures(ctx: _WeekBuild, ids: Sequence[int], competitors: Sequence[int] = ()) -> dict[str, WeekFigure]:
     first = ctx.week.previous.start
     figures = {metric: _entry(ctx.series(metric, ids, first), ctx.week, metric) for metric in METRICS}
     if competitors:
@@ -216,7 +289,7 @@ def _stream_figures(ctx: _WeekBuild, stream: _Stream, uncovered: list[date]) -> 
     }
 
 
-def _chart(ctx: _WeekBuild, streams: Sequence[_Stream]) -> dict[str, Any]:
+def _chart(ctx: _WeekBuild, streams: Sequence[_Stream]) -> ChartRecord:
     """Daily mentions and mean sentiment of our streams over the last 8 weeks."""
     ours = _ours(streams)
     first = ctx.history_first + timedelta(days=7)
@@ -276,7 +349,7 @@ def _spikes(
     return sorted(found, key=lambda f: (f["day"], -f["score"]))
 
 
-def _top(ctx: _WeekBuild, streams: Sequence[_Stream], *, kind: str, limit: int) -> list[dict[str, Any]]:
+def _top(ctx: _WeekBuild, streams: Sequence[_Stream], *, kind: str, limit: int) -> list[DigestMention]:
     """The week's items of our streams with the most engagement (latest figures): what others
     said (`mention`), or our own posts (`own`), which would otherwise crowd the others out."""
     ours = _ours(streams)
@@ -353,7 +426,7 @@ def _saved_searches(ctx: _WeekBuild, streams: Sequence[_Stream]) -> list[dict[st
     return found
 
 
-def _mention(m: Mention, streams: list[str], zone: ZoneInfo) -> dict[str, Any]:
+def _mention(m: Mention, streams: list[str], zone: ZoneInfo) -> DigestMention:
     text = " ".join(m.text.split())
     local = m.created_at.astimezone(zone)
     return {
