@@ -113,6 +113,37 @@ class DigestMention(TypedDict):
     streams: list[str]
 
 
+class LastError(TypedDict):
+    at: str
+    status: str
+    error: str | None
+
+
+class HealthRow(TypedDict):
+    """One configured stream's collection runs of the week, its last error and uncovered days."""
+
+    name: str
+    connector: str
+    runs: int
+    ok: int
+    partial: int
+    failed: int
+    last_error: LastError | None
+    uncovered_days: list[str]
+    collected: bool
+
+
+class HealthRecord(TypedDict):
+    """The week's collection health: run totals, per stream, and one line per problem."""
+
+    runs: int
+    ok: int
+    partial: int
+    failed: int
+    streams: list[HealthRow]
+    problems: list[str]
+
+
 @dataclass(frozen=True)
 class _Stream:
     name: str
@@ -448,7 +479,7 @@ def _mention(m: Mention, streams: list[str], zone: ZoneInfo) -> DigestMention:
     }
 
 
-def _health(ctx: _WeekBuild, streams: Sequence[_Stream], uncovered: dict[str, list[date]]) -> dict[str, Any]:
+def _health(ctx: _WeekBuild, streams: Sequence[_Stream], uncovered: dict[str, list[date]]) -> HealthRecord:
     """Collection runs of the week per configured stream, failures, and days not covered."""
     lo, hi = ctx.week.bounds(ctx.zone)
     in_week = (CollectionRun.started_at >= lo, CollectionRun.started_at < hi)
@@ -466,8 +497,7 @@ def _health(ctx: _WeekBuild, streams: Sequence[_Stream], uncovered: dict[str, li
     ever = set(ctx.session.scalars(select(CollectionRun.stream_id).distinct()))
     week_days = set(ctx.week.days())
     rows = [
-        _health_row(s, counts, errors, [d for d in uncovered.get(s.name, []) if d in week_days])
-        | {"collected": s.id in ever}
+        _health_row(s, counts, errors, [d for d in uncovered.get(s.name, []) if d in week_days], s.id in ever)
         for s in streams
         if s.configured
     ]
@@ -475,8 +505,12 @@ def _health(ctx: _WeekBuild, streams: Sequence[_Stream], uncovered: dict[str, li
 
 
 def _health_row(
-    s: _Stream, counts: dict[tuple[int, str], int], errors: dict[int, CollectionRun], uncovered: list[date]
-) -> dict[str, Any]:
+    s: _Stream,
+    counts: dict[tuple[int, str], int],
+    errors: dict[int, CollectionRun],
+    uncovered: list[date],
+    collected: bool,
+) -> HealthRow:
     stored = (RunStatus.OK, RunStatus.PARTIAL, RunStatus.FAILED, RunStatus.RUNNING)
     by_status = {st: counts.get((s.id, st), 0) if s.id else 0 for st in stored}
     error = errors.get(s.id) if s.id else None
@@ -491,16 +525,17 @@ def _health_row(
             {"at": iso_z(error.started_at), "status": error.status, "error": error.error} if error else None
         ),
         "uncovered_days": [d.isoformat() for d in uncovered],
+        "collected": collected,
     }
 
 
-def _health_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
+def _health_summary(rows: list[HealthRow]) -> HealthRecord:
     """Totals and one line per problem. A week without runs is not one by itself (one run can
     backfill a week): what matters is failed runs and days the collection did not cover."""
     problems = []
     for r in rows:
         if r["failed"] or r["partial"]:
-            what = ", ".join(f"{r[k]} {k}" for k in ("failed", "partial") if r[k])
+            what = ", ".join(f"{n} {k}" for k, n in (("failed", r["failed"]), ("partial", r["partial"])) if n)
             last = f"; last error: {r['last_error']['error']}" if r["last_error"] else ""
             problems.append(f"{r['name']}: {what} run(s) of {r['runs']}{last}")
         if not r["collected"]:
