@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, TypedDict
 
 from sqlalchemy import select
 
@@ -13,7 +13,7 @@ from tracker.digest.weeks import Week
 from tracker.experiments import ExperimentRecord, Registry
 from tracker.maturity import Model
 from tracker.measuring import MeasurementResult, stored
-from tracker.reflection import reflect
+from tracker.reflection import MoveRecord, StageRecord, StageRef, reflect
 from tracker.report import lift_text
 from tracker.store.db import Store
 from tracker.store.models import ExperimentResult
@@ -143,13 +143,42 @@ def _entry(
     }
 
 
-def maturity(store: Store, settings: Settings, model: Model, week: Week) -> dict[str, Any]:
+class PracticeName(TypedDict):
+    key: str
+    name: str
+
+
+class DigestStep(TypedDict):
+    """A next step toward the next stage: the requirement, the advice and the practices that meet it."""
+
+    requirement: str
+    advice: str
+    practices: list[PracticeName]
+    stage: StageRef
+
+
+class DigestMaturity(TypedDict):
+    """The stage as of the week's last day, the week's moves and the next steps (SPEC §7)."""
+
+    as_of: str
+    stage: StageRecord
+    stages: int
+    since: str | None
+    moves: list[MoveRecord]
+    last_move: MoveRecord | None
+    next_steps: list[DigestStep]
+    dimensions: dict[str, Any]
+
+
+def maturity(store: Store, settings: Settings, model: Model, week: Week) -> DigestMaturity:
     """The stage as of the week's last day, the moves made in the week, and the next steps."""
     result = reflect(store, settings, model, as_of=week.end)
     moves = [m for m in result["moves"] if week.start.isoformat() <= m["date"] <= week.end.isoformat()]
-    steps = []
+    steps: list[DigestStep] = []
     for step in result["next_steps"]:
-        names = [{"key": k, "name": p.name if (p := model.practice(k)) else k} for k in step["practices"]]
+        names: list[PracticeName] = [
+            {"key": k, "name": p.name if (p := model.practice(k)) else k} for k in step["practices"]
+        ]
         steps.append(
             {
                 "requirement": step["requirement"],
