@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import date, datetime, timedelta
 from typing import Any, TypedDict
 
@@ -21,21 +20,11 @@ from tracker.store.queries import newest_valid_result_ids
 from tracker.timeutil import parse_instant
 
 TAGS = ("started", "running", "ended", "measured", "concluded")
-RESULT_FIELDS = (
-    "verdict",
-    "method",
-    "lift_abs",
-    "lift_rel",
-    "ci_low",
-    "ci_high",
-    "ci_abs_low",
-    "ci_abs_high",
-)
 
 
 def experiments(
     store: Store, settings: Settings, model: Model, week: Week, now: datetime
-) -> dict[str, list[dict[str, Any]]]:
+) -> dict[str, list[DigestExperiment]]:
     """Experiments started, running, ended, measured and concluded in the week (one may be in several).
 
     The result shown is the newest measured by the end of the week after (or now, if
@@ -50,7 +39,7 @@ def experiments(
     records = [r for r in Registry(store, settings, model).list_all() if r["status"] != "cancelled"]
     results = _results_before(store, cutoff)
     earlier = _verdicts_before(store, lo)
-    found: dict[str, list[dict[str, Any]]] = {tag: [] for tag in TAGS}
+    found: dict[str, list[DigestExperiment]] = {tag: [] for tag in TAGS}
     for record in records:
         result = results.get(record["id"])
         measured = (
@@ -102,25 +91,76 @@ def _tags(record: ExperimentRecord, week: Week, zone: Any, *, measured: bool) ->
     return tags
 
 
+class DigestResult(TypedDict):
+    """An experiment's newest result as the digest shows it: the lift fields, then the windows' levels."""
+
+    verdict: str | None
+    method: str | None
+    lift_abs: float | None
+    lift_rel: float | None
+    ci_low: float | None
+    ci_high: float | None
+    ci_abs_low: float | None
+    ci_abs_high: float | None
+    baseline_value: float | None
+    treatment_value: float | None
+    baseline_typical: float | None
+    treatment_typical: float | None
+    lift_of: str
+    excluded_days: int
+    measured_at: str
+    text: str
+
+
+class DigestExperiment(TypedDict):
+    """One experiment in the digest, with what it did this week (`this_week`) and its result."""
+
+    id: int
+    title: str
+    practice: str
+    practice_name: str
+    metric: str
+    expect: str
+    status: str
+    owner: str | None
+    team: str | None
+    streams: list[str]
+    start: str
+    end: str
+    this_week: list[str]
+    verdict: str | None
+    result: DigestResult | None
+    learning: str | None
+    decision: str | None
+    adopted_by: str | None
+
+
 def _entry(
     record: ExperimentRecord, result: MeasurementResult | None, tags: list[str], model: Model
-) -> dict[str, Any]:
+) -> DigestExperiment:
     practice = model.practice(record["practice"])
-    shown = None
+    shown: DigestResult | None = None
     if result is not None:
-        fields: Mapping[str, object] = result  # the listed fields by name, as stored
-        shown = {key: fields.get(key) for key in RESULT_FIELDS}
-        shown.update(
-            baseline_value=result["baseline"]["value"],
-            treatment_value=result["treatment"]["value"],
+        # a stored result: .get, as one stored by an older version may lack a field
+        shown = {
+            "verdict": result.get("verdict"),
+            "method": result.get("method"),
+            "lift_abs": result.get("lift_abs"),
+            "lift_rel": result.get("lift_rel"),
+            "ci_low": result.get("ci_low"),
+            "ci_high": result.get("ci_high"),
+            "ci_abs_low": result.get("ci_abs_low"),
+            "ci_abs_high": result.get("ci_abs_high"),
+            "baseline_value": result["baseline"]["value"],
+            "treatment_value": result["treatment"]["value"],
             # engagement: the typical post's levels, which the lift is of (`lift_of`)
-            baseline_typical=result["baseline"].get("typical"),
-            treatment_typical=result["treatment"].get("typical"),
-            lift_of=result.get("lift_of", "value"),
-            excluded_days=len(result.get("excluded_days", [])),
-            measured_at=result["measured_at"],
-            text=lift_text(result),
-        )
+            "baseline_typical": result["baseline"].get("typical"),
+            "treatment_typical": result["treatment"].get("typical"),
+            "lift_of": result.get("lift_of", "value"),
+            "excluded_days": len(result.get("excluded_days", [])),
+            "measured_at": result["measured_at"],
+            "text": lift_text(result),
+        }
     return {
         "id": record["id"],
         "title": record["title"],
