@@ -33,7 +33,7 @@ from tracker.coverage import uncovered_days
 from tracker.metrics import COUNT_METRICS, RELATIVE_METRICS, daily, engagement_posts
 from tracker.outages import possible_outages
 from tracker.selection import experiment_selection
-from tracker.sequential import InterimRecord
+from tracker.sequential import InterimRecord, Lift
 from tracker.store.enums import Role
 from tracker.store.models import Experiment, ExperimentCompetitor, MentionStream, Stream
 from tracker.store.queries import stream_names_by_id
@@ -81,21 +81,11 @@ class ControlRecord(TypedDict):
     treatment: float | None
 
 
-class Lift(TypedDict):
-    """A lift with its intervals: relative (`ci_low`/`ci_high`) and absolute (`ci_abs_*`)."""
-
-    lift_rel: float | None
-    lift_abs: float | None
-    ci_low: float | None
-    ci_high: float | None
-    ci_abs_low: float | None
-    ci_abs_high: float | None
-
-
-class MeasurementResult(TypedDict):
+class MeasurementResult(Lift):
     """One experiment's measurement, as `experiment measure --json` prints it and a result row
     stores it (its `payload`). `control` only with control streams, `compared_with` and
-    `like_for_like` only for share_of_voice."""
+    `like_for_like` only for share_of_voice. The lift and its intervals are Lift's fields; the
+    JSON gives them after `lift_of` (the order of the dict measure_one builds)."""
 
     id: int
     title: str
@@ -107,12 +97,6 @@ class MeasurementResult(TypedDict):
     baseline: ResultWindow
     treatment: ResultWindow
     lift_of: str
-    lift_abs: float | None
-    lift_rel: float | None
-    ci_low: float | None
-    ci_high: float | None
-    ci_abs_low: float | None
-    ci_abs_high: float | None
     verdict: str
     verdict_note: str | None
     excluded_days: list[str]

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from tracker.measuring import Lift, MeasurementResult
-    from tracker.sequential import InterimRecord
+    from tracker.measuring import MeasurementResult
+    from tracker.sequential import InterimRecord, Lift
 
 RELATIVE = ("mentions", "engagement")
 

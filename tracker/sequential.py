@@ -68,16 +68,22 @@ def multiplier(n: int, planned: int, alpha: float = ALPHA) -> float:
     return math.sqrt(2 * (v + 1) / v * math.log(math.sqrt(v + 1) / alpha))
 
 
-class InterimRecord(TypedDict):
-    """A running experiment's interim estimate as a result gives it (`interim`)."""
+class Lift(TypedDict):
+    """A lift with its intervals: relative (`ci_low`/`ci_high`) and absolute (`ci_abs_*`)."""
 
-    alpha: float
     lift_rel: float | None
     lift_abs: float | None
     ci_low: float | None
     ci_high: float | None
     ci_abs_low: float | None
     ci_abs_high: float | None
+
+
+class InterimRecord(Lift):
+    """A running experiment's interim estimate as a result gives it (`interim`): `alpha` first,
+    then the lift, then `method` (the order of as_dict)."""
+
+    alpha: float
     method: str
 
 

@@ -14,6 +14,7 @@ from tracker.maturity import Model
 from tracker.measuring import MeasurementResult, stored
 from tracker.reflection import MoveRecord, StageRecord, StageRef, reflect
 from tracker.report import lift_text
+from tracker.sequential import Lift
 from tracker.store.db import Store
 from tracker.store.models import ExperimentResult
 from tracker.store.queries import newest_valid_result_ids
@@ -91,17 +92,12 @@ def _tags(record: ExperimentRecord, week: Week, zone: Any, *, measured: bool) ->
     return tags
 
 
-class DigestResult(TypedDict):
-    """An experiment's newest result as the digest shows it: the lift fields, then the windows' levels."""
+class DigestResult(Lift):
+    """An experiment's newest result as the digest shows it: verdict, method and the lift (Lift's
+    fields), then the windows' levels (the order of the dict _entry builds)."""
 
     verdict: str | None
     method: str | None
-    lift_abs: float | None
-    lift_rel: float | None
-    ci_low: float | None
-    ci_high: float | None
-    ci_abs_low: float | None
-    ci_abs_high: float | None
     baseline_value: float | None
     treatment_value: float | None
     baseline_typical: float | None
