@@ -9,11 +9,14 @@ import csv
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from tracker.cli import ConfigOpt, JsonOpt, app, fail, print_json, settings_for, store_for
+
+if TYPE_CHECKING:
+    from tracker.label_filters import FilterSuggestion
 
 label_app = typer.Typer(
     help="Sentiment labels and each language's own model, measured before it is trusted.",
@@ -224,7 +227,7 @@ def label_exclusions(
         typer.echo(exclusion_text(item))
 
 
-def exclusion_text(item: dict[str, Any]) -> str:
+def exclusion_text(item: FilterSuggestion) -> str:
     """A stream's proposal in words (the CLI's; the web shows the same figures)."""
     lines = [
         f"{item['stream']}: {item['irrelevant_labels']} irrelevant and "
@@ -237,6 +240,7 @@ def exclusion_text(item: dict[str, Any]) -> str:
         lines.append(f"  no exclusions proposed: {item['why_none']}")
         return "\n".join(lines)
     m, h = item["measured"], item["held_out"]
+    assert m is not None and h is not None  # terms are proposed only after both were measured
     lines += [
         "  proposed exclusions: " + ", ".join(item["terms"]),
         f"  on these labels: removes {m['irrelevant_removed']} of {m['irrelevant']} irrelevant, "

@@ -30,10 +30,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as dtime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tracker.config import Settings, load_settings
 from tracker.errors import UserError
+
+if TYPE_CHECKING:
+    from tracker.measuring import MeasurementResult
 
 Echo = Callable[[str], None]
 
@@ -397,7 +400,7 @@ def detection(verdict: str, effect: float, expect: str) -> str:
     return "found" if (verdict == "success") == right_way else "false claim"
 
 
-def _detection(exp_id: int, exp: Any, result: dict[str, Any], measured_on: date) -> dict[str, Any]:
+def _detection(exp_id: int, exp: Any, result: MeasurementResult, measured_on: date) -> dict[str, Any]:
     outcome = detection(result["verdict"], exp.effect, exp.expect)
     consistent = result["verdict"] in exp.consistent_verdicts(measured_on)
     return {"id": exp_id, "title": exp.title, "metric": exp.metric, "truth": exp.effect,

@@ -22,6 +22,7 @@ from tracker.config import Settings
 from tracker.errors import UserError
 from tracker.ingest import sync_streams
 from tracker.maturity import Model
+from tracker.measuring import MeasurementResult, stored
 from tracker.metrics import METRICS, DayValue
 from tracker.store.db import Store
 from tracker.store.models import (
@@ -126,9 +127,9 @@ class ExperimentRecord(TypedDict):
     amendments: list[dict[str, Any]]
     original_plan: dict[str, Any]
     post_hoc: bool
-    result: dict[str, Any] | None
+    result: MeasurementResult | None
     verdict: str | None
-    results: NotRequired[list[dict[str, Any]]]  # every valid result, newest first (`--history`)
+    results: NotRequired[list[MeasurementResult]]  # every valid result, newest first (`--history`)
     notes: list[NoteRecord]
     events: list[dict[str, Any]]
     adopted_by: str | None
@@ -626,7 +627,7 @@ class Registry:
             select(ExperimentNote).where(ExperimentNote.experiment_id == exp.id).order_by(ExperimentNote.id)
         ).all()
         events = lifecycle.events(session, exp)
-        result = results[0].payload if results else None
+        result = stored(results[0].payload) if results else None
         conclusion = next((e for e in reversed(events) if e["status"] == "concluded"), None)
         record: ExperimentRecord = {
             "id": exp.id,
@@ -662,7 +663,7 @@ class Registry:
             "post_hoc": bool(amendments),
             "result": result,
             "verdict": results[0].verdict if results else None,
-            "results": [r.payload for r in results],
+            "results": [stored(r.payload) for r in results],
             "notes": [{"at": iso_z(n.created_at), "text": n.text, "author": n.author} for n in notes],
             "events": events,
             "adopted_by": lifecycle.adopted_by(exp, events, result),
@@ -683,7 +684,7 @@ def measure(
     *,
     now: datetime | None = None,
     actor: str | None = None,
-) -> list[dict[str, Any]]:
+) -> list[MeasurementResult]:
     """Measure the given experiments (None: every one not cancelled), store and return the results.
 
     Each measurement is recorded in the audit log as done by `actor` (None: the command line).
@@ -724,7 +725,7 @@ def measure(
     return results
 
 
-def measure_open(store: Store, settings: Settings, *, now: datetime | None = None) -> list[dict[str, Any]]:
+def measure_open(store: Store, settings: Settings, *, now: datetime | None = None) -> list[MeasurementResult]:
     """The daily job: measure every running or ended experiment (not planned, concluded or cancelled)."""
     now = now or utcnow()
     today = now.astimezone(settings.organisation.zone).date()
@@ -735,7 +736,7 @@ def measure_open(store: Store, settings: Settings, *, now: datetime | None = Non
     return measure(store, settings, ids, now=now, actor="scheduler") if ids else []
 
 
-def _measure_one(session: Session, settings: Settings, exp: Experiment, now: datetime) -> dict[str, Any]:
+def _measure_one(session: Session, settings: Settings, exp: Experiment, now: datetime) -> MeasurementResult:
     from tracker import measuring
 
     return measuring.measure_one(session, settings, exp, now)

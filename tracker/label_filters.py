@@ -31,7 +31,7 @@ from collections.abc import Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from itertools import pairwise
-from typing import Any
+from typing import Any, TypedDict
 
 from sqlalchemy import select
 
@@ -197,12 +197,31 @@ def streams_with_irrelevant(store: Store) -> list[tuple[str, int]]:
     return [(name, int(n)) for name, n in found]
 
 
-def suggest(store: Store, settings: Settings, stream: str) -> dict[str, Any]:
+class FilterSuggestion(TypedDict):
+    """One stream's proposed exclusion terms, their measured effect and the config line (SPEC)."""
+
+    stream: str
+    configured: bool
+    present_exclude: list[str]
+    irrelevant_labels: int
+    relevant_labels: int
+    terms: list[str]
+    measured: dict[str, int] | None
+    held_out: dict[str, int] | None
+    stored_checked: int
+    stored_all: bool
+    stored_removed: int
+    line: str | None
+    needs: str | None
+    why_none: str | None
+
+
+def suggest(store: Store, settings: Settings, stream: str) -> FilterSuggestion:
     """The proposal for one stream: terms, the measured effect and the config line (nothing applied)."""
     config = next((s for s in settings.streams if s.name == stream), None)
     examples, newest = _examples(store, stream)
     counts = effect([], examples)
-    out: dict[str, Any] = {
+    out: FilterSuggestion = {
         "stream": stream,
         "configured": config is not None,
         "present_exclude": list(config.exclude) if config else [],

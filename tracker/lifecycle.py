@@ -27,6 +27,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tracker.errors import UserError
+from tracker.measuring import MeasurementResult, stored
 from tracker.metrics import COUNT_METRICS
 from tracker.store.models import Experiment, ExperimentEvent
 from tracker.store.queries import valid_results
@@ -51,25 +52,28 @@ def is_sentence(text: str | None) -> bool:
     return len(" ".join(words)) >= SENTENCE_CHARS and len(words) >= SENTENCE_WORDS
 
 
-def has_data(result: dict[str, Any] | None) -> bool:
+def has_data(result: MeasurementResult | None) -> bool:
     """True when the result was computed from data in both windows (for counts: at least one item each)."""
     if not result:
         return False
-    base, treat = result.get("baseline") or {}, result.get("treatment") or {}
+    base, treat = result.get("baseline"), result.get("treatment")
     if (
-        not base.get("days")
+        not base
+        or not treat
+        or not base.get("days")
         or not treat.get("days")
         or base.get("value") is None
         or treat.get("value") is None
     ):
         return False
     if result.get("metric") in COUNT_METRICS:
-        series = result.get("series") or {}
-        return all(sum(v for _, v in series.get(w, [])) > 0 for w in ("baseline", "treatment"))
+        series = result.get("series")
+        windows = (series.get("baseline", []), series.get("treatment", [])) if series else ([], [])
+        return all(sum(v for _, v in days) > 0 for days in windows)
     return True
 
 
-def usable(result: dict[str, Any] | None) -> bool:
+def usable(result: MeasurementResult | None) -> bool:
     """A result that is evidence: a settled verdict computed from data in both windows."""
     return result is not None and result.get("verdict") not in UNUSABLE and has_data(result)
 
@@ -84,9 +88,9 @@ def status_at(exp: Experiment, today: date) -> str:
     return "running" if today <= exp.end else "ended"
 
 
-def latest_result(session: Session, exp: Experiment) -> dict[str, Any] | None:
+def latest_result(session: Session, exp: Experiment) -> MeasurementResult | None:
     rows = valid_results(session, exp.id, limit=1)
-    return dict(rows[0].payload) if rows else None
+    return stored(dict(rows[0].payload)) if rows else None
 
 
 def plan_conclusion(
@@ -230,7 +234,9 @@ def events(session: Session, exp: Experiment) -> list[dict[str, Any]]:
     ]
 
 
-def adopted_by(exp: Experiment, events_: list[dict[str, Any]], result: dict[str, Any] | None) -> str | None:
+def adopted_by(
+    exp: Experiment, events_: list[dict[str, Any]], result: MeasurementResult | None
+) -> str | None:
     """How the current conclusion adopted the practice: evidence, judgement, or None (not adopted)."""
     if exp.concluded_at is None or exp.decision == "reject":
         return None

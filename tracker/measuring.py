@@ -22,7 +22,7 @@ trend cannot be tested, and a trend would pass for an effect.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, NotRequired, TypedDict, cast
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -33,6 +33,7 @@ from tracker.coverage import uncovered_days
 from tracker.metrics import COUNT_METRICS, RELATIVE_METRICS, daily, engagement_posts
 from tracker.outages import possible_outages
 from tracker.selection import experiment_selection
+from tracker.sequential import InterimRecord, Lift
 from tracker.store.enums import Role
 from tracker.store.models import Experiment, ExperimentCompetitor, MentionStream, Stream
 from tracker.store.queries import stream_names_by_id
@@ -46,7 +47,84 @@ TREND_HISTORY_DAYS = 56
 TREND_MIN_HISTORY = stats.TREND_MIN_HISTORY
 
 
-def measure_one(session: Session, settings: Settings, exp: Experiment, now: datetime) -> dict[str, Any]:
+class ResultWindow(TypedDict):
+    """One window of a result: its days with data, `value` and (engagement) `typical` (SPEC §6)."""
+
+    start: str
+    end: str
+    days: int
+    value: float | None
+    typical: float | None
+
+
+class ResultSeries(TypedDict):
+    """The windows' daily values as [ISO day, value]; the control's beside them when there is one."""
+
+    baseline: list[list[Any]]
+    treatment: list[list[Any]]
+    control_baseline: NotRequired[list[list[Any]]]
+    control_treatment: NotRequired[list[list[Any]]]
+
+
+class Scorers(TypedDict):
+    """Which sentiment scorers each window rests on (tracker/labels.py)."""
+
+    baseline: list[str]
+    treatment: list[str]
+
+
+class ControlRecord(TypedDict):
+    """The control drawn beside a diff_in_diff result: its streams and its windows' plain levels."""
+
+    stream: str
+    baseline: float | None
+    treatment: float | None
+
+
+class MeasurementResult(Lift):
+    """One experiment's measurement, as `experiment measure --json` prints it and a result row
+    stores it (its `payload`). `control` only with control streams, `compared_with` and
+    `like_for_like` only for share_of_voice. The lift and its intervals are Lift's fields; the
+    JSON gives them after `lift_of` (the order of the dict measure_one builds)."""
+
+    id: int
+    title: str
+    metric: str
+    practice: str
+    method: str
+    expect: str
+    min_effect: float
+    baseline: ResultWindow
+    treatment: ResultWindow
+    lift_of: str
+    verdict: str
+    verdict_note: str | None
+    excluded_days: list[str]
+    measured_at: str
+    series: ResultSeries
+    post_hoc: bool
+    scorers: Scorers | None
+    interim: InterimRecord | None
+    stopped_early: bool
+    possible_outages: list[str]
+    weights: dict[str, float] | None
+    note: str | None
+    largest_post_share: float | None
+    trend_per_day: float | None
+    trend_history_days: int | None
+    trend_warning: str | None
+    control: NotRequired[ControlRecord]
+    compared_with: NotRequired[list[str]]
+    like_for_like: NotRequired[bool]
+
+
+def stored(payload: dict[str, Any]) -> MeasurementResult:
+    """A result row's payload as the record it was stored from. The payload is JSON written by
+    measure_one; a result stored by an older version may lack keys added since (read them with .get)."""
+    return cast(MeasurementResult, payload)
+
+
+def measure_one(session: Session, settings: Settings, exp: Experiment, now: datetime) -> MeasurementResult:
     from tracker.experiments import baseline_window
 
     zone = settings.organisation.zone
@@ -194,63 +272,58 @@ def measure_one(session: Session, settings: Settings, exp: Experiment, now: date
             "a steady trend cannot be told from an effect, so a before/after comparison may credit "
             "the trend to the practice; add a --control-stream that shares the trend"
         )
-    return (
-        {
-            "id": exp.id,
-            "title": exp.title,
-            "metric": exp.metric,
-            "practice": exp.practice,
-            "method": "diff_in_diff" if control_ids else "pre_post",
-            "expect": exp.expect,
-            "min_effect": exp.min_effect,
-            "baseline": _window(
-                (base_first, base_last), baseline, estimate.baseline_value if estimate else None, plain, 0
-            ),
-            "treatment": _window(
-                (exp.start, exp.end), treatment, estimate.treatment_value if estimate else None, plain, 1
-            ),
-            "lift_of": "typical" if plain is not None else "value",
-            "lift_abs": estimate.lift_abs if estimate else None,
-            "lift_rel": estimate.lift_rel if estimate else None,
-            "ci_low": estimate.ci_low if estimate else None,
-            "ci_high": estimate.ci_high if estimate else None,
-            "ci_abs_low": estimate.ci_abs_low if estimate else None,
-            "ci_abs_high": estimate.ci_abs_high if estimate else None,
-            "verdict": verdict,
-            "verdict_note": None if running else judged_note,
-            "excluded_days": [d.isoformat() for d in sorted(excluded & _days(base_first, exp.end))],
-            "measured_at": iso_z(now),
-            "series": {
-                "baseline": [[d.day.isoformat(), d.value] for d in baseline],
-                "treatment": [[d.day.isoformat(), d.value] for d in treatment],
-            }
-            | (
-                {
-                    "control_baseline": [[d.day.isoformat(), d.value] for d in drawn["series"][0]],
-                    "control_treatment": [[d.day.isoformat(), d.value] for d in drawn["series"][1]],
-                }
-                if drawn
-                else {}
-            ),
-            "post_hoc": plans.is_amended(session, exp.id),
-            "scorers": _scorers(session, exp, stream_ids + control_ids, (base_first, base_last), zone),
-            "interim": interim.as_dict() if interim else None,
-            "stopped_early": running and verdict in ("success", "failure"),
-            "possible_outages": [d.isoformat() for d in outages],
-            "weights": weights,
-            "note": note,
-            "largest_post_share": share,
-            "trend_per_day": estimate.trend_per_day if estimate else None,
-            "trend_history_days": history_days,
-            "trend_warning": trend_warning,
-        }
-        | ({"control": {k: v for k, v in drawn.items() if k != "series"}} if drawn else {})
-        | (
-            {"compared_with": compared_with, "like_for_like": like_for_like}
-            if exp.metric == "share_of_voice"
-            else {}
-        )
-    )
+    series_of: ResultSeries = {
+        "baseline": [[d.day.isoformat(), d.value] for d in baseline],
+        "treatment": [[d.day.isoformat(), d.value] for d in treatment],
+    }
+    if drawn:
+        series_of["control_baseline"] = [[d.day.isoformat(), d.value] for d in drawn["series"][0]]
+        series_of["control_treatment"] = [[d.day.isoformat(), d.value] for d in drawn["series"][1]]
+    result: MeasurementResult = {
+        "id": exp.id,
+        "title": exp.title,
+        "metric": exp.metric,
+        "practice": exp.practice,
+        "method": "diff_in_diff" if control_ids else "pre_post",
+        "expect": exp.expect,
+        "min_effect": exp.min_effect,
+        "baseline": _window(
+            (base_first, base_last), baseline, estimate.baseline_value if estimate else None, plain, 0
+        ),
+        "treatment": _window(
+            (exp.start, exp.end), treatment, estimate.treatment_value if estimate else None, plain, 1
+        ),
+        "lift_of": "typical" if plain is not None else "value",
+        "lift_abs": estimate.lift_abs if estimate else None,
+        "lift_rel": estimate.lift_rel if estimate else None,
+        "ci_low": estimate.ci_low if estimate else None,
+        "ci_high": estimate.ci_high if estimate else None,
+        "ci_abs_low": estimate.ci_abs_low if estimate else None,
+        "ci_abs_high": estimate.ci_abs_high if estimate else None,
+        "verdict": verdict,
+        "verdict_note": None if running else judged_note,
+        "excluded_days": [d.isoformat() for d in sorted(excluded & _days(base_first, exp.end))],
+        "measured_at": iso_z(now),
+        "series": series_of,
+        "post_hoc": plans.is_amended(session, exp.id),
+        "scorers": _scorers(session, exp, stream_ids + control_ids, (base_first, base_last), zone),
+        "interim": interim.as_dict() if interim else None,
+        "stopped_early": running and verdict in ("success", "failure"),
+        "possible_outages": [d.isoformat() for d in outages],
+        "weights": weights,
+        "note": note,
+        "largest_post_share": share,
+        "trend_per_day": estimate.trend_per_day if estimate else None,
+        "trend_history_days": history_days,
+        "trend_warning": trend_warning,
+    }
+    if drawn:
+        result["control"] = {"stream": drawn["stream"], "baseline": drawn["baseline"],
+                             "treatment": drawn["treatment"]}  # fmt: skip
+    if exp.metric == "share_of_voice":
+        result["compared_with"] = compared_with
+        result["like_for_like"] = like_for_like
+    return result
 
 
 def _competitors_for(
@@ -299,7 +372,7 @@ def _window(
     value: float | None,
     plain: tuple[float | None, float | None] | None,
     which: int,
-) -> dict[str, Any]:
+) -> ResultWindow:
     """One window of the result. With `plain` (engagement) `value` is the plain mean per post
     and `typical` the model's robust level; otherwise `value` is the model's level, `typical` null."""
     shown, typical = (value, None) if plain is None else (plain[which], value)
@@ -320,7 +393,7 @@ def _plain_mean(posts: dict[date, list[float]]) -> float | None:
 
 def _scorers(
     session: Session, exp: Experiment, ids: list[int], baseline: tuple[date, date], zone: Any
-) -> dict[str, list[str]] | None:
+) -> Scorers | None:
     """Which sentiment scorers the two windows rest on (tracker/labels.py); None for other metrics."""
     if exp.metric not in ("sentiment", "positive_share"):
         return None

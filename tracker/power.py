@@ -49,7 +49,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
 from scipy import stats as _scipy_stats  # type: ignore[import-untyped]  # no stubs installed
@@ -353,6 +353,39 @@ def _history_warning(
     ]
 
 
+class PlanWindow(TypedDict):
+    """One window length of a plan: the smallest effect it detects and its power for the target."""
+
+    days: int
+    mde: float | None
+    power: float
+
+
+class PlanData(TypedDict):
+    """The recent days the plan's noise was measured on, and the streams' level over them."""
+
+    start: str
+    end: str
+    days: int
+    level: float
+
+
+class PlanRecord(TypedDict):
+    """`tracker experiment plan --json`: the MDE of the planned window and the window a target needs."""
+
+    metric: str
+    streams: list[str]
+    control_streams: list[str]
+    warnings: list[str]
+    days: int
+    mde: float | None
+    effect: float
+    relative: bool
+    suggested_days: int | None
+    windows: list[PlanWindow]
+    data: PlanData
+
+
 def plan(
     session: Session,
     settings: Settings,
@@ -363,7 +396,7 @@ def plan(
     effect: float | None,
     expect: str,
     today: date,
-) -> dict[str, Any]:
+) -> PlanRecord:
     """`tracker experiment plan`: the MDE of a `days`-day window and the window a target effect needs."""
     from tracker.errors import UserError
     from tracker.metrics import METRICS, RELATIVE_METRICS
@@ -401,7 +434,7 @@ def plan(
         )
     decrease = expect == "decrease"
     signed = -abs(target) if decrease else abs(target)
-    rows: list[dict[str, Any]] = []
+    rows: list[PlanWindow] = []
     suggested: int | None = None
     for n in sorted({*WINDOWS, days}):
         chance = power(signed, own, n, n, control, relative=relative)

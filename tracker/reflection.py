@@ -53,6 +53,7 @@ from sqlalchemy.orm import Session
 from tracker.config import Settings
 from tracker.lifecycle import is_sentence, usable
 from tracker.maturity import DIMENSIONS, Model, Stage
+from tracker.measuring import MeasurementResult, stored
 from tracker.store.db import Store
 from tracker.store.enums import RunStatus, SendStatus
 from tracker.store.models import (
@@ -84,7 +85,7 @@ class _Exp:
     min_effect: float = 0.05
     # (at, state, detail): state open | concluded | cancelled; detail of a conclusion
     timeline: list[tuple[datetime, str, dict[str, Any]]] = field(default_factory=list)
-    results: list[tuple[datetime, dict[str, Any]]] = field(default_factory=list)  # measured_at, payload
+    results: list[tuple[datetime, MeasurementResult]] = field(default_factory=list)  # measured_at, payload
 
     def state(self, cutoff: datetime) -> tuple[str, dict[str, Any], datetime | None]:
         found: tuple[str, dict[str, Any], datetime | None] = ("open", {}, None)
@@ -107,7 +108,7 @@ class _Exp:
     def concluded_by(self, cutoff: datetime) -> bool:
         return self.conclusion(cutoff) is not None
 
-    def latest(self, cutoff: datetime) -> dict[str, Any] | None:
+    def latest(self, cutoff: datetime) -> MeasurementResult | None:
         known = [r for at, r in self.results if at <= cutoff]
         return known[-1] if known else None
 
@@ -168,7 +169,7 @@ def load_record(session: Session) -> _Record:
     )
     for exp_id, measured, payload in results:
         if exp_id in exps:
-            exps[exp_id].results.append((measured, dict(payload)))
+            exps[exp_id].results.append((measured, stored(dict(payload))))
     digests = list(
         session.scalars(
             select(DigestSend.sent_at).where(
@@ -544,7 +545,7 @@ UNITS = {"mentions": "%", "engagement": "%", "sentiment": "points", "positive_sh
          "share_of_voice": "percentage points"}  # fmt: skip
 
 
-def effect_of(exp: _Exp, result: dict[str, Any]) -> dict[str, Any] | None:
+def effect_of(exp: _Exp, result: MeasurementResult) -> dict[str, Any] | None:
     """One measured experiment's effect in its metric's own unit, and its unit-free size.
 
     `value`: relative change in % for mentions and engagement, the absolute change of the

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from tracker.measuring import MeasurementResult
+    from tracker.sequential import InterimRecord, Lift
 
 RELATIVE = ("mentions", "engagement")
 
@@ -21,16 +25,18 @@ def number(value: float | None, metric: str) -> str:
     return f"{value:.2f}"
 
 
-def lift_text(result: dict[str, Any]) -> str:
+def lift_text(result: MeasurementResult) -> str:
     """The lift with its 95 % interval, on the scale the verdict is judged on; while the
     experiment runs, the interim lift with its always-valid interval; why an interval is
     missing; and whether the result is post hoc (measured under an amended plan)."""
     interim = result.get("interim")
-    text = _interim_text(result, interim) if interim else _lift_text(result)
+    text = _interim_text(result, interim) if interim else _lift_text(result, result)
     relative = result["metric"] in RELATIVE
-    low, high = ("ci_low", "ci_high") if relative else ("ci_abs_low", "ci_abs_high")
-    shown = interim if interim else result
-    if result.get("note") and (shown.get(low) is None or shown.get(high) is None):
+    shown: Lift = _lift_of(interim) if interim else result
+    low, high = (
+        (shown["ci_low"], shown["ci_high"]) if relative else (shown["ci_abs_low"], shown["ci_abs_high"])
+    )
+    if result.get("note") and (low is None or high is None):
         text += f" (no interval: {result['note']})"
     if result.get("trend_warning") and result.get("verdict") in ("success", "failure", "running"):
         text += f"; trend not checked: {result['trend_warning']}"
@@ -41,18 +47,25 @@ def lift_text(result: dict[str, Any]) -> str:
     return text
 
 
-def _interim_text(result: dict[str, Any], interim: dict[str, Any]) -> str:
+def _lift_of(interim: InterimRecord) -> Lift:
+    """The interim estimate's lift (None where a stored interim lacks a figure)."""
+    return {"lift_rel": interim.get("lift_rel"), "lift_abs": interim.get("lift_abs"),
+            "ci_low": interim.get("ci_low"), "ci_high": interim.get("ci_high"),
+            "ci_abs_low": interim.get("ci_abs_low"), "ci_abs_high": interim.get("ci_abs_high")}  # fmt: skip
+
+
+def _interim_text(result: MeasurementResult, interim: InterimRecord) -> str:
     """The running estimate with its confidence sequence (safe to look at every day)."""
-    base = _lift_text({**result, **{k: interim.get(k) for k in ("lift_rel", "lift_abs", "ci_low", "ci_high",
-                                                                "ci_abs_low", "ci_abs_high")}})  # fmt: skip
+    base = _lift_text(result, _lift_of(interim))
     # The confidence sequence spends 0.5 % of the 5 % (tracker/sequential.py): a 99.5 % interval;
     # results stored before it did (no `alpha`) spent 5 %.
     level = f"{(1 - float(interim.get('alpha') or 0.05)) * 100:g}"
     return "interim " + base.replace("95 % CI", f"always-valid {level} % CI")
 
 
-def _lift_text(result: dict[str, Any]) -> str:
-    metric = result["metric"]
+def _lift_text(about: MeasurementResult, result: Lift) -> str:
+    """The lift `result` gives (the result's own, or its interim's) in the unit of `about`'s metric."""
+    metric = about["metric"]
     if metric in RELATIVE or metric == "engagement":
         if result["lift_rel"] is None:
             return "lift n/a"
@@ -62,7 +75,7 @@ def _lift_text(result: dict[str, Any]) -> str:
             else ""
         )
         # engagement: the lift and the verdict are those of the typical post (robust), not the mean
-        of = " of the typical post" if result.get("lift_of") == "typical" else ""
+        of = " of the typical post" if about.get("lift_of") == "typical" else ""
         return f"lift{of} {percent(result['lift_rel'])}{interval}"
     if result["lift_abs"] is None:
         return "lift n/a"
@@ -74,13 +87,13 @@ def _lift_text(result: dict[str, Any]) -> str:
 
     interval = (
         f" (95 % CI {fmt(result['ci_abs_low'])} to {fmt(result['ci_abs_high'])})"
-        if result["ci_abs_low"] is not None
+        if result["ci_abs_low"] is not None and result["ci_abs_high"] is not None
         else ""
     )
     return f"change {fmt(result['lift_abs'])}{interval}"
 
 
-def result_line(result: dict[str, Any]) -> str:
+def result_line(result: MeasurementResult) -> str:
     excluded = len(result["excluded_days"])
     note = f", {excluded} day(s) excluded (not covered)" if excluded else ""
     outages = result.get("possible_outages") or []
@@ -89,16 +102,18 @@ def result_line(result: dict[str, Any]) -> str:
             f"; possible outage: {', '.join(outages)} (no mentions, implausible for the stream; "
             f"confirm with `tracker experiment measure {result['id']} --exclude-days ...`)"
         )
-    if result.get("weights") and len(result["weights"]) > 1:
-        note += "; synthetic control " + ", ".join(f"{k} {v:.2f}" for k, v in result["weights"].items())
+    weights = result.get("weights")
+    if weights and len(weights) > 1:
+        note += "; synthetic control " + ", ".join(f"{k} {v:.2f}" for k, v in weights.items())
     share = post_share_text(result)
     if share:
         note += f"; {share}"
     if result.get("stopped_early"):
         note += "; stopped early: the always-valid interval excludes 0"
-    if result.get("compared_with"):
+    compared_with = result.get("compared_with")
+    if compared_with:
         same = "" if result.get("like_for_like", True) else " (no competitor on the same platforms: all)"
-        note += f"; share of voice against {', '.join(result['compared_with'])}{same}"
+        note += f"; share of voice against {', '.join(compared_with)}{same}"
     return (
         f"#{result['id']} {result['metric']} ({result['method']}): {result['verdict']}; "
         f"{number(result['baseline']['value'], result['metric'])} -> "
@@ -107,7 +122,7 @@ def result_line(result: dict[str, Any]) -> str:
     )
 
 
-def post_share_text(result: dict[str, Any]) -> str | None:
+def post_share_text(result: MeasurementResult) -> str | None:
     """Engagement: how much of the plain lift in mean engagement one post makes, when it is most of
     it (a share above 1: without that post the plain lift would turn the other way)."""
     share = result.get("largest_post_share")
@@ -118,14 +133,12 @@ def post_share_text(result: dict[str, Any]) -> str | None:
     return f"{share * 100:.0f} % of the plain lift in mean engagement is owed to one post"
 
 
-def _typical_text(result: dict[str, Any]) -> str:
+def _typical_text(result: MeasurementResult) -> str:
     """Engagement: the plain means are per post; the typical post's levels (what the lift is of)."""
     if result.get("lift_of") != "typical":
         return ""
     base, treat = result["baseline"].get("typical"), result["treatment"].get("typical")
-    return (
-        f" per post (typical post {number(base, result['metric'])} -> {number(treat, result['metric'])})"
-    )
+    return f" per post (typical post {number(base, result['metric'])} -> {number(treat, result['metric'])})"
 
 
 def experiment_text(record: dict[str, Any]) -> str:

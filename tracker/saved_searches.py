@@ -12,7 +12,7 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, TypedDict
 
 from sqlalchemy import select
 from sqlalchemy import update as sa_update
@@ -125,7 +125,34 @@ def remove(store: Store, key: str | int) -> Search:
 # -- figures ----------------------------------------------------------------------------------
 
 
-def figures(store: Store, settings: Settings, search: Search, today: date, *, top: int = 5) -> dict[str, Any]:
+class WeekSpan(TypedDict):
+    start: str
+    end: str
+
+
+class DailyFigure(TypedDict):
+    """One day of a saved search: its matching mentions and their mean sentiment (None unscored)."""
+
+    day: str
+    mentions: int
+    sentiment: float | None
+
+
+class SearchFigures(TypedDict):
+    """A saved search with its figures (`search show --json`, the web's saved-search page)."""
+
+    id: int
+    name: str
+    query: str
+    this_week: int
+    previous_week: int
+    change_rel: float | None
+    week: WeekSpan
+    daily: list[DailyFigure]
+    top_mentions: list[dict[str, Any]]
+
+
+def figures(store: Store, settings: Settings, search: Search, today: date, *, top: int = 5) -> SearchFigures:
     """The last 7 complete days against the 7 before, a daily series and the top mentions."""
     from tracker.search import first_matches
     from tracker.web.queries import MentionFilter, _matching
@@ -153,7 +180,9 @@ def figures(store: Store, settings: Settings, search: Search, today: date, *, to
     this = sum(counts[d] for d in days if d >= today - timedelta(days=7))
     before = sum(counts[d] for d in days if today - timedelta(days=14) <= d < today - timedelta(days=7))
     return {
-        **search.as_dict(),
+        "id": search.id,
+        "name": search.name,
+        "query": search.query,
         "this_week": this,
         "previous_week": before,
         "change_rel": (this - before) / before if before else None,

@@ -47,7 +47,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import TypedDict
 
 from scipy import stats as _scipy_stats  # type: ignore[import-untyped]  # no stubs installed
 
@@ -68,6 +68,25 @@ def multiplier(n: int, planned: int, alpha: float = ALPHA) -> float:
     return math.sqrt(2 * (v + 1) / v * math.log(math.sqrt(v + 1) / alpha))
 
 
+class Lift(TypedDict):
+    """A lift with its intervals: relative (`ci_low`/`ci_high`) and absolute (`ci_abs_*`)."""
+
+    lift_rel: float | None
+    lift_abs: float | None
+    ci_low: float | None
+    ci_high: float | None
+    ci_abs_low: float | None
+    ci_abs_high: float | None
+
+
+class InterimRecord(Lift):
+    """A running experiment's interim estimate as a result gives it (`interim`): `alpha` first,
+    then the lift, then `method` (the order of as_dict)."""
+
+    alpha: float
+    method: str
+
+
 @dataclass(frozen=True)
 class Interim:
     lift_rel: float | None
@@ -79,7 +98,7 @@ class Interim:
     method: str = METHOD
     alpha: float = SEQUENTIAL_ALPHA  # the error the sequence spends: a (1 - alpha) interval
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> InterimRecord:
         return {
             "alpha": self.alpha,
             "lift_rel": self.lift_rel,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, TypedDict
 
 from sqlalchemy import select
 
@@ -11,29 +11,21 @@ from tracker.config import Settings
 from tracker.digest.weeks import Week
 from tracker.experiments import ExperimentRecord, Registry
 from tracker.maturity import Model
-from tracker.reflection import reflect
+from tracker.measuring import MeasurementResult, stored
+from tracker.reflection import MoveRecord, StageRecord, StageRef, reflect
 from tracker.report import lift_text
+from tracker.sequential import Lift
 from tracker.store.db import Store
 from tracker.store.models import ExperimentResult
 from tracker.store.queries import newest_valid_result_ids
 from tracker.timeutil import parse_instant
 
 TAGS = ("started", "running", "ended", "measured", "concluded")
-RESULT_FIELDS = (
-    "verdict",
-    "method",
-    "lift_abs",
-    "lift_rel",
-    "ci_low",
-    "ci_high",
-    "ci_abs_low",
-    "ci_abs_high",
-)
 
 
 def experiments(
     store: Store, settings: Settings, model: Model, week: Week, now: datetime
-) -> dict[str, list[dict[str, Any]]]:
+) -> dict[str, list[DigestExperiment]]:
     """Experiments started, running, ended, measured and concluded in the week (one may be in several).
 
     The result shown is the newest measured by the end of the week after (or now, if
@@ -48,7 +40,7 @@ def experiments(
     records = [r for r in Registry(store, settings, model).list_all() if r["status"] != "cancelled"]
     results = _results_before(store, cutoff)
     earlier = _verdicts_before(store, lo)
-    found: dict[str, list[dict[str, Any]]] = {tag: [] for tag in TAGS}
+    found: dict[str, list[DigestExperiment]] = {tag: [] for tag in TAGS}
     for record in records:
         result = results.get(record["id"])
         measured = (
@@ -65,12 +57,12 @@ def experiments(
     return found
 
 
-def _results_before(store: Store, cutoff: datetime) -> dict[int, dict[str, Any]]:
+def _results_before(store: Store, cutoff: datetime) -> dict[int, MeasurementResult]:
     """Per experiment, the payload of its newest valid result measured before `cutoff`."""
     newest = newest_valid_result_ids(cutoff)
     with store.read() as session:
         rows = session.scalars(select(ExperimentResult).where(ExperimentResult.id.in_(newest)))
-        return {r.experiment_id: {**r.payload, "id": r.experiment_id} for r in rows}
+        return {r.experiment_id: stored({**r.payload, "id": r.experiment_id}) for r in rows}
 
 
 def _verdicts_before(store: Store, moment: datetime) -> dict[int, str]:
@@ -100,24 +92,71 @@ def _tags(record: ExperimentRecord, week: Week, zone: Any, *, measured: bool) ->
     return tags
 
 
+class DigestResult(Lift):
+    """An experiment's newest result as the digest shows it: verdict, method and the lift (Lift's
+    fields), then the windows' levels (the order of the dict _entry builds)."""
+
+    verdict: str | None
+    method: str | None
+    baseline_value: float | None
+    treatment_value: float | None
+    baseline_typical: float | None
+    treatment_typical: float | None
+    lift_of: str
+    excluded_days: int
+    measured_at: str
+    text: str
+
+
+class DigestExperiment(TypedDict):
+    """One experiment in the digest, with what it did this week (`this_week`) and its result."""
+
+    id: int
+    title: str
+    practice: str
+    practice_name: str
+    metric: str
+    expect: str
+    status: str
+    owner: str | None
+    team: str | None
+    streams: list[str]
+    start: str
+    end: str
+    this_week: list[str]
+    verdict: str | None
+    result: DigestResult | None
+    learning: str | None
+    decision: str | None
+    adopted_by: str | None
+
+
 def _entry(
-    record: ExperimentRecord, result: dict[str, Any] | None, tags: list[str], model: Model
-) -> dict[str, Any]:
+    record: ExperimentRecord, result: MeasurementResult | None, tags: list[str], model: Model
+) -> DigestExperiment:
     practice = model.practice(record["practice"])
-    shown = None
+    shown: DigestResult | None = None
     if result is not None:
-        shown = {key: result.get(key) for key in RESULT_FIELDS}
-        shown.update(
-            baseline_value=result["baseline"]["value"],
-            treatment_value=result["treatment"]["value"],
+        # a stored result: .get, as one stored by an older version may lack a field
+        shown = {
+            "verdict": result.get("verdict"),
+            "method": result.get("method"),
+            "lift_abs": result.get("lift_abs"),
+            "lift_rel": result.get("lift_rel"),
+            "ci_low": result.get("ci_low"),
+            "ci_high": result.get("ci_high"),
+            "ci_abs_low": result.get("ci_abs_low"),
+            "ci_abs_high": result.get("ci_abs_high"),
+            "baseline_value": result["baseline"]["value"],
+            "treatment_value": result["treatment"]["value"],
             # engagement: the typical post's levels, which the lift is of (`lift_of`)
-            baseline_typical=result["baseline"].get("typical"),
-            treatment_typical=result["treatment"].get("typical"),
-            lift_of=result.get("lift_of", "value"),
-            excluded_days=len(result.get("excluded_days", [])),
-            measured_at=result["measured_at"],
-            text=lift_text(result),
-        )
+            "baseline_typical": result["baseline"].get("typical"),
+            "treatment_typical": result["treatment"].get("typical"),
+            "lift_of": result.get("lift_of", "value"),
+            "excluded_days": len(result.get("excluded_days", [])),
+            "measured_at": result["measured_at"],
+            "text": lift_text(result),
+        }
     return {
         "id": record["id"],
         "title": record["title"],
@@ -140,13 +179,42 @@ def _entry(
     }
 
 
-def maturity(store: Store, settings: Settings, model: Model, week: Week) -> dict[str, Any]:
+class PracticeName(TypedDict):
+    key: str
+    name: str
+
+
+class DigestStep(TypedDict):
+    """A next step toward the next stage: the requirement, the advice and the practices that meet it."""
+
+    requirement: str
+    advice: str
+    practices: list[PracticeName]
+    stage: StageRef
+
+
+class DigestMaturity(TypedDict):
+    """The stage as of the week's last day, the week's moves and the next steps (SPEC §7)."""
+
+    as_of: str
+    stage: StageRecord
+    stages: int
+    since: str | None
+    moves: list[MoveRecord]
+    last_move: MoveRecord | None
+    next_steps: list[DigestStep]
+    dimensions: dict[str, Any]
+
+
+def maturity(store: Store, settings: Settings, model: Model, week: Week) -> DigestMaturity:
     """The stage as of the week's last day, the moves made in the week, and the next steps."""
     result = reflect(store, settings, model, as_of=week.end)
     moves = [m for m in result["moves"] if week.start.isoformat() <= m["date"] <= week.end.isoformat()]
-    steps = []
+    steps: list[DigestStep] = []
     for step in result["next_steps"]:
-        names = [{"key": k, "name": p.name if (p := model.practice(k)) else k} for k in step["practices"]]
+        names: list[PracticeName] = [
+            {"key": k, "name": p.name if (p := model.practice(k)) else k} for k in step["practices"]
+        ]
         steps.append(
             {
                 "requirement": step["requirement"],

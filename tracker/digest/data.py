@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, TypedDict
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
@@ -38,6 +38,110 @@ TOP_OWN_POSTS = 3
 TOP_SAVED = 3  # top mentions per saved search
 TEXT_LIMIT = 400  # characters of a mention's text shown in the digest
 METRICS = ("mentions", "sentiment", "positive_share", "engagement")
+
+
+class WeekHeader(TypedDict):
+    label: str
+    start: str
+    end: str
+    title: str
+    complete: bool
+
+
+class PreviousWeek(TypedDict):
+    label: str
+    start: str
+    end: str
+
+
+class DigestHeader(TypedDict):
+    """The digest's first fields: whose it is, which week, and when it was built."""
+
+    organisation: str
+    timezone: str
+    week: WeekHeader
+    previous_week: PreviousWeek
+    engagement_age_hours: float
+    generated_at: str
+
+
+class WeekFigure(TypedDict):
+    """A metric this week and last (`change_rel` only for counts and engagement)."""
+
+    value: float | None
+    previous: float | None
+    change: float | None
+    change_rel: float | None
+    n: float
+    previous_n: float
+    comparable: bool
+    min_items: int
+
+
+class ChartDay(TypedDict):
+    day: str
+    mentions: int
+    sentiment: float | None
+    scored: int
+
+
+class ChartRecord(TypedDict):
+    """Daily mentions and mean sentiment of our streams over the chart's weeks."""
+
+    first: str
+    last: str
+    days: list[ChartDay]
+
+
+class DigestMention(TypedDict):
+    """A top mention or own post as the digest shows it (text cut at TEXT_LIMIT)."""
+
+    platform: str
+    author: str | None
+    url: str | None
+    text: str
+    created_at: str
+    local_time: str
+    kind: str
+    engagement: int
+    likes: int | None
+    reposts: int | None
+    replies: int | None
+    quotes: int | None
+    sentiment: float | None
+    sentiment_label: str | None
+    streams: list[str]
+
+
+class LastError(TypedDict):
+    at: str
+    status: str
+    error: str | None
+
+
+class HealthRow(TypedDict):
+    """One configured stream's collection runs of the week, its last error and uncovered days."""
+
+    name: str
+    connector: str
+    runs: int
+    ok: int
+    partial: int
+    failed: int
+    last_error: LastError | None
+    uncovered_days: list[str]
+    collected: bool
+
+
+class HealthRecord(TypedDict):
+    """The week's collection health: run totals, per stream, and one line per problem."""
+
+    runs: int
+    ok: int
+    partial: int
+    failed: int
+    streams: list[HealthRow]
+    problems: list[str]
 
 
 @dataclass(frozen=True)
@@ -111,7 +215,7 @@ def build_digest(
     return data
 
 
-def _header(ctx: _WeekBuild) -> dict[str, Any]:
+def _header(ctx: _WeekBuild) -> DigestHeader:
     week, previous = ctx.week, ctx.week.previous
     return {
         "organisation": ctx.settings.organisation.name,
@@ -169,7 +273,7 @@ def _week_value(values: dict[date, DayValue], week: Week, metric: str) -> tuple[
     return sum(v.value * v.weight for v in days) / weight, weight
 
 
-def _entry(values: dict[date, DayValue], week: Week, metric: str) -> dict[str, Any]:
+def _entry(values: dict[date, DayValue], week: Week, metric: str) -> WeekFigure:
     """A metric this week and last, with the change (relative only for counts and engagement)."""
     value, n = _week_value(values, week, metric)
     previous, previous_n = _week_value(values, week.previous, metric)
@@ -189,7 +293,7 @@ def _entry(values: dict[date, DayValue], week: Week, metric: str) -> dict[str, A
     }
 
 
-def _figures(ctx: _WeekBuild, ids: Sequence[int], competitors: Sequence[int] = ()) -> dict[str, Any]:
+def _figures(ctx: _WeekBuild, ids: Sequence[int], competitors: Sequence[int] = ()) -> dict[str, WeekFigure]:
     first = ctx.week.previous.start
     figures = {metric: _entry(ctx.series(metric, ids, first), ctx.week, metric) for metric in METRICS}
     if competitors:
@@ -216,7 +320,7 @@ def _stream_figures(ctx: _WeekBuild, stream: _Stream, uncovered: list[date]) -> 
     }
 
 
-def _chart(ctx: _WeekBuild, streams: Sequence[_Stream]) -> dict[str, Any]:
+def _chart(ctx: _WeekBuild, streams: Sequence[_Stream]) -> ChartRecord:
     """Daily mentions and mean sentiment of our streams over the last 8 weeks."""
     ours = _ours(streams)
     first = ctx.history_first + timedelta(days=7)
@@ -276,7 +380,7 @@ def _spikes(
     return sorted(found, key=lambda f: (f["day"], -f["score"]))
 
 
-def _top(ctx: _WeekBuild, streams: Sequence[_Stream], *, kind: str, limit: int) -> list[dict[str, Any]]:
+def _top(ctx: _WeekBuild, streams: Sequence[_Stream], *, kind: str, limit: int) -> list[DigestMention]:
     """The week's items of our streams with the most engagement (latest figures): what others
     said (`mention`), or our own posts (`own`), which would otherwise crowd the others out."""
     ours = _ours(streams)
@@ -353,7 +457,7 @@ def _saved_searches(ctx: _WeekBuild, streams: Sequence[_Stream]) -> list[dict[st
     return found
 
 
-def _mention(m: Mention, streams: list[str], zone: ZoneInfo) -> dict[str, Any]:
+def _mention(m: Mention, streams: list[str], zone: ZoneInfo) -> DigestMention:
     text = " ".join(m.text.split())
     local = m.created_at.astimezone(zone)
     return {
@@ -375,7 +479,7 @@ def _mention(m: Mention, streams: list[str], zone: ZoneInfo) -> dict[str, Any]:
     }
 
 
-def _health(ctx: _WeekBuild, streams: Sequence[_Stream], uncovered: dict[str, list[date]]) -> dict[str, Any]:
+def _health(ctx: _WeekBuild, streams: Sequence[_Stream], uncovered: dict[str, list[date]]) -> HealthRecord:
     """Collection runs of the week per configured stream, failures, and days not covered."""
     lo, hi = ctx.week.bounds(ctx.zone)
     in_week = (CollectionRun.started_at >= lo, CollectionRun.started_at < hi)
@@ -393,8 +497,7 @@ def _health(ctx: _WeekBuild, streams: Sequence[_Stream], uncovered: dict[str, li
     ever = set(ctx.session.scalars(select(CollectionRun.stream_id).distinct()))
     week_days = set(ctx.week.days())
     rows = [
-        _health_row(s, counts, errors, [d for d in uncovered.get(s.name, []) if d in week_days])
-        | {"collected": s.id in ever}
+        _health_row(s, counts, errors, [d for d in uncovered.get(s.name, []) if d in week_days], s.id in ever)
         for s in streams
         if s.configured
     ]
@@ -402,8 +505,12 @@ def _health(ctx: _WeekBuild, streams: Sequence[_Stream], uncovered: dict[str, li
 
 
 def _health_row(
-    s: _Stream, counts: dict[tuple[int, str], int], errors: dict[int, CollectionRun], uncovered: list[date]
-) -> dict[str, Any]:
+    s: _Stream,
+    counts: dict[tuple[int, str], int],
+    errors: dict[int, CollectionRun],
+    uncovered: list[date],
+    collected: bool,
+) -> HealthRow:
     stored = (RunStatus.OK, RunStatus.PARTIAL, RunStatus.FAILED, RunStatus.RUNNING)
     by_status = {st: counts.get((s.id, st), 0) if s.id else 0 for st in stored}
     error = errors.get(s.id) if s.id else None
@@ -418,16 +525,17 @@ def _health_row(
             {"at": iso_z(error.started_at), "status": error.status, "error": error.error} if error else None
         ),
         "uncovered_days": [d.isoformat() for d in uncovered],
+        "collected": collected,
     }
 
 
-def _health_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
+def _health_summary(rows: list[HealthRow]) -> HealthRecord:
     """Totals and one line per problem. A week without runs is not one by itself (one run can
     backfill a week): what matters is failed runs and days the collection did not cover."""
     problems = []
     for r in rows:
         if r["failed"] or r["partial"]:
-            what = ", ".join(f"{r[k]} {k}" for k in ("failed", "partial") if r[k])
+            what = ", ".join(f"{n} {k}" for k, n in (("failed", r["failed"]), ("partial", r["partial"])) if n)
             last = f"; last error: {r['last_error']['error']}" if r["last_error"] else ""
             problems.append(f"{r['name']}: {what} run(s) of {r['runs']}{last}")
         if not r["collected"]:

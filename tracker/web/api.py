@@ -8,7 +8,7 @@ input answer 422 naming each field (as `{field, msg, loc}`), an unknown experime
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.responses import JSONResponse
@@ -229,7 +229,8 @@ def reopen(ctx: Ctx, request: Request, exp_id: ExpId, body: ReasonIn) -> Any:
 
 @router.get("/results", summary="The current result of every measured experiment")
 def results(ctx: Ctx) -> list[dict[str, Any]]:
-    return [r["result"] for r in _registry(ctx).list_all() if r["result"] is not None]
+    # the stored payloads as they are (JSON): the response model stays an open object
+    return [cast(dict[str, Any], r["result"]) for r in _registry(ctx).list_all() if r["result"] is not None]
 
 
 @router.get("/reflection", summary="The maturity reflection (`tracker reflect --json`)")

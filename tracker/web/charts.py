@@ -9,11 +9,14 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from markupsafe import Markup, escape
 
 from tracker.web.queries import DailyPoint
+
+if TYPE_CHECKING:
+    from tracker.measuring import MeasurementResult
 
 Fmt = Callable[[float], str]
 
@@ -168,7 +171,7 @@ def _runs(values: Sequence[tuple[float, float | None]]) -> list[list[tuple[float
     return [r for r in runs if r]
 
 
-def experiment_chart(result: dict[str, Any]) -> Markup:
+def experiment_chart(result: MeasurementResult) -> Markup:
     """The daily values of the baseline and experiment windows, with each window's mean."""
     metric = result["metric"]
     fmt = value_format(metric)
@@ -177,16 +180,18 @@ def experiment_chart(result: dict[str, Any]) -> Markup:
     first = date.fromisoformat(result["baseline"]["start"])
     last = max(date.fromisoformat(result["treatment"]["end"]), date.fromisoformat(result["baseline"]["end"]))
     days = (last - first).days + 1
+    drawn = result["series"]
     series = {
-        k: [(date.fromisoformat(d), float(v)) for d, v in result["series"][k]]
-        for k in ("baseline", "treatment")
+        k: [(date.fromisoformat(d), float(v)) for d, v in days]
+        for k, days in (("baseline", drawn["baseline"]), ("treatment", drawn["treatment"]))
     }
     control = [
         (date.fromisoformat(d), float(v))
-        for k in ("control_baseline", "control_treatment")
-        for d, v in result["series"].get(k, [])
+        for days in (drawn.get("control_baseline", []), drawn.get("control_treatment", []))
+        for d, v in days
     ]
-    means: dict[str, float | None] = {k: result[k]["value"] for k in ("baseline", "treatment")}
+    windows = {"baseline": result["baseline"], "treatment": result["treatment"]}
+    means: dict[str, float | None] = {k: w["value"] for k, w in windows.items()}
     values = [v for pts in series.values() for _, v in pts] + [v for v in means.values() if v is not None]
     values += [v for _, v in control]
     if not values:
@@ -207,7 +212,7 @@ def experiment_chart(result: dict[str, Any]) -> Markup:
         svg.add("line", "grid", x1=left, x2=width - right, y1=_r(y(value)), y2=_r(y(value)))
         svg.add("text", "axis", text=fmt(value), x=left - 6, y=_r(y(value) + 4), text_anchor="end")
     for key, label in (("baseline", "Baseline"), ("treatment", "Experiment")):
-        start, end = (date.fromisoformat(result[key][k]) for k in ("start", "end"))
+        start, end = (date.fromisoformat(windows[key][k]) for k in ("start", "end"))
         x0, x1 = x(start) - slot / 2, x(end) + slot / 2
         svg.add("rect", f"band band-{key}", x=_r(x0), y=top, width=_r(x1 - x0), height=plot_h)
         span = f"{label} {start:%d %b} to {end:%d %b}"
@@ -222,7 +227,8 @@ def experiment_chart(result: dict[str, Any]) -> Markup:
             svg.add("line", f"mean mean-{key}", f"{label} mean: {fmt(mean)}",
                     x1=_r(x0), x2=_r(x1), y1=_r(y(mean)), y2=_r(y(mean)))  # fmt: skip
     if control:
-        name = (result.get("control") or {}).get("stream") or "control stream"
+        drawn_control = result.get("control")
+        name = (drawn_control["stream"] if drawn_control else None) or "control stream"
         for run in _runs_by_day(control):
             svg.add("polyline", "line-control", points=" ".join(f"{_r(x(d))},{_r(y(v))}" for d, v in run))
         for d, v in control:
