@@ -238,3 +238,21 @@ async def test_the_form_registers_an_experiment_on_a_saved_search(
     page = await client.get(good.headers["location"])
     assert "Saved search" in page.text and ">outages</a>" in page.text
     assert "in every stream but the competitors" in page.text.replace("&#39;", "'")
+
+
+async def test_registering_a_before_after_comparison_without_history_warns_on_the_page(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    """The web shows what `experiment add` warns: no verdict without 49 days before the baseline."""
+    form = await client.get("/experiments/new")
+    start = world.today - timedelta(days=100)  # its baseline starts before the first mention
+    fields = {
+        "csrf_token": csrf_of(form.text), "title": "Early test", "hypothesis": "More mentions",
+        "practice": "content-calendar", "metric": "mentions", "streams": ["acme-mastodon"],
+        "start": start.isoformat(), "end": (start + timedelta(days=20)).isoformat(),
+        "expect": "increase", "min_effect": "0.1",
+    }  # fmt: skip
+    added = await client.post("/experiments", data=fields)
+    assert added.status_code == 303, added.text
+    page = (await client.get(added.headers["location"])).text.replace("&#39;", "'")
+    assert "will get no verdict" in page and "--control-stream" in page
