@@ -148,6 +148,17 @@ def test_loading_a_config_imports_no_connector(tmp_path: Path) -> None:
     assert out.strip() == "[]"
 
 
+def test_reading_results_imports_no_statistics() -> None:
+    """The reflection, the lifecycle and the digest read stored results through
+    tracker/results.py: `tracker reflect` must not pay for numpy and scipy (issue 22)."""
+    probe = (
+        "import sys\nimport tracker.reflection, tracker.lifecycle, tracker.digest.activity\n"
+        "print(sorted(m for m in ('numpy', 'scipy', 'tracker.measuring', 'tracker.sequential') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
 def test_the_spike_rule_lives_in_one_analysis_module() -> None:
     """The digest, the web overview and the alerts judge spikes with tracker/spikes.py's rule,
     on days (find_spikes) or on slots of an alert's window (spike_verdict): no copy elsewhere."""

@@ -36,7 +36,7 @@ from tracker.config import Settings, load_settings
 from tracker.errors import UserError
 
 if TYPE_CHECKING:
-    from tracker.measuring import MeasurementResult
+    from tracker.results import MeasurementResult
 
 Echo = Callable[[str], None]
 

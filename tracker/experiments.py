@@ -22,8 +22,8 @@ from tracker.config import Settings
 from tracker.errors import UserError
 from tracker.ingest import sync_streams
 from tracker.maturity import Model
-from tracker.measuring import MeasurementResult, stored
 from tracker.metrics import METRICS, DayValue
+from tracker.results import MeasurementResult, stored
 from tracker.store.db import Store
 from tracker.store.models import (
     Experiment,

@@ -27,8 +27,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tracker.errors import UserError
-from tracker.measuring import MeasurementResult, stored
 from tracker.metrics import COUNT_METRICS
+from tracker.results import MeasurementResult, stored
 from tracker.store.models import Experiment, ExperimentEvent
 from tracker.store.queries import valid_results
 from tracker.timeutil import iso_z

@@ -22,7 +22,7 @@ trend cannot be tested, and a trend would pass for an effect.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, Literal, NotRequired, TypedDict, cast
+from typing import Any, Literal
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -32,8 +32,8 @@ from tracker.config import Settings
 from tracker.coverage import uncovered_days
 from tracker.metrics import COUNT_METRICS, RELATIVE_METRICS, daily, engagement_posts
 from tracker.outages import possible_outages
+from tracker.results import MeasurementResult, ResultSeries, ResultWindow, Scorers
 from tracker.selection import experiment_selection
-from tracker.sequential import InterimRecord, Lift
 from tracker.store.enums import Role
 from tracker.store.models import Experiment, ExperimentCompetitor, MentionStream, Stream
 from tracker.store.queries import stream_names_by_id
@@ -45,83 +45,6 @@ TREND_HISTORY_DAYS = 56
 # Fewer days with data before the baseline than this, and a pre_post gets no interval
 # (stats.short_history): the trend test cannot tell a steady trend from an effect.
 TREND_MIN_HISTORY = stats.TREND_MIN_HISTORY
-
-
-class ResultWindow(TypedDict):
-    """One window of a result: its days with data, `value` and (engagement) `typical` (SPEC §6)."""
-
-    start: str
-    end: str
-    days: int
-    value: float | None
-    typical: float | None
-
-
-class ResultSeries(TypedDict):
-    """The windows' daily values as [ISO day, value]; the control's beside them when there is one."""
-
-    baseline: list[list[Any]]
-    treatment: list[list[Any]]
-    control_baseline: NotRequired[list[list[Any]]]
-    control_treatment: NotRequired[list[list[Any]]]
-
-
-class Scorers(TypedDict):
-    """Which sentiment scorers each window rests on (tracker/labels.py)."""
-
-    baseline: list[str]
-    treatment: list[str]
-
-
-class ControlRecord(TypedDict):
-    """The control drawn beside a diff_in_diff result: its streams and its windows' plain levels."""
-
-    stream: str
-    baseline: float | None
-    treatment: float | None
-
-
-class MeasurementResult(Lift):
-    """One experiment's measurement, as `experiment measure --json` prints it and a result row
-    stores it (its `payload`). `control` only with control streams, `compared_with` and
-    `like_for_like` only for share_of_voice. The lift and its intervals are Lift's fields; the
-    JSON gives them after `lift_of` (the order of the dict measure_one builds)."""
-
-    id: int
-    title: str
-    metric: str
-    practice: str
-    method: str
-    expect: str
-    min_effect: float
-    baseline: ResultWindow
-    treatment: ResultWindow
-    lift_of: str
-    verdict: str
-    verdict_note: str | None
-    excluded_days: list[str]
-    measured_at: str
-    series: ResultSeries
-    post_hoc: bool
-    scorers: Scorers | None
-    interim: InterimRecord | None
-    stopped_early: bool
-    possible_outages: list[str]
-    weights: dict[str, float] | None
-    note: str | None
-    largest_post_share: float | None
-    trend_per_day: float | None
-    trend_history_days: int | None
-    trend_warning: str | None
-    control: NotRequired[ControlRecord]
-    compared_with: NotRequired[list[str]]
-    like_for_like: NotRequired[bool]
-
-
-def stored(payload: dict[str, Any]) -> MeasurementResult:
-    """A result row's payload as the record it was stored from. The payload is JSON written by
-    measure_one; a result stored by an older version may lack keys added since (read them with .get)."""
-    return cast(MeasurementResult, payload)
 
 
 def measure_one(session: Session, settings: Settings, exp: Experiment, now: datetime) -> MeasurementResult:

@@ -53,7 +53,7 @@ from sqlalchemy.orm import Session
 from tracker.config import Settings
 from tracker.lifecycle import is_sentence, usable
 from tracker.maturity import DIMENSIONS, Model, Stage
-from tracker.measuring import MeasurementResult, stored
+from tracker.results import MeasurementResult, stored
 from tracker.store.db import Store
 from tracker.store.enums import RunStatus, SendStatus
 from tracker.store.models import (

@@ -5,8 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from tracker.measuring import MeasurementResult
-    from tracker.sequential import InterimRecord, Lift
+    from tracker.results import InterimRecord, Lift, MeasurementResult
 
 RELATIVE = ("mentions", "engagement")
 

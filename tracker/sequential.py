@@ -47,10 +47,10 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
-from typing import TypedDict
 
 from scipy import stats as _scipy_stats  # type: ignore[import-untyped]  # no stubs installed
 
+from tracker.results import InterimRecord
 from tracker.stats import LEVEL, Estimate
 
 ALPHA = 0.05
@@ -66,25 +66,6 @@ def multiplier(n: int, planned: int, alpha: float = ALPHA) -> float:
     rho2 = (-2 * math.log(alpha) + math.log(-2 * math.log(alpha) + 1)) / planned
     v = n * rho2
     return math.sqrt(2 * (v + 1) / v * math.log(math.sqrt(v + 1) / alpha))
-
-
-class Lift(TypedDict):
-    """A lift with its intervals: relative (`ci_low`/`ci_high`) and absolute (`ci_abs_*`)."""
-
-    lift_rel: float | None
-    lift_abs: float | None
-    ci_low: float | None
-    ci_high: float | None
-    ci_abs_low: float | None
-    ci_abs_high: float | None
-
-
-class InterimRecord(Lift):
-    """A running experiment's interim estimate as a result gives it (`interim`): `alpha` first,
-    then the lift, then `method` (the order of as_dict)."""
-
-    alpha: float
-    method: str
 
 
 @dataclass(frozen=True)

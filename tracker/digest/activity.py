@@ -11,10 +11,9 @@ from tracker.config import Settings
 from tracker.digest.weeks import Week
 from tracker.experiments import ExperimentRecord, Registry
 from tracker.maturity import Model
-from tracker.measuring import MeasurementResult, stored
 from tracker.reflection import MoveRecord, StageRecord, StageRef, reflect
 from tracker.report import lift_text
-from tracker.sequential import Lift
+from tracker.results import Lift, MeasurementResult, stored
 from tracker.store.db import Store
 from tracker.store.models import ExperimentResult
 from tracker.store.queries import newest_valid_result_ids

@@ -16,7 +16,7 @@ from markupsafe import Markup, escape
 from tracker.web.queries import DailyPoint
 
 if TYPE_CHECKING:
-    from tracker.measuring import MeasurementResult
+    from tracker.results import MeasurementResult
 
 Fmt = Callable[[float], str]
 
