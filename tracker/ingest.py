@@ -163,7 +163,7 @@ def _upsert(
         pairs = _scored_many(fresh, scored)
         stamp = bulk.time(now)
         times = [bulk.stored_time(item.created_at) for item in fresh]
-        inserted, _ = _insert_new(
+        inserted = _insert_new(
             bulk,
             [
                 _new_values(bulk, item, stamp, created, lang, score)
@@ -406,9 +406,8 @@ def _new_values(
     )
 
 
-def _insert_new(bulk: Bulk, rows: list[tuple[Any, ...]]) -> tuple[dict[tuple[str, str], int], bool]:
-    """Insert new mentions (rows in _NEW order); return their ids by identity, and whether
-    every one of them is a row this call wrote (else some may be another writer's).
+def _insert_new(bulk: Bulk, rows: list[tuple[Any, ...]]) -> dict[tuple[str, str], int]:
+    """Insert new mentions (rows in _NEW order) and return their ids by identity.
 
     A row another writer inserted meanwhile is skipped by ON CONFLICT and found by the
     lookup that follows, so concurrent collectors never fail on the unique constraint.
@@ -420,8 +419,8 @@ def _insert_new(bulk: Bulk, rows: list[tuple[Any, ...]]) -> tuple[dict[tuple[str
         inserted = bulk.insert("mentions", _NEW, rows, conflict="platform, external_id")
         after = bulk.connection.exec_driver_sql("SELECT max(id) FROM mentions").scalar() or 0
         if inserted == len(rows) and after == before + len(rows):
-            return {(r[0], r[1]): before + 1 + i for i, r in enumerate(rows)}, True
+            return {(r[0], r[1]): before + 1 + i for i, r in enumerate(rows)}
     else:
         bulk.insert("mentions", _NEW, rows, conflict="platform, external_id")
     found = bulk.lookup("mentions", ("id", "platform", "external_id"), [(r[0], r[1]) for r in rows])
-    return {(platform, external_id): mention_id for mention_id, platform, external_id in found}, False
+    return {(platform, external_id): mention_id for mention_id, platform, external_id in found}
