@@ -21,10 +21,10 @@ trend cannot be tested, and a trend would pass for an effect.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tracker import plans, sequential, stats, synthetic
@@ -35,8 +35,8 @@ from tracker.outages import possible_outages
 from tracker.results import MeasurementResult, ResultSeries, ResultWindow, Scorers
 from tracker.selection import experiment_selection
 from tracker.store.enums import Role
-from tracker.store.models import Experiment, ExperimentCompetitor, MentionStream, Stream
-from tracker.store.queries import stream_names_by_id
+from tracker.store.models import Experiment, ExperimentCompetitor, Stream
+from tracker.store.queries import first_mention_day, stream_names_by_id
 from tracker.timeutil import iso_z
 
 MIN_DAYS = 7
@@ -96,7 +96,7 @@ def measure_one(session: Session, settings: Settings, exp: Experiment, now: date
     baseline = series(stream_ids, base_first, base_last)
     treatment = series(stream_ids, exp.start, treat_last)
     history_first = max(
-        base_first - timedelta(days=TREND_HISTORY_DAYS), first_day(session, stream_ids, zone)
+        base_first - timedelta(days=TREND_HISTORY_DAYS), first_mention_day(session, stream_ids, zone)
     )
     history = series(stream_ids, history_first, base_first - timedelta(days=1)) if not control_ids else []
     weights: dict[str, float] | None = None
@@ -330,16 +330,6 @@ def _scorers(
 
 def _days(first: date, last: date) -> set[date]:
     return {first + timedelta(days=i) for i in range((last - first).days + 1)}
-
-
-def first_day(session: Session, stream_ids: list[int], zone: Any) -> date:
-    """The local day of the streams' first mention (history before it is not data)."""
-    first = session.scalar(
-        select(func.min(MentionStream.created_at)).where(MentionStream.stream_id.in_(stream_ids))
-    )
-    if first is None:
-        return date.max
-    return (first if first.tzinfo else first.replace(tzinfo=UTC)).astimezone(zone).date()
 
 
 def _outages(

@@ -339,10 +339,10 @@ def _history_warning(
     session: Session, settings: Settings, stream_ids: Sequence[int], base_first: date
 ) -> list[str]:
     """A pre_post whose streams cannot have TREND_MIN_HISTORY days before the baseline gets no verdict."""
-    from tracker.measuring import first_day
     from tracker.stats import TREND_MIN_HISTORY
+    from tracker.store.queries import first_mention_day
 
-    first = first_day(session, list(stream_ids), settings.organisation.zone)
+    first = first_mention_day(session, stream_ids, settings.organisation.zone)
     days = max(0, (base_first - first).days) if first != date.max else 0
     if days >= TREND_MIN_HISTORY:
         return []

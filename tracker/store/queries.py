@@ -11,7 +11,8 @@ statements a caller narrows further.
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
@@ -113,3 +114,13 @@ def newest_valid_result_ids(before: datetime) -> Select[int]:
         .where(ExperimentResult.valid.is_(True), ExperimentResult.measured_at < before)
         .group_by(ExperimentResult.experiment_id)
     )
+
+
+def first_mention_day(session: Session, stream_ids: Sequence[int], zone: ZoneInfo) -> date:
+    """The local day of the streams' first mention (`date.max` when they have none)."""
+    first = session.scalar(
+        select(func.min(MentionStream.created_at)).where(MentionStream.stream_id.in_(stream_ids))
+    )
+    if first is None:
+        return date.max
+    return (first if first.tzinfo else first.replace(tzinfo=UTC)).astimezone(zone).date()
