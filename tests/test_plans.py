@@ -207,9 +207,14 @@ def test_the_reason_for_a_missing_interval_and_post_hoc_reach_the_text() -> None
                "ci_low": -0.1, "ci_high": 0.6, "ci_abs_low": -2.0, "ci_abs_high": 12.0, "method": "asymptotic_cs",
                "alpha": 0.005}}  # fmt: skip
     assert lift_text(running).startswith("interim lift +20.0 % (always-valid 99.5 % CI -10.0 % to +60.0 %)")
-    warned = {**result, "verdict": "success", "note": None, "trend_warning": "only 3 days with data"}
+    warned = {**result, "verdict": "success", "note": None, "trend_warning": "only 3 days with data",
+              "ci_low": 0.1, "ci_high": 0.9, "ci_abs_low": 5.0, "ci_abs_high": 40.0}  # fmt: skip
     assert "trend not checked: only 3 days with data" in lift_text(warned)
     assert "trend not checked" not in lift_text({**warned, "verdict": "inconclusive"})
+    # a young stream's running before/after comparison has no interval: the reason is said once
+    young = {**warned, "verdict": "running", "ci_low": None, "ci_high": None, "ci_abs_low": None,
+             "ci_abs_high": None, "note": "only 20 days with data before the baseline"}  # fmt: skip
+    assert lift_text(young).count("days with data") == 1 and "trend not checked" not in lift_text(young)
     # a result stored before the daily looks spent 0.5 % (no alpha) keeps its 95 % label
     older = {**running, "interim": {k: v for k, v in running["interim"].items() if k != "alpha"}}
     assert lift_text(older).startswith("interim lift +20.0 % (always-valid 95 % CI")

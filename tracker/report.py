@@ -37,7 +37,11 @@ def lift_text(result: MeasurementResult) -> str:
     )
     if result.get("note") and (low is None or high is None):
         text += f" (no interval: {result['note']})"
-    if result.get("trend_warning") and result.get("verdict") in ("success", "failure", "running"):
+    # Beside an interval only: where there is none the note already says why (a young stream's
+    # before/after comparison), and saying it twice reads as two problems.
+    interval_shown = low is not None and high is not None
+    judged = result.get("verdict") in ("success", "failure", "running")
+    if result.get("trend_warning") and interval_shown and judged:
         text += f"; trend not checked: {result['trend_warning']}"
     if result.get("verdict_note"):
         text += f"; {result['verdict_note']}"
