@@ -8,12 +8,12 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import write_config
+from tests.support import wait_until
 from tracker.sentiment import _cpu_count
 
 pytestmark = pytest.mark.slow
@@ -43,15 +43,6 @@ def alive(pid: int) -> bool:
         return False
 
 
-def wait_for(condition: object, what: str, limit: float = 120.0) -> None:
-    """Poll until `condition()` holds (a readiness wait; the limit only stops a hung test)."""
-    deadline = time.monotonic() + limit
-    while not condition():  # type: ignore[operator]
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.05)
-
-
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 @pytest.mark.skipif(_cpu_count() < 2, reason="with one CPU the import scores in-process")
 def test_kill_9_of_an_importer_leaves_no_worker_behind(tmp_path: Path) -> None:
@@ -69,12 +60,12 @@ def test_kill_9_of_an_importer_leaves_no_worker_behind(tmp_path: Path) -> None:
         start_new_session=True,
     )
     try:
-        wait_for(lambda: children(importer.pid) or importer.poll() is not None, "a scoring worker")
+        wait_until(lambda: bool(children(importer.pid)) or importer.poll() is not None, "a scoring worker")
         workers = children(importer.pid)
         assert workers and importer.poll() is None, "the import was still running with its workers"
         os.kill(importer.pid, signal.SIGKILL)
         importer.wait(timeout=60)
-        wait_for(lambda: not any(alive(pid) for pid in workers), "the workers to end", limit=30)
+        wait_until(lambda: not any(alive(pid) for pid in workers), "the workers to end")
     finally:
         if importer.poll() is None:
             importer.kill()
