@@ -17,7 +17,7 @@ from functools import lru_cache
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any
 
-from connectors.base import StreamKeys
+from connectors.base import Connector, StreamKeys
 
 log = logging.getLogger("tracker.registry")
 GROUP = "tracker.connectors"
@@ -33,13 +33,13 @@ def _load(ep: EntryPoint, what: str) -> Any | None:
 
 
 @lru_cache(maxsize=1)
-def connectors() -> dict[str, Any]:
+def connectors() -> dict[str, type[Connector]]:
     """Connector name -> connector class, for every entry point that imports."""
     found = {ep.name: _load(ep, "connector") for ep in entry_points(group=GROUP)}
     return {name: cls for name, cls in found.items() if cls is not None}
 
 
-def connector_class(name: str) -> Any | None:
+def connector_class(name: str) -> type[Connector] | None:
     return connectors().get(name)
 
 
