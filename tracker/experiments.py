@@ -432,7 +432,7 @@ class Registry:
         judgement: str | None = None,
         early: bool = False,
         reason: str | None = None,
-    ) -> dict[str, Any]:
+    ) -> lifecycle.ConclusionPlan:
         """What concluding would record, checked against every rule; nothing is written."""
         with self.store.read() as session:
             exp = self._get(session, exp_id)

@@ -21,7 +21,7 @@ A learning (and a judgement) counts when it is a sentence: at least
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
+from typing import Any, TypedDict
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -93,6 +93,19 @@ def latest_result(session: Session, exp: Experiment) -> MeasurementResult | None
     return stored(dict(rows[0].payload)) if rows else None
 
 
+class ConclusionPlan(TypedDict):
+    """What concluding will record (`plan_conclusion`); the web's confirmation page shows it."""
+
+    learning: str
+    decision: str | None  # adopt, reject, or None (a usable success adopts)
+    adopted_by: str | None  # one of ADOPTED_BY, or None: not adopted
+    judgement: str | None
+    early: bool
+    reason: str | None
+    verdict: str | None  # the latest valid result's, None when never measured
+    previous: str  # the status it is concluded from
+
+
 def plan_conclusion(
     session: Session,
     exp: Experiment,
@@ -103,7 +116,7 @@ def plan_conclusion(
     early: bool,
     reason: str | None,
     today: date,
-) -> dict[str, Any]:
+) -> ConclusionPlan:
     """Check a conclusion against every rule; return what it will record (nothing is written)."""
     problems: list[tuple[str, str]] = []
     if judgement is not None and not judgement.strip():
@@ -172,12 +185,13 @@ def plan_conclusion(
     }
 
 
-def conclude(session: Session, exp: Experiment, plan: dict[str, Any], *, now: datetime,
+def conclude(session: Session, exp: Experiment, plan: ConclusionPlan, *, now: datetime,
              author: str | None = None) -> None:  # fmt: skip
     """Record a checked conclusion (`plan_conclusion`) and its event."""
     exp.concluded_at, exp.learning, exp.decision = now, plan["learning"], plan["decision"]
     exp.updated_at = now
-    detail = {k: plan[k] for k in ("learning", "decision", "adopted_by", "judgement", "early", "verdict")}
+    detail = {"learning": plan["learning"], "decision": plan["decision"], "adopted_by": plan["adopted_by"],
+              "judgement": plan["judgement"], "early": plan["early"], "verdict": plan["verdict"]}  # fmt: skip
     _event(session, exp, "concluded", plan["previous"], plan["reason"], detail, now, author)
 
 
