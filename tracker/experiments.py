@@ -10,7 +10,7 @@ measurement is kept; the newest valid one is the experiment's result.
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, NotRequired, TypedDict
 
@@ -124,8 +124,8 @@ class ExperimentRecord(TypedDict):
     updated_at: str
     mde: float | None
     created_by: str | None
-    amendments: list[dict[str, Any]]
-    original_plan: dict[str, Any]
+    amendments: list[plans.Amendment]
+    original_plan: plans.Plan
     post_hoc: bool
     result: MeasurementResult | None
     verdict: str | None
@@ -326,7 +326,7 @@ class Registry:
                     f"experiment {exp_id} is {status_of(exp, self.today())}: it can no longer be edited"
                 )
             data = self._input_of(session, exp)
-            plan_before = plans.plan_of(asdict(data))
+            plan_before = plans.plan_of(data)
             if "control_stream" in changes and "control_streams" not in changes:
                 changes = {**changes, "control_streams": [changes["control_stream"]]}
             for key, value in changes.items():
@@ -337,11 +337,11 @@ class Registry:
             )
             if problems:
                 raise ValidationError(problems)
-            plan_after = plans.plan_of(asdict(data))
+            plan_after = plans.plan_of(data)
             started = self.today() >= exp.start
             if started and plan_after != plan_before:
-                changed = [k for k in plans.PLAN_FIELDS if plan_before[k] != plan_after[k]]
-                shown = ", ".join(dict.fromkeys(k.replace("_", "-") for k in changed))
+                moved = [k for k in plans.PLAN_FIELDS if plan_before.get(k) != plan_after.get(k)]
+                shown = ", ".join(dict.fromkeys(k.replace("_", "-") for k in moved))
                 if not amend:
                     raise UserError(
                         f"experiment {exp_id} started on {exp.start}: its plan ({shown}) is locked; "
@@ -659,7 +659,7 @@ class Registry:
             "mde": exp.mde,
             "created_by": audit.author(session, f"experiment:{exp.id}"),
             "amendments": amendments,
-            "original_plan": amendments[0]["before"] if amendments else plans.plan_of(asdict(data)),
+            "original_plan": amendments[0]["before"] if amendments else plans.plan_of(data),
             "post_hoc": bool(amendments),
             "result": result,
             "verdict": results[0].verdict if results else None,

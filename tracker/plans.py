@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Literal, NotRequired, TypedDict, cast
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
@@ -29,8 +29,15 @@ from tracker.store.models import (
 from tracker.store.queries import stream_ids, stream_names_by_id
 from tracker.timeutil import iso_z
 
+if TYPE_CHECKING:
+    from tracker.experiments import ExperimentInput
+
+PlanField = Literal[
+    "start", "end", "baseline_start", "baseline_end", "metric", "streams", "control_stream",
+    "control_streams", "expect", "search",
+]  # fmt: skip
 # ExperimentInput fields that make up the plan (SPEC §6): locked once the experiment starts.
-PLAN_FIELDS = (
+PLAN_FIELDS: tuple[PlanField, ...] = (
     "start",
     "end",
     "baseline_start",
@@ -44,24 +51,56 @@ PLAN_FIELDS = (
 )
 
 
-def plan_of(record: dict[str, Any]) -> dict[str, Any]:
-    """The plan fields of an experiment record (or input as a dict), days as ISO text."""
-    out: dict[str, Any] = {}
-    for name in PLAN_FIELDS:
-        value = record.get(name)
-        if isinstance(value, date):
-            value = value.isoformat()
-        if isinstance(value, list):
-            value = list(value) if name == "control_streams" else sorted(value)
-        out[name] = value
-    return out
+class Plan(TypedDict):
+    """An experiment's plan (PLAN_FIELDS, in their order), days as ISO text: what an amendment keeps
+    as `before` and `after` and `experiment show --json` gives as `original_plan`."""
+
+    start: str | None
+    end: str | None
+    baseline_start: str | None
+    baseline_end: str | None
+    metric: str | None
+    streams: list[str]  # sorted: their order is no part of the plan
+    control_stream: str | None
+    control_streams: list[str]  # in the order given: the first is `control_stream`
+    expect: str
+    search: NotRequired[str | None]  # absent from the plans amendments kept before saved searches (issue 21)
+
+
+class Amendment(TypedDict):
+    """A change of a started experiment's plan, as `experiment show --json` lists it."""
+
+    at: str
+    reason: str
+    before: Plan
+    after: Plan
+
+
+def _iso(day: date | None) -> str | None:
+    return day.isoformat() if day else None
+
+
+def plan_of(data: ExperimentInput) -> Plan:
+    """The plan fields of an experiment's input, days as ISO text."""
+    return {
+        "start": _iso(data.start),
+        "end": _iso(data.end),
+        "baseline_start": _iso(data.baseline_start),
+        "baseline_end": _iso(data.baseline_end),
+        "metric": data.metric,
+        "streams": sorted(data.streams),
+        "control_stream": data.control_stream,
+        "control_streams": list(data.control_streams),
+        "expect": data.expect,
+        "search": data.search,
+    }
 
 
 def add_amendment(
     session: Session,
     exp: Experiment,
-    before: dict[str, Any],
-    after: dict[str, Any],
+    before: Plan,
+    after: Plan,
     reason: str,
     now: datetime,
 ) -> None:
@@ -70,15 +109,18 @@ def add_amendment(
     )
 
 
-def amendments(session: Session, exp_id: int) -> list[dict[str, Any]]:
+def amendments(session: Session, exp_id: int) -> list[Amendment]:
     rows = session.scalars(
         select(ExperimentAmendment)
         .where(ExperimentAmendment.experiment_id == exp_id)
         .order_by(ExperimentAmendment.id)
     ).all()
+    # `before` and `after` are stored JSON that plan_of wrote
     return [
-        {"at": iso_z(r.created_at), "reason": r.reason, "before": r.before, "after": r.after} for r in rows
-    ]
+        {"at": iso_z(r.created_at), "reason": r.reason, "before": cast(Plan, r.before),
+         "after": cast(Plan, r.after)}
+        for r in rows
+    ]  # fmt: skip
 
 
 def is_amended(session: Session, exp_id: int) -> bool:
