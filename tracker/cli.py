@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, Literal, NoReturn, get_args
 
 import typer
 
@@ -21,6 +21,7 @@ from tracker.errors import ConfigError, TrackerError, UserError
 
 if TYPE_CHECKING:
     from tracker.config import Settings
+    from tracker.experiments import ExperimentFields
     from tracker.store.db import Store
 
 app = typer.Typer(
@@ -443,27 +444,14 @@ SearchOpt = Annotated[
 ]
 
 
-EXPERIMENT_OPTIONS = (
-    "title",
-    "hypothesis",
-    "practice",
-    "metric",
-    "stream",
-    "control_stream",
-    "start",
-    "end",
-    "expect",
-    "owner",
-    "team",
-    "min_effect",
-    "baseline_start",
-    "baseline_end",
-    "competitors",
-    "search",
-)
+# The `experiment add`/`edit` options taken as they are, and those that are days.
+TextOption = Literal["title", "hypothesis", "practice", "metric", "expect", "owner", "team", "search"]
+DayOption = Literal["start", "end", "baseline_start", "baseline_end"]
+TEXT_OPTIONS: tuple[TextOption, ...] = get_args(TextOption)
+DAY_OPTIONS: tuple[DayOption, ...] = get_args(DayOption)
 
 
-def _experiment_fields(options: dict[str, Any]) -> dict[str, Any]:
+def _experiment_fields(options: dict[str, Any]) -> ExperimentFields:
     """The given `experiment add`/`edit` options as ExperimentInput fields (days parsed).
 
     Every problem (a bad day) is raised at once, as the service's own validation does.
@@ -471,23 +459,21 @@ def _experiment_fields(options: dict[str, Any]) -> dict[str, Any]:
     from tracker.experiments import ValidationError, parse_day
 
     problems: list[tuple[str, str]] = []
-    fields: dict[str, Any] = {}
-    for option in EXPERIMENT_OPTIONS:
-        value = options.get(option)
-        if value is None or (option in ("stream", "competitors") and not value):
-            continue
-        if option in ("start", "end", "baseline_start", "baseline_end"):
-            fields[option] = parse_day(value, option, problems)
-        elif option == "stream":
-            fields["streams"] = list(value)
-        elif option == "control_stream":
-            if not value:
-                continue
-            fields["control_stream"], fields["control_streams"] = value[0], list(value)
-        elif option == "competitors":
-            fields["competitors"] = [n.strip() for v in value for n in v.split(",") if n.strip()]
-        else:
-            fields[option] = value
+    fields: ExperimentFields = {}
+    for text in TEXT_OPTIONS:
+        if options.get(text) is not None:
+            fields[text] = options[text]
+    for day in DAY_OPTIONS:
+        if options.get(day) is not None:
+            fields[day] = parse_day(options[day], day, problems)
+    if options.get("min_effect") is not None:
+        fields["min_effect"] = options["min_effect"]
+    if streams := options.get("stream"):
+        fields["streams"] = list(streams)
+    if controls := options.get("control_stream"):
+        fields["control_stream"], fields["control_streams"] = controls[0], list(controls)
+    if competitors := options.get("competitors"):
+        fields["competitors"] = [n.strip() for v in competitors for n in v.split(",") if n.strip()]
     if problems:
         raise ValidationError(problems)
     return fields

@@ -79,6 +79,29 @@ class ExperimentInput:
         return [self.control_stream] if self.control_stream else []
 
 
+class ExperimentFields(TypedDict, total=False):
+    """Some of ExperimentInput's fields, each given a value: what `experiment add` and `edit` were given
+    (`edit` changes only these)."""
+
+    title: str
+    hypothesis: str
+    practice: str
+    metric: str
+    streams: list[str]
+    control_stream: str
+    start: date | None  # None: the day given could not be read (a ValidationError follows)
+    end: date | None
+    expect: str
+    owner: str
+    team: str
+    min_effect: float
+    baseline_start: date | None
+    baseline_end: date | None
+    control_streams: list[str]
+    competitors: list[str]
+    search: str  # "" on edit removes it
+
+
 class Window(TypedDict):
     start: str
     end: str
@@ -311,7 +334,7 @@ class Registry:
             return self.record(session, exp), warnings + power_warnings
 
     def edit(
-        self, exp_id: int, changes: dict[str, Any], *, amend: bool = False, reason: str | None = None
+        self, exp_id: int, changes: ExperimentFields, *, amend: bool = False, reason: str | None = None
     ) -> tuple[ExperimentRecord, list[str]]:
         """Change some fields (same validation); a changed window or stream set voids old results.
 
