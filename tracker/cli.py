@@ -1001,6 +1001,9 @@ def sandbox_serve(
             episodes.append(parse_episode(text))
         except ValueError as exc:
             fail(f"--episode: {exc}")
+    switches = sandbox.switches()
+    if deleted_share is not None:
+        switches["deleted_share"] = deleted_share
     try:
         serve_sandbox(
             seed if seed is not None else sandbox.seed,
@@ -1013,7 +1016,7 @@ def sandbox_serve(
             out=typer.echo,
             late=sandbox.late,
             episodes=episodes,
-            **{**sandbox.switches(), **({} if deleted_share is None else {"deleted_share": deleted_share})},
+            **switches,
         )
     except EpisodeError as exc:  # raised before anything is served
         fail(str(exc))

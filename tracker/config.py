@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, time, timedelta
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from connectors.base import SECRET, TEXT, URL, StreamKeys
@@ -171,6 +171,18 @@ class SentimentConfig:
     retrain_after: int = 50  # `tracker run` retrains a language after this many new labels
 
 
+class SandboxSwitches(TypedDict):
+    """The sandbox's quirk switches, as keyword arguments of tracker.sandbox.server.serve / SandboxServer."""
+
+    mastodon_filtered: float
+    bluesky_empty_pages: int
+    bluesky_search_cap: int
+    reddit_listing_cap: int | None
+    login_limits: bool
+    mastodon_tag_access: str
+    deleted_share: float
+
+
 @dataclass(frozen=True)
 class SandboxConfig:
     """The simulated world a demo workspace was built on (`tracker sandbox serve` serves it again).
@@ -197,7 +209,7 @@ class SandboxConfig:
     # alert episodes injected on a schedule (tracker/sandbox/episodes.py); any makes the clock live
     episodes: tuple[Episode, ...] = ()
 
-    def switches(self) -> dict[str, Any]:
+    def switches(self) -> SandboxSwitches:
         """The quirks as keyword arguments of tracker.sandbox.server.serve / SandboxServer."""
         return {
             "mastodon_filtered": self.mastodon_filtered,
