@@ -545,7 +545,19 @@ UNITS = {"mentions": "%", "engagement": "%", "sentiment": "points", "positive_sh
          "share_of_voice": "percentage points"}  # fmt: skip
 
 
-def effect_of(exp: _Exp, result: MeasurementResult) -> dict[str, Any] | None:
+class Effect(TypedDict):
+    """One measured experiment's effect, as a practice's `effects` in `reflect --json` list it."""
+
+    experiment: int
+    metric: str
+    unit: str  # UNITS': "%", "points" or "percentage points"
+    value: float  # the change in `unit`
+    verdict: str
+    min_effect: float
+    size: float | None  # the judged change over min_effect, expected direction positive
+
+
+def effect_of(exp: _Exp, result: MeasurementResult) -> Effect | None:
     """One measured experiment's effect in its metric's own unit, and its unit-free size.
 
     `value`: relative change in % for mentions and engagement, the absolute change of the
@@ -575,7 +587,7 @@ def effect_of(exp: _Exp, result: MeasurementResult) -> dict[str, Any] | None:
     }
 
 
-def effect_text(effect: dict[str, Any]) -> str:
+def effect_text(effect: Effect) -> str:
     """`mentions +60.0 %`, `sentiment +0.219 points`, `positive share +15.0 percentage points`."""
     value = f"{effect['value']:+.3f}" if effect["unit"] == "points" else f"{effect['value']:+.1f}"
     return f"{effect['metric'].replace('_', ' ')} {value} {effect['unit']}"
