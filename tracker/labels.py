@@ -35,7 +35,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import IO, Any, TypedDict
+from typing import IO, Any, TypedDict, cast
 
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
@@ -341,14 +341,13 @@ CHAR: dict[str, Any] = {
 class Model:
     """A fitted model rebuilt from its stored JSON: probabilities of CLASSES for texts."""
 
-    def __init__(self, weights: dict[str, Any]) -> None:
+    def __init__(self, weights: ModelWeights) -> None:
         import numpy as np
         from sklearn.feature_extraction.text import TfidfVectorizer
 
         self.np = np
         self.parts = []
-        for name, params in (("word", WORD), ("char", CHAR)):
-            part = weights[name]
+        for part, params in ((weights["word"], WORD), (weights["char"], CHAR)):
             kwargs = {k: v for k, v in params.items() if k not in ("max_features", "min_df")}
             kwargs["ngram_range"] = tuple(kwargs["ngram_range"])
             vec = TfidfVectorizer(vocabulary=part["vocabulary"], **kwargs)
@@ -388,35 +387,57 @@ class Model:
         return out
 
 
-def _weights(fitted: Any) -> dict[str, Any]:
-    union = fitted.named_steps["features"]
+class VectorizerWeights(TypedDict):
+    """One fitted TF-IDF vectorizer: term -> column, and each column's idf."""
+
+    vocabulary: dict[str, int]
+    idf: list[float]
+
+
+class ModelWeights(TypedDict):
+    """A fitted model as it is stored (`pack`): its word and character vectorizers and the classifier."""
+
+    word: VectorizerWeights
+    char: VectorizerWeights
+    classes: list[str]
+    coef: list[list[float]]  # one row per class (one row only for two classes: scikit-learn's binary form)
+    intercept: list[float]
+
+
+def _vectorizer(vec: Any) -> VectorizerWeights:
+    return {
+        "vocabulary": {k: int(v) for k, v in vec.vocabulary_.items()},
+        "idf": [float(x) for x in vec.idf_],
+    }
+
+
+def _weights(fitted: Any) -> ModelWeights:
+    vectors = dict(fitted.named_steps["features"].transformer_list)
     clf = fitted.named_steps["clf"]
-    found: dict[str, Any] = {}
-    for name, vec in union.transformer_list:
-        found[name] = {
-            "vocabulary": {k: int(v) for k, v in vec.vocabulary_.items()},
-            "idf": [float(x) for x in vec.idf_],
-        }
-    found["classes"] = [str(c) for c in clf.classes_]
-    found["coef"] = [[float(x) for x in row] for row in clf.coef_]
-    found["intercept"] = [float(x) for x in clf.intercept_]
-    return found
+    return {
+        "word": _vectorizer(vectors["word"]),
+        "char": _vectorizer(vectors["char"]),
+        "classes": [str(c) for c in clf.classes_],
+        "coef": [[float(x) for x in row] for row in clf.coef_],
+        "intercept": [float(x) for x in clf.intercept_],
+    }
 
 
-def pack(weights: dict[str, Any]) -> bytes:
+def pack(weights: ModelWeights) -> bytes:
     return zlib.compress(json.dumps(weights, separators=(",", ":")).encode("utf-8"), 6)
 
 
-def unpack(blob: bytes) -> dict[str, Any]:
+def unpack(blob: bytes) -> ModelWeights:
+    """The weights `pack` stored; ValueError when the blob is not a JSON object."""
     value = json.loads(zlib.decompress(blob).decode("utf-8"))
     if not isinstance(value, dict):
         raise ValueError("stored model weights are not an object")
-    return value
+    return cast(ModelWeights, value)  # written by pack: its shape is ModelWeights'
 
 
 @dataclass
 class Trained:
-    weights: dict[str, Any]
+    weights: ModelWeights
     figures: dict[str, Any]
     macro_f1: float
     predictions: list[str]
