@@ -57,8 +57,8 @@ def main() -> int:
             table[v["title"]][v["outcome"]] += 1
             truth[v["title"]] = "no effect" if v["truth"] == 0 else f"{v['truth']:+g} ({v['metric']})"
         raw.append({"seed": seed, "stage": report.stage, "moves": moves, "verdicts": report.verdicts,
-                    "line": report.detection["line"]})  # fmt: skip
-        print(f"seed {seed:>2}: {report.detection['line']}", file=sys.stderr, flush=True)
+                    "line": report.detection.line})  # fmt: skip
+        print(f"seed {seed:>2}: {report.detection.line}", file=sys.stderr, flush=True)
     shown = [o for o in OUTCOMES if any(c[o] for c in table.values())]
     print(f"Detection over seeds {args.seeds}, {args.weeks} weeks each:\n")
     print("| experiment | injected | " + " | ".join(shown) + " |")

@@ -73,7 +73,7 @@ def test_detection_is_reported_honestly() -> None:
     rows = [{"truth": t, "outcome": detection(v, t, "increase")} for v, t in
             [("success", 0.6), ("success", 0.2), ("success", 0.6), ("inconclusive", 0.15), ("inconclusive", 0.35),
              ("no_effect", 0.0), ("inconclusive", 0.0), ("inconclusive", 0.0)]]  # fmt: skip
-    assert detection_counts(rows)["line"] == (
+    assert detection_counts(rows).line == (
         "real effects found: 3 of 5; false claims: 0 of 3 null experiments; missed: 2 (inconclusive)"
     )
 

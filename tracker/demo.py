@@ -24,13 +24,13 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as dtime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from tracker.config import Settings, load_settings
 from tracker.errors import UserError
@@ -48,7 +48,7 @@ class DemoReport:
     collected: int = 0
     runs: int = 0
     stage: str = ""
-    verdicts: list[dict[str, Any]] = field(default_factory=list)
+    verdicts: list[Detection] = field(default_factory=list)
     files: dict[str, Path] = field(default_factory=dict)
 
     @property
@@ -56,7 +56,7 @@ class DemoReport:
         return sum(1 for v in self.verdicts if v["consistent"])
 
     @property
-    def detection(self) -> dict[str, Any]:
+    def detection(self) -> DetectionCounts:
         return detection_counts(self.verdicts)
 
 
@@ -305,7 +305,7 @@ def _schedule(exp: Any, world: Any) -> dict[str, datetime]:
     }
 
 
-def _experiments(settings: Settings, store: Any, world: Any, echo: Echo) -> list[dict[str, Any]]:
+def _experiments(settings: Settings, store: Any, world: Any, echo: Echo) -> list[Detection]:
     """Register the sandbox's experiments, note, measure and conclude them on their simulated days."""
     from sqlalchemy import update
 
@@ -315,7 +315,7 @@ def _experiments(settings: Settings, store: Any, world: Any, echo: Echo) -> list
 
     registry = Registry(store, settings, load_model(settings))
     zone = settings.organisation.zone
-    verdicts = []
+    verdicts: list[Detection] = []
     for exp in world.experiments:
         when = _schedule(exp, world)
         record, _ = registry.add(ExperimentInput(
@@ -338,7 +338,7 @@ def _experiments(settings: Settings, store: Any, world: Any, echo: Echo) -> list
             registry.conclude(exp_id, _learning(result["verdict"], exp), decision, now=when["concluded"],
                               author=exp.owner or None)  # fmt: skip
     found = detection_counts(verdicts)
-    echo(f"measured {len(verdicts)} experiments: {found['line']}")
+    echo(f"measured {len(verdicts)} experiments: {found.line}")
     if world.experiments:
         _shepherd(registry, store, settings, world, echo)
     return verdicts
@@ -400,7 +400,23 @@ def detection(verdict: str, effect: float, expect: str) -> str:
     return "found" if (verdict == "success") == right_way else "false claim"
 
 
-def _detection(exp_id: int, exp: Any, result: MeasurementResult, measured_on: date) -> dict[str, Any]:
+class Detection(TypedDict):
+    """One sandbox experiment's measured verdict against the effect injected (`bench/demo_detection.py
+    --json` writes them)."""
+
+    id: int
+    title: str
+    metric: str
+    truth: float  # the injected effect; 0: none
+    verdict: str
+    consistent: bool  # a verdict the injected effect allows on the day it was measured
+    outcome: str  # one of OUTCOMES
+    lift: float | None
+    lift_abs: float | None
+    measured_on: str
+
+
+def _detection(exp_id: int, exp: Any, result: MeasurementResult, measured_on: date) -> Detection:
     outcome = detection(result["verdict"], exp.effect, exp.expect)
     consistent = result["verdict"] in exp.consistent_verdicts(measured_on)
     return {"id": exp_id, "title": exp.title, "metric": exp.metric, "truth": exp.effect,
@@ -409,7 +425,17 @@ def _detection(exp_id: int, exp: Any, result: MeasurementResult, measured_on: da
             "measured_on": measured_on.isoformat()}  # fmt: skip
 
 
-def detection_counts(verdicts: list[dict[str, Any]]) -> dict[str, Any]:
+@dataclass(frozen=True)
+class DetectionCounts:
+    """How many experiments had each outcome, and the honest one-line summary of them."""
+
+    outcomes: dict[str, int]  # each of OUTCOMES -> how many experiments had it
+    real: int  # experiments with an injected effect and a settled verdict
+    null: int  # experiments without one, with a settled verdict
+    line: str
+
+
+def detection_counts(verdicts: Sequence[Detection]) -> DetectionCounts:
     """Counts per outcome and the honest one-line summary."""
     counts = {o: sum(1 for v in verdicts if v["outcome"] == o) for o in OUTCOMES}
     real = [v for v in verdicts if v["truth"] != 0 and v["outcome"] not in ("running", "too little data")]
@@ -426,7 +452,7 @@ def detection_counts(verdicts: list[dict[str, Any]]) -> dict[str, Any]:
     for key, label in (("running", "still running"), ("too little data", "too little data")):
         if counts[key]:
             line += f"; {label}: {counts[key]}"
-    return {**counts, "real": len(real), "null": len(null), "line": line}
+    return DetectionCounts(outcomes=counts, real=len(real), null=len(null), line=line)
 
 
 def _learning(verdict: str, exp: Any) -> str:
@@ -474,7 +500,7 @@ def summary(report: DemoReport) -> list[str]:
             lines.append(f"  digest:     {report.files[key]}")
     if "alert" in report.files:
         lines.append(f"  alert:      {report.files['alert']}   (tracker alerts history)")
-    lines.append(f"detection against the injected truth: {report.detection['line']}")
+    lines.append(f"detection against the injected truth: {report.detection.line}")
     for v in report.verdicts:
         truth = "no effect" if v["truth"] == 0 else f"true effect {v['truth']:+g}"
         lines.append(f"  {v['outcome']:<15} #{v['id']} {v['title']} ({v['metric']}): "
