@@ -11,15 +11,51 @@ from __future__ import annotations
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, cast, get_args
 
 from tracker.config import SLUG, Settings
 from tracker.errors import ConfigError, UserError
 from tracker.starter import defaults_dir
 
 DIMENSIONS = ("people", "objectives", "strategy", "technology")
-COUNT_KEYS = ("experiments", "concluded", "owners", "teams", "platforms", "digest_weeks")
+CountKey = Literal["experiments", "concluded", "owners", "teams", "platforms", "digest_weeks"]
+COUNT_KEYS: tuple[CountKey, ...] = get_args(CountKey)
 REQUIREMENT_KEYS = (*COUNT_KEYS, "measured_share", "adopted", "adopted_per_dimension")
+
+
+@dataclass(frozen=True)
+class AtLeast:
+    """`experiments = N` and the other counts: at least `needed` of them."""
+
+    key: CountKey
+    needed: int
+
+
+@dataclass(frozen=True)
+class MeasuredShare:
+    """`measured_share = 0.8`: the share of ended experiments with a usable measured verdict."""
+
+    needed: float  # as the model gives it (an int stays an int in `reflect --json`)
+    key: Literal["measured_share"] = "measured_share"
+
+
+@dataclass(frozen=True)
+class Adopted:
+    """`adopted = ["key", ...]`: these practices are adopted."""
+
+    needed: list[str]
+    key: Literal["adopted"] = "adopted"
+
+
+@dataclass(frozen=True)
+class AdoptedPerDimension:
+    """`adopted_per_dimension = { people = 1 }`: at least that many practices adopted in each dimension."""
+
+    needed: dict[str, int]
+    key: Literal["adopted_per_dimension"] = "adopted_per_dimension"
+
+
+Requirement = AtLeast | MeasuredShare | Adopted | AdoptedPerDimension
 
 
 @dataclass(frozen=True)
@@ -28,7 +64,7 @@ class Stage:
     number: int
     name: str
     description: str
-    requires: dict[str, Any]
+    requires: tuple[Requirement, ...]  # in the model's order, which moves and next steps keep
 
 
 @dataclass(frozen=True)
@@ -163,19 +199,26 @@ def _stages(raw: Any, practice_keys: set[str], problems: list[str]) -> list[Stag
     return stages
 
 
-def _requires(raw: Any, where: str, practice_keys: set[str], problems: list[str]) -> dict[str, Any]:
+def _requires(raw: Any, where: str, practice_keys: set[str], problems: list[str]) -> tuple[Requirement, ...]:
+    """The stage's requirements that are valid, in the model's order; each problem is added to `problems`."""
     if not isinstance(raw, dict):
         problems.append(f"{where}: expected a table")
-        return {}
+        return ()
+    found: list[Requirement] = []
     for key, value in raw.items():
         at = f"{where}.{key}"
         if key not in REQUIREMENT_KEYS:
             problems.append(f"{at}: unknown requirement key (known: {', '.join(REQUIREMENT_KEYS)})")
-        elif key in COUNT_KEYS and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
-            problems.append(f"{at}: expected a whole number >= 0, got {value!r}")
-        elif key == "measured_share" and (isinstance(value, bool) or not isinstance(value, int | float)
-                                          or not 0 <= value <= 1):  # fmt: skip
-            problems.append(f"{at}: expected a share from 0 to 1, got {value!r}")
+        elif key in COUNT_KEYS:
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                problems.append(f"{at}: expected a whole number >= 0, got {value!r}")
+            else:
+                found.append(AtLeast(cast(CountKey, key), value))  # one of COUNT_KEYS
+        elif key == "measured_share":
+            if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+                problems.append(f"{at}: expected a share from 0 to 1, got {value!r}")
+            else:
+                found.append(MeasuredShare(value))
         elif key == "adopted":
             if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
                 problems.append(f"{at}: expected a list of practice keys")
@@ -183,6 +226,7 @@ def _requires(raw: Any, where: str, practice_keys: set[str], problems: list[str]
             for practice in value:
                 if practice not in practice_keys:
                     problems.append(f"{at}: {practice!r} is not a practice of this model")
+            found.append(Adopted(list(value)))
         elif key == "adopted_per_dimension":
             if not isinstance(value, dict):
                 problems.append(f"{at}: expected a table like {{ people = 1 }}")
@@ -192,4 +236,5 @@ def _requires(raw: Any, where: str, practice_keys: set[str], problems: list[str]
                     problems.append(f"{at}.{dimension}: not a dimension ({', '.join(DIMENSIONS)})")
                 elif isinstance(count, bool) or not isinstance(count, int) or count < 0:
                     problems.append(f"{at}.{dimension}: expected a whole number >= 0, got {count!r}")
-    return dict(raw)
+            found.append(AdoptedPerDimension(dict(value)))
+    return tuple(found)

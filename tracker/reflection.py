@@ -52,7 +52,7 @@ from sqlalchemy.orm import Session
 
 from tracker.config import Settings
 from tracker.lifecycle import is_sentence, usable
-from tracker.maturity import DIMENSIONS, Model, Stage
+from tracker.maturity import DIMENSIONS, Adopted, AdoptedPerDimension, MeasuredShare, Model, Stage
 from tracker.results import MeasurementResult, stored
 from tracker.store.db import Store
 from tracker.store.enums import RunStatus, SendStatus
@@ -269,23 +269,23 @@ def facts(record: _Record, cutoff: datetime, today: date) -> _Facts:
 def unmet(stage: Stage, f: _Facts, model: Model) -> dict[str, tuple[Any, Any]]:
     """Requirement key -> (needed, have) for each requirement of the stage that does not hold."""
     missing: dict[str, tuple[Any, Any]] = {}
-    for key, needed in stage.requires.items():
-        if key == "measured_share":
-            if (f.ended == 0 and needed > 0) or f.measured_share < needed:
-                missing[key] = (needed, round(f.measured_share, 3))
-        elif key == "adopted":
-            lacking = [k for k in needed if k not in f.adopted]
+    for r in stage.requires:
+        if isinstance(r, MeasuredShare):
+            if (f.ended == 0 and r.needed > 0) or f.measured_share < r.needed:
+                missing[r.key] = (r.needed, round(f.measured_share, 3))
+        elif isinstance(r, Adopted):
+            lacking = [k for k in r.needed if k not in f.adopted]
             if lacking:
-                missing[key] = (needed, sorted(k for k in needed if k in f.adopted))
-        elif key == "adopted_per_dimension":
+                missing[r.key] = (r.needed, sorted(k for k in r.needed if k in f.adopted))
+        elif isinstance(r, AdoptedPerDimension):
             counts = _per_dimension(f, model)
-            short = {d: n for d, n in needed.items() if counts.get(d, 0) < n}
+            short = {d: n for d, n in r.needed.items() if counts.get(d, 0) < n}
             if short:
-                missing[key] = (needed, {d: counts.get(d, 0) for d in needed})
+                missing[r.key] = (r.needed, {d: counts.get(d, 0) for d in r.needed})
         else:
-            have = getattr(f, key)
-            if have < needed:
-                missing[key] = (needed, have)
+            have: int = getattr(f, r.key)
+            if have < r.needed:
+                missing[r.key] = (r.needed, have)
     return missing
 
 
@@ -417,13 +417,13 @@ def _move(
     if new.number > old.number:
         for stage in model.stages:
             if old.number < stage.number <= new.number:
-                for key, needed in stage.requires.items():
-                    because.append(key)
-                    if key == "adopted":
-                        because.extend(needed)
-                    elif key == "adopted_per_dimension":
-                        because.extend(_dimension_practices(model, f, needed))
-                    reasons.extend(_held(key, needed, f, model))
+                for r in stage.requires:
+                    because.append(r.key)
+                    if isinstance(r, Adopted):
+                        because.extend(r.needed)
+                    elif isinstance(r, AdoptedPerDimension):
+                        because.extend(_dimension_practices(model, f, r.needed))
+                    reasons.extend(_held(r.key, r.needed, f, model))
     else:
         dropped = next((s for s in model.stages if s.number == old.number), old)
         lost = unmet(dropped, f, model)
