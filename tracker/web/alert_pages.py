@@ -9,7 +9,7 @@ same data as `tracker alerts list --json` and `tracker alerts history --json`.
 from __future__ import annotations
 
 from datetime import date, timedelta
-from typing import Annotated, Any, TypedDict
+from typing import Annotated, TypedDict
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse
@@ -17,16 +17,13 @@ from fastapi.responses import HTMLResponse
 from tracker import alerts
 from tracker.config import AlertConfig
 from tracker.timeutil import day_start, utcnow
+from tracker.web.api import OPEN
 from tracker.web.app import WebContext, context
 from tracker.web.pages import render
 
 router = APIRouter(include_in_schema=False)
 api_router = APIRouter(prefix="/api/v1", tags=["api"])
 Ctx = Annotated[WebContext, Depends(context)]
-# The API's documents below are TypedDicts for mypy; `response_model=OPEN` keeps FastAPI serialising
-# them as the open objects they were (pydantic refuses typing.TypedDict before Python 3.12, and
-# /openapi.json stays as it is).
-OPEN = dict[str, Any]
 
 
 class ConfiguredAlert(TypedDict):
