@@ -340,7 +340,7 @@ def _keyword(
     searched: str | None = None,
 ) -> Verdict:
     """New mentions matching the alert's query and its saved search (both, when both are set)."""
-    from tracker.query import matches
+    from tracker.query import matches, target
 
     queries = [q for q in (alert.query, searched) if q is not None]
     shown = alert.query if alert.query is not None else f"saved search {alert.search!r}"
@@ -358,17 +358,13 @@ def _keyword(
     for mention, sid in rows:
         by_id[mention.id] = mention
         streams_of.setdefault(mention.id, []).append(names[sid])
-    records = {mid: _record(m, streams_of[mid]) for mid, m in by_id.items()}
-    hits = [mid for mid, record in records.items() if all(matches(q, record) for q in queries)]
+    # the query's view of each mention (a Target): typed, and its document is built once for all queries
+    targets = {mid: target(m, streams=streams_of[mid]) for mid, m in by_id.items()}
+    hits = [mid for mid, t in targets.items() if all(matches(q, t) for q in queries)]
     n = len(hits)
     headline = f"{n} new {'mention matches' if n == 1 else 'mentions match'} {shown}"
     figures = {"matches": n, "query": alert.query} | ({"search": alert.search} if alert.search else {})
     return Verdict(n > 0, figures, headline, tuple(hits))
-
-
-def _record(m: Mention, streams: list[str]) -> dict[str, Any]:
-    return {"text": m.text, "author": m.author, "platform": m.platform, "kind": m.kind, "lang": m.lang,
-            "sentiment_label": m.sentiment_label, "streams": streams}  # fmt: skip
 
 
 def _collection(session: Any, alert: AlertConfig, ids: Mapping[str, int], now: datetime) -> Verdict:

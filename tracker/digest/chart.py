@@ -9,16 +9,19 @@ from __future__ import annotations
 
 import io
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tracker.store.enums import Role
+
+if TYPE_CHECKING:
+    from tracker.digest.data import ChartDay, DigestRecord
 
 WIDTH_IN, HEIGHT_IN, DPI = 6.0, 3.0, 200  # shown 600 px wide: sharp on high-density screens
 PAST, WEEK, SPIKE, LINE = "#c7d2fe", "#4f46e5", "#dc2626", "#d97706"
 INK, MUTED, GRID, SHADE = "#111827", "#6b7280", "#e5e7eb", "#eef2ff"
 
 
-def chart_png(data: dict[str, Any]) -> bytes:
+def chart_png(data: DigestRecord) -> bytes:
     """A PNG of the data's `chart` series: mentions on top, sentiment below, the digest week shaded."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -74,7 +77,7 @@ def _ticks(ax: Any, days: list[date]) -> None:
     ax.set_xticks(mondays, [f"{days[i].day} {days[i]:%b}" for i in mondays])
 
 
-def _sentiment(ax: Any, x: list[int], days: list[dict[str, Any]]) -> None:
+def _sentiment(ax: Any, x: list[int], days: list[ChartDay]) -> None:
     """Daily mean sentiment (gaps where nothing was scored), filled towards zero."""
     values = [d["sentiment"] if d["sentiment"] is not None else float("nan") for d in days]
     known = [v for v in values if v == v]

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any, TypedDict
+from typing import TYPE_CHECKING, Any, Literal, NotRequired, TypedDict
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
@@ -32,12 +32,16 @@ from tracker.store.models import CollectionRun, Mention, MentionStream
 from tracker.store.queries import links_in_window, mention_streams, streams_by_name
 from tracker.timeutil import iso_z, utcnow
 
+if TYPE_CHECKING:  # imported when the digest is built (it reads the experiments and the reflection)
+    from tracker.digest.activity import DigestExperiment, DigestMaturity
+
 CHART_WEEKS = 8
 TOP_MENTIONS = 5
 TOP_OWN_POSTS = 3
 TOP_SAVED = 3  # top mentions per saved search
 TEXT_LIMIT = 400  # characters of a mention's text shown in the digest
-METRICS = ("mentions", "sentiment", "positive_share", "engagement")
+Metric = Literal["mentions", "sentiment", "positive_share", "engagement"]
+METRICS: tuple[Metric, ...] = ("mentions", "sentiment", "positive_share", "engagement")
 
 
 class WeekHeader(TypedDict):
@@ -78,6 +82,31 @@ class WeekFigure(TypedDict):
     min_items: int
 
 
+class MetricFigures(TypedDict):
+    """A set of streams' figures of the week, one per metric (share of voice only against competitors)."""
+
+    mentions: WeekFigure
+    sentiment: WeekFigure
+    positive_share: WeekFigure
+    engagement: WeekFigure
+    share_of_voice: NotRequired[WeekFigure]
+
+
+class SummaryRecord(MetricFigures):
+    """The totals of our streams (`streams` names them; competitors only if there are no others)."""
+
+    streams: list[str]
+
+
+class StreamFigures(MetricFigures):
+    """One stream's row of figures, with the days of the week its collection did not cover."""
+
+    name: str
+    role: str
+    connector: str
+    uncovered_days: list[str]
+
+
 class ChartDay(TypedDict):
     day: str
     mentions: int
@@ -113,6 +142,39 @@ class DigestMention(TypedDict):
     streams: list[str]
 
 
+class SpikeRecord(TypedDict):
+    """A day of the week on which a stream had far more mentions than usual (tracker.spikes)."""
+
+    day: str
+    stream: str
+    role: str
+    mentions: int
+    expected: float
+    ratio: float | None
+    score: float
+
+
+class DigestAlert(TypedDict):
+    """An alert firing of the week (tracker/alerts.py)."""
+
+    alert: str
+    kind: str
+    subject: str
+    fired_at: str
+    local_time: str
+    cleared_at: str | None
+
+
+class SavedSearchRecord(TypedDict):
+    """A saved search's mentions this week and last, and this week's most engaging ones."""
+
+    name: str
+    query: str
+    mentions: int
+    previous: int
+    top_mentions: list[DigestMention]
+
+
 class LastError(TypedDict):
     at: str
     status: str
@@ -142,6 +204,28 @@ class HealthRecord(TypedDict):
     failed: int
     streams: list[HealthRow]
     problems: list[str]
+
+
+class DigestFigures(DigestHeader):
+    """The part of the digest read in the week's one session (build_digest)."""
+
+    summary: SummaryRecord
+    streams: list[StreamFigures]
+    chart: ChartRecord
+    spikes: list[SpikeRecord]
+    top_mentions: list[DigestMention]
+    top_own_posts: list[DigestMention]
+    saved_searches: list[SavedSearchRecord]
+    alerts: list[DigestAlert]
+    health: HealthRecord
+
+
+class DigestRecord(DigestFigures):
+    """The whole digest: `tracker digest --json` prints it, the templates format it."""
+
+    experiments: dict[str, list[DigestExperiment]]
+    maturity: DigestMaturity
+    highlights: list[str]
 
 
 @dataclass(frozen=True)
@@ -187,32 +271,39 @@ class _WeekBuild:
 
 def build_digest(
     store: Store, settings: Settings, week: Week, *, model: Model, now: datetime | None = None
-) -> dict[str, Any]:
+) -> DigestRecord:
     """The whole digest of `week` as plain data (dates ISO, instants UTC with Z)."""
     now = now or utcnow()
-    zone = settings.organisation.zone
     with store.read() as session:
-        ctx = _WeekBuild(session, settings, week, zone, now)
-        streams = _streams(session, settings)
-        uncovered = _uncovered(ctx, streams)
-        data: dict[str, Any] = {
-            **_header(ctx),
-            "summary": _summary(ctx, streams),
-            "streams": [_stream_figures(ctx, s, uncovered.get(s.name, [])) for s in streams],
-            "chart": _chart(ctx, streams),
-            "spikes": _spikes(ctx, streams, uncovered),
-            "top_mentions": _top(ctx, streams, kind="mention", limit=TOP_MENTIONS),
-            "top_own_posts": _top(ctx, streams, kind="own", limit=TOP_OWN_POSTS),
-            "saved_searches": _saved_searches(ctx, streams),
-            "alerts": _alerts(ctx),
-            "health": _health(ctx, streams, uncovered),
-        }
+        figures = _figures_of_week(_WeekBuild(session, settings, week, settings.organisation.zone, now))
     from tracker.digest.activity import experiments, maturity
 
-    data["experiments"] = experiments(store, settings, model, week, now)
-    data["maturity"] = maturity(store, settings, model, week)
+    data: DigestRecord = {
+        **figures,
+        "experiments": experiments(store, settings, model, week, now),
+        "maturity": maturity(store, settings, model, week),
+        "highlights": [],  # said of the rest of the record, below
+    }
     data["highlights"] = fmt.highlights(data)
     return data
+
+
+def _figures_of_week(ctx: _WeekBuild) -> DigestFigures:
+    """Everything of the digest that the week's session reads, in the order --json prints it."""
+    streams = _streams(ctx.session, ctx.settings)
+    uncovered = _uncovered(ctx, streams)
+    return {
+        **_header(ctx),
+        "summary": _summary(ctx, streams),
+        "streams": [_stream_figures(ctx, s, uncovered.get(s.name, [])) for s in streams],
+        "chart": _chart(ctx, streams),
+        "spikes": _spikes(ctx, streams, uncovered),
+        "top_mentions": _top(ctx, streams, kind="mention", limit=TOP_MENTIONS),
+        "top_own_posts": _top(ctx, streams, kind="own", limit=TOP_OWN_POSTS),
+        "saved_searches": _saved_searches(ctx, streams),
+        "alerts": _alerts(ctx),
+        "health": _health(ctx, streams, uncovered),
+    }
 
 
 def _header(ctx: _WeekBuild) -> DigestHeader:
@@ -293,23 +384,32 @@ def _entry(values: dict[date, DayValue], week: Week, metric: str) -> WeekFigure:
     }
 
 
-def _figures(ctx: _WeekBuild, ids: Sequence[int], competitors: Sequence[int] = ()) -> dict[str, WeekFigure]:
+def _figures(ctx: _WeekBuild, ids: Sequence[int], competitors: Sequence[int] = ()) -> MetricFigures:
     first = ctx.week.previous.start
-    figures = {metric: _entry(ctx.series(metric, ids, first), ctx.week, metric) for metric in METRICS}
+
+    def figure(metric: Metric) -> WeekFigure:
+        return _entry(ctx.series(metric, ids, first), ctx.week, metric)
+
+    figures: MetricFigures = {
+        "mentions": figure("mentions"),
+        "sentiment": figure("sentiment"),
+        "positive_share": figure("positive_share"),
+        "engagement": figure("engagement"),
+    }
     if competitors:
         sov = ctx.series("share_of_voice", ids, first, competitors)
         figures["share_of_voice"] = _entry(sov, ctx.week, "share_of_voice")
     return figures
 
 
-def _summary(ctx: _WeekBuild, streams: Sequence[_Stream]) -> dict[str, Any]:
+def _summary(ctx: _WeekBuild, streams: Sequence[_Stream]) -> SummaryRecord:
     ours = _ours(streams)
     names = [s.name for s in streams if s.role != Role.COMPETITOR] or [s.name for s in streams]
     figures = _figures(ctx, ours, _competitors(streams)) if ours else _figures(ctx, [])
     return {"streams": names, **figures}
 
 
-def _stream_figures(ctx: _WeekBuild, stream: _Stream, uncovered: list[date]) -> dict[str, Any]:
+def _stream_figures(ctx: _WeekBuild, stream: _Stream, uncovered: list[date]) -> StreamFigures:
     week_days = set(ctx.week.days())
     return {
         "name": stream.name,
@@ -357,8 +457,8 @@ def _uncovered(ctx: _WeekBuild, streams: Sequence[_Stream]) -> dict[str, list[da
 
 def _spikes(
     ctx: _WeekBuild, streams: Sequence[_Stream], uncovered: dict[str, list[date]]
-) -> list[dict[str, Any]]:
-    found = []
+) -> list[SpikeRecord]:
+    found: list[SpikeRecord] = []
     for s in streams:
         if s.id is None:
             continue
@@ -399,7 +499,7 @@ def _top(ctx: _WeekBuild, streams: Sequence[_Stream], *, kind: str, limit: int) 
     return [_mention(m, sorted(links.get(m.id, [])), ctx.zone) for m in rows]
 
 
-def _alerts(ctx: _WeekBuild) -> list[dict[str, Any]]:
+def _alerts(ctx: _WeekBuild) -> list[DigestAlert]:
     """The week's alert firings, oldest first (tracker/alerts.py)."""
     from tracker.store.models import AlertFiring
 
@@ -417,14 +517,14 @@ def _alerts(ctx: _WeekBuild) -> list[dict[str, Any]]:
     ]  # fmt: skip
 
 
-def _saved_searches(ctx: _WeekBuild, streams: Sequence[_Stream]) -> list[dict[str, Any]]:
+def _saved_searches(ctx: _WeekBuild, streams: Sequence[_Stream]) -> list[SavedSearchRecord]:
     """Per saved search: its mentions this week and last, and this week's most engaging ones
     (any stream), read through the full-text index (tracker/saved_searches.py)."""
     from tracker.query import QueryError, parse
     from tracker.search_index import where
     from tracker.store.models import SavedSearch
 
-    found = []
+    found: list[SavedSearchRecord] = []
     names = {s.id: s.name for s in streams if s.id is not None}
     dialect = ctx.session.get_bind().dialect.name
     for search in ctx.session.scalars(select(SavedSearch).order_by(SavedSearch.name)):

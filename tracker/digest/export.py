@@ -14,12 +14,12 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from tracker.digest.data import METRICS, DigestRecord
 from tracker.errors import UserError
 
 CHROMIUM_ENV = "TRACKER_CHROMIUM"
 CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome")
 CSV_COLUMNS = ("metric", "value", "previous", "change", "change_rel", "n", "previous_n")
-METRICS = ("mentions", "sentiment", "positive_share", "engagement")
 
 
 def chromium_path() -> str | None:
@@ -71,7 +71,7 @@ def pdf_bytes(html: str) -> bytes:
         ) from None
 
 
-def csv_text(data: dict[str, Any]) -> str:
+def csv_text(data: DigestRecord) -> str:
     """The week's per-stream table: one row per stream and metric, this week beside the last."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
@@ -79,11 +79,11 @@ def csv_text(data: dict[str, Any]) -> str:
     week = data["week"]["label"]
     for stream in data["streams"]:
         for metric in METRICS:
-            entry = stream.get(metric) or {}
+            entry = stream[metric]
             writer.writerow([
                 week, stream["name"], stream["role"], metric,
                 *(_cell(entry.get(k)) for k in CSV_COLUMNS[1:]),
-                ";".join(stream.get("uncovered_days", [])),
+                ";".join(stream["uncovered_days"]),
             ])  # fmt: skip
     return out.getvalue()
 

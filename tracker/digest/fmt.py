@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING
 
 from tracker.report import number, percent
 from tracker.samples import TOO_FEW
+
+if TYPE_CHECKING:  # data.py formats with this module
+    from tracker.digest.activity import DigestExperiment
+    from tracker.digest.data import DigestRecord, MetricFigures, WeekFigure
 
 # A change smaller than this is "about the same" (relative for counts, absolute otherwise).
 STEADY = {"mentions": 0.02, "engagement": 0.02, "sentiment": 0.01, "positive_share": 0.005,
@@ -56,9 +60,16 @@ def count(value: float | None) -> str:
     return "n/a" if value is None else f"{round(value):,}"
 
 
-def value(entry: dict[str, Any], metric: str) -> str:
+def value(entry: WeekFigure, metric: str) -> str:
     """The week's value of a metric entry, as people read it."""
-    v = entry["value"]
+    return _shown(entry["value"], metric)
+
+
+def previous(entry: WeekFigure, metric: str) -> str:
+    return _shown(entry["previous"], metric)
+
+
+def _shown(v: float | None, metric: str) -> str:
     if v is None:
         return "\u2013"
     if metric == "mentions":
@@ -68,11 +79,7 @@ def value(entry: dict[str, Any], metric: str) -> str:
     return number(v, metric)
 
 
-def previous(entry: dict[str, Any], metric: str) -> str:
-    return value({"value": entry["previous"]}, metric)
-
-
-def change(entry: dict[str, Any], metric: str) -> str:
+def change(entry: WeekFigure, metric: str) -> str:
     """`+12.3 %` for counts and engagement, `+0.031` for sentiment, `+3.1 pts` for shares; "too few to
     compare" when either week rests on fewer than tracker.samples.MIN_ITEMS items."""
     if entry["change"] is not None and entry.get("comparable") is False:
@@ -90,7 +97,7 @@ def change(entry: dict[str, Any], metric: str) -> str:
     return f"{entry['change'] * 100:+.1f} pts"
 
 
-def direction(entry: dict[str, Any], metric: str) -> str:
+def direction(entry: WeekFigure, metric: str) -> str:
     """up, down or flat: whether the change is worth an arrow."""
     moved = entry["change_rel"] if metric in ("mentions", "engagement") else entry["change"]
     if moved is None or entry.get("comparable") is False:
@@ -100,7 +107,7 @@ def direction(entry: dict[str, Any], metric: str) -> str:
     return "up" if moved > 0 else "down"
 
 
-def arrow(entry: dict[str, Any], metric: str) -> str:
+def arrow(entry: WeekFigure, metric: str) -> str:
     return {"up": "▲", "down": "▼", "flat": "●"}[direction(entry, metric)]
 
 
@@ -125,7 +132,7 @@ def plain(text: str | None) -> str:
 # -- highlights -------------------------------------------------------------------------------
 
 
-def highlights(data: dict[str, Any]) -> list[str]:
+def highlights(data: DigestRecord) -> list[str]:
     """A few sentences that say what moved, for the top of the email."""
     lines = [_mentions_line(data["summary"])]
     sentiment = _sentiment_line(data["summary"])
@@ -150,7 +157,7 @@ def highlights(data: dict[str, Any]) -> list[str]:
     return lines
 
 
-def _mentions_line(summary: dict[str, Any]) -> str:
+def _mentions_line(summary: MetricFigures) -> str:
     entry = summary["mentions"]
     now, before = count(entry["value"]), count(entry["previous"])
     how = direction(entry, "mentions")
@@ -166,7 +173,7 @@ def _mentions_line(summary: dict[str, Any]) -> str:
     return f"{now} mentions, {word} {abs(entry['change_rel']) * 100:.0f} % from {before} the week before."
 
 
-def _sentiment_line(summary: dict[str, Any]) -> str | None:
+def _sentiment_line(summary: MetricFigures) -> str | None:
     s, p = summary["sentiment"], summary["positive_share"]
     if s["value"] is None:
         return None
@@ -184,7 +191,7 @@ def _sentiment_line(summary: dict[str, Any]) -> str | None:
     return f"{mood}; {share}." if share else f"{mood}."
 
 
-def _experiment_lines(experiments: dict[str, list[dict[str, Any]]]) -> list[str]:
+def _experiment_lines(experiments: dict[str, list[DigestExperiment]]) -> list[str]:
     """Verdicts that are news (ended or newly measured), the first few by name."""
     done = {e["id"]: e for e in experiments["ended"] + experiments["measured"]}
     news = [e for e in done.values() if e["verdict"] not in (None, "running", "insufficient_data")]

@@ -19,11 +19,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage, MIMEPart
 from email.utils import format_datetime, formataddr, make_msgid
-from typing import Any
+from typing import TYPE_CHECKING
 
 from tracker.digest.chart import chart_png
 from tracker.digest.render import render_html, render_text, subject
 from tracker.timeutil import utcnow
+
+if TYPE_CHECKING:
+    from tracker.digest.data import DigestRecord
 
 FALLBACK_SENDER = "tracker@localhost"
 
@@ -32,7 +35,7 @@ FALLBACK_SENDER = "tracker@localhost"
 class Rendered:
     """A built digest, ready to be wrapped into messages (one per recipient) or a preview."""
 
-    data: dict[str, Any]
+    data: DigestRecord
     subject: str
     text: str
     html: str  # refers to the chart as cid:<cid>
@@ -41,7 +44,7 @@ class Rendered:
     domain: str
 
 
-def render(data: dict[str, Any], *, sender: str | None = None) -> Rendered:
+def render(data: DigestRecord, *, sender: str | None = None) -> Rendered:
     """Render the text, the HTML and the chart once."""
     domain = (sender or FALLBACK_SENDER).rsplit("@", 1)[-1]
     # Short, so the Content-ID header is never folded (some clients match cid: to it literally).

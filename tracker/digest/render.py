@@ -10,9 +10,13 @@ browser preview.
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from tracker.digest import fmt
+
+if TYPE_CHECKING:
+    from tracker.digest.activity import DigestExperiment
+    from tracker.digest.data import DigestRecord
 
 NEWS_FIRST = ("ended", "measured", "concluded", "started", "running")
 MAX_EXPERIMENTS = 15  # the email lists this many; --json and `tracker experiment list` have them all
@@ -51,7 +55,7 @@ def environment() -> Any:
     return env
 
 
-def subject(data: dict[str, Any]) -> str:
+def subject(data: DigestRecord) -> str:
     """Names the organisation and the week, with the headline number; one line, whatever the names hold."""
     mentions = data["summary"]["mentions"]
     moved = fmt.change(mentions, "mentions")
@@ -62,18 +66,25 @@ def subject(data: dict[str, Any]) -> str:
     return " ".join(text.split())
 
 
-def render_text(data: dict[str, Any]) -> str:
+def render_text(data: DigestRecord) -> str:
     return str(environment().get_template("digest.txt").render(d=data, subject=subject(data), **_views(data)))
 
 
-def render_html(data: dict[str, Any], chart_src: str) -> str:
+def render_html(data: DigestRecord, chart_src: str) -> str:
     template = environment().get_template("digest.html")
     return str(template.render(d=data, subject=subject(data), chart_src=chart_src, **_views(data)))
 
 
-def _views(data: dict[str, Any]) -> dict[str, Any]:
+class DigestViews(TypedDict):
+    """Arrangements of the data that both templates use (_views)."""
+
+    experiments: list[DigestExperiment]  # the first MAX_EXPERIMENTS, news first
+    more_experiments: int  # how many are left out
+
+
+def _views(data: DigestRecord) -> DigestViews:
     """Arrangements of the data that both templates use."""
-    unique: dict[int, dict[str, Any]] = {}
+    unique: dict[int, DigestExperiment] = {}
     for tag in NEWS_FIRST:  # what ended or got a verdict comes before what merely goes on
         for entry in sorted(data["experiments"][tag], key=lambda e: e["id"]):
             unique.setdefault(entry["id"], entry)

@@ -9,7 +9,7 @@ same data as `tracker alerts list --json` and `tracker alerts history --json`.
 from __future__ import annotations
 
 from datetime import date, timedelta
-from typing import Annotated, Any
+from typing import Annotated, TypedDict
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse
@@ -17,6 +17,7 @@ from fastapi.responses import HTMLResponse
 from tracker import alerts
 from tracker.config import AlertConfig
 from tracker.timeutil import day_start, utcnow
+from tracker.web.api import OPEN
 from tracker.web.app import WebContext, context
 from tracker.web.pages import render
 
@@ -25,7 +26,45 @@ api_router = APIRouter(prefix="/api/v1", tags=["api"])
 Ctx = Annotated[WebContext, Depends(context)]
 
 
-def _rows(ctx: WebContext) -> tuple[list[dict[str, Any]], list[alerts.FiringRecord]]:
+class ConfiguredAlert(TypedDict):
+    """One `[[alerts]]` table with its state: a row of /alerts and of `/api/v1/alerts`."""
+
+    name: str
+    kind: str
+    streams: list[str]
+    window: str
+    channels: list[str]
+    cooldown: str
+    active: bool
+    since: str | None  # fired_at of the ongoing episode
+    subject: str | None
+    last_fired_at: str | None  # the latest firing, whatever its state
+    last_status: str | None
+    last_held_at: str | None
+    ended_at: str | None
+
+
+class AlertBanner(TypedDict):
+    """What the overview says of alerts (alert_banner)."""
+
+    active_alerts: list[alerts.FiringRecord]
+    ended_alert: alerts.FiringRecord | None
+
+
+class AlertsDocument(TypedDict):
+    """`/api/v1/alerts`: the configured alerts and the firings active now."""
+
+    alerts: list[ConfiguredAlert]
+    active: list[alerts.FiringRecord]
+
+
+class HistoryDocument(TypedDict):
+    """`/api/v1/alerts/history`: every firing, newest first."""
+
+    firings: list[alerts.FiringRecord]
+
+
+def _rows(ctx: WebContext) -> tuple[list[ConfiguredAlert], list[alerts.FiringRecord]]:
     firings = alerts.history(ctx.store, ctx.settings)
     latest: dict[str, alerts.FiringRecord] = {}
     for f in firings:  # newest first: the first of each alert is its latest
@@ -34,7 +73,7 @@ def _rows(ctx: WebContext) -> tuple[list[dict[str, Any]], list[alerts.FiringReco
     return configured, firings
 
 
-def _alert(a: AlertConfig, firing: alerts.FiringRecord | None) -> dict[str, Any]:
+def _alert(a: AlertConfig, firing: alerts.FiringRecord | None) -> ConfiguredAlert:
     return {
         "name": a.name,
         "kind": a.kind,
@@ -53,7 +92,7 @@ def _alert(a: AlertConfig, firing: alerts.FiringRecord | None) -> dict[str, Any]
     }
 
 
-def alert_banner(ctx: WebContext) -> dict[str, Any]:
+def alert_banner(ctx: WebContext) -> AlertBanner:
     """What the overview says of alerts: the firings whose episode is ongoing (`active_alerts`,
     linked to /alerts), else the latest firing of the past 7 days (`ended_alert`): when it
     fired and that it ended, or that nothing has checked it since."""
@@ -80,17 +119,25 @@ def alert_page(request: Request, ctx: Ctx, name: str) -> HTMLResponse:
                   one=name, mute=alerts.mute_hint(ctx.settings, name))  # fmt: skip
 
 
-@api_router.get("/alerts", summary="Configured alerts and whether each is active (`tracker alerts list`)")
-def api_alerts(ctx: Ctx) -> dict[str, Any]:
+@api_router.get(
+    "/alerts",
+    summary="Configured alerts and whether each is active (`tracker alerts list`)",
+    response_model=OPEN,
+)
+def api_alerts(ctx: Ctx) -> AlertsDocument:
     configured, firings = _rows(ctx)
     return {"alerts": configured, "active": [f for f in firings if f["active"]]}
 
 
-@api_router.get("/alerts/history", summary="Every firing, newest first (`tracker alerts history --json`)")
+@api_router.get(
+    "/alerts/history",
+    summary="Every firing, newest first (`tracker alerts history --json`)",
+    response_model=OPEN,
+)
 def api_history(
     ctx: Ctx,
     since: Annotated[date | None, Query(description="First day, organisation time zone")] = None,
     alert: Annotated[str | None, Query(max_length=100)] = None,
-) -> dict[str, Any]:
+) -> HistoryDocument:
     start = day_start(since, ctx.settings.organisation.zone) if since else None
     return {"firings": alerts.history(ctx.store, ctx.settings, since=start, alert=alert)}

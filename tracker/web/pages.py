@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import date, timedelta
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
@@ -31,6 +31,9 @@ from tracker.timeutil import parse_instant, utcnow
 from tracker.web import auth, charts, forms, queries
 from tracker.web.app import WebContext, actor, context
 from tracker.web.security import CSRF_FIELD, SAFE_METHODS, csrf_ok
+
+if TYPE_CHECKING:  # alert_pages imports this module (render)
+    from tracker.web.alert_pages import AlertBanner
 
 
 async def csrf_protect(request: Request) -> None:
@@ -594,7 +597,7 @@ def audit_page(request: Request, ctx: Ctx) -> HTMLResponse:
     return render(request, "audit.html", events=list(reversed(audit.events(ctx.store, limit=500))))
 
 
-def _alert_banner(ctx: WebContext) -> dict[str, Any]:
+def _alert_banner(ctx: WebContext) -> AlertBanner:
     from tracker.web.alert_pages import alert_banner
 
     return alert_banner(ctx)
