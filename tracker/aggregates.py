@@ -230,6 +230,8 @@ class Change:
     """The difference a write makes to the cells: `before(ids)` ahead of it, `after()` once done.
 
     `before` may be called more than once (ids learnt as the write goes); each id is read once.
+    Mentions the write inserts itself can be given with `written` instead: they contributed
+    nothing before, and what they contribute after is known from the values written.
     """
 
     def __init__(self, session: Session) -> None:
@@ -240,6 +242,17 @@ class Change:
         self.old: dict[Cell, list[float]] = {}
         self.old_posts: dict[Post, int] = {}
         self.old_scorers: dict[Scored, int] = {}
+        self.new: list[Sequence[Any]] = []
+        self.new_links: list[tuple[int, int, datetime]] = []
+
+    def written(self, mentions: Iterable[Sequence[Any]], links: Iterable[tuple[int, int, datetime]]) -> None:
+        """Mentions inserted by this transaction, as `after` would read them back (id, sentiment,
+        kind, deleted_at, created_at, engagement, sentiment_scorer), and their links (mention id,
+        stream id, created_at). Not read again: at the ingest's rate, reading back every new
+        mention, its links and its history cost more than the statements that wrote them. None of
+        them may be among the ids given to `before`."""
+        self.new.extend(mentions)
+        self.new_links.extend(links)
 
     def before(self, ids: Iterable[int]) -> None:
         todo = set(ids) - self.ids
@@ -255,9 +268,17 @@ class Change:
             self.old_scorers[scored] = self.old_scorers.get(scored, 0) + n
 
     def after(self) -> None:
-        if not self.ids:
+        if not self.ids and not self.new:
             return
-        mentions, links, at_age = _read(self.connection, list(self.ids), lock=False, age=self.age)
+        mentions, links, at_age = (
+            _read(self.connection, list(self.ids), lock=False, age=self.age) if self.ids else ([], [], {})
+        )
+        if self.new:
+            # In id order among the ones read (as one read of all of them would give them), so each
+            # cell's float sums add up in the same order; an own post's only reading is its figure.
+            mentions = sorted([*mentions, *self.new], key=_first)
+            links = [*links, *self.new_links]
+            at_age.update((m[0], int(m[5])) for m in self.new if m[2] == "own" and m[3] is None)
         parts = contributions(mentions, links, self.zone, at_age)
         delta: dict[Cell, list[float]] = {}
         for cell, values in parts.cells.items():
@@ -274,6 +295,12 @@ class Change:
         self.old.clear()
         self.old_posts.clear()
         self.old_scorers.clear()
+        self.new.clear()
+        self.new_links.clear()
+
+
+def _first(row: Sequence[Any]) -> Any:
+    return row[0]
 
 
 def _add(into: dict[Any, list[float]], cell: Any, values: Sequence[float], sign: int) -> None:
