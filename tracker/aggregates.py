@@ -116,7 +116,14 @@ def contributions(
     days: dict[int, dict[date, set[int]]] = {}
     for mention_id, stream_id, created in links:
         day = _utc(created).astimezone(zone).date()
-        days.setdefault(mention_id, {}).setdefault(day, set()).add(stream_id)
+        found = days.get(mention_id)
+        if found is None:
+            days[mention_id] = {day: {stream_id}}
+        elif day in found:
+            found[day].add(stream_id)
+        else:
+            found[day] = {stream_id}
+    keys: dict[frozenset[int], str] = {}  # the key of each set of streams, made once: the ingest's hot path
     cells: dict[Cell, list[float]] = {}
     posts: dict[Post, int] = {}
     scorers: dict[Scored, int] = {}
@@ -125,8 +132,13 @@ def contributions(
             continue
         own = kind == "own"
         for day, streams in days.get(mention_id, {}).items():
-            key = key_of(streams)
-            cell = cells.setdefault((key, day), [0, 0, 0.0, 0, 0, 0, 0, 0.0])
+            group = frozenset(streams)
+            key = keys.get(group)
+            if key is None:
+                key = keys[group] = key_of(group)
+            cell = cells.get((key, day))
+            if cell is None:
+                cell = cells[(key, day)] = [0, 0, 0.0, 0, 0, 0, 0, 0.0]
             cell[0] += 1
             if score is not None:
                 scored = (key, day, scorer or VADER)

@@ -89,8 +89,11 @@ class Document:
 
 def document(text: str) -> Document:
     """Split a text into folded words; #tags and @handles count as words and as themselves."""
+    plain = plain_words(text)
+    if plain is not None:  # the common case, fast
+        return Document(plain, "", "")
     folded = fold(text)
-    if folded.isascii() and "#" not in folded and "@" not in folded:  # the common case, fast
+    if folded.isascii() and "#" not in folded and "@" not in folded:  # accents folded away, or too long
         words = _ASCII_WORD.findall(folded)
         tags: list[str] = []
         handles: list[str] = []
@@ -113,6 +116,20 @@ def document(text: str) -> Document:
         tags = [t for t in tags if t in kept]
         handles = [h for h in handles if h in kept]
     return Document(joined, " ".join(tags), " ".join(handles))
+
+
+def plain_words(text: str) -> str | None:
+    """The words of `document` for an ASCII text without # or @, without making a Document (the
+    ingest's hot path); None for any other text, or when a limit would cut them."""
+    if not text.isascii() or "#" in text or "@" in text:
+        return None
+    words = _ASCII_WORD.findall(text.lower())
+    joined = " ".join(words)
+    if len(joined) <= MAX_TOKEN:
+        return joined
+    if len(joined) > MAX_DOCUMENT or len(words) > MAX_WORDS or max(map(len, words)) > MAX_TOKEN:
+        return None
+    return joined
 
 
 def fold_author(author: str | None) -> str | None:

@@ -44,7 +44,20 @@ from sqlalchemy.dialects.postgresql import TSQUERY
 from sqlalchemy.sql import operators
 from sqlalchemy.sql.expression import UnaryExpression, cast
 
-from tracker.query import TEXT_LEAVES, And, Field, Node, Not, Or, Phrase, Query, Word, document, fold_author
+from tracker.query import (
+    TEXT_LEAVES,
+    And,
+    Field,
+    Node,
+    Not,
+    Or,
+    Phrase,
+    Query,
+    Word,
+    document,
+    fold_author,
+    plain_words,
+)
 from tracker.store.models import Mention, MentionSearch, MentionStream, Stream
 
 SEARCH_COLUMNS = ("mention_id", "words", "tags", "handles", "author")
@@ -67,6 +80,9 @@ def search_row(mention_id: int, text: str, author: str | None) -> tuple[Any, ...
 @lru_cache(maxsize=8192)
 def _text_columns(text: str) -> tuple[str, str, str]:
     """A text's words, tags and handles as stored; cached, as reposts and copies repeat texts."""
+    words = plain_words(text)
+    if words is not None:  # most texts: no tags, handles or accents
+        return words, "", ""
     doc = document(text)
     tags = " ".join("#" + t for t in doc.tags.split(" ")) if doc.tags else ""
     handles = " ".join("@" + h for h in doc.handles.split(" ")) if doc.handles else ""

@@ -39,6 +39,9 @@ class Bulk:
 
     def stored_time(self, moment: datetime) -> Any:
         """A moment in storage form, not cached (for moments seen once, like new items' times)."""
+        if moment.tzinfo is UTC and not self.postgres:  # most items' times: only the offset to drop
+            text = moment.isoformat(" ")[:-6]
+            return text if len(text) > 19 else text + ".000000"
         utc = moment.astimezone(UTC).replace(tzinfo=None)
         if self.postgres:
             return utc
