@@ -42,6 +42,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from operator import itemgetter
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
@@ -115,7 +116,7 @@ def contributions(
     at_age = at_age or {}
     days: dict[int, dict[date, set[int]]] = {}
     for mention_id, stream_id, created in links:
-        day = _utc(created).astimezone(zone).date()
+        day = (created if created.tzinfo is not None else created.replace(tzinfo=UTC)).astimezone(zone).date()
         found = days.get(mention_id)
         if found is None:
             days[mention_id] = {day: {stream_id}}
@@ -288,7 +289,7 @@ class Change:
         if self.new:
             # In id order among the ones read (as one read of all of them would give them), so each
             # cell's float sums add up in the same order; an own post's only reading is its figure.
-            mentions = sorted([*mentions, *self.new], key=_first)
+            mentions = sorted([*mentions, *self.new], key=itemgetter(0))
             links = [*links, *self.new_links]
             at_age.update((m[0], int(m[5])) for m in self.new if m[2] == "own" and m[3] is None)
         parts = contributions(mentions, links, self.zone, at_age)
@@ -309,10 +310,6 @@ class Change:
         self.old_scorers.clear()
         self.new.clear()
         self.new_links.clear()
-
-
-def _first(row: Sequence[Any]) -> Any:
-    return row[0]
 
 
 def _add(into: dict[Any, list[float]], cell: Any, values: Sequence[float], sign: int) -> None:

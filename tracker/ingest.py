@@ -159,7 +159,8 @@ def _upsert(
     # the stored mentions' part read here, before any change or link, and again at the end; the
     # new mentions' part is known from the values written (unless another writer stored some).
     cells = aggregates.Change(session)
-    known = [row["id"] for row in existing.values()]
+    ids = {key: row["id"] for key, row in existing.items()}  # every item's mention id
+    known = list(ids.values())
     new_times: dict[tuple[str, str], Any] = {}  # the new items' created_at, stored
     if fresh:
         pairs = _scored_many(fresh, scored)
@@ -170,6 +171,7 @@ def _upsert(
             for item, created, (lang, score) in zip(fresh, times, pairs, strict=True)
         ]
         inserted, ours = _insert_new(bulk, rows)
+        ids.update(inserted)
         counts.new += len(fresh)
         search_rows = []
         written: list[tuple[Any, ...]] = []
@@ -178,17 +180,18 @@ def _upsert(
             key = (item.platform, item.external_id)
             new_times[key] = created
             mention_id = inserted[key]
-            existing[key] = {"id": mention_id}
             search_rows.append(search_row(mention_id, item.text, item.author))
-            likes, reposts, replies, quotes = item.likes, item.reposts, item.replies, item.quotes
-            if likes is not None or reposts is not None or replies is not None or quotes is not None:
-                new_history.append((mention_id, stamp, likes, reposts, replies, quotes, row[12]))
+            if item.likes is not None or item.reposts is not None or item.replies is not None or (
+                item.quotes is not None
+            ):
+                new_history.append((mention_id, stamp, *row[8:13]))  # likes .. quotes, engagement
             if ours:  # as aggregates' read gives it: id, sentiment, kind, deleted_at, created_at, ...
                 written.append((mention_id, row[13], row[7], None, created, row[12], None))
                 moment = item.created_at
                 if moment.tzinfo is None:  # as stored_time reads a naive time: local
                     moment = moment.astimezone()
-                written_links.extend((mention_id, stream_ids[name], moment) for name in item.streams)
+                for name in item.streams:
+                    written_links.append((mention_id, stream_ids[name], moment))
             else:
                 known.append(mention_id)
         write_rows(bulk.connection, search_rows)
@@ -205,7 +208,7 @@ def _upsert(
             [(h["mention_id"], bulk.time(h["observed_at"]), *(h[c] for c in columns[2:])) for h in history]
             + new_history,
         )
-    _link_streams(bulk, merged, existing, stream_ids, new_times)
+    _link_streams(bulk, merged, ids, stream_ids, new_times)
     cells.after()
     return counts
 
@@ -351,12 +354,12 @@ def _reindex_changed(
 def _link_streams(
     bulk: Bulk,
     merged: Mapping[tuple[str, str], Item],
-    ids: Mapping[tuple[str, str], Mapping[str, Any]],
+    ids: Mapping[tuple[str, str], int],
     stream_ids: Mapping[str, int],
     times: Mapping[tuple[str, str], Any],
 ) -> None:
     links = [
-        (ids[key]["id"], stream_ids[name], times[key] if key in times else bulk.time(item.created_at))
+        (ids[key], stream_ids[name], times[key] if key in times else bulk.time(item.created_at))
         for key, item in merged.items()
         for name in item.streams
     ]
