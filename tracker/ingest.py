@@ -181,9 +181,8 @@ def _upsert(
             new_times[key] = created
             mention_id = inserted[key]
             search_rows.append(search_row(mention_id, item.text, item.author))
-            if item.likes is not None or item.reposts is not None or item.replies is not None or (
-                item.quotes is not None
-            ):
+            likes, reposts, replies, quotes = row[8:12]
+            if likes is not None or reposts is not None or replies is not None or quotes is not None:
                 new_history.append((mention_id, stamp, *row[8:13]))  # likes .. quotes, engagement
             if ours:  # as aggregates' read gives it: id, sentiment, kind, deleted_at, created_at, ...
                 written.append((mention_id, row[13], row[7], None, created, row[12], None))

@@ -58,6 +58,7 @@ from tracker.query import (
     fold_author,
     plain_words,
 )
+from tracker.store.bulk import insert_rows
 from tracker.store.models import Mention, MentionSearch, MentionStream, Stream
 
 SEARCH_COLUMNS = ("mention_id", "words", "tags", "handles", "author")
@@ -109,13 +110,11 @@ def write_rows(connection: Any, rows: Sequence[Sequence[Any]], *, replace: bool 
                 f"DELETE FROM mention_search WHERE mention_id IN ({', '.join([mark] * len(chunk))})",
                 tuple(chunk),
             )
-    names = ", ".join(SEARCH_COLUMNS)
-    sql = f"INSERT INTO mention_search ({names}) VALUES ({', '.join([mark] * len(SEARCH_COLUMNS))})"
     if postgres:  # a concurrent writer may have indexed the same new mention
-        connection.exec_driver_sql(sql + " ON CONFLICT (mention_id) DO NOTHING", rows)
+        insert_rows(connection, "mention_search", SEARCH_COLUMNS, rows, conflict="mention_id")
         return
     # SQLite writers take turns (BEGIN IMMEDIATE): a conflict here would be a bug, and fails loudly.
-    connection.exec_driver_sql(sql, rows)
+    insert_rows(connection, "mention_search", SEARCH_COLUMNS, rows)
     connection.exec_driver_sql(
         "INSERT INTO mention_fts(rowid, words, tags, handles) VALUES (?, ?, ?, ?)", [r[:4] for r in rows]
     )
