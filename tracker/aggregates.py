@@ -114,29 +114,40 @@ def contributions(
     their (mention id, stream id, created_at) links; `at_age`: each own post's engagement at the
     fixed age. A mention adds to one cell per local day its links fall on."""
     at_age = at_age or {}
-    days: dict[int, dict[date, set[int]]] = {}
+    days: dict[int, list[tuple[date, int]]] = {}  # mention id -> (local day, stream id) of its links
     for mention_id, stream_id, created in links:
         day = (created if created.tzinfo is not None else created.replace(tzinfo=UTC)).astimezone(zone).date()
         found = days.get(mention_id)
         if found is None:
-            days[mention_id] = {day: {stream_id}}
-        elif day in found:
-            found[day].add(stream_id)
+            days[mention_id] = [(day, stream_id)]
         else:
-            found[day] = {stream_id}
-    keys: dict[frozenset[int], str] = {}  # the key of each set of streams, made once: the ingest's hot path
+            found.append((day, stream_id))
+    # The key of each set of streams, made once (the ingest's hot path: most mentions have one link).
+    keys: dict[frozenset[int], str] = {}
+    single: dict[int, str] = {}
     cells: dict[Cell, list[float]] = {}
     posts: dict[Post, int] = {}
     scorers: dict[Scored, int] = {}
     for mention_id, score, kind, deleted, _, _, scorer in mentions:
         if deleted is not None:
             continue
-        own = kind == "own"
-        for day, streams in days.get(mention_id, {}).items():
-            group = frozenset(streams)
-            key = keys.get(group)
+        found = days.get(mention_id)
+        if not found:
+            continue
+        groups: Iterable[tuple[date, Iterable[int], str]]
+        if len(found) == 1:
+            day, stream_id = found[0]
+            key = single.get(stream_id)
             if key is None:
-                key = keys[group] = key_of(group)
+                key = single[stream_id] = key_of((stream_id,))
+            groups = ((day, (stream_id,), key),)
+        else:
+            by_day: dict[date, set[int]] = {}
+            for day, stream_id in found:
+                by_day.setdefault(day, set()).add(stream_id)
+            groups = [(day, streams, _key(keys, streams)) for day, streams in by_day.items()]
+        own = kind == "own"
+        for day, streams, key in groups:
             cell = cells.get((key, day))
             if cell is None:
                 cell = cells[(key, day)] = [0, 0, 0.0, 0, 0, 0, 0, 0.0]
@@ -156,6 +167,14 @@ def contributions(
                 for stream_id in streams:
                     posts[(stream_id, day, mention_id)] = value
     return Parts(cells, posts, scorers)
+
+
+def _key(keys: dict[frozenset[int], str], streams: set[int]) -> str:
+    group = frozenset(streams)
+    key = keys.get(group)
+    if key is None:
+        key = keys[group] = key_of(group)
+    return key
 
 
 def engagement_at_age(
