@@ -9,16 +9,19 @@ expected mentions.
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import select, text
 
 from connectors.base import Item
 from tracker.ingest import upsert_items
-from tracker.query import MAX_DEPTH, QueryError, explain, matches, parse
+from tracker.query import MAX_DEPTH, MAX_TOKEN, QueryError, document, explain, matches, parse, plain_words
 from tracker.search_index import engine_ids, where
 from tracker.store.db import Store, open_store
 from tracker.store.models import Mention, Stream
@@ -387,3 +390,21 @@ def test_tabs_and_newlines_are_spaces_other_control_characters_are_refused() -> 
     for control in ("\x00", "\x1b", "\x7f"):
         with pytest.raises(QueryError, match=f"control character U\\+{ord(control):04X} at position 5"):
             parse("acme" + control)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet=st.characters(max_codepoint=127), max_size=300))
+def test_an_ascii_texts_words_are_the_regex_words_of_its_lower_case(text: str) -> None:
+    """document's fast case (query.plain_words, bytes translated and split in C) finds the words
+    the regular expression finds, for any ASCII text: punctuation, controls, upper case."""
+    words = re.findall("[a-z0-9]+", text.lower())
+    doc = document(text)
+    if len(" ".join(words)) <= MAX_TOKEN or max(map(len, words)) <= MAX_TOKEN:
+        assert doc.words == " ".join(words)
+    else:  # a word longer than MAX_TOKEN is cut
+        assert doc.words == " ".join(w[:MAX_TOKEN] for w in words)
+    assert plain_words(text) in (None, doc.words)
+    if "#" not in text and "@" not in text:
+        assert (doc.tags, doc.handles) == ("", "")
+    else:
+        assert plain_words(text) is None

@@ -42,6 +42,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from operator import itemgetter
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
@@ -113,20 +114,43 @@ def contributions(
     their (mention id, stream id, created_at) links; `at_age`: each own post's engagement at the
     fixed age. A mention adds to one cell per local day its links fall on."""
     at_age = at_age or {}
-    days: dict[int, dict[date, set[int]]] = {}
+    days: dict[int, list[tuple[date, int]]] = {}  # mention id -> (local day, stream id) of its links
     for mention_id, stream_id, created in links:
-        day = _utc(created).astimezone(zone).date()
-        days.setdefault(mention_id, {}).setdefault(day, set()).add(stream_id)
+        day = (created if created.tzinfo is not None else created.replace(tzinfo=UTC)).astimezone(zone).date()
+        found = days.get(mention_id)
+        if found is None:
+            days[mention_id] = [(day, stream_id)]
+        else:
+            found.append((day, stream_id))
+    # The key of each set of streams, made once (the ingest's hot path: most mentions have one link).
+    keys: dict[frozenset[int], str] = {}
+    single: dict[int, str] = {}
     cells: dict[Cell, list[float]] = {}
     posts: dict[Post, int] = {}
     scorers: dict[Scored, int] = {}
     for mention_id, score, kind, deleted, _, _, scorer in mentions:
         if deleted is not None:
             continue
+        found = days.get(mention_id)
+        if not found:
+            continue
+        groups: Iterable[tuple[date, Iterable[int], str]]
+        if len(found) == 1:
+            day, stream_id = found[0]
+            key = single.get(stream_id)
+            if key is None:
+                key = single[stream_id] = key_of((stream_id,))
+            groups = ((day, (stream_id,), key),)
+        else:
+            by_day: dict[date, set[int]] = {}
+            for day, stream_id in found:
+                by_day.setdefault(day, set()).add(stream_id)
+            groups = [(day, streams, _key(keys, streams)) for day, streams in by_day.items()]
         own = kind == "own"
-        for day, streams in days.get(mention_id, {}).items():
-            key = key_of(streams)
-            cell = cells.setdefault((key, day), [0, 0, 0.0, 0, 0, 0, 0, 0.0])
+        for day, streams, key in groups:
+            cell = cells.get((key, day))
+            if cell is None:
+                cell = cells[(key, day)] = [0, 0, 0.0, 0, 0, 0, 0, 0.0]
             cell[0] += 1
             if score is not None:
                 scored = (key, day, scorer or VADER)
@@ -143,6 +167,14 @@ def contributions(
                 for stream_id in streams:
                     posts[(stream_id, day, mention_id)] = value
     return Parts(cells, posts, scorers)
+
+
+def _key(keys: dict[frozenset[int], str], streams: set[int]) -> str:
+    group = frozenset(streams)
+    key = keys.get(group)
+    if key is None:
+        key = keys[group] = key_of(group)
+    return key
 
 
 def engagement_at_age(
@@ -230,6 +262,8 @@ class Change:
     """The difference a write makes to the cells: `before(ids)` ahead of it, `after()` once done.
 
     `before` may be called more than once (ids learnt as the write goes); each id is read once.
+    Mentions the write inserts itself can be given with `written` instead: they contributed
+    nothing before, and what they contribute after is known from the values written.
     """
 
     def __init__(self, session: Session) -> None:
@@ -240,6 +274,17 @@ class Change:
         self.old: dict[Cell, list[float]] = {}
         self.old_posts: dict[Post, int] = {}
         self.old_scorers: dict[Scored, int] = {}
+        self.new: list[Sequence[Any]] = []
+        self.new_links: list[tuple[int, int, datetime]] = []
+
+    def written(self, mentions: Iterable[Sequence[Any]], links: Iterable[tuple[int, int, datetime]]) -> None:
+        """Mentions inserted by this transaction, as `after` would read them back (id, sentiment,
+        kind, deleted_at, created_at, engagement, sentiment_scorer), and their links (mention id,
+        stream id, created_at). Not read again: at the ingest's rate, reading back every new
+        mention, its links and its history cost more than the statements that wrote them. None of
+        them may be among the ids given to `before`."""
+        self.new.extend(mentions)
+        self.new_links.extend(links)
 
     def before(self, ids: Iterable[int]) -> None:
         todo = set(ids) - self.ids
@@ -255,9 +300,17 @@ class Change:
             self.old_scorers[scored] = self.old_scorers.get(scored, 0) + n
 
     def after(self) -> None:
-        if not self.ids:
+        if not self.ids and not self.new:
             return
-        mentions, links, at_age = _read(self.connection, list(self.ids), lock=False, age=self.age)
+        mentions, links, at_age = (
+            _read(self.connection, list(self.ids), lock=False, age=self.age) if self.ids else ([], [], {})
+        )
+        if self.new:
+            # In id order among the ones read (as one read of all of them would give them), so each
+            # cell's float sums add up in the same order; an own post's only reading is its figure.
+            mentions = sorted([*mentions, *self.new], key=itemgetter(0))
+            links = [*links, *self.new_links]
+            at_age.update((m[0], int(m[5])) for m in self.new if m[2] == "own" and m[3] is None)
         parts = contributions(mentions, links, self.zone, at_age)
         delta: dict[Cell, list[float]] = {}
         for cell, values in parts.cells.items():
@@ -274,6 +327,8 @@ class Change:
         self.old.clear()
         self.old_posts.clear()
         self.old_scorers.clear()
+        self.new.clear()
+        self.new_links.clear()
 
 
 def _add(into: dict[Any, list[float]], cell: Any, values: Sequence[float], sign: int) -> None:

@@ -156,34 +156,46 @@ def _upsert(
         if any(f in change for f in FIGURES) or readings:
             history.append(_history_row(old["id"], {**old, **change}, now))
     # The daily aggregates change with the mentions, in this transaction (tracker/aggregates.py):
-    # read here, after the new rows exist and before any change or link, and again at the end.
+    # the stored mentions' part read here, before any change or link, and again at the end; the
+    # new mentions' part is known from the values written (unless another writer stored some).
     cells = aggregates.Change(session)
+    ids = {key: row["id"] for key, row in existing.items()}  # every item's mention id
+    known = list(ids.values())
     new_times: dict[tuple[str, str], Any] = {}  # the new items' created_at, stored
     if fresh:
         pairs = _scored_many(fresh, scored)
         stamp = bulk.time(now)
         times = [bulk.stored_time(item.created_at) for item in fresh]
-        inserted = _insert_new(
-            bulk,
-            [
-                _new_values(bulk, item, stamp, created, lang, score)
-                for item, created, (lang, score) in zip(fresh, times, pairs, strict=True)
-            ],
-        )
+        rows = [
+            _new_values(bulk, item, stamp, created, lang, score)
+            for item, created, (lang, score) in zip(fresh, times, pairs, strict=True)
+        ]
+        inserted, ours = _insert_new(bulk, rows)
+        ids.update(inserted)
         counts.new += len(fresh)
-        new_times = {(item.platform, item.external_id): t for item, t in zip(fresh, times, strict=True)}
         search_rows = []
-        for item in fresh:
+        written: list[tuple[Any, ...]] = []
+        written_links: list[tuple[int, int, datetime]] = []
+        for item, created, row in zip(fresh, times, rows, strict=True):
             key = (item.platform, item.external_id)
+            new_times[key] = created
             mention_id = inserted[key]
-            existing[key] = {"id": mention_id}
             search_rows.append(search_row(mention_id, item.text, item.author))
-            likes, reposts, replies, quotes = item.likes, item.reposts, item.replies, item.quotes
+            likes, reposts, replies, quotes = row[8:12]
             if likes is not None or reposts is not None or replies is not None or quotes is not None:
-                engagement = (likes or 0) + (reposts or 0) + (replies or 0) + (quotes or 0)  # Item.engagement
-                new_history.append((mention_id, stamp, likes, reposts, replies, quotes, engagement))
+                new_history.append((mention_id, stamp, *row[8:13]))  # likes .. quotes, engagement
+            if ours:  # as aggregates' read gives it: id, sentiment, kind, deleted_at, created_at, ...
+                written.append((mention_id, row[13], row[7], None, created, row[12], None))
+                moment = item.created_at
+                if moment.tzinfo is None:  # as stored_time reads a naive time: local
+                    moment = moment.astimezone()
+                for name in item.streams:
+                    written_links.append((mention_id, stream_ids[name], moment))
+            else:
+                known.append(mention_id)
         write_rows(bulk.connection, search_rows)
-    cells.before(row["id"] for row in existing.values())
+        cells.written(written, written_links)
+    cells.before(known)
     if changes:
         _apply_changes(session, changes)
         _reindex_changed(bulk, changes, existing)
@@ -195,7 +207,7 @@ def _upsert(
             [(h["mention_id"], bulk.time(h["observed_at"]), *(h[c] for c in columns[2:])) for h in history]
             + new_history,
         )
-    _link_streams(bulk, merged, existing, stream_ids, new_times)
+    _link_streams(bulk, merged, ids, stream_ids, new_times)
     cells.after()
     return counts
 
@@ -341,12 +353,12 @@ def _reindex_changed(
 def _link_streams(
     bulk: Bulk,
     merged: Mapping[tuple[str, str], Item],
-    ids: Mapping[tuple[str, str], Mapping[str, Any]],
+    ids: Mapping[tuple[str, str], int],
     stream_ids: Mapping[str, int],
     times: Mapping[tuple[str, str], Any],
 ) -> None:
     links = [
-        (ids[key]["id"], stream_ids[name], times[key] if key in times else bulk.time(item.created_at))
+        (ids[key], stream_ids[name], times[key] if key in times else bulk.time(item.created_at))
         for key, item in merged.items()
         for name in item.streams
     ]
@@ -406,8 +418,9 @@ def _new_values(
     )
 
 
-def _insert_new(bulk: Bulk, rows: list[tuple[Any, ...]]) -> dict[tuple[str, str], int]:
-    """Insert new mentions (rows in _NEW order) and return their ids by identity.
+def _insert_new(bulk: Bulk, rows: list[tuple[Any, ...]]) -> tuple[dict[tuple[str, str], int], bool]:
+    """Insert new mentions (rows in _NEW order); returns their ids by identity, and whether
+    every row was inserted by this transaction (so each stored row holds the values given).
 
     A row another writer inserted meanwhile is skipped by ON CONFLICT and found by the
     lookup that follows, so concurrent collectors never fail on the unique constraint.
@@ -419,8 +432,9 @@ def _insert_new(bulk: Bulk, rows: list[tuple[Any, ...]]) -> dict[tuple[str, str]
         inserted = bulk.insert("mentions", _NEW, rows, conflict="platform, external_id")
         after = bulk.connection.exec_driver_sql("SELECT max(id) FROM mentions").scalar() or 0
         if inserted == len(rows) and after == before + len(rows):
-            return {(r[0], r[1]): before + 1 + i for i, r in enumerate(rows)}
+            return {(r[0], r[1]): before + 1 + i for i, r in enumerate(rows)}, True
     else:
-        bulk.insert("mentions", _NEW, rows, conflict="platform, external_id")
+        inserted = bulk.insert("mentions", _NEW, rows, conflict="platform, external_id")
     found = bulk.lookup("mentions", ("id", "platform", "external_id"), [(r[0], r[1]) for r in rows])
-    return {(platform, external_id): mention_id for mention_id, platform, external_id in found}
+    ids = {(platform, external_id): mention_id for mention_id, platform, external_id in found}
+    return ids, inserted == len(rows)

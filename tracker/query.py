@@ -52,6 +52,10 @@ _COMBINING = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\u
 # A word: letters and digits (not `_`); a hashtag or handle: # or @ not preceded by one.
 _TOKEN = re.compile(r"(?<![^\W_])([#@]?)([^\W_]+)")
 _ASCII_WORD = re.compile(r"[a-z0-9]+")
+# ASCII bytes to _ASCII_WORD's letters and digits (A-Z lowered), every other byte to a space.
+_ASCII_FOLD = bytes(
+    c + 32 if 65 <= c <= 90 else c if 97 <= c <= 122 or 48 <= c <= 57 else 32 for c in range(256)
+)
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # C0 controls and DEL, not tab or newlines
 
 
@@ -89,8 +93,11 @@ class Document:
 
 def document(text: str) -> Document:
     """Split a text into folded words; #tags and @handles count as words and as themselves."""
+    plain = plain_words(text)
+    if plain is not None:  # the common case, fast
+        return Document(plain, "", "")
     folded = fold(text)
-    if folded.isascii() and "#" not in folded and "@" not in folded:  # the common case, fast
+    if folded.isascii() and "#" not in folded and "@" not in folded:  # accents folded away, or too long
         words = _ASCII_WORD.findall(folded)
         tags: list[str] = []
         handles: list[str] = []
@@ -113,6 +120,20 @@ def document(text: str) -> Document:
         tags = [t for t in tags if t in kept]
         handles = [h for h in handles if h in kept]
     return Document(joined, " ".join(tags), " ".join(handles))
+
+
+def plain_words(text: str) -> str | None:
+    """The words of `document` for an ASCII text without # or @, without making a Document (the
+    ingest's hot path); None for any other text, or when a limit would cut them."""
+    if not text.isascii() or "#" in text or "@" in text:
+        return None
+    words = text.encode().translate(_ASCII_FOLD).split()  # _ASCII_WORD's words, split in C
+    joined = b" ".join(words)
+    if len(joined) > MAX_TOKEN and (
+        len(joined) > MAX_DOCUMENT or len(words) > MAX_WORDS or max(map(len, words)) > MAX_TOKEN
+    ):
+        return None
+    return joined.decode()
 
 
 def fold_author(author: str | None) -> str | None:

@@ -44,7 +44,21 @@ from sqlalchemy.dialects.postgresql import TSQUERY
 from sqlalchemy.sql import operators
 from sqlalchemy.sql.expression import UnaryExpression, cast
 
-from tracker.query import TEXT_LEAVES, And, Field, Node, Not, Or, Phrase, Query, Word, document, fold_author
+from tracker.query import (
+    TEXT_LEAVES,
+    And,
+    Field,
+    Node,
+    Not,
+    Or,
+    Phrase,
+    Query,
+    Word,
+    document,
+    fold_author,
+    plain_words,
+)
+from tracker.store.bulk import insert_rows
 from tracker.store.models import Mention, MentionSearch, MentionStream, Stream
 
 SEARCH_COLUMNS = ("mention_id", "words", "tags", "handles", "author")
@@ -67,6 +81,9 @@ def search_row(mention_id: int, text: str, author: str | None) -> tuple[Any, ...
 @lru_cache(maxsize=8192)
 def _text_columns(text: str) -> tuple[str, str, str]:
     """A text's words, tags and handles as stored; cached, as reposts and copies repeat texts."""
+    words = plain_words(text)
+    if words is not None:  # most texts: no tags, handles or accents
+        return words, "", ""
     doc = document(text)
     tags = " ".join("#" + t for t in doc.tags.split(" ")) if doc.tags else ""
     handles = " ".join("@" + h for h in doc.handles.split(" ")) if doc.handles else ""
@@ -93,13 +110,11 @@ def write_rows(connection: Any, rows: Sequence[Sequence[Any]], *, replace: bool 
                 f"DELETE FROM mention_search WHERE mention_id IN ({', '.join([mark] * len(chunk))})",
                 tuple(chunk),
             )
-    names = ", ".join(SEARCH_COLUMNS)
-    sql = f"INSERT INTO mention_search ({names}) VALUES ({', '.join([mark] * len(SEARCH_COLUMNS))})"
     if postgres:  # a concurrent writer may have indexed the same new mention
-        connection.exec_driver_sql(sql + " ON CONFLICT (mention_id) DO NOTHING", rows)
+        insert_rows(connection, "mention_search", SEARCH_COLUMNS, rows, conflict="mention_id")
         return
     # SQLite writers take turns (BEGIN IMMEDIATE): a conflict here would be a bug, and fails loudly.
-    connection.exec_driver_sql(sql, rows)
+    insert_rows(connection, "mention_search", SEARCH_COLUMNS, rows)
     connection.exec_driver_sql(
         "INSERT INTO mention_fts(rowid, words, tags, handles) VALUES (?, ?, ?, ?)", [r[:4] for r in rows]
     )
