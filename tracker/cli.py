@@ -256,8 +256,9 @@ def mentions_export(
     config: ConfigOpt = None,
 ) -> None:
     """Export mentions in the normalised fields, oldest first."""
-    from tracker.mentions import export, parse_export_day
+    from tracker.mentions import export
     from tracker.query import parse
+    from tracker.timeutil import parse_export_day
 
     if query is not None:
         parse(query)  # a bad query is refused before any file is written
@@ -800,9 +801,9 @@ def reflect(
 ) -> None:
     """Where the organisation stands on the maturity stages, what moved it, what to try next."""
     from tracker.maturity import load_model
-    from tracker.mentions import parse_export_day
     from tracker.reflection import reflect as run_reflect
     from tracker.reflection import review_text
+    from tracker.timeutil import parse_export_day
 
     day = parse_export_day(as_of, "--as-of")
     settings = settings_for(config)

@@ -119,8 +119,7 @@ def alerts_history(
 ) -> None:
     """Every firing, newest first, with its figures and how each channel's delivery went."""
     from tracker.alerts import history
-    from tracker.mentions import parse_export_day
-    from tracker.timeutil import day_start
+    from tracker.timeutil import day_start, parse_export_day
 
     settings = settings_for(config)
     first = parse_export_day(since, "--since")

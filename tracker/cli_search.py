@@ -41,9 +41,9 @@ def mentions_search(
     config: ConfigOpt = None,
 ) -> None:
     """Search mentions with the query language, newest first."""
-    from tracker.mentions import parse_export_day
     from tracker.query import parse
     from tracker.search import first_matches, iter_csv
+    from tracker.timeutil import parse_export_day
     from tracker.web.queries import MentionFilter
 
     if query.startswith("--"):  # a mistyped option, not a query

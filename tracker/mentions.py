@@ -658,18 +658,3 @@ def guard_cell(value: str) -> str:
 def unguard_cell(value: str) -> str:
     """The cell as it was before `guard_cell`."""
     return value[1:] if value.startswith("'") and _FORMULA.match(value) else value
-
-
-FIRST_DAY, LAST_DAY = date(1970, 1, 1), date(9000, 12, 31)  # days whose neighbours exist in every zone
-
-
-def parse_export_day(value: str | None, option: str) -> date | None:
-    if value is None:
-        return None
-    try:
-        day = date.fromisoformat(value)
-    except ValueError:
-        raise UserError(f"{option}: expected a day like 2026-09-01, got {value!r}") from None
-    if not FIRST_DAY <= day <= LAST_DAY:
-        raise UserError(f"{option}: expected a day from {FIRST_DAY} to {LAST_DAY}, got {value}")
-    return day

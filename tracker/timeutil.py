@@ -6,6 +6,8 @@ import re
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from tracker.errors import UserError
+
 _DURATION = re.compile(r"(\d+)\s*(ms|[smhd])")
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -58,3 +60,18 @@ def day_start(day: date, zone: ZoneInfo) -> datetime:
 def day_bounds(first: date, last: date, zone: ZoneInfo) -> tuple[datetime, datetime]:
     """UTC [start, end) of the days first..last inclusive in `zone`."""
     return day_start(first, zone), day_start(last + timedelta(days=1), zone)
+
+
+FIRST_DAY, LAST_DAY = date(1970, 1, 1), date(9000, 12, 31)  # days whose neighbours exist in every zone
+
+
+def parse_export_day(value: str | None, option: str) -> date | None:
+    if value is None:
+        return None
+    try:
+        day = date.fromisoformat(value)
+    except ValueError:
+        raise UserError(f"{option}: expected a day like 2026-09-01, got {value!r}") from None
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise UserError(f"{option}: expected a day from {FIRST_DAY} to {LAST_DAY}, got {value}")
+    return day
