@@ -30,6 +30,8 @@ from tracker.store.enums import Role
 from tracker.store.models import Mention, MentionStream, Stream
 from tracker.store.queries import mention_streams
 from tracker.store.queries import stream_names as stream_names  # the pages' name for it
+from tracker.timeutil import FIRST_DAY as FIRST_DAY  # the pages' and the API's bounds too
+from tracker.timeutil import LAST_DAY as LAST_DAY
 from tracker.timeutil import day_bounds, iso_z, utcnow
 
 SORTS = ("newest", "oldest", "engagement")
@@ -39,9 +41,8 @@ PER_PAGE = 25
 MAX_PER_PAGE = 200
 COUNT_CAP = 10_000
 MAX_QUERY = 1000  # tracker.query.MAX_QUERY
-# Bounds of what a parameter may name: days whose neighbours (a window before, a day after,
-# in any time zone) still exist, and ids the databases' 64-bit integers can hold.
-FIRST_DAY, LAST_DAY = date(1970, 1, 1), date(9000, 12, 31)
+# Bounds of what a parameter may name: days (FIRST_DAY..LAST_DAY, from tracker.timeutil) and
+# ids the databases' 64-bit integers can hold.
 MAX_ID = 2**63 - 1
 
 
