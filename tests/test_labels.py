@@ -321,6 +321,7 @@ def test_maintain_retrains_after_enough_new_labels(workspace: Any) -> None:
     assert [r["version"] for r in labels.maintain(store, settings)] == [2]
 
 
+@pytest.mark.slow  # a long test (TLS handshakes, a simulation, a model fit): the slow tier
 def test_adopting_a_model_rescores_history_and_results_name_one_scorer(tmp_path: Path) -> None:
     from tests.web.support import build
     from tracker.experiments import measure

@@ -275,6 +275,7 @@ def _report(values: dict[str, float]) -> str:
 # --------------------------------------------------------------------------- the properties
 
 
+@pytest.mark.slow  # a long test (TLS handshakes, a simulation, a model fit): the slow tier
 def test_print_figures() -> None:
     print(f"\nSimulated figures (seed {SEED}, {N_SIM} experiments per property):\n{_report(figures())}")
 

@@ -206,6 +206,7 @@ def test_another_worker_sending_means_nothing_is_sent(env: Env, cli: Any, start_
     assert server.inbox.messages == [] and rows(env) == {}
 
 
+@pytest.mark.slow  # a long test (TLS handshakes, a simulation, a model fit): the slow tier
 def test_starttls_with_login(
     env: Env, cli: Any, start_smtp: Any, server_tls: ssl.SSLContext, certificate: tuple[Path, Path],
     monkeypatch: pytest.MonkeyPatch,
@@ -241,6 +242,7 @@ def test_starttls_with_login(
     assert "authentication refused" in (rows(env)["team@acme.example"].error or "")
 
 
+@pytest.mark.slow  # a long test (TLS handshakes, a simulation, a model fit): the slow tier
 def test_starttls_refused_by_the_server_never_falls_back_to_plain_text(
     env: Env, cli: Any, start_smtp: Any
 ) -> None:
@@ -250,6 +252,7 @@ def test_starttls_refused_by_the_server_never_falls_back_to_plain_text(
     assert server.inbox.messages == []
 
 
+@pytest.mark.slow  # a long test (TLS handshakes, a simulation, a model fit): the slow tier
 def test_implicit_tls(
     env: Env, start_smtp: Any, server_tls: ssl.SSLContext, certificate: tuple[Path, Path]
 ) -> None:
@@ -281,6 +284,7 @@ def test_send_needs_digest_and_smtp_and_the_password(
     assert not out.exists(), "nothing is written when the command cannot work"
 
 
+@pytest.mark.slow  # a long test (TLS handshakes, a simulation, a model fit): the slow tier
 def test_the_job_waits_for_its_time_and_says_when_it_is_next(env: Env, start_smtp: Any) -> None:
     server: Server = start_smtp()
     extra = mail_config(server.port)
@@ -299,6 +303,7 @@ def test_the_job_waits_for_its_time_and_says_when_it_is_next(env: Env, start_smt
     assert len(subjects) == 2 and "2026-W40" in subjects[1]
 
 
+@pytest.mark.slow  # a long test (TLS handshakes, a simulation, a model fit): the slow tier
 def test_once_per_week_and_recipient_on_each_database(
     tmp_path: Path, db_url: str, cli: Any, start_smtp: Any
 ) -> None:
