@@ -250,3 +250,81 @@ def test_lone_surrogate_and_nul_are_rejected(tmp_path: Path, config: Path, cli: 
         "line 1: text: contains invalid Unicode" in result.err
         and "line 2: text: contains a NUL" in result.err
     )
+
+
+def _batch_lines(count: int) -> list[dict[str, Any]]:
+    return [{"platform": "mastodon", "external_id": f"m{i}", "text": f"post {i}", "lang": "en",
+             "sentiment": 0.1, "created_at": "2026-09-01T10:00:00Z", "stream": "brand"}
+            for i in range(count)]  # fmt: skip
+
+
+def test_batches_are_stored_in_order_on_the_store_thread_and_the_interval_restored(
+    tmp_path: Path, config: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The import stores on a thread of its own while it reads on: every batch, in file order,
+    and the interpreter's switch interval is given back afterwards."""
+    import sys
+    import threading
+
+    from tracker import mentions
+    from tracker.config import load_settings
+
+    seen: list[tuple[str, str]] = []  # (thread name, first external id) of each stored batch
+    store_batch = mentions._store_batch
+
+    def spy(store: Any, settings: Any, batch: Any, report: Any, scored: Any = None) -> None:
+        seen.append((threading.current_thread().name, batch[0].external_id))
+        store_batch(store, settings, batch, report, scored)
+
+    monkeypatch.setattr(mentions, "_store_batch", spy)
+    before = sys.getswitchinterval()
+    settings = load_settings(config)
+    store = open_store(settings.database_url)
+    try:
+        path = write_jsonl(tmp_path / "in.jsonl", _batch_lines(2 * mentions.BATCH + 7))
+        report = mentions.import_file(store=store, settings=settings, path=path, fmt="jsonl")
+        with store.read() as session:
+            stored = session.scalar(select(func.count()).select_from(Mention))
+    finally:
+        store.close()
+    assert sys.getswitchinterval() == before
+    assert [first for _, first in seen] == ["m0", f"m{mentions.BATCH}", f"m{2 * mentions.BATCH}"]
+    assert all(name.startswith("tracker-store") for name, _ in seen)
+    assert report.counts.new == stored == 2 * mentions.BATCH + 7
+
+
+def test_an_error_while_storing_stops_the_import_at_the_next_batch(
+    tmp_path: Path, config: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch that fails to store (here: the disk is full) ends the import with that error; the
+    batches before it stay stored, none after it is stored, and the store thread is stopped."""
+    import sqlite3
+    import sys
+
+    from tracker import mentions
+    from tracker.config import load_settings
+
+    stored_batches: list[str] = []
+    store_batch = mentions._store_batch
+
+    def failing(store: Any, settings: Any, batch: Any, report: Any, scored: Any = None) -> None:
+        if len(stored_batches) == 1:
+            raise sqlite3.OperationalError("database or disk is full")
+        store_batch(store, settings, batch, report, scored)
+        stored_batches.append(batch[0].external_id)
+
+    monkeypatch.setattr(mentions, "_store_batch", failing)
+    before = sys.getswitchinterval()
+    settings = load_settings(config)
+    store = open_store(settings.database_url)
+    try:
+        path = write_jsonl(tmp_path / "in.jsonl", _batch_lines(4 * mentions.BATCH))
+        with pytest.raises(sqlite3.OperationalError, match="disk is full"):
+            mentions.import_file(store=store, settings=settings, path=path, fmt="jsonl")
+        with store.read() as session:
+            ids = set(session.scalars(select(Mention.external_id)))
+    finally:
+        store.close()
+    assert stored_batches == ["m0"]
+    assert ids == {f"m{i}" for i in range(mentions.BATCH)}
+    assert sys.getswitchinterval() == before

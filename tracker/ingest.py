@@ -181,11 +181,12 @@ def _upsert(
             new_times[key] = created
             mention_id = inserted[key]
             search_rows.append(search_row(mention_id, item.text, item.author))
-            likes, reposts, replies, quotes = row[8:12]
-            if likes is not None or reposts is not None or replies is not None or quotes is not None:
-                new_history.append((mention_id, stamp, *row[8:13]))  # likes .. quotes, engagement
+            figures = row[_LIKES:_ENGAGEMENT]
+            if figures != _NO_FIGURES:
+                new_history.append((mention_id, stamp, *figures, row[_ENGAGEMENT]))
             if ours:  # as aggregates' read gives it: id, sentiment, kind, deleted_at, created_at, ...
-                written.append((mention_id, row[13], row[7], None, created, row[12], None))
+                engagement = row[_ENGAGEMENT]
+                written.append((mention_id, row[_SENTIMENT], row[_KIND], None, created, engagement, None))
                 moment = item.created_at
                 if moment.tzinfo is None:  # as stored_time reads a naive time: local
                     moment = moment.astimezone()
@@ -388,6 +389,11 @@ _NEW = (
     "updated_at",
     "date_estimated",
 )
+
+# Where _new_values puts the columns the ingest reads back (the history, the aggregates).
+_KIND, _LIKES, _ENGAGEMENT, _SENTIMENT = (_NEW.index(c) for c in ("kind", "likes", "engagement", "sentiment"))
+assert _NEW[_LIKES:_ENGAGEMENT] == FIGURES
+_NO_FIGURES = (None,) * len(FIGURES)
 
 
 def _new_values(

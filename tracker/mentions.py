@@ -12,7 +12,9 @@ import io
 import json
 import math
 import re
+import sys
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -51,6 +53,7 @@ FIELDS = (
 REQUIRED = ("platform", "external_id", "text", "created_at")
 FORMATS = ("jsonl", "csv")
 BATCH = 5000
+SWITCH_INTERVAL_S = 0.0002  # while an import runs; see _Pipeline
 MAX_TEXT = 100_000
 MAX_ID = 2_000
 MAX_URL = 4_000
@@ -442,17 +445,26 @@ def _known_streams(store: Store, settings: Settings) -> set[str]:
 
 
 class _Pipeline:
-    """Batches on their way to the store, one kept in flight.
+    """Batches on their way to the store: one stored while the next is read.
 
-    Language detection and scoring of a batch run in a background worker while this
-    process reads, checks and stores the batch before it, so a two-core machine does both
-    at once (with one core the same work is done here, in order). Only the texts and the
-    known languages travel to the worker, and only languages and scores come back.
+    Language detection and scoring of a batch run in a background worker process, and storing
+    runs on a thread of its own, so while a batch is scored and stored this thread reads and
+    checks the next one: the database does its part without the GIL (sqlite3 and psycopg
+    release it while the engine works), so a two-core machine does both at once. Batches are
+    stored one at a time and in order, each in its own transaction, as without the thread; an
+    error while storing one stops the import at the next batch (`push` or `flush` raises it).
+    Only the texts and the known languages travel to the scoring worker, and only languages and
+    scores come back.
     """
 
     def __init__(self, store: Store, settings: Settings, report: ImportReport) -> None:
         self.store, self.settings, self.report = store, settings, report
-        self.waiting: tuple[list[Item], list[Item], sentiment.Pending | None] | None = None
+        self.storing: Future[None] | None = None
+        self.thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tracker-store")
+        # The store thread takes the GIL back after each statement; with CPython's default
+        # interval (5 ms) it would wait that long each time behind the reading thread.
+        self.interval = sys.getswitchinterval()
+        sys.setswitchinterval(min(self.interval, SWITCH_INTERVAL_S))
 
     def push(self, batch: list[Item]) -> None:
         if not batch:
@@ -464,13 +476,9 @@ class _Pipeline:
             else None
         )
         self.flush()
-        self.waiting = (batch, todo, job)
+        self.storing = self.thread.submit(self._store, batch, todo, job)
 
-    def flush(self) -> None:
-        if self.waiting is None:
-            return
-        batch, todo, job = self.waiting
-        self.waiting = None
+    def _store(self, batch: list[Item], todo: list[Item], job: sentiment.Pending | None) -> None:
         scored = None
         if job is not None:
             langs, scores = job.result()
@@ -479,7 +487,16 @@ class _Pipeline:
             }
         _store_batch(self.store, self.settings, batch, self.report, scored)
 
+    def flush(self) -> None:
+        """Wait until every batch pushed is stored; raises what storing one raised."""
+        storing, self.storing = self.storing, None
+        if storing is not None:
+            storing.result()
+
     def close(self) -> None:
+        """Wait for the batch being stored (its transaction ends either way), then stop the workers."""
+        self.thread.shutdown(wait=True)
+        sys.setswitchinterval(self.interval)
         sentiment.shutdown_background()
 
 

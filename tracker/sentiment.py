@@ -26,7 +26,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import CancelledError, Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from functools import lru_cache
 from typing import Any, Generic, TypeVar
@@ -286,7 +286,7 @@ class Deferred(Generic[_T]):
         if self._future is not None:
             try:
                 return self._future.result()
-            except (BrokenProcessPool, OSError):
+            except (BrokenProcessPool, OSError, CancelledError):
                 shutdown_background()  # the worker died: do this one here, and the next ones too
         return self._call(*self._args)
 
