@@ -183,6 +183,7 @@ _FUTURE_LIMIT = [utcnow() + timedelta(days=1)]
 # Values already checked once: a file repeats the same few platforms and languages.
 _PLATFORMS_SEEN: set[str] = set()
 _LANGS_SEEN: set[str] = set()
+_STREAMS_SEEN: dict[tuple[str | None, str | None], tuple[str, ...]] = {}  # (stream, --stream) -> names
 
 
 def _text(record: dict[str, Any], name: str, limit: int, *, strip: bool = True) -> str | None:
@@ -246,8 +247,20 @@ def _number(record: dict[str, Any], name: str, lo: float, hi: float) -> float | 
 
 
 def _streams(record: dict[str, Any], extra: str | None) -> tuple[str, ...]:
-    names: list[str] = []
     one, many = record.get("stream"), record.get("streams")
+    if many is None and (one is None or type(one) is str):  # most lines: one of a few names
+        key = (one, extra)
+        found = _STREAMS_SEEN.get(key)
+        if found is None:
+            found = _checked_streams(one, None, extra)
+            if len(_STREAMS_SEEN) < 1000:
+                _STREAMS_SEEN[key] = found
+        return found
+    return _checked_streams(one, many, extra)
+
+
+def _checked_streams(one: Any, many: Any, extra: str | None) -> tuple[str, ...]:
+    names: list[str] = []
     if one not in (None, ""):
         if not isinstance(one, str):
             raise LineError(f"stream: expected a stream name, got {type(one).__name__}")
