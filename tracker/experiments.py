@@ -20,7 +20,6 @@ from sqlalchemy.orm import Session
 from tracker import audit, lifecycle, plans, selection
 from tracker.config import Settings
 from tracker.errors import UserError
-from tracker.ingest import sync_streams
 from tracker.maturity import Model
 from tracker.metrics import METRICS, DayValue
 from tracker.results import MeasurementResult, stored
@@ -309,6 +308,8 @@ class Registry:
 
     def add(self, data: ExperimentInput) -> tuple[ExperimentRecord, list[str]]:
         """Register; return the experiment's record and warnings (overlaps)."""
+        from tracker.ingest import sync_streams  # here: tracker.ingest imports the scorer
+
         now = utcnow()
         with self.store.write() as session:
             sync_streams(session=session, settings=self.settings, now=now)
