@@ -184,13 +184,13 @@ def imported_by(tmp_path: Path, *args: str) -> set[str]:
     listing = tmp_path / "modules.txt"
     probe = (
         "import runpy, sys\n"
-        "sys.argv = ['tracker', *sys.argv[2:]]\n"
+        "listing, sys.argv = sys.argv[1], ['tracker', *sys.argv[2:]]\n"
         "try:\n    runpy.run_module('tracker', run_name='__main__')\n"
         "except SystemExit as exc:\n    assert not exc.code, exc.code\n"
-        "finally:\n    open(sys.argv_listing, 'w').write('\\n'.join(sorted(sys.modules)))\n"
-    ).replace("sys.argv_listing", repr(str(listing)))
+        "finally:\n    open(listing, 'w').write('\\n'.join(sorted(sys.modules)))\n"
+    )
     done = subprocess.run(
-        [sys.executable, "-c", probe, "-", *args], capture_output=True, text=True, cwd=tmp_path
+        [sys.executable, "-c", probe, str(listing), *args], capture_output=True, text=True, cwd=tmp_path
     )
     assert done.returncode == 0, done.stderr
     return set(listing.read_text().split())
