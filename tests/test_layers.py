@@ -100,7 +100,9 @@ def test_stored_statuses_and_roles_are_spelt_once() -> None:
     assert set(DeliveryStatus) == {"pending", "in_progress", "sent", "failed", "in_doubt"}
     words = "ok|partial|failed|running|in_progress|in_doubt|pending|sent|already_sent|skipped_in_doubt|brand|owned|competitor"
     written = re.compile(rf'(?:status|role)["\])]*\s*(?:==|=|!=|in\s*\()\s*"(?:{words})"')
-    assert written.search('if d["status"] in ("failed", "in_doubt"):') and written.search('o.status == "sent"')
+    assert written.search('if d["status"] in ("failed", "in_doubt"):') and written.search(
+        'o.status == "sent"'
+    )
     for module in ("collect.py", "digest/send.py", "reflection.py", "experiments.py", "alerts.py", "cli_alerts.py",
                    "digest/command.py", "digest/job.py", "digest/data.py", "status.py"):  # fmt: skip
         spelt = written.findall((ROOT / "tracker" / module).read_text(encoding="utf-8"))
@@ -120,7 +122,9 @@ def test_connectors_read_the_clock_only_through_their_http_client() -> None:
 def test_connector_settings_and_contract_cases_are_light() -> None:
     """What the config and the contract suite read of a connector imports only connectors.base
     and the standard library: never the connector, httpx or another third-party module."""
-    for path in sorted((ROOT / "connectors").glob("*/settings.py")) + sorted((ROOT / "connectors").glob("*/contract.py")):
+    for path in sorted((ROOT / "connectors").glob("*/settings.py")) + sorted(
+        (ROOT / "connectors").glob("*/contract.py")
+    ):
         name = ".".join(path.relative_to(ROOT).with_suffix("").parts)
         pulled = {m for m in reachable(name) if m.split(".")[0] not in sys.stdlib_module_names}
         assert pulled <= {name, "connectors", "connectors.base"}, f"{name} imports {sorted(pulled)}"
@@ -168,3 +172,48 @@ def test_the_spike_rule_lives_in_one_analysis_module() -> None:
             continue
         text = path.read_text(encoding="utf-8")
         assert not rule.search(text), f"{path.relative_to(ROOT)} has its own spike rule"
+
+
+WEB_STACK = ("fastapi", "starlette", "uvicorn", "tracker.web")
+SCORER = ("tracker.sentiment", "tracker.vader", "py3langid")
+STATISTICS = ("numpy", "scipy")
+
+
+def imported_by(tmp_path: Path, *args: str) -> set[str]:
+    """The modules a `tracker ARGS` process has imported when it ends (a fresh interpreter)."""
+    listing = tmp_path / "modules.txt"
+    probe = (
+        "import runpy, sys\n"
+        "listing, sys.argv = sys.argv[1], ['tracker', *sys.argv[2:]]\n"
+        "try:\n    runpy.run_module('tracker', run_name='__main__')\n"
+        "except SystemExit as exc:\n    assert not exc.code, exc.code\n"
+        "finally:\n    open(listing, 'w').write('\\n'.join(sorted(sys.modules)))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe, str(listing), *args], capture_output=True, text=True, cwd=tmp_path
+    )
+    assert done.returncode == 0, done.stderr
+    return set(listing.read_text().split())
+
+
+def heavy(modules: set[str], *names: str) -> list[str]:
+    return sorted(m for m in modules if any(m == n or m.startswith(n + ".") for n in names))
+
+
+def test_help_and_the_weekly_commands_import_only_what_they_use(tmp_path: Path) -> None:
+    """`tracker --help` loads no analysis, chart, web, scorer or database code; `reflect` and the
+    digest's data, text and CSV no chart, scorer, statistics, web or mail code; the HTML preview
+    matplotlib's object API, not pyplot (issue 22: fixed costs of every run)."""
+    from tests.conftest import write_config
+
+    assert not heavy(imported_by(tmp_path, "--help"), "matplotlib", *STATISTICS, *WEB_STACK, *SCORER,
+                     "sqlalchemy", "jinja2", "tracker.digest")  # fmt: skip
+    config = str(write_config(tmp_path, db_url=f"sqlite:///{tmp_path / 'tracker.db'}"))
+    imported_by(tmp_path, "--config", config, "db", "upgrade")
+    light = ("matplotlib", *STATISTICS, *WEB_STACK, *SCORER, "tracker.digest.send", "smtplib")
+    assert not heavy(imported_by(tmp_path, "--config", config, "reflect", "--json"), *light, "jinja2")
+    for args in (["--json"], [], ["--out", str(tmp_path / "digest.csv")]):
+        assert not heavy(imported_by(tmp_path, "--config", config, "digest", *args), *light), args
+    preview = imported_by(tmp_path, "--config", config, "digest", "--out", str(tmp_path / "digest.html"))
+    assert "matplotlib.figure" in preview
+    assert not heavy(preview, "matplotlib.pyplot", *WEB_STACK, *SCORER, "scipy", "tracker.digest.send")

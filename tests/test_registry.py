@@ -58,6 +58,7 @@ def plugin(tmp_path: Path) -> Iterator[Path]:
         "keyed = thirdparty_settings:KEYS\n"
     )
     sys.path.insert(0, str(tmp_path))
+    registry.installed.cache_clear()
     registry.connectors.cache_clear()
     registry.stream_keys.cache_clear()
     try:
@@ -67,6 +68,7 @@ def plugin(tmp_path: Path) -> Iterator[Path]:
         sys.modules.pop("thirdparty_plugin", None)
         sys.modules.pop("thirdparty_settings", None)
         sys.modules.pop("thirdparty_keyed", None)
+        registry.installed.cache_clear()
         registry.connectors.cache_clear()
         registry.stream_keys.cache_clear()
 

@@ -49,7 +49,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection, Table, delete, select
 from sqlalchemy.orm import Session
 
-from tracker.sentiment import NEGATIVE, POSITIVE
+from tracker.polarity import NEGATIVE, POSITIVE
 from tracker.store.models import (
     AggregateMeta,
     DailyAggregate,

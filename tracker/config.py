@@ -1010,6 +1010,6 @@ def stream_keys() -> dict[str, str]:
 
 def known_connectors() -> frozenset[str]:
     """Built-in connector names plus those registered in the `tracker.connectors` entry points."""
-    from importlib.metadata import entry_points
+    from tracker.registry import GROUP, registered
 
-    return frozenset(BUILTIN_CONNECTORS) | {ep.name for ep in entry_points(group="tracker.connectors")}
+    return frozenset(BUILTIN_CONNECTORS) | {ep.name for ep in registered(GROUP)}

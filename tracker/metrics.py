@@ -40,7 +40,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from tracker import aggregates
-from tracker.sentiment import POSITIVE
+from tracker.polarity import POSITIVE
 from tracker.store.models import EngagementSnapshot, Mention, MentionStream
 from tracker.store.queries import links_in_window
 from tracker.timeutil import day_start

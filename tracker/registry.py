@@ -24,6 +24,20 @@ GROUP = "tracker.connectors"
 KEYS_GROUP = "tracker.stream_keys"
 
 
+@lru_cache(maxsize=1)
+def installed() -> tuple[EntryPoint, ...]:
+    """Every installed entry point of the two groups, read once per process: each reading walks the
+    metadata of every installed distribution, and the config, the connectors and the stream keys
+    all ask (`cache_clear()` reads them again, for a plugin installed since)."""
+    everything = entry_points()
+    return (*everything.select(group=GROUP), *everything.select(group=KEYS_GROUP))
+
+
+def registered(group: str) -> list[EntryPoint]:
+    """The installed entry points of `group` (GROUP or KEYS_GROUP), in their order."""
+    return [ep for ep in installed() if ep.group == group]
+
+
 def _load(ep: EntryPoint, what: str) -> Any | None:
     try:
         return ep.load()
@@ -35,7 +49,7 @@ def _load(ep: EntryPoint, what: str) -> Any | None:
 @lru_cache(maxsize=1)
 def connectors() -> dict[str, type[Connector]]:
     """Connector name -> connector class, for every entry point that imports."""
-    found = {ep.name: _load(ep, "connector") for ep in entry_points(group=GROUP)}
+    found = {ep.name: _load(ep, "connector") for ep in registered(GROUP)}
     return {name: cls for name, cls in found.items() if cls is not None}
 
 
@@ -51,9 +65,9 @@ def stream_keys() -> dict[str, StreamKeys]:
     that registers none there is imported, for its class's `stream_keys`. A connector
     without keys of its own (or whose declaration fails to import) is left out.
     """
-    light = {ep.name: ep for ep in entry_points(group=KEYS_GROUP)}
+    light = {ep.name: ep for ep in registered(KEYS_GROUP)}
     found: dict[str, StreamKeys] = {}
-    for ep in entry_points(group=GROUP):
+    for ep in registered(GROUP):
         if ep.name in light:
             keys = _load(light[ep.name], "stream keys of connector")
         else:

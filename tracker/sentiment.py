@@ -32,9 +32,8 @@ from functools import lru_cache
 from typing import Any, Generic, TypeVar
 
 from tracker import vader
+from tracker.polarity import NEGATIVE, POSITIVE
 
-POSITIVE = 0.05
-NEGATIVE = -0.05
 # Below this normalised probability a detection is a guess; we say "unknown" instead.
 MIN_LANG_CONFIDENCE = 0.25
 _LETTER = re.compile(r"[^\W\d_]", re.UNICODE)

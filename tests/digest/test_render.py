@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from html.parser import HTMLParser
@@ -143,3 +144,34 @@ def test_write_digest_files_writes_the_preview_and_the_message(env: Env) -> None
     assert files == {"html": env.dir / "digest.html", "eml": env.dir / "digest.eml"}
     assert "data:image/png;base64," in files["html"].read_text(encoding="utf-8")
     assert parse(files["eml"].read_bytes()).get_content_type() == "multipart/alternative"
+
+
+def test_compiled_templates_are_kept_for_the_next_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Compiling the two templates was ~80 ms of every digest (issue 22): a process loads what an
+    earlier one compiled, from jinja2's per-user temporary directory; where that directory cannot
+    be used, each process compiles, and the digest renders all the same."""
+    import tempfile
+
+    from tracker.digest import render
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    render.environment.cache_clear()
+    try:
+        render.environment().get_template("digest.txt")
+        assert len(list(tmp_path.glob("_jinja2-cache-*/tracker-digest-*.cache"))) == 1
+        render.environment.cache_clear()
+        env = render.environment()
+        monkeypatch.setattr(env, "compile", lambda *a, **k: pytest.fail("compiled again"))
+        env.get_template("digest.txt")  # loaded, not compiled
+
+        unusable = tmp_path / "unusable"
+        unusable.mkdir()
+        (unusable / f"_jinja2-cache-{os.getuid()}").write_text("a file, not a directory")
+        monkeypatch.setattr(tempfile, "tempdir", str(unusable))
+        render.environment.cache_clear()
+        assert render.environment().bytecode_cache is None
+        assert render.environment().get_template("digest.txt") is not None
+    finally:
+        render.environment.cache_clear()

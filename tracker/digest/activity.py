@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, TypedDict
 
 from sqlalchemy import select
@@ -15,7 +15,7 @@ from tracker.reflection import MoveRecord, StageRecord, StageRef, reflect
 from tracker.report import lift_text
 from tracker.results import Lift, MeasurementResult, stored
 from tracker.store.db import Store
-from tracker.store.models import ExperimentResult
+from tracker.store.models import Experiment, ExperimentResult
 from tracker.store.queries import newest_valid_result_ids
 from tracker.timeutil import parse_instant
 
@@ -36,21 +36,27 @@ def experiments(
     zone = settings.organisation.zone
     lo, hi = week.bounds(zone)
     cutoff = min(now, hi + timedelta(days=7))
-    records = [r for r in Registry(store, settings, model).list_all() if r["status"] != "cancelled"]
     results = _results_before(store, cutoff)
     earlier = _verdicts_before(store, lo)
-    found: dict[str, list[DigestExperiment]] = {tag: [] for tag in TAGS}
-    for record in records:
-        result = results.get(record["id"])
+    tagged: dict[int, list[str]] = {}
+
+    def news(exp: Experiment) -> bool:
+        """Whether the week has news of it (its tags, kept in `tagged`): read from the row alone."""
+        if exp.cancelled_at is not None:
+            return False
+        result = results.get(exp.id)
         measured = (
             result is not None
             and parse_instant(result["measured_at"]) >= lo
-            and result["verdict"] != earlier.get(record["id"])
+            and result["verdict"] != earlier.get(exp.id)
         )
-        tags = _tags(record, week, zone, measured=measured)
-        if not tags:
-            continue
-        entry = _entry(record, result, tags, model)
+        tagged[exp.id] = _tags(exp, week, zone, measured=measured)
+        return bool(tagged[exp.id])
+
+    found: dict[str, list[DigestExperiment]] = {tag: [] for tag in TAGS}
+    for record in Registry(store, settings, model).records_of(news):
+        tags = tagged[record["id"]]
+        entry = _entry(record, results.get(record["id"]), tags, model)
         for tag in tags:
             found[tag].append(entry)
     return found
@@ -74,9 +80,8 @@ def _verdicts_before(store: Store, moment: datetime) -> dict[int, str]:
         return {exp_id: verdict for exp_id, verdict in session.execute(query)}
 
 
-def _tags(record: ExperimentRecord, week: Week, zone: Any, *, measured: bool) -> list[str]:
-    start, end = date.fromisoformat(record["start"]), date.fromisoformat(record["end"])
-    concluded = record["concluded_at"]
+def _tags(exp: Experiment, week: Week, zone: Any, *, measured: bool) -> list[str]:
+    start, end, concluded = exp.start, exp.end, exp.concluded_at
     tags = []
     if week.start <= start <= week.end:
         tags.append("started")
@@ -86,7 +91,7 @@ def _tags(record: ExperimentRecord, week: Week, zone: Any, *, measured: bool) ->
         tags.append("ended")
     if measured:
         tags.append("measured")
-    if concluded and week.start <= parse_instant(concluded).astimezone(zone).date() <= week.end:
+    if concluded and week.start <= concluded.astimezone(zone).date() <= week.end:
         tags.append("concluded")
     return tags
 

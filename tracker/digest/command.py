@@ -13,14 +13,17 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from tracker.config import Settings
-from tracker.digest.send import Delivery, Outcome, SendReport, send_week
 from tracker.digest.service import builder, check_usage, file_bytes, target_week, write_atomic
 from tracker.store.db import Store
 from tracker.timeutil import utcnow
+
+if TYPE_CHECKING:  # tracker.digest.send (smtplib, ssl, the leases) is imported only to send
+    from tracker.digest.send import Outcome, SendReport
 
 
 def run_digest(
@@ -42,7 +45,11 @@ def run_digest(
     if out is not None:
         write_atomic(out, file_bytes(settings, build(), kind))
         notes.append(f"wrote the {target.label} digest to {out}")
-    report = send_week(settings, store, target.label, build, force=force) if send else None
+    report = None
+    if send:
+        from tracker.digest.send import send_week
+
+        report = send_week(settings, store, target.label, build, force=force)
     if as_json:
         document = dict(build().data)
         if report is not None:
@@ -72,6 +79,8 @@ def _print_report(report: SendReport, *, err: bool) -> None:
 
 def _outcome_line(week: str, o: Outcome) -> tuple[str, bool]:
     """(a line for people, whether it is a problem)."""
+    from tracker.digest.send import Delivery
+
     if o.status == Delivery.SENT:
         return f"sent the {week} digest to {o.recipient}", False
     if o.status == Delivery.ALREADY_SENT:

@@ -487,10 +487,13 @@ def _top(ctx: _WeekBuild, streams: Sequence[_Stream], *, kind: str, limit: int) 
     if not ours:
         return []
     lo, hi = ctx.week.bounds(ctx.zone)
-    linked = links_in_window(ours, lo, hi).with_only_columns(MentionStream.mention_id)
+    # Joined from the week's links, not `id IN (links)`: given that, SQLite walked every mention
+    # of the kind (ix_mentions_kind_created_at) to test each against the list, ~80 ms at 300,000.
+    linked = links_in_window(ours, lo, hi).with_only_columns(MentionStream.mention_id).distinct().subquery()
     rows = ctx.session.scalars(
         select(Mention)
-        .where(Mention.id.in_(linked), Mention.kind == kind)
+        .join(linked, Mention.id == linked.c.mention_id)
+        .where(Mention.kind == kind)
         .order_by(Mention.engagement.desc(), Mention.created_at.desc(), Mention.id)
         .limit(limit)
     ).all()

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage, MIMEPart
 from email.utils import format_datetime, formataddr, make_msgid
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 from tracker.digest.chart import chart_png
@@ -33,31 +34,38 @@ FALLBACK_SENDER = "tracker@localhost"
 
 @dataclass(frozen=True)
 class Rendered:
-    """A built digest, ready to be wrapped into messages (one per recipient) or a preview."""
+    """A built digest, ready to be wrapped into messages (one per recipient) or a preview.
+
+    The text, the HTML and the chart are made on first use, each once: `--json` and
+    `.csv` need none of them, the browser preview not the `cid:` HTML, and only the
+    email and the preview the chart (matplotlib's import and drawing are most of a
+    digest's time)."""
 
     data: DigestRecord
     subject: str
-    text: str
-    html: str  # refers to the chart as cid:<cid>
-    chart: bytes
     cid: str  # the Content-ID without angle brackets
     domain: str
 
+    @cached_property
+    def text(self) -> str:
+        return render_text(self.data)
+
+    @cached_property
+    def html(self) -> str:
+        """The HTML of the email: it refers to the chart as cid:<cid>."""
+        return render_html(self.data, chart_src=f"cid:{self.cid}")
+
+    @cached_property
+    def chart(self) -> bytes:
+        return chart_png(self.data)
+
 
 def render(data: DigestRecord, *, sender: str | None = None) -> Rendered:
-    """Render the text, the HTML and the chart once."""
+    """The digest ready to render: its text, HTML and chart are made when first read."""
     domain = (sender or FALLBACK_SENDER).rsplit("@", 1)[-1]
     # Short, so the Content-ID header is never folded (some clients match cid: to it literally).
     cid = f"chart.{data['week']['label']}.{secrets.token_hex(6)}@{domain}"
-    return Rendered(
-        data=data,
-        subject=subject(data),
-        text=render_text(data),
-        html=render_html(data, chart_src=f"cid:{cid}"),
-        chart=chart_png(data),
-        cid=cid,
-        domain=domain,
-    )
+    return Rendered(data=data, subject=subject(data), cid=cid, domain=domain)
 
 
 def build_message(
