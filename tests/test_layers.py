@@ -8,6 +8,7 @@ imports here are deferred to keep `tracker --help` fast), and followed through t
 from __future__ import annotations
 
 import ast
+import os
 import re
 import subprocess
 import sys
@@ -215,5 +216,8 @@ def test_help_and_the_weekly_commands_import_only_what_they_use(tmp_path: Path) 
     for args in (["--json"], [], ["--out", str(tmp_path / "digest.csv")]):
         assert not heavy(imported_by(tmp_path, "--config", config, "digest", *args), *light), args
     preview = imported_by(tmp_path, "--config", config, "digest", "--out", str(tmp_path / "digest.html"))
-    assert "matplotlib.figure" in preview
+    if len(os.sched_getaffinity(0)) >= 2:  # the chart is drawn in a worker (chart.drawn_aside)
+        assert not heavy(preview, "matplotlib")
+    else:
+        assert "matplotlib.figure" in preview
     assert not heavy(preview, "matplotlib.pyplot", *WEB_STACK, *SCORER, "scipy", "tracker.digest.send")

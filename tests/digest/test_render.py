@@ -175,3 +175,59 @@ def test_compiled_templates_are_kept_for_the_next_process(
         assert render.environment().get_template("digest.txt") is not None
     finally:
         render.environment.cache_clear()
+
+
+def _week_data(env: Env) -> Any:
+    from datetime import UTC, datetime
+
+    from tracker.digest.data import build_digest
+    from tracker.digest.weeks import parse_week
+    from tracker.maturity import load_model
+
+    settings = env.settings()
+    store = open_store(env.db_url)
+    try:
+        return build_digest(store, settings, parse_week(WEEK), model=load_model(settings), now=datetime.now(UTC))
+    finally:
+        store.close()
+
+
+def test_the_chart_drawn_aside_is_the_chart_drawn_here(env: Env) -> None:
+    """The CLI draws the chart in a worker process that imported matplotlib while the data were
+    read: the same PNG, byte for byte, as drawing it in this process."""
+    from tracker.digest import chart
+
+    data = _week_data(env)
+    with chart.drawn_aside() as draw:
+        assert draw is not chart.chart_png, "two CPUs and fork here: the worker is used"
+        aside = draw(data)
+        cells = dict(zip(draw.__code__.co_freevars, draw.__closure__ or (), strict=True))
+        loaded = cells["pool"].cell_contents.submit(_loaded_in_worker).result()
+    assert aside == chart.chart_png(data) and aside.startswith(b"\x89PNG\r\n\x1a\n")
+    assert "matplotlib.figure" in loaded and "matplotlib.pyplot" not in loaded  # the object API only
+
+
+def _loaded_in_worker() -> set[str]:
+    import sys
+
+    return set(sys.modules)
+
+
+def test_the_chart_is_drawn_here_when_the_worker_dies_or_one_cpu(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A worker killed before it draws (or a machine with one CPU) costs time, not the chart."""
+    import signal
+
+    from tracker.digest import chart
+
+    data = _week_data(env)
+    expected = chart.chart_png(data)
+    with chart.drawn_aside() as draw:
+        cells = dict(zip(draw.__code__.co_freevars, draw.__closure__ or (), strict=True))
+        pool = cells["pool"].cell_contents  # the worker pool `draw` submits to
+        pool.submit(int).result()  # the worker is up
+        for pid in list(pool._processes):
+            os.kill(pid, signal.SIGKILL)
+        assert draw(data) == expected
+    monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: {0})
+    with chart.drawn_aside() as draw:
+        assert draw is chart.chart_png

@@ -12,15 +12,21 @@ from __future__ import annotations
 
 import json
 import sys
+from contextlib import ExitStack
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
 
 from tracker.config import Settings
+from tracker.digest.chart import Draw, drawn_aside
 from tracker.digest.service import builder, check_usage, file_bytes, target_week, write_atomic
+from tracker.digest.weeks import Week
 from tracker.store.db import Store
 from tracker.timeutil import utcnow
+
+CHARTED = ("html", "eml", "pdf")  # --out kinds with the chart (not csv)
 
 if TYPE_CHECKING:  # tracker.digest.send (smtplib, ssl, the leases) is imported only to send
     from tracker.digest.send import Outcome, SendReport
@@ -40,7 +46,26 @@ def run_digest(
     now = utcnow()
     target = target_week(settings, week, now)
     kind = check_usage(settings, out, send=send, force=force)
-    build = builder(settings, store, target, now)
+    with ExitStack() as stack:
+        draw = stack.enter_context(drawn_aside()) if send or kind in CHARTED else None
+        return _run(settings, store, target, now, kind, draw, out=out, send=send, force=force,
+                    as_json=as_json)  # fmt: skip
+
+
+def _run(
+    settings: Settings,
+    store: Store,
+    target: Week,
+    now: datetime,
+    kind: str | None,
+    draw: Draw | None,
+    *,
+    out: Path | None,
+    send: bool,
+    force: bool,
+    as_json: bool,
+) -> int:
+    build = builder(settings, store, target, now, draw)
     notes: list[str] = []
     if out is not None:
         write_atomic(out, file_bytes(settings, build(), kind))

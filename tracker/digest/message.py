@@ -15,14 +15,14 @@ from __future__ import annotations
 import base64
 import secrets
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from email.message import EmailMessage, MIMEPart
 from email.utils import format_datetime, formataddr, make_msgid
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-from tracker.digest.chart import chart_png
+from tracker.digest.chart import Draw, chart_png
 from tracker.digest.render import render_html, render_text, subject
 from tracker.timeutil import utcnow
 
@@ -45,6 +45,7 @@ class Rendered:
     subject: str
     cid: str  # the Content-ID without angle brackets
     domain: str
+    draw: Draw = field(default=chart_png, compare=False, repr=False)  # chart.drawn_aside's, in the CLI
 
     @cached_property
     def text(self) -> str:
@@ -57,15 +58,15 @@ class Rendered:
 
     @cached_property
     def chart(self) -> bytes:
-        return chart_png(self.data)
+        return self.draw(self.data)
 
 
-def render(data: DigestRecord, *, sender: str | None = None) -> Rendered:
+def render(data: DigestRecord, *, sender: str | None = None, draw: Draw = chart_png) -> Rendered:
     """The digest ready to render: its text, HTML and chart are made when first read."""
     domain = (sender or FALLBACK_SENDER).rsplit("@", 1)[-1]
     # Short, so the Content-ID header is never folded (some clients match cid: to it literally).
     cid = f"chart.{data['week']['label']}.{secrets.token_hex(6)}@{domain}"
-    return Rendered(data=data, subject=subject(data), cid=cid, domain=domain)
+    return Rendered(data=data, subject=subject(data), cid=cid, domain=domain, draw=draw)
 
 
 def build_message(

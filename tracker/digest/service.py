@@ -14,6 +14,7 @@ from datetime import datetime
 from pathlib import Path
 
 from tracker.config import Settings, resolve_secret
+from tracker.digest.chart import Draw, chart_png
 from tracker.digest.message import Rendered, build_message, preview_html, render
 from tracker.digest.weeks import Week, last_complete_week, parse_week
 from tracker.errors import UserError
@@ -70,8 +71,11 @@ def check_usage(settings: Settings, out: Path | None, *, send: bool, force: bool
     return kind
 
 
-def builder(settings: Settings, store: Store, week: Week, now: datetime) -> Callable[[], Rendered]:
-    """Build (query, chart, render) on first use only: a second --send that sends nothing builds nothing."""
+def builder(
+    settings: Settings, store: Store, week: Week, now: datetime, draw: Draw | None = None
+) -> Callable[[], Rendered]:
+    """Build (query, chart, render) on first use only: a second --send that sends nothing builds nothing.
+    `draw` makes the chart (chart.drawn_aside's in the CLI; chart_png by default)."""
     built: list[Rendered] = []
 
     def build() -> Rendered:
@@ -80,7 +84,8 @@ def builder(settings: Settings, store: Store, week: Week, now: datetime) -> Call
             from tracker.maturity import load_model
 
             data = build_digest(store, settings, week, model=load_model(settings), now=now)
-            built.append(render(data, sender=settings.digest.sender if settings.digest else None))
+            sender = settings.digest.sender if settings.digest else None
+            built.append(render(data, sender=sender, draw=draw or chart_png))
         return built[0]
 
     return build
