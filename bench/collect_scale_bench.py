@@ -228,6 +228,7 @@ def lags(
     origin: datetime,
     every: timedelta,
     until: datetime,
+    dues: list[datetime] | None = None,
 ) -> tuple[list[float], list[float], int, int]:
     """Each (stream, due time) in [origin, until - every]: seconds from it to the start, and to the
     end, of the first run at or after it.
@@ -255,6 +256,8 @@ def lags(
             start, end = served[i] if i < len(served) else (until, None)
             waiting += i >= len(served)
             to_start.append((start - due).total_seconds())
+            if dues is not None:  # each lag's due time, in the same order
+                dues.append(due)
             to_end.append(((end or until) - due).total_seconds())
             late += to_start[-1] >= every.total_seconds()
             due += every
@@ -342,7 +345,8 @@ def main() -> None:
         second_items = sum(r["fetched"] for r in second_reports)
         second_refreshed = sum(r["refreshed"] for r in second_reports)
 
-        found_lags, done, late, waiting = lags(runs_of(url), worker.pid, origin, every, stop)
+        dues: list[datetime] = []
+        found_lags, done, late, waiting = lags(runs_of(url), worker.pid, origin, every, stop, dues)
     finally:
         if worker is not None and worker.poll() is None:
             worker.kill()
@@ -377,6 +381,17 @@ def main() -> None:
           f"p50 {percentile(done, 0.5):.2f} s   p99 {percentile(done, 0.99):.2f} s   max {max(done):.2f} s")
     print(f"    reference: the period, {every.total_seconds():g} s real; R1 took {first.wall:.1f} s wall, "
           f"R2 {second.wall:.1f} s wall (one round in a new process)")  # fmt: skip
+    # A shared machine's busy minutes show as one window here, not only in the whole run's p99.
+    print("    start lag by ten minutes of real time (due times in the window): p99 / max, late")
+    window = timedelta(minutes=10)
+    start = origin
+    while start < stop:
+        mine = [lag for lag, due in zip(found_lags, dues, strict=True) if start <= due < start + window]
+        if mine:
+            print(f"      {start:%H:%M}-{start + window:%H:%M} UTC  {len(mine):>6,} due times  "
+                  f"{percentile(mine, 0.99):7.2f} / {max(mine):7.2f} s, "
+                  f"{sum(lag >= every.total_seconds() for lag in mine)} late")  # fmt: skip
+        start += window
 
 
 if __name__ == "__main__":
