@@ -32,7 +32,8 @@ process at all.
 
 With TRACKER_BENCH_POSTGRES set to a server URL (an admin URL such as
 postgresql+psycopg://postgres@127.0.0.1:5432/postgres), the stores are new databases
-on that server (not cached; dropped at the end), else SQLite files.
+on that server (not cached; dropped at the end; ANALYZEd once built, as autovacuum does soon
+after a bulk load), else SQLite files.
 """
 
 from __future__ import annotations
@@ -217,6 +218,15 @@ def postgres_database(admin: str) -> tuple[str, str]:
     return make_url(admin).set(database=name).render_as_string(hide_password=False), name
 
 
+def analyze(url: str) -> None:
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text("ANALYZE"))
+    engine.dispose()
+
+
 def drop_database(admin: str, name: str) -> None:
     from sqlalchemy import create_engine, text
 
@@ -395,6 +405,8 @@ def main() -> None:
                 exp_ids = register(config, names, args.experiments, first, days, rng)
                 meta.write_text(json.dumps(exp_ids))
                 print(f"({size:,}: built in {time.perf_counter() - started:.0f} s wall)")
+                if admin:  # what autovacuum does soon after a bulk load: without statistics the
+                    analyze(url)  # planner scans the aggregates (the overview: 740 ms, 68 ms after)
                 if not admin:
                     args.cache.mkdir(parents=True, exist_ok=True)
                     shutil.copy(work / "tracker.db", cached)
