@@ -328,3 +328,34 @@ def test_an_error_while_storing_stops_the_import_at_the_next_batch(
     assert stored_batches == ["m0"]
     assert ids == {f"m{i}" for i in range(mentions.BATCH)}
     assert sys.getswitchinterval() == before
+
+
+def test_a_large_import_renews_postgresqls_statistics(
+    tmp_path: Path, config: Path, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL plans by statistics that autovacuum renews only some time after a bulk load:
+    an import of many new mentions renews them itself (here the bar is lowered to 3 mentions)."""
+    if not db_url.startswith("postgresql"):
+        pytest.skip("PostgreSQL's statistics")
+    from sqlalchemy import text
+
+    from tracker import mentions
+    from tracker.config import load_settings
+
+    settings = load_settings(config)
+    store = open_store(settings.database_url)
+
+    def analyzed() -> Any:
+        with store.read() as session:
+            return session.scalar(text("SELECT last_analyze FROM pg_stat_user_tables WHERE relname = 'mentions'"))
+
+    try:
+        monkeypatch.setattr(mentions, "ANALYZE_AFTER", 5)
+        small = write_jsonl(tmp_path / "small.jsonl", _batch_lines(3))
+        mentions.import_file(store=store, settings=settings, path=small, fmt="jsonl")
+        assert analyzed() is None, "below the bar: left to autovacuum"
+        rows = [{**r, "external_id": f"n{i}"} for i, r in enumerate(_batch_lines(6))]
+        mentions.import_file(store=store, settings=settings, path=write_jsonl(tmp_path / "big.jsonl", rows), fmt="jsonl")
+        assert analyzed() is not None
+    finally:
+        store.close()

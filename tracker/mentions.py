@@ -400,7 +400,24 @@ def import_file(
             pipeline.close()
         if progress:
             progress(handle.tell())
+    if store.dialect == "postgresql" and report.counts.new >= ANALYZE_AFTER:
+        _analyze(store)
     return report
+
+
+# PostgreSQL plans by its tables' statistics, which autovacuum renews some time after a bulk
+# load: until then the web overview's queries on 3,000,000 mentions took 452 ms, 122 ms after.
+ANALYZE_AFTER = 50_000  # new mentions an import stores before it renews them itself
+ANALYZED = ("mentions", "mention_streams", "mention_search", "engagement_history",
+            "daily_aggregates", "post_engagement", "daily_scorers")  # fmt: skip
+
+
+def _analyze(store: Store) -> None:
+    """ANALYZE the tables an import fills (seconds, however large: PostgreSQL samples them)."""
+    from sqlalchemy import text
+
+    with store.write() as session:
+        session.execute(text(f"ANALYZE {', '.join(ANALYZED)}"))
 
 
 def _feed_records(
