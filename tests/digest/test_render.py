@@ -202,7 +202,11 @@ def test_the_chart_drawn_aside_is_the_chart_drawn_here(env: Env) -> None:
         assert draw is not chart.chart_png, "two CPUs and fork here: the worker is used"
         aside = draw(data)
         cells = dict(zip(draw.__code__.co_freevars, draw.__closure__ or (), strict=True))
-        loaded = cells["pool"].cell_contents.submit(_loaded_in_worker).result()
+        pool = cells["pool"].cell_contents
+        loaded = pool.submit(_loaded_in_worker).result()
+        workers = list(pool._processes.values())
+    # The worker is joined on the way out: one left to the pool's atexit hook raced it at exit.
+    assert workers and not any(w.is_alive() for w in workers)
     assert aside == chart.chart_png(data) and aside.startswith(b"\x89PNG\r\n\x1a\n")
     assert "matplotlib.figure" in loaded and "matplotlib.pyplot" not in loaded  # the object API only
 

@@ -56,12 +56,15 @@ def drawn_aside() -> Iterator[Draw]:
         try:
             pool.submit(_warm)
         except (BrokenProcessPool, OSError, RuntimeError):
-            pool.shutdown(wait=False, cancel_futures=True)
+            pool.shutdown(wait=True, cancel_futures=True)
             yield chart_png
             return
         yield draw
     finally:
-        pool.shutdown(wait=False, cancel_futures=True)
+        # Waiting joins the worker (idle once the chart is drawn). Without the wait, an exit right
+        # after raced the pool's own atexit hook on a closed pipe ("Bad file descriptor" on stderr, about
+        # 1 run in 10).
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _pool() -> ProcessPoolExecutor | None:
