@@ -15,15 +15,10 @@ does both for a batch in a background process while the caller stores the last o
 
 from __future__ import annotations
 
-import contextlib
 import math
 import multiprocessing
 import os
 import re
-import signal
-import sys
-import threading
-import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import CancelledError, Future, ProcessPoolExecutor
@@ -33,6 +28,8 @@ from typing import Any, Generic, TypeVar
 
 from tracker import vader
 from tracker.polarity import NEGATIVE, POSITIVE
+from tracker.processes import cpu_count as _cpu_count
+from tracker.processes import die_with_parent
 
 # Below this normalised probability a detection is a guess; we say "unknown" instead.
 MIN_LANG_CONFIDENCE = 0.25
@@ -125,39 +122,6 @@ def _score_many(texts: Sequence[str], langs: Sequence[str | None], *, pool: bool
         for i in where[text]:
             out[i] = value
     return out
-
-
-def _cpu_count() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
-
-
-def die_with_parent(parent: int) -> None:
-    """In a worker process: end as soon as the process that started it ends, however it
-    ends (a `kill -9` of the importer included), instead of living on with PPID 1.
-
-    On Linux the kernel sends SIGKILL when the parent dies (PR_SET_PDEATHSIG); everywhere a
-    watcher thread checks once a second that the parent is still the one it was.
-    """
-    if sys.platform.startswith("linux"):
-        with contextlib.suppress(OSError, AttributeError):
-            import ctypes
-
-            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-    if os.getppid() != parent:  # it died before the line above took effect
-        os._exit(1)
-    threading.Thread(target=_watch_parent, args=(parent,), name="die-with-parent", daemon=True).start()
-
-
-_PR_SET_PDEATHSIG = 1
-
-
-def _watch_parent(parent: int) -> None:
-    while os.getppid() == parent:
-        time.sleep(1.0)
-    os._exit(1)
 
 
 def _in_pool(work: Callable[[list[str]], list[_T]], texts: list[str]) -> list[_T] | None:

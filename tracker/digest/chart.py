@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import io
 import os
-import sys
 from collections.abc import Callable, Iterator
 from datetime import date
 from typing import TYPE_CHECKING, Any
@@ -73,26 +72,13 @@ def _pool() -> ProcessPoolExecutor | None:
 
     if "fork" not in multiprocessing.get_all_start_methods():
         return None
-    try:
-        if len(os.sched_getaffinity(0)) < 2:
-            return None
-    except AttributeError:  # no sched_getaffinity: not Linux
+    from tracker.processes import cpu_count, die_with_parent
+
+    if cpu_count() < 2:
         return None
     context = multiprocessing.get_context("fork")
     parent = os.getpid()
-    return ProcessPoolExecutor(1, mp_context=context, initializer=_with_parent, initargs=(parent,))
-
-
-def _with_parent(parent: int) -> None:
-    """In the worker: die with the digest process, however it ends (Linux: PR_SET_PDEATHSIG)."""
-    if sys.platform.startswith("linux"):
-        with contextlib.suppress(OSError, AttributeError):
-            import ctypes
-            import signal
-
-            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1: PR_SET_PDEATHSIG
-    if os.getppid() != parent:
-        os._exit(1)
+    return ProcessPoolExecutor(1, mp_context=context, initializer=die_with_parent, initargs=(parent,))
 
 
 def _warm() -> None:
