@@ -2,10 +2,11 @@
 
     python bench/scale_bench.py [--sizes 300000,1000000] [--streams 12] [--years 3]
                                 [--experiments 100] [--requests 20] [--raw-upto 300000]
-                                [--cache DIR] [--extra 0] [--import-cli]
+                                [--cache DIR] [--extra 0] [--import-cli] [--until DAY]
 
 For each size the store is built once and cached in `--cache` (default
-/tmp/tracker-scale-cache): generated, already scored mentions over `--years` in
+/tmp/tracker-scale-cache): generated, already scored mentions over `--years` up to
+`--until` (default today: the digest's week and the overview's current weeks are full) in
 `--streams` streams, written with bulk SQL (every 20th mention also in a second stream;
 own posts of the owned streams with two engagement readings, 2 and 60 hours after
 posting), the daily aggregates built from them by tracker/aggregates.py's own rebuild, and
@@ -21,6 +22,8 @@ are timed:
   timed with an HTTP client: the median of `--requests` requests after one warm-up
   (<= 150 ms)
   with --extra N: import of N more scored mentions into the populated store: rows/s, peak MB
+  (with --extra-reference, beside the same import committing after every batch of 5,000
+  lines, as imports did before they grouped batches into transactions; SQLite only)
 
 The references measured in the same run, beside each figure: at sizes up to
 `--raw-upto`, the same command reading the raw mentions instead of the aggregates (the
@@ -109,6 +112,8 @@ def register(config: Path, names: list[tuple[str, str]], count: int, first: date
     ids = []
     for i in range(count):
         start = first + timedelta(days=60 + rng.randrange(max(days - 120, 1)))
+        if i % 10 == 9:  # one in ten still running: the digest's week has experiments to report
+            start = first + timedelta(days=days - 3 - rng.randrange(18))
         name = ours[i % len(ours)]
         control = ours[(i + 1) % len(ours)] if i % 4 == 0 else None
         record, _ = registry.add(ExperimentInput(
@@ -252,9 +257,9 @@ def build_bulk(config: Path, names: list[tuple[str, str]], count: int, first: da
     store = open_store(
         settings.database_url, settings.organisation.timezone, settings.experiments.engagement_age
     )
-    now = datetime(2026, 11, 2, tzinfo=UTC)
-    with store.write() as session:
-        ids = sync_streams(session=session, settings=settings, now=now)
+    start = datetime(first.year, first.month, first.day, tzinfo=UTC)
+    with store.write() as session:  # the streams exist from the first day of the data
+        ids = sync_streams(session=session, settings=settings, now=start)
     stream_ids = [ids[n] for n, _ in names]
     postgres = store.dialect == "postgresql"
     mark = "%s" if postgres else "?"
@@ -263,7 +268,6 @@ def build_bulk(config: Path, names: list[tuple[str, str]], count: int, first: da
         naive = moment.replace(tzinfo=None)
         return naive if postgres else naive.isoformat(" ", "microseconds")
 
-    start = datetime(first.year, first.month, first.day, tzinfo=UTC)
     seconds = days * 86400
     mention_sql = (
         "INSERT INTO mentions (id, platform, external_id, text, lang, created_at, kind, likes, replies, "
@@ -358,6 +362,12 @@ def main() -> None:
     )
     parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "tracker-scale-cache")
     parser.add_argument("--extra", type=int, default=0, help="mentions imported into each full store")
+    parser.add_argument(
+        "--until", type=date.fromisoformat, default=datetime.now(UTC).date(),
+        help="the day the data end (default today: the digest's week and the overview's weeks are busy)",
+    )  # fmt: skip
+    parser.add_argument("--extra-reference", action="store_true",
+                        help="also time --extra's import committing every batch (SQLite)")  # fmt: skip
     parser.add_argument("--import-cli", action="store_true", help="build with `tracker mentions import`")
     parser.add_argument("--build-only", action="store_true", help="build and cache the stores only")
     args = parser.parse_args()
@@ -365,7 +375,7 @@ def main() -> None:
     admin = os.environ.get("TRACKER_BENCH_POSTGRES")
     names = streams(args.streams)
     days = int(args.years * 365)
-    first = date(2026, 11, 1) - timedelta(days=days)
+    first = args.until - timedelta(days=days)
     shown = ", ".join(f"{n:,}" for n in sizes)
     print(f"machine: {machine()}; {'PostgreSQL' if admin else 'SQLite'}; sizes {shown} "
           f"mentions over {days} days in {len(names)} streams, {args.experiments} experiments")  # fmt: skip
@@ -381,7 +391,8 @@ def main() -> None:
     try:
         for size in sizes:
             work = Path(tempfile.mkdtemp(prefix=f"bench-scale-{size}-"))
-            tag = f"{size}_{args.streams}s_{args.years:g}y_{args.experiments}e_{HEAD_REVISION}_{schema}"
+            shape = f"{args.streams}s_{args.years:g}y_{args.until}_{args.experiments}e"
+            tag = f"{size}_{shape}_{HEAD_REVISION}_{schema}"
             cached = args.cache / f"{tag}.db"
             if admin:
                 url, pg_name = postgres_database(admin)
@@ -418,10 +429,28 @@ def main() -> None:
             if args.extra:
                 extra = work / "extra.jsonl"
                 write_mentions(extra, names, args.extra, first, days, random.Random(23), offset=size)
+                before_import = work / "before-import.db"
+                if args.extra_reference and not admin:
+                    shutil.copy(work / "tracker.db", before_import)
                 run = timed([*tracker, "mentions", "import", str(extra)], work)
                 rate = args.extra / run.wall
                 print(f"import of {args.extra:,} into the store of {size:,}: {rate:,.0f} rows/s "
                       f"({run.wall:.1f} s wall, {run.cpu:.1f} s CPU; peak {run.peak:.0f} MB)")  # fmt: skip
+                if args.extra_reference and not admin:
+                    # The reference: the same import into the same store, committing after every
+                    # batch (a transaction per 5,000 lines, as before imports grouped them).
+                    imported = work / "imported.db"
+                    shutil.move(work / "tracker.db", imported)
+                    shutil.move(before_import, work / "tracker.db")
+                    per_batch = [sys.executable, "-c", (
+                        "import sys; import tracker.mentions as m; from tracker.cli import main\n"
+                        "m.GROUP_ROWS = 1; sys.argv[0] = 'tracker'; main()"
+                    ), *tracker[3:]]  # fmt: skip
+                    ref_run = timed([*per_batch, "mentions", "import", str(extra)], work)
+                    print(f"  reference, a commit per batch: {args.extra / ref_run.wall:,.0f} rows/s "
+                          f"({ref_run.wall:.1f} s wall, {ref_run.cpu:.1f} s CPU; "
+                          f"peak {ref_run.peak:.0f} MB)")  # fmt: skip
+                    shutil.move(imported, work / "tracker.db")
                 extra.unlink()
             if ref is None:
                 ref = timed([*tracker, "--help"], work)
