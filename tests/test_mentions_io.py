@@ -272,9 +272,9 @@ def test_batches_are_stored_in_order_on_the_store_thread_and_the_interval_restor
     seen: list[tuple[str, str]] = []  # (thread name, first external id) of each stored batch
     store_batch = mentions._store_batch
 
-    def spy(store: Any, settings: Any, batch: Any, report: Any, scored: Any = None) -> None:
+    def spy(session: Any, settings: Any, batch: Any, scored: Any = None) -> Any:
         seen.append((threading.current_thread().name, batch[0].external_id))
-        store_batch(store, settings, batch, report, scored)
+        return store_batch(session, settings, batch, scored)
 
     monkeypatch.setattr(mentions, "_store_batch", spy)
     before = sys.getswitchinterval()
@@ -307,11 +307,12 @@ def test_an_error_while_storing_stops_the_import_at_the_next_batch(
     stored_batches: list[str] = []
     store_batch = mentions._store_batch
 
-    def failing(store: Any, settings: Any, batch: Any, report: Any, scored: Any = None) -> None:
+    def failing(session: Any, settings: Any, batch: Any, scored: Any = None) -> Any:
         if len(stored_batches) == 1:
             raise sqlite3.OperationalError("database or disk is full")
-        store_batch(store, settings, batch, report, scored)
+        counts = store_batch(session, settings, batch, scored)
         stored_batches.append(batch[0].external_id)
+        return counts
 
     monkeypatch.setattr(mentions, "_store_batch", failing)
     before = sys.getswitchinterval()
@@ -328,6 +329,103 @@ def test_an_error_while_storing_stops_the_import_at_the_next_batch(
     assert stored_batches == ["m0"]
     assert ids == {f"m{i}" for i in range(mentions.BATCH)}
     assert sys.getswitchinterval() == before
+
+
+def _transactions(store: Any) -> list[int]:
+    """Counts the store's commits into the list returned."""
+    from sqlalchemy import event
+
+    commits: list[int] = []
+    event.listen(store.engine, "commit", lambda conn: commits.append(1))
+    return commits
+
+
+def test_consecutive_batches_share_a_transaction_committed_every_group(
+    tmp_path: Path, config: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A backfill's rows fall on days all over the time indexes: an import commits every
+    GROUP_ROWS lines (here two batches), not after each batch, and once more at the end."""
+    from tracker import mentions
+    from tracker.config import load_settings
+
+    monkeypatch.setattr(mentions, "GROUP_ROWS", 2 * mentions.BATCH)
+    monkeypatch.setattr(mentions, "GROUP_SECONDS", 10**9)  # no machine is that slow
+    settings = load_settings(config)
+    store = open_store(settings.database_url)
+    try:
+        commits = _transactions(store)
+        path = write_jsonl(tmp_path / "in.jsonl", _batch_lines(4 * mentions.BATCH + 7))
+        report = mentions.import_file(store=store, settings=settings, path=path, fmt="jsonl")
+        imported = len(commits)
+        with store.read() as session:
+            stored = session.scalar(select(func.count()).select_from(Mention))
+    finally:
+        store.close()
+    assert imported == 3  # batches 1-2, 3-4, and the last 7 lines
+    assert report.counts.new == stored == 4 * mentions.BATCH + 7
+
+
+def test_an_interrupted_import_keeps_the_whole_batches_of_its_open_transaction(
+    tmp_path: Path, config: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C while the lines of the third batch are read: the two batches stored before it,
+    both in the transaction still open, are committed; nothing of the third is stored."""
+    from tracker import mentions
+    from tracker.config import load_settings
+
+    parse = mentions.parse_record
+
+    def interrupted(record: Any, stream: Any) -> Any:
+        if record["external_id"] == f"m{2 * mentions.BATCH + 10}":
+            raise KeyboardInterrupt
+        return parse(record, stream)
+
+    monkeypatch.setattr(mentions, "parse_record", interrupted)
+    settings = load_settings(config)
+    store = open_store(settings.database_url)
+    try:
+        path = write_jsonl(tmp_path / "in.jsonl", _batch_lines(4 * mentions.BATCH))
+        with pytest.raises(KeyboardInterrupt):
+            mentions.import_file(store=store, settings=settings, path=path, fmt="jsonl")
+        with store.read() as session:
+            ids = set(session.scalars(select(Mention.external_id)))
+    finally:
+        store.close()
+    assert ids == {f"m{i}" for i in range(2 * mentions.BATCH)}
+
+
+def test_a_transaction_the_database_undid_itself_is_not_counted_and_its_error_is_reported(
+    tmp_path: Path, config: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After some errors (a full disk, on SQLite) the database has rolled the whole transaction
+    back: the import reports that error, not the failed commit after it, and counts nothing."""
+    from tracker import mentions
+    from tracker.config import load_settings
+
+    store_batch = mentions._store_batch
+    calls: list[int] = []
+
+    def undone(session: Any, settings: Any, batch: Any, scored: Any = None) -> Any:
+        calls.append(1)
+        if len(calls) == 2:
+            session.connection().exec_driver_sql("ROLLBACK")  # what the database did on its own
+            raise RuntimeError("the disk is full")
+        return store_batch(session, settings, batch, scored)
+
+    monkeypatch.setattr(mentions, "_store_batch", undone)
+    settings = load_settings(config)
+    store = open_store(settings.database_url)
+    report = mentions.ImportReport()
+    monkeypatch.setattr(mentions, "ImportReport", lambda: report)
+    try:
+        path = write_jsonl(tmp_path / "in.jsonl", _batch_lines(3 * mentions.BATCH))
+        with pytest.raises(RuntimeError, match="the disk is full"):
+            mentions.import_file(store=store, settings=settings, path=path, fmt="jsonl")
+        with store.read() as session:
+            stored = session.scalar(select(func.count()).select_from(Mention))
+    finally:
+        store.close()
+    assert stored == 0 and report.counts.new == 0
 
 
 def test_a_large_import_renews_postgresqls_statistics(

@@ -13,14 +13,18 @@ import json
 import math
 import re
 import sys
+import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import ExitStack, suppress
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 from typing import IO, Any, TypedDict
 
 from sqlalchemy import select
+from sqlalchemy import text as sql_text
+from sqlalchemy.orm import Session
 
 from connectors.base import KINDS, Item
 from tracker import sentiment
@@ -53,6 +57,12 @@ FIELDS = (
 REQUIRED = ("platform", "external_id", "text", "created_at")
 FORMATS = ("jsonl", "csv")
 BATCH = 5000
+GROUP_ROWS = 50_000  # lines an import stores in one transaction at most; see _Pipeline
+GROUP_SECONDS = 5.0  # and for how long at most: collectors wait that long to write, no longer
+# SQLite's page cache of the import's connection (the store keeps 32 MB): a transaction of a
+# backfill changes pages all over the time indexes, which a smaller cache writes out and reads
+# back before the commit. 1,000,000 lines into 2,000,000 mentions: see bench/RESULTS.md.
+IMPORT_CACHE_KB = 131_072
 SWITCH_INTERVAL_S = 0.0002  # while an import runs; see _Pipeline
 MAX_TEXT = 100_000
 MAX_ID = 2_000
@@ -481,10 +491,19 @@ class _Pipeline:
     runs on a thread of its own, so while a batch is scored and stored this thread reads and
     checks the next one: the database does its part without the GIL (sqlite3 and psycopg
     release it while the engine works), so a two-core machine does both at once. Batches are
-    stored one at a time and in order, each in its own transaction, as without the thread; an
-    error while storing one stops the import at the next batch (`push` or `flush` raises it).
-    Only the texts and the known languages travel to the scoring worker, and only languages and
-    scores come back.
+    stored one at a time and in order; an error while storing one stops the import at the next
+    batch (`push` or `flush` raises it). Only the texts and the known languages travel to the
+    scoring worker, and only languages and scores come back.
+
+    Consecutive batches share one transaction, committed every GROUP_ROWS lines and at the end:
+    mentions of a backfill fall on days all over the history, so each row changes a different
+    page of each time index, and a commit writes every page its rows changed; at 2,000,000
+    mentions a commit per 5,000 lines wrote most of those pages again for each batch (rows/s:
+    8,700 with a commit per 5,000 rows, 17,000 per 50,000, in bench/RESULTS.md). Each batch is
+    a savepoint of its own: one that fails is undone alone and the batches before it are
+    committed, as when each had its own transaction. The report counts a batch once its
+    transaction is committed. A transaction also ends after GROUP_SECONDS, however few lines it
+    holds: while it is open, a collector writing to the same SQLite file waits for it.
     """
 
     def __init__(self, store: Store, settings: Settings, report: ImportReport) -> None:
@@ -495,6 +514,12 @@ class _Pipeline:
         # interval (5 ms) it would wait that long each time behind the reading thread.
         self.interval = sys.getswitchinterval()
         sys.setswitchinterval(min(self.interval, SWITCH_INTERVAL_S))
+        # The open transaction (used on the store thread only), and what its batches stored.
+        self.transaction: ExitStack | None = None
+        self.session: Session | None = None
+        self.pending = UpsertCounts()
+        self.lines = 0
+        self.began = 0.0
 
     def push(self, batch: list[Item]) -> None:
         if not batch:
@@ -515,7 +540,43 @@ class _Pipeline:
             scored = {
                 (i.platform, i.external_id): (lang, s) for i, lang, s in zip(todo, langs, scores, strict=True)
             }
-        _store_batch(self.store, self.settings, batch, self.report, scored)
+        if self.session is None:
+            self.transaction = ExitStack()
+            self.session = self.transaction.enter_context(self.store.write())
+            self.began = time.monotonic()
+            if self.store.dialect == "sqlite":  # the pages a transaction changes, kept in memory
+                self.session.execute(sql_text(f"PRAGMA cache_size=-{IMPORT_CACHE_KB}"))
+        savepoint = self.session.begin_nested()
+        try:
+            counts = _store_batch(self.session, self.settings, batch, scored)
+            savepoint.commit()
+        except BaseException:
+            try:
+                savepoint.rollback()
+            except Exception:  # the database undid the whole transaction, savepoint and all
+                self._commit(undone=True)
+            else:
+                self._commit()  # the batches before this one
+            raise
+        self.pending.add(counts)
+        self.lines += len(batch)
+        if self.lines >= GROUP_ROWS or time.monotonic() - self.began >= GROUP_SECONDS:
+            self._commit()
+
+    def _commit(self, *, undone: bool = False) -> None:
+        """End the open transaction: committed, and its batches counted (store thread only).
+        `undone`: the database has rolled it back already (SQLite does after some errors, such
+        as a full disk): nothing of it was stored and nothing is counted."""
+        transaction, self.transaction, self.session = self.transaction, None, None
+        pending, self.pending, self.lines = self.pending, UpsertCounts(), 0
+        if transaction is None:
+            return
+        if undone:
+            with suppress(Exception):  # rolled back on our side too; the error that undid it is raised
+                transaction.__exit__(RuntimeError, RuntimeError("undone"), None)
+            return
+        transaction.close()
+        self.report.counts.add(pending)
 
     def flush(self) -> None:
         """Wait until every batch pushed is stored; raises what storing one raised."""
@@ -524,23 +585,24 @@ class _Pipeline:
             storing.result()
 
     def close(self) -> None:
-        """Wait for the batch being stored (its transaction ends either way), then stop the workers."""
-        self.thread.shutdown(wait=True)
-        sys.setswitchinterval(self.interval)
-        sentiment.shutdown_background()
+        """Wait for the batch being stored, commit the whole batches stored (also after an
+        error or an interrupt while reading), then stop the workers."""
+        try:
+            self.thread.submit(self._commit).result()
+        finally:
+            self.thread.shutdown(wait=True)
+            sys.setswitchinterval(self.interval)
+            sentiment.shutdown_background()
 
 
 def _store_batch(
-    store: Store, settings: Settings, batch: Sequence[Item], report: ImportReport, scored: Any = None
-) -> None:
+    session: Session, settings: Settings, batch: Sequence[Item], scored: Any = None
+) -> UpsertCounts:
     now = utcnow()
-    with store.write() as session:
-        known = sync_streams(session=session, settings=settings, now=now)
-        names = {n for item in batch for n in item.streams}
-        ensure_import_streams(session=session, names=names, known=known, now=now)
-        report.counts.add(
-            upsert_items(session=session, items=batch, stream_ids=known, now=now, scored=scored)
-        )
+    known = sync_streams(session=session, settings=settings, now=now)
+    names = {n for item in batch for n in item.streams}
+    ensure_import_streams(session=session, names=names, known=known, now=now)
+    return upsert_items(session=session, items=batch, stream_ids=known, now=now, scored=scored)
 
 
 # -- export -----------------------------------------------------------------------------------
