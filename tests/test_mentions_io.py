@@ -394,6 +394,36 @@ def test_an_interrupted_import_keeps_the_whole_batches_of_its_open_transaction(
     assert ids == {f"m{i}" for i in range(2 * mentions.BATCH)}
 
 
+def test_an_interrupted_import_says_what_it_stored_and_how_to_finish(
+    tmp_path: Path, config: Path, cli: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C in `tracker mentions import`: exit 130, a line saying how many lines were read and
+    stored, and that importing the file again stores the rest; doing so does."""
+    from tracker import mentions
+
+    parse = mentions.parse_record
+    last = f"m{mentions.BATCH + 3}"
+
+    def interrupted(record: Any, stream: Any) -> Any:
+        if record["external_id"] == last:
+            raise KeyboardInterrupt
+        return parse(record, stream)
+
+    path = write_jsonl(tmp_path / "in.jsonl", _batch_lines(2 * mentions.BATCH))
+    monkeypatch.setattr(mentions, "parse_record", interrupted)
+    result = cli("--config", config, *IMPORT, path)
+    assert result.code == 130
+    assert (
+        f"stopped after reading {mentions.BATCH + 4} lines: {mentions.BATCH} stored "
+        f"({mentions.BATCH} new, 0 updated, 0 unchanged); import the same file again" in result.err
+    )
+    assert "Traceback" not in result.err
+    monkeypatch.setattr(mentions, "parse_record", parse)
+    again = cli("--config", config, *IMPORT, path)
+    assert again.code == 0
+    assert f"{mentions.BATCH} new, 0 updated, {mentions.BATCH} unchanged" in again.out
+
+
 def test_a_transaction_the_database_undid_itself_is_not_counted_and_its_error_is_reported(
     tmp_path: Path, config: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

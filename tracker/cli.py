@@ -204,23 +204,37 @@ def mentions_import(
     as_json: JsonOpt = False,
 ) -> None:
     """Import mentions; bad lines are rejected by number, good lines stored (exit 1 if any bad)."""
-    from tracker.mentions import detect_format, import_file
+    from tracker.mentions import ImportReport, detect_format, import_file
 
     if not file.is_file():
         fail(f"{file}: no such file")
     kind = detect_format(file, fmt)
     settings = settings_for(config)
-    with store_for(settings) as store, _progress(file.stat().st_size, f"importing {file.name}") as advance:
-        report = import_file(
-            store=store,
-            settings=settings,
-            path=file,
-            fmt=kind,
-            stream=stream,
-            progress=advance,
-            create_streams=create_streams,
-            require_stream=True,
+    report = ImportReport()
+    size = file.stat().st_size
+    try:
+        with store_for(settings) as store, _progress(size, f"importing {file.name}") as advance:
+            import_file(
+                store=store,
+                settings=settings,
+                path=file,
+                fmt=kind,
+                stream=stream,
+                progress=advance,
+                create_streams=create_streams,
+                require_stream=True,
+                report=report,
+            )
+    except KeyboardInterrupt:
+        c = report.counts
+        stored = c.new + c.updated + c.unchanged
+        typer.echo(
+            f"stopped after reading {report.lines} lines: {stored} stored ({c.new} new, {c.updated} "
+            f"updated, {c.unchanged} unchanged); import the same file again to store the rest "
+            "(the lines already stored come back unchanged)",
+            err=True,
         )
+        raise
     if as_json:
         print_json(report.as_dict())
     else:

@@ -375,8 +375,12 @@ def import_file(
     progress: Progress | None = None,
     create_streams: bool = True,
     require_stream: bool = False,
+    report: ImportReport | None = None,
 ) -> ImportReport:
     """Import a JSONL/CSV file; good lines are stored in batches, bad ones reported by number.
+
+    `report` (filled in and returned) holds what was stored also when the import ends early: an
+    interrupt or an error keeps the whole batches stored before it, and counts only those.
 
     With `create_streams=False` a line naming a stream that is neither configured nor
     stored is rejected (a typo must not create a stream), unless the tracker has no
@@ -395,7 +399,7 @@ def import_file(
         check = _StreamCheck(known, create_streams or not known, require_stream)
     if check is not None and stream is not None and not check.create and stream not in check.known:
         raise UserError(f"--stream: {check.unknown(stream)}")
-    report = ImportReport()
+    report = report if report is not None else ImportReport()
     reader = read_jsonl if fmt == "jsonl" else read_csv
     try:
         handle = path.open("rb")
