@@ -52,7 +52,9 @@ class Mention(Base):
     __tablename__ = "mentions"
     __table_args__ = (
         UniqueConstraint("platform", "external_id", name="uq_mentions_identity"),
-        Index("ix_mentions_created_at", "created_at"),
+        # id and engagement too: newest-first pages walk it in order, and the most engaging of
+        # a period are sorted from the index alone (migration 0008_h22b)
+        Index("ix_mentions_created_at", "created_at", "id", "engagement"),
         Index("ix_mentions_kind_created_at", "kind", "created_at"),
         Index("ix_mentions_deleted_at", "deleted_at"),
     )

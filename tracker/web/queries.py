@@ -224,12 +224,15 @@ def search_mentions(
         # unary + keeps SQLite's planner from choosing the index. (A stream's own index bounds
         # the walk by the stream's size; PostgreSQL decides by cost.)
         created = UnaryExpression(created, operator=operators.custom_op("+"))
-    page = (
-        _ordered(query, created, f.sort)
-        .options(defer(Mention.raw))
-        .limit(f.per_page + 1)
-        .offset((f.page - 1) * f.per_page)
-    )
+    page = _ordered(query, created, f.sort).limit(f.per_page + 1).offset((f.page - 1) * f.per_page)
+    if f.sort == "engagement":
+        # The page's ids first, then their rows: sorted by engagement, every match of the period
+        # is sorted, and the time index holds engagement, so without a filter on other columns
+        # the sort reads index entries only, not each match's row (a week of 19,000 mentions at
+        # 3,000,000: 50 ms to 3 ms). Mention.created_at equals a link's copy of it.
+        ids = page.with_only_columns(Mention.id).scalar_subquery()
+        page = _ordered(select(Mention).where(Mention.id.in_(ids)), Mention.created_at, f.sort)
+    page = page.options(defer(Mention.raw))
     rows: list[Mention] = list(session.scalars(page))
     shown = rows[: f.per_page]
     links = mention_streams(session, [m.id for m in shown])
