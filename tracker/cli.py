@@ -226,11 +226,9 @@ def mentions_import(
                 report=report,
             )
     except KeyboardInterrupt:
-        c = report.counts
-        stored = c.new + c.updated + c.unchanged
         typer.echo(
-            f"stopped after reading {report.lines} lines: {stored} stored ({c.new} new, {c.updated} "
-            f"updated, {c.unchanged} unchanged); import the same file again to store the rest "
+            f"stopped after reading {report.lines} lines: {report.counts.stored} stored "
+            f"({report.counts.text()}); import the same file again to store the rest "
             "(the lines already stored come back unchanged)",
             err=True,
         )
@@ -238,11 +236,7 @@ def mentions_import(
     if as_json:
         print_json(report.as_dict())
     else:
-        c = report.counts
-        typer.echo(
-            f"{report.lines} lines: {c.new} new, {c.updated} updated, "
-            f"{c.unchanged} unchanged, {len(report.rejected)} rejected"
-        )
+        typer.echo(f"{report.lines} lines: {report.counts.text()}, {len(report.rejected)} rejected")
         for number, reason in report.rejected[:50]:
             typer.echo(f"line {number}: {reason}", err=True)
         if len(report.rejected) > 50:

@@ -44,6 +44,14 @@ class UpsertCounts:
         self.updated += other.updated
         self.unchanged += other.unchanged
 
+    @property
+    def stored(self) -> int:
+        return self.new + self.updated + self.unchanged
+
+    def text(self) -> str:
+        """The counts as the CLI says them: "3 new, 1 updated, 0 unchanged"."""
+        return f"{self.new} new, {self.updated} updated, {self.unchanged} unchanged"
+
 
 def sync_streams(*, session: Session, settings: Settings, now: datetime) -> dict[str, int]:
     """Make sure every configured stream has a row (role and connector follow the config).
