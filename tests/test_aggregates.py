@@ -381,3 +381,43 @@ def text_sql(statement: str) -> Any:
     from sqlalchemy import text
 
     return text(statement)
+
+
+def test_each_streams_figures_at_once_equal_each_stream_alone(db_url: str) -> None:
+    """`metrics.daily_each` (the overview's weeks and spikes: one read for all streams) gives
+    each stream what `daily` gives it alone: a mention in two streams in both, a deleted post
+    in neither, own posts of the day not yet old enough from the history, and the same from the
+    raw mentions when the aggregates are in another zone."""
+    store, ids = setup(db_url)
+    posts = [
+        own(n, POSTED + timedelta(hours=7 * n), 10 + n, "brand" if n % 3 else "other") for n in range(12)
+    ]
+    posts.append(own(20, POSTED + timedelta(hours=30), 99, "brand", "other"))  # in both streams
+    mentions = [item(n, POSTED + timedelta(hours=5 * n), "brand", "rival" if n % 2 else "brand",
+                     text="acme is awful" if n % 4 == 0 else "acme is great") for n in range(15)]  # fmt: skip
+    with store.write() as session:
+        upsert_items(session=session, items=posts + mentions, stream_ids=ids, now=POSTED + timedelta(days=4))
+    read_at(store, ids, [own(1, POSTED + timedelta(hours=7), 30, "brand")], POSTED + timedelta(hours=20))
+    with store.read() as session:
+        known = {m.external_id: m.id for m in session.query(Mention)}
+    _store(store, "brand", ids["brand"], known, Refreshed(items=[], deleted=["https://m.example/s/3"]),
+           RefreshReport())  # fmt: skip
+    first, last = POSTED.date() - timedelta(days=1), POSTED.date() + timedelta(days=5)
+    all_ids = [ids["brand"], ids["other"], ids["rival"]]
+    for zone in (ZONE, ZoneInfo("Asia/Tokyo")):  # the aggregates' zone, and one they are not in
+        for hours in (60, 90, 130):  # `now` - 48 h inside a day, or past them all
+            now = POSTED + timedelta(hours=hours)
+            with store.read() as session:
+                for metric in metrics.EACH_METRICS:
+                    each = metrics.daily_each(
+                        session, metric, all_ids, first, last, zone, engagement_age=AGE, now=now
+                    )
+                    for stream in all_ids:
+                        alone = metrics.daily(
+                            session, metric, [stream], first, last, zone, engagement_age=AGE, now=now
+                        )
+                        assert {d: (pytest.approx(v.value), v.weight) for d, v in alone.items()} == {
+                            d: (v.value, v.weight) for d, v in each[stream].items()
+                        }, (zone, hours, metric, stream)
+                    assert any(each[s] for s in all_ids), metric
+    store.close()

@@ -21,7 +21,7 @@ from sqlalchemy.sql import operators
 from sqlalchemy.sql.expression import UnaryExpression
 
 from tracker.config import Settings
-from tracker.metrics import DayValue, daily
+from tracker.metrics import DayValue, daily, daily_each
 from tracker.query import QueryError, parse
 from tracker.samples import comparable
 from tracker.search_index import engine_ids, where
@@ -351,12 +351,15 @@ def weeks(session: Session, settings: Settings, day: date) -> list[StreamWeek]:
     zone = settings.organisation.zone
     first, last = day - timedelta(days=14), day - timedelta(days=1)
     split = day - timedelta(days=7)
+    streams = _streams(session, settings)
+    age = settings.experiments.engagement_age
+    each = {m: daily_each(session, m, [s.id for s in streams], first, last, zone, engagement_age=age)
+            for m in WEEK_METRICS}  # fmt: skip
     found = []
-    for stream in _streams(session, settings):
+    for stream in streams:
         row = StreamWeek(stream.name, stream.role)
         for metric in WEEK_METRICS:
-            values = daily(session, metric, [stream.id], first, last, zone,
-                           engagement_age=settings.experiments.engagement_age)  # fmt: skip
+            values = each[metric][stream.id]
             recent = [v for d, v in values.items() if d >= split]
             before = [v for d, v in values.items() if d < split]
             row.this[metric], row.last[metric] = _combine(metric, recent), _combine(metric, before)
@@ -437,8 +440,10 @@ def spikes(session: Session, settings: Settings, first: date, last: date, *, rec
 
     zone = settings.organisation.zone
     found: list[Spike] = []
-    for stream in _streams(session, settings):
-        counts = daily(session, "mentions", [stream.id], first, last, zone)
+    streams = _streams(session, settings)
+    each = daily_each(session, "mentions", [s.id for s in streams], first, last, zone)
+    for stream in streams:
+        counts = each[stream.id]
         history = {d: v.value for d, v in counts.items()}
         days = [d for d in history if d > last - timedelta(days=recent)]
         for spike in find_spikes(history, days):
