@@ -260,7 +260,9 @@ def test_engagement_at_the_fixed_age_follows_import_and_refresh(db_url: str) -> 
     store.close()
 
 
-def test_the_day_not_yet_old_enough_is_read_from_the_history(db_url: str) -> None:
+def test_the_day_not_yet_old_enough_counts_the_posts_already_that_old(db_url: str) -> None:
+    """On the day `now - age` falls in, only the posts already `age` old count: from their own-post
+    rows (their figure no longer changes), as from the history."""
     store, ids = setup(db_url)
     posts = [own(n, POSTED + timedelta(hours=7 * n), 10 + n) for n in range(12)]  # 3.5 days of posts
     with store.write() as session:

@@ -683,23 +683,49 @@ def scorers(session: Session, stream_ids: Sequence[int], first: date, last: date
     return sorted({scorer for key, scorer in rows if streams_of(key) & wanted})
 
 
-def posts(session: Session, stream_ids: Sequence[int], first: date, last: date) -> dict[date, list[float]]:
+def posts(
+    session: Session, stream_ids: Sequence[int], first: date, last: date, *, before: datetime | None = None
+) -> dict[date, list[float]]:
     """Per day of first..last, each own post's engagement at the fixed age (a post of two of the
-    streams once): one range scan of `post_engagement` by stream and day."""
+    streams once): one range scan of `post_engagement` by stream and day. `before`: only the
+    posts created before then (the posts already as old as the fixed age, on the day that is
+    not yet wholly older: their figure no longer changes)."""
     seen: set[int] = set()
     found: dict[date, list[float]] = {}
-    rows = session.connection().execute(
-        select(PostEngagement.day, PostEngagement.mention_id, PostEngagement.engagement)
-        .where(
-            PostEngagement.stream_id.in_(sorted(set(stream_ids))),
-            PostEngagement.day >= first,
-            PostEngagement.day <= last,
-        )
-        .order_by(PostEngagement.day, PostEngagement.mention_id)
-    )
-    for day, mention_id, engagement in rows:
+    for _, day, mention_id, engagement in _post_rows(session, stream_ids, first, last, before):
         if mention_id in seen:
             continue
         seen.add(mention_id)
         found.setdefault(day, []).append(float(engagement))
     return found
+
+
+def posts_each(
+    session: Session, stream_ids: Sequence[int], first: date, last: date, *, before: datetime | None = None
+) -> dict[int, dict[date, list[float]]]:
+    """`posts` of each stream on its own, from one read for all of them."""
+    found: dict[int, dict[date, list[float]]] = {}
+    for stream_id, day, _, engagement in _post_rows(session, stream_ids, first, last, before):
+        found.setdefault(stream_id, {}).setdefault(day, []).append(float(engagement))
+    return found
+
+
+def _post_rows(
+    session: Session, stream_ids: Sequence[int], first: date, last: date, before: datetime | None
+) -> list[Any]:
+    """(stream id, day, mention id, engagement) of the streams' own-post rows of first..last, in
+    the order of day and post; with `before`, of the posts created before then (their created_at
+    read from the mentions, by primary key)."""
+    if last < first or not stream_ids:
+        return []
+    query = select(
+        PostEngagement.stream_id, PostEngagement.day, PostEngagement.mention_id, PostEngagement.engagement
+    ).where(
+        PostEngagement.stream_id.in_(sorted(set(stream_ids))),
+        PostEngagement.day >= first,
+        PostEngagement.day <= last,
+    )
+    if before is not None:
+        query = query.join(Mention, Mention.id == PostEngagement.mention_id)
+        query = query.where(Mention.created_at < before)
+    return list(session.connection().execute(query.order_by(PostEngagement.day, PostEngagement.mention_id)))

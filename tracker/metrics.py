@@ -190,8 +190,10 @@ def _engagement_each(
     now: datetime,
 ) -> dict[int, dict[date, DayValue]]:
     """`_engagement` of each stream on its own (`daily_each`)."""
+    if not _at_age(session, zone, age, None, None):
+        return {s: _engagement(session, [s], first, last, zone, age, now) for s in ids}
     found: dict[int, dict[date, DayValue]] = {s: {} for s in ids}
-    old_enough = _old_enough(session, first, last, zone, age, now, None, None)
+    old_enough = _old_enough(first, last, zone, age, now)
     if old_enough is not None:
         for s, cells in aggregates.daily_each(session, ids, first, old_enough).items():
             for d, values in cells.items():
@@ -199,7 +201,7 @@ def _engagement_each(
                 if own:
                     found[s][d] = DayValue(d, total / own, float(own))
         first = old_enough + timedelta(days=1)
-    for s, sums in _posts_raw_each(session, ids, first, last, zone, age, now).items():
+    for s, sums in aggregates.posts_each(session, ids, first, last, before=now - age).items():
         found[s].update({d: DayValue(d, sum(v) / len(v), float(len(v))) for d, v in sums.items()})
     return found
 
@@ -311,33 +313,31 @@ def _engagement(
     use_aggregates: bool | None = None,
 ) -> dict[date, DayValue]:
     """Own posts only; each post's engagement as it stood `age` after posting."""
+    if not _at_age(session, zone, age, matching, use_aggregates):
+        sums = _posts_raw(session, stream_ids, first, last, zone, age, now, matching)
+        return {d: DayValue(d, sum(v) / len(v), float(len(v))) for d, v in sums.items()}
     found: dict[date, DayValue] = {}
-    old_enough = _old_enough(session, first, last, zone, age, now, matching, use_aggregates)
+    old_enough = _old_enough(first, last, zone, age, now)
     if old_enough is not None:
         for d, values in aggregates.daily(session, stream_ids, first, old_enough).items():
             own, total = values[5], values[6]
             if own:
                 found[d] = DayValue(d, total / own, float(own))
         first = old_enough + timedelta(days=1)
-    sums = _posts_raw(session, stream_ids, first, last, zone, age, now, matching)
+    sums = aggregates.posts(session, stream_ids, first, last, before=now - age)
     found.update({d: DayValue(d, sum(v) / len(v), float(len(v))) for d, v in sums.items()})
     return found
 
 
-def _old_enough(
-    session: Session,
-    first: date,
-    last: date,
-    zone: ZoneInfo,
-    age: timedelta,
-    now: datetime,
-    matching: Any,
-    use: bool | None,
-) -> date | None:
-    """The last day of first..last wholly older than `age` when the aggregates can give them
-    (built in this zone at this age, no saved search), else None."""
-    if matching is not None or not (aggregates.usable(session, zone, age) if use is None else use):
-        return None
+def _at_age(session: Session, zone: ZoneInfo, age: timedelta, matching: Any, use: bool | None) -> bool:
+    """Whether the aggregates give the own posts' engagement: built in this zone at this age, and
+    no saved search narrows the posts."""
+    return matching is None and (aggregates.usable(session, zone, age) if use is None else use)
+
+
+def _old_enough(first: date, last: date, zone: ZoneInfo, age: timedelta, now: datetime) -> date | None:
+    """The last day of first..last wholly older than `age`, if any: its posts' figures are in
+    the cells. On the days after it only the posts already that old count (own-post rows)."""
     cut = min(day_start(last + timedelta(days=1), zone), now - age)
     # the days before the one `cut` falls in (or starts) end at or before it
     end = min(last, cut.astimezone(zone).date() - timedelta(days=1))
@@ -358,14 +358,16 @@ def engagement_posts(
 ) -> dict[date, list[float]]:
     """Per day, the engagement of each own post (as `engagement` reads them), for robust estimates.
 
-    Days wholly older than `age` come from the own posts' rows of the aggregates (a range scan
-    by day); the rest from the engagement history."""
+    From the own posts' rows of the aggregates (a range scan by day) when they are built at
+    `age`, else from the engagement history."""
+    if not _at_age(session, zone, age, matching, use_aggregates):
+        return _posts_raw(session, stream_ids, first, last, zone, age, now, matching)
     found: dict[date, list[float]] = {}
-    old_enough = _old_enough(session, first, last, zone, age, now, matching, use_aggregates)
+    old_enough = _old_enough(first, last, zone, age, now)
     if old_enough is not None:
         found.update(aggregates.posts(session, stream_ids, first, old_enough))
         first = old_enough + timedelta(days=1)
-    found.update(_posts_raw(session, stream_ids, first, last, zone, age, now, matching))
+    found.update(aggregates.posts(session, stream_ids, first, last, before=now - age))
     return found
 
 
@@ -387,22 +389,6 @@ def _posts_raw(
         if post_id not in seen:
             seen.add(post_id)
             sums.setdefault(d, []).append(value)
-    return sums
-
-
-def _posts_raw_each(
-    session: Session,
-    stream_ids: Sequence[int],
-    first: date,
-    last: date,
-    zone: ZoneInfo,
-    age: timedelta,
-    now: datetime,
-) -> dict[int, dict[date, list[float]]]:
-    """`_posts_raw` of each stream on its own, from one read for all of them."""
-    sums: dict[int, dict[date, list[float]]] = {}
-    for stream_id, _, d, value in _own_posts(session, stream_ids, first, last, zone, age, now):
-        sums.setdefault(stream_id, {}).setdefault(d, []).append(value)
     return sums
 
 
