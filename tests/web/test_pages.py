@@ -80,6 +80,28 @@ async def test_mention_search_filters_and_pages(client: httpx.AsyncClient, world
     assert 'id="since-error"' in bad.text and "expected a day like" in bad.text
 
 
+async def test_a_bad_sort_or_page_and_a_page_past_the_last_say_so(client: httpx.AsyncClient, world: World) -> None:
+    """Values the page falls back from are named with what is shown instead, and a page past the
+    last one says how many mentions match there, not that none does."""
+    total = int(re.search(r"of ([\d,]+) mentions", (await client.get("/mentions")).text)[1].replace(",", ""))
+    bogus = (await client.get("/mentions", params={"sort": "bogus"})).text
+    assert re.search(r'id="sort-error">expected one of newest, oldest, engagement, got &#39;bogus&#39;', bogus)
+    huge = (await client.get("/mentions", params={"page": "999999", "per_page": "0", "kind": "ad"})).text
+    assert "page: expected a whole number from 1 to 100000, got &#39;999999&#39;; showing the first page" in huge
+    assert "per_page: expected a whole number from 1 to 200, got &#39;0&#39;; showing 25 per page" in huge
+    assert "kind: expected one of mention, own, got &#39;ad&#39;; showing posts of every kind" in huge
+    assert re.search(r"Showing 1\u201325 of", huge)
+    pages = -(-total // 25)
+    past = (await client.get("/mentions", params={"page": str(pages + 3)})).text
+    assert "No mentions match" not in past
+    assert f"Page {pages + 3:,} is past the last one: {total:,} mentions match, on {pages:,} pages." in past
+    assert f'href="/mentions?page={pages}">Go to the last page</a>' in past
+    last = (await client.get("/mentions", params={"page": str(pages)})).text
+    assert f"of {total:,} mentions" in last and 'rel="next"' not in last
+    nothing = (await client.get("/mentions", params={"q": "zzqx-never-said", "page": "4"})).text
+    assert "No mentions match." in nothing and "past the last" not in nothing
+
+
 async def test_register_through_the_form_with_errors_beside_the_fields(client: httpx.AsyncClient) -> None:
     form = await client.get("/experiments/new")
     token = csrf_of(form.text)

@@ -152,6 +152,16 @@ def _hours(age: timedelta) -> str:
 # -- mentions ---------------------------------------------------------------------------------
 
 
+# Parameters the mentions page has no field for (a link or a typed URL sets them): a bad value
+# is said above the results, with what is shown instead.
+UNSHOWN = {
+    "platform": "showing every platform",
+    "kind": "showing posts of every kind",
+    "page": "showing the first page",
+    "per_page": f"showing {queries.PER_PAGE} per page",
+}
+
+
 @router.get("/mentions", response_class=HTMLResponse)
 def mentions(request: Request, ctx: Ctx) -> HTMLResponse:
     found, problems = queries.parse_filter(request.query_params)
@@ -171,6 +181,7 @@ def mentions(request: Request, ctx: Ctx) -> HTMLResponse:
         f=found,
         result=result,
         errors=forms.problems_by_field(problems),
+        notices=[f"{name}: {message}; {UNSHOWN[name]}" for name, message in problems if name in UNSHOWN],
         streams=streams,
         platforms=platforms,
         link=link,
