@@ -79,6 +79,28 @@ def test_unexpected_error_has_no_traceback_unless_debug(
         cli("--debug", "--config", config, "mentions", "export")
 
 
+def test_ctrl_c_in_any_command_says_interrupted_with_exit_130(
+    tmp_path: Path, cli: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Typer turns Ctrl-C into exit status 130 without a word: the user is told it stopped."""
+    import tracker.mentions
+
+    def interrupted(**_: Any) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(tracker.mentions, "export", interrupted)
+    config = tmp_path / "tracker.toml"
+    assert cli("init", tmp_path).code == 0
+    result = cli("--config", config, "mentions", "export")
+    assert result.code == 130 and result.err.strip() == "interrupted", result
+    monkeypatch.setattr(tracker.mentions, "import_file", interrupted)
+    lines = tmp_path / "in.jsonl"
+    lines.write_text('{"platform": "rss", "external_id": "1", "text": "x", "created_at": "2026-01-01T00:00:00Z"}\n')
+    said = cli("--config", config, "mentions", "import", lines, "--stream", "feed")
+    assert said.code == 130 and said.err.startswith("stopped after reading 0 lines: 0 stored"), said
+    assert "interrupted" not in said.err, "the import's own line says it"
+
+
 def test_init_writes_a_valid_commented_config_and_database(tmp_path: Path, cli: Any) -> None:
     result = cli("init", tmp_path / "team", "--name", "Globex Marketing")
     assert result.code == 0, result.err

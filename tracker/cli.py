@@ -63,9 +63,12 @@ class _State:
     config: Path | None = None
     debug: bool = False
     database: str | None = None  # the database a command opened, for messages about it
+    interrupt_said: bool = False  # a command said itself what Ctrl-C left (mentions import)
 
 
 state = _State()
+
+INTERRUPTED = 130  # the exit status of a command stopped by Ctrl-C: 128 + SIGINT, as shells give it
 
 
 def _version(value: bool) -> None:
@@ -226,6 +229,7 @@ def mentions_import(
                 report=report,
             )
     except KeyboardInterrupt:
+        state.interrupt_said = True
         typer.echo(
             f"stopped after reading {report.lines} lines: {report.counts.stored} stored "
             f"({report.counts.text()}); import the same file again to store the rest "
@@ -1084,8 +1088,11 @@ def main() -> None:
 
     debug = "--debug" in sys.argv[1:]
     cli_messages.humanise_help()
+    state.interrupt_said = False
     try:
         code = app(prog_name="tracker", standalone_mode=False)
+        if code == INTERRUPTED and not state.interrupt_said:  # Typer returns Ctrl-C as exit code 130
+            typer.echo("interrupted", err=True)
     except ConfigError as exc:
         typer.echo(f"error: invalid configuration{' in ' + exc.source if exc.source else ''}:", err=True)
         for problem in exc.problems:
@@ -1100,7 +1107,7 @@ def main() -> None:
         sys.exit(exc.exit_code)
     except (KeyboardInterrupt, typer.Abort):
         typer.echo("interrupted", err=True)
-        sys.exit(130)
+        sys.exit(INTERRUPTED)
     except Exception as exc:
         if cli_messages.is_usage_error(exc):
             if type(exc).__name__ == "NoArgsIsHelpError":
