@@ -181,3 +181,38 @@ def test_measured_means_a_new_verdict(env: Env, cli: Any) -> None:
     assert [e["id"] for e in experiments["running"]] == [3] and experiments["running"][0][
         "result"
     ] is not None
+
+
+def test_the_weeks_top_items_skip_rivals_other_weeks_and_the_other_kind(
+    tmp_path: Path, db_url: str, cli: Any
+) -> None:
+    """The top items are read from the week's mentions in order of engagement, a chunk at a time:
+    here the first 500 or so are a competitor's, another week's or of the other kind, so the walk
+    goes on for several chunks, and its answer is the one a sort of every item gives."""
+    from tests.conftest import write_config
+
+    config = write_config(tmp_path, db_url=db_url, streams=[
+        {"name": "acme", "connector": "hackernews", "query": "acme", "every": "6h"},
+        {"name": "acme-owned", "connector": "hackernews", "query": "acme-own", "every": "6h", "role": "owned"},
+        {"name": "rival", "connector": "hackernews", "query": "rival", "every": "6h", "role": "competitor"},
+    ])  # fmt: skip
+    start = datetime(2026, 9, 28, 8, 0, tzinfo=UTC)  # Monday of 2026-W40, 10:00 in Vienna
+
+    def line(n: int, stream: str, likes: int, *, kind: str = "mention", days: float = 0.0) -> dict[str, Any]:
+        return {"platform": "hackernews", "external_id": str(n), "text": f"item {n}", "stream": stream,
+                "created_at": (start + timedelta(days=days, minutes=n)).isoformat(), "likes": likes, "kind": kind}  # fmt: skip
+
+    lines = [line(n, "rival", 1000 + n, days=n % 7) for n in range(300)]
+    lines += [line(300 + n, "acme", 100 + n, days=n % 6) for n in range(200)]
+    lines += [line(600 + n, "acme-owned", 1 + n, kind="own", days=n) for n in range(4)]
+    lines += [line(700, "acme", 9999, days=7.5), line(701, "acme", 8888, days=-1)]  # W41, W39
+    lines += [line(702, "acme", 7777, kind="own", days=8)]
+    shared = line(800, "rival", 5000, days=3)  # a rival's item that our stream found too
+    lines += [shared, {**shared, "stream": "acme"}]
+    path = tmp_path / "lines.jsonl"
+    path.write_text("".join(json.dumps(x) + "\n" for x in lines), encoding="utf-8")
+    assert cli("--config", config, "mentions", "import", path).code == 0
+    data = digest_json(cli, config)
+    assert [m["engagement"] for m in data["top_mentions"]] == [5000, 299, 298, 297, 296]
+    assert data["top_mentions"][0]["streams"] == ["acme", "rival"]
+    assert [m["engagement"] for m in data["top_own_posts"]] == [4, 3, 2]

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal, NotRequired, TypedDict
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from tracker.config import Settings
 from tracker.coverage import uncovered_days
@@ -480,6 +480,9 @@ def _spikes(
     return sorted(found, key=lambda f: (f["day"], -f["score"]))
 
 
+TOP_CHUNK = 500  # candidate ids per statement (one IN list)
+
+
 def _top(ctx: _WeekBuild, streams: Sequence[_Stream], *, kind: str, limit: int) -> list[DigestMention]:
     """The week's items of our streams with the most engagement (latest figures): what others
     said (`mention`), or our own posts (`own`), which would otherwise crowd the others out."""
@@ -487,16 +490,32 @@ def _top(ctx: _WeekBuild, streams: Sequence[_Stream], *, kind: str, limit: int) 
     if not ours:
         return []
     lo, hi = ctx.week.bounds(ctx.zone)
-    # Joined from the week's links, not `id IN (links)`: given that, SQLite walked every mention
-    # of the kind (ix_mentions_kind_created_at) to test each against the list, ~80 ms at 300,000.
-    linked = links_in_window(ours, lo, hi).with_only_columns(MentionStream.mention_id).distinct().subquery()
-    rows = ctx.session.scalars(
-        select(Mention)
-        .join(linked, Mention.id == linked.c.mention_id)
-        .where(Mention.kind == kind)
-        .order_by(Mention.engagement.desc(), Mention.created_at.desc(), Mention.id)
-        .limit(limit)
-    ).all()
+    # The week's mentions in order of engagement from the time index alone (it holds id and
+    # engagement), a chunk at a time, each chunk then narrowed to the kind and our streams: the
+    # week's links of our streams joined to their mentions and sorted read every one of them
+    # (19,000 at 3,000,000 mentions: 180 ms on PostgreSQL). Mention.created_at equals a link's copy.
+    order = (Mention.engagement.desc(), Mention.created_at.desc(), Mention.id)
+    ranked = select(Mention.id).where(Mention.created_at >= lo, Mention.created_at < hi).order_by(*order)
+    linked = (  # correlated: each candidate's own links, by the primary key (mention, stream)
+        links_in_window(ours, lo, hi).with_only_columns(MentionStream.mention_id)
+        .where(MentionStream.mention_id == Mention.id).exists()
+    )  # fmt: skip
+    rows: list[Mention] = []
+    done, size = 0, max(50, 10 * limit)
+    while len(rows) < limit:
+        ids = list(ctx.session.scalars(ranked.limit(size)))
+        for i in range(done, len(ids), TOP_CHUNK):
+            chunk = ids[i : i + TOP_CHUNK]
+            candidates = select(Mention).where(Mention.id.in_(chunk), linked).options(defer(Mention.raw))
+            # the kind tested here: in SQL, SQLite walks the kind's index through all history
+            found = ctx.session.scalars(candidates.order_by(*order))
+            rows += [m for m in found if m.kind == kind]
+            if len(rows) >= limit:
+                break
+        if len(ids) < size:
+            break
+        done, size = len(ids), 4 * size
+    rows = rows[:limit]
     names = {s.id: s.name for s in streams if s.id is not None}
     links = mention_streams(ctx.session, [m.id for m in rows], names)
     return [_mention(m, sorted(links.get(m.id, [])), ctx.zone) for m in rows]
