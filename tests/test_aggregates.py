@@ -423,3 +423,49 @@ def test_each_streams_figures_at_once_equal_each_stream_alone(db_url: str) -> No
                         }, (zone, hours, metric, stream)
                     assert any(each[s] for s in all_ids), metric
     store.close()
+
+
+def test_a_mention_seen_again_at_another_time_keeps_its_own_time_in_every_stream(db_url: str) -> None:
+    """An undated feed entry is stamped when first seen, so a second stream finds it at another
+    time: the new link copies the stored mention's time, and every reader gives one day for it
+    (the aggregates, the raw counts, the own posts already as old as the fixed age)."""
+    store, ids = setup(db_url)
+    first = POSTED - timedelta(days=5)
+    put(store, ids, [item(1, first, "brand"), own(2, first, 7)])
+    put(store, ids, [item(1, POSTED, "other"), own(2, POSTED, 7, "other")])  # the same two, 5 days on
+    with store.read() as session:
+        times = session.execute(text_sql(
+            "SELECT ms.created_at = m.created_at FROM mention_streams ms JOIN mentions m ON m.id = ms.mention_id"
+        )).scalars().all()  # fmt: skip
+    assert len(times) == 4 and all(times)
+    assert check(store) == []
+    day = first.astimezone(ZONE).date()
+    raw, cells = raw_and_cells(store, [ids["other"]], day - timedelta(days=1), day + timedelta(days=7))
+    assert raw == cells and raw[0] == {day: 2}
+    later = POSTED + timedelta(days=3)
+    raw_posts, cell_posts = engagement_both(store, [ids["other"]], day, day + timedelta(days=7), later)
+    assert raw_posts == cell_posts and raw_posts[0] == {day: [7.0]}
+    store.close()
+
+
+def test_the_migration_gives_links_their_mentions_time_and_rebuilds_the_cells(db_url: str) -> None:
+    from tracker.store.db import upgrade
+
+    store, ids = setup(db_url)
+    put(store, ids, [item(1, POSTED, "brand", "other"), item(2, POSTED, "brand")])
+    with store.write() as session:  # a link as the ingest wrote it before 0009_h22c, cells to match
+        session.execute(text_sql(
+            "UPDATE mention_streams SET created_at = :t WHERE stream_id = :s"
+        ), {"t": datetime(2026, 9, 20, 12, 0), "s": ids["other"]})  # fmt: skip
+        aggregates.rebuild(session.connection(), ZONE)
+        session.execute(text_sql("UPDATE alembic_version SET version_num = '0008_h22b'"))
+    upgrade(store, ZONE.key)
+    with store.read() as session:
+        assert session.execute(text_sql(
+            "SELECT count(*) FROM mention_streams ms JOIN mentions m ON m.id = ms.mention_id "
+            "WHERE ms.created_at <> m.created_at"
+        )).scalar() == 0  # fmt: skip
+        other = aggregates.daily(session, [ids["other"]], date(2026, 9, 1), date(2026, 9, 30))
+    assert {d: v[0] for d, v in other.items() if v[0]} == {POSTED.astimezone(ZONE).date(): 1}
+    assert check(store) == []
+    store.close()

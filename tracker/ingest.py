@@ -169,7 +169,9 @@ def _upsert(
     cells = aggregates.Change(session)
     ids = {key: row["id"] for key, row in existing.items()}  # every item's mention id
     known = list(ids.values())
-    new_times: dict[tuple[str, str], Any] = {}  # the new items' created_at, stored
+    # Every item's created_at as stored: a link copies its mention's, so a mention seen again at
+    # another time (an undated feed entry is stamped when first seen) keeps one day everywhere.
+    link_times: dict[tuple[str, str], Any] = {key: row["created_at"] for key, row in existing.items()}
     if fresh:
         pairs = _scored_many(fresh, scored)
         stamp = bulk.time(now)
@@ -186,7 +188,7 @@ def _upsert(
         written_links: list[tuple[int, int, datetime]] = []
         for item, created, row in zip(fresh, times, rows, strict=True):
             key = (item.platform, item.external_id)
-            new_times[key] = created
+            link_times[key] = created
             mention_id = inserted[key]
             search_rows.append(search_row(mention_id, item.text, item.author))
             figures = row[_LIKES:_ENGAGEMENT]
@@ -216,7 +218,7 @@ def _upsert(
             [(h["mention_id"], bulk.time(h["observed_at"]), *(h[c] for c in columns[2:])) for h in history]
             + new_history,
         )
-    _link_streams(bulk, merged, ids, stream_ids, new_times)
+    _link_streams(bulk, merged, ids, stream_ids, link_times)
     cells.after()
     return counts
 
@@ -248,6 +250,7 @@ _COLUMNS = (
     "replies",
     "quotes",
     "sentiment",
+    "created_at",  # stored form: a new link of a stored mention copies it (_link_streams)
 )
 
 
@@ -367,7 +370,7 @@ def _link_streams(
     times: Mapping[tuple[str, str], Any],
 ) -> None:
     links = [
-        (ids[key], stream_ids[name], times[key] if key in times else bulk.time(item.created_at))
+        (ids[key], stream_ids[name], times[key])
         for key, item in merged.items()
         for name in item.streams
     ]
