@@ -96,6 +96,7 @@ async def test_a_bad_sort_or_page_and_a_page_past_the_last_say_so(client: httpx.
     assert "No mentions match" not in past
     assert f"Page {pages + 3:,} is past the last one: {total:,} mentions match, on {pages:,} pages." in past
     assert f'href="/mentions?page={pages}">Go to the last page</a>' in past
+    assert 'rel="prev"' not in past, "no pager to pages as empty as this one"
     last = (await client.get("/mentions", params={"page": str(pages)})).text
     assert f"of {total:,} mentions" in last and 'rel="next"' not in last
     nothing = (await client.get("/mentions", params={"q": "zzqx-never-said", "page": "4"})).text
