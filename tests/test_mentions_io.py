@@ -405,23 +405,24 @@ def test_an_interrupted_import_says_what_it_stored_and_how_to_finish(
     last = f"m{mentions.BATCH + 3}"
 
     def interrupted(record: Any, stream: Any) -> Any:
-        if record["external_id"] == last:
+        if record.get("external_id") == last:
             raise KeyboardInterrupt
         return parse(record, stream)
 
-    path = write_jsonl(tmp_path / "in.jsonl", _batch_lines(2 * mentions.BATCH))
+    path = write_jsonl(tmp_path / "in.jsonl", [{"platform": "rss"}, *_batch_lines(2 * mentions.BATCH)])
     monkeypatch.setattr(mentions, "parse_record", interrupted)
     result = cli("--config", config, *IMPORT, path)
     assert result.code == 130
     assert (
-        f"stopped after reading {mentions.BATCH + 4} lines: {mentions.BATCH} stored "
-        f"({mentions.BATCH} new, 0 updated, 0 unchanged); import the same file again" in result.err
+        f"stopped after reading {mentions.BATCH + 5} lines: {mentions.BATCH} stored "
+        f"({mentions.BATCH} new, 0 updated, 0 unchanged), 1 rejected; import the same file again"
+        in result.err
     )
     assert "Traceback" not in result.err
     monkeypatch.setattr(mentions, "parse_record", parse)
     again = cli("--config", config, *IMPORT, path)
-    assert again.code == 0
-    assert f"{mentions.BATCH} new, 0 updated, {mentions.BATCH} unchanged" in again.out
+    assert again.code == 1, "its bad line is rejected again"
+    assert f"{mentions.BATCH} new, 0 updated, {mentions.BATCH} unchanged, 1 rejected" in again.out
 
 
 def test_a_transaction_the_database_undid_itself_is_not_counted_and_its_error_is_reported(

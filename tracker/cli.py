@@ -230,9 +230,10 @@ def mentions_import(
             )
     except KeyboardInterrupt:
         state.interrupt_said = True
+        rejected = f", {len(report.rejected)} rejected" if report.rejected else ""
         typer.echo(
             f"stopped after reading {report.lines} lines: {report.counts.stored} stored "
-            f"({report.counts.text()}); import the same file again to store the rest "
+            f"({report.counts.text()}){rejected}; import the same file again to store the rest "
             "(the lines already stored come back unchanged)",
             err=True,
         )
