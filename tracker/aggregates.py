@@ -39,7 +39,7 @@ and `tracker db check` says to repair.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from operator import itemgetter
@@ -615,31 +615,13 @@ def daily(
     exclude: Sequence[int] = (),
 ) -> dict[date, Values]:
     """Per day of first..last, the figures of the mentions of any of the streams (each once),
-    leaving out mentions also in `exclude` (share of voice: competitors' mentions not ours).
-
-    The stream sets present in the range are found first (a DISTINCT over the day index),
-    then only the cells of the sets that meet the streams are read (the primary key): a cost
-    that grows with the range, not with the history. Core statements on the session's
-    connection: the ORM's row loading would cost more than the database."""
+    leaving out mentions also in `exclude` (share of voice: competitors' mentions not ours)."""
     wanted, unwanted = set(stream_ids), set(exclude)
     if not wanted:
         return {}
-    connection = session.connection()
-    in_range = (DailyAggregate.day >= first, DailyAggregate.day <= last)
-    keys = [
-        k
-        for k in connection.execute(select(DailyAggregate.streams).where(*in_range).distinct()).scalars()
-        if streams_of(k) & wanted and not streams_of(k) & unwanted
-    ]
     found: dict[date, list[float]] = {}
-    for i in range(0, len(keys), CHUNK):
-        rows = connection.execute(
-            select(DailyAggregate.day, *_columns()).where(
-                DailyAggregate.streams.in_(keys[i : i + CHUNK]), *in_range
-            )
-        )
-        for row in rows:
-            _add(found, row[0], row[1:], 1)
+    for _, day, values in _cells_of(session, first, last, lambda s: bool(s & wanted and not s & unwanted)):
+        _add(found, day, values, 1)
     return {d: _typed(v) for d, v in found.items()}
 
 
@@ -650,15 +632,30 @@ def daily_each(
     read of the range's cells: the overview's per-stream weeks and spikes would otherwise
     read the same cells once per stream and metric."""
     wanted = set(stream_ids)
-    found: dict[int, dict[date, list[float]]] = {s: {} for s in wanted}
     if not wanted:
         return {}
+    found: dict[int, dict[date, list[float]]] = {s: {} for s in wanted}
+    for streams, day, values in _cells_of(session, first, last, lambda s: bool(s & wanted)):
+        for stream in streams & wanted:
+            _add(found[stream], day, values, 1)
+    return {s: {d: _typed(v) for d, v in cells.items()} for s, cells in found.items()}
+
+
+def _cells_of(
+    session: Session, first: date, last: date, keep: Callable[[frozenset[int]], bool]
+) -> Iterator[tuple[frozenset[int], date, Sequence[Any]]]:
+    """(streams, day, figures) of the cells of first..last whose set of streams `keep` takes.
+
+    The stream sets present in the range are found first (a DISTINCT over the day index),
+    then only the cells of the sets kept are read (the primary key): a cost that grows with
+    the range, not with the history. Core statements on the session's connection: the ORM's
+    row loading would cost more than the database."""
     connection = session.connection()
     in_range = (DailyAggregate.day >= first, DailyAggregate.day <= last)
     keys = {}
-    for k in connection.execute(select(DailyAggregate.streams).where(*in_range).distinct()).scalars():
-        if mine := sorted(streams_of(k) & wanted):
-            keys[k] = mine
+    for key in connection.execute(select(DailyAggregate.streams).where(*in_range).distinct()).scalars():
+        if keep(streams := streams_of(key)):
+            keys[key] = streams
     names = sorted(keys)
     for i in range(0, len(names), CHUNK):
         rows = connection.execute(
@@ -667,9 +664,7 @@ def daily_each(
             )
         )
         for row in rows:
-            for stream in keys[row[0]]:
-                _add(found[stream], row[1], row[2:], 1)
-    return {s: {d: _typed(v) for d, v in cells.items()} for s, cells in found.items()}
+            yield keys[row[0]], row[1], row[2:]
 
 
 def scorers(session: Session, stream_ids: Sequence[int], first: date, last: date) -> list[str]:

@@ -196,13 +196,10 @@ def _engagement_each(
     old_enough = _old_enough(first, last, zone, age, now)
     if old_enough is not None:
         for s, cells in aggregates.daily_each(session, ids, first, old_enough).items():
-            for d, values in cells.items():
-                own, total = values[5], values[6]
-                if own:
-                    found[s][d] = DayValue(d, total / own, float(own))
+            found[s].update(_own_means(cells))
         first = old_enough + timedelta(days=1)
-    for s, sums in aggregates.posts_each(session, ids, first, last, before=now - age).items():
-        found[s].update({d: DayValue(d, sum(v) / len(v), float(len(v))) for d, v in sums.items()})
+    for s, posts in aggregates.posts_each(session, ids, first, last, before=now - age).items():
+        found[s].update(_post_means(posts))
     return found
 
 
@@ -314,19 +311,24 @@ def _engagement(
 ) -> dict[date, DayValue]:
     """Own posts only; each post's engagement as it stood `age` after posting."""
     if not _at_age(session, zone, age, matching, use_aggregates):
-        sums = _posts_raw(session, stream_ids, first, last, zone, age, now, matching)
-        return {d: DayValue(d, sum(v) / len(v), float(len(v))) for d, v in sums.items()}
+        return _post_means(_posts_raw(session, stream_ids, first, last, zone, age, now, matching))
     found: dict[date, DayValue] = {}
     old_enough = _old_enough(first, last, zone, age, now)
     if old_enough is not None:
-        for d, values in aggregates.daily(session, stream_ids, first, old_enough).items():
-            own, total = values[5], values[6]
-            if own:
-                found[d] = DayValue(d, total / own, float(own))
+        found.update(_own_means(aggregates.daily(session, stream_ids, first, old_enough)))
         first = old_enough + timedelta(days=1)
-    sums = aggregates.posts(session, stream_ids, first, last, before=now - age)
-    found.update({d: DayValue(d, sum(v) / len(v), float(len(v))) for d, v in sums.items()})
+    found.update(_post_means(aggregates.posts(session, stream_ids, first, last, before=now - age)))
     return found
+
+
+def _own_means(cells: dict[date, aggregates.Values]) -> dict[date, DayValue]:
+    """Per day, the own posts' mean engagement from the cells' count and sum of them."""
+    return {d: DayValue(d, v[6] / v[5], float(v[5])) for d, v in cells.items() if v[5]}
+
+
+def _post_means(posts: dict[date, list[float]]) -> dict[date, DayValue]:
+    """Per day, the mean of the posts' engagement, weighted by how many."""
+    return {d: DayValue(d, sum(v) / len(v), float(len(v))) for d, v in posts.items()}
 
 
 def _at_age(session: Session, zone: ZoneInfo, age: timedelta, matching: Any, use: bool | None) -> bool:
