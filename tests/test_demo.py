@@ -78,6 +78,35 @@ def test_detection_is_reported_honestly() -> None:
     )
 
 
+def test_an_engagement_experiment_is_measured_once_its_last_posts_reach_the_fixed_age() -> None:
+    """The simulated team measures the Monday after a window; an engagement experiment waits until
+    its window's last posts are experiments.engagement_age old (posts younger than that are left
+    out of the measurement, and a window ending on a Sunday lost its weekend)."""
+    from dataclasses import replace
+    from datetime import UTC, date, datetime, timedelta
+    from types import SimpleNamespace
+    from zoneinfo import ZoneInfo
+
+    from tracker.demo import _schedule
+    from tracker.sandbox.world import Experiment
+
+    zone = ZoneInfo("Europe/Vienna")
+    world = SimpleNamespace(zone=zone, start=datetime(2026, 10, 1, tzinfo=UTC), end=datetime(2027, 1, 1, tzinfo=UTC))
+    exp = Experiment(key="k", title="t", hypothesis="h", practice="p", metric="engagement", stream="s",
+                     platform="mastodon", role="owned", start=date(2026, 11, 6), end=date(2026, 11, 15),
+                     expect="increase", effect=0.6)  # fmt: skip
+    when = _schedule(exp, world, timedelta(hours=48))
+    last_post = datetime(2026, 11, 16, tzinfo=zone)  # the window's end
+    assert when["measured"] == datetime(2026, 11, 18, 6, tzinfo=zone)  # 48 hours later, at 06:00
+    assert when["measured"] - last_post >= timedelta(hours=48)
+    assert when["concluded"] > when["measured"]
+    mentions = _schedule(replace(exp, metric="mentions"), world, timedelta(hours=48))
+    assert mentions["measured"] == datetime(2026, 11, 16, 6, tzinfo=zone)  # the Monday after
+    assert _schedule(exp, world, timedelta(hours=1))["measured"] == mentions["measured"]
+    ended = SimpleNamespace(zone=zone, start=world.start, end=datetime(2026, 11, 17, tzinfo=UTC))
+    assert _schedule(exp, ended, timedelta(hours=48))["measured"] == ended.end  # never after the world's end
+
+
 @pytest.mark.slow
 def test_demo_builds_a_workspace_whose_verdicts_match_the_truth(tmp_path: Path) -> None:
     workspace = tmp_path / "demo"

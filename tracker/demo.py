@@ -290,18 +290,27 @@ def _at(day: date, hour: int, zone: Any) -> datetime:
     return datetime.combine(day, dtime(hour), zone).astimezone(UTC)
 
 
-def _schedule(exp: Any, world: Any) -> dict[str, datetime]:
+def _schedule(exp: Any, world: Any, age: timedelta = timedelta(hours=48)) -> dict[str, datetime]:
     """When the simulated team registered, noted, measured and concluded an experiment: registered
     three days before its window, a note halfway, measured the Monday after it ended (06:00) and
-    concluded that morning (10:00); nothing later than the world's end (then: at its end)."""
+    concluded that morning (10:00); nothing later than the world's end (then: at its end).
+
+    An engagement experiment is measured once its window's last posts are `age` old (the fixed
+    age its engagement is read at, experiments.engagement_age), at 06:00 of the day they are: on
+    the Monday after a window ending on a Sunday, the weekend's posts were younger than 48 hours
+    and left out, and a window with few posting days came out "insufficient data"."""
     zone, end = world.zone, world.end
     monday = exp.end + timedelta(days=7 - exp.end.weekday())
-    measured = min(_at(monday, 6, zone), end)
+    measured = _at(monday, 6, zone)
+    if exp.metric == "engagement":
+        settled = (datetime.combine(exp.end + timedelta(days=1), dtime(0), zone) + age).astimezone(zone)
+        day = settled.date() if settled.time() <= dtime(6) else settled.date() + timedelta(days=1)
+        measured = max(measured, _at(day, 6, zone))
     return {
         "registered": max(world.start, min(_at(exp.start - timedelta(days=3), 9, zone), end)),
         "note": min(_at(exp.start + timedelta(days=exp.days // 2), 12, zone), end),
-        "measured": measured,
-        "concluded": min(_at(monday, 10, zone), end + timedelta(seconds=1)),
+        "measured": min(measured, end),
+        "concluded": min(measured + timedelta(hours=4), end + timedelta(seconds=1)),
     }
 
 
@@ -317,7 +326,7 @@ def _experiments(settings: Settings, store: Any, world: Any, echo: Echo) -> list
     zone = settings.organisation.zone
     verdicts: list[Detection] = []
     for exp in world.experiments:
-        when = _schedule(exp, world)
+        when = _schedule(exp, world, settings.experiments.engagement_age)
         record, _ = registry.add(ExperimentInput(
             title=exp.title, hypothesis=exp.hypothesis, practice=exp.practice, metric=exp.metric,
             streams=[exp.stream], control_stream=exp.control_stream, start=exp.start, end=exp.end,
@@ -355,7 +364,7 @@ def _shepherd(registry: Any, store: Any, settings: Settings, world: Any, echo: E
     from tracker.store.models import Experiment
 
     first = world.experiments[0]
-    when = _schedule(first, world)
+    when = _schedule(first, world, settings.experiments.engagement_age)
     record, _ = registry.add(ExperimentInput(
         title="A shepherd for the social pockets", practice="shepherd", metric="mentions",
         hypothesis="A senior marketer connecting the teams' trials makes more people talk about us",
