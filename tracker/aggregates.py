@@ -59,6 +59,7 @@ from tracker.store.models import (
     PostEngagement,
     ScorerAggregate,
 )
+from tracker.store.queries import kind_is
 
 TABLE = cast(Table, DailyAggregate.__table__)
 META = cast(Table, AggregateMeta.__table__)
@@ -443,7 +444,7 @@ def build(connection: Connection, zone: ZoneInfo, age: timedelta) -> Built:
                 EngagementSnapshot.mention_id, EngagementSnapshot.observed_at, EngagementSnapshot.engagement
             )
             .join(Mention, Mention.id == EngagementSnapshot.mention_id)
-            .where(Mention.id >= lo, Mention.id <= hi, Mention.kind == "own")
+            .where(Mention.id >= lo, Mention.id <= hi, kind_is("own"))
             .order_by(EngagementSnapshot.mention_id, EngagementSnapshot.observed_at, EngagementSnapshot.id)
         ).all()
         own = [(m[0], m[4], m[5]) for m in mentions if m[2] == "own" and m[3] is None]

@@ -42,7 +42,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from tracker import aggregates
 from tracker.polarity import POSITIVE
 from tracker.store.models import EngagementSnapshot, Mention, MentionStream
-from tracker.store.queries import links_in_window
+from tracker.store.queries import kind_is, links_in_window
 from tracker.timeutil import day_start
 
 METRICS = ("mentions", "sentiment", "positive_share", "engagement", "share_of_voice")
@@ -394,7 +394,7 @@ def _posts_raw(
     posts = session.execute(
         select(Mention.id, Mention.created_at, Mention.engagement)
         .join(linked, linked.c.mention_id == Mention.id)
-        .where(Mention.kind == "own")
+        .where(kind_is("own"))
         .order_by(Mention.id)
     ).all()
     if not posts:

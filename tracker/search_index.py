@@ -59,6 +59,7 @@ from tracker.query import (
 )
 from tracker.store.bulk import insert_rows
 from tracker.store.models import Mention, MentionSearch, MentionStream, Stream
+from tracker.store.queries import kind_is
 
 SEARCH_COLUMNS = ("mention_id", "words", "tags", "handles", "author")
 # Lexemes straight from the stored words, without PostgreSQL's parser (which would split
@@ -402,7 +403,7 @@ def _field(node: Field) -> ColumnElement[bool]:
     if name == "platform":
         return Mention.platform == value
     if name == "kind":
-        return Mention.kind == value
+        return kind_is(value)
     return false()  # pragma: no cover
 
 

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from tracker.errors import UserError
 
 # The newest migration; tests/test_store.py checks it is Alembic's head.
-HEAD_REVISION = "0009_h22c"
+HEAD_REVISION = "0010_h22d"
 BUSY_TIMEOUT_S = 60.0
 MIGRATION_LOCK_ID = 7_311_004_201  # pg_advisory_lock key for migrations
 

@@ -14,10 +14,20 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import ColumnElement, Select, func, literal_column, select
 from sqlalchemy.orm import Session
 
-from tracker.store.models import ExperimentResult, MentionStream, Stream
+from tracker.store.models import ExperimentResult, Mention, MentionStream, Stream
+
+KINDS = ("mention", "own")  # what Mention.kind holds
+
+
+def kind_is(kind: str) -> ColumnElement[bool]:
+    """Mention.kind equals `kind`, written as a literal: own posts have a partial index of their
+    own (WHERE kind = 'own'), which PostgreSQL uses for a bound parameter only in a custom plan."""
+    if kind not in KINDS:
+        raise ValueError(f"not a kind of mention: {kind!r}")
+    return Mention.kind == literal_column(f"'{kind}'")
 
 
 def streams_by_name(session: Session) -> dict[str, Stream]:

@@ -281,7 +281,7 @@ def _matching(
     if f.platform:
         query = query.where(Mention.platform == f.platform)
     if f.kind:
-        query = query.where(Mention.kind == f.kind)
+        query = query.where(store_queries.kind_is(f.kind))
     if f.sentiment == "unscored":
         query = query.where(Mention.sentiment_label.is_(None))
     elif f.sentiment:
