@@ -272,9 +272,9 @@ def test_batches_are_stored_in_order_on_the_store_thread_and_the_interval_restor
     seen: list[tuple[str, str]] = []  # (thread name, first external id) of each stored batch
     store_batch = mentions._store_batch
 
-    def spy(session: Any, settings: Any, batch: Any, scored: Any = None) -> Any:
+    def spy(session: Any, settings: Any, batch: Any, *rest: Any) -> Any:
         seen.append((threading.current_thread().name, batch[0].external_id))
-        return store_batch(session, settings, batch, scored)
+        return store_batch(session, settings, batch, *rest)
 
     monkeypatch.setattr(mentions, "_store_batch", spy)
     before = sys.getswitchinterval()
@@ -293,6 +293,80 @@ def test_batches_are_stored_in_order_on_the_store_thread_and_the_interval_restor
     assert report.counts.new == stored == 2 * mentions.BATCH + 7
 
 
+def _mixed_lines(count: int, offset: int = 0) -> list[dict[str, Any]]:
+    """Lines on several days and two streams, a fifth of them own posts, some scored."""
+    return [{"platform": "mastodon", "external_id": f"m{i % 7000}", "text": f"post {i}", "lang": "en",
+             "sentiment": round((i % 9) / 9 - 0.4, 3) if i % 4 else "",
+             "created_at": f"2026-09-{1 + i % 20:02d}T{i % 24:02d}:30:00Z",
+             "stream": "brand" if i % 3 else "other", "kind": "own" if i % 5 == 0 else "mention",
+             "likes": (i + offset) % 11}
+            for i in range(offset, offset + count)]  # fmt: skip
+
+
+def _aggregates_differ(store: Any, settings: Any) -> list[Any]:
+    from tracker import aggregates
+
+    with store.read() as session:
+        return aggregates.differences(session.connection(), settings.organisation.zone, aggregates.DEFAULT_AGE)
+
+
+def test_a_grouped_import_writes_the_aggregates_its_batches_sum_to(tmp_path: Path, config: Path) -> None:
+    """The daily aggregates' change of a transaction's batches is summed and written once before
+    it commits: with mentions seen again in later batches (own posts with new figures, a mention
+    found by the other stream), the aggregates equal the ones built from the mentions."""
+    from tracker import mentions
+    from tracker.config import load_settings
+
+    settings = load_settings(config)
+    store = open_store(settings.database_url, settings.organisation.timezone)  # aggregates in its zone
+    try:
+        lines = _mixed_lines(3 * mentions.BATCH) + _mixed_lines(mentions.BATCH + 500, offset=3)
+        report = mentions.import_file(store=store, settings=settings, path=write_jsonl(tmp_path / "in.jsonl", lines),
+                                      fmt="jsonl")  # fmt: skip
+        assert report.counts.new == 7000 and report.counts.updated > 0
+        assert _aggregates_differ(store, settings) == []
+        with store.read() as session:
+            assert session.scalar(select(func.count()).select_from(Mention)) == 7000
+    finally:
+        store.close()
+
+
+def test_a_batch_that_fails_after_writing_leaves_nothing_in_the_aggregates(
+    tmp_path: Path, config: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch that fails once it has written its rows is undone alone, and so is its part of the
+    daily aggregates: they agree with the mentions of the batches before it."""
+    import sqlite3
+
+    from tracker import mentions
+    from tracker.config import load_settings
+
+    calls: list[int] = []
+    store_batch = mentions._store_batch
+
+    def failing_late(session: Any, settings: Any, batch: Any, *rest: Any) -> Any:
+        counts = store_batch(session, settings, batch, *rest)
+        calls.append(1)
+        if len(calls) == 2:
+            raise sqlite3.OperationalError("database or disk is full")
+        return counts
+
+    monkeypatch.setattr(mentions, "_store_batch", failing_late)
+    settings = load_settings(config)
+    store = open_store(settings.database_url, settings.organisation.timezone)  # aggregates in its zone
+    try:
+        lines = _mixed_lines(mentions.BATCH) + _mixed_lines(mentions.BATCH, offset=2000)
+        with pytest.raises(sqlite3.OperationalError, match="disk is full"):
+            mentions.import_file(store=store, settings=settings, path=write_jsonl(tmp_path / "in.jsonl", lines),
+                                 fmt="jsonl")  # fmt: skip
+        with store.read() as session:
+            stored = session.scalar(select(func.count()).select_from(Mention))
+        assert stored == mentions.BATCH
+        assert _aggregates_differ(store, settings) == []
+    finally:
+        store.close()
+
+
 def test_an_error_while_storing_stops_the_import_at_the_next_batch(
     tmp_path: Path, config: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -307,10 +381,10 @@ def test_an_error_while_storing_stops_the_import_at_the_next_batch(
     stored_batches: list[str] = []
     store_batch = mentions._store_batch
 
-    def failing(session: Any, settings: Any, batch: Any, scored: Any = None) -> Any:
+    def failing(session: Any, settings: Any, batch: Any, *rest: Any) -> Any:
         if len(stored_batches) == 1:
             raise sqlite3.OperationalError("database or disk is full")
-        counts = store_batch(session, settings, batch, scored)
+        counts = store_batch(session, settings, batch, *rest)
         stored_batches.append(batch[0].external_id)
         return counts
 
@@ -436,12 +510,12 @@ def test_a_transaction_the_database_undid_itself_is_not_counted_and_its_error_is
     store_batch = mentions._store_batch
     calls: list[int] = []
 
-    def undone(session: Any, settings: Any, batch: Any, scored: Any = None) -> Any:
+    def undone(session: Any, settings: Any, batch: Any, *rest: Any) -> Any:
         calls.append(1)
         if len(calls) == 2:
             session.connection().exec_driver_sql("ROLLBACK")  # what the database did on its own
             raise RuntimeError("the disk is full")
-        return store_batch(session, settings, batch, scored)
+        return store_batch(session, settings, batch, *rest)
 
     monkeypatch.setattr(mentions, "_store_batch", undone)
     settings = load_settings(config)

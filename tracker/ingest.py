@@ -103,6 +103,7 @@ def upsert_items(
     now: datetime,
     scored: Scored | None = None,
     readings: bool = False,
+    pending: aggregates.Pending | None = None,
 ) -> UpsertCounts:
     """Insert new items, update re-seen ones, record figure changes and stream links.
 
@@ -111,9 +112,11 @@ def upsert_items(
     Every stream an item names must be in `stream_ids`. Language (when missing) and
     sentiment (unless the item carries one) are computed for the new items in one batch;
     `scored` may hold them already, computed ahead by identity (the import's pipeline).
+    With `pending`, the change of the daily aggregates is added there, for the caller to write
+    before the transaction commits (the import sums its batches'); without, it is written here.
     """
     with _collector_paused():
-        return _upsert(session, items, stream_ids, now, scored, readings)
+        return _upsert(session, items, stream_ids, now, scored, readings, pending)
 
 
 @contextmanager
@@ -139,6 +142,7 @@ def _upsert(
     now: datetime,
     scored: Scored | None,
     readings: bool,
+    pending: aggregates.Pending | None = None,
 ) -> UpsertCounts:
     counts = UpsertCounts()
     bulk = Bulk(session)
@@ -166,7 +170,7 @@ def _upsert(
     # The daily aggregates change with the mentions, in this transaction (tracker/aggregates.py):
     # the stored mentions' part read here, before any change or link, and again at the end; the
     # new mentions' part is known from the values written (unless another writer stored some).
-    cells = aggregates.Change(session)
+    cells = aggregates.Change(session, into=pending)
     ids = {key: row["id"] for key, row in existing.items()}  # every item's mention id
     known = list(ids.values())
     # Every item's created_at as stored: a link copies its mention's, so a mention seen again at

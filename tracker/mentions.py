@@ -27,7 +27,7 @@ from sqlalchemy import text as sql_text
 from sqlalchemy.orm import Session
 
 from connectors.base import KINDS, Item
-from tracker import sentiment
+from tracker import aggregates, sentiment
 from tracker.config import LANG, SLUG, Settings
 from tracker.errors import UserError
 from tracker.ingest import UpsertCounts, ensure_import_streams, sync_streams, upsert_items
@@ -524,6 +524,7 @@ class _Pipeline:
         self.transaction: ExitStack | None = None
         self.session: Session | None = None
         self.pending = UpsertCounts()
+        self.cells = aggregates.Pending()  # the daily aggregates' change of the batches released
         self.lines = 0
         self.began = 0.0
 
@@ -553,8 +554,9 @@ class _Pipeline:
             if self.store.dialect == "sqlite":  # the pages a transaction changes, kept in memory
                 self.session.execute(sql_text(f"PRAGMA cache_size=-{IMPORT_CACHE_KB}"))
         savepoint = self.session.begin_nested()
+        cells = aggregates.Pending()
         try:
-            counts = _store_batch(self.session, self.settings, batch, scored)
+            counts = _store_batch(self.session, self.settings, batch, scored, cells)
             savepoint.commit()
         except BaseException:
             try:
@@ -564,6 +566,7 @@ class _Pipeline:
             else:
                 self._commit()  # the batches before this one
             raise
+        self.cells.merge(cells)
         self.pending.add(counts)
         self.lines += len(batch)
         if self.lines >= GROUP_ROWS or time.monotonic() - self.began >= GROUP_SECONDS:
@@ -573,14 +576,21 @@ class _Pipeline:
         """End the open transaction: committed, and its batches counted (store thread only).
         `undone`: the database has rolled it back already (SQLite does after some errors, such
         as a full disk): nothing of it was stored and nothing is counted."""
-        transaction, self.transaction, self.session = self.transaction, None, None
+        transaction, session, self.transaction, self.session = self.transaction, self.session, None, None
         pending, self.pending, self.lines = self.pending, UpsertCounts(), 0
-        if transaction is None:
+        cells, self.cells = self.cells, aggregates.Pending()
+        if transaction is None or session is None:
             return
         if undone:
             with suppress(Exception):  # rolled back on our side too; the error that undid it is raised
                 transaction.__exit__(RuntimeError, RuntimeError("undone"), None)
             return
+        try:  # the daily aggregates of the transaction's batches, in it (as a commit, all or nothing)
+            cells.write(session.connection())
+        except BaseException as exc:
+            with suppress(Exception):
+                transaction.__exit__(type(exc), exc, exc.__traceback__)
+            raise
         transaction.close()
         self.report.counts.add(pending)
 
@@ -602,13 +612,17 @@ class _Pipeline:
 
 
 def _store_batch(
-    session: Session, settings: Settings, batch: Sequence[Item], scored: Any = None
+    session: Session,
+    settings: Settings,
+    batch: Sequence[Item],
+    scored: Any = None,
+    cells: aggregates.Pending | None = None,
 ) -> UpsertCounts:
     now = utcnow()
     known = sync_streams(session=session, settings=settings, now=now)
     names = {n for item in batch for n in item.streams}
     ensure_import_streams(session=session, names=names, known=known, now=now)
-    return upsert_items(session=session, items=batch, stream_ids=known, now=now, scored=scored)
+    return upsert_items(session=session, items=batch, stream_ids=known, now=now, scored=scored, pending=cells)
 
 
 # -- export -----------------------------------------------------------------------------------
