@@ -138,3 +138,24 @@ def local_server(respond: Callable[[str], tuple[int, dict[str, str], bytes]]) ->
     finally:
         server.shutdown()
         server.server_close()
+
+
+@contextmanager
+def stored_world(tmp_path: Path, db_url: str, names: list[str], items: list[Any], now: datetime) -> Iterator[Any]:
+    """A tracker with hackernews streams `names` and `items` stored through the ingest path at
+    `now`: yields (store, settings), the store closed afterwards."""
+    from tests.conftest import write_config
+    from tracker.config import load_settings
+    from tracker.ingest import sync_streams, upsert_items
+    from tracker.store.db import open_store
+
+    streams = [{"name": n, "connector": "hackernews", "query": n, "every": "1h"} for n in names]
+    settings = load_settings(write_config(tmp_path, db_url=db_url, streams=streams))
+    store = open_store(db_url, settings.organisation.timezone)
+    with store.write() as session:
+        ids = sync_streams(session=session, settings=settings, now=now)
+        upsert_items(session=session, items=items, stream_ids=ids, now=now)
+    try:
+        yield store, settings
+    finally:
+        store.close()

@@ -20,10 +20,9 @@ from sqlalchemy import event, select, text
 from sqlalchemy.dialects import postgresql
 
 from connectors.base import Item
-from tests.conftest import write_config
-from tracker.config import Settings, load_settings
-from tracker.ingest import sync_streams, upsert_items
-from tracker.store.db import HEAD_REVISION, Store, open_store, upgrade
+from tests.support import stored_world
+from tracker.config import Settings
+from tracker.store.db import HEAD_REVISION, Store, upgrade
 from tracker.store.models import Mention
 from tracker.store.queries import kind_is
 from tracker.web.queries import MentionFilter, search_mentions
@@ -33,9 +32,6 @@ FIRST = date(2026, 9, 1)
 
 @pytest.fixture
 def world(tmp_path: Path, db_url: str) -> Iterator[tuple[Store, Settings]]:
-    streams = [{"name": "ours", "connector": "hackernews", "query": "ours", "every": "1h"}]
-    settings = load_settings(write_config(tmp_path, db_url=db_url, streams=streams))
-    store = open_store(db_url, settings.organisation.timezone)
     rng = random.Random(10)
     start = datetime(FIRST.year, FIRST.month, FIRST.day, tzinfo=UTC)
     items = [
@@ -45,13 +41,8 @@ def world(tmp_path: Path, db_url: str) -> Iterator[tuple[Store, Settings]]:
              streams=("ours",), lang="en", sentiment=0.0)
         for i in range(400)
     ]  # fmt: skip
-    with store.write() as session:
-        ids = sync_streams(session=session, settings=settings, now=start + timedelta(days=21))
-        upsert_items(session=session, items=items, stream_ids=ids, now=start + timedelta(days=21))
-    try:
-        yield store, settings
-    finally:
-        store.close()
+    with stored_world(tmp_path, db_url, ["ours"], items, start + timedelta(days=21)) as world:
+        yield world
 
 
 def _index_sql(store: Store, name: str) -> str | None:

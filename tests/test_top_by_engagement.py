@@ -19,10 +19,9 @@ import pytest
 from sqlalchemy import event, select, text
 
 from connectors.base import Item
-from tests.conftest import write_config
-from tracker.config import Settings, load_settings
-from tracker.ingest import sync_streams, upsert_items
-from tracker.store.db import Store, open_store
+from tests.support import stored_world
+from tracker.config import Settings
+from tracker.store.db import Store
 from tracker.store.models import Mention, MentionStream, Stream
 from tracker.timeutil import day_bounds
 from tracker.web.queries import MentionFilter, search_mentions, top_mentions
@@ -33,9 +32,6 @@ WORDS = ["acme", "launch", "outage", "pricing", "support"]
 
 @pytest.fixture
 def world(tmp_path: Path, db_url: str) -> Iterator[tuple[Store, Settings]]:
-    streams = [{"name": n, "connector": "hackernews", "query": n, "every": "1h"} for n in ("a", "b")]
-    settings = load_settings(write_config(tmp_path, db_url=db_url, streams=streams))
-    store = open_store(db_url, settings.organisation.timezone)
     rng = random.Random(22)
     start = datetime(FIRST.year, FIRST.month, FIRST.day, tzinfo=UTC)
     items = [
@@ -45,14 +41,8 @@ def world(tmp_path: Path, db_url: str) -> Iterator[tuple[Store, Settings]]:
              streams=("a",) if i % 3 else ("a", "b"), lang="en", sentiment=0.0)
         for i in range(600)
     ]  # fmt: skip
-    now = start + timedelta(days=11)
-    with store.write() as session:
-        ids = sync_streams(session=session, settings=settings, now=now)
-        upsert_items(session=session, items=items, stream_ids=ids, now=now)
-    try:
-        yield store, settings
-    finally:
-        store.close()
+    with stored_world(tmp_path, db_url, ["a", "b"], items, start + timedelta(days=11)) as world:
+        yield world
 
 
 def _expected(store: Store, settings: Settings, f: MentionFilter) -> list[int]:
