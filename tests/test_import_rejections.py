@@ -81,6 +81,32 @@ def test_negative_counts_are_rejected_except_a_reddit_score(tmp_path: Path, conf
     assert set(stored) == {"t3_x", "m6"} and stored["t3_x"]["likes"] == -4
 
 
+def test_a_count_no_post_can_have_is_rejected_by_its_line(tmp_path: Path, config: Path, cli: Any) -> None:
+    """Counts are bounded as for collected items (connectors' MAX_COUNT, a trillion): 5e18 likes
+    on two own posts of one day summed beyond the aggregates' 64-bit columns, and the whole
+    transaction failed at its commit ("unexpected problem", no line named, nothing stored).
+    Such a line is rejected by number; the largest count accepted still sums safely."""
+    from tracker.mentions import BATCH, MAX_COUNT
+
+    own = {"kind": "own", "created_at": "2026-09-02T10:00:00Z"}
+    rows = [line(i) for i in range(BATCH + 3)]  # the big ones fall in two batches of one transaction
+    rows[BATCH - 1] = line(BATCH - 1, likes=MAX_COUNT, reposts=MAX_COUNT, **own)
+    rows[BATCH] = line(BATCH, likes=MAX_COUNT, replies=MAX_COUNT, quotes=MAX_COUNT, **own)
+    rows[BATCH + 1] = line(BATCH + 1, likes=5 * 10**18, **own)
+    rows[BATCH + 2] = line(BATCH + 2, platform="reddit", external_id="t3_y", likes=-(MAX_COUNT + 1))
+    result = cli("--config", config, "mentions", "import", write(tmp_path / "in.jsonl", rows))
+    assert result.code == 1, result.err
+    assert f"line {BATCH + 2}: likes: 5000000000000000000 is larger than any post's count (at most 1,000,000,000,000)" in (
+        result.err
+    ), result.err
+    assert f"line {BATCH + 3}: likes: -1000000000001 is out of range" in result.err, result.err
+    assert f"{BATCH + 3} lines: {BATCH + 1} new" in result.out, result.out
+    stored = exported(cli, config)
+    assert stored[f"m{BATCH}"]["likes"] == MAX_COUNT and f"m{BATCH + 1}" not in stored
+    check = cli("--config", config, "db", "check")
+    assert check.code == 0 and "daily aggregates agree" in check.out, check.out + check.err
+
+
 def test_times_more_than_a_day_ahead_are_rejected(tmp_path: Path, config: Path, cli: Any) -> None:
     now = datetime.now(UTC).replace(microsecond=0)
     soon = (now + timedelta(hours=20)).isoformat().replace("+00:00", "Z")

@@ -26,6 +26,7 @@ from sqlalchemy import select
 from sqlalchemy import text as sql_text
 from sqlalchemy.orm import Session
 
+from connectors import _clean
 from connectors.base import KINDS, Item
 from tracker import aggregates, sentiment
 from tracker.config import LANG, SLUG, Settings
@@ -68,7 +69,10 @@ MAX_TEXT = 100_000
 MAX_ID = 2_000
 MAX_URL = 4_000
 MAX_SHORT = 512
-INT_MAX = 2**63 - 1
+# The largest engagement figure a line may give, as for collected items: no post has a trillion
+# likes, and sums of figures this size stay within the 64-bit columns of the daily aggregates
+# (larger ones made the whole transaction fail at its commit, naming no line).
+MAX_COUNT = _clean.MAX_COUNT
 PLATFORM = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 _SPLIT_STREAMS = re.compile(r"[,;\s]+")
 WEB_URL = re.compile(r"^https?://", re.IGNORECASE)
@@ -180,7 +184,7 @@ def parse_record(record: Any, extra_stream: str | None = None) -> Item:
 
 def _likes(record: dict[str, Any], platform: str) -> int | None:
     """A count is never negative, except a Reddit score (which SPEC maps to likes)."""
-    likes = _integer(record, "likes", -INT_MAX)
+    likes = _integer(record, "likes", -MAX_COUNT)
     if likes is not None and likes < 0 and platform not in NEGATIVE_LIKES:
         raise LineError(f"likes: {likes} is negative (only a Reddit score can be)")
     return likes
@@ -234,7 +238,9 @@ def _integer(record: dict[str, Any], name: str, lowest: int) -> int | None:
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int):
         raise LineError(f"{name}: expected a whole number, got {type(value).__name__}")
-    if not lowest <= value <= INT_MAX:
+    if value > MAX_COUNT:
+        raise LineError(f"{name}: {value} is larger than any post's count (at most {MAX_COUNT:,})")
+    if value < lowest:
         raise LineError(f"{name}: {value} is out of range")
     return value
 
