@@ -88,10 +88,28 @@ def test_older_schema_asks_for_db_upgrade(tmp_path) -> None:  # type: ignore[no-
     db.open_store(url).close()
     store = db.Store(url)
     with store.engine.begin() as conn:
-        conn.execute(text("UPDATE alembic_version SET version_num = '0000'"))
+        conn.execute(text("UPDATE alembic_version SET version_num = '0009_h22c'"))
     store.close()
     with pytest.raises(UserError, match="tracker db upgrade"):
         db.open_store(url)
+
+
+def test_a_schema_a_newer_version_wrote_is_named_as_such(tmp_path, cli) -> None:  # type: ignore[no-untyped-def]
+    """A database upgraded by a newer tracker, opened by this one: every command, `db upgrade`
+    too, says so (it said "run tracker db upgrade", and that then failed as an unexpected problem)."""
+    from tests.conftest import write_config
+
+    path = write_config(tmp_path)
+    assert cli("--config", path, "db", "upgrade").code == 0
+    store = db.Store(f"sqlite:///{tmp_path / 'tracker.db'}")
+    with store.engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '0099_later'"))
+    store.close()
+    for args in (["db", "upgrade"], ["status"]):
+        result = cli("--config", path, *args)
+        assert result.code == 2, result.out + result.err
+        assert "schema revision 0099_later, which this version of the tracker does not know" in result.err, result.err
+        assert "unexpected" not in result.err and "Traceback" not in result.err
 
 
 def test_unreachable_database_is_a_clear_error() -> None:

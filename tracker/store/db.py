@@ -148,6 +148,9 @@ def upgrade(store: Store, zone: str | None = None, engagement_age: timedelta | N
     """
     from alembic import command
 
+    stored = current_revision(store.engine)
+    if stored is not None and not known_revision(stored):
+        raise _newer(stored)
     cfg = alembic_config(store)
     with store.engine.connect() as conn:
         if store.dialect == "postgresql":
@@ -162,6 +165,22 @@ def upgrade(store: Store, zone: str | None = None, engagement_age: timedelta | N
             if store.dialect == "postgresql":
                 conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": MIGRATION_LOCK_ID})
                 conn.commit()
+
+
+def known_revision(revision: str) -> bool:
+    """Whether this version's migrations know `revision` (a newer tracker may have written a later one)."""
+    from alembic.script import ScriptDirectory
+
+    scripts = ScriptDirectory(str(Path(__file__).parent / "migrations"))
+    return revision in {script.revision for script in scripts.walk_revisions()}
+
+
+def _newer(revision: str) -> UserError:
+    return UserError(
+        f"the database is at schema revision {revision}, which this version of the tracker does not "
+        f"know (it needs {HEAD_REVISION}): a newer version upgraded it; run that version (or a later one), "
+        "or restore a backup made before the upgrade"
+    )
 
 
 def alembic_config(store: Store) -> Any:
@@ -193,7 +212,7 @@ def open_store(url: str, zone: str | None = None, engagement_age: timedelta | No
         upgrade(store, zone, engagement_age)
     elif revision != HEAD_REVISION:
         store.close()
-        raise UserError(
+        raise _newer(revision) if not known_revision(revision) else UserError(
             f"the database is at schema revision {revision}, this version needs {HEAD_REVISION}: "
             "run `tracker db upgrade`"
         )
