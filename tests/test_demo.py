@@ -103,6 +103,10 @@ def test_an_engagement_experiment_is_measured_once_its_last_posts_reach_the_fixe
     mentions = _schedule(replace(exp, metric="mentions"), world, timedelta(hours=48))
     assert mentions["measured"] == datetime(2026, 11, 16, 6, tzinfo=zone)  # the Monday after
     assert _schedule(exp, world, timedelta(hours=1))["measured"] == mentions["measured"]
+    spring = replace(exp, start=date(2027, 3, 18), end=date(2027, 3, 27))  # clocks go forward on the 28th
+    late = SimpleNamespace(zone=zone, start=world.start, end=datetime(2027, 6, 1, tzinfo=UTC))
+    measured = _schedule(spring, late, timedelta(hours=54))["measured"]
+    assert measured - datetime(2027, 3, 28, tzinfo=zone) >= timedelta(hours=54), "54 real hours, not wall-clock ones"
     ended = SimpleNamespace(zone=zone, start=world.start, end=datetime(2026, 11, 17, tzinfo=UTC))
     assert _schedule(exp, ended, timedelta(hours=48))["measured"] == ended.end  # never after the world's end
 

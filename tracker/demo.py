@@ -303,7 +303,8 @@ def _schedule(exp: Any, world: Any, age: timedelta = timedelta(hours=48)) -> dic
     monday = exp.end + timedelta(days=7 - exp.end.weekday())
     measured = _at(monday, 6, zone)
     if exp.metric == "engagement":
-        settled = (datetime.combine(exp.end + timedelta(days=1), dtime(0), zone) + age).astimezone(zone)
+        # in UTC: an aware datetime plus a timedelta adds wall-clock time (an hour short across a DST change)
+        settled = (_at(exp.end + timedelta(days=1), 0, zone) + age).astimezone(zone)
         day = settled.date() if settled.time() <= dtime(6) else settled.date() + timedelta(days=1)
         measured = max(measured, _at(day, 6, zone))
     return {
