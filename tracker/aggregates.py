@@ -350,9 +350,6 @@ class Pending:
         self.posts: dict[Post, tuple[int | None, int | None]] = {}  # (before the first, after the last)
         self.scorers: dict[Scored, int] = {}
 
-    def __bool__(self) -> bool:
-        return bool(self.cells or self.posts or self.scorers)
-
     def add(
         self,
         cells: dict[Cell, list[float]],
@@ -360,23 +357,24 @@ class Pending:
         new_posts: dict[Post, int],
         scorers: dict[Scored, int],
     ) -> None:
-        for cell, values in cells.items():
-            _add(self.cells, cell, values, 1)
-        for post in old_posts.keys() | new_posts.keys():
-            self._post(post, old_posts.get(post), new_posts.get(post))
-        for key, n in scorers.items():
-            self.scorers[key] = self.scorers.get(key, 0) + n
-
-    def _post(self, post: Post, old: int | None, new: int | None) -> None:
-        known = self.posts.get(post)
-        self.posts[post] = (old, new) if known is None else (known[0], new)
+        touched = old_posts.keys() | new_posts.keys()
+        self._sum(cells, {post: (old_posts.get(post), new_posts.get(post)) for post in touched}, scorers)
 
     def merge(self, other: Pending) -> None:
-        for cell, values in other.cells.items():
+        self._sum(other.cells, other.posts, other.scorers)
+
+    def _sum(
+        self,
+        cells: dict[Cell, list[float]],
+        posts: dict[Post, tuple[int | None, int | None]],
+        scorers: dict[Scored, int],
+    ) -> None:
+        for cell, values in cells.items():
             _add(self.cells, cell, values, 1)
-        for post, (old, new) in other.posts.items():
-            self._post(post, old, new)
-        for key, n in other.scorers.items():
+        for post, (old, new) in posts.items():  # the value before the first change, after the last
+            known = self.posts.get(post)
+            self.posts[post] = (old, new) if known is None else (known[0], new)
+        for key, n in scorers.items():
             self.scorers[key] = self.scorers.get(key, 0) + n
 
     def write(self, connection: Connection) -> None:

@@ -26,7 +26,7 @@ import os
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as dtime
 from pathlib import Path
@@ -365,7 +365,7 @@ def _shepherd(registry: Any, store: Any, settings: Settings, world: Any, echo: E
     from tracker.store.models import Experiment
 
     first = world.experiments[0]
-    when = _schedule(first, world, settings.experiments.engagement_age)
+    when = _schedule(replace(first, metric="mentions"), world)  # its own metric, not the first's
     record, _ = registry.add(ExperimentInput(
         title="A shepherd for the social pockets", practice="shepherd", metric="mentions",
         hypothesis="A senior marketer connecting the teams' trials makes more people talk about us",

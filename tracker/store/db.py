@@ -25,6 +25,7 @@ from tracker.errors import UserError
 HEAD_REVISION = "0010_h22d"
 BUSY_TIMEOUT_S = 60.0
 MIGRATION_LOCK_ID = 7_311_004_201  # pg_advisory_lock key for migrations
+MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 class Store:
@@ -171,7 +172,7 @@ def known_revision(revision: str) -> bool:
     """Whether this version's migrations know `revision` (a newer tracker may have written a later one)."""
     from alembic.script import ScriptDirectory
 
-    scripts = ScriptDirectory(str(Path(__file__).parent / "migrations"))
+    scripts = ScriptDirectory(str(MIGRATIONS))
     return revision in {script.revision for script in scripts.walk_revisions()}
 
 
@@ -187,7 +188,7 @@ def alembic_config(store: Store) -> Any:
     from alembic.config import Config
 
     cfg = Config()
-    cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+    cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.set_main_option("sqlalchemy.url", store.url.replace("%", "%%"))
     return cfg
 

@@ -17,9 +17,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import ColumnElement, Select, func, literal_column, select
 from sqlalchemy.orm import Session
 
+from connectors.base import KINDS
 from tracker.store.models import ExperimentResult, Mention, MentionStream, Stream
-
-KINDS = ("mention", "own")  # what Mention.kind holds
 
 
 def kind_is(kind: str) -> ColumnElement[bool]:
